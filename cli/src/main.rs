@@ -1,0 +1,83 @@
+//! `kiln`: run Kiln on one machine.
+
+mod static_files;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kiln::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "kiln",
+    version,
+    about = "Describe an HTTP API in chat; Kiln builds, tests and deploys it"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and the web UI (settings come from KILN_* environment variables).
+    Serve,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::from_env().context("reading the configuration")?;
+    init_tracing(config.log_json);
+    match cli.command {
+        Command::Serve => serve(config).await,
+    }
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let state = kiln::backends::local_state(&config).await?;
+    let app = kiln::api::router(state).fallback(static_files::serve);
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("binding {}", config.bind))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(data_dir = %config.data_dir.display(), "kiln serving");
+    // The one line on stdout: tools (and the tests) read the URL from it.
+    println!("Kiln is running at http://{addr}/");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

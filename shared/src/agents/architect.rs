@@ -1,0 +1,160 @@
+//! The architect: turns the spec into a design (endpoints, data model, stack) and explains it.
+
+use super::{update_project, AgentContext, AgentError, StepOutput};
+use crate::model::{Agent, Block, Message};
+use crate::spec::{AppSpec, AuthFeature, DatabaseFeature, Design, Endpoint, FieldType};
+use crate::workflow::RunInput;
+
+/// The design that follows from a spec. Pure: the same spec always gives the same design.
+pub fn design_for(spec: &AppSpec) -> Design {
+    let mut endpoints = vec![Endpoint {
+        method: "GET".into(),
+        path: "/health".into(),
+        summary: "liveness check".into(),
+    }];
+    if spec.features.auth == AuthFeature::Jwt {
+        endpoints.push(Endpoint {
+            method: "POST".into(),
+            path: "/auth/register".into(),
+            summary: "create a user account".into(),
+        });
+        endpoints.push(Endpoint {
+            method: "POST".into(),
+            path: "/auth/login".into(),
+            summary: "exchange credentials for a JWT".into(),
+        });
+    }
+    let mut data_model = Vec::new();
+    for r in &spec.resources {
+        let (one, many) = (&r.name, &r.plural);
+        for (method, path, summary) in [
+            (
+                "GET",
+                format!("/{many}"),
+                format!("list {many} (paginated)"),
+            ),
+            ("POST", format!("/{many}"), format!("create a {one}")),
+            ("GET", format!("/{many}/{{id}}"), format!("get one {one}")),
+            (
+                "PATCH",
+                format!("/{many}/{{id}}"),
+                format!("update a {one}"),
+            ),
+            (
+                "DELETE",
+                format!("/{many}/{{id}}"),
+                format!("delete a {one}"),
+            ),
+        ] {
+            endpoints.push(Endpoint {
+                method: method.into(),
+                path,
+                summary,
+            });
+        }
+        let mut columns = vec!["id".to_owned()];
+        columns.extend(
+            r.fields
+                .iter()
+                .map(|f| format!("{}: {}", f.name, type_name(&f.ty))),
+        );
+        columns.extend(r.relations.iter().map(|rel| format!("→ {}", rel.target)));
+        data_model.push(format!("{many}({})", columns.join(", ")));
+    }
+    let mut stack = vec!["FastAPI".to_owned(), "Pydantic v2".to_owned()];
+    match spec.features.database {
+        DatabaseFeature::None => stack.push("in-memory repository".into()),
+        DatabaseFeature::Sqlite => stack.push("SQLAlchemy 2 on SQLite".into()),
+        DatabaseFeature::Postgres => stack.push("SQLAlchemy 2 on PostgreSQL".into()),
+    }
+    if spec.features.auth == AuthFeature::Jwt {
+        stack.push("JWT bearer tokens (PyJWT), bcrypt password hashes".into());
+    }
+    stack.extend(["uvicorn".to_owned(), "pytest".to_owned()]);
+    Design {
+        endpoints,
+        data_model,
+        stack,
+    }
+}
+
+fn type_name(ty: &FieldType) -> String {
+    match ty {
+        FieldType::Enum { values } => format!("enum({})", values.join("|")),
+        other => serde_json::to_value(other)
+            .ok()
+            .and_then(|v| v["kind"].as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    }
+}
+
+/// Designs the app from the current spec and replies with the plan.
+pub(super) async fn design(ctx: &AgentContext, input: &RunInput) -> Result<StepOutput, AgentError> {
+    let mut changed = false;
+    let project = update_project(ctx, input.project_id, |project| {
+        let Some(spec) = &project.spec else {
+            return Ok(false);
+        };
+        let design = design_for(spec);
+        changed = project.design.as_ref() != Some(&design);
+        project.design = Some(design);
+        Ok(changed)
+    })
+    .await?;
+    let Some(design) = project.design.filter(|_| project.spec.is_some()) else {
+        return Ok(StepOutput::default());
+    };
+    let spec = project.spec.unwrap_or_default();
+    if spec.resources.is_empty() {
+        return Ok(StepOutput { changed });
+    }
+    let text = format!(
+        "Here is the plan: {} resource(s) ({}), {} endpoints, built with {}. Say \"build it\" when it looks right, or keep refining.",
+        spec.resources.len(),
+        spec.resources.iter().map(|r| r.plural.as_str()).collect::<Vec<_>>().join(", "),
+        design.endpoints.len(),
+        design.stack.join(", "),
+    );
+    let mut reply = Message::from_agent(input.project_id, Agent::Architect, input.run_id, text);
+    reply.blocks.push(Block::Plan {
+        title: "Endpoints".into(),
+        items: design
+            .endpoints
+            .iter()
+            .map(|e| format!("{} {} — {}", e.method, e.path, e.summary))
+            .collect(),
+    });
+    reply.blocks.push(Block::Plan {
+        title: "Data model".into(),
+        items: design.data_model.clone(),
+    });
+    ctx.projects.append_message(&reply).await?;
+    Ok(StepOutput { changed })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Resource;
+
+    #[test]
+    fn every_resource_gets_five_endpoints() {
+        let mut spec = AppSpec::default();
+        for (one, many) in [("task", "tasks"), ("project", "projects")] {
+            spec.resources.push(Resource {
+                name: one.into(),
+                plural: many.into(),
+                fields: vec![],
+                relations: vec![],
+            });
+        }
+        spec.features.auth = AuthFeature::Jwt;
+        let d = design_for(&spec);
+        assert_eq!(d.endpoints.len(), 1 + 2 + 10);
+        assert!(d
+            .endpoints
+            .iter()
+            .any(|e| e.method == "DELETE" && e.path == "/projects/{id}"));
+        assert_eq!(design_for(&spec), d, "deterministic");
+    }
+}

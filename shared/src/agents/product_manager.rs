@@ -1,0 +1,183 @@
+//! The product manager: reads what the user wants into the spec, and answers questions.
+
+use super::{update_project, AgentContext, AgentError, StepOutput};
+use crate::intent::Intent;
+use crate::model::{Agent, Block, Message, ProjectStatus};
+use crate::spec::{apply_message, AppSpec, AuthFeature, DatabaseFeature, SpecChange};
+use crate::store::PageRequest;
+use crate::workflow::RunInput;
+
+/// Merges the user's message into the project's spec and says what changed.
+pub(super) async fn read_requirements(
+    ctx: &AgentContext,
+    input: &RunInput,
+) -> Result<StepOutput, AgentError> {
+    let message = ctx
+        .projects
+        .get_message(input.project_id, input.message_id)
+        .await?;
+    let describes_app = input.intent == Intent::Create;
+    let mut change = SpecChange::default();
+    let project = update_project(ctx, input.project_id, |project| {
+        let mut spec = project.spec.clone().unwrap_or_else(|| AppSpec {
+            name: project.name.clone(),
+            ..AppSpec::default()
+        });
+        change = apply_message(&mut spec, &message.content, describes_app);
+        if change.is_empty() {
+            return Ok(false);
+        }
+        spec.validate()?;
+        project.spec = Some(spec);
+        if project.status == ProjectStatus::New {
+            project.status = ProjectStatus::Specified;
+        }
+        Ok(true)
+    })
+    .await?;
+
+    let spec = project.spec.unwrap_or_default();
+    let mut reply = if change.is_empty() {
+        Message::from_agent(
+            input.project_id,
+            Agent::ProductManager,
+            input.run_id,
+            nothing_understood(&spec),
+        )
+    } else {
+        let mut text = String::from("Noted. ");
+        for (label, items) in [
+            ("Added", &change.added),
+            ("Removed", &change.removed),
+            ("Changed", &change.changed),
+        ] {
+            if !items.is_empty() {
+                text.push_str(&format!("{label}: {}. ", items.join(", ")));
+            }
+        }
+        if spec.resources.is_empty() {
+            text.push_str(
+                "What should the API manage? For example: \"a REST API for managing tasks\".",
+            );
+        }
+        let mut m = Message::from_agent(
+            input.project_id,
+            Agent::ProductManager,
+            input.run_id,
+            text.trim_end().to_owned(),
+        );
+        m.blocks.push(Block::SpecDiff {
+            added: change.added.clone(),
+            removed: change.removed.clone(),
+            changed: change.changed.clone(),
+        });
+        m
+    };
+    reply.content = reply.content.trim().to_owned();
+    ctx.projects.append_message(&reply).await?;
+    Ok(StepOutput {
+        changed: !change.is_empty(),
+    })
+}
+
+fn nothing_understood(spec: &AppSpec) -> String {
+    if spec.resources.is_empty() {
+        "I couldn't tell what the API should manage. Describe it in a sentence, for example: \
+         \"Build a REST API for managing tasks and projects\"."
+            .to_owned()
+    } else {
+        "I didn't find a change to the spec in that. You can say things like \"add user \
+         authentication\", \"add database support\" or \"also manage projects\"; or \"build it\"."
+            .to_owned()
+    }
+}
+
+/// Answers a question from what the project holds: its spec, design, versions and runs.
+pub(super) async fn answer(ctx: &AgentContext, input: &RunInput) -> Result<StepOutput, AgentError> {
+    let message = ctx
+        .projects
+        .get_message(input.project_id, input.message_id)
+        .await?;
+    let project = ctx.projects.load_project(input.project_id).await?;
+    let q = message.content.to_lowercase();
+    let mut blocks = Vec::new();
+    let text = match &project.spec {
+        _ if ["hi", "hello", "hey"].iter().any(|g| q.trim_matches(|c: char| !c.is_alphanumeric()) == *g) => {
+            "Hello! Describe the API you want, and I'll plan, build, test and deploy it.".to_owned()
+        }
+        _ if q.starts_with("thank") => "You're welcome.".to_owned(),
+        None => "There's nothing in this project yet. Describe the API you want, for example: \
+                 \"Build a REST API for managing tasks\". Then say \"build it\", \"run the tests\" \
+                 and \"deploy it\"."
+            .to_owned(),
+        Some(spec) if q.contains("endpoint") || q.contains("route") || q.contains("design") => {
+            match &project.design {
+                Some(design) if !design.endpoints.is_empty() => {
+                    blocks.push(Block::Plan {
+                        title: "Endpoints".into(),
+                        items: design
+                            .endpoints
+                            .iter()
+                            .map(|e| format!("{} {} — {}", e.method, e.path, e.summary))
+                            .collect(),
+                    });
+                    format!("{} has {} endpoints.", spec.name, design.endpoints.len())
+                }
+                _ => "There is no design yet: tell me what the API should manage first.".to_owned(),
+            }
+        }
+        Some(spec) if q.contains("auth") || q.contains("login") => match spec.features.auth {
+            AuthFeature::Jwt => "Yes: users register and log in to get a JWT bearer token, which every resource endpoint requires.".to_owned(),
+            AuthFeature::None => "No, the API is open. Say \"add user authentication\" to add JWT login.".to_owned(),
+        },
+        Some(spec) if q.contains("database") || q.contains("storage") || q.contains("stored") => {
+            match spec.features.database {
+                DatabaseFeature::None => "Records are kept in memory. Say \"add database support\" for SQLite.".to_owned(),
+                DatabaseFeature::Sqlite => "Records are stored in SQLite through SQLAlchemy.".to_owned(),
+                DatabaseFeature::Postgres => "Records are stored in PostgreSQL through SQLAlchemy.".to_owned(),
+            }
+        }
+        Some(_) if q.contains("deploy") || q.contains("url") || q.contains("running") || q.contains("live") => {
+            if project.deployments.is_empty() {
+                "It isn't deployed anywhere yet.".to_owned()
+            } else {
+                for d in &project.deployments {
+                    if let Some(url) = &d.url {
+                        blocks.push(Block::Link {
+                            label: format!("{} (version {})", d.environment.as_str(), d.version),
+                            url: url.clone(),
+                        });
+                    }
+                }
+                format!("It is deployed to {} environment(s).", project.deployments.len())
+            }
+        }
+        Some(spec) => {
+            let versions = ctx.projects.list_versions(project.id, &PageRequest::first(1)).await?;
+            let resources: Vec<&str> = spec.resources.iter().map(|r| r.plural.as_str()).collect();
+            let built = match versions.items.first() {
+                Some(v) => format!("The latest version is {}.", v.number),
+                None => "Nothing has been built yet; say \"build it\" when the spec looks right.".to_owned(),
+            };
+            format!(
+                "{} manages {}. Authentication: {}. Storage: {}. {built}",
+                spec.name,
+                if resources.is_empty() { "nothing yet".to_owned() } else { resources.join(", ") },
+                match spec.features.auth {
+                    AuthFeature::Jwt => "JWT",
+                    AuthFeature::None => "none",
+                },
+                match spec.features.database {
+                    DatabaseFeature::None => "in memory",
+                    DatabaseFeature::Sqlite => "SQLite",
+                    DatabaseFeature::Postgres => "PostgreSQL",
+                },
+            )
+        }
+    };
+    let mut reply =
+        Message::from_agent(input.project_id, Agent::ProductManager, input.run_id, text);
+    reply.blocks = blocks;
+    ctx.projects.append_message(&reply).await?;
+    Ok(StepOutput::default())
+}

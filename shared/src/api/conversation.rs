@@ -1,0 +1,178 @@
+//! Messages, the conversation, and runs.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{parse_id, ApiError, Body, ErrorBody, Params};
+use super::projects::{check_text, ListQuery};
+use super::AppState;
+use crate::intent::classify;
+use crate::model::{Message, Owner, Run};
+use crate::workflow::RunInput;
+
+/// Longest client id, in characters.
+pub const MAX_CLIENT_ID_CHARS: usize = 128;
+
+/// Body of `POST …/messages`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostMessage {
+    /// What the user says.
+    pub content: String,
+    /// The client's idempotency key: a retry with the same key returns the first answer.
+    #[serde(default)]
+    pub client_id: Option<String>,
+}
+
+/// Answer of `POST …/messages`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PostedMessage {
+    /// The stored message.
+    pub message: Message,
+    /// The run it started.
+    pub run: Run,
+}
+
+/// A page of the conversation.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MessagePage {
+    /// Oldest first.
+    pub items: Vec<Message>,
+    /// Pass back as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Send a message to the project's crew.
+#[utoipa::path(
+    post,
+    path = "/api/v2/projects/{id}/messages",
+    tag = "conversation",
+    params(("id" = String, Path, description = "Project id")),
+    request_body = PostMessage,
+    responses(
+        (status = 202, description = "Stored; the run is under way or done", body = PostedMessage),
+        (status = 200, description = "A retry with a known client_id: the first answer", body = PostedMessage),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Empty or too long", body = ErrorBody),
+    )
+)]
+pub async fn post_message(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+    Path(id): Path<String>,
+    Body(body): Body<PostMessage>,
+) -> Result<(StatusCode, Json<PostedMessage>), ApiError> {
+    let project_id = parse_id(&id, "project")?;
+    let content = body.content.trim();
+    if content.is_empty() {
+        return Err(ApiError::invalid("`content` must not be empty"));
+    }
+    check_text("content", content, state.limits.max_message_chars, true)?;
+    let client_id = body
+        .client_id
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    if let Some(c) = &client_id {
+        check_text("client_id", c, MAX_CLIENT_ID_CHARS, false)?;
+    }
+    let project = state.projects.get_project(&owner, project_id).await?;
+
+    let intent = classify(content, project.spec.is_some());
+    let mut message = Message::from_user(project_id, content.to_owned(), client_id);
+    let run = Run::queued(project_id, message.id, intent);
+    message.run_id = Some(run.id);
+    let posted = state.projects.post_user_message(&message, &run).await?;
+    if !posted.created {
+        let run = state.projects.get_run(project_id, posted.run.id).await?;
+        return Ok((
+            StatusCode::OK,
+            Json(PostedMessage {
+                message: posted.message,
+                run,
+            }),
+        ));
+    }
+    tracing::info!(%project_id, run_id = %run.id, intent = intent.as_str(), "message posted");
+    state
+        .workflow
+        .start(RunInput {
+            project_id,
+            run_id: run.id,
+            message_id: message.id,
+            intent,
+            owner,
+        })
+        .await?;
+    let run = state.projects.get_run(project_id, run.id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(PostedMessage {
+            message: posted.message,
+            run,
+        }),
+    ))
+}
+
+/// Read the conversation, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v2/projects/{id}/conversation",
+    tag = "conversation",
+    params(("id" = String, Path, description = "Project id"), ListQuery),
+    responses(
+        (status = 200, description = "A page of messages", body = MessagePage),
+        (status = 400, description = "Bad paging parameters", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+    )
+)]
+pub async fn list_conversation(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+    Path(id): Path<String>,
+    Params(query): Params<ListQuery>,
+) -> Result<Json<MessagePage>, ApiError> {
+    let project_id = parse_id(&id, "project")?;
+    state.projects.get_project(&owner, project_id).await?;
+    let page = state
+        .projects
+        .list_messages(project_id, &query.into())
+        .await?;
+    Ok(Json(MessagePage {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Read a run: its status and steps.
+#[utoipa::path(
+    get,
+    path = "/api/v2/projects/{id}/runs/{run_id}",
+    tag = "conversation",
+    params(
+        ("id" = String, Path, description = "Project id"),
+        ("run_id" = String, Path, description = "Run id"),
+    ),
+    responses(
+        (status = 200, description = "The run", body = Run),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 404, description = "No such project or run", body = ErrorBody),
+    )
+)]
+pub async fn get_run(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+    Path((id, run_id)): Path<(String, String)>,
+) -> Result<Json<Run>, ApiError> {
+    let project_id = parse_id(&id, "project")?;
+    let run_id = parse_id(&run_id, "run")?;
+    state.projects.get_project(&owner, project_id).await?;
+    Ok(Json(state.projects.get_run(project_id, run_id).await?))
+}

@@ -1,0 +1,188 @@
+//! API errors and the extractors that turn bad input into them.
+//!
+//! Every error leaves as `{"error": {"code", "message"}}`; each error kind maps to one status here.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::store::StoreError;
+use crate::workflow::WorkflowError;
+
+/// An error answer of the API.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// One sentence for a person.
+    pub message: String,
+}
+
+/// The JSON body of every error.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// Code and message of an error.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `not_found`, `invalid_request`.
+    pub code: String,
+    /// One sentence for a person.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with this status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 404 for a thing that does not exist or is not the caller's.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    /// 422 for a well-formed request with unacceptable values.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "request failed");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+            },
+        };
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ApiError::not_found(what),
+            StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            StoreError::BadCursor => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_cursor",
+                "the cursor is not one this list handed out",
+            ),
+            StoreError::Backend(m) => {
+                tracing::error!(error = %m, "storage failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "storage_failed",
+                    "the server could not read or write its storage; see the server log",
+                )
+            }
+        }
+    }
+}
+
+impl From<WorkflowError> for ApiError {
+    fn from(e: WorkflowError) -> Self {
+        match e {
+            WorkflowError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// `Json<T>` whose rejections are API errors.
+pub struct Body<T>(pub T);
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Body(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    let status = r.status();
+    let (code, message) = match &r {
+        JsonRejection::JsonSyntaxError(_) => (
+            "malformed_json",
+            format!("the body is not valid JSON: {}", r.body_text()),
+        ),
+        JsonRejection::JsonDataError(_) => ("invalid_request", r.body_text()),
+        JsonRejection::MissingJsonContentType(_) => (
+            "unsupported_media_type",
+            "send the body as JSON with `Content-Type: application/json`".to_owned(),
+        ),
+        _ if status == StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "the request body is larger than this server accepts".to_owned(),
+        ),
+        _ => ("invalid_request", r.body_text()),
+    };
+    let status = if code == "malformed_json" {
+        StatusCode::BAD_REQUEST
+    } else {
+        status
+    };
+    ApiError::new(status, code, message)
+}
+
+/// `Query<T>` whose rejections are API errors.
+pub struct Params<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Params<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Params(v)),
+            Err(r @ QueryRejection::FailedToDeserializeQueryString(_)) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                r.body_text(),
+            )),
+            Err(r) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                r.body_text(),
+            )),
+        }
+    }
+}
+
+/// Parses an id from the path; anything that is not one of ours is simply not found.
+pub fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found(what))
+}

@@ -1,0 +1,251 @@
+//! The v2 HTTP API: one axum `Router`, used by `kiln serve` and by the api Lambda.
+
+mod conversation;
+mod error;
+mod projects;
+
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::agents::AgentContext;
+use crate::model::Owner;
+use crate::store::{ArtifactStore, ProjectStore};
+use crate::workflow::Workflow;
+
+/// How the API learns who is calling.
+#[derive(Clone)]
+pub enum Authenticator {
+    /// Local server: one owner; when a token is set, requests must carry it as a bearer token.
+    Bearer {
+        /// The server's token, if any.
+        token: Option<Arc<str>>,
+    },
+    /// Behind an authorizer that already verified the caller: the entry point puts the
+    /// [`Owner`] into the request's extensions; requests without one are refused.
+    Verified,
+}
+
+/// Limits on what one request may ask for.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest chat message, in characters.
+    pub max_message_chars: usize,
+    /// Most projects per owner.
+    pub max_projects_per_owner: u64,
+}
+
+impl Limits {
+    /// The limits a [`crate::config::Config`] sets.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Limits {
+            max_body_bytes: config.max_body_bytes,
+            max_message_chars: config.max_message_chars,
+            max_projects_per_owner: config.max_projects_per_owner,
+        }
+    }
+}
+
+/// Everything the handlers use.
+#[derive(Clone)]
+pub struct AppState {
+    /// Metadata.
+    pub projects: Arc<dyn ProjectStore>,
+    /// File contents.
+    pub artifacts: Arc<dyn ArtifactStore>,
+    /// Starts pipeline runs.
+    pub workflow: Arc<dyn Workflow>,
+    /// Who is calling.
+    pub auth: Authenticator,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+impl AppState {
+    /// The stores, as the agents see them.
+    pub fn agent_context(&self) -> AgentContext {
+        AgentContext {
+            projects: self.projects.clone(),
+            artifacts: self.artifacts.clone(),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Kiln API",
+        version = "2.0.0",
+        description = "Describe an HTTP API in chat; Kiln plans, builds, tests and deploys it."
+    ),
+    components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The routes of the API and the OpenAPI document generated from their handlers.
+fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(projects::create_project, projects::list_projects))
+        .routes(routes!(projects::get_project, projects::delete_project))
+        .routes(routes!(conversation::post_message))
+        .routes(routes!(conversation::list_conversation))
+        .routes(routes!(conversation::get_run))
+        .split_for_parts()
+}
+
+/// The OpenAPI document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().1
+}
+
+/// The API's router: `/api/v2/…`, `/api/v2/openapi.json` and `/healthz`.
+pub fn router(state: AppState) -> Router {
+    let (routes, doc) = documented_routes();
+    let doc = Arc::new(doc);
+    let body_limit = state.limits.max_body_bytes;
+    routes
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .route(
+            "/api/v2/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .route("/healthz", get(healthz))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// The API's answer to a path it does not serve.
+pub async fn no_route() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; see /api/v2/openapi.json",
+    )
+}
+
+async fn wrong_method() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method; see /api/v2/openapi.json",
+    )
+}
+
+/// Puts the caller's [`Owner`] into the request, or refuses it with 401.
+async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    match &state.auth {
+        Authenticator::Bearer { token } => {
+            if let Some(expected) = token {
+                let given = req
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .map(str::trim);
+                if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes())) {
+                    return unauthorized();
+                }
+            }
+            req.extensions_mut().insert(Owner::local());
+        }
+        Authenticator::Verified => {
+            if req.extensions().get::<Owner>().is_none() {
+                return unauthorized();
+            }
+        }
+    }
+    next.run(req).await
+}
+
+fn unauthorized() -> Response {
+    let mut res = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "send the server's token as `Authorization: Bearer <token>`",
+    )
+    .into_response();
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    res
+}
+
+/// Compares without leaking, through timing, how much of a secret matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0xff);
+        diff |= usize::from(x ^ y);
+    }
+    diff == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_compares() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"", b"a"));
+        assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn openapi_documents_every_endpoint() {
+        let doc = openapi();
+        let paths: Vec<&String> = doc.paths.paths.keys().collect();
+        for p in [
+            "/api/v2/projects",
+            "/api/v2/projects/{id}",
+            "/api/v2/projects/{id}/messages",
+            "/api/v2/projects/{id}/conversation",
+            "/api/v2/projects/{id}/runs/{run_id}",
+        ] {
+            assert!(
+                paths.iter().any(|k| k.as_str() == p),
+                "{p} missing from {paths:?}"
+            );
+        }
+    }
+}

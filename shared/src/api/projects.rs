@@ -1,0 +1,200 @@
+//! `/api/v2/projects` and `/api/v2/projects/{id}`.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{parse_id, ApiError, Body, ErrorBody, Params};
+use super::AppState;
+use crate::model::{Owner, Project, ProjectSummary};
+use crate::store::{Page, PageRequest};
+
+/// Longest project name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Longest project description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 4_000;
+
+/// Body of `POST /api/v2/projects`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProject {
+    /// Display name, 1–100 characters.
+    pub name: String,
+    /// What the app is for (optional).
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A page of projects.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProjectPage {
+    /// Most recently updated first.
+    pub items: Vec<ProjectSummary>,
+    /// Pass back as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl From<Page<ProjectSummary>> for ProjectPage {
+    fn from(p: Page<ProjectSummary>) -> Self {
+        ProjectPage {
+            items: p.items,
+            next_cursor: p.next_cursor,
+        }
+    }
+}
+
+/// Paging parameters of every list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Items per page, 1–200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl From<ListQuery> for PageRequest {
+    fn from(q: ListQuery) -> Self {
+        PageRequest {
+            limit: q.limit,
+            cursor: q.cursor,
+        }
+    }
+}
+
+/// Checks free text from the user: length, and no control characters but line breaks and tabs.
+pub(super) fn check_text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+    multiline: bool,
+) -> Result<(), ApiError> {
+    let n = value.chars().count();
+    if n > max_chars {
+        return Err(ApiError::invalid(format!(
+            "`{field}` is {n} characters long; at most {max_chars} are allowed"
+        )));
+    }
+    let allowed = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
+    if value.chars().any(|c| c.is_control() && !allowed(c)) {
+        return Err(ApiError::invalid(format!(
+            "`{field}` may not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Create a project.
+#[utoipa::path(
+    post,
+    path = "/api/v2/projects",
+    tag = "projects",
+    request_body = CreateProject,
+    responses(
+        (status = 201, description = "Created", body = Project),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 409, description = "Too many projects", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid name or description", body = ErrorBody),
+    )
+)]
+pub async fn create_project(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+    Body(body): Body<CreateProject>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = body.name.trim();
+    if name.is_empty() {
+        return Err(ApiError::invalid("`name` must not be empty"));
+    }
+    check_text("name", name, MAX_NAME_CHARS, false)?;
+    let description = body.description.trim();
+    check_text("description", description, MAX_DESCRIPTION_CHARS, true)?;
+    let count = state.projects.count_projects(&owner).await?;
+    if count >= state.limits.max_projects_per_owner {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "project_limit",
+            format!("you have {count} projects, the most this server allows; delete one first"),
+        ));
+    }
+    let project = Project::new(owner, name.to_owned(), description.to_owned());
+    state.projects.create_project(&project).await?;
+    tracing::info!(project_id = %project.id, "project created");
+    let location = format!("/api/v2/projects/{}", project.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(project),
+    ))
+}
+
+/// List your projects, most recently updated first.
+#[utoipa::path(
+    get,
+    path = "/api/v2/projects",
+    tag = "projects",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of projects", body = ProjectPage),
+        (status = 400, description = "Bad paging parameters", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+    )
+)]
+pub async fn list_projects(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+    Params(query): Params<ListQuery>,
+) -> Result<Json<ProjectPage>, ApiError> {
+    let page = state.projects.list_projects(&owner, &query.into()).await?;
+    Ok(Json(page.into()))
+}
+
+/// Read a project.
+#[utoipa::path(
+    get,
+    path = "/api/v2/projects/{id}",
+    tag = "projects",
+    params(("id" = String, Path, description = "Project id")),
+    responses(
+        (status = 200, description = "The project", body = Project),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+    )
+)]
+pub async fn get_project(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+    Path(id): Path<String>,
+) -> Result<Json<Project>, ApiError> {
+    let id = parse_id(&id, "project")?;
+    Ok(Json(state.projects.get_project(&owner, id).await?))
+}
+
+/// Delete a project with its conversation, versions and deployments.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/projects/{id}",
+    tag = "projects",
+    params(("id" = String, Path, description = "Project id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+    )
+)]
+pub async fn delete_project(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id, "project")?;
+    state.projects.delete_project(&owner, id).await?;
+    tracing::info!(project_id = %id, "project deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

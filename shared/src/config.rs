@@ -1,0 +1,255 @@
+//! Every setting, read from the environment once at start. Nothing else reads the environment.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Where Kiln keeps its state and runs its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, files and local processes (the default).
+    Local,
+    /// DynamoDB, S3, Step Functions, CodeBuild and ECS.
+    Aws,
+}
+
+/// Which language model the agents use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Llm {
+    /// Offline, deterministic rules (the default).
+    Rules,
+    /// Amazon Bedrock.
+    Bedrock,
+    /// An OpenAI-compatible endpoint.
+    Openai,
+}
+
+/// Every setting of a Kiln process.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `KILN_BACKEND`: `local` (default) or `aws`.
+    pub backend: Backend,
+    /// `KILN_DATA_DIR`: where the local backend keeps its database and files.
+    pub data_dir: PathBuf,
+    /// `KILN_BIND`: the address `kiln serve` listens on (default `127.0.0.1:8080`).
+    pub bind: SocketAddr,
+    /// `KILN_TOKEN`: the bearer token clients must send; required off loopback.
+    pub token: Option<String>,
+    /// `KILN_TABLE`: the DynamoDB table.
+    pub table: Option<String>,
+    /// `KILN_BUCKET`: the S3 artifacts bucket.
+    pub bucket: Option<String>,
+    /// `KILN_STATE_MACHINE_ARN`: the pipeline's state machine.
+    pub state_machine_arn: Option<String>,
+    /// `KILN_LLM`: `rules` (default), `bedrock` or `openai`.
+    pub llm: Llm,
+    /// `KILN_MAX_BODY_BYTES`: largest request body accepted (default 256 KiB).
+    pub max_body_bytes: usize,
+    /// `KILN_MAX_MESSAGE_CHARS`: longest chat message accepted (default 8,000).
+    pub max_message_chars: usize,
+    /// `KILN_MAX_PROJECTS`: most projects one owner may have (default 500).
+    pub max_projects_per_owner: u64,
+    /// `KILN_LOG_FORMAT`: `text` (default) or `json`.
+    pub log_json: bool,
+}
+
+impl std::fmt::Debug for Config {
+    // Written by hand so that the token never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("backend", &self.backend)
+            .field("data_dir", &self.data_dir)
+            .field("bind", &self.bind)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("table", &self.table)
+            .field("bucket", &self.bucket)
+            .field("state_machine_arn", &self.state_machine_arn)
+            .field("llm", &self.llm)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_message_chars", &self.max_message_chars)
+            .field("max_projects_per_owner", &self.max_projects_per_owner)
+            .finish()
+    }
+}
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}={value:?}: {reason}")]
+pub struct ConfigError {
+    /// The variable.
+    pub var: &'static str,
+    /// What it held.
+    pub value: String,
+    /// What was expected.
+    pub reason: String,
+}
+
+/// Every variable [`Config`] reads, for documentation and for checking deployment templates.
+pub const VARIABLES: &[&str] = &[
+    "KILN_BACKEND",
+    "KILN_DATA_DIR",
+    "KILN_BIND",
+    "KILN_TOKEN",
+    "KILN_TABLE",
+    "KILN_BUCKET",
+    "KILN_STATE_MACHINE_ARN",
+    "KILN_LLM",
+    "KILN_MAX_BODY_BYTES",
+    "KILN_MAX_MESSAGE_CHARS",
+    "KILN_MAX_PROJECTS",
+    "KILN_LOG_FORMAT",
+];
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("KILN_"))
+            .collect();
+        Self::from_vars(&vars)
+    }
+
+    /// Reads settings from a map of variables, as [`Config::from_env`] does from the environment.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| {
+            vars.get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let backend = match get("KILN_BACKEND").as_deref() {
+            None | Some("local") => Backend::Local,
+            Some("aws") => Backend::Aws,
+            Some(other) => return Err(invalid("KILN_BACKEND", other, "expected `local` or `aws`")),
+        };
+        let llm = match get("KILN_LLM").as_deref() {
+            None | Some("rules") => Llm::Rules,
+            Some("bedrock") => Llm::Bedrock,
+            Some("openai") => Llm::Openai,
+            Some(other) => {
+                return Err(invalid(
+                    "KILN_LLM",
+                    other,
+                    "expected `rules`, `bedrock` or `openai`",
+                ))
+            }
+        };
+        let bind = match get("KILN_BIND") {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(v) => v.parse().map_err(|_| {
+                invalid(
+                    "KILN_BIND",
+                    &v,
+                    "expected an address such as 127.0.0.1:8080",
+                )
+            })?,
+        };
+        let data_dir = match get("KILN_DATA_DIR") {
+            Some(v) => PathBuf::from(v),
+            None => dirs::data_local_dir()
+                .or_else(dirs::home_dir)
+                .map(|d| d.join("kiln"))
+                .unwrap_or_else(|| PathBuf::from(".kiln")),
+        };
+        let log_json = match get("KILN_LOG_FORMAT").as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "KILN_LOG_FORMAT",
+                    other,
+                    "expected `text` or `json`",
+                ))
+            }
+        };
+        Ok(Config {
+            backend,
+            data_dir,
+            bind,
+            token: get("KILN_TOKEN"),
+            table: get("KILN_TABLE"),
+            bucket: get("KILN_BUCKET"),
+            state_machine_arn: get("KILN_STATE_MACHINE_ARN"),
+            llm,
+            max_body_bytes: number(&get, "KILN_MAX_BODY_BYTES", 256 * 1024, 1024)?,
+            max_message_chars: number(&get, "KILN_MAX_MESSAGE_CHARS", 8_000, 1)?,
+            max_projects_per_owner: number(&get, "KILN_MAX_PROJECTS", 500, 1)?,
+            log_json,
+        })
+    }
+
+    /// Whether the server listens only on the loopback interface.
+    pub fn is_loopback(&self) -> bool {
+        self.bind.ip().is_loopback()
+    }
+}
+
+fn invalid(var: &'static str, value: &str, reason: &str) -> ConfigError {
+    ConfigError {
+        var,
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn number<T>(
+    get: &dyn Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: T,
+    min: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    match get(var) {
+        None => Ok(default),
+        Some(v) => match v.parse::<T>() {
+            Ok(n) if n >= min => Ok(n),
+            _ => Err(invalid(
+                var,
+                &v,
+                &format!("expected a whole number of at least {min}"),
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_local_and_loopback() {
+        let c = Config::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(c.backend, Backend::Local);
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert!(c.is_loopback());
+        assert!(c.data_dir.ends_with("kiln"));
+        assert_eq!(c.max_body_bytes, 256 * 1024);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (k, v) in [
+            ("KILN_BACKEND", "gcp"),
+            ("KILN_BIND", "localhost"),
+            ("KILN_MAX_BODY_BYTES", "-1"),
+            ("KILN_LLM", "gpt"),
+        ] {
+            let e = Config::from_vars(&vars(&[(k, v)])).unwrap_err();
+            assert_eq!(e.var, k);
+        }
+    }
+
+    #[test]
+    fn token_is_never_printed() {
+        let c = Config::from_vars(&vars(&[("KILN_TOKEN", "s3cret")])).unwrap();
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+}

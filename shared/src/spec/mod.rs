@@ -1,0 +1,327 @@
+//! `AppSpec`: what the user wants, and the architect's `Design` for it.
+//!
+//! Everything downstream is rendered from these types, so their invariants (identifiers are
+//! checked, names are unique) are what keeps generated code valid whatever the user typed.
+
+mod read;
+
+pub use read::{apply_message, SpecChange};
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// What the user wants built.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AppSpec {
+    /// Human name of the app (free text, only ever rendered as an escaped literal).
+    pub name: String,
+    /// One-paragraph summary (free text, escaped literal).
+    pub summary: String,
+    /// The things the API manages.
+    pub resources: Vec<Resource>,
+    /// Cross-cutting features.
+    pub features: Features,
+}
+
+/// One managed thing, e.g. `task` / `tasks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Resource {
+    /// Singular identifier, checked by [`check_identifier`].
+    pub name: String,
+    /// Plural identifier, used in paths.
+    pub plural: String,
+    /// Its fields, `id` excluded.
+    pub fields: Vec<Field>,
+    /// Links to other resources.
+    #[serde(default)]
+    pub relations: Vec<Relation>,
+}
+
+/// A field of a resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Field {
+    /// Identifier, checked by [`check_identifier`].
+    pub name: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub ty: FieldType,
+    /// Whether a create request must carry it.
+    pub required: bool,
+    /// Whether two records may share a value.
+    #[serde(default)]
+    pub unique: bool,
+    /// Default value, if any.
+    #[serde(default)]
+    pub default: Option<serde_json::Value>,
+}
+
+/// The types a field may have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FieldType {
+    /// Short text.
+    String,
+    /// Long text.
+    Text,
+    /// Whole number.
+    Integer,
+    /// Decimal number.
+    Number,
+    /// True or false.
+    Boolean,
+    /// Calendar date.
+    Date,
+    /// Date and time.
+    Datetime,
+    /// E-mail address.
+    Email,
+    /// URL.
+    Url,
+    /// One of a fixed set of values (each checked like an identifier).
+    Enum {
+        /// The allowed values.
+        values: Vec<String>,
+    },
+}
+
+/// A relation between two resources.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Relation {
+    /// Direction of the link.
+    pub kind: RelationKind,
+    /// The other resource's singular name.
+    pub target: String,
+}
+
+/// Direction of a relation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RelationKind {
+    /// This resource holds the other's id.
+    BelongsTo,
+    /// The other resource holds this one's id.
+    HasMany,
+}
+
+/// Cross-cutting features of the generated app.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Features {
+    /// Authentication scheme.
+    pub auth: AuthFeature,
+    /// Storage.
+    pub database: DatabaseFeature,
+    /// Paginated lists.
+    pub pagination: bool,
+    /// Fields searchable by substring, as `resource.field`.
+    #[serde(default)]
+    pub search: Vec<String>,
+    /// `created_at`/`updated_at` on every record.
+    pub timestamps: bool,
+    /// Deletes mark records instead of removing them.
+    pub soft_delete: bool,
+    /// Cross-origin requests allowed.
+    pub cors: bool,
+    /// Requests per client limited.
+    pub rate_limit: bool,
+}
+
+/// Authentication scheme of the generated app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthFeature {
+    /// Open API.
+    #[default]
+    None,
+    /// Register/login endpoints issuing JWTs; resource routes require one.
+    Jwt,
+}
+
+/// Storage of the generated app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DatabaseFeature {
+    /// An in-memory repository.
+    #[default]
+    None,
+    /// SQLAlchemy on SQLite.
+    Sqlite,
+    /// SQLAlchemy on PostgreSQL.
+    Postgres,
+}
+
+/// The architect's design: what will be built and how.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Design {
+    /// Every HTTP endpoint of the app.
+    pub endpoints: Vec<Endpoint>,
+    /// One line per table or collection.
+    pub data_model: Vec<String>,
+    /// Frameworks and libraries.
+    pub stack: Vec<String>,
+}
+
+/// One endpoint of the designed app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Endpoint {
+    /// HTTP method.
+    pub method: String,
+    /// Path template.
+    pub path: String,
+    /// What it does.
+    pub summary: String,
+}
+
+/// Python keywords and names the generated code relies on; no identifier may be one of them.
+const RESERVED: &[&str] = &[
+    "false", "none", "true", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield", "match", "case", "type", "id", "self", "cls", "app", "db", "settings",
+    "router", "models", "schemas", "auth", "user", "users", "base", "session", "health", "list",
+    "dict", "str", "int", "float", "bool", "object", "print", "exec", "eval",
+];
+
+/// Longest identifier accepted.
+pub const MAX_IDENTIFIER_LEN: usize = 40;
+
+/// Why a word cannot be an identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentifierError {
+    /// Empty after normalisation.
+    #[error("an identifier may not be empty")]
+    Empty,
+    /// Longer than [`MAX_IDENTIFIER_LEN`].
+    #[error("`{0}` is longer than {MAX_IDENTIFIER_LEN} characters")]
+    TooLong(String),
+    /// Not `[a-z][a-z0-9_]*`.
+    #[error("`{0}` must start with a letter and hold only a-z, 0-9 and _")]
+    Shape(String),
+    /// A Python keyword or a name the generated code uses.
+    #[error("`{0}` is reserved")]
+    Reserved(String),
+}
+
+/// Checks that `name` is safe to use as a Python/SQL/URL identifier in generated code.
+pub fn check_identifier(name: &str) -> Result<(), IdentifierError> {
+    if name.is_empty() {
+        return Err(IdentifierError::Empty);
+    }
+    if name.len() > MAX_IDENTIFIER_LEN {
+        return Err(IdentifierError::TooLong(name.chars().take(60).collect()));
+    }
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+    if !first_ok
+        || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        || name.ends_with('_')
+        || name.contains("__")
+    {
+        return Err(IdentifierError::Shape(name.chars().take(60).collect()));
+    }
+    if RESERVED.contains(&name) {
+        return Err(IdentifierError::Reserved(name.to_owned()));
+    }
+    Ok(())
+}
+
+impl AppSpec {
+    /// The resource with this singular or plural name.
+    pub fn resource(&self, name: &str) -> Option<&Resource> {
+        self.resources
+            .iter()
+            .find(|r| r.name == name || r.plural == name)
+    }
+
+    /// Checks every invariant the generator relies on.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let mut seen = std::collections::HashSet::new();
+        for r in &self.resources {
+            check_identifier(&r.name).map_err(|e| SpecError::Identifier(e.to_string()))?;
+            check_identifier(&r.plural).map_err(|e| SpecError::Identifier(e.to_string()))?;
+            if !seen.insert(r.name.as_str())
+                || !seen.insert(r.plural.as_str()) && r.plural != r.name
+            {
+                return Err(SpecError::Duplicate(r.name.clone()));
+            }
+            let mut fields = std::collections::HashSet::new();
+            for f in &r.fields {
+                check_identifier(&f.name).map_err(|e| SpecError::Identifier(e.to_string()))?;
+                if !fields.insert(f.name.as_str()) {
+                    return Err(SpecError::Duplicate(format!("{}.{}", r.name, f.name)));
+                }
+                if let FieldType::Enum { values } = &f.ty {
+                    if values.is_empty() {
+                        return Err(SpecError::EmptyEnum(format!("{}.{}", r.name, f.name)));
+                    }
+                    for v in values {
+                        check_identifier(v).map_err(|e| SpecError::Identifier(e.to_string()))?;
+                    }
+                }
+            }
+            for rel in &r.relations {
+                if !self.resources.iter().any(|o| o.name == rel.target) {
+                    return Err(SpecError::UnknownTarget(rel.target.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a spec is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// A name is not a safe identifier.
+    #[error("invalid name: {0}")]
+    Identifier(String),
+    /// Two things share a name.
+    #[error("`{0}` is defined twice")]
+    Duplicate(String),
+    /// An enum without values.
+    #[error("`{0}` has no allowed values")]
+    EmptyEnum(String),
+    /// A relation to a resource that does not exist.
+    #[error("relation to unknown resource `{0}`")]
+    UnknownTarget(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_checked() {
+        assert!(check_identifier("task").is_ok());
+        assert!(check_identifier("due_date").is_ok());
+        assert!(check_identifier("item2").is_ok());
+        for bad in [
+            "",
+            "Task",
+            "2task",
+            "ta-sk",
+            "class",
+            "__import__",
+            "a__b",
+            "x_",
+            "tâche",
+        ] {
+            assert!(check_identifier(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(check_identifier(&"a".repeat(41)).is_err());
+    }
+
+    #[test]
+    fn duplicate_resources_are_refused() {
+        let r = Resource {
+            name: "task".into(),
+            plural: "tasks".into(),
+            fields: vec![],
+            relations: vec![],
+        };
+        let spec = AppSpec {
+            resources: vec![r.clone(), r],
+            ..AppSpec::default()
+        };
+        assert!(matches!(spec.validate(), Err(SpecError::Duplicate(_))));
+    }
+}

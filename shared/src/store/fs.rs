@@ -1,0 +1,70 @@
+//! `ArtifactStore` as content-addressed files: `{root}/blobs/{sha[0..2]}/{sha}`.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+use super::{check_sha256, sha256_hex, ArtifactStore, StoreError, StoreResult};
+
+/// Blobs as files under a root directory.
+#[derive(Debug, Clone)]
+pub struct FsArtifactStore {
+    root: PathBuf,
+}
+
+impl FsArtifactStore {
+    /// A store rooted at `root` (created on first write).
+    pub fn new(root: &Path) -> Self {
+        FsArtifactStore {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// Where the blob with this (already checked) hash lives.
+    fn path_of(&self, sha256: &str) -> PathBuf {
+        self.root.join("blobs").join(&sha256[..2]).join(sha256)
+    }
+}
+
+fn io(e: std::io::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+#[async_trait]
+impl ArtifactStore for FsArtifactStore {
+    async fn put_blob(&self, bytes: &[u8]) -> StoreResult<String> {
+        let sha = sha256_hex(bytes);
+        let path = self.path_of(&sha);
+        if tokio::fs::try_exists(&path).await.map_err(io)? {
+            return Ok(sha);
+        }
+        let dir = path.parent().expect("blob paths have a parent");
+        tokio::fs::create_dir_all(dir).await.map_err(io)?;
+        // Write beside the target and rename, so a reader never sees a partial blob.
+        let tmp = dir.join(format!(".{sha}.{}.tmp", crate::model::new_id()));
+        tokio::fs::write(&tmp, bytes).await.map_err(io)?;
+        if let Err(e) = tokio::fs::rename(&tmp, &path).await {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(io(e));
+        }
+        Ok(sha)
+    }
+
+    async fn get_blob(&self, sha256: &str) -> StoreResult<Vec<u8>> {
+        check_sha256(sha256)?;
+        match tokio::fs::read(self.path_of(sha256)).await {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::NotFound("blob")),
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    async fn has_blob(&self, sha256: &str) -> StoreResult<bool> {
+        if check_sha256(sha256).is_err() {
+            return Ok(false);
+        }
+        tokio::fs::try_exists(self.path_of(sha256))
+            .await
+            .map_err(io)
+    }
+}

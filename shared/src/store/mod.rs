@@ -1,0 +1,233 @@
+//! The storage ports: `ProjectStore` for metadata, `ArtifactStore` for file contents.
+//!
+//! One file per backend; `conformance` is the suite every backend must pass.
+
+pub mod conformance;
+mod fs;
+mod sqlite;
+
+pub use fs::FsArtifactStore;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::model::{Deployment, Message, Owner, Project, ProjectSummary, Run, Version};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing does not exist (or belongs to someone else).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A write lost a race: the revision moved on, or the key is taken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A paging cursor that this store did not hand out.
+    #[error("the cursor is not valid for this list")]
+    BadCursor,
+    /// The backend itself failed (I/O, corrupt data, network).
+    #[error("storage failed: {0}")]
+    Backend(String),
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Largest page any list returns.
+pub const MAX_PAGE: u32 = 200;
+/// Page size when the client names none.
+pub const DEFAULT_PAGE: u32 = 50;
+
+/// Which page of a list to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// At most this many items (clamped to 1..=[`MAX_PAGE`]).
+    pub limit: Option<u32>,
+    /// Where the previous page ended, as handed out in `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+impl PageRequest {
+    /// The first page of the given size.
+    pub fn first(limit: u32) -> Self {
+        PageRequest {
+            limit: Some(limit),
+            cursor: None,
+        }
+    }
+
+    /// The effective page size.
+    pub fn limit(&self) -> u32 {
+        self.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items, in the list's order.
+    pub items: Vec<T>,
+    /// Pass this back as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Wraps a backend's position in an opaque cursor string.
+pub fn encode_cursor(position: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(position.as_bytes())
+}
+
+/// Reads back a cursor made by [`encode_cursor`].
+pub fn decode_cursor(cursor: &str) -> StoreResult<String> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::BadCursor)?;
+    String::from_utf8(bytes).map_err(|_| StoreError::BadCursor)
+}
+
+/// The outcome of posting a user message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Posted {
+    /// The stored message (the earlier one on a retry).
+    pub message: Message,
+    /// Its run.
+    pub run: Run,
+    /// False when the client's `client_id` was seen before and nothing was written.
+    pub created: bool,
+}
+
+/// Metadata of projects, conversations, runs, versions and deployments.
+#[async_trait]
+pub trait ProjectStore: Send + Sync {
+    /// Stores a new project.
+    async fn create_project(&self, project: &Project) -> StoreResult<()>;
+
+    /// The project with this id, if `owner` owns it; `NotFound` otherwise.
+    async fn get_project(&self, owner: &Owner, id: Uuid) -> StoreResult<Project>;
+
+    /// The project with this id, whoever owns it; for workflow steps that run on a
+    /// project the API already checked.
+    async fn load_project(&self, id: Uuid) -> StoreResult<Project>;
+
+    /// The owner's projects, most recently updated first.
+    async fn list_projects(
+        &self,
+        owner: &Owner,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ProjectSummary>>;
+
+    /// How many projects the owner has.
+    async fn count_projects(&self, owner: &Owner) -> StoreResult<u64>;
+
+    /// Writes `project` if the stored revision still equals `project.revision`; returns the
+    /// stored project, with its revision incremented and `updated_at` set. `Conflict` if
+    /// someone else updated it first.
+    async fn update_project(&self, project: &Project) -> StoreResult<Project>;
+
+    /// Deletes the project and everything under it.
+    async fn delete_project(&self, owner: &Owner, id: Uuid) -> StoreResult<()>;
+
+    /// Stores a user message and its run in one step. If the message carries a `client_id`
+    /// already used in this project, nothing is written and the earlier pair is returned.
+    async fn post_user_message(&self, message: &Message, run: &Run) -> StoreResult<Posted>;
+
+    /// Appends an agent's or the system's message.
+    async fn append_message(&self, message: &Message) -> StoreResult<()>;
+
+    /// One message of the project.
+    async fn get_message(&self, project_id: Uuid, message_id: Uuid) -> StoreResult<Message>;
+
+    /// The conversation, oldest first.
+    async fn list_messages(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>>;
+
+    /// A run of the project.
+    async fn get_run(&self, project_id: Uuid, run_id: Uuid) -> StoreResult<Run>;
+
+    /// Replaces a run's stored state.
+    async fn update_run(&self, run: &Run) -> StoreResult<()>;
+
+    /// Every run, of any project, that is queued or running.
+    async fn unfinished_runs(&self) -> StoreResult<Vec<Run>>;
+
+    /// Stores a new version; `Conflict` if its number is taken.
+    async fn create_version(&self, version: &Version) -> StoreResult<()>;
+
+    /// One version of the project.
+    async fn get_version(&self, project_id: Uuid, number: u32) -> StoreResult<Version>;
+
+    /// The project's versions, newest first.
+    async fn list_versions(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Version>>;
+
+    /// Creates or replaces a deployment record.
+    async fn put_deployment(&self, deployment: &Deployment) -> StoreResult<()>;
+
+    /// The project's deployments, newest first.
+    async fn list_deployments(&self, project_id: Uuid) -> StoreResult<Vec<Deployment>>;
+}
+
+/// File contents, stored once per SHA-256.
+#[async_trait]
+pub trait ArtifactStore: Send + Sync {
+    /// Stores `bytes` and returns their hex SHA-256; storing the same bytes twice is a no-op.
+    async fn put_blob(&self, bytes: &[u8]) -> StoreResult<String>;
+
+    /// The bytes with this hex SHA-256.
+    async fn get_blob(&self, sha256: &str) -> StoreResult<Vec<u8>>;
+
+    /// Whether the bytes with this hex SHA-256 are stored.
+    async fn has_blob(&self, sha256: &str) -> StoreResult<bool>;
+}
+
+/// Hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Checks that `s` is a lower-case hex SHA-256, so that it is safe in a path or key.
+pub fn check_sha256(s: &str) -> StoreResult<()> {
+    if s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound("blob"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let c = encode_cursor("42|abc");
+        assert_eq!(decode_cursor(&c).unwrap(), "42|abc");
+        assert!(matches!(decode_cursor("%%%"), Err(StoreError::BadCursor)));
+    }
+
+    #[test]
+    fn page_limits_are_clamped() {
+        assert_eq!(PageRequest::default().limit(), DEFAULT_PAGE);
+        assert_eq!(PageRequest::first(0).limit(), 1);
+        assert_eq!(PageRequest::first(10_000).limit(), MAX_PAGE);
+    }
+
+    #[test]
+    fn sha_check_refuses_paths() {
+        assert!(check_sha256(&sha256_hex(b"x")).is_ok());
+        assert!(check_sha256("../../etc/passwd").is_err());
+        assert!(check_sha256(&"A".repeat(64)).is_err());
+    }
+}
