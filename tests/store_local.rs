@@ -1,1 +1,36 @@
+//! The generic store suite on the local backends: SQLite on disk and content-addressed files.
 
+use std::sync::Arc;
+
+use kiln::store::{conformance, ArtifactStore, FsArtifactStore, ProjectStore, SqliteStore};
+
+fn stores(dir: &std::path::Path) -> (Arc<dyn ProjectStore>, Arc<dyn ArtifactStore>) {
+    let projects = Arc::new(SqliteStore::open(&dir.join("kiln.db")).expect("open sqlite"));
+    let artifacts = Arc::new(FsArtifactStore::new(&dir.join("artifacts")));
+    (projects, artifacts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_and_files_pass_the_store_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let (projects, artifacts) = stores(dir.path());
+    conformance::run_all(projects, artifacts).await;
+}
+
+#[tokio::test]
+async fn data_survives_reopening_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let owner = kiln::model::Owner::local();
+    let project = kiln::model::Project::new(owner.clone(), "persisted".into(), String::new());
+    let sha = {
+        let (projects, artifacts) = stores(dir.path());
+        projects.create_project(&project).await.unwrap();
+        artifacts.put_blob(b"print('hi')\n").await.unwrap()
+    };
+    let (projects, artifacts) = stores(dir.path());
+    assert_eq!(
+        projects.get_project(&owner, project.id).await.unwrap(),
+        project
+    );
+    assert_eq!(artifacts.get_blob(&sha).await.unwrap(), b"print('hi')\n");
+}

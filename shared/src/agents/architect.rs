@@ -33,7 +33,11 @@ pub fn design_for(spec: &AppSpec) -> Design {
                 format!("/{many}"),
                 format!("list {many} (paginated)"),
             ),
-            ("POST", format!("/{many}"), format!("create a {one}")),
+            (
+                "POST",
+                format!("/{many}"),
+                format!("create {}", with_article(one)),
+            ),
             ("GET", format!("/{many}/{{id}}"), format!("get one {one}")),
             (
                 "PATCH",
@@ -76,6 +80,17 @@ pub fn design_for(spec: &AppSpec) -> Design {
         data_model,
         stack,
     }
+}
+
+/// "a task", "an author": the identifier with its indefinite article, underscores as spaces.
+fn with_article(name: &str) -> String {
+    let words = name.replace('_', " ");
+    let article = if words.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {words}")
 }
 
 fn type_name(ty: &FieldType) -> String {

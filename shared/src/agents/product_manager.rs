@@ -3,7 +3,10 @@
 use super::{update_project, AgentContext, AgentError, StepOutput};
 use crate::intent::Intent;
 use crate::model::{Agent, Block, Message, ProjectStatus};
-use crate::spec::{apply_message, AppSpec, AuthFeature, DatabaseFeature, SpecChange};
+use crate::spec::{
+    apply_message, mentions, mentions_auth, words_of, AppSpec, AuthFeature, DatabaseFeature,
+    SpecChange,
+};
 use crate::store::PageRequest;
 use crate::workflow::RunInput;
 
@@ -100,6 +103,8 @@ pub(super) async fn answer(ctx: &AgentContext, input: &RunInput) -> Result<StepO
         .await?;
     let project = ctx.projects.load_project(input.project_id).await?;
     let q = message.content.to_lowercase();
+    let words = words_of(&q);
+    let about = |phrases: &[&str]| phrases.iter().any(|p| mentions(&words, p));
     let mut blocks = Vec::new();
     let text = match &project.spec {
         _ if ["hi", "hello", "hey"].iter().any(|g| q.trim_matches(|c: char| !c.is_alphanumeric()) == *g) => {
@@ -110,7 +115,7 @@ pub(super) async fn answer(ctx: &AgentContext, input: &RunInput) -> Result<StepO
                  \"Build a REST API for managing tasks\". Then say \"build it\", \"run the tests\" \
                  and \"deploy it\"."
             .to_owned(),
-        Some(spec) if q.contains("endpoint") || q.contains("route") || q.contains("design") => {
+        Some(spec) if about(&["endpoint", "endpoints", "route", "routes", "design", "plan"]) => {
             match &project.design {
                 Some(design) if !design.endpoints.is_empty() => {
                     blocks.push(Block::Plan {
@@ -126,18 +131,18 @@ pub(super) async fn answer(ctx: &AgentContext, input: &RunInput) -> Result<StepO
                 _ => "There is no design yet: tell me what the API should manage first.".to_owned(),
             }
         }
-        Some(spec) if q.contains("auth") || q.contains("login") => match spec.features.auth {
+        Some(spec) if mentions_auth(&words) => match spec.features.auth {
             AuthFeature::Jwt => "Yes: users register and log in to get a JWT bearer token, which every resource endpoint requires.".to_owned(),
             AuthFeature::None => "No, the API is open. Say \"add user authentication\" to add JWT login.".to_owned(),
         },
-        Some(spec) if q.contains("database") || q.contains("storage") || q.contains("stored") => {
+        Some(spec) if about(&["database", "db", "storage", "stored", "store", "persist", "persisted"]) => {
             match spec.features.database {
                 DatabaseFeature::None => "Records are kept in memory. Say \"add database support\" for SQLite.".to_owned(),
                 DatabaseFeature::Sqlite => "Records are stored in SQLite through SQLAlchemy.".to_owned(),
                 DatabaseFeature::Postgres => "Records are stored in PostgreSQL through SQLAlchemy.".to_owned(),
             }
         }
-        Some(_) if q.contains("deploy") || q.contains("url") || q.contains("running") || q.contains("live") => {
+        Some(_) if about(&["deploy", "deployed", "deployment", "url", "running", "live", "link"]) => {
             if project.deployments.is_empty() {
                 "It isn't deployed anywhere yet.".to_owned()
             } else {

@@ -122,10 +122,15 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Body(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+        // Syntax first, for the whole body, then shape: so that a truncated body is reported
+        // as malformed even when its first value already has the wrong type.
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => v,
+            Err(rejection) => return Err(json_rejection(rejection)),
+        };
+        serde_json::from_value(value).map(Body).map_err(|e| {
+            ApiError::invalid(format!("the body does not have the expected fields: {e}"))
+        })
     }
 }
 

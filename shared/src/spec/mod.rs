@@ -6,6 +6,7 @@
 mod read;
 
 pub use read::{apply_message, SpecChange};
+pub(crate) use read::{mentions, mentions_auth, words_of};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -176,18 +176,53 @@ pub fn apply_message(spec: &mut AppSpec, text: &str, describes_app: bool) -> Spe
     change
 }
 
-fn read_features(spec: &mut AppSpec, lower: &str, change: &mut SpecChange) {
-    let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
-    let negated = has(&["remove ", "drop ", "without ", "no longer", "disable "]);
-    if has(&[
+/// The lower-case words of a text, in order.
+pub(crate) fn words_of(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether the words contain `phrase` (space-separated words) as a whole-word sequence.
+pub(crate) fn mentions(words: &[String], phrase: &str) -> bool {
+    let want: Vec<&str> = phrase.split(' ').collect();
+    words
+        .windows(want.len())
+        .any(|w| w.iter().zip(&want).all(|(a, b)| a == b))
+}
+
+/// Whether a text asks about or for authentication ("auth", "login"; not "authors").
+pub(crate) fn mentions_auth(words: &[String]) -> bool {
+    [
         "authentication",
         "auth",
+        "authenticate",
+        "authenticated",
         "login",
+        "logins",
         "log in",
         "sign in",
-        "jwt",
         "sign up",
-    ]) {
+        "jwt",
+    ]
+    .iter()
+    .any(|p| mentions(words, p))
+}
+
+fn read_features(spec: &mut AppSpec, lower: &str, change: &mut SpecChange) {
+    let words = words_of(lower);
+    let has = |phrases: &[&str]| phrases.iter().any(|p| mentions(&words, p));
+    let negated = has(&[
+        "remove",
+        "drop",
+        "without",
+        "no longer",
+        "disable",
+        "delete",
+    ]);
+    if mentions_auth(&words) {
         let want = if negated {
             AuthFeature::None
         } else {
@@ -201,9 +236,17 @@ fn read_features(spec: &mut AppSpec, lower: &str, change: &mut SpecChange) {
             }
         }
     }
-    let db = if has(&["postgres"]) {
+    let db = if has(&["postgres", "postgresql"]) {
         Some(DatabaseFeature::Postgres)
-    } else if has(&["database", "sqlite", "persist", "sql "]) {
+    } else if has(&[
+        "database",
+        "sqlite",
+        "persist",
+        "persistence",
+        "persistent",
+        "sql",
+        "db",
+    ]) {
         Some(if negated {
             DatabaseFeature::None
         } else {
@@ -223,9 +266,15 @@ fn read_features(spec: &mut AppSpec, lower: &str, change: &mut SpecChange) {
             spec.features.database = db;
         }
     }
-    if has(&["paginat", "page through", "pages of"]) && !spec.features.pagination {
+    let paginate =
+        words.iter().any(|w| w.starts_with("paginat")) || has(&["page through", "pages of"]);
+    if paginate && spec.features.pagination == negated {
         spec.features.pagination = !negated;
-        change.added.push("pagination".into());
+        if negated {
+            change.removed.push("pagination".into());
+        } else {
+            change.added.push("pagination".into());
+        }
     }
 }
 
@@ -376,6 +425,22 @@ mod tests {
         let c = apply_message(&mut spec, "remove the authentication", false);
         assert_eq!(spec.features.auth, AuthFeature::None);
         assert_eq!(c.removed, ["authentication"]);
+    }
+
+    #[test]
+    fn feature_words_match_whole_words_only() {
+        let mut spec = AppSpec::default();
+        apply_message(
+            &mut spec,
+            "an API for books and authors, with a dashboard",
+            true,
+        );
+        assert_eq!(spec.features.auth, AuthFeature::None, "authors is not auth");
+        assert_eq!(
+            spec.features.database,
+            DatabaseFeature::None,
+            "dashboard is not db"
+        );
     }
 
     #[test]

@@ -1,0 +1,806 @@
+//! The v2 router on the local backend (SQLite on disk), driven request by request.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use kiln::api::{AppState, Authenticator};
+use kiln::config::Config;
+use kiln::model::Owner;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+struct App {
+    router: Router,
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+async fn app_with(vars: &[(&str, &str)]) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let mut map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    map.insert("KILN_DATA_DIR".into(), dir.path().display().to_string());
+    let config = Config::from_vars(&map).unwrap();
+    let state = kiln::backends::local_state(&config).await.unwrap();
+    App {
+        router: kiln::api::router(state.clone()),
+        state,
+        _dir: dir,
+    }
+}
+
+async fn app() -> App {
+    app_with(&[]).await
+}
+
+impl App {
+    async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes))
+            })
+        };
+        (status, body)
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        let body = match body {
+            Some(v) => {
+                req = req.header("content-type", "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(req.body(body).unwrap()).await
+    }
+
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap();
+        self.send(req).await
+    }
+
+    async fn create_project(&self, name: &str) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/v2/projects",
+                Some(json!({"name": name, "description": "d"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn say(&self, id: &str, content: &str) -> (StatusCode, Value) {
+        self.call(
+            "POST",
+            &format!("/api/v2/projects/{id}/messages"),
+            Some(json!({ "content": content })),
+        )
+        .await
+    }
+
+    async fn conversation(&self, id: &str) -> Vec<Value> {
+        let (status, body) = self
+            .call("GET", &format!("/api/v2/projects/{id}/conversation"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["items"].as_array().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn a_description_gets_a_plan_from_the_product_manager_and_architect() {
+    let app = app().await;
+    let id = app.create_project("Task Management API").await;
+    let (status, body) = app.say(&id, "Build a REST API for managing tasks").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["message"]["role"], "user");
+    assert_eq!(body["run"]["intent"], "create");
+    assert_eq!(body["run"]["status"], "succeeded");
+    let steps: Vec<&str> = body["run"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["ProductManager", "Architect"]);
+
+    let run_id = body["run"]["id"].as_str().unwrap();
+    let (status, run) = app
+        .call("GET", &format!("/api/v2/projects/{id}/runs/{run_id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(run["status"], "succeeded");
+
+    let messages = app.conversation(&id).await;
+    let who: Vec<(&str, &str)> = messages
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap(),
+                m["agent"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        who,
+        [
+            ("user", ""),
+            ("assistant", "product_manager"),
+            ("assistant", "architect")
+        ]
+    );
+    assert!(messages[1]["content"].as_str().unwrap().contains("tasks"));
+    let plan = &messages[2]["blocks"][0];
+    assert_eq!(plan["type"], "plan");
+    assert!(plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i.as_str().unwrap().starts_with("DELETE /tasks/{id}")));
+
+    let (_, project) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
+    assert_eq!(project["status"], "specified");
+    assert_eq!(project["spec"]["resources"][0]["plural"], "tasks");
+    assert_eq!(project["design"]["endpoints"].as_array().unwrap().len(), 6);
+
+    // A refinement merges into the spec.
+    let (_, body) = app.say(&id, "Add user authentication").await;
+    assert_eq!(body["run"]["intent"], "refine");
+    let (_, project) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
+    assert_eq!(project["spec"]["features"]["auth"], "jwt");
+    assert_eq!(project["spec"]["resources"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn intents_this_build_cannot_serve_fail_with_a_reason_in_the_conversation() {
+    let app = app().await;
+    let id = app.create_project("p").await;
+    app.say(&id, "Build a REST API for managing tasks").await;
+    let (status, body) = app.say(&id, "build it").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(body["run"]["intent"], "build");
+    assert_eq!(body["run"]["status"], "failed");
+    assert_eq!(body["run"]["error"]["code"], "not_available");
+    let last = app.conversation(&id).await.pop().unwrap();
+    assert_eq!(last["role"], "system");
+    assert!(last["content"]
+        .as_str()
+        .unwrap()
+        .contains("can't generate code"));
+}
+
+#[tokio::test]
+async fn questions_are_answered_from_the_project() {
+    let app = app().await;
+    let id = app.create_project("p").await;
+    let (_, body) = app.say(&id, "what can you do?").await;
+    assert_eq!(body["run"]["intent"], "question");
+    app.say(&id, "Build a REST API for managing books and authors")
+        .await;
+    let (_, body) = app.say(&id, "What endpoints does it have?").await;
+    assert_eq!(body["run"]["status"], "succeeded");
+    let answer = app.conversation(&id).await.pop().unwrap();
+    assert_eq!(answer["agent"], "product_manager");
+    assert!(
+        answer["content"].as_str().unwrap().contains("11 endpoints"),
+        "{answer}"
+    );
+    let (_, _) = app.say(&id, "does it have authentication?").await;
+    let answer = app.conversation(&id).await.pop().unwrap();
+    assert!(
+        answer["content"].as_str().unwrap().starts_with("No"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_client_id_returns_the_first_answer() {
+    let app = app().await;
+    let id = app.create_project("p").await;
+    let path = format!("/api/v2/projects/{id}/messages");
+    let body =
+        json!({"content": "Build a REST API for managing tasks", "client_id": "tab-1/msg-1"});
+    let (s1, first) = app.call("POST", &path, Some(body.clone())).await;
+    let (s2, second) = app.call("POST", &path, Some(body)).await;
+    assert_eq!((s1, s2), (StatusCode::ACCEPTED, StatusCode::OK));
+    assert_eq!(first["message"]["id"], second["message"]["id"]);
+    assert_eq!(first["run"]["id"], second["run"]["id"]);
+    let users = app
+        .conversation(&id)
+        .await
+        .into_iter()
+        .filter(|m| m["role"] == "user")
+        .count();
+    assert_eq!(users, 1, "the retry stored nothing");
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_json_error_and_changes_nothing() {
+    let app = app_with(&[
+        ("KILN_MAX_BODY_BYTES", "4096"),
+        ("KILN_MAX_MESSAGE_CHARS", "100"),
+    ])
+    .await;
+    let id = app.create_project("keep me").await;
+    app.say(&id, "Build a REST API for managing tasks").await;
+    let before_projects = app.call("GET", "/api/v2/projects", None).await.1;
+    let before_conversation = app.conversation(&id).await;
+
+    let projects = "/api/v2/projects".to_owned();
+    let messages = format!("/api/v2/projects/{id}/messages");
+    let ghost = "01a20d2f-8732-7369-8d1f-33154ddffaec";
+    let json = "application/json";
+    let cases: Vec<(&str, String, &str, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "POST",
+            projects.clone(),
+            json,
+            b"{\"name\":".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "POST",
+            projects.clone(),
+            json,
+            b"[1,2".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "POST",
+            projects.clone(),
+            json,
+            b"".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "POST",
+            projects.clone(),
+            "text/plain",
+            b"{\"name\":\"x\"}".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "POST",
+            projects.clone(),
+            json,
+            br#"{"name":""}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            projects.clone(),
+            json,
+            br#"{"name":"  \t "}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            projects.clone(),
+            json,
+            br#"{"name":"a\u0000b"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            projects.clone(),
+            json,
+            br#"{"name":"two\nlines"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            projects.clone(),
+            json,
+            format!(r#"{{"name":"{}"}}"#, "n".repeat(101)).into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            projects.clone(),
+            json,
+            br#"{"name":42}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            projects.clone(),
+            json,
+            br#"{"nmae":"typo"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            projects.clone(),
+            json,
+            format!(r#"{{"name":"{}"}}"#, "x".repeat(5000)).into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            "POST",
+            messages.clone(),
+            json,
+            br#"{"content":""}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            messages.clone(),
+            json,
+            br#"{"content":"   "}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            messages.clone(),
+            json,
+            format!(r#"{{"content":"{}"}}"#, "y".repeat(101)).into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            messages.clone(),
+            json,
+            br#"{"content":"hi","client_id":"a\u0007"}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            messages.clone(),
+            json,
+            b"{content: 'hi'}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "POST",
+            format!("/api/v2/projects/{ghost}/messages"),
+            json,
+            br#"{"content":"hi"}"#.to_vec(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "POST",
+            "/api/v2/projects/not-an-id/messages".into(),
+            json,
+            br#"{"content":"hi"}"#.to_vec(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "GET",
+            format!("/api/v2/projects/{ghost}"),
+            json,
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "GET",
+            "/api/v2/projects/..%2F..%2Fetc".into(),
+            json,
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "DELETE",
+            format!("/api/v2/projects/{ghost}"),
+            json,
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "GET",
+            format!("/api/v2/projects/{ghost}/conversation"),
+            json,
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "GET",
+            format!("/api/v2/projects/{id}/runs/{ghost}"),
+            json,
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "GET",
+            format!("/api/v2/projects/{id}/runs/zzz"),
+            json,
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "GET",
+            "/api/v2/projects?limit=abc".into(),
+            json,
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            "GET",
+            "/api/v2/projects?limit=-1".into(),
+            json,
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            "GET",
+            "/api/v2/projects?cursor=%%%".into(),
+            json,
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            "GET",
+            "/api/v2/projects?cursor=bm9wZQ".into(),
+            json,
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            "GET",
+            format!("/api/v2/projects/{id}/conversation?cursor=eA"),
+            json,
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            "GET",
+            "/api/v2/nothing-here".into(),
+            json,
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "PUT",
+            projects.clone(),
+            json,
+            b"{}".to_vec(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            "PATCH",
+            format!("/api/v2/projects/{id}"),
+            json,
+            b"{}".to_vec(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+    ];
+    for (method, path, content_type, body, want_status, want_code) in cases {
+        let shown = String::from_utf8_lossy(&body[..body.len().min(40)]).into_owned();
+        let (status, err) = app.raw(method, &path, content_type, body).await;
+        assert_eq!(status, want_status, "{method} {path} {shown}: {err}");
+        assert_eq!(
+            err["error"]["code"], want_code,
+            "{method} {path} {shown}: {err}"
+        );
+        assert!(!err["error"]["message"].as_str().unwrap().is_empty());
+    }
+
+    assert_eq!(
+        app.call("GET", "/api/v2/projects", None).await.1,
+        before_projects
+    );
+    assert_eq!(
+        app.conversation(&id).await,
+        before_conversation,
+        "nothing was lost or added"
+    );
+}
+
+#[tokio::test]
+async fn hostile_text_is_kept_verbatim_and_never_becomes_a_name() {
+    let app = app().await;
+    let name = "Robert'); DROP TABLE projects;-- \"\"\" <script>alert(1)</script>";
+    let id = app.create_project(name).await;
+    let hostile = "Build an API for managing __import__('os').system('rm -rf /')s, \
+                   \"\"\"quotes\"\"\", class and x'; DROP TABLE messages;--s and tasks";
+    let (status, _) = app.say(&id, hostile).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, project) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
+    assert_eq!(project["name"], name);
+    for r in project["spec"]["resources"].as_array().unwrap() {
+        for key in ["name", "plural"] {
+            let ident = r[key].as_str().unwrap();
+            assert!(kiln::spec::check_identifier(ident).is_ok(), "{ident}");
+        }
+    }
+    let conversation = app.conversation(&id).await;
+    assert_eq!(conversation[0]["content"], hostile);
+    assert_eq!(
+        app.call("GET", "/api/v2/projects", None).await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn lists_page_with_cursors() {
+    let app = app().await;
+    for i in 0..5 {
+        app.create_project(&format!("p{i}")).await;
+    }
+    let (_, first) = app.call("GET", "/api/v2/projects?limit=2", None).await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    assert_eq!(first["items"][0]["name"], "p4", "newest first");
+    let mut names = Vec::new();
+    let mut path = "/api/v2/projects?limit=2".to_owned();
+    loop {
+        let (_, page) = app.call("GET", &path, None).await;
+        names.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v2/projects?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["p4", "p3", "p2", "p1", "p0"]);
+}
+
+#[tokio::test]
+async fn a_token_is_required_when_set() {
+    let app = app_with(&[("KILN_TOKEN", "s3cret-token")]).await;
+    let req = |auth: Option<&str>| {
+        let mut r = Request::builder().uri("/api/v2/projects");
+        if let Some(a) = auth {
+            r = r.header("authorization", a);
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    for bad in [
+        None,
+        Some("Bearer wrong"),
+        Some("s3cret-token"),
+        Some("Basic czNjcmV0"),
+    ] {
+        let (status, body) = app.send(req(bad)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad:?}");
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    assert_eq!(
+        app.send(req(Some("Bearer s3cret-token"))).await.0,
+        StatusCode::OK
+    );
+    let health = Request::builder()
+        .uri("/healthz")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.send(health).await.0,
+        StatusCode::OK,
+        "health needs no token"
+    );
+}
+
+#[tokio::test]
+async fn another_owners_project_is_not_found() {
+    let base = app().await;
+    let mut state = base.state.clone();
+    state.auth = Authenticator::Verified;
+    // Stands in for the entry point that puts the verified caller into the request.
+    let router = kiln::api::router(state).layer(axum::middleware::map_request(
+        |mut req: Request<Body>| async move {
+            if let Some(o) = req
+                .headers()
+                .get("x-test-owner")
+                .and_then(|v| v.to_str().ok())
+            {
+                let owner = Owner(o.to_owned());
+                req.extensions_mut().insert(owner);
+            }
+            req
+        },
+    ));
+    let call =
+        |owner: Option<&'static str>, method: &'static str, path: String, body: Option<Value>| {
+            let router = router.clone();
+            async move {
+                let mut r = Request::builder().method(method).uri(path);
+                if let Some(o) = owner {
+                    r = r.header("x-test-owner", o);
+                }
+                let body = match body {
+                    Some(b) => {
+                        r = r.header("content-type", "application/json");
+                        Body::from(b.to_string())
+                    }
+                    None => Body::empty(),
+                };
+                let res = router.oneshot(r.body(body).unwrap()).await.unwrap();
+                let status = res.status();
+                let bytes = res.into_body().collect().await.unwrap().to_bytes();
+                (
+                    status,
+                    serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+                )
+            }
+        };
+    let (status, p) = call(
+        Some("alice"),
+        "POST",
+        "/api/v2/projects".into(),
+        Some(json!({"name": "mine"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = p["id"].as_str().unwrap().to_owned();
+    let (_, posted) = call(
+        Some("alice"),
+        "POST",
+        format!("/api/v2/projects/{id}/messages"),
+        Some(json!({"content": "Build a REST API for managing tasks"})),
+    )
+    .await;
+    let run = posted["run"]["id"].as_str().unwrap().to_owned();
+
+    for (method, path, body) in [
+        ("GET", format!("/api/v2/projects/{id}"), None),
+        ("DELETE", format!("/api/v2/projects/{id}"), None),
+        ("GET", format!("/api/v2/projects/{id}/conversation"), None),
+        (
+            "POST",
+            format!("/api/v2/projects/{id}/messages"),
+            Some(json!({"content": "hi"})),
+        ),
+        ("GET", format!("/api/v2/projects/{id}/runs/{run}"), None),
+    ] {
+        let (status, body) = call(Some("bob"), method, path.clone(), body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+    }
+    let (_, bobs) = call(Some("bob"), "GET", "/api/v2/projects".into(), None).await;
+    assert!(bobs["items"].as_array().unwrap().is_empty());
+    let (status, _) = call(None, "GET", "/api/v2/projects".into(), None).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "no verified owner, no access"
+    );
+    let (status, _) = call(Some("alice"), "GET", format!("/api/v2/projects/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK, "bob's attempts changed nothing");
+}
+
+#[tokio::test]
+async fn the_project_limit_is_enforced() {
+    let app = app_with(&[("KILN_MAX_PROJECTS", "2")]).await;
+    app.create_project("one").await;
+    app.create_project("two").await;
+    let (status, body) = app
+        .call("POST", "/api/v2/projects", Some(json!({"name": "three"})))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "project_limit");
+}
+
+#[tokio::test]
+async fn deleting_a_project_removes_it() {
+    let app = app().await;
+    let id = app.create_project("gone").await;
+    app.say(&id, "Build a REST API for managing tasks").await;
+    let (status, body) = app
+        .call("DELETE", &format!("/api/v2/projects/{id}"), None)
+        .await;
+    assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
+    assert_eq!(
+        app.call("GET", &format!("/api/v2/projects/{id}"), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.call("GET", &format!("/api/v2/projects/{id}/conversation"), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn runs_left_unfinished_are_failed_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars: HashMap<String, String> =
+        [("KILN_DATA_DIR".to_owned(), dir.path().display().to_string())].into();
+    let config = Config::from_vars(&vars).unwrap();
+    let state = kiln::backends::local_state(&config).await.unwrap();
+    let project = kiln::model::Project::new(Owner::local(), "p".into(), String::new());
+    state.projects.create_project(&project).await.unwrap();
+    let mut message = kiln::model::Message::from_user(project.id, "build it".into(), None);
+    let run = kiln::model::Run::queued(project.id, message.id, kiln::intent::Intent::Build);
+    message.run_id = Some(run.id);
+    state
+        .projects
+        .post_user_message(&message, &run)
+        .await
+        .unwrap();
+    drop(state);
+
+    let state = kiln::backends::local_state(&config).await.unwrap();
+    let after = state.projects.get_run(project.id, run.id).await.unwrap();
+    assert_eq!(after.status, kiln::model::RunStatus::Failed);
+    assert_eq!(after.error.unwrap().code, "interrupted");
+    let page = state
+        .projects
+        .list_messages(project.id, &kiln::store::PageRequest::default())
+        .await
+        .unwrap();
+    let notice = page.items.last().unwrap();
+    assert_eq!(notice.role, kiln::model::Role::System);
+    assert!(notice.content.contains("did not finish"));
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_served() {
+    let app = app_with(&[("KILN_TOKEN", "t")]).await;
+    let (status, doc) = app.call("GET", "/api/v2/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/v2/projects/{id}/messages"]["post"].is_object());
+    assert!(doc["components"]["schemas"]["Project"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
