@@ -242,6 +242,16 @@ async fn a_retry_with_the_same_client_id_returns_the_first_answer() {
     assert_eq!(users, 1, "the retry stored nothing");
 }
 
+/// (method, path, content type, body, expected status, expected error code)
+type BadRequest = (
+    &'static str,
+    String,
+    &'static str,
+    Vec<u8>,
+    StatusCode,
+    &'static str,
+);
+
 #[tokio::test]
 async fn bad_input_gets_a_json_error_and_changes_nothing() {
     let app = app_with(&[
@@ -258,7 +268,7 @@ async fn bad_input_gets_a_json_error_and_changes_nothing() {
     let messages = format!("/api/v2/projects/{id}/messages");
     let ghost = "01a20d2f-8732-7369-8d1f-33154ddffaec";
     let json = "application/json";
-    let cases: Vec<(&str, String, &str, Vec<u8>, StatusCode, &str)> = vec![
+    let cases: Vec<BadRequest> = vec![
         (
             "POST",
             projects.clone(),

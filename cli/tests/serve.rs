@@ -1,0 +1,273 @@
+//! `kiln serve` as a real process: the README's walkthrough over HTTP, bad input, restarts.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    /// Starts `kiln serve` on a free loopback port and waits for the URL it prints.
+    fn start(data_dir: &Path, extra: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("KILN_BIND", "127.0.0.1:0")
+            .env("KILN_DATA_DIR", data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn kiln serve");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("kiln serve printed no URL");
+        let base = line
+            .trim()
+            .strip_prefix("Kiln is running at ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Server { child, base }
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = client.request(method, url);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn chat_over_http_survives_a_kill_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let server = Server::start(dir.path(), &[]);
+    let api = format!("{}/api/v2", server.base);
+
+    let (status, project) = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{api}/projects"),
+        Some(json!({"name": "Task Management API", "description": "for my team"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{project}");
+    let id = project["id"].as_str().unwrap().to_owned();
+
+    let (status, posted) = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{api}/projects/{id}/messages"),
+        Some(json!({"content": "Build a REST API for managing tasks", "client_id": "c1"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{posted}");
+
+    let (_, conversation) = call(
+        &client,
+        reqwest::Method::GET,
+        format!("{api}/projects/{id}/conversation"),
+        None,
+    )
+    .await;
+    let items = conversation["items"].as_array().unwrap().clone();
+    assert!(items.len() >= 2, "{conversation}");
+    assert_eq!(items[0]["content"], "Build a REST API for managing tasks");
+    assert!(
+        items.iter().any(|m| m["role"] == "assistant"),
+        "an agent replied"
+    );
+
+    // Bad input over the wire.
+    let raw = |body: &'static str| {
+        client
+            .post(format!("{api}/projects"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let res = raw("{\"name\": ").await.unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"]["code"],
+        "malformed_json"
+    );
+    let res = raw("{\"name\": \"\"}").await.unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(400 * 1024));
+    let res = client
+        .post(format!("{api}/projects"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 413);
+    let (status, err) = call(
+        &client,
+        reqwest::Method::GET,
+        format!("{api}/projects/{}", uuid_like()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(err["error"]["code"], "not_found");
+
+    // The web UI and health are served too.
+    let page = client
+        .get(format!("{}/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert_eq!(
+        call(
+            &client,
+            reqwest::Method::GET,
+            format!("{}/healthz", server.base),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+
+    // kill -9, then start again on the same data directory.
+    server.kill();
+    let server = Server::start(dir.path(), &[]);
+    let api = format!("{}/api/v2", server.base);
+    let (status, again) = call(
+        &client,
+        reqwest::Method::GET,
+        format!("{api}/projects/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["spec"]["resources"][0]["plural"], "tasks");
+    let (_, after) = call(
+        &client,
+        reqwest::Method::GET,
+        format!("{api}/projects/{id}/conversation"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        after["items"].as_array().unwrap(),
+        &items,
+        "the conversation survived"
+    );
+    // The next message works, and the earlier client id is still remembered.
+    let (status, _) = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{api}/projects/{id}/messages"),
+        Some(json!({"content": "Build a REST API for managing tasks", "client_id": "c1"})),
+    )
+    .await;
+    assert_eq!(status, 200, "a retry after restart is recognised");
+    let (status, _) = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{api}/projects/{id}/messages"),
+        Some(json!({"content": "Add user authentication"})),
+    )
+    .await;
+    assert_eq!(status, 202);
+}
+
+#[tokio::test]
+async fn a_token_guards_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[("KILN_TOKEN", "local-secret")]);
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v2/projects", server.base);
+    assert_eq!(
+        client.get(&url).send().await.unwrap().status().as_u16(),
+        401
+    );
+    let ok = client
+        .get(&url)
+        .bearer_auth("local-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+}
+
+#[test]
+fn refuses_to_listen_beyond_loopback_without_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("serve")
+        .env_clear()
+        .env("KILN_BIND", "0.0.0.0:0")
+        .env("KILN_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("KILN_TOKEN"), "{stderr}");
+}
+
+#[test]
+fn a_bad_setting_is_named() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("serve")
+        .env_clear()
+        .env("KILN_BIND", "not-an-address")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KILN_BIND"));
+}
+
+fn uuid_like() -> &'static str {
+    "01a20d2f-8732-7369-8d1f-33154ddffaec"
+}
