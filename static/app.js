@@ -78,6 +78,7 @@ async function loadConversation() {
 
 async function openProject(id) {
   current = id;
+  history.replaceState(null, "", `#/projects/${id}`);
   const project = await call("GET", `/projects/${id}`);
   document.getElementById("project-title").textContent = project.name;
   document.getElementById("composer").hidden = false;
@@ -113,4 +114,6 @@ document.getElementById("message").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); document.getElementById("composer").requestSubmit(); }
 });
 
-loadProjects().catch(showError);
+// A link to #/projects/{id} opens that project.
+const linked = location.hash.match(/^#\/projects\/([0-9a-f-]{36})$/);
+(linked ? openProject(linked[1]) : loadProjects()).catch(showError);
