@@ -133,11 +133,7 @@ pub(super) async fn design(ctx: &AgentContext, input: &RunInput) -> Result<StepO
     let mut reply = Message::from_agent(input.project_id, Agent::Architect, input.run_id, text);
     reply.blocks.push(Block::Plan {
         title: "Endpoints".into(),
-        items: design
-            .endpoints
-            .iter()
-            .map(|e| format!("{} {} — {}", e.method, e.path, e.summary))
-            .collect(),
+        items: design.endpoint_lines(),
     });
     reply.blocks.push(Block::Plan {
         title: "Data model".into(),

@@ -120,11 +120,7 @@ pub(super) async fn answer(ctx: &AgentContext, input: &RunInput) -> Result<StepO
                 Some(design) if !design.endpoints.is_empty() => {
                     blocks.push(Block::Plan {
                         title: "Endpoints".into(),
-                        items: design
-                            .endpoints
-                            .iter()
-                            .map(|e| format!("{} {} — {}", e.method, e.path, e.summary))
-                            .collect(),
+                        items: design.endpoint_lines(),
                     });
                     format!("{} has {} endpoints.", spec.name, design.endpoints.len())
                 }

@@ -161,6 +161,16 @@ pub struct Design {
     pub stack: Vec<String>,
 }
 
+impl Design {
+    /// One line per endpoint: `METHOD /path — summary`.
+    pub fn endpoint_lines(&self) -> Vec<String> {
+        self.endpoints
+            .iter()
+            .map(|e| format!("{} {} — {}", e.method, e.path, e.summary))
+            .collect()
+    }
+}
+
 /// One endpoint of the designed app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Endpoint {

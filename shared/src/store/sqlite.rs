@@ -150,6 +150,35 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// The one document `sql` selects, or `NotFound(what)`.
+fn one_doc<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    what: &'static str,
+) -> StoreResult<T> {
+    let doc: Option<String> = conn
+        .query_row(sql, params, |r| r.get(0))
+        .optional()
+        .map_err(backend)?;
+    from_doc(&doc.ok_or(StoreError::NotFound(what))?)
+}
+
+/// Every document `sql` selects, in its order.
+fn all_docs<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    let docs: Vec<String> = stmt
+        .query_map(params, |r| r.get(0))
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    docs.iter().map(|d| from_doc(d)).collect()
+}
+
 fn project_exists(conn: &Connection, id: &str) -> StoreResult<bool> {
     conn.query_row("SELECT 1 FROM projects WHERE id = ?1", [id], |_| Ok(()))
         .optional()
@@ -225,15 +254,12 @@ impl ProjectStore for SqliteStore {
 
     async fn load_project(&self, id: Uuid) -> StoreResult<Project> {
         self.with(move |c| {
-            let doc: Option<String> = c
-                .query_row(
-                    "SELECT doc FROM projects WHERE id = ?1",
-                    [id.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(backend)?;
-            from_doc(&doc.ok_or(StoreError::NotFound("project"))?)
+            one_doc(
+                c,
+                "SELECT doc FROM projects WHERE id = ?1",
+                [id.to_string()],
+                "project",
+            )
         })
         .await
     }
@@ -449,15 +475,12 @@ impl ProjectStore for SqliteStore {
 
     async fn get_message(&self, project_id: Uuid, message_id: Uuid) -> StoreResult<Message> {
         self.with(move |c| {
-            let doc: Option<String> = c
-                .query_row(
-                    "SELECT doc FROM messages WHERE id = ?1 AND project_id = ?2",
-                    params![message_id.to_string(), project_id.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(backend)?;
-            from_doc(&doc.ok_or(StoreError::NotFound("message"))?)
+            one_doc(
+                c,
+                "SELECT doc FROM messages WHERE id = ?1 AND project_id = ?2",
+                params![message_id.to_string(), project_id.to_string()],
+                "message",
+            )
         })
         .await
     }
@@ -484,15 +507,12 @@ impl ProjectStore for SqliteStore {
 
     async fn get_run(&self, project_id: Uuid, run_id: Uuid) -> StoreResult<Run> {
         self.with(move |c| {
-            let doc: Option<String> = c
-                .query_row(
-                    "SELECT doc FROM runs WHERE id = ?1 AND project_id = ?2",
-                    params![run_id.to_string(), project_id.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(backend)?;
-            from_doc(&doc.ok_or(StoreError::NotFound("run"))?)
+            one_doc(
+                c,
+                "SELECT doc FROM runs WHERE id = ?1 AND project_id = ?2",
+                params![run_id.to_string(), project_id.to_string()],
+                "run",
+            )
         })
         .await
     }
@@ -522,17 +542,11 @@ impl ProjectStore for SqliteStore {
 
     async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {
         self.with(|c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT doc FROM runs WHERE status IN ('queued', 'running') ORDER BY id",
-                )
-                .map_err(backend)?;
-            let docs: Vec<String> = stmt
-                .query_map([], |r| r.get(0))
-                .map_err(backend)?
-                .collect::<Result<_, _>>()
-                .map_err(backend)?;
-            docs.iter().map(|d| from_doc(d)).collect()
+            all_docs(
+                c,
+                "SELECT doc FROM runs WHERE status IN ('queued', 'running') ORDER BY id",
+                [],
+            )
         })
         .await
     }
@@ -562,15 +576,12 @@ impl ProjectStore for SqliteStore {
 
     async fn get_version(&self, project_id: Uuid, number: u32) -> StoreResult<Version> {
         self.with(move |c| {
-            let doc: Option<String> = c
-                .query_row(
-                    "SELECT doc FROM versions WHERE project_id = ?1 AND number = ?2",
-                    params![project_id.to_string(), number],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(backend)?;
-            from_doc(&doc.ok_or(StoreError::NotFound("version"))?)
+            one_doc(
+                c,
+                "SELECT doc FROM versions WHERE project_id = ?1 AND number = ?2",
+                params![project_id.to_string(), number],
+                "version",
+            )
         })
         .await
     }
@@ -618,17 +629,11 @@ impl ProjectStore for SqliteStore {
 
     async fn list_deployments(&self, project_id: Uuid) -> StoreResult<Vec<Deployment>> {
         self.with(move |c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT doc FROM deployments WHERE project_id = ?1 ORDER BY id DESC",
-                )
-                .map_err(backend)?;
-            let docs: Vec<String> = stmt
-                .query_map([project_id.to_string()], |r| r.get(0))
-                .map_err(backend)?
-                .collect::<Result<_, _>>()
-                .map_err(backend)?;
-            docs.iter().map(|d| from_doc(d)).collect()
+            all_docs(
+                c,
+                "SELECT doc FROM deployments WHERE project_id = ?1 ORDER BY id DESC",
+                [project_id.to_string()],
+            )
         })
         .await
     }
