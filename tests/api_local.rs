@@ -562,14 +562,16 @@ async fn hostile_text_is_kept_verbatim_and_never_becomes_a_name() {
     let name = "Robert'); DROP TABLE projects;-- \"\"\" <script>alert(1)</script>";
     let id = app.create_project(name).await;
     let hostile = "Build an API for managing __import__('os').system('rm -rf /')s, \
-                   \"\"\"quotes\"\"\", class and x'; DROP TABLE messages;--s and tasks";
+                   \"\"\"quotes\"\"\", class and x'; DROP TABLE messages;--s. Also manage tasks";
     let (status, _) = app.say(&id, hostile).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let (_, project) = app
         .call("GET", &format!("/api/v2/projects/{id}"), None)
         .await;
     assert_eq!(project["name"], name);
-    for r in project["spec"]["resources"].as_array().unwrap() {
+    let resources = project["spec"]["resources"].as_array().unwrap();
+    assert!(!resources.is_empty(), "{project}");
+    for r in resources {
         for key in ["name", "plural"] {
             let ident = r[key].as_str().unwrap();
             assert!(kiln::spec::check_identifier(ident).is_ok(), "{ident}");

@@ -40,13 +40,19 @@ pub(super) async fn read_requirements(
     .await?;
 
     let spec = project.spec.unwrap_or_default();
+    let notes = change
+        .notes
+        .iter()
+        .map(|n| format!("Note: {n}."))
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut reply = if change.is_empty() {
-        Message::from_agent(
-            input.project_id,
-            Agent::ProductManager,
-            input.run_id,
-            nothing_understood(&spec),
-        )
+        let text = if notes.is_empty() {
+            nothing_understood(&spec)
+        } else {
+            notes
+        };
+        Message::from_agent(input.project_id, Agent::ProductManager, input.run_id, text)
     } else {
         let mut text = String::from("Noted. ");
         for (label, items) in [
@@ -58,16 +64,17 @@ pub(super) async fn read_requirements(
                 text.push_str(&format!("{label}: {}. ", items.join(", ")));
             }
         }
+        text.push_str(&notes);
         if spec.resources.is_empty() {
             text.push_str(
-                "What should the API manage? For example: \"a REST API for managing tasks\".",
+                " What should the API manage? For example: \"a REST API for managing tasks\".",
             );
         }
         let mut m = Message::from_agent(
             input.project_id,
             Agent::ProductManager,
             input.run_id,
-            text.trim_end().to_owned(),
+            text.trim().to_owned(),
         );
         m.blocks.push(Block::SpecDiff {
             added: change.added.clone(),

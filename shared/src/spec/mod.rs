@@ -5,7 +5,7 @@
 
 mod read;
 
-pub use read::{apply_message, SpecChange};
+pub use read::{apply_message, pluralize, singularize, SpecChange};
 pub(crate) use read::{mentions, mentions_auth, words_of};
 
 use serde::{Deserialize, Serialize};
@@ -182,14 +182,156 @@ pub struct Endpoint {
     pub summary: String,
 }
 
+/// The lower-case name of a field type, as the spec's JSON spells it.
+pub fn type_label(ty: &FieldType) -> &'static str {
+    match ty {
+        FieldType::String => "string",
+        FieldType::Text => "text",
+        FieldType::Integer => "integer",
+        FieldType::Number => "number",
+        FieldType::Boolean => "boolean",
+        FieldType::Date => "date",
+        FieldType::Datetime => "datetime",
+        FieldType::Email => "email",
+        FieldType::Url => "url",
+        FieldType::Enum { .. } => "enum",
+    }
+}
+
+impl AppSpec {
+    /// A compact one-line form, for tests and logs:
+    /// `task(title:string!, done:boolean, >project) project(name:string!) | auth=jwt db=sqlite`.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self
+            .resources
+            .iter()
+            .map(|r| {
+                let mut items: Vec<String> = r
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        let ty = match &f.ty {
+                            FieldType::Enum { values } => format!("enum({})", values.join("|")),
+                            other => type_label(other).to_owned(),
+                        };
+                        format!(
+                            "{}:{ty}{}{}",
+                            f.name,
+                            if f.required { "!" } else { "" },
+                            if f.unique { "*" } else { "" }
+                        )
+                    })
+                    .collect();
+                items.extend(
+                    r.relations
+                        .iter()
+                        .filter(|rel| rel.kind == RelationKind::BelongsTo)
+                        .map(|rel| format!(">{}", rel.target)),
+                );
+                let plural = if r.plural == read::pluralize(&r.name) {
+                    String::new()
+                } else {
+                    format!("/{}", r.plural)
+                };
+                format!("{}{plural}({})", r.name, items.join(", "))
+            })
+            .collect();
+        let f = &self.features;
+        let mut flags = Vec::new();
+        if f.auth == AuthFeature::Jwt {
+            flags.push("auth=jwt".to_owned());
+        }
+        match f.database {
+            DatabaseFeature::None => {}
+            DatabaseFeature::Sqlite => flags.push("db=sqlite".into()),
+            DatabaseFeature::Postgres => flags.push("db=postgres".into()),
+        }
+        for (on, name) in [
+            (f.pagination, "pagination"),
+            (f.timestamps, "timestamps"),
+            (f.soft_delete, "soft_delete"),
+            (f.cors, "cors"),
+            (f.rate_limit, "rate_limit"),
+        ] {
+            if on {
+                flags.push(name.into());
+            }
+        }
+        if !f.search.is_empty() {
+            flags.push(format!("search={}", f.search.join(",")));
+        }
+        if !flags.is_empty() {
+            parts.push(format!("| {}", flags.join(" ")));
+        }
+        parts.join(" ")
+    }
+}
+
 /// Python keywords and names the generated code relies on; no identifier may be one of them.
 const RESERVED: &[&str] = &[
-    "false", "none", "true", "and", "as", "assert", "async", "await", "break", "class", "continue",
-    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
-    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
-    "with", "yield", "match", "case", "type", "id", "self", "cls", "app", "db", "settings",
-    "router", "models", "schemas", "auth", "user", "users", "base", "session", "health", "list",
-    "dict", "str", "int", "float", "bool", "object", "print", "exec", "eval",
+    "false",
+    "none",
+    "true",
+    "and",
+    "as",
+    "assert",
+    "async",
+    "await",
+    "break",
+    "class",
+    "continue",
+    "def",
+    "del",
+    "elif",
+    "else",
+    "except",
+    "finally",
+    "for",
+    "from",
+    "global",
+    "if",
+    "import",
+    "in",
+    "is",
+    "lambda",
+    "nonlocal",
+    "not",
+    "or",
+    "pass",
+    "raise",
+    "return",
+    "try",
+    "while",
+    "with",
+    "yield",
+    "match",
+    "case",
+    "type",
+    "id",
+    "self",
+    "cls",
+    "app",
+    "db",
+    "settings",
+    "router",
+    "models",
+    "schemas",
+    "auth",
+    "auth_account",
+    "auth_accounts",
+    "base",
+    "session",
+    "health",
+    "list",
+    "dict",
+    "str",
+    "int",
+    "float",
+    "bool",
+    "object",
+    "print",
+    "exec",
+    "eval",
 ];
 
 /// Longest identifier accepted.
@@ -273,9 +415,56 @@ impl AppSpec {
                 if !self.resources.iter().any(|o| o.name == rel.target) {
                     return Err(SpecError::UnknownTarget(rel.target.clone()));
                 }
+                if r.fields
+                    .iter()
+                    .any(|f| f.name == format!("{}_id", rel.target))
+                {
+                    return Err(SpecError::Duplicate(format!(
+                        "{}.{}_id",
+                        r.name, rel.target
+                    )));
+                }
             }
         }
-        Ok(())
+        for key in &self.features.search {
+            let found = key.split_once('.').is_some_and(|(res, field)| {
+                self.resources
+                    .iter()
+                    .any(|r| r.name == res && r.fields.iter().any(|f| f.name == field))
+            });
+            if !found {
+                return Err(SpecError::UnknownTarget(key.clone()));
+            }
+        }
+        self.parents_first().map(|_| ())
+    }
+
+    /// The resources ordered so that every resource comes after those it belongs to;
+    /// `Cycle` if the belongs-to links loop.
+    pub fn parents_first(&self) -> Result<Vec<&Resource>, SpecError> {
+        let mut ordered: Vec<&Resource> = Vec::new();
+        let mut left: Vec<&Resource> = self.resources.iter().collect();
+        while !left.is_empty() {
+            let ready = left.iter().position(|r| {
+                r.relations
+                    .iter()
+                    .filter(|rel| rel.kind == RelationKind::BelongsTo)
+                    .all(|rel| ordered.iter().any(|o| o.name == rel.target))
+            });
+            match ready {
+                Some(i) => ordered.push(left.remove(i)),
+                None => return Err(SpecError::Cycle(left[0].name.clone())),
+            }
+        }
+        Ok(ordered)
+    }
+
+    /// The resources this one belongs to.
+    pub fn parents_of<'a>(&'a self, r: &'a Resource) -> impl Iterator<Item = &'a Resource> + 'a {
+        r.relations
+            .iter()
+            .filter(|rel| rel.kind == RelationKind::BelongsTo)
+            .filter_map(|rel| self.resources.iter().find(|o| o.name == rel.target))
     }
 }
 
@@ -291,9 +480,12 @@ pub enum SpecError {
     /// An enum without values.
     #[error("`{0}` has no allowed values")]
     EmptyEnum(String),
-    /// A relation to a resource that does not exist.
-    #[error("relation to unknown resource `{0}`")]
+    /// A relation or search entry naming something that does not exist.
+    #[error("`{0}` refers to something that does not exist")]
     UnknownTarget(String),
+    /// Belongs-to links that go round in a circle.
+    #[error("`{0}` belongs to itself through its relations")]
+    Cycle(String),
 }
 
 #[cfg(test)]
