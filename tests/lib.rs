@@ -1,1 +1,62 @@
-//! Shared helpers for the cross-crate tests live beside them.
+//! Helpers shared by the cross-crate tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kiln::generator::GeneratedFile;
+
+/// The Python of the test environment that `scripts/test` sets up (`KILN_TEST_PYTHON`), with
+/// every package a generated project pins.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("KILN_TEST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let fallback = dirs_home().join(".cache/kiln/pyenv/bin/python");
+    assert!(
+        fallback.exists(),
+        "no Python test environment: run ./scripts/test, which creates it (or set KILN_TEST_PYTHON)"
+    );
+    fallback
+}
+
+fn dirs_home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"))
+}
+
+/// A tool installed beside the test Python, such as `ruff`.
+pub fn python_tool(name: &str) -> PathBuf {
+    python().with_file_name(name)
+}
+
+/// Writes generated files under `dir`.
+pub fn write_files(dir: &Path, files: &[GeneratedFile]) {
+    for f in files {
+        let path = dir.join(&f.path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, &f.contents).unwrap();
+    }
+}
+
+/// Runs a command in `dir`, returning its output; never inherits a stray virtualenv.
+pub fn run_in(dir: &Path, program: &Path, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("VIRTUAL_ENV")
+        .env_remove("PYTHONPATH")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", program.display()))
+}
+
+/// Output of a command as one readable string.
+pub fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

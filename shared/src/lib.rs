@@ -8,6 +8,7 @@ pub mod agents;
 pub mod api;
 pub mod backends;
 pub mod config;
+pub mod generator;
 pub mod intent;
 pub mod model;
 pub mod spec;

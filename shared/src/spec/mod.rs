@@ -377,6 +377,73 @@ pub fn check_identifier(name: &str) -> Result<(), IdentifierError> {
     Ok(())
 }
 
+/// Names the generated code imports or defines, which a resource's class may not take.
+const GENERATED_NAMES: &[&str] = &[
+    "Any",
+    "APIRouter",
+    "Annotated",
+    "AuthAccount",
+    "AuthLogin",
+    "AuthRegister",
+    "AuthToken",
+    "Awaitable",
+    "Base",
+    "BaseModel",
+    "Boolean",
+    "CORSMiddleware",
+    "Callable",
+    "ConfigDict",
+    "Database",
+    "Date",
+    "DateTime",
+    "DeclarativeBase",
+    "Depends",
+    "FastAPI",
+    "Field",
+    "Float",
+    "ForeignKey",
+    "HTTPAuthorizationCredentials",
+    "HTTPBearer",
+    "HTTPException",
+    "Integer",
+    "Iterator",
+    "JSONResponse",
+    "Literal",
+    "Mapped",
+    "MonkeyPatch",
+    "Query",
+    "Repository",
+    "Request",
+    "Response",
+    "Session",
+    "SessionDep",
+    "Settings",
+    "String",
+    "TestClient",
+    "Text",
+];
+
+/// The class name of a resource in generated code: `blog_post` → `BlogPost`.
+pub fn class_name(name: &str) -> String {
+    name.split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Checks a resource name: an identifier whose class name the generated code does not use.
+pub fn check_resource_name(name: &str) -> Result<(), IdentifierError> {
+    check_identifier(name)?;
+    if GENERATED_NAMES.contains(&class_name(name).as_str()) {
+        return Err(IdentifierError::Reserved(name.to_owned()));
+    }
+    Ok(())
+}
+
 impl AppSpec {
     /// The resource with this singular or plural name.
     pub fn resource(&self, name: &str) -> Option<&Resource> {
@@ -389,7 +456,7 @@ impl AppSpec {
     pub fn validate(&self) -> Result<(), SpecError> {
         let mut seen = std::collections::HashSet::new();
         for r in &self.resources {
-            check_identifier(&r.name).map_err(|e| SpecError::Identifier(e.to_string()))?;
+            check_resource_name(&r.name).map_err(|e| SpecError::Identifier(e.to_string()))?;
             check_identifier(&r.plural).map_err(|e| SpecError::Identifier(e.to_string()))?;
             if !seen.insert(r.name.as_str())
                 || !seen.insert(r.plural.as_str()) && r.plural != r.name

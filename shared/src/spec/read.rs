@@ -5,8 +5,8 @@
 //! identifiers: a word of the user's that cannot be one is dropped with a note, never passed on.
 
 use super::{
-    check_identifier, AppSpec, AuthFeature, DatabaseFeature, Field, FieldType, Relation,
-    RelationKind, Resource,
+    check_identifier, check_resource_name, AppSpec, AuthFeature, DatabaseFeature, Field, FieldType,
+    Relation, RelationKind, Resource,
 };
 
 /// What one message changed in the spec, one line per change, for the reply.
@@ -206,6 +206,13 @@ fn apply_clause(spec: &mut AppSpec, t: &[String], change: &mut SpecChange) {
     read_resources(spec, &words, change);
 }
 
+/// A yes/no feature: the phrases that name it, where it lives in the spec, its label.
+type Toggle = (
+    &'static [&'static str],
+    fn(&mut AppSpec) -> &mut bool,
+    &'static str,
+);
+
 /// Feature toggles. Returns true when the clause was only about features.
 fn read_features(spec: &mut AppSpec, t: &[String], change: &mut SpecChange) -> bool {
     let words: Vec<String> = t
@@ -289,7 +296,7 @@ fn read_features(spec: &mut AppSpec, t: &[String], change: &mut SpecChange) -> b
             spec.features.database = db;
         }
     }
-    let toggles: [(&[&str], fn(&mut AppSpec) -> &mut bool, &str); 5] = [
+    let toggles: [Toggle; 5] = [
         (
             &[
                 "paginate",
@@ -481,7 +488,7 @@ fn read_rename(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> b
         } else {
             (new.clone(), pluralize(&new))
         };
-        if let Err(e) = check_identifier(&singular).and(check_identifier(&plural)) {
+        if let Err(e) = check_resource_name(&singular).and(check_identifier(&plural)) {
             change.notes.push(format!("can't rename to `{new}`: {e}"));
             return true;
         }

@@ -1,0 +1,123 @@
+use super::*;
+use crate::spec::apply_message;
+
+fn spec_from(messages: &[&str]) -> AppSpec {
+    let mut spec = AppSpec {
+        name: "Tasks".into(),
+        ..AppSpec::default()
+    };
+    for (i, m) in messages.iter().enumerate() {
+        apply_message(&mut spec, m, i == 0);
+    }
+    spec
+}
+
+#[test]
+fn python_literals_escape_everything() {
+    assert_eq!(python_literal("plain"), "\"plain\"");
+    assert_eq!(python_literal("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+    assert_eq!(python_literal("é🙂\u{0}"), "\"\\xe9\\U0001f642\\x00\"");
+    assert!(python_literal("\"\"\"; import os #").is_ascii());
+}
+
+#[test]
+fn markdown_text_is_inert() {
+    assert_eq!(markdown_text("<b>x</b>"), "\\<b\\>x\\</b\\>");
+    assert_eq!(markdown_text("# a\n[b](c)"), "\\# a \\[b\\]\\(c\\)");
+}
+
+#[test]
+fn a_project_has_every_file_of_the_design() {
+    let spec = spec_from(&[
+        "API for tasks and projects",
+        "tasks belong to a project",
+        "Add user authentication",
+        "Add database support",
+    ]);
+    let files = generate_code(&spec).unwrap();
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    for want in [
+        "app/main.py",
+        "app/config.py",
+        "app/db.py",
+        "app/models.py",
+        "app/schemas.py",
+        "app/auth.py",
+        "app/routers/tasks.py",
+        "app/routers/projects.py",
+        "tests/test_tasks.py",
+        "tests/test_projects.py",
+        "tests/conftest.py",
+        "tests/test_auth.py",
+        "requirements.txt",
+        "Dockerfile",
+        ".github/workflows/ci.yml",
+        "buildspec.yml",
+    ] {
+        assert!(paths.contains(&want), "{want} missing from {paths:?}");
+    }
+    assert!(
+        !paths.contains(&"README.md"),
+        "the documentation writer adds it"
+    );
+    let requirements = &files
+        .iter()
+        .find(|f| f.path == "requirements.txt")
+        .unwrap()
+        .contents;
+    assert!(
+        requirements.lines().all(|l| l.contains("==")),
+        "pinned: {requirements}"
+    );
+    let readme = generate_readme(&spec, "Tasks <b>").unwrap();
+    assert!(readme.contents.starts_with("# Tasks \\<b\\>\n"));
+}
+
+#[test]
+fn generation_is_deterministic() {
+    let spec = spec_from(&["API for books. Each book has a title, a price and a published date"]);
+    assert_eq!(generate_code(&spec).unwrap(), generate_code(&spec).unwrap());
+}
+
+#[test]
+fn refuses_specs_that_cannot_be_built() {
+    assert!(matches!(
+        generate_code(&AppSpec::default()),
+        Err(GenerateError::NoResources)
+    ));
+    let mut spec = spec_from(&["API for tasks"]);
+    spec.resources[0].name = "class".into();
+    assert!(matches!(generate_code(&spec), Err(GenerateError::Spec(_))));
+    let mut spec = spec_from(&["API for tasks"]);
+    spec.resources[0].name = "field".into();
+    spec.resources[0].plural = "fields".into();
+    assert!(
+        generate_code(&spec).is_err(),
+        "class Field would shadow pydantic's Field"
+    );
+}
+
+#[test]
+fn user_text_reaches_code_only_as_literals() {
+    let mut spec = spec_from(&["API for tasks"]);
+    spec.name = "x\"\"\"\nimport os; os.system('boom')\n\"\"\"".into();
+    spec.summary = "\\\"; __import__('os')".into();
+    let files = generate_code(&spec).unwrap();
+    let main = &files
+        .iter()
+        .find(|f| f.path == "app/main.py")
+        .unwrap()
+        .contents;
+    let title = format!("TITLE = {}", python_literal(&spec.name));
+    assert!(
+        main.lines().any(|l| l == title),
+        "the name is one escaped line"
+    );
+    for f in &files {
+        for line in f.contents.lines() {
+            let code = line.trim_start();
+            assert!(!code.starts_with("import os;"), "{}: {line}", f.path);
+            assert!(!code.starts_with("__import__"), "{}: {line}", f.path);
+        }
+    }
+}

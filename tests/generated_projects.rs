@@ -1,0 +1,152 @@
+//! Generated projects really work: for varied specs, each project passes its own pytest suite,
+//! `ruff check`, and `py_compile` of every file, run here for real.
+
+use std::path::Path;
+
+use kiln::generator::{generate_code, generate_readme};
+use kiln::spec::{apply_message, AppSpec};
+use kiln_integration_tests::{python, python_tool, run_in, show, write_files};
+
+/// (project name, conversation) — with and without auth and database, one to four resources,
+/// every field type, relations, search, and the optional features.
+const PROJECTS: &[(&str, &[&str])] = &[
+    ("Minimal", &["Build a REST API for managing tasks"]),
+    ("Typed tasks", &["API for tasks", "each task has a title, a due date, a priority from low/medium/high and a done flag"]),
+    ("Tasks with auth", &["API for tasks", "each task has a title and a done flag", "Add user authentication"]),
+    ("Task Management API", &["API for tasks. Each task has a title and a due date", "Add user authentication", "Add database support"]),
+    ("Projects", &["API for tasks and projects", "tasks belong to a project", "tasks have a title and a done flag", "projects have a name", "Add database support"]),
+    ("Shop", &["API for orders and customers", "orders belong to customers", "orders have a total and a paid flag", "customers have a name and a unique email", "add authentication"]),
+    ("Events in SQL", &["API for events", "events have a title, a description (text), a capacity, a price, a public flag, a start date, a start time (datetime), an organizer email, a website and a status from draft/published/cancelled", "add database support"]),
+    ("Events in memory", &["API for events", "events have a title, a description (text), a capacity, a price, a public flag, a start date, a start time (datetime), an organizer email, a website and a status from draft/published/cancelled"]),
+    ("Library", &["API for a library: books, authors, members and loans", "books belong to an author", "loans belong to a member", "loans belong to a book", "books have a title (required), a unique isbn and a published date", "let me search books by title", "add database support", "add authentication"]),
+    ("Notes", &["API for notes", "notes have a title and a body", "use postgres", "add timestamps and soft delete", "make notes searchable by title and body"]),
+    ("Contacts", &["API for contacts", "each contact has a unique email, a phone and a website", "enable CORS and rate limiting", "let me search contacts by email"]),
+    ("People", &["API for people", "people have a name, an age and a status (active, on leave, retired)", "add database support", "add timestamps"]),
+    ("Robert'); DROP TABLE students;--\"\"\"", &["API for tasks, with \"quotes\" and \\backslashes\\ and {{ braces }}"]),
+    ("Teams", &["API for users and teams", "users belong to a team", "Add user authentication", "add database support", "add soft delete"]),
+];
+
+fn spec_for(name: &str, conversation: &[&str]) -> AppSpec {
+    let mut spec = AppSpec {
+        name: name.to_owned(),
+        ..AppSpec::default()
+    };
+    for (i, message) in conversation.iter().enumerate() {
+        apply_message(&mut spec, message, i == 0);
+    }
+    spec
+}
+
+fn check_project(name: &str, conversation: &[&str], root: &Path) -> Result<(), String> {
+    let spec = spec_for(name, conversation);
+    let dir = root.join(
+        name.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>(),
+    );
+    let mut files = generate_code(&spec).map_err(|e| format!("{name}: {e}"))?;
+    files.push(generate_readme(&spec, name).map_err(|e| format!("{name}: {e}"))?);
+    write_files(&dir, &files);
+    let py_files: Vec<&str> = files
+        .iter()
+        .filter(|f| f.path.ends_with(".py"))
+        .map(|f| f.path.as_str())
+        .collect();
+    let mut args = vec!["-m", "py_compile"];
+    args.extend(&py_files);
+    let checks = [
+        ("py_compile", run_in(&dir, &python(), &args)),
+        (
+            "ruff",
+            run_in(&dir, &python_tool("ruff"), &["check", "--no-cache", "."]),
+        ),
+        (
+            "pytest",
+            run_in(
+                &dir,
+                &python(),
+                &["-m", "pytest", "-p", "no:cacheprovider", "-x"],
+            ),
+        ),
+    ];
+    for (what, out) in checks {
+        if !out.status.success() {
+            return Err(format!(
+                "{name} ({}): {what} failed\n{}",
+                spec.describe(),
+                show(&out)
+            ));
+        }
+        if what == "pytest" {
+            let summary = String::from_utf8_lossy(&out.stdout);
+            let last = summary
+                .lines()
+                .rev()
+                .find(|l| l.contains("passed"))
+                .unwrap_or_default()
+                .to_owned();
+            println!(
+                "{name:<40} {:<60} pytest: {last}",
+                spec.describe().chars().take(60).collect::<String>()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_generated_project_passes_its_own_tests_and_lint() {
+    assert!(PROJECTS.len() >= 12);
+    let root = tempfile::tempdir().unwrap();
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let chunks: Vec<_> = PROJECTS.chunks(PROJECTS.len().div_ceil(2)).collect();
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                let root = root.path();
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .filter_map(|(name, conversation)| {
+                            check_project(name, conversation, root).err()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    if !failures.is_empty() {
+        let kept = root.keep();
+        panic!(
+            "{} project(s) failed (files kept in {}):\n{}",
+            failures.len(),
+            kept.display(),
+            failures.join("\n\n")
+        );
+    }
+}
+
+#[test]
+fn the_test_environment_pins_what_projects_pin() {
+    let pinned = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/python/requirements.txt"
+    ))
+    .unwrap();
+    for p in kiln::generator::REQUIREMENTS
+        .iter()
+        .chain(kiln::generator::DATABASE_REQUIREMENTS)
+        .chain(kiln::generator::POSTGRES_REQUIREMENTS)
+        .chain(kiln::generator::AUTH_REQUIREMENTS)
+        .chain(kiln::generator::DEV_REQUIREMENTS)
+    {
+        assert!(
+            pinned.lines().any(|l| l.trim() == *p),
+            "tests/python/requirements.txt lacks {p}"
+        );
+    }
+}
