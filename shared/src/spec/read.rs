@@ -1026,6 +1026,11 @@ fn ensure_resource(spec: &mut AppSpec, phrase: &[&str], change: &mut SpecChange)
     if singular == plural || NOT_RESOURCES.contains(&plural.as_str()) {
         return None;
     }
+    if let Some(i) = spec.resources.iter().position(|r| {
+        r.name == singular || r.plural == plural || r.name == plural || r.plural == singular
+    }) {
+        return Some(i);
+    }
     if let Err(e) = check_identifier(&singular).and(check_identifier(&plural)) {
         change
             .notes

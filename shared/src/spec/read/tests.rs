@@ -171,3 +171,13 @@ fn plurals_and_singulars() {
         assert_eq!(pluralize(one), many);
     }
 }
+
+#[test]
+fn a_name_that_normalises_to_an_existing_resource_finds_it() {
+    let mut spec = AppSpec::default();
+    apply_message(&mut spec, "API for tasks", true);
+    // "u0041os" is dropped from the phrase, leaving "tasks", which exists.
+    apply_message(&mut spec, "also manage tasks u0041os", false);
+    assert_eq!(spec.describe(), "task()");
+    spec.validate().unwrap();
+}
