@@ -51,6 +51,7 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
     let ctx = AgentContext {
         projects: projects.clone(),
         artifacts: artifacts.clone(),
+        repos: Some(dir.join("repos")),
     };
     let interrupted = fail_interrupted_runs(&ctx).await?;
     if interrupted > 0 {
@@ -62,6 +63,7 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
     Ok(AppState {
         projects,
         artifacts,
+        repos: ctx.repos.clone(),
         workflow: Arc::new(InlineWorkflow::new(ctx)),
         auth: Authenticator::Bearer {
             token: config.token.as_deref().map(Arc::from),

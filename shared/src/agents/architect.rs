@@ -7,6 +7,8 @@ use crate::workflow::RunInput;
 
 /// The design that follows from a spec. Pure: the same spec always gives the same design.
 pub fn design_for(spec: &AppSpec) -> Design {
+    // Describe what will really be generated, defaults included.
+    let spec = &crate::generator::with_defaults(spec);
     let mut endpoints = vec![Endpoint {
         method: "GET".into(),
         path: "/health".into(),
@@ -22,6 +24,11 @@ pub fn design_for(spec: &AppSpec) -> Design {
             method: "POST".into(),
             path: "/auth/login".into(),
             summary: "exchange credentials for a JWT".into(),
+        });
+        endpoints.push(Endpoint {
+            method: "GET".into(),
+            path: "/auth/me".into(),
+            summary: "the account of the token".into(),
         });
     }
     let mut data_model = Vec::new();
@@ -62,7 +69,12 @@ pub fn design_for(spec: &AppSpec) -> Design {
                 .iter()
                 .map(|f| format!("{}: {}", f.name, type_name(&f.ty))),
         );
-        columns.extend(r.relations.iter().map(|rel| format!("→ {}", rel.target)));
+        columns.extend(
+            r.relations
+                .iter()
+                .filter(|rel| rel.kind == crate::spec::RelationKind::BelongsTo)
+                .map(|rel| format!("{}_id → {}", rel.target, rel.target)),
+        );
         data_model.push(format!("{many}({})", columns.join(", ")));
     }
     let mut stack = vec!["FastAPI".to_owned(), "Pydantic v2".to_owned()];
@@ -72,7 +84,7 @@ pub fn design_for(spec: &AppSpec) -> Design {
         DatabaseFeature::Postgres => stack.push("SQLAlchemy 2 on PostgreSQL".into()),
     }
     if spec.features.auth == AuthFeature::Jwt {
-        stack.push("JWT bearer tokens (PyJWT), bcrypt password hashes".into());
+        stack.push("JWT bearer tokens (PyJWT), PBKDF2-SHA256 password hashes".into());
     }
     stack.extend(["uvicorn".to_owned(), "pytest".to_owned()]);
     Design {
@@ -121,7 +133,10 @@ pub(super) async fn design(ctx: &AgentContext, input: &RunInput) -> Result<StepO
     };
     let spec = project.spec.unwrap_or_default();
     if spec.resources.is_empty() {
-        return Ok(StepOutput { changed });
+        return Ok(StepOutput {
+            changed,
+            draft: None,
+        });
     }
     let text = format!(
         "Here is the plan: {} resource(s) ({}), {} endpoints, built with {}. Say \"build it\" when it looks right, or keep refining.",
@@ -140,7 +155,10 @@ pub(super) async fn design(ctx: &AgentContext, input: &RunInput) -> Result<StepO
         items: design.data_model.clone(),
     });
     ctx.projects.append_message(&reply).await?;
-    Ok(StepOutput { changed })
+    Ok(StepOutput {
+        changed,
+        draft: None,
+    })
 }
 
 #[cfg(test)]
@@ -161,7 +179,7 @@ mod tests {
         }
         spec.features.auth = AuthFeature::Jwt;
         let d = design_for(&spec);
-        assert_eq!(d.endpoints.len(), 1 + 2 + 10);
+        assert_eq!(d.endpoints.len(), 1 + 3 + 10);
         assert!(d
             .endpoints
             .iter()

@@ -3,15 +3,20 @@
 //! and inside the agents Lambda on AWS.
 
 mod architect;
+mod backend_developer;
+mod documentation_writer;
 mod product_manager;
 
 pub use architect::design_for;
+pub use backend_developer::is_safe_relative_path;
 
 use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::generator::GenerateError;
+use crate::model::FileEntry;
 use crate::spec::SpecError;
 use crate::store::{ArtifactStore, ProjectStore, StoreError};
 use crate::workflow::RunInput;
@@ -23,6 +28,9 @@ pub struct AgentContext {
     pub projects: Arc<dyn ProjectStore>,
     /// File contents.
     pub artifacts: Arc<dyn ArtifactStore>,
+    /// Where each project's git repository lives (`{repos}/{project_id}`), when the backend
+    /// keeps one (locally).
+    pub repos: Option<std::path::PathBuf>,
 }
 
 /// The pipeline steps an agent can run, by the name the state machine uses.
@@ -34,7 +42,23 @@ pub enum Step {
     Architect,
     /// Answers a question about the project.
     Answer,
+    /// Writes the code into a draft.
+    BackendDeveloper,
+    /// Adds the README to the draft.
+    DocumentationWriter,
+    /// Makes the draft a version.
+    Release,
 }
+
+/// Every step, for lookups by name.
+const STEPS: [Step; 6] = [
+    Step::ProductManager,
+    Step::Architect,
+    Step::Answer,
+    Step::BackendDeveloper,
+    Step::DocumentationWriter,
+    Step::Release,
+];
 
 impl Step {
     /// The step's name in the state machine and in a run's steps.
@@ -43,6 +67,9 @@ impl Step {
             Step::ProductManager => "ProductManager",
             Step::Architect => "Architect",
             Step::Answer => "Answer",
+            Step::BackendDeveloper => "BackendDeveloper",
+            Step::DocumentationWriter => "DocumentationWriter",
+            Step::Release => "Release",
         }
     }
 }
@@ -51,7 +78,7 @@ impl FromStr for Step {
     type Err = AgentError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Step::ProductManager, Step::Architect, Step::Answer]
+        STEPS
             .into_iter()
             .find(|step| step.name() == s)
             .ok_or_else(|| AgentError::UnknownStep(s.chars().take(64).collect()))
@@ -63,6 +90,9 @@ impl FromStr for Step {
 pub struct StepOutput {
     /// Whether the step changed the project.
     pub changed: bool,
+    /// Files written so far by a build, for the next step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<Vec<FileEntry>>,
 }
 
 /// Why a step failed.
@@ -80,6 +110,18 @@ pub enum AgentError {
     /// Another writer kept changing the project.
     #[error("the project kept changing while the step ran; try again")]
     Contended,
+    /// A build was asked for before anything was described.
+    #[error("there is nothing to build yet: describe what the API should manage first")]
+    NothingToBuild,
+    /// A step that needs the previous step's files was run without them.
+    #[error("the step needs the files of the previous build step")]
+    NoDraft,
+    /// The generator refused the spec.
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
+    /// The project's git repository could not be written.
+    #[error("the project's repository: {0}")]
+    Repository(String),
 }
 
 impl AgentError {
@@ -91,15 +133,22 @@ impl AgentError {
             AgentError::Store(_) => "storage_failed",
             AgentError::InvalidSpec(_) => "invalid_spec",
             AgentError::UnknownStep(_) => "unknown_step",
+            AgentError::NothingToBuild | AgentError::Generate(GenerateError::NoResources) => {
+                "nothing_to_build"
+            }
+            AgentError::NoDraft => "no_draft",
+            AgentError::Generate(_) => "generate_failed",
+            AgentError::Repository(_) => "repository_failed",
         }
     }
 }
 
-/// Runs one step of the pipeline for a run.
+/// Runs one step of the pipeline for a run; `draft` is the previous step's `draft`, if any.
 pub async fn run_step(
     ctx: &AgentContext,
     step: Step,
     input: &RunInput,
+    draft: Option<&[FileEntry]>,
 ) -> Result<StepOutput, AgentError> {
     let span = tracing::info_span!("agent_step", step = step.name(), run_id = %input.run_id);
     let _enter = span.enter();
@@ -107,6 +156,9 @@ pub async fn run_step(
         Step::ProductManager => product_manager::read_requirements(ctx, input).await,
         Step::Architect => architect::design(ctx, input).await,
         Step::Answer => product_manager::answer(ctx, input).await,
+        Step::BackendDeveloper => backend_developer::write_code(ctx, input).await,
+        Step::DocumentationWriter => documentation_writer::write_readme(ctx, input, draft).await,
+        Step::Release => backend_developer::release(ctx, input, draft).await,
     }
 }
 
@@ -140,7 +192,7 @@ mod tests {
 
     #[test]
     fn step_names_round_trip() {
-        for step in [Step::ProductManager, Step::Architect, Step::Answer] {
+        for step in STEPS {
             assert_eq!(step.name().parse::<Step>().unwrap(), step);
         }
         assert!(matches!(

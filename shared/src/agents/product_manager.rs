@@ -87,6 +87,7 @@ pub(super) async fn read_requirements(
     ctx.projects.append_message(&reply).await?;
     Ok(StepOutput {
         changed: !change.is_empty(),
+        draft: None,
     })
 }
 

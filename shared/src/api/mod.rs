@@ -3,6 +3,9 @@
 mod conversation;
 mod error;
 mod projects;
+mod versions;
+
+pub use versions::diff_versions;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 
@@ -67,6 +70,8 @@ pub struct AppState {
     pub artifacts: Arc<dyn ArtifactStore>,
     /// Starts pipeline runs.
     pub workflow: Arc<dyn Workflow>,
+    /// Where the agents keep each project's git repository, if anywhere.
+    pub repos: Option<std::path::PathBuf>,
     /// Who is calling.
     pub auth: Authenticator,
     /// Request limits.
@@ -79,6 +84,7 @@ impl AppState {
         AgentContext {
             projects: self.projects.clone(),
             artifacts: self.artifacts.clone(),
+            repos: self.repos.clone(),
         }
     }
 }
@@ -111,13 +117,25 @@ impl utoipa::Modify for BearerAuth {
 
 /// The routes of the API and the OpenAPI document generated from their handlers.
 fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(projects::create_project, projects::list_projects))
         .routes(routes!(projects::get_project, projects::delete_project))
         .routes(routes!(conversation::post_message))
         .routes(routes!(conversation::list_conversation))
         .routes(routes!(conversation::get_run))
-        .split_for_parts()
+        .routes(routes!(versions::list_versions))
+        .routes(routes!(versions::get_version))
+        .routes(routes!(versions::get_file))
+        .routes(routes!(versions::diff_version))
+        .routes(routes!(versions::export))
+        .split_for_parts();
+    // axum writes a catch-all segment `{*path}`; OpenAPI calls the same parameter `{path}`.
+    let paths = std::mem::take(&mut doc.paths.paths);
+    doc.paths.paths = paths
+        .into_iter()
+        .map(|(path, item)| (path.replace("{*", "{"), item))
+        .collect();
+    (router, doc)
 }
 
 /// The OpenAPI document of the API.
@@ -241,6 +259,10 @@ mod tests {
             "/api/v2/projects/{id}/messages",
             "/api/v2/projects/{id}/conversation",
             "/api/v2/projects/{id}/runs/{run_id}",
+            "/api/v2/projects/{id}/versions",
+            "/api/v2/projects/{id}/versions/{number}/diff",
+            "/api/v2/projects/{id}/export",
+            "/api/v2/projects/{id}/versions/{number}/files/{path}",
         ] {
             assert!(
                 paths.iter().any(|k| k.as_str() == p),

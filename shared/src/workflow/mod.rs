@@ -47,7 +47,12 @@ pub fn steps_for(intent: Intent) -> Option<&'static [Step]> {
     match intent {
         Intent::Create | Intent::Refine => Some(&[Step::ProductManager, Step::Architect]),
         Intent::Question => Some(&[Step::Answer]),
-        Intent::Build | Intent::Test | Intent::Deploy | Intent::Rollback => None,
+        Intent::Build => Some(&[
+            Step::BackendDeveloper,
+            Step::DocumentationWriter,
+            Step::Release,
+        ]),
+        Intent::Test | Intent::Deploy | Intent::Rollback => None,
     }
 }
 
@@ -74,17 +79,17 @@ impl Workflow for InlineWorkflow {
 
         let Some(steps) = steps_for(input.intent) else {
             let what = match input.intent {
-                Intent::Build => "generate code",
                 Intent::Test => "run tests",
                 Intent::Deploy => "deploy",
                 _ => "roll back",
             };
             let reason = format!(
-                "This Kiln server can't {what} yet: only planning and questions are available. \
-                 Keep describing the API, or ask about it."
+                "This Kiln server can't {what} yet: it plans, answers questions and builds \
+                 versions. Say \"build it\" to generate the code."
             );
             return fail(&self.ctx, run, "not_available", reason).await;
         };
+        let mut draft: Option<Vec<crate::model::FileEntry>> = None;
         for step in steps {
             run.steps.push(RunStep {
                 name: step.name().to_owned(),
@@ -95,11 +100,14 @@ impl Workflow for InlineWorkflow {
             });
             run.updated_at = now();
             store.update_run(&run).await?;
-            let outcome = run_step(&self.ctx, *step, &input).await;
+            let outcome = run_step(&self.ctx, *step, &input, draft.as_deref()).await;
             let current = run.steps.last_mut().expect("just pushed");
             current.finished_at = Some(now());
             match outcome {
-                Ok(_) => current.status = RunStatus::Succeeded,
+                Ok(output) => {
+                    current.status = RunStatus::Succeeded;
+                    draft = output.draft;
+                }
                 Err(e) => {
                     tracing::warn!(step = step.name(), error = %e, "step failed");
                     current.status = RunStatus::Failed;

@@ -1,0 +1,308 @@
+//! The backend developer: writes the code from the spec, and releases drafts as versions.
+
+use std::collections::HashMap;
+use std::path::{Component, Path};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::{update_project, AgentContext, AgentError, StepOutput};
+use crate::generator::{generate_code, GeneratedFile};
+use crate::model::{now, Agent, Block, FileEntry, Message, ProjectStatus, Version};
+use crate::store::{ArtifactStore, StoreError};
+use crate::workflow::RunInput;
+
+/// Stores generated files once per content; returns their manifest entries.
+pub(super) async fn store_files(
+    artifacts: &dyn ArtifactStore,
+    files: &[GeneratedFile],
+) -> Result<Vec<FileEntry>, AgentError> {
+    let mut entries = Vec::with_capacity(files.len());
+    for f in files {
+        let sha256 = artifacts.put_blob(f.contents.as_bytes()).await?;
+        entries.push(FileEntry {
+            path: f.path.clone(),
+            sha256,
+            size: f.contents.len() as u64,
+        });
+    }
+    Ok(entries)
+}
+
+/// Generates the project's code from its spec into a draft manifest.
+pub(super) async fn write_code(
+    ctx: &AgentContext,
+    input: &RunInput,
+) -> Result<StepOutput, AgentError> {
+    let project = ctx.projects.load_project(input.project_id).await?;
+    let spec = project.spec.ok_or(AgentError::NothingToBuild)?;
+    let files = generate_code(&spec)?;
+    let draft = store_files(ctx.artifacts.as_ref(), &files).await?;
+    let count = |prefix: &str| files.iter().filter(|f| f.path.starts_with(prefix)).count();
+    let text = format!(
+        "Wrote {} files: the app ({} files: {} router(s), models, schemas{}), its tests ({} files), \
+         and Dockerfile, requirements, CI and buildspec.",
+        files.len(),
+        count("app/"),
+        spec.resources.len(),
+        if spec.features.auth == crate::spec::AuthFeature::Jwt { ", JWT auth" } else { "" },
+        count("tests/"),
+    );
+    let reply = Message::from_agent(
+        input.project_id,
+        Agent::BackendDeveloper,
+        input.run_id,
+        text,
+    );
+    ctx.projects.append_message(&reply).await?;
+    Ok(StepOutput {
+        changed: true,
+        draft: Some(draft),
+    })
+}
+
+/// Makes the draft an immutable version, the project's current one, and commits it to the
+/// project's git repository when the backend keeps one.
+pub(super) async fn release(
+    ctx: &AgentContext,
+    input: &RunInput,
+    draft: Option<&[FileEntry]>,
+) -> Result<StepOutput, AgentError> {
+    let mut manifest = draft.ok_or(AgentError::NoDraft)?.to_vec();
+    manifest.sort_by(|a, b| a.path.cmp(&b.path));
+    // One release at a time per project in this process, so that versions are numbered and
+    // committed to the repository in the same order. Other processes are kept apart by the
+    // store's conditional writes.
+    let lock = release_lock(input.project_id);
+    let _guard = lock.lock().await;
+    let project = ctx.projects.load_project(input.project_id).await?;
+    let previous = match project.current_version {
+        Some(n) => Some(ctx.projects.get_version(project.id, n).await?),
+        None => None,
+    };
+    // Concurrent builds race for the next number; the loser takes the one after.
+    let mut number = project.current_version.unwrap_or(0) + 1;
+    let version = loop {
+        let v = Version {
+            project_id: project.id,
+            number,
+            message_id: Some(input.message_id),
+            manifest: manifest.clone(),
+            created_at: now(),
+        };
+        match ctx.projects.create_version(&v).await {
+            Ok(()) => break v,
+            Err(StoreError::Conflict(_)) if number < u32::MAX => number += 1,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    update_project(ctx, project.id, |p| {
+        if p.current_version.is_some_and(|c| c >= version.number) {
+            return Ok(false);
+        }
+        p.current_version = Some(version.number);
+        p.status = ProjectStatus::Built;
+        Ok(true)
+    })
+    .await?;
+    if let Some(root) = &ctx.repos {
+        commit_version(
+            ctx.artifacts.as_ref(),
+            &root.join(project.id.to_string()),
+            &version,
+        )
+        .await?;
+    }
+
+    let change = match &previous {
+        Some(prev) => {
+            let (added, changed, removed) = compare(&prev.manifest, &version.manifest);
+            format!(
+                " Compared with version {}: {added} added, {changed} changed, {removed} removed.",
+                prev.number
+            )
+        }
+        None => String::new(),
+    };
+    let text = format!(
+        "Version {} is ready: {} files.{change} Say \"run the tests\" or \"deploy it\" next.",
+        version.number,
+        version.manifest.len()
+    );
+    let mut reply = Message::from_agent(
+        input.project_id,
+        Agent::BackendDeveloper,
+        input.run_id,
+        text,
+    );
+    reply.blocks.push(Block::FileList {
+        version: version.number,
+        files: version.manifest.clone(),
+    });
+    ctx.projects.append_message(&reply).await?;
+    Ok(StepOutput {
+        changed: true,
+        draft: None,
+    })
+}
+
+/// The lock that serialises releases of one project.
+fn release_lock(project_id: uuid::Uuid) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<uuid::Uuid, Arc<tokio::sync::Mutex<()>>>>> =
+        OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Forget locks nobody holds, so the map stays as small as the releases in flight.
+    locks.retain(|_, l| Arc::strong_count(l) > 1);
+    locks.entry(project_id).or_default().clone()
+}
+
+/// Counts of (added, changed, removed) paths between two manifests.
+fn compare(old: &[FileEntry], new: &[FileEntry]) -> (usize, usize, usize) {
+    let added = new
+        .iter()
+        .filter(|n| !old.iter().any(|o| o.path == n.path))
+        .count();
+    let removed = old
+        .iter()
+        .filter(|o| !new.iter().any(|n| n.path == o.path))
+        .count();
+    let changed = new
+        .iter()
+        .filter(|n| old.iter().any(|o| o.path == n.path && o.sha256 != n.sha256))
+        .count();
+    (added, changed, removed)
+}
+
+/// Whether a manifest path is a plain relative path that stays inside its root.
+pub fn is_safe_relative_path(path: &str) -> bool {
+    !path.is_empty()
+        && !path.contains('\0')
+        && !path.contains('\\')
+        && Path::new(path)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// Writes the version's files into the repository at `repo` (created on first use) and
+/// commits them as "Version N", tagged `vN`.
+async fn commit_version(
+    artifacts: &dyn ArtifactStore,
+    repo: &Path,
+    version: &Version,
+) -> Result<(), AgentError> {
+    let mut files = Vec::with_capacity(version.manifest.len());
+    for entry in &version.manifest {
+        if !is_safe_relative_path(&entry.path) {
+            return Err(AgentError::Repository(format!(
+                "refusing the path {:?}",
+                entry.path
+            )));
+        }
+        files.push((entry.path.clone(), artifacts.get_blob(&entry.sha256).await?));
+    }
+    let repo = repo.to_path_buf();
+    let number = version.number;
+    tokio::task::spawn_blocking(move || git_commit(&repo, number, &files))
+        .await
+        .map_err(|e| AgentError::Repository(e.to_string()))?
+}
+
+fn git_commit(repo: &Path, number: u32, files: &[(String, Vec<u8>)]) -> Result<(), AgentError> {
+    let io = |e: std::io::Error| AgentError::Repository(e.to_string());
+    std::fs::create_dir_all(repo).map_err(io)?;
+    if !repo.join(".git").exists() {
+        git(repo, &["init", "--quiet", "--initial-branch=main"])?;
+    }
+    // The work tree becomes exactly the version: remove what the previous one had.
+    for entry in std::fs::read_dir(repo).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.file_name().is_some_and(|n| n == ".git") {
+            continue;
+        }
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).map_err(io)?;
+        } else {
+            std::fs::remove_file(&path).map_err(io)?;
+        }
+    }
+    for (path, bytes) in files {
+        let target = repo.join(path);
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        std::fs::write(&target, bytes).map_err(io)?;
+    }
+    git(repo, &["add", "--all"])?;
+    git(
+        repo,
+        &[
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-m",
+            &format!("Version {number}"),
+        ],
+    )?;
+    git(repo, &["tag", "--force", &format!("v{number}")])?;
+    Ok(())
+}
+
+fn git(repo: &Path, args: &[&str]) -> Result<(), AgentError> {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(repo)
+        .env("GIT_AUTHOR_NAME", "Kiln")
+        .env("GIT_AUTHOR_EMAIL", "kiln@localhost")
+        .env("GIT_COMMITTER_NAME", "Kiln")
+        .env("GIT_COMMITTER_EMAIL", "kiln@localhost")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .map_err(|e| AgentError::Repository(format!("running git: {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(AgentError::Repository(format!(
+            "git {} failed: {}",
+            args.first().unwrap_or(&""),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_relative_paths_are_safe() {
+        for ok in ["app/main.py", "README.md", ".github/workflows/ci.yml"] {
+            assert!(is_safe_relative_path(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "a\0b",
+            "a\\..\\b",
+            "./a",
+            "a//b/..",
+        ] {
+            assert!(!is_safe_relative_path(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn manifests_compare_by_path_and_hash() {
+        let e = |p: &str, h: &str| FileEntry {
+            path: p.into(),
+            sha256: h.into(),
+            size: 1,
+        };
+        let old = [e("a", "1"), e("b", "2"), e("c", "3")];
+        let new = [e("a", "1"), e("b", "9"), e("d", "4")];
+        assert_eq!(compare(&old, &new), (1, 1, 1));
+    }
+}

@@ -1,0 +1,41 @@
+//! The documentation writer: adds the README to the draft.
+
+use super::backend_developer::store_files;
+use super::{AgentContext, AgentError, StepOutput};
+use crate::generator::generate_readme;
+use crate::model::{Agent, FileEntry, Message};
+use crate::workflow::RunInput;
+
+/// Writes README.md (run, test, configure, endpoints, data) into the draft.
+pub(super) async fn write_readme(
+    ctx: &AgentContext,
+    input: &RunInput,
+    draft: Option<&[FileEntry]>,
+) -> Result<StepOutput, AgentError> {
+    let mut draft = draft.ok_or(AgentError::NoDraft)?.to_vec();
+    let project = ctx.projects.load_project(input.project_id).await?;
+    let spec = project.spec.ok_or(AgentError::NothingToBuild)?;
+    let readme = generate_readme(&spec, &project.name)?;
+    let sections = readme
+        .contents
+        .lines()
+        .filter(|l| l.starts_with("## "))
+        .count();
+    draft.retain(|f| f.path != readme.path);
+    draft.extend(store_files(ctx.artifacts.as_ref(), std::slice::from_ref(&readme)).await?);
+    let text = format!(
+        "Wrote README.md: {sections} sections on running, testing, the endpoints, the data, \
+         configuration and deployment."
+    );
+    let reply = Message::from_agent(
+        input.project_id,
+        Agent::DocumentationWriter,
+        input.run_id,
+        text,
+    );
+    ctx.projects.append_message(&reply).await?;
+    Ok(StepOutput {
+        changed: true,
+        draft: Some(draft),
+    })
+}
