@@ -3,6 +3,8 @@
 //! `InlineWorkflow` executes the steps in the caller's task, in order, through
 //! [`crate::agents::run_step`], the same function the state machine's Task states call.
 
+pub mod asl;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
