@@ -25,6 +25,11 @@ async fn app_with(vars: &[(&str, &str)]) -> App {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     map.insert("KILN_DATA_DIR".into(), dir.path().display().to_string());
+    map.insert(
+        "KILN_VENV_DIR".into(),
+        kiln_integration_tests::runtime_venv_dir(),
+    );
+    map.insert("KILN_PIPELINE_TIME_SCALE".into(), "0.1".into());
     let config = Config::from_vars(&map).unwrap();
     let state = kiln::backends::local_state(&config).await.unwrap();
     App {
@@ -93,13 +98,37 @@ impl App {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    /// Posts a message and waits for its run to finish, as a client following the run would.
     async fn say(&self, id: &str, content: &str) -> (StatusCode, Value) {
-        self.call(
-            "POST",
-            &format!("/api/v2/projects/{id}/messages"),
-            Some(json!({ "content": content })),
-        )
-        .await
+        let (status, mut body) = self
+            .call(
+                "POST",
+                &format!("/api/v2/projects/{id}/messages"),
+                Some(json!({ "content": content })),
+            )
+            .await;
+        if status.is_success() {
+            let run_id = body["run"]["id"].as_str().unwrap().to_owned();
+            body["run"] = self.wait_for_run(id, &run_id).await;
+        }
+        (status, body)
+    }
+
+    async fn wait_for_run(&self, id: &str, run_id: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        loop {
+            let (_, run) = self
+                .call("GET", &format!("/api/v2/projects/{id}/runs/{run_id}"), None)
+                .await;
+            if run["status"] == "succeeded" || run["status"] == "failed" {
+                return run;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run did not finish: {run}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     async fn conversation(&self, id: &str) -> Vec<Value> {
@@ -180,21 +209,42 @@ async fn a_description_gets_a_plan_from_the_product_manager_and_architect() {
 }
 
 #[tokio::test]
-async fn intents_this_build_cannot_serve_fail_with_a_reason_in_the_conversation() {
+async fn testing_before_describing_anything_says_what_is_missing() {
     let app = app().await;
     let id = app.create_project("p").await;
-    app.say(&id, "Build a REST API for managing tasks").await;
     let (status, body) = app.say(&id, "run the tests").await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(body["run"]["intent"], "test");
     assert_eq!(body["run"]["status"], "failed");
-    assert_eq!(body["run"]["error"]["code"], "not_available");
+    assert_eq!(body["run"]["error"]["code"], "nothing_to_build");
     let last = app.conversation(&id).await.pop().unwrap();
     assert_eq!(last["role"], "system");
-    assert!(last["content"]
-        .as_str()
-        .unwrap()
-        .contains("can't run tests"));
+    assert!(
+        last["content"]
+            .as_str()
+            .unwrap()
+            .contains("nothing to build"),
+        "{last}"
+    );
+}
+
+#[tokio::test]
+async fn rolling_back_with_one_version_is_refused_clearly() {
+    let app = app().await;
+    let id = app.create_project("p").await;
+    app.say(&id, "Build a REST API for managing tasks").await;
+    app.say(&id, "build it").await;
+    let (_, body) = app.say(&id, "roll back").await;
+    assert_eq!(body["run"]["status"], "failed");
+    assert_eq!(body["run"]["error"]["code"], "refused");
+    let last = app.conversation(&id).await.pop().unwrap();
+    assert!(
+        last["content"]
+            .as_str()
+            .unwrap()
+            .contains("version 1 is the only version"),
+        "{last}"
+    );
 }
 
 async fn text(app: &App, path: &str) -> (StatusCode, String) {
@@ -1019,11 +1069,17 @@ async fn runs_left_unfinished_are_failed_at_the_next_start() {
     let config = Config::from_vars(&vars).unwrap();
     let state = kiln::backends::local_state(&config).await.unwrap();
     let project = kiln::model::Project::new(Owner::local(), "p".into(), String::new());
-    state.projects.create_project(&project).await.unwrap();
+    state
+        .agents
+        .projects
+        .create_project(&project)
+        .await
+        .unwrap();
     let mut message = kiln::model::Message::from_user(project.id, "build it".into(), None);
     let run = kiln::model::Run::queued(project.id, message.id, kiln::intent::Intent::Build);
     message.run_id = Some(run.id);
     state
+        .agents
         .projects
         .post_user_message(&message, &run)
         .await
@@ -1031,10 +1087,16 @@ async fn runs_left_unfinished_are_failed_at_the_next_start() {
     drop(state);
 
     let state = kiln::backends::local_state(&config).await.unwrap();
-    let after = state.projects.get_run(project.id, run.id).await.unwrap();
+    let after = state
+        .agents
+        .projects
+        .get_run(project.id, run.id)
+        .await
+        .unwrap();
     assert_eq!(after.status, kiln::model::RunStatus::Failed);
     assert_eq!(after.error.unwrap().code, "interrupted");
     let page = state
+        .agents
         .projects
         .list_messages(project.id, &kiln::store::PageRequest::default())
         .await

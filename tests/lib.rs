@@ -25,6 +25,17 @@ fn dirs_home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/root"))
 }
 
+/// Where `kiln` processes under test cache the virtualenv they make for generated projects,
+/// shared between test runs so that it is made once.
+pub fn runtime_venv_dir() -> String {
+    std::env::var("KILN_TEST_VENV_DIR").unwrap_or_else(|_| {
+        dirs_home()
+            .join(".cache/kiln/runtime-venv")
+            .display()
+            .to_string()
+    })
+}
+
 /// A tool installed beside the test Python, such as `ruff`.
 pub fn python_tool(name: &str) -> PathBuf {
     python().with_file_name(name)

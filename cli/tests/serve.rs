@@ -104,6 +104,8 @@ async fn chat_over_http_survives_a_kill_and_restart() {
     )
     .await;
     assert_eq!(status, 202, "{posted}");
+    let run = wait_for_run(&client, &api, &id, posted["run"]["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
 
     let (_, conversation) = call(
         &client,
@@ -266,6 +268,28 @@ fn a_bad_setting_is_named() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("KILN_BIND"));
+}
+
+/// Follows a run until it ends, as the UI does.
+pub async fn wait_for_run(client: &reqwest::Client, api: &str, project: &str, run: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        let (_, body) = call(
+            client,
+            reqwest::Method::GET,
+            format!("{api}/projects/{project}/runs/{run}"),
+            None,
+        )
+        .await;
+        if body["status"] == "succeeded" || body["status"] == "failed" {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run did not end: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn uuid_like() -> &'static str {

@@ -25,7 +25,7 @@ pub enum Llm {
 }
 
 /// Every setting of a Kiln process.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct Config {
     /// `KILN_BACKEND`: `local` (default) or `aws`.
     pub backend: Backend,
@@ -51,6 +51,16 @@ pub struct Config {
     pub max_projects_per_owner: u64,
     /// `KILN_LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
+    /// `KILN_PYTHON`: the Python (3.11+) that makes the virtualenv for generated projects.
+    pub python: String,
+    /// `KILN_VENV_DIR`: where that virtualenv is cached (default: `{data dir}/venv`).
+    pub venv_dir: PathBuf,
+    /// `KILN_TEST_TIMEOUT_SECS`: longest a generated test suite may run (default 600).
+    pub test_timeout_secs: u64,
+    /// `KILN_DEPLOY_TIMEOUT_SECS`: longest a deployment may take to answer `/health` (default 120).
+    pub deploy_timeout_secs: u64,
+    /// `KILN_PIPELINE_TIME_SCALE`: multiplies the pipeline's Wait and Retry intervals (default 1).
+    pub pipeline_time_scale: f64,
 }
 
 impl std::fmt::Debug for Config {
@@ -68,6 +78,10 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_message_chars", &self.max_message_chars)
             .field("max_projects_per_owner", &self.max_projects_per_owner)
+            .field("python", &self.python)
+            .field("venv_dir", &self.venv_dir)
+            .field("test_timeout_secs", &self.test_timeout_secs)
+            .field("deploy_timeout_secs", &self.deploy_timeout_secs)
             .finish()
     }
 }
@@ -98,6 +112,11 @@ pub const VARIABLES: &[&str] = &[
     "KILN_MAX_MESSAGE_CHARS",
     "KILN_MAX_PROJECTS",
     "KILN_LOG_FORMAT",
+    "KILN_PYTHON",
+    "KILN_VENV_DIR",
+    "KILN_TEST_TIMEOUT_SECS",
+    "KILN_DEPLOY_TIMEOUT_SECS",
+    "KILN_PIPELINE_TIME_SCALE",
 ];
 
 impl Config {
@@ -161,7 +180,28 @@ impl Config {
                 ))
             }
         };
+        let pipeline_time_scale = match get("KILN_PIPELINE_TIME_SCALE") {
+            None => 1.0,
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && (0.0..=10.0).contains(s))
+                .ok_or_else(|| {
+                    invalid(
+                        "KILN_PIPELINE_TIME_SCALE",
+                        &v,
+                        "expected a number from 0 to 10",
+                    )
+                })?,
+        };
         Ok(Config {
+            venv_dir: get("KILN_VENV_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("venv")),
+            python: get("KILN_PYTHON").unwrap_or_else(|| "python3".to_owned()),
+            test_timeout_secs: number(&get, "KILN_TEST_TIMEOUT_SECS", 600, 1)?,
+            deploy_timeout_secs: number(&get, "KILN_DEPLOY_TIMEOUT_SECS", 120, 1)?,
+            pipeline_time_scale,
             backend,
             data_dir,
             bind,

@@ -11,6 +11,7 @@ pub mod config;
 pub mod generator;
 pub mod intent;
 pub mod model;
+pub mod runner;
 pub mod spec;
 pub mod store;
 pub mod workflow;

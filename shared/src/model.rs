@@ -106,6 +106,9 @@ pub struct Project {
     pub design: Option<Design>,
     /// The number of the current version, if any was built.
     pub current_version: Option<u32>,
+    /// The latest version whose tests all passed.
+    #[serde(default)]
+    pub tested_version: Option<u32>,
     /// The latest deployment per environment.
     #[serde(default)]
     pub deployments: Vec<DeploymentRef>,
@@ -132,6 +135,7 @@ impl Project {
             spec: None,
             design: None,
             current_version: None,
+            tested_version: None,
             deployments: Vec::new(),
             created_at: t,
             updated_at: t,
@@ -309,6 +313,13 @@ pub enum Block {
         /// Paths with sizes.
         files: Vec<FileEntry>,
     },
+    /// The results of a test run.
+    TestReport {
+        /// The version tested.
+        version: u32,
+        /// Counts and failures.
+        report: crate::runner::TestReport,
+    },
     /// A link, such as a deployment URL.
     Link {
         /// What it is.
@@ -340,6 +351,9 @@ pub struct Version {
     pub message_id: Option<Uuid>,
     /// Every file with its hash and size; contents live in the artifact store.
     pub manifest: Vec<FileEntry>,
+    /// The spec it was built from.
+    #[serde(default)]
+    pub spec: Option<AppSpec>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

@@ -1,15 +1,14 @@
 //! The agents Lambda: runs the one pipeline step named in its input.
 //!
-//! Input: `{"step": "ProductManager", "input": {project_id, run_id, message_id, intent, owner},
-//! "draft": [the files a build wrote so far]}`; the output carries the draft on.
+//! Input, as the state machine's Task states send it: `{"step": "ProductManager",
+//! "run": {project_id, run_id, message_id, intent, owner}, "state": {…}, "error"?: {…}}`;
+//! the output is the step's JSON result.
 
 use anyhow::Context;
-use kiln::agents::{run_step, Step};
+use kiln::agents::{run_step, StepRequest};
 use kiln::config::Config;
-use kiln::model::FileEntry;
-use kiln::workflow::RunInput;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -19,17 +18,14 @@ async fn main() -> anyhow::Result<()> {
         .without_time()
         .init();
     let config = Config::from_env().context("reading the configuration")?;
-    let ctx = kiln::backends::local_state(&config).await?.agent_context();
+    let ctx = kiln::backends::local_state(&config).await?.agents;
     let ctx = &ctx;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let step: Step = event.payload["step"].as_str().unwrap_or_default().parse()?;
-        let input: RunInput = serde_json::from_value(event.payload["input"].clone())?;
-        let draft: Option<Vec<FileEntry>> = serde_json::from_value(event.payload["draft"].clone())?;
-        let output = run_step(ctx, step, &input, draft.as_deref()).await?;
-        Ok::<Value, Error>(
-            json!({ "step": step.name(), "changed": output.changed, "draft": output.draft }),
-        )
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<StepRequest>| async move {
+            let output = run_step(ctx, &event.payload).await?;
+            Ok::<Value, Error>(output)
+        },
+    ))
     .await
     .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
 }

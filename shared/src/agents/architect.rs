@@ -1,6 +1,8 @@
 //! The architect: turns the spec into a design (endpoints, data model, stack) and explains it.
 
-use super::{update_project, AgentContext, AgentError, StepOutput};
+use serde_json::{json, Value};
+
+use super::{update_project, AgentContext, AgentError};
 use crate::model::{Agent, Block, Message};
 use crate::spec::{AppSpec, AuthFeature, DatabaseFeature, Design, Endpoint, FieldType};
 use crate::workflow::RunInput;
@@ -116,7 +118,7 @@ fn type_name(ty: &FieldType) -> String {
 }
 
 /// Designs the app from the current spec and replies with the plan.
-pub(super) async fn design(ctx: &AgentContext, input: &RunInput) -> Result<StepOutput, AgentError> {
+pub(super) async fn design(ctx: &AgentContext, input: &RunInput) -> Result<Value, AgentError> {
     let mut changed = false;
     let project = update_project(ctx, input.project_id, |project| {
         let Some(spec) = &project.spec else {
@@ -129,14 +131,11 @@ pub(super) async fn design(ctx: &AgentContext, input: &RunInput) -> Result<StepO
     })
     .await?;
     let Some(design) = project.design.filter(|_| project.spec.is_some()) else {
-        return Ok(StepOutput::default());
+        return Ok(Value::Null);
     };
     let spec = project.spec.unwrap_or_default();
     if spec.resources.is_empty() {
-        return Ok(StepOutput {
-            changed,
-            draft: None,
-        });
+        return Ok(json!({"changed": changed}));
     }
     let text = format!(
         "Here is the plan: {} resource(s) ({}), {} endpoints, built with {}. Say \"build it\" when it looks right, or keep refining.",
@@ -155,10 +154,7 @@ pub(super) async fn design(ctx: &AgentContext, input: &RunInput) -> Result<StepO
         items: design.data_model.clone(),
     });
     ctx.projects.append_message(&reply).await?;
-    Ok(StepOutput {
-        changed,
-        draft: None,
-    })
+    Ok(json!({"changed": changed}))
 }
 
 #[cfg(test)]

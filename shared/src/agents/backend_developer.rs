@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::path::{Component, Path};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::{update_project, AgentContext, AgentError, StepOutput};
+use serde_json::{json, Value};
+
+use super::{update_project, AgentContext, AgentError};
 use crate::generator::{generate_code, GeneratedFile};
 use crate::model::{now, Agent, Block, FileEntry, Message, ProjectStatus, Version};
 use crate::store::{ArtifactStore, StoreError};
@@ -28,10 +30,7 @@ pub(super) async fn store_files(
 }
 
 /// Generates the project's code from its spec into a draft manifest.
-pub(super) async fn write_code(
-    ctx: &AgentContext,
-    input: &RunInput,
-) -> Result<StepOutput, AgentError> {
+pub(super) async fn write_code(ctx: &AgentContext, input: &RunInput) -> Result<Value, AgentError> {
     let project = ctx.projects.load_project(input.project_id).await?;
     let spec = project.spec.ok_or(AgentError::NothingToBuild)?;
     let files = generate_code(&spec)?;
@@ -53,10 +52,7 @@ pub(super) async fn write_code(
         text,
     );
     ctx.projects.append_message(&reply).await?;
-    Ok(StepOutput {
-        changed: true,
-        draft: Some(draft),
-    })
+    Ok(json!({"files": draft}))
 }
 
 /// Makes the draft an immutable version, the project's current one, and commits it to the
@@ -64,9 +60,9 @@ pub(super) async fn write_code(
 pub(super) async fn release(
     ctx: &AgentContext,
     input: &RunInput,
-    draft: Option<&[FileEntry]>,
-) -> Result<StepOutput, AgentError> {
-    let mut manifest = draft.ok_or(AgentError::NoDraft)?.to_vec();
+    draft: &[FileEntry],
+) -> Result<Value, AgentError> {
+    let mut manifest = draft.to_vec();
     manifest.sort_by(|a, b| a.path.cmp(&b.path));
     // One release at a time per project in this process, so that versions are numbered and
     // committed to the repository in the same order. Other processes are kept apart by the
@@ -86,6 +82,7 @@ pub(super) async fn release(
             number,
             message_id: Some(input.message_id),
             manifest: manifest.clone(),
+            spec: project.spec.clone(),
             created_at: now(),
         };
         match ctx.projects.create_version(&v).await {
@@ -138,10 +135,7 @@ pub(super) async fn release(
         files: version.manifest.clone(),
     });
     ctx.projects.append_message(&reply).await?;
-    Ok(StepOutput {
-        changed: true,
-        draft: None,
-    })
+    Ok(json!({"version": version.number}))
 }
 
 /// The lock that serialises releases of one project.

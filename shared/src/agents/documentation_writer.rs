@@ -1,7 +1,9 @@
 //! The documentation writer: adds the README to the draft.
 
 use super::backend_developer::store_files;
-use super::{AgentContext, AgentError, StepOutput};
+use serde_json::{json, Value};
+
+use super::{AgentContext, AgentError};
 use crate::generator::generate_readme;
 use crate::model::{Agent, FileEntry, Message};
 use crate::workflow::RunInput;
@@ -10,9 +12,9 @@ use crate::workflow::RunInput;
 pub(super) async fn write_readme(
     ctx: &AgentContext,
     input: &RunInput,
-    draft: Option<&[FileEntry]>,
-) -> Result<StepOutput, AgentError> {
-    let mut draft = draft.ok_or(AgentError::NoDraft)?.to_vec();
+    draft: &[FileEntry],
+) -> Result<Value, AgentError> {
+    let mut draft = draft.to_vec();
     let project = ctx.projects.load_project(input.project_id).await?;
     let spec = project.spec.ok_or(AgentError::NothingToBuild)?;
     let readme = generate_readme(&spec, &project.name)?;
@@ -34,8 +36,5 @@ pub(super) async fn write_readme(
         text,
     );
     ctx.projects.append_message(&reply).await?;
-    Ok(StepOutput {
-        changed: true,
-        draft: Some(draft),
-    })
+    Ok(json!({"files": draft}))
 }

@@ -1,22 +1,28 @@
 //! The role agents. Each step loads what it needs from the stores, does its work, writes its
-//! result and its reply, and returns a small result: the same function runs in-process locally
-//! and inside the agents Lambda on AWS.
+//! result and its reply, and returns a small JSON result: the same function runs in-process
+//! locally and inside the agents Lambda on AWS, called by Task states of the pipeline.
 
 mod architect;
 mod backend_developer;
+mod devops_engineer;
 mod documentation_writer;
+mod pipeline;
 mod product_manager;
+mod qa_engineer;
 
 pub use architect::design_for;
 pub use backend_developer::is_safe_relative_path;
+pub use pipeline::report_failure;
 
 use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::generator::GenerateError;
 use crate::model::FileEntry;
+use crate::runner::{Deployer, RunnerError, TestRunner};
 use crate::spec::SpecError;
 use crate::store::{ArtifactStore, ProjectStore, StoreError};
 use crate::workflow::RunInput;
@@ -31,47 +37,52 @@ pub struct AgentContext {
     /// Where each project's git repository lives (`{repos}/{project_id}`), when the backend
     /// keeps one (locally).
     pub repos: Option<std::path::PathBuf>,
+    /// Runs test suites.
+    pub tests: Arc<dyn TestRunner>,
+    /// Runs deployments.
+    pub deployer: Arc<dyn Deployer>,
 }
 
-/// The pipeline steps an agent can run, by the name the state machine uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Step {
-    /// Reads the message into the spec.
-    ProductManager,
-    /// Designs the app from the spec.
-    Architect,
-    /// Answers a question about the project.
-    Answer,
-    /// Writes the code into a draft.
-    BackendDeveloper,
-    /// Adds the README to the draft.
-    DocumentationWriter,
-    /// Makes the draft a version.
-    Release,
-}
-
-/// Every step, for lookups by name.
-const STEPS: [Step; 6] = [
-    Step::ProductManager,
-    Step::Architect,
-    Step::Answer,
-    Step::BackendDeveloper,
-    Step::DocumentationWriter,
-    Step::Release,
-];
-
-impl Step {
-    /// The step's name in the state machine and in a run's steps.
-    pub fn name(self) -> &'static str {
-        match self {
-            Step::ProductManager => "ProductManager",
-            Step::Architect => "Architect",
-            Step::Answer => "Answer",
-            Step::BackendDeveloper => "BackendDeveloper",
-            Step::DocumentationWriter => "DocumentationWriter",
-            Step::Release => "Release",
+macro_rules! steps {
+    ($($step:ident: $doc:literal),* $(,)?) => {
+        /// The pipeline steps, by the name the state machine's Task states use.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum Step {
+            $(#[doc = $doc] $step,)*
         }
-    }
+
+        /// Every step.
+        pub const STEPS: &[Step] = &[$(Step::$step,)*];
+
+        impl Step {
+            /// The step's name in the state machine and in a run's steps.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Step::$step => stringify!($step),)*
+                }
+            }
+        }
+    };
+}
+
+steps! {
+    ProductManager: "Reads the message into the spec.",
+    Architect: "Designs the app from the spec.",
+    Answer: "Answers a question about the project.",
+    BackendDeveloper: "Writes the code into a draft.",
+    DocumentationWriter: "Adds the README to the draft.",
+    Release: "Makes the draft a version.",
+    Freshness: "Tells whether the current version is stale (spec changed) or untested.",
+    QaStart: "Starts the test suite of the current version.",
+    QaCheck: "Checks whether the test suite finished.",
+    QaReport: "Reports the test results.",
+    DevOpsBuildImage: "Starts building the image to deploy.",
+    DevOpsImageCheck: "Checks whether the image is built.",
+    DevOpsDeploy: "Starts the rollout of the current version.",
+    DevOpsCheck: "Checks whether the rollout answers its health check.",
+    DevOpsReport: "Records the deployment and replies with its URL.",
+    Rollback: "Makes an earlier version current.",
+    ReportFailure: "Says in the conversation why the run failed, and marks it failed.",
 }
 
 impl FromStr for Step {
@@ -79,20 +90,11 @@ impl FromStr for Step {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         STEPS
-            .into_iter()
+            .iter()
+            .copied()
             .find(|step| step.name() == s)
             .ok_or_else(|| AgentError::UnknownStep(s.chars().take(64).collect()))
     }
-}
-
-/// What a step reports back to the workflow.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StepOutput {
-    /// Whether the step changed the project.
-    pub changed: bool,
-    /// Files written so far by a build, for the next step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub draft: Option<Vec<FileEntry>>,
 }
 
 /// Why a step failed.
@@ -113,19 +115,25 @@ pub enum AgentError {
     /// A build was asked for before anything was described.
     #[error("there is nothing to build yet: describe what the API should manage first")]
     NothingToBuild,
-    /// A step that needs the previous step's files was run without them.
-    #[error("the step needs the files of the previous build step")]
-    NoDraft,
+    /// A step got input it cannot use (a defect of the pipeline, not of the user).
+    #[error("the step got unusable input: {0}")]
+    BadInput(String),
     /// The generator refused the spec.
     #[error(transparent)]
     Generate(#[from] GenerateError),
     /// The project's git repository could not be written.
     #[error("the project's repository: {0}")]
     Repository(String),
+    /// A test or deployment runner failed.
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+    /// What the user asked for cannot be done, for the reason given.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl AgentError {
-    /// Stable code for the run's error and for `Retry`/`Catch` matching.
+    /// Stable code, used as the run's error code.
     pub fn code(&self) -> &'static str {
         match self {
             AgentError::Store(StoreError::Conflict(_)) | AgentError::Contended => "conflict",
@@ -136,30 +144,76 @@ impl AgentError {
             AgentError::NothingToBuild | AgentError::Generate(GenerateError::NoResources) => {
                 "nothing_to_build"
             }
-            AgentError::NoDraft => "no_draft",
+            AgentError::BadInput(_) => "bad_step_input",
             AgentError::Generate(_) => "generate_failed",
             AgentError::Repository(_) => "repository_failed",
+            AgentError::Runner(RunnerError::Environment(_)) => "environment_failed",
+            AgentError::Runner(_) => "runner_failed",
+            AgentError::Refused(_) => "refused",
+        }
+    }
+
+    /// The ASL error name: `Kiln.Transient` for what a retry may fix, `Kiln.<code>` otherwise.
+    pub fn error_name(&self) -> String {
+        match self {
+            AgentError::Store(StoreError::Backend(_) | StoreError::Conflict(_))
+            | AgentError::Contended => "Kiln.Transient".to_owned(),
+            other => format!("Kiln.{}", other.code()),
         }
     }
 }
 
-/// Runs one step of the pipeline for a run; `draft` is the previous step's `draft`, if any.
-pub async fn run_step(
-    ctx: &AgentContext,
-    step: Step,
-    input: &RunInput,
-    draft: Option<&[FileEntry]>,
-) -> Result<StepOutput, AgentError> {
-    let span = tracing::info_span!("agent_step", step = step.name(), run_id = %input.run_id);
+/// The payload a Task state sends: the step, the run, the pipeline's state so far, and for
+/// `ReportFailure` the error that ended it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRequest {
+    /// Which step.
+    pub step: Step,
+    /// The run.
+    pub run: RunInput,
+    /// Results of earlier steps (`draft`, `qa`, `deploy`, …).
+    #[serde(default)]
+    pub state: Value,
+    /// `{"Error", "Cause"}` for `ReportFailure`.
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+/// Runs one step of the pipeline.
+pub async fn run_step(ctx: &AgentContext, request: &StepRequest) -> Result<Value, AgentError> {
+    let (run, state) = (&request.run, &request.state);
+    let span = tracing::info_span!("agent_step", step = request.step.name(), run_id = %run.run_id);
     let _enter = span.enter();
-    match step {
-        Step::ProductManager => product_manager::read_requirements(ctx, input).await,
-        Step::Architect => architect::design(ctx, input).await,
-        Step::Answer => product_manager::answer(ctx, input).await,
-        Step::BackendDeveloper => backend_developer::write_code(ctx, input).await,
-        Step::DocumentationWriter => documentation_writer::write_readme(ctx, input, draft).await,
-        Step::Release => backend_developer::release(ctx, input, draft).await,
+    match request.step {
+        Step::ProductManager => product_manager::read_requirements(ctx, run).await,
+        Step::Architect => architect::design(ctx, run).await,
+        Step::Answer => product_manager::answer(ctx, run).await,
+        Step::BackendDeveloper => backend_developer::write_code(ctx, run).await,
+        Step::DocumentationWriter => {
+            documentation_writer::write_readme(ctx, run, &draft(state)?).await
+        }
+        Step::Release => backend_developer::release(ctx, run, &draft(state)?).await,
+        Step::Freshness => pipeline::freshness(ctx, run).await,
+        Step::QaStart => qa_engineer::start(ctx, run).await,
+        Step::QaCheck => qa_engineer::check(ctx, run, state).await,
+        Step::QaReport => qa_engineer::report(ctx, run, state).await,
+        Step::DevOpsBuildImage => devops_engineer::build_image(ctx, run).await,
+        Step::DevOpsImageCheck => devops_engineer::image_check(ctx, state).await,
+        Step::DevOpsDeploy => devops_engineer::deploy(ctx, run).await,
+        Step::DevOpsCheck => devops_engineer::check(ctx, run, state).await,
+        Step::DevOpsReport => devops_engineer::report(ctx, run, state).await,
+        Step::Rollback => devops_engineer::rollback(ctx, run).await,
+        Step::ReportFailure => {
+            let error = request.error.clone().unwrap_or(Value::Null);
+            report_failure(ctx, run, &error).await.map(|_| Value::Null)
+        }
     }
+}
+
+/// The files a build wrote so far: `state.draft.files`.
+fn draft(state: &Value) -> Result<Vec<FileEntry>, AgentError> {
+    serde_json::from_value(state["draft"]["files"].clone())
+        .map_err(|e| AgentError::BadInput(format!("state.draft.files: {e}")))
 }
 
 /// Loads the project, applies `change` and saves it, retrying when another writer got there
@@ -186,6 +240,21 @@ where
     Err(AgentError::Contended)
 }
 
+/// Every file of a version, read from the artifact store.
+pub(crate) async fn version_files(
+    ctx: &AgentContext,
+    version: &crate::model::Version,
+) -> Result<Vec<crate::runner::File>, AgentError> {
+    let mut files = Vec::with_capacity(version.manifest.len());
+    for entry in &version.manifest {
+        files.push((
+            entry.path.clone(),
+            ctx.artifacts.get_blob(&entry.sha256).await?,
+        ));
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,11 +262,24 @@ mod tests {
     #[test]
     fn step_names_round_trip() {
         for step in STEPS {
-            assert_eq!(step.name().parse::<Step>().unwrap(), step);
+            assert_eq!(step.name().parse::<Step>().unwrap(), *step);
         }
         assert!(matches!(
             "Rm -rf".parse::<Step>(),
             Err(AgentError::UnknownStep(_))
         ));
+    }
+
+    #[test]
+    fn the_pipeline_calls_only_steps_that_exist() {
+        let machine = crate::workflow::pipeline();
+        let steps = machine.task_steps();
+        assert!(steps.len() >= 15, "{steps:?}");
+        for name in steps {
+            assert!(
+                name.parse::<Step>().is_ok(),
+                "the pipeline calls {name}, which no agent runs"
+            );
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! The product manager: reads what the user wants into the spec, and answers questions.
 
-use super::{update_project, AgentContext, AgentError, StepOutput};
+use serde_json::{json, Value};
+
+use super::{update_project, AgentContext, AgentError};
 use crate::intent::Intent;
 use crate::model::{Agent, Block, Message, ProjectStatus};
 use crate::spec::{
@@ -14,7 +16,7 @@ use crate::workflow::RunInput;
 pub(super) async fn read_requirements(
     ctx: &AgentContext,
     input: &RunInput,
-) -> Result<StepOutput, AgentError> {
+) -> Result<Value, AgentError> {
     let message = ctx
         .projects
         .get_message(input.project_id, input.message_id)
@@ -85,10 +87,7 @@ pub(super) async fn read_requirements(
     };
     reply.content = reply.content.trim().to_owned();
     ctx.projects.append_message(&reply).await?;
-    Ok(StepOutput {
-        changed: !change.is_empty(),
-        draft: None,
-    })
+    Ok(json!({"changed": !change.is_empty()}))
 }
 
 fn nothing_understood(spec: &AppSpec) -> String {
@@ -104,7 +103,7 @@ fn nothing_understood(spec: &AppSpec) -> String {
 }
 
 /// Answers a question from what the project holds: its spec, design, versions and runs.
-pub(super) async fn answer(ctx: &AgentContext, input: &RunInput) -> Result<StepOutput, AgentError> {
+pub(super) async fn answer(ctx: &AgentContext, input: &RunInput) -> Result<Value, AgentError> {
     let message = ctx
         .projects
         .get_message(input.project_id, input.message_id)
@@ -188,5 +187,5 @@ pub(super) async fn answer(ctx: &AgentContext, input: &RunInput) -> Result<StepO
         Message::from_agent(input.project_id, Agent::ProductManager, input.run_id, text);
     reply.blocks = blocks;
     ctx.projects.append_message(&reply).await?;
-    Ok(StepOutput::default())
+    Ok(Value::Null)
 }

@@ -82,15 +82,27 @@ pub async fn post_message(
     if let Some(c) = &client_id {
         check_text("client_id", c, MAX_CLIENT_ID_CHARS, false)?;
     }
-    let project = state.projects.get_project(&owner, project_id).await?;
+    let project = state
+        .agents
+        .projects
+        .get_project(&owner, project_id)
+        .await?;
 
     let intent = classify(content, project.spec.is_some());
     let mut message = Message::from_user(project_id, content.to_owned(), client_id);
     let run = Run::queued(project_id, message.id, intent);
     message.run_id = Some(run.id);
-    let posted = state.projects.post_user_message(&message, &run).await?;
+    let posted = state
+        .agents
+        .projects
+        .post_user_message(&message, &run)
+        .await?;
     if !posted.created {
-        let run = state.projects.get_run(project_id, posted.run.id).await?;
+        let run = state
+            .agents
+            .projects
+            .get_run(project_id, posted.run.id)
+            .await?;
         return Ok((
             StatusCode::OK,
             Json(PostedMessage {
@@ -110,7 +122,7 @@ pub async fn post_message(
             owner,
         })
         .await?;
-    let run = state.projects.get_run(project_id, run.id).await?;
+    let run = state.agents.projects.get_run(project_id, run.id).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(PostedMessage {
@@ -140,8 +152,13 @@ pub async fn list_conversation(
     Params(query): Params<ListQuery>,
 ) -> Result<Json<MessagePage>, ApiError> {
     let project_id = parse_id(&id, "project")?;
-    state.projects.get_project(&owner, project_id).await?;
+    state
+        .agents
+        .projects
+        .get_project(&owner, project_id)
+        .await?;
     let page = state
+        .agents
         .projects
         .list_messages(project_id, &query.into())
         .await?;
@@ -173,6 +190,12 @@ pub async fn get_run(
 ) -> Result<Json<Run>, ApiError> {
     let project_id = parse_id(&id, "project")?;
     let run_id = parse_id(&run_id, "run")?;
-    state.projects.get_project(&owner, project_id).await?;
-    Ok(Json(state.projects.get_run(project_id, run_id).await?))
+    state
+        .agents
+        .projects
+        .get_project(&owner, project_id)
+        .await?;
+    Ok(Json(
+        state.agents.projects.get_run(project_id, run_id).await?,
+    ))
 }

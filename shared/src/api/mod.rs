@@ -23,7 +23,6 @@ use utoipa_axum::routes;
 
 use crate::agents::AgentContext;
 use crate::model::Owner;
-use crate::store::{ArtifactStore, ProjectStore};
 use crate::workflow::Workflow;
 
 /// How the API learns who is calling.
@@ -64,29 +63,14 @@ impl Limits {
 /// Everything the handlers use.
 #[derive(Clone)]
 pub struct AppState {
-    /// Metadata.
-    pub projects: Arc<dyn ProjectStore>,
-    /// File contents.
-    pub artifacts: Arc<dyn ArtifactStore>,
+    /// The stores and runners, as the agents see them.
+    pub agents: AgentContext,
     /// Starts pipeline runs.
     pub workflow: Arc<dyn Workflow>,
-    /// Where the agents keep each project's git repository, if anywhere.
-    pub repos: Option<std::path::PathBuf>,
     /// Who is calling.
     pub auth: Authenticator,
     /// Request limits.
     pub limits: Limits,
-}
-
-impl AppState {
-    /// The stores, as the agents see them.
-    pub fn agent_context(&self) -> AgentContext {
-        AgentContext {
-            projects: self.projects.clone(),
-            artifacts: self.artifacts.clone(),
-            repos: self.repos.clone(),
-        }
-    }
 }
 
 #[derive(OpenApi)]

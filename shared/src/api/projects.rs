@@ -115,7 +115,7 @@ pub async fn create_project(
     check_text("name", name, MAX_NAME_CHARS, false)?;
     let description = body.description.trim();
     check_text("description", description, MAX_DESCRIPTION_CHARS, true)?;
-    let count = state.projects.count_projects(&owner).await?;
+    let count = state.agents.projects.count_projects(&owner).await?;
     if count >= state.limits.max_projects_per_owner {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -124,7 +124,7 @@ pub async fn create_project(
         ));
     }
     let project = Project::new(owner, name.to_owned(), description.to_owned());
-    state.projects.create_project(&project).await?;
+    state.agents.projects.create_project(&project).await?;
     tracing::info!(project_id = %project.id, "project created");
     let location = format!("/api/v2/projects/{}", project.id);
     Ok((
@@ -151,7 +151,11 @@ pub async fn list_projects(
     Extension(owner): Extension<Owner>,
     Params(query): Params<ListQuery>,
 ) -> Result<Json<ProjectPage>, ApiError> {
-    let page = state.projects.list_projects(&owner, &query.into()).await?;
+    let page = state
+        .agents
+        .projects
+        .list_projects(&owner, &query.into())
+        .await?;
     Ok(Json(page.into()))
 }
 
@@ -173,7 +177,7 @@ pub async fn get_project(
     Path(id): Path<String>,
 ) -> Result<Json<Project>, ApiError> {
     let id = parse_id(&id, "project")?;
-    Ok(Json(state.projects.get_project(&owner, id).await?))
+    Ok(Json(state.agents.projects.get_project(&owner, id).await?))
 }
 
 /// Delete a project with its conversation, versions and deployments.
@@ -194,7 +198,16 @@ pub async fn delete_project(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "project")?;
-    state.projects.delete_project(&owner, id).await?;
+    state.agents.projects.get_project(&owner, id).await?;
+    // Tear down what runs before the records go, so nothing is left serving unseen.
+    state.agents.deployer.stop(id, None).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "teardown_failed",
+            format!("could not stop the project's deployments: {e}"),
+        )
+    })?;
+    state.agents.projects.delete_project(&owner, id).await?;
     tracing::info!(project_id = %id, "project deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -50,7 +50,7 @@ fn parse_number(raw: &str) -> Result<u32, ApiError> {
 
 async fn owned_project(state: &AppState, owner: &Owner, id: &str) -> Result<Project, ApiError> {
     let id: Uuid = parse_id(id, "project")?;
-    Ok(state.projects.get_project(owner, id).await?)
+    Ok(state.agents.projects.get_project(owner, id).await?)
 }
 
 fn text_response(body: String) -> Response {
@@ -87,6 +87,7 @@ pub async fn list_versions(
 ) -> Result<Json<VersionPage>, ApiError> {
     let project = owned_project(&state, &owner, &id).await?;
     let page = state
+        .agents
         .projects
         .list_versions(project.id, &query.into())
         .await?;
@@ -114,7 +115,13 @@ pub async fn get_version(
 ) -> Result<Json<Version>, ApiError> {
     let project = owned_project(&state, &owner, &id).await?;
     let number = parse_number(&number)?;
-    Ok(Json(state.projects.get_version(project.id, number).await?))
+    Ok(Json(
+        state
+            .agents
+            .projects
+            .get_version(project.id, number)
+            .await?,
+    ))
 }
 
 /// Read one file of a version, as text.
@@ -147,6 +154,7 @@ pub async fn get_file(
         ));
     }
     let version = state
+        .agents
         .projects
         .get_version(project.id, parse_number(&number)?)
         .await?;
@@ -155,7 +163,7 @@ pub async fn get_file(
         .iter()
         .find(|e| e.path == path)
         .ok_or_else(|| ApiError::not_found("file"))?;
-    let bytes = state.artifacts.get_blob(&entry.sha256).await?;
+    let bytes = state.agents.artifacts.get_blob(&entry.sha256).await?;
     Ok(text_response(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
@@ -178,14 +186,15 @@ pub async fn diff_version(
 ) -> Result<Response, ApiError> {
     let project = owned_project(&state, &owner, &id).await?;
     let new = state
+        .agents
         .projects
         .get_version(project.id, parse_number(&number)?)
         .await?;
     let old = match query.from.or(new.number.checked_sub(1).filter(|n| *n > 0)) {
-        Some(m) => Some(state.projects.get_version(project.id, m).await?),
+        Some(m) => Some(state.agents.projects.get_version(project.id, m).await?),
         None => None,
     };
-    let diff = diff_versions(state.artifacts.as_ref(), old.as_ref(), &new).await?;
+    let diff = diff_versions(state.agents.artifacts.as_ref(), old.as_ref(), &new).await?;
     Ok(text_response(diff))
 }
 
@@ -252,7 +261,11 @@ pub async fn export(
         .version
         .or(project.current_version)
         .ok_or_else(|| ApiError::not_found("version (nothing has been built yet)"))?;
-    let version = state.projects.get_version(project.id, number).await?;
+    let version = state
+        .agents
+        .projects
+        .get_version(project.id, number)
+        .await?;
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
@@ -266,7 +279,7 @@ pub async fn export(
     };
     let folder = slug(&project.name);
     for entry in &version.manifest {
-        let bytes = state.artifacts.get_blob(&entry.sha256).await?;
+        let bytes = state.agents.artifacts.get_blob(&entry.sha256).await?;
         zip.start_file(format!("{folder}/{}", entry.path), options)
             .map_err(|e| zip_error(&e))?;
         zip.write_all(&bytes).map_err(|e| zip_error(&e))?;

@@ -350,6 +350,7 @@ pub async fn versions_are_immutable_and_listed(store: &dyn ProjectStore) {
             project_id: p.id,
             number: n,
             message_id: None,
+            spec: None,
             manifest: vec![FileEntry {
                 path: "app/main.py".into(),
                 sha256: crate::store::sha256_hex(format!("v{n}").as_bytes()),
@@ -364,6 +365,7 @@ pub async fn versions_are_immutable_and_listed(store: &dyn ProjectStore) {
         number: 3,
         message_id: None,
         manifest: vec![],
+        spec: None,
         created_at: now(),
     };
     assert!(matches!(
@@ -428,6 +430,17 @@ pub async fn deployments_are_recorded(store: &dyn ProjectStore) {
     later.id = new_id();
     later.environment = Environment::Staging;
     store.put_deployment(&later).await.unwrap();
+    let live: Vec<Uuid> = store
+        .live_deployments()
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert!(
+        live.contains(&d.id) && live.contains(&later.id),
+        "running deployments are live"
+    );
     let list = store.list_deployments(p.id).await.unwrap();
     assert_eq!(list.len(), 2, "a put with the same id replaces");
     assert_eq!(list[0].id, later.id, "newest first");
@@ -448,6 +461,7 @@ pub async fn delete_removes_everything(store: &dyn ProjectStore) {
             number: 1,
             message_id: Some(m.id),
             manifest: vec![],
+            spec: None,
             created_at: now(),
         })
         .await

@@ -173,6 +173,9 @@ pub trait ProjectStore: Send + Sync {
 
     /// The project's deployments, newest first.
     async fn list_deployments(&self, project_id: Uuid) -> StoreResult<Vec<Deployment>>;
+
+    /// Every deployment, of any project, that is pending or running.
+    async fn live_deployments(&self) -> StoreResult<Vec<Deployment>>;
 }
 
 /// File contents, stored once per SHA-256.

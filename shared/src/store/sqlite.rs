@@ -637,6 +637,18 @@ impl ProjectStore for SqliteStore {
         })
         .await
     }
+
+    async fn live_deployments(&self) -> StoreResult<Vec<Deployment>> {
+        self.with(|c| {
+            all_docs(
+                c,
+                "SELECT doc FROM deployments
+                 WHERE json_extract(doc, '$.status') IN ('pending', 'running') ORDER BY id",
+                [],
+            )
+        })
+        .await
+    }
 }
 
 fn status_key(status: RunStatus) -> &'static str {

@@ -1,18 +1,23 @@
-//! The workflow port: starts the pipeline for a run and records each step in the run.
+//! The workflow port: starts the pipeline for a run.
 //!
-//! `InlineWorkflow` executes the steps in the caller's task, in order, through
-//! [`crate::agents::run_step`], the same function the state machine's Task states call.
+//! The pipeline is `statemachines/agent_pipeline.asl.json`, the same definition Step Functions
+//! runs on AWS. Locally, [`LocalWorkflow`] interprets it on a tokio task; its Task states call
+//! [`crate::agents::run_step`], as the agents Lambda does on AWS.
 
 pub mod asl;
 
+use std::sync::{Arc, OnceLock};
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::agents::{run_step, AgentContext, Step};
+use crate::agents::{report_failure, run_step, AgentContext, StepRequest};
 use crate::intent::Intent;
-use crate::model::{now, Message, Owner, Run, RunError, RunStatus, RunStep};
+use crate::model::{now, Owner, RunStatus, RunStep};
 use crate::store::StoreError;
+use asl::{Failure, Options, StateMachine, TaskHandler};
 
 /// The input of one execution of the pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,109 +45,179 @@ pub enum WorkflowError {
 /// Starts pipeline executions.
 #[async_trait]
 pub trait Workflow: Send + Sync {
-    /// Starts the pipeline for `input`. Progress and outcome are recorded in the run.
+    /// Starts the pipeline for `input` and returns at once; progress and outcome are
+    /// recorded in the run.
     async fn start(&self, input: RunInput) -> Result<(), WorkflowError>;
 }
 
-/// The steps an intent runs, or `None` when this build of Kiln cannot serve it yet.
-pub fn steps_for(intent: Intent) -> Option<&'static [Step]> {
-    match intent {
-        Intent::Create | Intent::Refine => Some(&[Step::ProductManager, Step::Architect]),
-        Intent::Question => Some(&[Step::Answer]),
-        Intent::Build => Some(&[
-            Step::BackendDeveloper,
-            Step::DocumentationWriter,
-            Step::Release,
-        ]),
-        Intent::Test | Intent::Deploy | Intent::Rollback => None,
-    }
+/// The pipeline definition, as committed.
+pub const PIPELINE_JSON: &str = include_str!("../../../statemachines/agent_pipeline.asl.json");
+
+/// The parsed pipeline.
+pub fn pipeline() -> Arc<StateMachine> {
+    static MACHINE: OnceLock<Arc<StateMachine>> = OnceLock::new();
+    MACHINE
+        .get_or_init(|| {
+            Arc::new(
+                StateMachine::from_json(PIPELINE_JSON).expect("the committed pipeline is valid"),
+            )
+        })
+        .clone()
 }
 
-/// Runs every step of a run in the calling task.
-pub struct InlineWorkflow {
+/// The execution input for a run: `{"run": …, "state": {}}`.
+pub fn execution_input(input: &RunInput) -> Value {
+    json!({"run": input, "state": {}})
+}
+
+/// Interprets the pipeline in this process, one tokio task per run.
+pub struct LocalWorkflow {
     ctx: AgentContext,
+    machine: Arc<StateMachine>,
+    options: Options,
 }
 
-impl InlineWorkflow {
-    /// An executor over these stores.
-    pub fn new(ctx: AgentContext) -> Self {
-        InlineWorkflow { ctx }
+impl LocalWorkflow {
+    /// A workflow over these agents; `time_scale` shortens Wait and Retry intervals (1.0 is
+    /// real time).
+    pub fn new(ctx: AgentContext, time_scale: f64) -> Self {
+        LocalWorkflow {
+            ctx,
+            machine: pipeline(),
+            options: Options { time_scale },
+        }
     }
 }
 
 #[async_trait]
-impl Workflow for InlineWorkflow {
+impl Workflow for LocalWorkflow {
     async fn start(&self, input: RunInput) -> Result<(), WorkflowError> {
-        let store = &self.ctx.projects;
-        let mut run = store.get_run(input.project_id, input.run_id).await?;
+        let mut run = self
+            .ctx
+            .projects
+            .get_run(input.project_id, input.run_id)
+            .await?;
         run.status = RunStatus::Running;
         run.updated_at = now();
-        store.update_run(&run).await?;
-
-        let Some(steps) = steps_for(input.intent) else {
-            let what = match input.intent {
-                Intent::Test => "run tests",
-                Intent::Deploy => "deploy",
-                _ => "roll back",
+        self.ctx.projects.update_run(&run).await?;
+        let (ctx, machine, options) = (self.ctx.clone(), self.machine.clone(), self.options);
+        tokio::spawn(async move {
+            let span =
+                tracing::info_span!("run", run_id = %input.run_id, intent = input.intent.as_str());
+            let _enter = span.enter();
+            let handler = LocalTasks {
+                ctx: ctx.clone(),
+                run: input.clone(),
             };
-            let reason = format!(
-                "This Kiln server can't {what} yet: it plans, answers questions and builds \
-                 versions. Say \"build it\" to generate the code."
-            );
-            return fail(&self.ctx, run, "not_available", reason).await;
-        };
-        let mut draft: Option<Vec<crate::model::FileEntry>> = None;
-        for step in steps {
+            let outcome =
+                asl::execute(&machine, execution_input(&input), &handler, options, None).await;
+            if let Err(e) = finish(&ctx, &input, outcome).await {
+                tracing::error!(error = %e, "could not record the end of the run");
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Records how an execution ended, unless a step already did.
+async fn finish(
+    ctx: &AgentContext,
+    input: &RunInput,
+    outcome: Result<Value, Failure>,
+) -> Result<(), WorkflowError> {
+    let mut run = ctx.projects.get_run(input.project_id, input.run_id).await?;
+    if run.status.is_final() {
+        return Ok(());
+    }
+    match outcome {
+        Ok(_) => {
+            run.status = RunStatus::Succeeded;
+            run.updated_at = now();
+            ctx.projects.update_run(&run).await?;
+        }
+        Err(f) => {
+            let error = json!({"Error": f.error, "Cause": f.cause});
+            if let Err(e) = report_failure(ctx, input, &error).await {
+                tracing::error!(error = %e, "could not report the failure");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs Task states in-process and records each agent step in the run.
+struct LocalTasks {
+    ctx: AgentContext,
+    run: RunInput,
+}
+
+impl LocalTasks {
+    /// Marks a step started; a poll that repeats the step just before it updates that entry.
+    async fn started(&self, name: &str) -> Result<(), StoreError> {
+        let mut run = self
+            .ctx
+            .projects
+            .get_run(self.run.project_id, self.run.run_id)
+            .await?;
+        let repeat = run.steps.last().is_some_and(|s| s.name == name);
+        if !repeat {
             run.steps.push(RunStep {
-                name: step.name().to_owned(),
+                name: name.to_owned(),
                 status: RunStatus::Running,
                 started_at: Some(now()),
                 finished_at: None,
                 error: None,
             });
             run.updated_at = now();
-            store.update_run(&run).await?;
-            let outcome = run_step(&self.ctx, *step, &input, draft.as_deref()).await;
-            let current = run.steps.last_mut().expect("just pushed");
-            current.finished_at = Some(now());
-            match outcome {
-                Ok(output) => {
-                    current.status = RunStatus::Succeeded;
-                    draft = output.draft;
-                }
-                Err(e) => {
-                    tracing::warn!(step = step.name(), error = %e, "step failed");
-                    current.status = RunStatus::Failed;
-                    current.error = Some(e.to_string());
-                    let reason = format!("The {} step failed: {e}", step.name());
-                    return fail(&self.ctx, run, e.code(), reason).await;
-                }
-            }
+            self.ctx.projects.update_run(&run).await?;
         }
-        run.status = RunStatus::Succeeded;
-        run.updated_at = now();
-        store.update_run(&run).await?;
         Ok(())
+    }
+
+    async fn finished(&self, name: &str, failure: Option<&Failure>) -> Result<(), StoreError> {
+        let mut run = self
+            .ctx
+            .projects
+            .get_run(self.run.project_id, self.run.run_id)
+            .await?;
+        if let Some(step) = run.steps.iter_mut().rev().find(|s| s.name == name) {
+            step.status = if failure.is_some() {
+                RunStatus::Failed
+            } else {
+                RunStatus::Succeeded
+            };
+            step.finished_at = Some(now());
+            step.error = failure.map(|f| f.cause.clone());
+        }
+        run.updated_at = now();
+        self.ctx.projects.update_run(&run).await
     }
 }
 
-/// Marks the run failed and tells the user why in the conversation.
-async fn fail(
-    ctx: &AgentContext,
-    mut run: Run,
-    code: &str,
-    reason: String,
-) -> Result<(), WorkflowError> {
-    run.status = RunStatus::Failed;
-    run.error = Some(RunError {
-        code: code.to_owned(),
-        message: reason.clone(),
-    });
-    run.updated_at = now();
-    ctx.projects.update_run(&run).await?;
-    let notice = Message::from_system(run.project_id, run.id, reason);
-    ctx.projects.append_message(&notice).await?;
-    Ok(())
+#[async_trait]
+impl TaskHandler for LocalTasks {
+    async fn invoke(&self, _state: &str, _resource: &str, input: Value) -> Result<Value, Failure> {
+        let request: StepRequest = serde_json::from_value(input).map_err(|e| {
+            Failure::new(
+                "Kiln.bad_step_input",
+                format!("the task input is not a step request: {e}"),
+            )
+        })?;
+        let name = request.step.name();
+        let store_failure = |e: StoreError| Failure::new("Kiln.Transient", e.to_string());
+        self.started(name).await.map_err(store_failure)?;
+        let outcome = run_step(&self.ctx, &request)
+            .await
+            .map_err(|e| Failure::new(e.error_name(), e.to_string()));
+        // A poll that is not finished yet leaves its step running.
+        let pending = outcome.as_ref().is_ok_and(|v| v["done"] == json!(false));
+        if !pending {
+            self.finished(name, outcome.as_ref().err())
+                .await
+                .map_err(store_failure)?;
+        }
+        outcome
+    }
 }
 
 /// Marks every run that a previous process left queued or running as failed, with a reason
@@ -150,19 +225,61 @@ async fn fail(
 pub async fn fail_interrupted_runs(ctx: &AgentContext) -> Result<usize, WorkflowError> {
     let runs = ctx.projects.unfinished_runs().await?;
     let n = runs.len();
-    for mut run in runs {
-        for step in run.steps.iter_mut().filter(|s| !s.status.is_final()) {
-            step.status = RunStatus::Failed;
-            step.finished_at = Some(now());
-            step.error = Some("interrupted".into());
-        }
-        let reason = "Kiln stopped while this run was in progress, so it did not finish. \
-                      Send the message again to retry."
-            .to_owned();
-        match fail(ctx, run, "interrupted", reason).await {
-            Ok(()) | Err(WorkflowError::Store(StoreError::NotFound(_))) => {}
-            Err(e) => return Err(e),
+    for run in runs {
+        let input = RunInput {
+            project_id: run.project_id,
+            run_id: run.id,
+            message_id: run.message_id,
+            intent: run.intent,
+            owner: Owner::local(),
+        };
+        let error = json!({
+            "Error": "Kiln.interrupted",
+            "Cause": "Kiln stopped while this run was in progress, so it did not finish. Send the message again to retry."
+        });
+        match report_failure(ctx, &input, &error).await {
+            Ok(()) | Err(crate::agents::AgentError::Store(StoreError::NotFound(_))) => {}
+            Err(crate::agents::AgentError::Store(e)) => return Err(e.into()),
+            Err(e) => tracing::warn!(error = %e, "could not mark an interrupted run failed"),
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_pipeline_is_valid_and_routes_every_intent() {
+        let def: Value = serde_json::from_str(PIPELINE_JSON).unwrap();
+        StateMachine::from_value(&def).unwrap();
+        let route = def["States"]["Route"].to_string();
+        for intent in ["create", "refine", "build", "test", "deploy", "rollback"] {
+            assert!(
+                route.contains(&format!("\"{intent}\"")),
+                "{intent} is not routed"
+            );
+        }
+        assert_eq!(
+            def["States"]["Route"]["Default"], "Answer",
+            "questions and the rest get an answer"
+        );
+        for (name, state) in def["States"].as_object().unwrap() {
+            if state["Type"] == "Task" && name != "ReportFailure" {
+                assert_eq!(
+                    state["Catch"][0]["Next"], "ReportFailure",
+                    "{name} must report its failures"
+                );
+                assert!(
+                    state["Retry"].is_array(),
+                    "{name} must retry transient errors"
+                );
+                assert!(
+                    state["TimeoutSeconds"].is_number(),
+                    "{name} needs a time limit"
+                );
+            }
+        }
+    }
 }

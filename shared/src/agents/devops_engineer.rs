@@ -1,0 +1,291 @@
+//! The DevOps engineer: builds images, rolls versions out, reports URLs, and rolls back.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{update_project, version_files, AgentContext, AgentError};
+use crate::intent::{environment_in, version_in, Intent};
+use crate::model::{
+    new_id, now, Agent, Block, Deployment, DeploymentRef, DeploymentStatus, Environment, Message,
+    ProjectStatus,
+};
+use crate::runner::{Rollout, RolloutStatus};
+use crate::workflow::RunInput;
+
+async fn say(
+    ctx: &AgentContext,
+    run: &RunInput,
+    text: String,
+    blocks: Vec<Block>,
+) -> Result<(), AgentError> {
+    let mut m = Message::from_agent(run.project_id, Agent::DevopsEngineer, run.run_id, text);
+    m.blocks = blocks;
+    Ok(ctx.projects.append_message(&m).await?)
+}
+
+/// Starts the image build: `{"image", "done"}`.
+pub(super) async fn build_image(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
+    let project = ctx.projects.load_project(run.project_id).await?;
+    let number = project.current_version.ok_or(AgentError::NothingToBuild)?;
+    let image = ctx.deployer.build_image(project.id, number).await?;
+    if image.is_some() {
+        say(
+            ctx,
+            run,
+            format!("Building the container image of version {number}…"),
+            vec![],
+        )
+        .await?;
+    }
+    Ok(json!({"image": image, "done": image.is_none()}))
+}
+
+/// Polls the image build: `{"image", "done"}`.
+pub(super) async fn image_check(ctx: &AgentContext, state: &Value) -> Result<Value, AgentError> {
+    let image = state["image"]["image"].as_str();
+    let done = ctx.deployer.image_ready(image).await?;
+    Ok(json!({"image": image, "done": done}))
+}
+
+/// One environment's rollout, carried between the deploy steps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Target {
+    environment: Environment,
+    deployment_id: Uuid,
+    version: u32,
+    rollout: Rollout,
+    #[serde(default)]
+    outcome: Option<String>,
+    #[serde(default)]
+    failure: Option<String>,
+}
+
+/// Starts the current version in the environment the message names (dev by default), or,
+/// after a rollback, in every environment that was deployed: `{"targets", "done": false}`.
+pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
+    let project = ctx.projects.load_project(run.project_id).await?;
+    let number = project.current_version.ok_or(AgentError::NothingToBuild)?;
+    let environments: Vec<Environment> = if run.intent == Intent::Rollback {
+        project.deployments.iter().map(|d| d.environment).collect()
+    } else {
+        let message = ctx
+            .projects
+            .get_message(run.project_id, run.message_id)
+            .await?;
+        vec![environment_in(&message.content).unwrap_or(Environment::Dev)]
+    };
+    let version = ctx.projects.get_version(project.id, number).await?;
+    let files = version_files(ctx, &version).await?;
+    let mut targets = Vec::new();
+    for environment in environments {
+        let rollout = ctx
+            .deployer
+            .deploy(project.id, environment, number, files.clone())
+            .await?;
+        let deployment = Deployment {
+            id: new_id(),
+            project_id: project.id,
+            environment,
+            version: number,
+            status: DeploymentStatus::Pending,
+            url: Some(rollout.url.clone()),
+            resources: rollout.resources.clone(),
+            logs: String::new(),
+            created_at: now(),
+        };
+        ctx.projects.put_deployment(&deployment).await?;
+        targets.push(Target {
+            environment,
+            deployment_id: deployment.id,
+            version: number,
+            rollout,
+            outcome: None,
+            failure: None,
+        });
+    }
+    let names: Vec<&str> = targets.iter().map(|t| t.environment.as_str()).collect();
+    say(
+        ctx,
+        run,
+        format!("Starting version {number} in {}…", names.join(", ")),
+        vec![],
+    )
+    .await?;
+    Ok(json!({"targets": targets, "done": false}))
+}
+
+fn targets_of(state: &Value) -> Result<Vec<Target>, AgentError> {
+    serde_json::from_value(state["deploy"]["targets"].clone())
+        .map_err(|e| AgentError::BadInput(format!("state.deploy.targets: {e}")))
+}
+
+/// Polls every rollout until each is running or failed: `{"targets", "done"}`.
+pub(super) async fn check(
+    ctx: &AgentContext,
+    _run: &RunInput,
+    state: &Value,
+) -> Result<Value, AgentError> {
+    let mut targets = targets_of(state)?;
+    let mut done = true;
+    for t in targets.iter_mut().filter(|t| t.outcome.is_none()) {
+        match ctx.deployer.rollout_status(&t.rollout).await? {
+            RolloutStatus::Pending => done = false,
+            RolloutStatus::Running => t.outcome = Some("running".into()),
+            RolloutStatus::Failed(log) => {
+                t.outcome = Some("failed".into());
+                t.failure = Some(log);
+            }
+        }
+    }
+    Ok(json!({"targets": targets, "done": done}))
+}
+
+/// Records the deployments and replies with their URLs.
+pub(super) async fn report(
+    ctx: &AgentContext,
+    run: &RunInput,
+    state: &Value,
+) -> Result<Value, AgentError> {
+    let targets = targets_of(state)?;
+    let mut blocks = Vec::new();
+    let mut failures = Vec::new();
+    for t in &targets {
+        let running = t.outcome.as_deref() == Some("running");
+        let logs = match &t.failure {
+            Some(f) => f.clone(),
+            None => ctx.deployer.logs(&t.rollout).await,
+        };
+        let deployment = Deployment {
+            id: t.deployment_id,
+            project_id: run.project_id,
+            environment: t.environment,
+            version: t.version,
+            status: if running {
+                DeploymentStatus::Running
+            } else {
+                DeploymentStatus::Failed
+            },
+            url: Some(t.rollout.url.clone()),
+            resources: t.rollout.resources.clone(),
+            logs,
+            created_at: now(),
+        };
+        ctx.projects.put_deployment(&deployment).await?;
+        if running {
+            blocks.push(Block::Link {
+                label: format!("{} (version {})", t.environment.as_str(), t.version),
+                url: t.rollout.url.clone(),
+            });
+        } else {
+            failures.push(format!(
+                "{}: {}",
+                t.environment.as_str(),
+                t.failure.clone().unwrap_or_default()
+            ));
+        }
+    }
+    let live: Vec<&Target> = targets
+        .iter()
+        .filter(|t| t.outcome.as_deref() == Some("running"))
+        .collect();
+    update_project(ctx, run.project_id, |p| {
+        for t in &live {
+            p.deployments.retain(|d| d.environment != t.environment);
+            p.deployments.push(DeploymentRef {
+                environment: t.environment,
+                deployment_id: t.deployment_id,
+                url: Some(t.rollout.url.clone()),
+                version: t.version,
+            });
+        }
+        p.deployments.sort_by_key(|d| d.environment);
+        if !live.is_empty() {
+            p.status = ProjectStatus::Deployed;
+        }
+        Ok(!live.is_empty())
+    })
+    .await?;
+    if !live.is_empty() {
+        let lines: Vec<String> = live
+            .iter()
+            .map(|t| format!("{} at {}", t.environment.as_str(), t.rollout.url))
+            .collect();
+        let text = format!(
+            "Version {} is live: {}. Try {}health, or the interactive docs at {}docs.",
+            live[0].version,
+            lines.join(", "),
+            live[0].rollout.url,
+            live[0].rollout.url
+        );
+        say(ctx, run, text, blocks).await?;
+    }
+    if !failures.is_empty() {
+        return Err(AgentError::Refused(format!(
+            "the deployment did not come up. {}",
+            failures.join("; ").chars().take(3000).collect::<String>()
+        )));
+    }
+    Ok(Value::Null)
+}
+
+/// Makes an earlier version current (the one the message names, or the one before):
+/// `{"redeploy"}`, true when the project runs somewhere and must follow.
+pub(super) async fn rollback(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
+    let message = ctx
+        .projects
+        .get_message(run.project_id, run.message_id)
+        .await?;
+    let project = ctx.projects.load_project(run.project_id).await?;
+    let current = project.current_version.ok_or_else(|| {
+        AgentError::Refused("nothing has been built yet, so there is nothing to roll back".into())
+    })?;
+    let target = match version_in(&message.content) {
+        Some(n) => n,
+        None if current > 1 => current - 1,
+        None => {
+            return Err(AgentError::Refused(
+                "version 1 is the only version; there is nothing earlier".into(),
+            ))
+        }
+    };
+    if target == current {
+        return Err(AgentError::Refused(format!(
+            "version {target} is already the current one"
+        )));
+    }
+    let version = match ctx.projects.get_version(project.id, target).await {
+        Ok(v) => v,
+        Err(crate::store::StoreError::NotFound(_)) => {
+            return Err(AgentError::Refused(format!(
+                "there is no version {target}; the latest is {current}"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let saved = update_project(ctx, project.id, |p| {
+        p.current_version = Some(version.number);
+        if let Some(spec) = &version.spec {
+            p.spec = Some(spec.clone());
+            p.design = Some(super::design_for(spec));
+        }
+        Ok(true)
+    })
+    .await?;
+    let redeploy = !saved.deployments.is_empty();
+    let text = format!(
+        "Version {target} is the current version again (it was {current}){}",
+        if redeploy {
+            "; redeploying it where the project runs."
+        } else {
+            "."
+        }
+    );
+    let mut reply = Message::from_agent(run.project_id, Agent::DevopsEngineer, run.run_id, text);
+    reply.blocks.push(Block::FileList {
+        version: target,
+        files: version.manifest.clone(),
+    });
+    ctx.projects.append_message(&reply).await?;
+    Ok(json!({"redeploy": redeploy}))
+}

@@ -1,0 +1,141 @@
+//! The QA engineer: runs the current version's test suite and reports the results.
+
+use serde_json::{json, Value};
+
+use super::{update_project, version_files, AgentContext, AgentError};
+use crate::intent::Intent;
+use crate::model::{Agent, Block, Message, ProjectStatus};
+use crate::runner::{TestJob, TestReport, TestStatus};
+use crate::workflow::RunInput;
+
+async fn say(
+    ctx: &AgentContext,
+    run: &RunInput,
+    text: String,
+    blocks: Vec<Block>,
+) -> Result<(), AgentError> {
+    let mut m = Message::from_agent(run.project_id, Agent::QaEngineer, run.run_id, text);
+    m.blocks = blocks;
+    Ok(ctx.projects.append_message(&m).await?)
+}
+
+/// Starts the suite: `{"job", "version", "done": false}`.
+pub(super) async fn start(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
+    let project = ctx.projects.load_project(run.project_id).await?;
+    let number = project.current_version.ok_or(AgentError::NothingToBuild)?;
+    if ctx.tests.needs_environment().await {
+        say(
+            ctx,
+            run,
+            "Setting up the Python environment for running tests. This happens once and takes a minute or two…".into(),
+            vec![],
+        )
+        .await?;
+        ctx.tests.prepare_environment().await?;
+        say(ctx, run, "The test environment is ready.".into(), vec![]).await?;
+    }
+    let version = ctx.projects.get_version(project.id, number).await?;
+    let files = version_files(ctx, &version).await?;
+    let job = ctx.tests.start(project.id, number, files).await?;
+    say(
+        ctx,
+        run,
+        format!("Running the test suite of version {number}…"),
+        vec![],
+    )
+    .await?;
+    Ok(json!({"job": job, "version": number, "done": false}))
+}
+
+fn job_of(state: &Value) -> Result<(TestJob, u32), AgentError> {
+    let job = serde_json::from_value(state["qa"]["job"].clone())
+        .map_err(|e| AgentError::BadInput(format!("state.qa.job: {e}")))?;
+    let version = state["qa"]["version"]
+        .as_u64()
+        .ok_or_else(|| AgentError::BadInput("state.qa.version".into()))?;
+    Ok((job, version as u32))
+}
+
+/// Polls the suite: `{"job", "version", "done", "report"?}`.
+pub(super) async fn check(
+    ctx: &AgentContext,
+    _run: &RunInput,
+    state: &Value,
+) -> Result<Value, AgentError> {
+    let (job, version) = job_of(state)?;
+    Ok(match ctx.tests.poll(&job).await? {
+        TestStatus::Running => json!({"job": job, "version": version, "done": false}),
+        TestStatus::Finished(report) => {
+            json!({"job": job, "version": version, "done": true, "report": report})
+        }
+    })
+}
+
+/// Reports the results: `{"passed"}`. A deploy whose tests failed stops here with an error.
+pub(super) async fn report(
+    ctx: &AgentContext,
+    run: &RunInput,
+    state: &Value,
+) -> Result<Value, AgentError> {
+    let (_, version) = job_of(state)?;
+    let report: TestReport = serde_json::from_value(state["qa"]["report"].clone())
+        .map_err(|e| AgentError::BadInput(format!("state.qa.report: {e}")))?;
+    let total = report.passed + report.failed + report.errors;
+    let passed = report.all_passed();
+    let text = if passed {
+        update_project(ctx, run.project_id, |p| {
+            let changed = p.tested_version != Some(version);
+            p.tested_version = Some(version);
+            if p.current_version == Some(version) && p.status == ProjectStatus::Built {
+                p.status = ProjectStatus::Tested;
+            }
+            Ok(changed || p.status == ProjectStatus::Tested)
+        })
+        .await?;
+        format!(
+            "All {total} tests of version {version} passed in {:.1} s{}.",
+            report.duration_secs,
+            if report.skipped > 0 {
+                format!(" ({} skipped)", report.skipped)
+            } else {
+                String::new()
+            }
+        )
+    } else if report.timed_out {
+        format!(
+            "The tests of version {version} ran out of time and were stopped. If a test hangs, \
+             say \"build it\" to regenerate the code from the spec and \"run the tests\" again."
+        )
+    } else {
+        let names: Vec<&str> = report
+            .failures
+            .iter()
+            .take(3)
+            .map(|f| f.name.as_str())
+            .collect();
+        format!(
+            "{} of {total} tests of version {version} failed: {}{}. To fix it, say \"build it\" to \
+             regenerate the code from the spec (that replaces any hand edits), then \"run the tests\" \
+             again; the failures and their messages are below.",
+            report.failed + report.errors,
+            names.join(", "),
+            if report.failures.len() > 3 { ", …" } else { "" },
+        )
+    };
+    say(
+        ctx,
+        run,
+        text,
+        vec![Block::TestReport {
+            version,
+            report: report.clone(),
+        }],
+    )
+    .await?;
+    if !passed && run.intent == Intent::Deploy {
+        return Err(AgentError::Refused(format!(
+            "version {version} did not pass its tests, so I did not deploy it"
+        )));
+    }
+    Ok(json!({"passed": passed}))
+}

@@ -1,0 +1,166 @@
+//! The runner ports: `TestRunner` runs a version's test suite, `Deployer` runs a version
+//! somewhere it answers over HTTP. Long operations are started by one call and polled by
+//! another, so that no step waits for them.
+
+pub mod junit;
+mod local;
+
+pub use local::{LocalDeployer, LocalRunnerSettings, LocalTestRunner};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::model::Environment;
+
+/// Why a runner could not do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// The environment needed to run generated projects could not be made.
+    #[error("setting up the Python environment failed: {0}")]
+    Environment(String),
+    /// A process could not be started or watched.
+    #[error("{0}")]
+    Process(String),
+    /// The job is not known (e.g. the server restarted since it was started).
+    #[error("the job {0} is not known here; it may have been interrupted")]
+    UnknownJob(String),
+}
+
+/// One file of a version, ready to be written out.
+pub type File = (String, Vec<u8>);
+
+/// A started test run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestJob {
+    /// Opaque handle.
+    pub id: String,
+}
+
+/// The outcome of a test run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TestReport {
+    /// Tests that passed.
+    pub passed: u32,
+    /// Tests whose assertions failed.
+    pub failed: u32,
+    /// Tests that raised an error.
+    pub errors: u32,
+    /// Tests skipped.
+    pub skipped: u32,
+    /// Wall time of the suite, in seconds.
+    pub duration_secs: f64,
+    /// Every failing or erroring test with its message.
+    pub failures: Vec<TestFailure>,
+    /// Whether the suite was stopped at the time limit.
+    pub timed_out: bool,
+    /// The end of pytest's output, for when there is no report to read.
+    pub output_tail: String,
+}
+
+impl TestReport {
+    /// Whether every test ran and passed.
+    pub fn all_passed(&self) -> bool {
+        !self.timed_out && self.failed == 0 && self.errors == 0 && self.passed > 0
+    }
+}
+
+/// One failing test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TestFailure {
+    /// `file::test_name`.
+    pub name: String,
+    /// The failure's message.
+    pub message: String,
+}
+
+/// Where a test run stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestStatus {
+    /// Still running.
+    Running,
+    /// Finished, with its report.
+    Finished(TestReport),
+}
+
+/// Runs generated projects' test suites.
+#[async_trait]
+pub trait TestRunner: Send + Sync {
+    /// Whether the environment for running tests must be made first (a slow, one-time step
+    /// worth telling the user about).
+    async fn needs_environment(&self) -> bool;
+
+    /// Makes the environment if it is missing.
+    async fn prepare_environment(&self) -> Result<(), RunnerError>;
+
+    /// Starts the test suite of a version's files.
+    async fn start(
+        &self,
+        project_id: Uuid,
+        version: u32,
+        files: Vec<File>,
+    ) -> Result<TestJob, RunnerError>;
+
+    /// Where a started run stands.
+    async fn poll(&self, job: &TestJob) -> Result<TestStatus, RunnerError>;
+}
+
+/// A started rollout of a version to an environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollout {
+    /// Opaque handle.
+    pub id: String,
+    /// Where it will answer.
+    pub url: String,
+    /// Provider handles to record (process id, service ARN, …).
+    pub resources: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Where a rollout stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RolloutStatus {
+    /// Starting.
+    Pending,
+    /// Answering its health check; the previous rollout of the environment was replaced.
+    Running,
+    /// Did not come up; the log explains.
+    Failed(String),
+}
+
+/// Runs versions where they answer over HTTP.
+#[async_trait]
+pub trait Deployer: Send + Sync {
+    /// Starts building an image of the version; `None` when the backend needs no image.
+    async fn build_image(
+        &self,
+        project_id: Uuid,
+        version: u32,
+    ) -> Result<Option<String>, RunnerError>;
+
+    /// Whether the image build finished.
+    async fn image_ready(&self, image_job: Option<&str>) -> Result<bool, RunnerError>;
+
+    /// Starts the version in an environment; the previous rollout keeps serving until this
+    /// one is healthy.
+    async fn deploy(
+        &self,
+        project_id: Uuid,
+        environment: Environment,
+        version: u32,
+        files: Vec<File>,
+    ) -> Result<Rollout, RunnerError>;
+
+    /// Where a rollout stands.
+    async fn rollout_status(&self, rollout: &Rollout) -> Result<RolloutStatus, RunnerError>;
+
+    /// The last lines of a rollout's log.
+    async fn logs(&self, rollout: &Rollout) -> String;
+
+    /// Stops what runs for the project: one environment, or all of them.
+    async fn stop(
+        &self,
+        project_id: Uuid,
+        environment: Option<Environment>,
+    ) -> Result<(), RunnerError>;
+}
