@@ -1,0 +1,255 @@
+//! The seed's walkthrough, end to end, through the HTTP API of a real `kiln serve`: describe
+//! an API, refine it, build it, run its tests, deploy it, and use the deployment over HTTP.
+
+mod common;
+
+use common::{call, wait_for_run, Server};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn say(client: &reqwest::Client, api: &str, id: &str, content: &str) -> Value {
+    let (status, posted) = call(
+        client,
+        Method::POST,
+        format!("{api}/projects/{id}/messages"),
+        Some(json!({ "content": content })),
+    )
+    .await;
+    assert_eq!(status, 202, "{content}: {posted}");
+    let run = wait_for_run(client, api, id, posted["run"]["id"].as_str().unwrap()).await;
+    let (_, conversation) = call(
+        client,
+        Method::GET,
+        format!("{api}/projects/{id}/conversation?limit=200"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        run["status"], "succeeded",
+        "{content}: {run}\n{conversation:#}"
+    );
+    run
+}
+
+async fn replies_to(client: &reqwest::Client, api: &str, id: &str, run: &Value) -> Vec<Value> {
+    let (_, conversation) = call(
+        client,
+        Method::GET,
+        format!("{api}/projects/{id}/conversation?limit=200"),
+        None,
+    )
+    .await;
+    conversation["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["run_id"] == run["id"] && m["role"] != "user")
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn describe_refine_build_test_deploy_and_use_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let client = reqwest::Client::new();
+    let api = format!("{}/api/v2", server.base);
+    let (_, project) = call(
+        &client,
+        Method::POST,
+        format!("{api}/projects"),
+        Some(json!({"name": "Task Management API"})),
+    )
+    .await;
+    let id = project["id"].as_str().unwrap().to_owned();
+
+    say(
+        &client,
+        &api,
+        &id,
+        "Create a task management API: tasks have a title, a description and a due date",
+    )
+    .await;
+    say(&client, &api, &id, "Add user authentication").await;
+    say(&client, &api, &id, "Add database support").await;
+
+    let built = say(&client, &api, &id, "Build the code").await;
+    let steps: Vec<&str> = built["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["BackendDeveloper", "DocumentationWriter", "Release"]
+    );
+
+    let tested = say(&client, &api, &id, "Run the tests").await;
+    let replies = replies_to(&client, &api, &id, &tested).await;
+    let report = replies
+        .iter()
+        .flat_map(|m| m["blocks"].as_array().unwrap().iter())
+        .find(|b| b["type"] == "test_report")
+        .unwrap_or_else(|| panic!("no test report in {replies:#?}"))
+        .clone();
+    let passed = report["report"]["passed"].as_u64().unwrap();
+    assert!(passed >= 15, "{report}");
+    assert_eq!(report["report"]["failed"], 0, "{report}");
+    assert_eq!(report["report"]["errors"], 0, "{report}");
+    println!(
+        "generated tests: {passed} passed in {} s",
+        report["report"]["duration_secs"]
+    );
+
+    let deployed = say(&client, &api, &id, "Deploy it").await;
+    let steps: Vec<&str> = deployed["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        steps.ends_with(&[
+            "DevOpsBuildImage",
+            "DevOpsImageCheck",
+            "DevOpsDeploy",
+            "DevOpsCheck",
+            "DevOpsReport"
+        ]),
+        "{steps:?}"
+    );
+    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    assert_eq!(project["status"], "deployed");
+    let url = project["deployments"][0]["url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    assert_eq!(project["deployments"][0]["environment"], "dev");
+
+    // The deployment answers over HTTP: health, then a real resource behind a real login.
+    let health = client.get(format!("{url}/health")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    assert_eq!(
+        client
+            .get(format!("{url}/tasks"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    let credentials = json!({"username": "walker", "password": "a-long-enough-password"});
+    assert_eq!(
+        client
+            .post(format!("{url}/auth/register"))
+            .json(&credentials)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        201
+    );
+    let token: Value = client
+        .post(format!("{url}/auth/login"))
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = token["access_token"].as_str().unwrap().to_owned();
+    let created = client
+        .post(format!("{url}/tasks"))
+        .bearer_auth(&bearer)
+        .json(&json!({"title": "Ship Kiln", "due_date": "2026-12-01"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let task: Value = created.json().await.unwrap();
+    let listed: Value = client
+        .get(format!("{url}/tasks"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["title"], "Ship Kiln");
+    assert_eq!(listed["items"][0]["id"], task["id"]);
+
+    // A redeploy replaces the process; the data, kept beside the deployment, stays.
+    say(&client, &api, &id, "redeploy").await;
+    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    let new_url = project["deployments"][0]["url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    assert_ne!(new_url, url);
+    assert!(
+        client.get(format!("{url}/health")).send().await.is_err(),
+        "the old process was stopped"
+    );
+    let listed: Value = client
+        .get(format!("{new_url}/tasks"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["total"], 1,
+        "the database survived the redeploy: {listed}"
+    );
+
+    // Staging gets a process of its own.
+    say(&client, &api, &id, "deploy it to staging").await;
+    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    let envs: Vec<&str> = project["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["environment"].as_str().unwrap())
+        .collect();
+    assert_eq!(envs, ["dev", "staging"]);
+    let staging = project["deployments"][1]["url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    assert_eq!(
+        client
+            .get(format!("{staging}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+
+    // Deleting the project stops everything it runs.
+    let (status, _) = call(
+        &client,
+        Method::DELETE,
+        format!("{api}/projects/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    for u in [&new_url, &staging] {
+        assert!(
+            client.get(format!("{u}/health")).send().await.is_err(),
+            "{u} still answers"
+        );
+    }
+}
