@@ -55,6 +55,12 @@ function renderBlock(block) {
     box.append(el("ul", {}, ...lines.map((l) => el("li", { text: l }))));
   } else if (block.type === "link" && /^https?:\/\//.test(block.url)) {
     box.append(el("a", { href: block.url, target: "_blank", rel: "noopener", text: block.label }));
+  } else if (block.type === "test_report") {
+    const r = block.report;
+    box.append(el("strong", { text: `Version ${block.version}: ${r.passed} passed, ${r.failed} failed, ${r.errors} errors` }));
+    if (r.failures.length) {
+      box.append(el("ul", {}, ...r.failures.map((f) => el("li", {}, el("code", { text: f.name }), el("pre", { text: f.message })))));
+    }
   } else if (block.type === "file_list") {
     box.append(el("strong", { text: `Version ${block.version}` }), el("ul", {}, ...block.files.map((f) => el("li", { text: `${f.path} (${f.size} bytes)` }))));
   }
@@ -74,6 +80,26 @@ async function loadConversation() {
     el("span", { class: "who", text: m.role === "assistant" ? (m.agent || "assistant").replace(/_/g, " ") : m.role }),
     el("span", { text: m.content }), ...m.blocks.map(renderBlock))));
   list.scrollTop = list.scrollHeight;
+}
+
+function setProgress(run) {
+  const line = document.getElementById("progress");
+  if (!run) { line.hidden = true; return; }
+  const step = run.steps.length ? run.steps[run.steps.length - 1] : null;
+  line.hidden = false;
+  line.textContent = step ? `Working: ${step.name.replace(/([a-z])([A-Z])/g, "$1 $2")}…` : "Starting…";
+}
+
+// Follows a run until it ends, refreshing the conversation as agents reply.
+async function followRun(projectId, runId) {
+  for (;;) {
+    const run = await call("GET", `/projects/${projectId}/runs/${runId}`);
+    if (projectId !== current) return;
+    setProgress(run);
+    await loadConversation();
+    if (run.status === "succeeded" || run.status === "failed") return;
+    await new Promise((resolve) => setTimeout(resolve, 700));
+  }
 }
 
 async function openProject(id) {
@@ -103,11 +129,12 @@ document.getElementById("composer").addEventListener("submit", async (event) => 
   const content = box.value;
   box.disabled = true;
   try {
-    await call("POST", `/projects/${current}/messages`, { content, client_id: crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}` });
+    const posted = await call("POST", `/projects/${current}/messages`, { content, client_id: crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}` });
     box.value = "";
     showError(null);
+    await followRun(current, posted.run.id);
     await Promise.all([loadConversation(), loadProjects()]);
-  } catch (err) { showError(err); } finally { box.disabled = false; box.focus(); }
+  } catch (err) { showError(err); } finally { box.disabled = false; box.focus(); setProgress(null); }
 });
 
 document.getElementById("message").addEventListener("keydown", (event) => {

@@ -1116,3 +1116,57 @@ async fn the_openapi_document_is_served() {
     assert!(doc["components"]["schemas"]["Project"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+#[tokio::test]
+async fn events_stream_this_projects_messages_and_run_progress() {
+    let app = app().await;
+    let id = app.create_project("watched").await;
+    let other = app.create_project("other").await;
+    let req = Request::builder()
+        .uri(format!("/api/v2/projects/{id}/events"))
+        .body(Body::empty())
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut body = res.into_body();
+
+    app.say(&other, "Build a REST API for managing books").await;
+    app.say(&id, "Build a REST API for managing tasks").await;
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !(seen.contains("\"agent\":\"architect\"") && seen.contains("\"status\":\"succeeded\"")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "events so far:\n{seen}"
+        );
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame())
+            .await
+            .expect("an event in time")
+            .expect("the stream stays open")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    assert!(seen.contains("event: message\ndata: {"), "{seen}");
+    assert!(seen.contains("event: run\ndata: {"), "{seen}");
+    assert!(
+        seen.contains("\"name\":\"ProductManager\""),
+        "run events carry the steps: {seen}"
+    );
+    assert!(
+        !seen.contains(&other),
+        "another project's events leaked: {seen}"
+    );
+    assert!(!seen.contains("books"), "{seen}");
+
+    let (status, _) = app
+        .call(
+            "GET",
+            "/api/v2/projects/01a20d2f-8732-7369-8d1f-33154ddffaec/events",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

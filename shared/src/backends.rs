@@ -8,7 +8,7 @@ use crate::api::{AppState, Authenticator, Limits};
 use crate::config::{Backend, Config};
 use crate::model::DeploymentStatus;
 use crate::runner::{LocalRunnerSettings, LocalTestRunner};
-use crate::store::{FsArtifactStore, ProjectStore, SqliteStore, StoreError};
+use crate::store::{FsArtifactStore, ObservedStore, ProjectStore, SqliteStore, StoreError};
 use crate::workflow::{fail_interrupted_runs, LocalWorkflow, WorkflowError};
 
 /// Why the backends could not be built.
@@ -50,7 +50,8 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
         dir: dir.display().to_string(),
         source,
     };
-    let projects = Arc::new(SqliteStore::open(&dir.join("kiln.db")).map_err(store_error)?);
+    let sqlite = Arc::new(SqliteStore::open(&dir.join("kiln.db")).map_err(store_error)?);
+    let projects = Arc::new(ObservedStore::new(sqlite, 1024));
     let (tests, deployer) = LocalTestRunner::with_deployer(LocalRunnerSettings {
         python: config.python.clone(),
         venv_root: config.venv_dir.clone(),
@@ -83,6 +84,7 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
         );
     }
     Ok(AppState {
+        events: Some(projects),
         workflow: Arc::new(LocalWorkflow::new(ctx.clone(), config.pipeline_time_scale)),
         agents: ctx,
         auth: Authenticator::Bearer {

@@ -1,9 +1,14 @@
 //! Messages, the conversation, and runs.
 
+use std::convert::Infallible;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::{Extension, Json};
+use futures_util::Stream;
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
 use utoipa::ToSchema;
 
 use super::error::{parse_id, ApiError, Body, ErrorBody, Params};
@@ -11,6 +16,7 @@ use super::projects::{check_text, ListQuery};
 use super::AppState;
 use crate::intent::classify;
 use crate::model::{Message, Owner, Run};
+use crate::store::ProjectEvent;
 use crate::workflow::RunInput;
 
 /// Longest client id, in characters.
@@ -166,6 +172,61 @@ pub async fn list_conversation(
         items: page.items,
         next_cursor: page.next_cursor,
     }))
+}
+
+/// Follow the project: its new messages and run changes, as server-sent events named
+/// `message` and `run` whose data is the JSON of a Message or a Run.
+#[utoipa::path(
+    get,
+    path = "/api/v2/projects/{id}/events",
+    tag = "conversation",
+    params(("id" = String, Path, description = "Project id")),
+    responses(
+        (status = 200, description = "An event stream", content_type = "text/event-stream"),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 501, description = "This backend does not stream; poll the run instead", body = ErrorBody),
+    )
+)]
+pub async fn events(
+    State(state): State<AppState>,
+    Extension(owner): Extension<Owner>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let project_id = parse_id(&id, "project")?;
+    state
+        .agents
+        .projects
+        .get_project(&owner, project_id)
+        .await?;
+    let source = state.events.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_streaming",
+            "this backend does not stream events; poll GET …/runs/{run_id} instead",
+        )
+    })?;
+    let receiver = source.subscribe();
+    let stream = futures_util::stream::unfold(receiver, move |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(event) if event.project_id() == project_id => {
+                    let data = match &event {
+                        ProjectEvent::Message(m) => serde_json::to_string(m),
+                        ProjectEvent::Run(r) => serde_json::to_string(r),
+                    }
+                    .unwrap_or_default();
+                    return Some((Ok(Event::default().event(event.name()).data(data)), rx));
+                }
+                Ok(_) => continue,
+                // A slow reader missed events: tell it to reload, then go on.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    return Some((Ok(Event::default().event("reload").data("{}")), rx));
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 /// Read a run: its status and steps.

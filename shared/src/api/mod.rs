@@ -67,6 +67,8 @@ pub struct AppState {
     pub agents: AgentContext,
     /// Starts pipeline runs.
     pub workflow: Arc<dyn Workflow>,
+    /// Where change events come from, when the backend streams them.
+    pub events: Option<Arc<crate::store::ObservedStore>>,
     /// Who is calling.
     pub auth: Authenticator,
     /// Request limits.
@@ -107,6 +109,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(conversation::post_message))
         .routes(routes!(conversation::list_conversation))
         .routes(routes!(conversation::get_run))
+        .routes(routes!(conversation::events))
         .routes(routes!(versions::list_versions))
         .routes(routes!(versions::get_version))
         .routes(routes!(versions::get_file))

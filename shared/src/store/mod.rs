@@ -3,9 +3,11 @@
 //! One file per backend; `conformance` is the suite every backend must pass.
 
 pub mod conformance;
+mod events;
 mod fs;
 mod sqlite;
 
+pub use events::{ObservedStore, ProjectEvent};
 pub use fs::FsArtifactStore;
 pub use sqlite::SqliteStore;
 
