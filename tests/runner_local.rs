@@ -1,0 +1,151 @@
+//! The local runners on small hand-written projects: failing and hanging test suites, and an
+//! app that crashes instead of answering its health check.
+
+use std::time::Duration;
+
+use kiln::model::Environment;
+use kiln::runner::{
+    Deployer, LocalRunnerSettings, LocalTestRunner, RolloutStatus, TestRunner, TestStatus,
+};
+use uuid::Uuid;
+
+fn runners(
+    dir: &std::path::Path,
+    test_timeout: u64,
+) -> (
+    std::sync::Arc<LocalTestRunner>,
+    std::sync::Arc<kiln::runner::LocalDeployer>,
+) {
+    LocalTestRunner::with_deployer(LocalRunnerSettings {
+        python: "python3".into(),
+        venv_root: kiln_integration_tests::runtime_venv_dir().into(),
+        work_dir: dir.join("work"),
+        deploy_dir: dir.join("deployments"),
+        test_timeout: Duration::from_secs(test_timeout),
+        deploy_timeout: Duration::from_secs(20),
+    })
+}
+
+fn file(path: &str, text: &str) -> (String, Vec<u8>) {
+    (path.to_owned(), text.as_bytes().to_vec())
+}
+
+async fn finish(runner: &LocalTestRunner, job: &kiln::runner::TestJob) -> kiln::runner::TestReport {
+    for _ in 0..600 {
+        if let TestStatus::Finished(report) = runner.poll(job).await.unwrap() {
+            return report;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the suite never finished");
+}
+
+#[tokio::test]
+async fn failing_tests_are_reported_by_name_with_their_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let (runner, _) = runners(dir.path(), 120);
+    runner.prepare_environment().await.unwrap();
+    let files = vec![
+        file("pyproject.toml", "[tool.pytest.ini_options]\ntestpaths = [\"tests\"]\n"),
+        file("tests/test_math.py", "def test_ok():\n    assert 1 + 1 == 2\n\n\ndef test_wrong():\n    assert 1 + 1 == 3, 'arithmetic is broken'\n\n\ndef test_boom():\n    raise RuntimeError('kaboom')\n"),
+    ];
+    let job = runner.start(Uuid::now_v7(), 1, files).await.unwrap();
+    let report = finish(&runner, &job).await;
+    assert_eq!(
+        (report.passed, report.failed, report.errors),
+        (1, 2, 0),
+        "{report:?}"
+    );
+    assert!(!report.all_passed());
+    let names: Vec<&str> = report.failures.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["tests.test_math::test_wrong", "tests.test_math::test_boom"]
+    );
+    assert!(
+        report.failures[0].message.contains("arithmetic is broken"),
+        "{report:?}"
+    );
+    assert!(report.failures[1].message.contains("kaboom"), "{report:?}");
+    assert!(
+        matches!(
+            runner.poll(&job).await,
+            Err(kiln::runner::RunnerError::UnknownJob(_))
+        ),
+        "a job is reported once"
+    );
+}
+
+#[tokio::test]
+async fn a_suite_that_hangs_is_stopped_at_the_time_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (runner, _) = runners(dir.path(), 2);
+    runner.prepare_environment().await.unwrap();
+    let files = vec![file(
+        "tests/test_hang.py",
+        "import time\n\n\ndef test_forever():\n    time.sleep(600)\n",
+    )];
+    let started = std::time::Instant::now();
+    let job = runner.start(Uuid::now_v7(), 1, files).await.unwrap();
+    let report = finish(&runner, &job).await;
+    assert!(report.timed_out, "{report:?}");
+    assert!(!report.all_passed());
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(
+        report.failures[0].message.contains("longer than 2 s"),
+        "{report:?}"
+    );
+}
+
+#[tokio::test]
+async fn hostile_paths_are_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (runner, deployer) = runners(dir.path(), 60);
+    for path in ["../escape.py", "/tmp/abs.py", "a/../../b.py"] {
+        let files = vec![file(path, "x = 1\n")];
+        assert!(
+            runner
+                .start(Uuid::now_v7(), 1, files.clone())
+                .await
+                .is_err(),
+            "{path}"
+        );
+        assert!(
+            deployer
+                .deploy(Uuid::now_v7(), Environment::Dev, 1, files)
+                .await
+                .is_err(),
+            "{path}"
+        );
+    }
+    assert!(!dir.path().join("escape.py").exists());
+}
+
+#[tokio::test]
+async fn an_app_that_crashes_fails_its_rollout_with_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, deployer) = runners(dir.path(), 60);
+    let files = vec![
+        file("app/__init__.py", ""),
+        file(
+            "app/main.py",
+            "raise RuntimeError('the app refuses to start')\n",
+        ),
+    ];
+    let rollout = deployer
+        .deploy(Uuid::now_v7(), Environment::Dev, 1, files)
+        .await
+        .unwrap();
+    let mut status = RolloutStatus::Pending;
+    for _ in 0..200 {
+        status = deployer.rollout_status(&rollout).await.unwrap();
+        if status != RolloutStatus::Pending {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    match status {
+        RolloutStatus::Failed(log) => assert!(log.contains("the app refuses to start"), "{log}"),
+        other => panic!("expected a failed rollout, got {other:?}"),
+    }
+}
