@@ -76,6 +76,8 @@ impl PythonEnv {
     }
 
     /// Creates the virtualenv once: with `uv` when it is installed, with venv and pip otherwise.
+    /// It is built beside its final place and renamed into it, so that concurrent makers (other
+    /// runners, other Kiln processes) never see or clobber a half-made one.
     async fn ensure(&self) -> Result<(), RunnerError> {
         let _guard = self.setup.lock().await;
         if self.ready() {
@@ -85,27 +87,47 @@ impl PythonEnv {
         tokio::fs::create_dir_all(&self.settings.venv_root)
             .await
             .map_err(|e| env_err(e.to_string()))?;
-        if self.dir.exists() {
-            tokio::fs::remove_dir_all(&self.dir)
-                .await
-                .map_err(|e| env_err(e.to_string()))?;
-        }
-        let req_file = self
+        let tmp = self
             .settings
             .venv_root
-            .join(format!("requirements-{}.txt", Uuid::new_v4()));
+            .join(format!(".building-{}", Uuid::new_v4().simple()));
+        let outcome = self.build(&tmp).await;
+        if outcome.is_ok() && !self.ready() {
+            if self.dir.exists() {
+                // A broken leftover without the ready marker.
+                let _ = tokio::fs::remove_dir_all(&self.dir).await;
+            }
+            if tokio::fs::rename(&tmp, &self.dir).await.is_ok() {
+                return Ok(());
+            }
+        }
+        let _ = tokio::fs::remove_dir_all(&tmp).await;
+        match outcome {
+            // Another maker finished first: use theirs.
+            Ok(()) if self.ready() => Ok(()),
+            Ok(()) => Err(env_err(format!(
+                "could not move the virtualenv into {}",
+                self.dir.display()
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn build(&self, dir: &Path) -> Result<(), RunnerError> {
+        let env_err = |m: String| RunnerError::Environment(m);
+        let req_file = dir.with_extension("txt");
         tokio::fs::write(&req_file, &self.requirements)
             .await
             .map_err(|e| env_err(e.to_string()))?;
-        let dir = self.dir.display().to_string();
+        let dir_s = dir.display().to_string();
         let req = req_file.display().to_string();
-        let python = self.python().display().to_string();
+        let python = dir.join("bin").join("python").display().to_string();
         let uv = run_quiet("uv", &["--version"]).await.is_ok();
         let steps: Vec<(&str, Vec<&str>)> = if uv {
             vec![
                 (
                     "uv",
-                    vec!["venv", "--quiet", "--python", &self.settings.python, &dir],
+                    vec!["venv", "--quiet", "--python", &self.settings.python, &dir_s],
                 ),
                 (
                     "uv",
@@ -114,7 +136,7 @@ impl PythonEnv {
             ]
         } else {
             vec![
-                (self.settings.python.as_str(), vec!["-m", "venv", &dir]),
+                (self.settings.python.as_str(), vec!["-m", "venv", &dir_s]),
                 (
                     &python,
                     vec![
@@ -138,7 +160,7 @@ impl PythonEnv {
         }
         let _ = tokio::fs::remove_file(&req_file).await;
         outcome?;
-        tokio::fs::write(self.dir.join(".kiln-ready"), &self.requirements)
+        tokio::fs::write(dir.join(".kiln-ready"), &self.requirements)
             .await
             .map_err(|e| env_err(e.to_string()))
     }

@@ -17,7 +17,7 @@ pub fn read(path: &str, input: &Value, context: &Value) -> Result<Value, Failure
         .map_err(|e| Failure::runtime(format!("invalid path {path:?}: {e}")))?;
     let nodes = parsed.query(doc);
     if is_definite(&path) {
-        nodes.exactly_one().map(Clone::clone).map_err(|_| {
+        nodes.exactly_one().cloned().map_err(|_| {
             Failure::runtime(format!("the path {path:?} matched nothing in the input"))
         })
     } else {
