@@ -19,9 +19,7 @@ async fn say(
     text: String,
     blocks: Vec<Block>,
 ) -> Result<(), AgentError> {
-    let mut m = Message::from_agent(run.project_id, Agent::DevopsEngineer, run.run_id, text);
-    m.blocks = blocks;
-    Ok(ctx.projects.append_message(&m).await?)
+    super::reply(ctx, run, Agent::DevopsEngineer, text, blocks).await
 }
 
 /// Starts the image build: `{"image", "done"}`.

@@ -240,6 +240,19 @@ where
     Err(AgentError::Contended)
 }
 
+/// Appends an agent's reply with its blocks to the run's conversation.
+pub(crate) async fn reply(
+    ctx: &AgentContext,
+    run: &RunInput,
+    agent: crate::model::Agent,
+    text: String,
+    blocks: Vec<crate::model::Block>,
+) -> Result<(), AgentError> {
+    let mut message = crate::model::Message::from_agent(run.project_id, agent, run.run_id, text);
+    message.blocks = blocks;
+    Ok(ctx.projects.append_message(&message).await?)
+}
+
 /// Every file of a version, read from the artifact store.
 pub(crate) async fn version_files(
     ctx: &AgentContext,

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::{update_project, version_files, AgentContext, AgentError};
 use crate::intent::Intent;
-use crate::model::{Agent, Block, Message, ProjectStatus};
+use crate::model::{Agent, Block, ProjectStatus};
 use crate::runner::{TestJob, TestReport, TestStatus};
 use crate::workflow::RunInput;
 
@@ -14,9 +14,7 @@ async fn say(
     text: String,
     blocks: Vec<Block>,
 ) -> Result<(), AgentError> {
-    let mut m = Message::from_agent(run.project_id, Agent::QaEngineer, run.run_id, text);
-    m.blocks = blocks;
-    Ok(ctx.projects.append_message(&m).await?)
+    super::reply(ctx, run, Agent::QaEngineer, text, blocks).await
 }
 
 /// Starts the suite: `{"job", "version", "done": false}`.
