@@ -3,12 +3,20 @@
 //! One file per backend; `conformance` is the suite every backend must pass.
 
 pub mod conformance;
+#[cfg(feature = "aws")]
+mod dynamodb;
 mod events;
 mod fs;
+#[cfg(feature = "aws")]
+mod s3;
 mod sqlite;
 
+#[cfg(feature = "aws")]
+pub use dynamodb::DynamoStore;
 pub use events::{ObservedStore, ProjectEvent};
 pub use fs::FsArtifactStore;
+#[cfg(feature = "aws")]
+pub use s3::S3ArtifactStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
