@@ -20,8 +20,11 @@ pub enum StartError {
     )]
     TokenRequired(std::net::SocketAddr),
     /// This build cannot serve the asked-for backend.
-    #[error("KILN_BACKEND=aws is not available in this build yet; use KILN_BACKEND=local")]
-    Unsupported,
+    #[error("this build has no {0} backend (build with the `aws` feature for KILN_BACKEND=aws)")]
+    Unsupported(&'static str),
+    /// Settings the backend needs are missing.
+    #[error("the AWS backend needs these settings: {0}")]
+    Missing(String),
     /// A store could not be opened.
     #[error("could not open the store under {dir}: {source}")]
     Store {
@@ -40,7 +43,7 @@ pub enum StartError {
 /// left unfinished are marked failed, and its deployments (which ended with it) stopped.
 pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
     if config.backend != Backend::Local {
-        return Err(StartError::Unsupported);
+        return Err(StartError::Unsupported("aws"));
     }
     if !config.is_loopback() && config.token.is_none() {
         return Err(StartError::TokenRequired(config.bind));
@@ -105,4 +108,90 @@ async fn stop_orphaned_deployments(projects: &dyn ProjectStore) -> Result<usize,
         projects.update_project(&project).await?;
     }
     Ok(live.len())
+}
+
+/// The API state for `KILN_BACKEND=aws`, with the SDK settings of the environment.
+#[cfg(feature = "aws")]
+pub async fn aws_state(config: &Config) -> Result<AppState, StartError> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_state_with(config, &sdk).await
+}
+
+/// The API state for the AWS backend: DynamoDB, S3, Step Functions, CodeBuild, ECR, ECS and
+/// ELB clients built once from `sdk`. The caller is trusted to have verified the owner.
+#[cfg(feature = "aws")]
+pub async fn aws_state_with(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+) -> Result<AppState, StartError> {
+    use crate::runner::{CodeBuildTestRunner, EcsDeployer, EcsSettings};
+    use crate::store::{DynamoStore, S3ArtifactStore};
+    use crate::workflow::StepFunctionsWorkflow;
+
+    let a = &config.aws;
+    let mut missing = Vec::new();
+    let mut need = |value: &Option<String>, var: &str| {
+        if value.is_none() {
+            missing.push(var.to_owned());
+        }
+        value.clone().unwrap_or_default()
+    };
+    let table = need(&config.table, "KILN_TABLE");
+    let bucket = need(&config.bucket, "KILN_BUCKET");
+    let state_machine = need(&config.state_machine_arn, "KILN_STATE_MACHINE_ARN");
+    let test_project = need(&a.test_project, "KILN_TEST_PROJECT");
+    let settings = EcsSettings {
+        image_project: need(&a.image_project, "KILN_IMAGE_PROJECT"),
+        cluster: need(&a.cluster, "KILN_CLUSTER"),
+        listener_arn: need(&a.listener_arn, "KILN_LISTENER_ARN"),
+        vpc_id: need(&a.vpc_id, "KILN_VPC_ID"),
+        execution_role_arn: need(&a.execution_role_arn, "KILN_EXECUTION_ROLE_ARN"),
+        public_url: need(&a.apps_url, "KILN_APPS_URL"),
+        subnets: a.subnets.clone(),
+        security_groups: a.security_groups.clone(),
+    };
+    if settings.subnets.is_empty() {
+        missing.push("KILN_SUBNETS".into());
+    }
+    if !missing.is_empty() {
+        return Err(StartError::Missing(missing.join(", ")));
+    }
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(a.s3_path_style)
+            .build(),
+    );
+    let artifacts = S3ArtifactStore::new(s3, bucket);
+    let projects: Arc<dyn ProjectStore> =
+        Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table));
+    let codebuild = aws_sdk_codebuild::Client::new(sdk);
+    let ctx = AgentContext {
+        projects: projects.clone(),
+        artifacts: Arc::new(artifacts.clone()),
+        repos: None,
+        tests: Arc::new(CodeBuildTestRunner::new(
+            codebuild.clone(),
+            artifacts.clone(),
+            test_project,
+        )),
+        deployer: Arc::new(EcsDeployer::new(
+            aws_sdk_ecr::Client::new(sdk),
+            aws_sdk_ecs::Client::new(sdk),
+            aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+            codebuild,
+            artifacts,
+            settings,
+        )),
+    };
+    Ok(AppState {
+        workflow: Arc::new(StepFunctionsWorkflow::new(
+            aws_sdk_sfn::Client::new(sdk),
+            state_machine,
+            projects,
+        )),
+        agents: ctx,
+        events: None,
+        auth: Authenticator::Verified,
+        limits: Limits::from_config(config),
+    })
 }

@@ -61,6 +61,33 @@ pub struct Config {
     pub deploy_timeout_secs: u64,
     /// `KILN_PIPELINE_TIME_SCALE`: multiplies the pipeline's Wait and Retry intervals (default 1).
     pub pipeline_time_scale: f64,
+    /// Where the AWS backend runs tests and deployments.
+    pub aws: AwsSettings,
+}
+
+/// Settings of the AWS backend's runners, each from its own variable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsSettings {
+    /// `KILN_TEST_PROJECT`: the CodeBuild project that runs generated test suites.
+    pub test_project: Option<String>,
+    /// `KILN_IMAGE_PROJECT`: the CodeBuild project that builds images.
+    pub image_project: Option<String>,
+    /// `KILN_CLUSTER`: the ECS cluster of deployments.
+    pub cluster: Option<String>,
+    /// `KILN_LISTENER_ARN`: the shared load balancer's listener.
+    pub listener_arn: Option<String>,
+    /// `KILN_VPC_ID`: the VPC of deployments.
+    pub vpc_id: Option<String>,
+    /// `KILN_SUBNETS`: comma-separated subnets of deployments.
+    pub subnets: Vec<String>,
+    /// `KILN_SECURITY_GROUPS`: comma-separated security groups of deployments.
+    pub security_groups: Vec<String>,
+    /// `KILN_EXECUTION_ROLE_ARN`: the role deployment tasks start with.
+    pub execution_role_arn: Option<String>,
+    /// `KILN_APPS_URL`: the load balancer's public base URL.
+    pub apps_url: Option<String>,
+    /// `KILN_S3_PATH_STYLE`: `true` to address S3 by path (S3-compatible stand-ins need it).
+    pub s3_path_style: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -117,6 +144,16 @@ pub const VARIABLES: &[&str] = &[
     "KILN_TEST_TIMEOUT_SECS",
     "KILN_DEPLOY_TIMEOUT_SECS",
     "KILN_PIPELINE_TIME_SCALE",
+    "KILN_TEST_PROJECT",
+    "KILN_IMAGE_PROJECT",
+    "KILN_CLUSTER",
+    "KILN_LISTENER_ARN",
+    "KILN_VPC_ID",
+    "KILN_SUBNETS",
+    "KILN_SECURITY_GROUPS",
+    "KILN_EXECUTION_ROLE_ARN",
+    "KILN_APPS_URL",
+    "KILN_S3_PATH_STYLE",
 ];
 
 impl Config {
@@ -194,7 +231,40 @@ impl Config {
                     )
                 })?,
         };
+        let list = |k: &str| -> Vec<String> {
+            get(k)
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let aws = AwsSettings {
+            test_project: get("KILN_TEST_PROJECT"),
+            image_project: get("KILN_IMAGE_PROJECT"),
+            cluster: get("KILN_CLUSTER"),
+            listener_arn: get("KILN_LISTENER_ARN"),
+            vpc_id: get("KILN_VPC_ID"),
+            subnets: list("KILN_SUBNETS"),
+            security_groups: list("KILN_SECURITY_GROUPS"),
+            execution_role_arn: get("KILN_EXECUTION_ROLE_ARN"),
+            apps_url: get("KILN_APPS_URL"),
+            s3_path_style: match get("KILN_S3_PATH_STYLE").as_deref() {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(invalid(
+                        "KILN_S3_PATH_STYLE",
+                        other,
+                        "expected `true` or `false`",
+                    ))
+                }
+            },
+        };
         Ok(Config {
+            aws,
             venv_dir: get("KILN_VENV_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("venv")),

@@ -6,7 +6,7 @@
 
 use anyhow::Context;
 use kiln::agents::{run_step, StepRequest};
-use kiln::config::Config;
+use kiln::config::{Backend, Config};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -18,7 +18,10 @@ async fn main() -> anyhow::Result<()> {
         .without_time()
         .init();
     let config = Config::from_env().context("reading the configuration")?;
-    let ctx = kiln::backends::local_state(&config).await?.agents;
+    let ctx = match config.backend {
+        Backend::Aws => kiln::backends::aws_state(&config).await?.agents,
+        Backend::Local => kiln::backends::local_state(&config).await?.agents,
+    };
     let ctx = &ctx;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<StepRequest>| async move {

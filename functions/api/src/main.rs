@@ -1,10 +1,9 @@
 //! The api Lambda: API Gateway (HTTP API) events in, the shared v2 router out.
 //!
-//! Backends are built once per cold start. Until the AWS backends land, this serves the local
-//! backend from the function's writable `/tmp` (set `KILN_DATA_DIR=/tmp/kiln`).
+//! Backends are built once per cold start, from the environment (`KILN_BACKEND=aws`).
 
 use anyhow::Context;
-use kiln::config::Config;
+use kiln::config::{Backend, Config};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -14,9 +13,11 @@ async fn main() -> anyhow::Result<()> {
         .without_time()
         .init();
     let config = Config::from_env().context("reading the configuration")?;
-    let state = kiln::backends::local_state(&config).await?;
-    let app = kiln::api::router(state);
-    lambda_http::run(app)
+    let state = match config.backend {
+        Backend::Aws => kiln::backends::aws_state(&config).await?,
+        Backend::Local => kiln::backends::local_state(&config).await?,
+    };
+    lambda_http::run(kiln_api_function::app(state))
         .await
         .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
 }

@@ -26,7 +26,9 @@ async fn say(
 pub(super) async fn build_image(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
     let project = ctx.projects.load_project(run.project_id).await?;
     let number = project.current_version.ok_or(AgentError::NothingToBuild)?;
-    let image = ctx.deployer.build_image(project.id, number).await?;
+    let version = ctx.projects.get_version(project.id, number).await?;
+    let files = version_files(ctx, &version).await?;
+    let image = ctx.deployer.build_image(project.id, number, files).await?;
     if image.is_some() {
         say(
             ctx,

@@ -12,7 +12,7 @@ mod qa_engineer;
 
 pub use architect::design_for;
 pub use backend_developer::is_safe_relative_path;
-pub use pipeline::report_failure;
+pub use pipeline::{complete, report_failure};
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -83,6 +83,7 @@ steps! {
     DevOpsReport: "Records the deployment and replies with its URL.",
     Rollback: "Makes an earlier version current.",
     ReportFailure: "Says in the conversation why the run failed, and marks it failed.",
+    Complete: "Marks the run succeeded.",
 }
 
 impl FromStr for Step {
@@ -203,6 +204,7 @@ pub async fn run_step(ctx: &AgentContext, request: &StepRequest) -> Result<Value
         Step::DevOpsCheck => devops_engineer::check(ctx, run, state).await,
         Step::DevOpsReport => devops_engineer::report(ctx, run, state).await,
         Step::Rollback => devops_engineer::rollback(ctx, run).await,
+        Step::Complete => complete(ctx, run).await.map(|_| Value::Null),
         Step::ReportFailure => {
             let error = request.error.clone().unwrap_or(Value::Null);
             report_failure(ctx, run, &error).await.map(|_| Value::Null)

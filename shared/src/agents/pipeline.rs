@@ -21,6 +21,17 @@ pub(super) async fn freshness(ctx: &AgentContext, run: &RunInput) -> Result<Valu
     Ok(json!({"stale": stale, "tested": tested}))
 }
 
+/// Marks the run succeeded, unless it already ended.
+pub async fn complete(ctx: &AgentContext, run: &RunInput) -> Result<(), AgentError> {
+    let mut stored = ctx.projects.get_run(run.project_id, run.run_id).await?;
+    if stored.status.is_final() {
+        return Ok(());
+    }
+    stored.status = RunStatus::Succeeded;
+    stored.updated_at = now();
+    Ok(ctx.projects.update_run(&stored).await?)
+}
+
 /// Marks the run failed with the error that ended it and says why in the conversation.
 /// `error` is ASL's `{"Error", "Cause"}`.
 pub async fn report_failure(

@@ -464,6 +464,7 @@ impl Deployer for LocalDeployer {
         &self,
         _project_id: Uuid,
         _version: u32,
+        _files: Vec<File>,
     ) -> Result<Option<String>, RunnerError> {
         // Local deployments run from source: there is no image to build.
         Ok(None)

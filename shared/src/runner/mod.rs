@@ -2,10 +2,37 @@
 //! somewhere it answers over HTTP. Long operations are started by one call and polled by
 //! another, so that no step waits for them.
 
+#[cfg(feature = "aws")]
+mod codebuild;
+#[cfg(feature = "aws")]
+mod ecs;
 pub mod junit;
 mod local;
 
+#[cfg(feature = "aws")]
+pub use codebuild::CodeBuildTestRunner;
+#[cfg(feature = "aws")]
+pub use ecs::{EcsDeployer, EcsSettings};
 pub use local::{LocalDeployer, LocalRunnerSettings, LocalTestRunner};
+
+/// A zip archive of a version's files, as CodeBuild takes its source.
+pub fn zip_files(files: &[File]) -> Result<Vec<u8>, RunnerError> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o644);
+    let fail = |e: &dyn std::fmt::Display| RunnerError::Process(format!("zipping the source: {e}"));
+    for (path, bytes) in files {
+        if !crate::agents::is_safe_relative_path(path) {
+            return Err(RunnerError::Process(format!("refusing the path {path:?}")));
+        }
+        zip.start_file(path.as_str(), options)
+            .map_err(|e| fail(&e))?;
+        zip.write_all(bytes).map_err(|e| fail(&e))?;
+    }
+    Ok(zip.finish().map_err(|e| fail(&e))?.into_inner())
+}
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -131,11 +158,12 @@ pub enum RolloutStatus {
 /// Runs versions where they answer over HTTP.
 #[async_trait]
 pub trait Deployer: Send + Sync {
-    /// Starts building an image of the version; `None` when the backend needs no image.
+    /// Starts building an image of the version's files; `None` when the backend needs no image.
     async fn build_image(
         &self,
         project_id: Uuid,
         version: u32,
+        files: Vec<File>,
     ) -> Result<Option<String>, RunnerError>;
 
     /// Whether the image build finished.

@@ -5,6 +5,11 @@
 //! [`crate::agents::run_step`], as the agents Lambda does on AWS.
 
 pub mod asl;
+#[cfg(feature = "aws")]
+mod step_functions;
+
+#[cfg(feature = "aws")]
+pub use step_functions::StepFunctionsWorkflow;
 
 use std::sync::{Arc, OnceLock};
 
@@ -267,6 +272,12 @@ mod tests {
         );
         for (name, state) in def["States"].as_object().unwrap() {
             if state["Type"] == "Task" && name != "ReportFailure" {
+                if name != "Complete" {
+                    assert_ne!(
+                        state["Next"], "Done",
+                        "{name} must end through Complete, which marks the run succeeded"
+                    );
+                }
                 assert_eq!(
                     state["Catch"][0]["Next"], "ReportFailure",
                     "{name} must report its failures"

@@ -1,0 +1,254 @@
+//! The api function's handler on API Gateway v2 (HTTP API) events, with the AWS backends on a
+//! moto server: DynamoDB, S3 and Step Functions.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use http_body_util::BodyExt;
+use kiln::config::Config;
+use kiln_integration_tests::Moto;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+async fn app(moto: &Moto) -> (Router, aws_sdk_sfn::Client, String) {
+    let sdk = moto.sdk_config().await;
+    kiln::store::DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), "kiln")
+        .await
+        .unwrap();
+    moto.s3()
+        .await
+        .create_bucket()
+        .bucket("kiln-artifacts")
+        .send()
+        .await
+        .unwrap();
+    let sfn = aws_sdk_sfn::Client::new(&sdk);
+    let definition = kiln::workflow::PIPELINE_JSON.replace(
+        "${AgentsFunctionArn}",
+        "arn:aws:lambda:us-east-1:123456789012:function:kiln-agents",
+    );
+    let machine = sfn
+        .create_state_machine()
+        .name("kiln-pipeline")
+        .definition(definition)
+        .role_arn("arn:aws:iam::123456789012:role/kiln-states")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    let vars: HashMap<String, String> = [
+        ("KILN_BACKEND", "aws"),
+        ("KILN_TABLE", "kiln"),
+        ("KILN_BUCKET", "kiln-artifacts"),
+        ("KILN_STATE_MACHINE_ARN", machine.as_str()),
+        ("KILN_TEST_PROJECT", "kiln-tests"),
+        ("KILN_IMAGE_PROJECT", "kiln-images"),
+        ("KILN_CLUSTER", "kiln-apps"),
+        (
+            "KILN_LISTENER_ARN",
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/kiln/1/1",
+        ),
+        ("KILN_VPC_ID", "vpc-12345678"),
+        ("KILN_SUBNETS", "subnet-12345678"),
+        (
+            "KILN_EXECUTION_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/kiln-tasks",
+        ),
+        ("KILN_APPS_URL", "https://apps.example.com"),
+        ("KILN_S3_PATH_STYLE", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let config = Config::from_vars(&vars).unwrap();
+    let state = kiln::backends::aws_state_with(&config, &sdk).await.unwrap();
+    (kiln_api_function::app(state), sfn, machine)
+}
+
+/// An API Gateway v2 event, as the HTTP API sends it after its JWT authorizer accepted `sub`.
+fn event(method: &str, path: &str, body: Option<Value>, sub: Option<&str>) -> String {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let mut e = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"content-type": "application/json", "host": "api.example.com", "user-agent": "curl/8"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "kilnapi", "domainName": "api.example.com",
+            "domainPrefix": "api", "requestId": "req-1", "routeKey": "$default", "stage": "$default",
+            "time": "24/Nov/2026:10:00:00 +0000", "timeEpoch": 1795000000000u64,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "curl/8"}
+        },
+        "isBase64Encoded": false
+    });
+    if let Some(b) = body {
+        e["body"] = json!(b.to_string());
+    }
+    if let Some(sub) = sub {
+        e["requestContext"]["authorizer"] = json!({"jwt": {"claims": {"sub": sub, "email": format!("{sub}@example.com")}, "scopes": null}});
+    }
+    e.to_string()
+}
+
+async fn send(app: &Router, event: String) -> (u16, Value) {
+    let req = lambda_http::request::from_str(&event).expect("a valid API Gateway event");
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_post_and_read_back_through_api_gateway_events() {
+    let moto = Moto::start();
+    let (app, sfn, machine) = app(&moto).await;
+
+    let (status, project) = send(
+        &app,
+        event(
+            "POST",
+            "/api/v2/projects",
+            Some(json!({"name": "Task Management API"})),
+            Some("alice"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{project}");
+    assert_eq!(project["owner"], "alice");
+    let id = project["id"].as_str().unwrap().to_owned();
+
+    let body = json!({"content": "Build a REST API for managing tasks", "client_id": "c-1"});
+    let (status, posted) = send(
+        &app,
+        event(
+            "POST",
+            &format!("/api/v2/projects/{id}/messages"),
+            Some(body.clone()),
+            Some("alice"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{posted}");
+    assert_eq!(posted["run"]["intent"], "create");
+    assert_eq!(posted["run"]["status"], "running");
+    let run_id = posted["run"]["id"].as_str().unwrap().to_owned();
+    let (status, again) = send(
+        &app,
+        event(
+            "POST",
+            &format!("/api/v2/projects/{id}/messages"),
+            Some(body),
+            Some("alice"),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, &again["run"]["id"]),
+        (200, &posted["run"]["id"]),
+        "a retry is recognised"
+    );
+
+    // The run started one execution of the pipeline, named after it, with the run as input.
+    let executions = sfn
+        .list_executions()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap()
+        .executions;
+    assert_eq!(executions.len(), 1);
+    assert_eq!(executions[0].name, run_id);
+    let described = sfn
+        .describe_execution()
+        .execution_arn(&executions[0].execution_arn)
+        .send()
+        .await
+        .unwrap();
+    let input: Value = serde_json::from_str(described.input.as_deref().unwrap()).unwrap();
+    assert_eq!(input["run"]["project_id"], id.as_str());
+    assert_eq!(input["run"]["intent"], "create");
+    assert_eq!(input["run"]["owner"], "alice");
+
+    let (status, conversation) = send(
+        &app,
+        event(
+            "GET",
+            &format!("/api/v2/projects/{id}/conversation?limit=10"),
+            None,
+            Some("alice"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        conversation["items"][0]["content"],
+        "Build a REST API for managing tasks"
+    );
+    let (status, run) = send(
+        &app,
+        event(
+            "GET",
+            &format!("/api/v2/projects/{id}/runs/{run_id}"),
+            None,
+            Some("alice"),
+        ),
+    )
+    .await;
+    assert_eq!((status, run["status"].as_str()), (200, Some("running")));
+
+    // Another owner sees nothing; no verified owner gets 401.
+    let (status, _) = send(
+        &app,
+        event("GET", &format!("/api/v2/projects/{id}"), None, Some("bob")),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, bobs) = send(&app, event("GET", "/api/v2/projects", None, Some("bob"))).await;
+    assert_eq!(bobs["items"], json!([]));
+    let (status, err) = send(&app, event("GET", "/api/v2/projects", None, None)).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (status, err) = send(
+        &app,
+        event(
+            "POST",
+            "/api/v2/projects",
+            Some(json!({"name": ""})),
+            Some("alice"),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (422, Some("invalid_request"))
+    );
+
+    let (status, _) = send(
+        &app,
+        event(
+            "DELETE",
+            &format!("/api/v2/projects/{id}"),
+            None,
+            Some("alice"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = send(
+        &app,
+        event(
+            "GET",
+            &format!("/api/v2/projects/{id}"),
+            None,
+            Some("alice"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 404);
+}

@@ -1,0 +1,189 @@
+//! `TestRunner` on AWS CodeBuild: the version's source goes to S3 as a zip, a build of the test
+//! project runs `infra/buildspec-test.yml` on it, and the JUnit report comes back through S3.
+
+use async_trait::async_trait;
+use aws_sdk_codebuild::error::DisplayErrorContext;
+use aws_sdk_codebuild::types::{
+    ArtifactsType, EnvironmentVariable, EnvironmentVariableType, ProjectArtifacts, SourceType,
+    StatusType,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{
+    junit, zip_files, File, RunnerError, TestFailure, TestJob, TestReport, TestRunner, TestStatus,
+};
+use crate::store::{S3ArtifactStore, StoreError};
+
+/// The buildspec of test builds.
+pub const TEST_BUILDSPEC: &str = include_str!("../../../infra/buildspec-test.yml");
+
+fn aws<E: std::error::Error + 'static>(e: E) -> RunnerError {
+    RunnerError::Process(DisplayErrorContext(e).to_string())
+}
+
+pub(super) fn store(e: StoreError) -> RunnerError {
+    RunnerError::Process(e.to_string())
+}
+
+/// Starts a build of `project` on a source zip in S3, with environment variables.
+pub(super) async fn start_build(
+    codebuild: &aws_sdk_codebuild::Client,
+    artifacts: &S3ArtifactStore,
+    project: &str,
+    source_key: &str,
+    buildspec: &str,
+    env: &[(&str, String)],
+) -> Result<String, RunnerError> {
+    let mut request = codebuild
+        .start_build()
+        .project_name(project)
+        .source_type_override(SourceType::S3)
+        .source_location_override(format!("{}/{source_key}", artifacts.bucket()))
+        .buildspec_override(buildspec)
+        .artifacts_override(
+            ProjectArtifacts::builder()
+                .r#type(ArtifactsType::NoArtifacts)
+                .build()
+                .map_err(aws)?,
+        );
+    for (name, value) in env {
+        request = request.environment_variables_override(
+            EnvironmentVariable::builder()
+                .name(*name)
+                .value(value)
+                .r#type(EnvironmentVariableType::Plaintext)
+                .build()
+                .map_err(aws)?,
+        );
+    }
+    let out = request.send().await.map_err(aws)?;
+    out.build_value
+        .and_then(|b| b.id)
+        .ok_or_else(|| RunnerError::Process("CodeBuild started no build".into()))
+}
+
+/// The status of a build.
+pub(super) async fn build_status(
+    codebuild: &aws_sdk_codebuild::Client,
+    id: &str,
+) -> Result<StatusType, RunnerError> {
+    let out = codebuild
+        .batch_get_builds()
+        .ids(id)
+        .send()
+        .await
+        .map_err(aws)?;
+    out.builds
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .and_then(|b| b.build_status)
+        .ok_or_else(|| RunnerError::UnknownJob(id.to_owned()))
+}
+
+/// Runs test suites as CodeBuild builds.
+pub struct CodeBuildTestRunner {
+    codebuild: aws_sdk_codebuild::Client,
+    artifacts: S3ArtifactStore,
+    project: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Job {
+    build: String,
+    report_key: String,
+}
+
+impl CodeBuildTestRunner {
+    /// A runner that starts builds of the CodeBuild project `project`.
+    pub fn new(
+        codebuild: aws_sdk_codebuild::Client,
+        artifacts: S3ArtifactStore,
+        project: impl Into<String>,
+    ) -> Self {
+        CodeBuildTestRunner {
+            codebuild,
+            artifacts,
+            project: project.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl TestRunner for CodeBuildTestRunner {
+    async fn needs_environment(&self) -> bool {
+        false
+    }
+
+    async fn prepare_environment(&self) -> Result<(), RunnerError> {
+        Ok(())
+    }
+
+    async fn start(
+        &self,
+        project_id: Uuid,
+        version: u32,
+        files: Vec<File>,
+    ) -> Result<TestJob, RunnerError> {
+        let run = Uuid::now_v7();
+        let source_key = format!("sources/{project_id}/v{version}-{run}.zip");
+        self.artifacts
+            .put_object(&source_key, zip_files(&files)?, "application/zip")
+            .await
+            .map_err(store)?;
+        let report_key = format!("test-reports/{project_id}/v{version}-{run}/junit.xml");
+        let build = start_build(
+            &self.codebuild,
+            &self.artifacts,
+            &self.project,
+            &source_key,
+            TEST_BUILDSPEC,
+            &[
+                ("KILN_REPORT_BUCKET", self.artifacts.bucket().to_owned()),
+                ("KILN_REPORT_KEY", report_key.clone()),
+            ],
+        )
+        .await?;
+        let id = serde_json::to_string(&Job { build, report_key })
+            .map_err(|e| RunnerError::Process(e.to_string()))?;
+        Ok(TestJob { id })
+    }
+
+    async fn poll(&self, job: &TestJob) -> Result<TestStatus, RunnerError> {
+        let job: Job =
+            serde_json::from_str(&job.id).map_err(|_| RunnerError::UnknownJob(job.id.clone()))?;
+        let status = build_status(&self.codebuild, &job.build).await?;
+        if status == StatusType::InProgress {
+            return Ok(TestStatus::Running);
+        }
+        let timed_out = status == StatusType::TimedOut;
+        let report = match self.artifacts.get_object(&job.report_key).await {
+            Ok(xml) if !timed_out => {
+                junit::parse(&String::from_utf8_lossy(&xml)).unwrap_or_else(|e| TestReport {
+                    errors: 1,
+                    failures: vec![TestFailure {
+                        name: "pytest".into(),
+                        message: e,
+                    }],
+                    ..TestReport::default()
+                })
+            }
+            Ok(_) | Err(StoreError::NotFound(_)) => TestReport {
+                errors: u32::from(!timed_out),
+                timed_out,
+                failures: vec![TestFailure {
+                    name: "codebuild".into(),
+                    message: format!(
+                        "the build {} ended {} without a test report",
+                        job.build,
+                        status.as_str()
+                    ),
+                }],
+                ..TestReport::default()
+            },
+            Err(e) => return Err(store(e)),
+        };
+        Ok(TestStatus::Finished(report))
+    }
+}

@@ -1,0 +1,548 @@
+//! `Deployer` on AWS: an ECR repository per project, images built by CodeBuild, and an ECS
+//! Fargate service per project and environment behind a path rule of a shared load balancer.
+
+use async_trait::async_trait;
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, KeyValuePair,
+    LaunchType, LoadBalancer, NetworkConfiguration, NetworkMode, PortMapping,
+};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, PathPatternConditionConfig, ProtocolEnum, RuleCondition, TargetTypeEnum,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::codebuild::{build_status, start_build, store};
+use super::{zip_files, Deployer, File, Rollout, RolloutStatus, RunnerError};
+use crate::model::Environment;
+use crate::store::S3ArtifactStore;
+
+/// The buildspec of image builds.
+pub const IMAGE_BUILDSPEC: &str = include_str!("../../../infra/buildspec-image.yml");
+
+/// Where and how deployments run.
+#[derive(Debug, Clone)]
+pub struct EcsSettings {
+    /// The ECS cluster.
+    pub cluster: String,
+    /// The CodeBuild project that builds images.
+    pub image_project: String,
+    /// The shared load balancer's listener that gets a path rule per deployment.
+    pub listener_arn: String,
+    /// The VPC of the target groups.
+    pub vpc_id: String,
+    /// Subnets of the tasks.
+    pub subnets: Vec<String>,
+    /// Security groups of the tasks.
+    pub security_groups: Vec<String>,
+    /// The role tasks start with (pulls images, writes logs).
+    pub execution_role_arn: String,
+    /// The load balancer's public base URL, e.g. `https://apps.example.com`.
+    pub public_url: String,
+}
+
+/// Deploys to ECS Fargate.
+pub struct EcsDeployer {
+    ecr: aws_sdk_ecr::Client,
+    ecs: aws_sdk_ecs::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    codebuild: aws_sdk_codebuild::Client,
+    artifacts: S3ArtifactStore,
+    settings: EcsSettings,
+}
+
+fn aws<E: std::error::Error + 'static>(e: E) -> RunnerError {
+    RunnerError::Process(aws_sdk_ecs::error::DisplayErrorContext(e).to_string())
+}
+
+/// Whether an AWS error says the thing does not exist (nothing to tear down, then).
+fn is_missing<E, R>(e: &aws_sdk_ecs::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_ecs::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .is_some_and(|c| c.contains("NotFound"))
+}
+
+/// The name of a project's environment in ECS and ELB (at most 32 characters).
+fn deployment_name(project_id: Uuid, environment: Environment) -> String {
+    format!(
+        "kiln-{}-{}",
+        &project_id.simple().to_string()[..12],
+        environment.as_str()
+    )
+}
+
+fn repository_name(project_id: Uuid) -> String {
+    format!("kiln/{}", project_id.simple())
+}
+
+impl EcsDeployer {
+    /// A deployer with these clients and settings.
+    pub fn new(
+        ecr: aws_sdk_ecr::Client,
+        ecs: aws_sdk_ecs::Client,
+        elb: aws_sdk_elasticloadbalancingv2::Client,
+        codebuild: aws_sdk_codebuild::Client,
+        artifacts: S3ArtifactStore,
+        settings: EcsSettings,
+    ) -> Self {
+        EcsDeployer {
+            ecr,
+            ecs,
+            elb,
+            codebuild,
+            artifacts,
+            settings,
+        }
+    }
+
+    /// The project's repository URI, creating the repository the first time.
+    async fn repository(&self, project_id: Uuid) -> Result<String, RunnerError> {
+        let name = repository_name(project_id);
+        match self
+            .ecr
+            .create_repository()
+            .repository_name(&name)
+            .send()
+            .await
+        {
+            Ok(out) => out.repository.and_then(|r| r.repository_uri),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_repository_already_exists_exception()) =>
+            {
+                let out = self
+                    .ecr
+                    .describe_repositories()
+                    .repository_names(&name)
+                    .send()
+                    .await
+                    .map_err(aws)?;
+                out.repositories
+                    .unwrap_or_default()
+                    .into_iter()
+                    .next()
+                    .and_then(|r| r.repository_uri)
+            }
+            Err(e) => return Err(aws(e)),
+        }
+        .ok_or_else(|| RunnerError::Process(format!("ECR has no URI for {name}")))
+    }
+
+    /// The target group of a deployment, created the first time.
+    async fn target_group(&self, name: &str, base: &str) -> Result<String, RunnerError> {
+        let existing = self.elb.describe_target_groups().names(name).send().await;
+        if let Ok(out) = existing {
+            if let Some(arn) = out
+                .target_groups
+                .unwrap_or_default()
+                .into_iter()
+                .find_map(|t| t.target_group_arn)
+            {
+                return Ok(arn);
+            }
+        }
+        let out = self
+            .elb
+            .create_target_group()
+            .name(name)
+            .protocol(ProtocolEnum::Http)
+            .port(8000)
+            .vpc_id(&self.settings.vpc_id)
+            .target_type(TargetTypeEnum::Ip)
+            .health_check_path(format!("{base}/health"))
+            .send()
+            .await
+            .map_err(aws)?;
+        out.target_groups
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|t| t.target_group_arn)
+            .ok_or_else(|| RunnerError::Process("ELB created no target group".into()))
+    }
+
+    /// The listener rule sending `{base}` and `{base}/*` to the target group.
+    async fn path_rule(&self, base: &str, target_group: &str) -> Result<String, RunnerError> {
+        let rules = self
+            .elb
+            .describe_rules()
+            .listener_arn(&self.settings.listener_arn)
+            .send()
+            .await
+            .map_err(aws)?
+            .rules
+            .unwrap_or_default();
+        let pattern = format!("{base}/*");
+        let mine = rules.iter().find(|r| {
+            r.conditions().iter().any(|c| {
+                c.values().iter().any(|v| *v == pattern)
+                    || c.path_pattern_config()
+                        .is_some_and(|p| p.values().iter().any(|v| *v == pattern))
+            })
+        });
+        if let Some(arn) = mine.and_then(|r| r.rule_arn.clone()) {
+            return Ok(arn);
+        }
+        let used: Vec<i32> = rules
+            .iter()
+            .filter_map(|r| r.priority.as_deref()?.parse().ok())
+            .collect();
+        let priority = (1..50_000).find(|p| !used.contains(p)).unwrap_or(49_999);
+        let out = self
+            .elb
+            .create_rule()
+            .listener_arn(&self.settings.listener_arn)
+            .priority(priority)
+            .conditions(
+                RuleCondition::builder()
+                    .field("path-pattern")
+                    .path_pattern_config(
+                        PathPatternConditionConfig::builder()
+                            .values(base)
+                            .values(&pattern)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .actions(
+                Action::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .target_group_arn(target_group)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(aws)?;
+        out.rules
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|r| r.rule_arn)
+            .ok_or_else(|| RunnerError::Process("ELB created no rule".into()))
+    }
+
+    async fn stop_environment(
+        &self,
+        project_id: Uuid,
+        environment: Environment,
+    ) -> Result<(), RunnerError> {
+        let name = deployment_name(project_id, environment);
+        let base = format!("/{name}");
+        let services = match self
+            .ecs
+            .describe_services()
+            .cluster(&self.settings.cluster)
+            .services(&name)
+            .send()
+            .await
+        {
+            Ok(out) => out.services.unwrap_or_default(),
+            Err(e) if is_missing(&e) => Vec::new(),
+            Err(e) => return Err(aws(e)),
+        };
+        let active = services
+            .iter()
+            .any(|s| s.status.as_deref() == Some("ACTIVE"));
+        if active {
+            self.ecs
+                .delete_service()
+                .cluster(&self.settings.cluster)
+                .service(&name)
+                .force(true)
+                .send()
+                .await
+                .map_err(aws)?;
+        }
+        let rules = match self
+            .elb
+            .describe_rules()
+            .listener_arn(&self.settings.listener_arn)
+            .send()
+            .await
+        {
+            Ok(out) => out.rules.unwrap_or_default(),
+            Err(e) if is_missing(&e) => Vec::new(),
+            Err(e) => return Err(aws(e)),
+        };
+        let pattern = format!("{base}/*");
+        for rule in rules.iter().filter(|r| {
+            r.conditions().iter().any(|c| {
+                c.values().iter().any(|v| *v == pattern)
+                    || c.path_pattern_config()
+                        .is_some_and(|p| p.values().iter().any(|v| *v == pattern))
+            })
+        }) {
+            if let Some(arn) = &rule.rule_arn {
+                self.elb
+                    .delete_rule()
+                    .rule_arn(arn)
+                    .send()
+                    .await
+                    .map_err(aws)?;
+            }
+        }
+        if let Ok(out) = self.elb.describe_target_groups().names(&name).send().await {
+            for arn in out
+                .target_groups
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|t| t.target_group_arn)
+            {
+                self.elb
+                    .delete_target_group()
+                    .target_group_arn(arn)
+                    .send()
+                    .await
+                    .map_err(aws)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Deployer for EcsDeployer {
+    async fn build_image(
+        &self,
+        project_id: Uuid,
+        version: u32,
+        files: Vec<File>,
+    ) -> Result<Option<String>, RunnerError> {
+        let uri = self.repository(project_id).await?;
+        let source_key = format!(
+            "sources/{project_id}/image-v{version}-{}.zip",
+            Uuid::now_v7()
+        );
+        self.artifacts
+            .put_object(&source_key, zip_files(&files)?, "application/zip")
+            .await
+            .map_err(store)?;
+        let build = start_build(
+            &self.codebuild,
+            &self.artifacts,
+            &self.settings.image_project,
+            &source_key,
+            IMAGE_BUILDSPEC,
+            &[("IMAGE_URI", format!("{uri}:v{version}"))],
+        )
+        .await?;
+        Ok(Some(build))
+    }
+
+    async fn image_ready(&self, image_job: Option<&str>) -> Result<bool, RunnerError> {
+        let Some(id) = image_job else { return Ok(true) };
+        match build_status(&self.codebuild, id).await? {
+            aws_sdk_codebuild::types::StatusType::InProgress => Ok(false),
+            aws_sdk_codebuild::types::StatusType::Succeeded => Ok(true),
+            other => Err(RunnerError::Process(format!(
+                "the image build {id} ended {}",
+                other.as_str()
+            ))),
+        }
+    }
+
+    async fn deploy(
+        &self,
+        project_id: Uuid,
+        environment: Environment,
+        version: u32,
+        _files: Vec<File>,
+    ) -> Result<Rollout, RunnerError> {
+        let name = deployment_name(project_id, environment);
+        let base = format!("/{name}");
+        let image = format!("{}:v{version}", self.repository(project_id).await?);
+        let env = |k: &str, v: String| KeyValuePair::builder().name(k).value(v).build();
+        let task = self
+            .ecs
+            .register_task_definition()
+            .family(&name)
+            .requires_compatibilities(Compatibility::Fargate)
+            .network_mode(NetworkMode::Awsvpc)
+            .cpu("256")
+            .memory("512")
+            .execution_role_arn(&self.settings.execution_role_arn)
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name("app")
+                    .image(&image)
+                    .essential(true)
+                    .port_mappings(PortMapping::builder().container_port(8000).build())
+                    .environment(env("BASE_PATH", base.clone()))
+                    .environment(env("PORT", "8000".into()))
+                    .environment(env("DATABASE_URL", "sqlite:////srv/data/app.db".into()))
+                    .environment(env(
+                        "JWT_SECRET",
+                        format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()),
+                    ))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(aws)?;
+        let task_arn = task
+            .task_definition
+            .and_then(|t| t.task_definition_arn)
+            .ok_or_else(|| RunnerError::Process("ECS registered no task definition".into()))?;
+        let target_group = self.target_group(&name, &base).await?;
+        let rule = self.path_rule(&base, &target_group).await?;
+        let existing = self
+            .ecs
+            .describe_services()
+            .cluster(&self.settings.cluster)
+            .services(&name)
+            .send()
+            .await
+            .map_err(aws)?;
+        let active = existing
+            .services
+            .unwrap_or_default()
+            .iter()
+            .any(|s| s.status.as_deref() == Some("ACTIVE"));
+        let service_arn = if active {
+            self.ecs
+                .update_service()
+                .cluster(&self.settings.cluster)
+                .service(&name)
+                .task_definition(&task_arn)
+                .force_new_deployment(true)
+                .send()
+                .await
+                .map_err(aws)?
+                .service
+        } else {
+            self.ecs
+                .create_service()
+                .cluster(&self.settings.cluster)
+                .service_name(&name)
+                .task_definition(&task_arn)
+                .desired_count(1)
+                .launch_type(LaunchType::Fargate)
+                .network_configuration(
+                    NetworkConfiguration::builder()
+                        .awsvpc_configuration(
+                            AwsVpcConfiguration::builder()
+                                .set_subnets(Some(self.settings.subnets.clone()))
+                                .set_security_groups(Some(self.settings.security_groups.clone()))
+                                .assign_public_ip(AssignPublicIp::Disabled)
+                                .build()
+                                .map_err(aws)?,
+                        )
+                        .build(),
+                )
+                .load_balancers(
+                    LoadBalancer::builder()
+                        .target_group_arn(&target_group)
+                        .container_name("app")
+                        .container_port(8000)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(aws)?
+                .service
+        }
+        .and_then(|s| s.service_arn)
+        .ok_or_else(|| RunnerError::Process("ECS returned no service".into()))?;
+        let mut resources = serde_json::Map::new();
+        for (k, v) in [
+            ("service_arn", service_arn.clone()),
+            ("task_definition_arn", task_arn.clone()),
+            ("target_group_arn", target_group),
+            ("rule_arn", rule),
+            ("image", image),
+        ] {
+            resources.insert(k.into(), Value::String(v));
+        }
+        Ok(Rollout {
+            id: format!("{name} {task_arn}"),
+            url: format!("{}{base}/", self.settings.public_url.trim_end_matches('/')),
+            resources,
+        })
+    }
+
+    async fn rollout_status(&self, rollout: &Rollout) -> Result<RolloutStatus, RunnerError> {
+        let (name, task_arn) = rollout
+            .id
+            .split_once(' ')
+            .ok_or_else(|| RunnerError::UnknownJob(rollout.id.clone()))?;
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(&self.settings.cluster)
+            .services(name)
+            .send()
+            .await
+            .map_err(aws)?;
+        let service = out
+            .services
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .ok_or_else(|| RunnerError::UnknownJob(rollout.id.clone()))?;
+        let ours = service
+            .deployments()
+            .iter()
+            .find(|d| d.task_definition.as_deref() == Some(task_arn));
+        let Some(deployment) = ours else {
+            return Ok(RolloutStatus::Failed(
+                "the service no longer runs this version".into(),
+            ));
+        };
+        use aws_sdk_ecs::types::DeploymentRolloutState as State;
+        Ok(match deployment.rollout_state() {
+            Some(State::Completed) => RolloutStatus::Running,
+            Some(State::Failed) => RolloutStatus::Failed(
+                deployment
+                    .rollout_state_reason()
+                    .unwrap_or("the rollout failed")
+                    .to_owned(),
+            ),
+            // A service that reports no rollout state is stable once every task runs.
+            None if deployment.running_count >= deployment.desired_count
+                && deployment.desired_count > 0 =>
+            {
+                RolloutStatus::Running
+            }
+            _ => RolloutStatus::Pending,
+        })
+    }
+
+    async fn logs(&self, _rollout: &Rollout) -> String {
+        format!(
+            "The container logs are in CloudWatch Logs of the cluster {}.",
+            self.settings.cluster
+        )
+    }
+
+    async fn stop(
+        &self,
+        project_id: Uuid,
+        environment: Option<Environment>,
+    ) -> Result<(), RunnerError> {
+        let environments = match environment {
+            Some(e) => vec![e],
+            None => Environment::ALL.to_vec(),
+        };
+        for e in environments {
+            self.stop_environment(project_id, e).await?;
+        }
+        if environment.is_none() {
+            let out = self
+                .ecr
+                .delete_repository()
+                .repository_name(repository_name(project_id))
+                .force(true)
+                .send()
+                .await;
+            match out {
+                Ok(_) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_repository_not_found_exception()) => {}
+                Err(e) => return Err(aws(e)),
+            }
+        }
+        Ok(())
+    }
+}
