@@ -155,7 +155,7 @@ async fn a_description_gets_a_plan_from_the_product_manager_and_architect() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(steps, ["ProductManager", "Architect"]);
+    assert_eq!(steps, ["ProductManager", "Architect", "Complete"]);
 
     let run_id = body["run"]["id"].as_str().unwrap();
     let (status, run) = app
@@ -275,7 +275,12 @@ async fn building_makes_immutable_versions_with_files_diffs_exports_and_commits(
         .collect();
     assert_eq!(
         steps,
-        ["BackendDeveloper", "DocumentationWriter", "Release"]
+        [
+            "BackendDeveloper",
+            "DocumentationWriter",
+            "Release",
+            "Complete"
+        ]
     );
     let reply = app.conversation(&id).await.pop().unwrap();
     assert_eq!(reply["agent"], "backend_developer");

@@ -82,7 +82,12 @@ async fn describe_refine_build_test_deploy_and_use_it() {
         .collect();
     assert_eq!(
         steps,
-        ["BackendDeveloper", "DocumentationWriter", "Release"]
+        [
+            "BackendDeveloper",
+            "DocumentationWriter",
+            "Release",
+            "Complete"
+        ]
     );
 
     let tested = say(&client, &api, &id, "Run the tests").await;
@@ -115,7 +120,8 @@ async fn describe_refine_build_test_deploy_and_use_it() {
             "DevOpsImageCheck",
             "DevOpsDeploy",
             "DevOpsCheck",
-            "DevOpsReport"
+            "DevOpsReport",
+            "Complete"
         ]),
         "{steps:?}"
     );

@@ -5,9 +5,8 @@
 //! the output is the step's JSON result.
 
 use anyhow::Context;
-use kiln::agents::{run_step, StepRequest};
 use kiln::config::{Backend, Config};
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
 #[tokio::main]
@@ -23,12 +22,9 @@ async fn main() -> anyhow::Result<()> {
         Backend::Local => kiln::backends::local_state(&config).await?.agents,
     };
     let ctx = &ctx;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<StepRequest>| async move {
-            let output = run_step(ctx, &event.payload).await?;
-            Ok::<Value, Error>(output)
-        },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        kiln_agents_function::handle(ctx, event.payload).await
+    }))
     .await
     .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
 }

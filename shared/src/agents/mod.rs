@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::generator::GenerateError;
-use crate::model::FileEntry;
+use crate::model::{now, FileEntry, RunStatus, RunStep};
 use crate::runner::{Deployer, RunnerError, TestRunner};
 use crate::spec::SpecError;
 use crate::store::{ArtifactStore, ProjectStore, StoreError};
@@ -210,6 +210,50 @@ pub async fn run_step(ctx: &AgentContext, request: &StepRequest) -> Result<Value
             report_failure(ctx, run, &error).await.map(|_| Value::Null)
         }
     }
+}
+
+/// Runs a step and records it in the run: started, then succeeded or failed. A poll that is
+/// not done yet (`{"done": false}`) leaves its step running, and a repeat of the step just
+/// before updates that entry instead of adding one.
+pub async fn run_recorded_step(
+    ctx: &AgentContext,
+    request: &StepRequest,
+) -> Result<Value, AgentError> {
+    let name = request.step.name();
+    let (project_id, run_id) = (request.run.project_id, request.run.run_id);
+    let mut run = ctx.projects.get_run(project_id, run_id).await?;
+    if run.steps.last().is_none_or(|s| s.name != name) {
+        run.steps.push(RunStep {
+            name: name.to_owned(),
+            status: RunStatus::Running,
+            started_at: Some(now()),
+            finished_at: None,
+            error: None,
+        });
+        run.updated_at = now();
+        ctx.projects.update_run(&run).await?;
+    }
+    let outcome = run_step(ctx, request).await;
+    if outcome
+        .as_ref()
+        .is_ok_and(|v| v["done"] == Value::Bool(false))
+    {
+        return outcome;
+    }
+    let mut run = ctx.projects.get_run(project_id, run_id).await?;
+    if let Some(step) = run.steps.iter_mut().rev().find(|s| s.name == name) {
+        step.finished_at = Some(now());
+        match &outcome {
+            Ok(_) => step.status = RunStatus::Succeeded,
+            Err(e) => {
+                step.status = RunStatus::Failed;
+                step.error = Some(e.to_string());
+            }
+        }
+    }
+    run.updated_at = now();
+    ctx.projects.update_run(&run).await?;
+    outcome
 }
 
 /// The files a build wrote so far: `state.draft.files`.

@@ -65,6 +65,15 @@ where
         .is_some_and(|c| c.contains("NotFound"))
 }
 
+/// Whether a listener rule sends `pattern` somewhere.
+fn routes(rule: &aws_sdk_elasticloadbalancingv2::types::Rule, pattern: &String) -> bool {
+    rule.conditions().iter().any(|c| {
+        c.values().contains(pattern)
+            || c.path_pattern_config()
+                .is_some_and(|p| p.values().contains(pattern))
+    })
+}
+
 /// The name of a project's environment in ECS and ELB (at most 32 characters).
 fn deployment_name(project_id: Uuid, environment: Environment) -> String {
     format!(
@@ -175,13 +184,7 @@ impl EcsDeployer {
             .rules
             .unwrap_or_default();
         let pattern = format!("{base}/*");
-        let mine = rules.iter().find(|r| {
-            r.conditions().iter().any(|c| {
-                c.values().iter().any(|v| *v == pattern)
-                    || c.path_pattern_config()
-                        .is_some_and(|p| p.values().iter().any(|v| *v == pattern))
-            })
-        });
+        let mine = rules.iter().find(|r| routes(r, &pattern));
         if let Some(arn) = mine.and_then(|r| r.rule_arn.clone()) {
             return Ok(arn);
         }
@@ -266,13 +269,7 @@ impl EcsDeployer {
             Err(e) => return Err(aws(e)),
         };
         let pattern = format!("{base}/*");
-        for rule in rules.iter().filter(|r| {
-            r.conditions().iter().any(|c| {
-                c.values().iter().any(|v| *v == pattern)
-                    || c.path_pattern_config()
-                        .is_some_and(|p| p.values().iter().any(|v| *v == pattern))
-            })
-        }) {
+        for rule in rules.iter().filter(|r| routes(r, &pattern)) {
             if let Some(arn) = &rule.rule_arn {
                 self.elb
                     .delete_rule()

@@ -697,7 +697,7 @@ impl ProjectStore for DynamoStore {
             .query_prefix(project_id, "DEP#", true, None, None)
             .await?;
         let mut list: Vec<Deployment> = items.iter().map(from_item).collect::<StoreResult<_>>()?;
-        list.sort_by(|a, b| b.id.cmp(&a.id));
+        list.sort_by_key(|d| std::cmp::Reverse(d.id));
         Ok(list)
     }
 

@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::agents::{report_failure, run_step, AgentContext, StepRequest};
+use crate::agents::{report_failure, run_recorded_step, AgentContext, StepRequest};
 use crate::intent::Intent;
-use crate::model::{now, Owner, RunStatus, RunStep};
+use crate::model::{now, Owner, RunStatus};
 use crate::store::StoreError;
 use asl::{Failure, Options, StateMachine, TaskHandler};
 
@@ -110,10 +110,7 @@ impl Workflow for LocalWorkflow {
             let span =
                 tracing::info_span!("run", run_id = %input.run_id, intent = input.intent.as_str());
             let _enter = span.enter();
-            let handler = LocalTasks {
-                ctx: ctx.clone(),
-                run: input.clone(),
-            };
+            let handler = LocalTasks { ctx: ctx.clone() };
             let outcome =
                 asl::execute(&machine, execution_input(&input), &handler, options, None).await;
             if let Err(e) = finish(&ctx, &input, outcome).await {
@@ -150,53 +147,9 @@ async fn finish(
     Ok(())
 }
 
-/// Runs Task states in-process and records each agent step in the run.
+/// Runs Task states in-process, as the agents Lambda does on AWS.
 struct LocalTasks {
     ctx: AgentContext,
-    run: RunInput,
-}
-
-impl LocalTasks {
-    /// Marks a step started; a poll that repeats the step just before it updates that entry.
-    async fn started(&self, name: &str) -> Result<(), StoreError> {
-        let mut run = self
-            .ctx
-            .projects
-            .get_run(self.run.project_id, self.run.run_id)
-            .await?;
-        let repeat = run.steps.last().is_some_and(|s| s.name == name);
-        if !repeat {
-            run.steps.push(RunStep {
-                name: name.to_owned(),
-                status: RunStatus::Running,
-                started_at: Some(now()),
-                finished_at: None,
-                error: None,
-            });
-            run.updated_at = now();
-            self.ctx.projects.update_run(&run).await?;
-        }
-        Ok(())
-    }
-
-    async fn finished(&self, name: &str, failure: Option<&Failure>) -> Result<(), StoreError> {
-        let mut run = self
-            .ctx
-            .projects
-            .get_run(self.run.project_id, self.run.run_id)
-            .await?;
-        if let Some(step) = run.steps.iter_mut().rev().find(|s| s.name == name) {
-            step.status = if failure.is_some() {
-                RunStatus::Failed
-            } else {
-                RunStatus::Succeeded
-            };
-            step.finished_at = Some(now());
-            step.error = failure.map(|f| f.cause.clone());
-        }
-        run.updated_at = now();
-        self.ctx.projects.update_run(&run).await
-    }
 }
 
 #[async_trait]
@@ -208,20 +161,9 @@ impl TaskHandler for LocalTasks {
                 format!("the task input is not a step request: {e}"),
             )
         })?;
-        let name = request.step.name();
-        let store_failure = |e: StoreError| Failure::new("Kiln.Transient", e.to_string());
-        self.started(name).await.map_err(store_failure)?;
-        let outcome = run_step(&self.ctx, &request)
+        run_recorded_step(&self.ctx, &request)
             .await
-            .map_err(|e| Failure::new(e.error_name(), e.to_string()));
-        // A poll that is not finished yet leaves its step running.
-        let pending = outcome.as_ref().is_ok_and(|v| v["done"] == json!(false));
-        if !pending {
-            self.finished(name, outcome.as_ref().err())
-                .await
-                .map_err(store_failure)?;
-        }
-        outcome
+            .map_err(|e| Failure::new(e.error_name(), e.to_string()))
     }
 }
 

@@ -182,14 +182,17 @@ pub async fn execute(
         context,
     };
     match machine.timeout_seconds {
-        Some(secs) => tokio::time::timeout(run.scaled(secs), run.states(machine, input))
-            .await
-            .unwrap_or_else(|_| {
-                Err(Failure::new(
-                    "States.Timeout",
-                    "the execution ran out of time",
-                ))
-            }),
+        // Time limits are never scaled: only Wait and Retry intervals are.
+        Some(secs) => {
+            tokio::time::timeout(Duration::from_secs_f64(secs), run.states(machine, input))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Failure::new(
+                        "States.Timeout",
+                        "the execution ran out of time",
+                    ))
+                })
+        }
         None => run.states(machine, input).await,
     }
 }

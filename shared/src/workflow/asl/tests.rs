@@ -302,3 +302,24 @@ fn definitions_are_checked() {
         assert!(StateMachine::from_value(&def).is_err(), "{def}");
     }
 }
+
+#[tokio::test]
+async fn time_scale_shortens_waits_but_not_time_limits() {
+    let def = json!({"StartAt": "W", "TimeoutSeconds": 5, "States": {
+        "W": {"Type": "Wait", "Seconds": 3600, "Next": "T"},
+        "T": {"Type": "Task", "Resource": "echo", "TimeoutSeconds": 5, "End": true}}});
+    let machine = StateMachine::from_value(&def).unwrap();
+    let out = execute(
+        &machine,
+        json!({"ok": true}),
+        &Resources::default(),
+        Options { time_scale: 0.0 },
+        None,
+    )
+    .await;
+    assert_eq!(
+        out.unwrap(),
+        json!({"ok": true}),
+        "an hour's wait took no time, and 5 s was enough"
+    );
+}
