@@ -156,6 +156,19 @@ pub const VARIABLES: &[&str] = &[
     "KILN_S3_PATH_STYLE",
 ];
 
+/// Variables only the local backend reads; every other one of [`VARIABLES`] must be set
+/// for the Lambda functions by the deployment template.
+pub const LOCAL_ONLY: &[&str] = &[
+    "KILN_DATA_DIR",
+    "KILN_BIND",
+    "KILN_TOKEN",
+    "KILN_PYTHON",
+    "KILN_VENV_DIR",
+    "KILN_TEST_TIMEOUT_SECS",
+    "KILN_DEPLOY_TIMEOUT_SECS",
+    "KILN_PIPELINE_TIME_SCALE",
+];
+
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -354,6 +367,13 @@ mod tests {
         ] {
             let e = Config::from_vars(&vars(&[(k, v)])).unwrap_err();
             assert_eq!(e.var, k);
+        }
+    }
+
+    #[test]
+    fn local_only_variables_are_variables() {
+        for v in LOCAL_ONLY {
+            assert!(VARIABLES.contains(v), "{v}");
         }
     }
 

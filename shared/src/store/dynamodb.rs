@@ -549,6 +549,14 @@ impl ProjectStore for DynamoStore {
                 ("PK".into(), s(pk(message.project_id))),
                 ("SK".into(), s(format!("CLIENT#{client_id}"))),
                 ("message_id".into(), s(message.id.to_string())),
+                // Retries come within minutes; the table's TTL drops claims after 30 days.
+                (
+                    "expires_at".into(),
+                    AttributeValue::N(
+                        (time::OffsetDateTime::now_utc().unix_timestamp() + 30 * 86_400)
+                            .to_string(),
+                    ),
+                ),
             ]);
             items.push(self.put(claim, Some("attribute_not_exists(PK)")));
         }

@@ -1,0 +1,133 @@
+//! The SAM template: cfn-lint (with the SAM transform) finds nothing, checkov fails no check
+//! and every skipped one says why, and the functions get every setting the code reads.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use kiln_integration_tests::{python_tool, run_in, show};
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn template() -> String {
+    std::fs::read_to_string(repo().join("infra/template.yaml")).unwrap()
+}
+
+#[test]
+fn cfn_lint_finds_nothing() {
+    let out = run_in(&repo(), &python_tool("cfn-lint"), &["infra/template.yaml"]);
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn checkov_fails_no_check_and_every_skip_is_justified() {
+    let checkov = std::env::var_os("KILN_CHECKOV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap())
+                .join(".cache/kiln/checkov-venv/bin/checkov")
+        });
+    assert!(checkov.exists(), "checkov is installed by ./scripts/test");
+    let out = run_in(
+        &repo(),
+        &checkov,
+        &[
+            "-f",
+            "infra/template.yaml",
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "--quiet",
+            "-o",
+            "json",
+        ],
+    );
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", show(&out)));
+    let summary = &report["summary"];
+    println!(
+        "checkov: {} passed, {} failed, {} skipped",
+        summary["passed"], summary["failed"], summary["skipped"]
+    );
+    assert_eq!(
+        summary["failed"], 0,
+        "{:#}",
+        report["results"]["failed_checks"]
+    );
+    assert!(
+        summary["passed"].as_u64().unwrap() >= 50,
+        "checkov read the template: {summary}"
+    );
+    for skipped in report["results"]["skipped_checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let why = skipped["check_result"]["suppress_comment"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            why.len() > 20,
+            "{} on {} is skipped without a reason",
+            skipped["check_id"],
+            skipped["resource"]
+        );
+    }
+}
+
+#[test]
+fn the_functions_get_every_setting_the_code_reads_and_no_other() {
+    let text = template();
+    let set: BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| {
+            l.trim_start()
+                .strip_prefix("KILN_")
+                .and_then(|rest| rest.split_once(':'))
+                .map(|(name, _)| name)
+        })
+        .collect();
+    let set: BTreeSet<String> = set.into_iter().map(|n| format!("KILN_{n}")).collect();
+    let wanted: BTreeSet<String> = kiln::config::VARIABLES
+        .iter()
+        .filter(|v| !kiln::config::LOCAL_ONLY.contains(v))
+        .map(|v| v.to_string())
+        .collect();
+    let missing: Vec<&String> = wanted.difference(&set).collect();
+    let unknown: Vec<&String> = set.difference(&wanted).collect();
+    assert!(missing.is_empty(), "the template does not set {missing:?}");
+    assert!(
+        unknown.is_empty(),
+        "the template sets {unknown:?}, which the code does not read"
+    );
+    // Both functions take them from Globals, and the settings block is under Globals.
+    let globals = text.split("\nResources:").next().unwrap();
+    assert!(
+        globals.contains("KILN_BACKEND: aws"),
+        "the settings live in Globals"
+    );
+}
+
+#[test]
+fn the_template_points_at_files_that_exist() {
+    let text = template();
+    for line in text.lines() {
+        for key in ["DefinitionUri:", "CodeUri:"] {
+            if let Some(rel) = line.trim().strip_prefix(key) {
+                let path = repo().join("infra").join(rel.trim());
+                assert!(path.exists(), "{key} {} does not exist", path.display());
+            }
+        }
+    }
+    assert!(repo().join("infra/buildspec-test.yml").exists());
+    assert!(repo().join("infra/buildspec-image.yml").exists());
+}
