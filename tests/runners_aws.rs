@@ -151,6 +151,7 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
             security_groups: vec![f["security_group"].as_str().unwrap().into()],
             execution_role_arn: "arn:aws:iam::123456789012:role/kiln-tasks".into(),
             public_url: "https://apps.example.com/".into(),
+            logs: Some(("/kiln/test/apps".into(), "us-east-1".into())),
         },
     );
     let project = Uuid::now_v7();
@@ -227,6 +228,10 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
         .environment()
         .iter()
         .any(|e| e.name() == Some("BASE_PATH") && e.value() == Some(&format!("/{name}"))));
+    let logs = container
+        .log_configuration()
+        .expect("the container logs to CloudWatch");
+    assert_eq!(logs.options().unwrap()["awslogs-group"], "/kiln/test/apps");
     let groups = elb
         .describe_target_groups()
         .names(&name)

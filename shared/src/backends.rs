@@ -149,6 +149,10 @@ pub async fn aws_state_with(
         public_url: need(&a.apps_url, "KILN_APPS_URL"),
         subnets: a.subnets.clone(),
         security_groups: a.security_groups.clone(),
+        logs: a
+            .apps_log_group
+            .clone()
+            .zip(sdk.region().map(|r| r.to_string())),
     };
     if settings.subnets.is_empty() {
         missing.push("KILN_SUBNETS".into());

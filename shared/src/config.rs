@@ -86,6 +86,8 @@ pub struct AwsSettings {
     pub execution_role_arn: Option<String>,
     /// `KILN_APPS_URL`: the load balancer's public base URL.
     pub apps_url: Option<String>,
+    /// `KILN_APPS_LOG_GROUP`: the CloudWatch log group deployed apps write to.
+    pub apps_log_group: Option<String>,
     /// `KILN_S3_PATH_STYLE`: `true` to address S3 by path (S3-compatible stand-ins need it).
     pub s3_path_style: bool,
 }
@@ -153,6 +155,7 @@ pub const VARIABLES: &[&str] = &[
     "KILN_SECURITY_GROUPS",
     "KILN_EXECUTION_ROLE_ARN",
     "KILN_APPS_URL",
+    "KILN_APPS_LOG_GROUP",
     "KILN_S3_PATH_STYLE",
 ];
 
@@ -264,6 +267,7 @@ impl Config {
             security_groups: list("KILN_SECURITY_GROUPS"),
             execution_role_arn: get("KILN_EXECUTION_ROLE_ARN"),
             apps_url: get("KILN_APPS_URL"),
+            apps_log_group: get("KILN_APPS_LOG_GROUP"),
             s3_path_style: match get("KILN_S3_PATH_STYLE").as_deref() {
                 None | Some("false") => false,
                 Some("true") => true,

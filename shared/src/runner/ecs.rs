@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, KeyValuePair,
-    LaunchType, LoadBalancer, NetworkConfiguration, NetworkMode, PortMapping,
+    LaunchType, LoadBalancer, LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode,
+    PortMapping,
 };
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, PathPatternConditionConfig, ProtocolEnum, RuleCondition, TargetTypeEnum,
@@ -39,6 +40,8 @@ pub struct EcsSettings {
     pub execution_role_arn: String,
     /// The load balancer's public base URL, e.g. `https://apps.example.com`.
     pub public_url: String,
+    /// The CloudWatch log group and region the apps' containers log to, if any.
+    pub logs: Option<(String, String)>,
 }
 
 /// Deploys to ECS Fargate.
@@ -372,6 +375,15 @@ impl Deployer for EcsDeployer {
                         "JWT_SECRET",
                         format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()),
                     ))
+                    .set_log_configuration(self.settings.logs.as_ref().map(|(group, region)| {
+                        LogConfiguration::builder()
+                            .log_driver(LogDriver::Awslogs)
+                            .options("awslogs-group", group)
+                            .options("awslogs-region", region)
+                            .options("awslogs-stream-prefix", &name)
+                            .build()
+                            .expect("complete log configuration")
+                    }))
                     .build(),
             )
             .send()
@@ -505,11 +517,14 @@ impl Deployer for EcsDeployer {
         })
     }
 
-    async fn logs(&self, _rollout: &Rollout) -> String {
-        format!(
-            "The container logs are in CloudWatch Logs of the cluster {}.",
-            self.settings.cluster
-        )
+    async fn logs(&self, rollout: &Rollout) -> String {
+        match &self.settings.logs {
+            Some((group, _)) => {
+                let name = rollout.id.split(' ').next().unwrap_or_default();
+                format!("The app's logs are in the CloudWatch log group {group}, streams {name}/…")
+            }
+            None => "This installation keeps no logs of deployed apps.".into(),
+        }
     }
 
     async fn stop(
