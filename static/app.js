@@ -1,50 +1,108 @@
-// Kiln's web UI: projects on the left, the conversation on the right.
-// User text is only ever set through textContent, never parsed as HTML.
+// Kiln's web UI: projects on the left, the conversation in the middle, files and
+// deployments on the right. User text is only ever set through textContent, never as HTML.
 
 const api = "/api/v2";
-let current = null;
+const $ = (id) => document.getElementById(id);
+const state = { projects: [], current: null, project: null, version: null, file: null, events: null };
 
-async function call(method, path, body) {
-  const headers = { accept: "application/json" };
+// ------------------------------------------------------------------ HTTP
+
+function authHeaders() {
   const token = localStorage.getItem("kiln-token");
-  if (token) headers.authorization = `Bearer ${token}`;
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+async function request(method, path, body) {
+  const headers = { accept: "application/json", ...authHeaders() };
   if (body !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(api + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (res.status === 401) {
     const given = prompt("This Kiln server needs its token (KILN_TOKEN):");
-    if (given) { localStorage.setItem("kiln-token", given.trim()); return call(method, path, body); }
+    if (given) {
+      localStorage.setItem("kiln-token", given.trim());
+      return request(method, path, body);
+    }
   }
+  return res;
+}
+
+async function call(method, path, body) {
+  const res = await request(method, path, body);
   if (res.status === 204) return null;
   const data = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(data.error ? data.error.message : `HTTP ${res.status}`);
   return data;
 }
 
+async function text(path) {
+  const res = await request("GET", path);
+  if (!res.ok) {
+    const data = await res.json().catch(() => ({}));
+    throw new Error(data.error ? data.error.message : `HTTP ${res.status}`);
+  }
+  return res.text();
+}
+
+// ------------------------------------------------------------------ helpers
+
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
-    if (k === "text") node.textContent = v; else if (k === "class") node.className = v; else node.setAttribute(k, v);
+    if (k === "text") node.textContent = v;
+    else if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
   }
   node.append(...children);
   return node;
 }
 
-function showError(err) {
-  const box = document.getElementById("error");
+function showError(err, box = $("error")) {
   box.hidden = !err;
   box.textContent = err ? String(err.message || err) : "";
 }
 
+const stepLabel = (name) => name.replace(/([a-z])([A-Z])/g, "$1 $2").replace("Dev Ops", "DevOps").replace("Qa ", "QA ");
+const safeUrl = (url) => /^https?:\/\//.test(url);
+
+// ------------------------------------------------------------------ projects
+
 async function loadProjects() {
   const page = await call("GET", "/projects?limit=200");
-  const list = document.getElementById("projects");
-  list.replaceChildren(...page.items.map((p) => {
-    const button = el("button", { type: "button", "aria-current": String(current === p.id) },
-      el("span", { text: p.name }), el("span", { class: "badge", text: p.status }));
-    button.addEventListener("click", () => openProject(p.id));
+  state.projects = page.items;
+  renderProjects();
+}
+
+function renderProjects() {
+  const query = $("search").value.trim().toLowerCase();
+  const shown = state.projects.filter((p) => p.name.toLowerCase().includes(query));
+  $("projects").replaceChildren(...shown.map((p) => {
+    const button = el("button", { type: "button", "aria-current": String(state.current === p.id), onclick: () => openProject(p.id) },
+      el("span", { class: "name", text: p.name }), el("span", { class: `badge ${p.status}`, text: p.status }));
     return el("li", {}, button);
   }));
+  if (!shown.length) $("projects").append(el("li", { class: "badge", text: query ? "No project matches" : "No projects yet" }));
 }
+
+$("search").addEventListener("input", renderProjects);
+
+$("new-project-button").addEventListener("click", () => {
+  showError(null, $("new-project-error"));
+  $("new-project").reset();
+  $("new-project-dialog").showModal();
+  $("project-name").focus();
+});
+$("new-project-cancel").addEventListener("click", () => $("new-project-dialog").close());
+$("new-project").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const project = await call("POST", "/projects", { name: $("project-name").value, description: $("project-description").value });
+    $("new-project-dialog").close();
+    await openProject(project.id);
+  } catch (err) { showError(err, $("new-project-error")); }
+});
+
+// ------------------------------------------------------------------ conversation
 
 function renderBlock(block) {
   const box = el("div", { class: "block" });
@@ -53,93 +111,242 @@ function renderBlock(block) {
   } else if (block.type === "spec_diff") {
     const lines = [...block.added.map((a) => `+ ${a}`), ...block.removed.map((r) => `− ${r}`), ...block.changed.map((c) => `~ ${c}`)];
     box.append(el("ul", {}, ...lines.map((l) => el("li", { text: l }))));
-  } else if (block.type === "link" && /^https?:\/\//.test(block.url)) {
-    box.append(el("a", { href: block.url, target: "_blank", rel: "noopener", text: block.label }));
+  } else if (block.type === "link" && safeUrl(block.url)) {
+    box.classList.add("links");
+    box.append(el("a", { href: block.url, target: "_blank", rel: "noopener", text: `Open ${block.label}` }));
+  } else if (block.type === "file_list") {
+    const open = el("button", { type: "button", text: `Browse version ${block.version}`, onclick: () => showPanel(block.version) });
+    box.append(el("strong", { text: `Version ${block.version}: ${block.files.length} files ` }), open);
   } else if (block.type === "test_report") {
     const r = block.report;
-    box.append(el("strong", { text: `Version ${block.version}: ${r.passed} passed, ${r.failed} failed, ${r.errors} errors` }));
+    const ok = r.failed === 0 && r.errors === 0 && !r.timed_out;
+    box.append(el("strong", { class: ok ? "passed" : "failed", text: `Version ${block.version}: ${r.passed} passed, ${r.failed} failed, ${r.errors} errors${r.timed_out ? " (timed out)" : ""}` }));
     if (r.failures.length) {
-      box.append(el("ul", {}, ...r.failures.map((f) => el("li", {}, el("code", { text: f.name }), el("pre", { text: f.message })))));
+      box.append(el("ul", {}, ...r.failures.map((f) => el("li", {}, el("details", { open: "" }, el("summary", {}, el("code", { text: f.name })), el("pre", { text: f.message }))))));
     }
-  } else if (block.type === "file_list") {
-    box.append(el("strong", { text: `Version ${block.version}` }), el("ul", {}, ...block.files.map((f) => el("li", { text: `${f.path} (${f.size} bytes)` }))));
   }
   return box;
+}
+
+const AGENTS = {
+  product_manager: "Product manager", architect: "Architect", backend_developer: "Backend developer",
+  qa_engineer: "QA engineer", devops_engineer: "DevOps engineer", documentation_writer: "Documentation writer",
+};
+
+function renderMessage(m) {
+  const who = m.role === "assistant" ? AGENTS[m.agent] || "Assistant" : m.role === "user" ? "You" : "Kiln";
+  return el("li", { class: `msg ${m.role}`, "data-id": m.id }, el("span", { class: "who", text: who }), el("span", { class: "content", text: m.content }), ...m.blocks.map(renderBlock));
 }
 
 async function loadConversation() {
   const items = [];
   let cursor = null;
   do {
-    const page = await call("GET", `/projects/${current}/conversation?limit=200${cursor ? `&cursor=${cursor}` : ""}`);
+    const page = await call("GET", `/projects/${state.current}/conversation?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
     items.push(...page.items);
     cursor = page.next_cursor;
   } while (cursor);
-  const list = document.getElementById("messages");
-  list.replaceChildren(...items.map((m) => el("li", { class: `msg ${m.role}` },
-    el("span", { class: "who", text: m.role === "assistant" ? (m.agent || "assistant").replace(/_/g, " ") : m.role }),
-    el("span", { text: m.content }), ...m.blocks.map(renderBlock))));
-  list.scrollTop = list.scrollHeight;
+  $("messages").replaceChildren(...items.map(renderMessage));
+  $("messages").scrollTop = $("messages").scrollHeight;
 }
 
-function setProgress(run) {
-  const line = document.getElementById("progress");
-  if (!run) { line.hidden = true; return; }
-  const step = run.steps.length ? run.steps[run.steps.length - 1] : null;
-  line.hidden = false;
-  line.textContent = step ? `Working: ${step.name.replace(/([a-z])([A-Z])/g, "$1 $2")}…` : "Starting…";
+function appendMessage(m) {
+  if (document.querySelector(`[data-id="${m.id}"]`)) return;
+  $("messages").append(renderMessage(m));
+  $("messages").scrollTop = $("messages").scrollHeight;
 }
 
-// Follows a run until it ends, refreshing the conversation as agents reply.
-async function followRun(projectId, runId) {
-  for (;;) {
-    const run = await call("GET", `/projects/${projectId}/runs/${runId}`);
-    if (projectId !== current) return;
-    setProgress(run);
-    await loadConversation();
-    if (run.status === "succeeded" || run.status === "failed") return;
-    await new Promise((resolve) => setTimeout(resolve, 700));
+function showProgress(run) {
+  const box = $("progress");
+  if (!run || run.status === "succeeded") { box.hidden = true; return; }
+  box.hidden = false;
+  const steps = run.steps.map((s) => el("li", { class: s.status, text: stepLabel(s.name) }));
+  if (!steps.length) steps.push(el("li", { class: "running", text: "Starting" }));
+  box.replaceChildren(el("ol", {}, ...steps));
+  if (run.status === "failed") box.hidden = true;
+}
+
+function suggestionsFor(project) {
+  switch (project.status) {
+    case "new": return ["Build a REST API for managing tasks", "Each task has a title, a due date and a done flag"];
+    case "specified": return ["Add user authentication", "Add database support", "Build it"];
+    case "built": return ["Run the tests", "Deploy it"];
+    case "tested": return ["Deploy it", "Deploy it to staging"];
+    default: return ["Deploy it to staging", "What endpoints does it have?", "Roll back"];
   }
 }
 
-async function openProject(id) {
-  current = id;
-  history.replaceState(null, "", `#/projects/${id}`);
-  const project = await call("GET", `/projects/${id}`);
-  document.getElementById("project-title").textContent = project.name;
-  document.getElementById("composer").hidden = false;
-  await Promise.all([loadConversation(), loadProjects()]);
-  document.getElementById("message").focus();
+function renderSuggestions() {
+  const items = state.project ? suggestionsFor(state.project) : [];
+  $("suggestions").replaceChildren(...items.map((s) => el("button", { type: "button", text: s, onclick: () => send(s) })));
 }
 
-document.getElementById("new-project").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const input = document.getElementById("project-name");
+// Follows a run until it ends: from the event stream when it is open, by polling otherwise.
+async function followRun(runId) {
+  const projectId = state.current;
+  for (;;) {
+    const run = await call("GET", `/projects/${projectId}/runs/${runId}`);
+    if (projectId !== state.current) return;
+    showProgress(run);
+    if (!state.events) await loadConversation();
+    if (run.status === "succeeded" || run.status === "failed") return;
+    await new Promise((resolve) => setTimeout(resolve, state.events ? 1500 : 700));
+  }
+}
+
+function subscribe(projectId) {
+  if (state.events) state.events.close();
+  state.events = null;
+  if (localStorage.getItem("kiln-token") || !window.EventSource) return;
+  const source = new EventSource(`${api}/projects/${projectId}/events`);
+  source.addEventListener("message", (e) => { if (state.current === projectId) appendMessage(JSON.parse(e.data)); });
+  source.addEventListener("run", (e) => { if (state.current === projectId) showProgress(JSON.parse(e.data)); });
+  source.addEventListener("reload", () => loadConversation());
+  source.onerror = () => { if (source.readyState === EventSource.CLOSED && state.events === source) state.events = null; };
+  state.events = source;
+}
+
+async function send(content) {
+  const box = $("message");
+  box.disabled = true;
   try {
-    const project = await call("POST", "/projects", { name: input.value });
-    input.value = "";
+    const id = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
+    const posted = await call("POST", `/projects/${state.current}/messages`, { content, client_id: id });
+    appendMessage(posted.message);
+    box.value = "";
     showError(null);
-    await openProject(project.id);
+    await followRun(posted.run.id);
+    await Promise.all([loadConversation(), refreshProject()]);
+  } catch (err) { showError(err); } finally { box.disabled = false; box.focus(); showProgress(null); }
+}
+
+$("composer").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const content = $("message").value.trim();
+  if (content) send(content);
+});
+$("message").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("composer").requestSubmit(); }
+});
+
+// ------------------------------------------------------------------ project panel
+
+async function refreshProject() {
+  state.project = await call("GET", `/projects/${state.current}`);
+  $("project-status").textContent = state.project.status;
+  $("project-status").className = `badge ${state.project.status}`;
+  renderSuggestions();
+  renderDeployments();
+  await loadProjects();
+  if (!$("panel").hidden) await loadVersions();
+}
+
+function renderDeployments() {
+  const list = (state.project && state.project.deployments) || [];
+  $("deployments").replaceChildren(...list.map((d) => el("li", {},
+    el("strong", { text: `${d.environment} ` }), el("span", { text: `version ${d.version} ` }),
+    d.url && safeUrl(d.url) ? el("a", { href: d.url, target: "_blank", rel: "noopener", text: d.url }) : el("span", { text: "(no URL)" }))));
+  if (!list.length) $("deployments").append(el("li", { class: "badge", text: "Not deployed yet" }));
+}
+
+async function loadVersions(select) {
+  const page = await call("GET", `/projects/${state.current}/versions?limit=200`);
+  const options = page.items.map((v) => el("option", { value: String(v.number), text: `Version ${v.number}` }));
+  $("version-select").replaceChildren(...options);
+  if (!page.items.length) {
+    $("file-tree").replaceChildren(el("li", { class: "badge", text: "Nothing built yet" }));
+    $("viewer").textContent = "";
+    return;
+  }
+  const number = select || state.version || page.items[0].number;
+  $("version-select").value = String(number);
+  await showVersion(Number($("version-select").value));
+}
+
+async function showVersion(number) {
+  state.version = number;
+  const version = await call("GET", `/projects/${state.current}/versions/${number}`);
+  const downloadPath = `/projects/${state.current}/export?version=${number}`;
+  $("download").href = api + downloadPath;
+  $("download").dataset.path = downloadPath;
+  const rows = [];
+  let dir = null;
+  // Grouped by directory, so that each directory's files stand together under one heading.
+  const split = (p) => [p.slice(0, Math.max(0, p.lastIndexOf("/"))), p.slice(p.lastIndexOf("/") + 1)];
+  const files = [...version.manifest].sort((a, b) => {
+    const [da, na] = split(a.path);
+    const [db, nb] = split(b.path);
+    return da === db ? na.localeCompare(nb) : da.localeCompare(db);
+  });
+  for (const f of files) {
+    const parts = f.path.split("/");
+    const d = parts.slice(0, -1).join("/");
+    if (d !== dir) { dir = d; if (d) rows.push(el("li", { class: "dir", text: `${d}/` })); }
+    rows.push(el("li", {}, el("button", { type: "button", "data-path": f.path, "aria-current": String(state.file === f.path), text: `${d ? "  " : ""}${parts[parts.length - 1]}`, onclick: () => showFile(f.path) })));
+  }
+  $("file-tree").replaceChildren(...rows);
+  const first = version.manifest.find((f) => f.path === state.file) || version.manifest.find((f) => f.path === "app/main.py") || version.manifest[0];
+  if (first) await showFile(first.path);
+}
+
+async function showFile(path) {
+  state.file = path;
+  for (const b of $("file-tree").querySelectorAll("button")) b.setAttribute("aria-current", String(b.dataset.path === path));
+  $("viewer-title").textContent = `${path} (version ${state.version})`;
+  $("viewer").textContent = await text(`/projects/${state.current}/versions/${state.version}/files/${path.split("/").map(encodeURIComponent).join("/")}`);
+}
+
+$("version-select").addEventListener("change", () => showVersion(Number($("version-select").value)).catch(showError));
+$("diff-button").addEventListener("click", async () => {
+  try {
+    const diff = await text(`/projects/${state.current}/versions/${state.version}/diff`);
+    $("viewer-title").textContent = `Changes in version ${state.version}`;
+    $("viewer").replaceChildren(...(diff || "No changes.").split("\n").map((line) =>
+      el("span", { class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "", text: `${line}\n` })));
+  } catch (err) { showError(err); }
+});
+// With a token the download goes through fetch, since a plain link cannot carry it.
+$("download").addEventListener("click", async (event) => {
+  if (!localStorage.getItem("kiln-token")) return;
+  event.preventDefault();
+  try {
+    const res = await request("GET", $("download").dataset.path);
+    const url = URL.createObjectURL(await res.blob());
+    const a = el("a", { href: url, download: `version-${state.version}.zip` });
+    a.click();
+    URL.revokeObjectURL(url);
   } catch (err) { showError(err); }
 });
 
-document.getElementById("composer").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const box = document.getElementById("message");
-  const content = box.value;
-  box.disabled = true;
-  try {
-    const posted = await call("POST", `/projects/${current}/messages`, { content, client_id: crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}` });
-    box.value = "";
-    showError(null);
-    await followRun(current, posted.run.id);
-    await Promise.all([loadConversation(), loadProjects()]);
-  } catch (err) { showError(err); } finally { box.disabled = false; box.focus(); setProgress(null); }
+async function showPanel(version) {
+  $("panel").hidden = false;
+  $("panel-toggle").setAttribute("aria-expanded", "true");
+  await loadVersions(version);
+}
+
+$("panel-toggle").addEventListener("click", async () => {
+  const open = $("panel").hidden;
+  $("panel").hidden = !open;
+  $("panel-toggle").setAttribute("aria-expanded", String(open));
+  if (open) await loadVersions().catch(showError);
 });
 
-document.getElementById("message").addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); document.getElementById("composer").requestSubmit(); }
-});
+// ------------------------------------------------------------------ navigation
+
+async function openProject(id) {
+  state.current = id;
+  state.version = null;
+  state.file = null;
+  history.replaceState(null, "", `#/projects/${id}`);
+  $("composer").hidden = false;
+  $("panel-toggle").hidden = false;
+  showError(null);
+  subscribe(id);
+  await refreshProject();
+  $("project-title").textContent = state.project.name;
+  await loadConversation();
+  $("message").focus();
+}
 
 // A link to #/projects/{id} opens that project.
 const linked = location.hash.match(/^#\/projects\/([0-9a-f-]{36})$/);

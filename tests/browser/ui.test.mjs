@@ -1,0 +1,164 @@
+// The web UI in Debian's headless Chromium, driven by playwright-core, against a real
+// `kiln serve` that this test starts on a free loopback port and stops at the end.
+
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir, homedir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const shots = join(here, "..", "screenshots");
+mkdirSync(shots, { recursive: true });
+const dataDir = mkdtempSync(join(tmpdir(), "kiln-ui-"));
+let server, base, browser;
+
+function startServer() {
+  const bin = process.env.KILN_BIN || join(here, "..", "..", "target", "debug", "kiln");
+  const child = spawn(bin, ["serve"], {
+    env: {
+      PATH: process.env.PATH, HOME: process.env.HOME || homedir(),
+      KILN_BIND: "127.0.0.1:0", KILN_DATA_DIR: dataDir, RUST_LOG: "warn",
+      KILN_VENV_DIR: process.env.KILN_TEST_VENV_DIR || join(homedir(), ".cache/kiln/runtime-venv"),
+      KILN_PIPELINE_TIME_SCALE: "0.25",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("kiln serve printed no URL")), 60_000);
+    child.on("error", reject);
+    child.stdout.on("data", (chunk) => {
+      const m = String(chunk).match(/Kiln is running at (http:\/\/\S+?)\/?\s/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1] });
+      }
+    });
+  });
+}
+
+before(async () => {
+  ({ child: server, url: base } = await startServer());
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function openPage(viewport = { width: 1400, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  await page.goto(base + "/");
+  return { context, page, problems };
+}
+
+async function say(page, text, done) {
+  await page.fill("#message", text);
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(done, null, { timeout: 300_000 });
+  await page.waitForSelector("#message:not([disabled])");
+}
+
+test("describe, build, test and deploy a project in the browser", { timeout: 600_000 }, async () => {
+  const { context, page, problems } = await openPage();
+
+  // A new project, from the keyboard: the dialog opens, takes the name, and Escape would close it.
+  await page.focus("#new-project-button");
+  await page.keyboard.press("Enter");
+  assert.ok(await page.isVisible("#new-project-dialog"));
+  await page.keyboard.type("Task Management API");
+  await page.fill("#project-description", "For my team <b>not bold</b>");
+  await page.click("#new-project button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#project-title").textContent === "Task Management API");
+  assert.equal(await page.isVisible("#new-project-dialog"), false);
+
+  await say(page, "Create a task management API: tasks have a title, a description and a due date",
+    () => [...document.querySelectorAll(".msg .who")].some((w) => w.textContent === "Architect"));
+  await page.screenshot({ path: join(shots, "1-planned.png") });
+  const plan = await page.textContent("#messages");
+  assert.match(plan, /POST \/tasks/);
+
+  // The suggestions follow the project; "Build it" is one of them now.
+  await page.click("#suggestions >> text=Build it");
+  await page.waitForFunction(() => /Version 1 is ready/.test(document.querySelector("#messages").textContent), null, { timeout: 300_000 });
+  await page.waitForSelector("#message:not([disabled])");
+  await page.screenshot({ path: join(shots, "2-built.png") });
+
+  await say(page, "Run the tests", () => document.querySelector(".block .passed, .block .failed"));
+  const report = await page.textContent(".block .passed");
+  assert.match(report, /Version 1: \d+ passed, 0 failed, 0 errors/);
+  await page.screenshot({ path: join(shots, "3-tested.png") });
+
+  await say(page, "Deploy it", () => [...document.querySelectorAll(".block.links a")].length > 0);
+  await page.screenshot({ path: join(shots, "4-deployed.png") });
+
+  // The project panel: a file of version 1, and the deployment.
+  await page.click("#panel-toggle");
+  await page.click('#file-tree button[data-path="app/routers/tasks.py"]');
+  await page.waitForFunction(() => /def create_task/.test(document.querySelector("#viewer").textContent));
+  assert.match(await page.textContent("#viewer-title"), /app\/routers\/tasks\.py \(version 1\)/);
+  const deployment = await page.getAttribute("#deployments a", "href");
+  assert.match(deployment, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+  await page.screenshot({ path: join(shots, "5-files.png") });
+
+  // The deployment link opens the running app.
+  const [app] = await Promise.all([context.waitForEvent("page"), page.click(".block.links a")]);
+  await app.waitForLoadState();
+  assert.equal(app.url(), deployment);
+  const health = await app.evaluate(async () => (await fetch("health")).json());
+  assert.deepEqual(health, { status: "ok" });
+  // The app's own OpenAPI document names it (its /docs page needs a CDN, so it is not used here).
+  const doc = await app.evaluate(async () => (await fetch("openapi.json")).json());
+  assert.equal(doc.info.title, "Task Management API");
+  assert.ok(doc.paths["/tasks"], JSON.stringify(Object.keys(doc.paths)));
+  await app.screenshot({ path: join(shots, "6-app.png") });
+  await app.close();
+
+  // Hostile text stays text.
+  assert.equal(await page.locator("#projects .name b").count(), 0);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test("readable at a phone's width, with no console errors", async () => {
+  const { context, page, problems } = await openPage({ width: 390, height: 844 });
+  await page.click("#projects button");
+  await page.waitForSelector("#messages .msg");
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow}px`);
+  await page.screenshot({ path: join(shots, "7-narrow.png"), fullPage: true });
+  // Search filters the sidebar.
+  await page.fill("#search", "no such project");
+  assert.equal(await page.locator("#projects button").count(), 0);
+  await page.fill("#search", "task");
+  assert.equal(await page.locator("#projects button").count(), 1);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test("a bad name is refused in place", async () => {
+  const { context, page, problems } = await openPage();
+  await page.click("#new-project-button");
+  await page.fill("#project-name", "   ");
+  await page.click("#new-project button[type=submit]");
+  await page.waitForSelector("#new-project-error:not([hidden])");
+  assert.match(await page.textContent("#new-project-error"), /must not be empty/);
+  await page.keyboard.press("Escape");
+  assert.equal(await page.isVisible("#new-project-dialog"), false);
+  // The refused request logs one failed load in the console; nothing else may.
+  assert.ok(problems.every((p) => /status of 422/.test(p)), problems.join("\n"));
+  await context.close();
+});
