@@ -56,7 +56,7 @@ after(async () => {
 });
 
 async function openPage(viewport = { width: 1400, height: 900 }) {
-  const context = await browser.newContext({ viewport });
+  const context = await browser.newContext({ viewport, acceptDownloads: true });
   const page = await context.newPage();
   const problems = [];
   page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
@@ -110,6 +110,10 @@ test("describe, build, test and deploy a project in the browser", { timeout: 600
   await page.click('#file-tree button[data-path="app/routers/tasks.py"]');
   await page.waitForFunction(() => /def create_task/.test(document.querySelector("#viewer").textContent));
   assert.match(await page.textContent("#viewer-title"), /app\/routers\/tasks\.py \(version 1\)/);
+  await page.click("#diff-button");
+  await page.waitForFunction(() => /\+\+\+ b\/app\/main\.py/.test(document.querySelector("#viewer").textContent));
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+  assert.equal(download.suggestedFilename(), "task-management-api-v1.zip");
   const deployment = await page.getAttribute("#deployments a", "href");
   assert.match(deployment, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   await page.screenshot({ path: join(shots, "5-files.png") });
