@@ -150,3 +150,23 @@ fn the_test_environment_pins_what_projects_pin() {
         );
     }
 }
+
+#[test]
+fn secrets_come_only_from_the_environment() {
+    for (name, conversation) in PROJECTS {
+        let spec = spec_for(name, conversation);
+        for f in generate_code(&spec).unwrap() {
+            if f.path.starts_with("tests/") {
+                continue;
+            }
+            for line in f.contents.lines() {
+                let l = line.to_lowercase();
+                let literal = (l.contains("secret") || l.contains("password")) && l.contains("= \"");
+                assert!(!literal, "{name}: {}: a literal secret: {line}", f.path);
+            }
+            if f.path == "app/config.py" && spec.features.auth == kiln::spec::AuthFeature::Jwt {
+                assert!(f.contents.contains(r#"_env("JWT_SECRET")"#), "{name}: the JWT secret comes from the environment");
+            }
+        }
+    }
+}
