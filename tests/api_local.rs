@@ -1175,3 +1175,138 @@ async fn events_stream_this_projects_messages_and_run_progress() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn every_endpoint_hides_another_owners_project() {
+    let app = app_with(&[("KILN_TOKENS", "alice:alice-token-123,bob:bob-token-4567")]).await;
+    let as_user = |token: &'static str, method: &str, path: String, body: Option<Value>| {
+        let mut r = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"));
+        let body = match body {
+            Some(b) => {
+                r = r.header("content-type", "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        r.body(body).unwrap()
+    };
+    let (status, project) = app
+        .send(as_user(
+            "alice-token-123",
+            "POST",
+            "/api/v2/projects".into(),
+            Some(json!({"name": "alice's"})),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(project["owner"], "alice");
+    let id = project["id"].as_str().unwrap().to_owned();
+    let (_, posted) = app
+        .send(as_user(
+            "alice-token-123",
+            "POST",
+            format!("/api/v2/projects/{id}/messages"),
+            Some(json!({"content": "API for tasks"})),
+        ))
+        .await;
+    let run = posted["run"]["id"].as_str().unwrap().to_owned();
+    // Version 1 exists, so that the version endpoints have something to hide.
+    app.state
+        .agents
+        .projects
+        .create_version(&kiln::model::Version {
+            project_id: id.parse().unwrap(),
+            number: 1,
+            message_id: None,
+            manifest: vec![kiln::model::FileEntry {
+                path: "app/main.py".into(),
+                sha256: app
+                    .state
+                    .agents
+                    .artifacts
+                    .put_blob(b"x = 1\n")
+                    .await
+                    .unwrap(),
+                size: 6,
+            }],
+            spec: None,
+            created_at: kiln::model::now(),
+        })
+        .await
+        .unwrap();
+
+    let (_, doc) = app.call("GET", "/api/v2/openapi.json", None).await;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.contains("{id}") {
+            continue;
+        }
+        let concrete = path
+            .replace("{id}", &id)
+            .replace("{run_id}", &run)
+            .replace("{number}", "1")
+            .replace("{path}", "app/main.py");
+        for method in item.as_object().unwrap().keys() {
+            let body = (method == "post").then(|| json!({"content": "let me in"}));
+            let (status, err) = app
+                .send(as_user(
+                    "bob-token-4567",
+                    &method.to_uppercase(),
+                    concrete.clone(),
+                    body.clone(),
+                ))
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::NOT_FOUND,
+                "bob: {method} {concrete}: {err}"
+            );
+            // And alice may.
+            let (status, _) = app
+                .send(as_user(
+                    "alice-token-123",
+                    "GET",
+                    format!("/api/v2/projects/{id}"),
+                    None,
+                ))
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 11, "only {checked} endpoints checked");
+    let (_, bobs) = app
+        .send(as_user(
+            "bob-token-4567",
+            "GET",
+            "/api/v2/projects".into(),
+            None,
+        ))
+        .await;
+    assert_eq!(bobs["items"], json!([]));
+    let (status, _) = app
+        .send(as_user(
+            "carol-token-xyz",
+            "GET",
+            "/api/v2/projects".into(),
+            None,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, versions) = app
+        .send(as_user(
+            "alice-token-123",
+            "GET",
+            format!("/api/v2/projects/{id}/versions"),
+            None,
+        ))
+        .await;
+    assert_eq!(
+        versions["items"].as_array().unwrap().len(),
+        1,
+        "bob's attempts changed nothing"
+    );
+}

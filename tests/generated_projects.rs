@@ -161,11 +161,15 @@ fn secrets_come_only_from_the_environment() {
             }
             for line in f.contents.lines() {
                 let l = line.to_lowercase();
-                let literal = (l.contains("secret") || l.contains("password")) && l.contains("= \"");
+                let literal =
+                    (l.contains("secret") || l.contains("password")) && l.contains("= \"");
                 assert!(!literal, "{name}: {}: a literal secret: {line}", f.path);
             }
             if f.path == "app/config.py" && spec.features.auth == kiln::spec::AuthFeature::Jwt {
-                assert!(f.contents.contains(r#"_env("JWT_SECRET")"#), "{name}: the JWT secret comes from the environment");
+                assert!(
+                    f.contents.contains(r#"_env("JWT_SECRET")"#),
+                    "{name}: the JWT secret comes from the environment"
+                );
             }
         }
     }

@@ -45,7 +45,7 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
     if config.backend != Backend::Local {
         return Err(StartError::Unsupported("aws"));
     }
-    if !config.is_loopback() && config.token.is_none() {
+    if !config.is_loopback() && config.bearer_tokens().is_empty() {
         return Err(StartError::TokenRequired(config.bind));
     }
     let dir = &config.data_dir;
@@ -91,7 +91,13 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
         workflow: Arc::new(LocalWorkflow::new(ctx.clone(), config.pipeline_time_scale)),
         agents: ctx,
         auth: Authenticator::Bearer {
-            token: config.token.as_deref().map(Arc::from),
+            tokens: Arc::new(
+                config
+                    .bearer_tokens()
+                    .into_iter()
+                    .map(|(owner, token)| (crate::model::Owner(owner), token))
+                    .collect(),
+            ),
         },
         limits: Limits::from_config(config),
     })

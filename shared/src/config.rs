@@ -35,6 +35,9 @@ pub struct Config {
     pub bind: SocketAddr,
     /// `KILN_TOKEN`: the bearer token clients must send; required off loopback.
     pub token: Option<String>,
+    /// `KILN_TOKENS`: more owners of one local server, as `owner:token` pairs separated by
+    /// commas; each token acts for its owner.
+    pub tokens: Vec<(String, String)>,
     /// `KILN_TABLE`: the DynamoDB table.
     pub table: Option<String>,
     /// `KILN_BUCKET`: the S3 artifacts bucket.
@@ -100,6 +103,14 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("bind", &self.bind)
             .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field(
+                "tokens",
+                &self
+                    .tokens
+                    .iter()
+                    .map(|(o, _)| o.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .field("table", &self.table)
             .field("bucket", &self.bucket)
             .field("state_machine_arn", &self.state_machine_arn)
@@ -133,6 +144,7 @@ pub const VARIABLES: &[&str] = &[
     "KILN_DATA_DIR",
     "KILN_BIND",
     "KILN_TOKEN",
+    "KILN_TOKENS",
     "KILN_TABLE",
     "KILN_BUCKET",
     "KILN_STATE_MACHINE_ARN",
@@ -165,6 +177,8 @@ pub const LOCAL_ONLY: &[&str] = &[
     "KILN_DATA_DIR",
     "KILN_BIND",
     "KILN_TOKEN",
+    "KILN_TOKENS",
+    "KILN_TOKENS",
     "KILN_PYTHON",
     "KILN_VENV_DIR",
     "KILN_TEST_TIMEOUT_SECS",
@@ -293,6 +307,25 @@ impl Config {
             data_dir,
             bind,
             token: get("KILN_TOKEN"),
+            tokens: match get("KILN_TOKENS") {
+                None => Vec::new(),
+                Some(v) => v
+                    .split(',')
+                    .map(|pair| {
+                        let (owner, token) = pair.trim().split_once(':').unwrap_or(("", ""));
+                        let (owner, token) = (owner.trim(), token.trim());
+                        if owner.is_empty() || token.len() < 8 || owner.len() > 64 {
+                            Err(invalid(
+                                "KILN_TOKENS",
+                                "<hidden>",
+                                "expected owner:token pairs, tokens of 8 or more characters",
+                            ))
+                        } else {
+                            Ok((owner.to_owned(), token.to_owned()))
+                        }
+                    })
+                    .collect::<Result<_, _>>()?,
+            },
             table: get("KILN_TABLE"),
             bucket: get("KILN_BUCKET"),
             state_machine_arn: get("KILN_STATE_MACHINE_ARN"),
@@ -307,6 +340,15 @@ impl Config {
     /// Whether the server listens only on the loopback interface.
     pub fn is_loopback(&self) -> bool {
         self.bind.ip().is_loopback()
+    }
+
+    /// Every (owner, token) pair a local server accepts: `KILN_TOKEN` acts for `local`.
+    pub fn bearer_tokens(&self) -> Vec<(String, String)> {
+        let mut all = self.tokens.clone();
+        if let Some(t) = &self.token {
+            all.push(("local".to_owned(), t.clone()));
+        }
+        all
     }
 }
 
