@@ -1310,3 +1310,144 @@ async fn every_endpoint_hides_another_owners_project() {
         "bob's attempts changed nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_concurrent_messages_and_twenty_builds_lose_nothing() {
+    let app = app().await;
+    let id = app.create_project("busy").await;
+    app.say(&id, "API for tasks").await;
+    let path = format!("/api/v2/projects/{id}/messages");
+    let started = std::time::Instant::now();
+    // 100 refinements at once, and a retry of every other one with the same client id.
+    let posts = (0..150).map(|k| {
+        let i = if k < 100 { k } else { (k - 100) * 2 };
+        let body =
+            json!({"content": format!("tasks have a note{i}"), "client_id": format!("client-{i}")});
+        app.call("POST", &path, Some(body))
+    });
+    let answers = futures_join_all(posts).await;
+    let accepted = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::ACCEPTED)
+        .count();
+    let replayed = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert_eq!(
+        (accepted, replayed),
+        (100, 50),
+        "every message stored once, every retry recognised"
+    );
+    let mut runs: Vec<String> = answers
+        .iter()
+        .map(|(_, b)| b["run"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    runs.sort();
+    runs.dedup();
+    assert_eq!(runs.len(), 100);
+    for run in &runs {
+        let done = app.wait_for_run(&id, run).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+    }
+    println!(
+        "100 concurrent messages (+50 retries): all runs done in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let conversation = {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let q = cursor
+                .as_ref()
+                .map(|c| format!("&cursor={c}"))
+                .unwrap_or_default();
+            let (_, page) = app
+                .call(
+                    "GET",
+                    &format!("/api/v2/projects/{id}/conversation?limit=200{q}"),
+                    None,
+                )
+                .await;
+            items.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        items
+    };
+    let users: Vec<&Value> = conversation
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .collect();
+    assert_eq!(
+        users.len(),
+        101,
+        "the description and 100 refinements, each once"
+    );
+    // Every reply comes after the message it answers.
+    for (index, m) in conversation.iter().enumerate() {
+        if m["role"] != "user" {
+            let asked = conversation
+                .iter()
+                .position(|u| u["role"] == "user" && u["run_id"] == m["run_id"])
+                .unwrap();
+            assert!(asked < index, "a reply before its question: {m}");
+        }
+    }
+    let (_, project) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
+    let fields: Vec<&str> = project["spec"]["resources"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    for i in 0..100 {
+        assert!(
+            fields.contains(&format!("note{i}").as_str()),
+            "the refinement note{i} was lost"
+        );
+    }
+
+    let started = std::time::Instant::now();
+    let builds = futures_join_all(
+        (0..20).map(|_| app.call("POST", &path, Some(json!({"content": "build it"})))),
+    )
+    .await;
+    for (_, b) in &builds {
+        let done = app
+            .wait_for_run(&id, b["run"]["id"].as_str().unwrap())
+            .await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+    }
+    println!(
+        "20 concurrent builds: all done in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let (_, versions) = app
+        .call(
+            "GET",
+            &format!("/api/v2/projects/{id}/versions?limit=50"),
+            None,
+        )
+        .await;
+    let items = versions["items"].as_array().unwrap();
+    let numbers: Vec<u64> = items
+        .iter()
+        .map(|v| v["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        (1..=20).rev().collect::<Vec<u64>>(),
+        "versions 1 to 20, none skipped or repeated"
+    );
+    let times: Vec<&str> = items
+        .iter()
+        .map(|v| v["created_at"].as_str().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] >= w[1]),
+        "higher numbers are newer"
+    );
+}

@@ -11,7 +11,10 @@ mod step_functions;
 #[cfg(feature = "aws")]
 pub use step_functions::StepFunctionsWorkflow;
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
+
+use tokio::sync::mpsc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -75,11 +78,14 @@ pub fn execution_input(input: &RunInput) -> Value {
     json!({"run": input, "state": {}})
 }
 
-/// Interprets the pipeline in this process, one tokio task per run.
+/// Interprets the pipeline in this process. The runs of one project execute one at a time, in
+/// the order they were started (a refinement must see the one before it); different projects'
+/// runs execute side by side.
 pub struct LocalWorkflow {
     ctx: AgentContext,
     machine: Arc<StateMachine>,
     options: Options,
+    queues: std::sync::Mutex<HashMap<Uuid, mpsc::UnboundedSender<RunInput>>>,
 }
 
 impl LocalWorkflow {
@@ -90,34 +96,70 @@ impl LocalWorkflow {
             ctx,
             machine: pipeline(),
             options: Options { time_scale },
+            queues: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The queue of a project's runs, with the task that works through it.
+    fn worker(&self) -> mpsc::UnboundedSender<RunInput> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<RunInput>();
+        let (ctx, machine, options) = (self.ctx.clone(), self.machine.clone(), self.options);
+        tokio::spawn(async move {
+            while let Some(input) = rx.recv().await {
+                execute_run(&ctx, &machine, options, input).await;
+            }
+        });
+        tx
+    }
+}
+
+/// Runs one execution to its end and records how it ended.
+async fn execute_run(
+    ctx: &AgentContext,
+    machine: &StateMachine,
+    options: Options,
+    input: RunInput,
+) {
+    let span = tracing::info_span!("run", run_id = %input.run_id, intent = input.intent.as_str());
+    let _enter = span.enter();
+    let started = async {
+        let mut run = ctx.projects.get_run(input.project_id, input.run_id).await?;
+        run.status = RunStatus::Running;
+        run.updated_at = now();
+        ctx.projects.update_run(&run).await
+    };
+    if let Err(e) = started.await {
+        tracing::warn!(error = %e, "the run vanished before it started");
+        return;
+    }
+    let handler = LocalTasks { ctx: ctx.clone() };
+    let outcome = asl::execute(machine, execution_input(&input), &handler, options, None).await;
+    if let Err(e) = finish(ctx, &input, outcome).await {
+        tracing::error!(error = %e, "could not record the end of the run");
     }
 }
 
 #[async_trait]
 impl Workflow for LocalWorkflow {
     async fn start(&self, input: RunInput) -> Result<(), WorkflowError> {
-        let mut run = self
-            .ctx
-            .projects
-            .get_run(input.project_id, input.run_id)
-            .await?;
-        run.status = RunStatus::Running;
-        run.updated_at = now();
-        self.ctx.projects.update_run(&run).await?;
-        let (ctx, machine, options) = (self.ctx.clone(), self.machine.clone(), self.options);
-        tokio::spawn(async move {
-            let span =
-                tracing::info_span!("run", run_id = %input.run_id, intent = input.intent.as_str());
-            let _enter = span.enter();
-            let handler = LocalTasks { ctx: ctx.clone() };
-            let outcome =
-                asl::execute(&machine, execution_input(&input), &handler, options, None).await;
-            if let Err(e) = finish(&ctx, &input, outcome).await {
-                tracing::error!(error = %e, "could not record the end of the run");
+        let mut queues = self.queues.lock().expect("run queues");
+        let mut input = Some(input);
+        // A queue whose task ended (it panicked) is replaced by a new one.
+        for _ in 0..2 {
+            let tx = queues
+                .entry(input.as_ref().expect("not sent yet").project_id)
+                .or_insert_with(|| self.worker());
+            match tx.send(input.take().expect("not sent yet")) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::SendError(back)) => {
+                    queues.remove(&back.project_id);
+                    input = Some(back);
+                }
             }
-        });
-        Ok(())
+        }
+        Err(WorkflowError::Store(StoreError::Backend(
+            "the run queue is not accepting runs".into(),
+        )))
     }
 }
 
