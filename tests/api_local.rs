@@ -1315,14 +1315,14 @@ async fn every_endpoint_hides_another_owners_project() {
 async fn a_hundred_concurrent_messages_and_twenty_builds_lose_nothing() {
     let app = app().await;
     let id = app.create_project("busy").await;
-    app.say(&id, "API for tasks").await;
+    app.say(&id, "API for tasks and projects").await;
     let path = format!("/api/v2/projects/{id}/messages");
     let started = std::time::Instant::now();
     // 100 refinements at once, and a retry of every other one with the same client id.
     let posts = (0..150).map(|k| {
         let i = if k < 100 { k } else { (k - 100) * 2 };
         let body =
-            json!({"content": format!("tasks have a note{i}"), "client_id": format!("client-{i}")});
+            json!({"content": format!("{} have a note{i}", if i % 2 == 0 { "tasks" } else { "projects" }), "client_id": format!("client-{i}")});
         app.call("POST", &path, Some(body))
     });
     let answers = futures_join_all(posts).await;
@@ -1397,15 +1397,12 @@ async fn a_hundred_concurrent_messages_and_twenty_builds_lose_nothing() {
     let (_, project) = app
         .call("GET", &format!("/api/v2/projects/{id}"), None)
         .await;
-    let fields: Vec<&str> = project["spec"]["resources"][0]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
     for i in 0..100 {
+        let fields = project["spec"]["resources"][i % 2]["fields"]
+            .as_array()
+            .unwrap();
         assert!(
-            fields.contains(&format!("note{i}").as_str()),
+            fields.iter().any(|f| f["name"] == format!("note{i}")),
             "the refinement note{i} was lost"
         );
     }
@@ -1450,4 +1447,36 @@ async fn a_hundred_concurrent_messages_and_twenty_builds_lose_nothing() {
         times.windows(2).all(|w| w[0] >= w[1]),
         "higher numbers are newer"
     );
+}
+
+#[tokio::test]
+async fn an_app_larger_than_kiln_builds_is_refused_with_the_limit() {
+    let app = app().await;
+    let id = app.create_project("huge").await;
+    let letters: Vec<char> = "bcdfghjklmnprtvwxz".chars().collect();
+    let names: Vec<String> = (0..45)
+        .map(|i| {
+            format!(
+                "ob{}{}s",
+                letters[i / letters.len()],
+                letters[i % letters.len()]
+            )
+        })
+        .collect();
+    let (_, body) = app
+        .say(&id, &format!("An API for managing {}", names.join(", ")))
+        .await;
+    assert_eq!(body["run"]["status"], "failed", "{body}");
+    assert_eq!(body["run"]["error"]["code"], "invalid_spec");
+    assert!(
+        body["run"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 40 resources"),
+        "{body}"
+    );
+    let (_, project) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
+    assert!(project["spec"].is_null(), "nothing of it was kept");
 }

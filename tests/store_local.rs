@@ -34,3 +34,20 @@ async fn data_survives_reopening_the_database() {
     );
     assert_eq!(artifacts.get_blob(&sha).await.unwrap(), b"print('hi')\n");
 }
+
+#[tokio::test]
+async fn a_link_planted_in_the_blob_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, artifacts) = stores(dir.path());
+    let sha = artifacts.put_blob(b"real contents").await.unwrap();
+    let path = dir
+        .path()
+        .join("artifacts/blobs")
+        .join(&sha[..2])
+        .join(&sha);
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(dir.path().join("secret"), b"outside the store").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret"), &path).unwrap();
+    let read = artifacts.get_blob(&sha).await;
+    assert!(read.is_err(), "read through a link: {read:?}");
+}

@@ -201,3 +201,117 @@ fn a_bad_setting_is_named() {
 fn uuid_like() -> &'static str {
     "01a20d2f-8732-7369-8d1f-33154ddffaec"
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_in_the_middle_of_a_run_leaves_a_failed_run_and_a_working_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let server = Server::start(dir.path(), &[]);
+    let api = format!("{}/api/v2", server.base);
+    let (_, project) = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{api}/projects"),
+        Some(json!({"name": "doomed run"})),
+    )
+    .await;
+    let id = project["id"].as_str().unwrap().to_owned();
+    for content in ["API for tasks. Each task has a title", "build it"] {
+        let (_, posted) = call(
+            &client,
+            reqwest::Method::POST,
+            format!("{api}/projects/{id}/messages"),
+            Some(json!({"content": content})),
+        )
+        .await;
+        let run = wait_for_run(&client, &api, &id, posted["run"]["id"].as_str().unwrap()).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+    }
+
+    // Start the test suite and kill the server while the QA engineer is at work.
+    let (_, posted) = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{api}/projects/{id}/messages"),
+        Some(json!({"content": "run the tests"})),
+    )
+    .await;
+    let run_id = posted["run"]["id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let (_, run) = call(
+            &client,
+            reqwest::Method::GET,
+            format!("{api}/projects/{id}/runs/{run_id}"),
+            None,
+        )
+        .await;
+        let in_qa = run["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"].as_str().unwrap().starts_with("Qa"));
+        if run["status"] == "running" && in_qa {
+            break;
+        }
+        assert!(
+            run["status"] == "running" || run["status"] == "queued",
+            "the run ended before the kill: {run}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the QA step never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    server.kill();
+
+    let server = Server::start(dir.path(), &[]);
+    let api = format!("{}/api/v2", server.base);
+    let (status, run) = call(
+        &client,
+        reqwest::Method::GET,
+        format!("{api}/projects/{id}/runs/{run_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["code"], "interrupted");
+    let (_, conversation) = call(
+        &client,
+        reqwest::Method::GET,
+        format!("{api}/projects/{id}/conversation?limit=200"),
+        None,
+    )
+    .await;
+    let last = conversation["items"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["role"], "system");
+    assert!(
+        last["content"].as_str().unwrap().contains("did not finish"),
+        "{last}"
+    );
+    let (_, project) = call(
+        &client,
+        reqwest::Method::GET,
+        format!("{api}/projects/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(project["current_version"], 1, "the database is intact");
+
+    let (_, posted) = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{api}/projects/{id}/messages"),
+        Some(json!({"content": "run the tests"})),
+    )
+    .await;
+    let run = wait_for_run(&client, &api, &id, posted["run"]["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "succeeded", "the next message works: {run}");
+}

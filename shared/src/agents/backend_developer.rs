@@ -12,6 +12,9 @@ use crate::model::{now, Agent, Block, FileEntry, Message, ProjectStatus, Version
 use crate::store::{ArtifactStore, StoreError};
 use crate::workflow::RunInput;
 
+/// Most files one version may hold.
+pub const MAX_FILES_PER_VERSION: usize = 500;
+
 /// Stores generated files once per content; returns their manifest entries.
 pub(super) async fn store_files(
     artifacts: &dyn ArtifactStore,
@@ -62,6 +65,12 @@ pub(super) async fn release(
     input: &RunInput,
     draft: &[FileEntry],
 ) -> Result<Value, AgentError> {
+    if draft.len() > MAX_FILES_PER_VERSION {
+        return Err(AgentError::Refused(format!(
+            "a version may hold at most {MAX_FILES_PER_VERSION} files; this one has {}",
+            draft.len()
+        )));
+    }
     let mut manifest = draft.to_vec();
     manifest.sort_by(|a, b| a.path.cmp(&b.path));
     // One release at a time per project in this process, so that versions are numbered and

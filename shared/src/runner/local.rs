@@ -198,13 +198,27 @@ async fn read_tail(path: &Path, chars: usize) -> String {
         .unwrap_or_default()
 }
 
-/// Writes a version's files under `dir`, refusing any path that would leave it.
+/// Writes a version's files under `dir`, refusing any path that would leave it, directly or
+/// through a symbolic link already there.
 async fn write_files(dir: &Path, files: &[File]) -> Result<(), RunnerError> {
     for (path, bytes) in files {
         if !is_safe_relative_path(path) {
             return Err(RunnerError::Process(format!("refusing the path {path:?}")));
         }
         let target = dir.join(path);
+        let mut at = dir.to_path_buf();
+        for part in Path::new(path).components() {
+            at.push(part);
+            if tokio::fs::symlink_metadata(&at)
+                .await
+                .is_ok_and(|m| m.file_type().is_symlink())
+            {
+                return Err(RunnerError::Process(format!(
+                    "refusing to write through the link {}",
+                    at.display()
+                )));
+            }
+        }
         if let Some(parent) = target.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
@@ -656,5 +670,28 @@ impl Deployer for LocalDeployer {
             let _ = tokio::fs::remove_dir_all(root).await;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn writing_through_a_planted_link_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let target = root.path().join("release");
+        std::fs::create_dir_all(&target).unwrap();
+        std::os::unix::fs::symlink(outside.path(), target.join("app")).unwrap();
+        let files = vec![("app/main.py".to_owned(), b"x = 1\n".to_vec())];
+        assert!(write_files(&target, &files).await.is_err());
+        assert!(
+            !outside.path().join("main.py").exists(),
+            "nothing was written outside"
+        );
+        let files = vec![("other/main.py".to_owned(), b"x = 1\n".to_vec())];
+        write_files(&target, &files).await.unwrap();
+        assert!(target.join("other/main.py").exists());
     }
 }

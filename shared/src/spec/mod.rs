@@ -336,6 +336,12 @@ const RESERVED: &[&str] = &[
 
 /// Longest identifier accepted.
 pub const MAX_IDENTIFIER_LEN: usize = 40;
+/// Most resources one app may have.
+pub const MAX_RESOURCES: usize = 40;
+/// Most fields one resource may have.
+pub const MAX_FIELDS: usize = 60;
+/// Most choices one enum field may have.
+pub const MAX_CHOICES: usize = 50;
 
 /// Why a word cannot be an identifier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -454,6 +460,11 @@ impl AppSpec {
 
     /// Checks every invariant the generator relies on.
     pub fn validate(&self) -> Result<(), SpecError> {
+        if self.resources.len() > MAX_RESOURCES {
+            return Err(SpecError::TooLarge(format!(
+                "at most {MAX_RESOURCES} resources"
+            )));
+        }
         let mut seen = std::collections::HashSet::new();
         for r in &self.resources {
             check_resource_name(&r.name).map_err(|e| SpecError::Identifier(e.to_string()))?;
@@ -463,6 +474,11 @@ impl AppSpec {
             {
                 return Err(SpecError::Duplicate(r.name.clone()));
             }
+            if r.fields.len() > MAX_FIELDS {
+                return Err(SpecError::TooLarge(format!(
+                    "at most {MAX_FIELDS} fields per resource"
+                )));
+            }
             let mut fields = std::collections::HashSet::new();
             for f in &r.fields {
                 check_identifier(&f.name).map_err(|e| SpecError::Identifier(e.to_string()))?;
@@ -470,6 +486,11 @@ impl AppSpec {
                     return Err(SpecError::Duplicate(format!("{}.{}", r.name, f.name)));
                 }
                 if let FieldType::Enum { values } = &f.ty {
+                    if values.len() > MAX_CHOICES {
+                        return Err(SpecError::TooLarge(format!(
+                            "at most {MAX_CHOICES} choices per field"
+                        )));
+                    }
                     if values.is_empty() {
                         return Err(SpecError::EmptyEnum(format!("{}.{}", r.name, f.name)));
                     }
@@ -550,6 +571,9 @@ pub enum SpecError {
     /// A relation or search entry naming something that does not exist.
     #[error("`{0}` refers to something that does not exist")]
     UnknownTarget(String),
+    /// The app would be larger than Kiln builds.
+    #[error("the app would be too large: {0}")]
+    TooLarge(String),
     /// Belongs-to links that go round in a circle.
     #[error("`{0}` belongs to itself through its relations")]
     Cycle(String),

@@ -52,7 +52,18 @@ impl ArtifactStore for FsArtifactStore {
 
     async fn get_blob(&self, sha256: &str) -> StoreResult<Vec<u8>> {
         check_sha256(sha256)?;
-        match tokio::fs::read(self.path_of(sha256)).await {
+        let path = self.path_of(sha256);
+        // A link planted in the store could point anywhere: blobs are plain files or nothing.
+        if tokio::fs::symlink_metadata(&path)
+            .await
+            .is_ok_and(|m| !m.is_file())
+        {
+            return Err(StoreError::Backend(format!(
+                "refusing {}: not a plain file",
+                path.display()
+            )));
+        }
+        match tokio::fs::read(&path).await {
             Ok(bytes) => Ok(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::NotFound("blob")),
             Err(e) => Err(io(e)),
