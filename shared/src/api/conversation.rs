@@ -27,9 +27,11 @@ pub const MAX_CLIENT_ID_CHARS: usize = 128;
 #[serde(deny_unknown_fields)]
 pub struct PostMessage {
     /// What the user says.
+    #[schema(min_length = 1, max_length = 8000)]
     pub content: String,
     /// The client's idempotency key: a retry with the same key returns the first answer.
     #[serde(default)]
+    #[schema(max_length = 128)]
     pub client_id: Option<String>,
 }
 
@@ -166,7 +168,7 @@ pub async fn list_conversation(
     let page = state
         .agents
         .projects
-        .list_messages(project_id, &query.into())
+        .list_messages(project_id, &query.page()?)
         .await?;
     Ok(Json(MessagePage {
         items: page.items,

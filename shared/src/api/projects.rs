@@ -21,10 +21,12 @@ pub const MAX_DESCRIPTION_CHARS: usize = 4_000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
-    /// Display name, 1–100 characters.
+    /// Display name, 1–100 characters, no control characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// What the app is for (optional).
     #[serde(default)]
+    #[schema(max_length = 4000)]
     pub description: String,
 }
 
@@ -51,17 +53,28 @@ impl From<Page<ProjectSummary>> for ProjectPage {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
-impl From<ListQuery> for PageRequest {
-    fn from(q: ListQuery) -> Self {
-        PageRequest {
-            limit: q.limit,
-            cursor: q.cursor,
+impl ListQuery {
+    /// The page asked for; a limit outside 1–200 is a bad request, not silently changed.
+    pub(super) fn page(self) -> Result<PageRequest, ApiError> {
+        if let Some(limit) = self.limit {
+            if !(1..=crate::store::MAX_PAGE).contains(&limit) {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("limit must be from 1 to {}", crate::store::MAX_PAGE),
+                ));
+            }
         }
+        Ok(PageRequest {
+            limit: self.limit,
+            cursor: self.cursor,
+        })
     }
 }
 
@@ -154,7 +167,7 @@ pub async fn list_projects(
     let page = state
         .agents
         .projects
-        .list_projects(&owner, &query.into())
+        .list_projects(&owner, &query.page()?)
         .await?;
     Ok(Json(page.into()))
 }

@@ -89,7 +89,7 @@ pub async fn list_versions(
     let page = state
         .agents
         .projects
-        .list_versions(project.id, &query.into())
+        .list_versions(project.id, &query.page()?)
         .await?;
     Ok(Json(VersionPage {
         items: page.items,

@@ -1,0 +1,64 @@
+//! schemathesis against `kiln serve`'s own OpenAPI document: generated requests to every
+//! operation (and sequences of them, using the ids the API hands out) never get a server
+//! error, and every answer has a documented status, content type and schema.
+
+mod common;
+
+use std::process::Command;
+
+use common::Server;
+
+#[test]
+fn generated_requests_get_no_server_error_and_documented_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[("KILN_TOKEN", "schemathesis-token")]);
+    let python = std::env::var("KILN_TEST_PYTHON").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/kiln/pyenv/bin/python",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    let st = std::path::Path::new(&python).with_file_name("st");
+    let out = Command::new(&st)
+        .args([
+            "run",
+            &format!("{}/api/v2/openapi.json", server.base),
+            "--url",
+            &server.base,
+            "-H",
+            "Authorization: Bearer schemathesis-token",
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance",
+            "--max-examples",
+            "20",
+            "--request-timeout",
+            "10",
+            // The event stream never ends by design; it has a test of its own.
+            "--exclude-path-regex",
+            "/events$",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("{} (installed by ./scripts/test): {e}", st.display()));
+    let report = String::from_utf8_lossy(&out.stdout);
+    for line in report
+        .lines()
+        .filter(|l| l.contains("generated") || l.contains("passed") || l.contains("failed"))
+    {
+        println!("schemathesis: {}", line.trim());
+    }
+    assert!(
+        out.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = report
+        .lines()
+        .find(|l| l.contains(" generated, "))
+        .expect("a summary line");
+    let generated: u32 = summary.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(
+        generated >= 300,
+        "schemathesis generated only {generated} cases: {summary}"
+    );
+}
