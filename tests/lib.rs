@@ -132,3 +132,47 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// On this moto server: Kiln's table and artifacts bucket, and the settings of an AWS
+/// installation whose pipeline is `state_machine_arn` (other resources are named, not made).
+pub async fn aws_installation(
+    moto: &Moto,
+    state_machine_arn: &str,
+) -> (kiln::config::Config, aws_config::SdkConfig) {
+    let sdk = moto.sdk_config().await;
+    kiln::store::DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), "kiln")
+        .await
+        .unwrap();
+    moto.s3()
+        .await
+        .create_bucket()
+        .bucket("kiln-artifacts")
+        .send()
+        .await
+        .unwrap();
+    let vars: std::collections::HashMap<String, String> = [
+        ("KILN_BACKEND", "aws"),
+        ("KILN_TABLE", "kiln"),
+        ("KILN_BUCKET", "kiln-artifacts"),
+        ("KILN_STATE_MACHINE_ARN", state_machine_arn),
+        ("KILN_TEST_PROJECT", "kiln-tests"),
+        ("KILN_IMAGE_PROJECT", "kiln-images"),
+        ("KILN_CLUSTER", "kiln-apps"),
+        (
+            "KILN_LISTENER_ARN",
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/kiln/1/1",
+        ),
+        ("KILN_VPC_ID", "vpc-12345678"),
+        ("KILN_SUBNETS", "subnet-12345678"),
+        (
+            "KILN_EXECUTION_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/kiln-tasks",
+        ),
+        ("KILN_APPS_URL", "https://apps.example.com"),
+        ("KILN_S3_PATH_STYLE", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    (kiln::config::Config::from_vars(&vars).unwrap(), sdk)
+}

@@ -1,11 +1,8 @@
 //! The pipeline definition, run with every Task invoking the agents Lambda's handler, as Step
 //! Functions would, on the AWS stores (DynamoDB and S3 on moto).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use kiln::agents::AgentContext;
-use kiln::config::Config;
 use kiln::intent::Intent;
 use kiln::model::{Message, Owner, Project, Run, RunStatus};
 use kiln::store::PageRequest;
@@ -30,45 +27,12 @@ impl TaskHandler for Lambda<'_> {
 }
 
 async fn agents(moto: &Moto) -> AgentContext {
-    let sdk = moto.sdk_config().await;
-    kiln::store::DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), "kiln")
-        .await
-        .unwrap();
-    moto.s3()
-        .await
-        .create_bucket()
-        .bucket("kiln-artifacts")
-        .send()
-        .await
-        .unwrap();
-    let vars: HashMap<String, String> = [
-        ("KILN_BACKEND", "aws"),
-        ("KILN_TABLE", "kiln"),
-        ("KILN_BUCKET", "kiln-artifacts"),
-        (
-            "KILN_STATE_MACHINE_ARN",
-            "arn:aws:states:us-east-1:123456789012:stateMachine:kiln",
-        ),
-        ("KILN_TEST_PROJECT", "kiln-tests"),
-        ("KILN_IMAGE_PROJECT", "kiln-images"),
-        ("KILN_CLUSTER", "kiln-apps"),
-        (
-            "KILN_LISTENER_ARN",
-            "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/kiln/1/1",
-        ),
-        ("KILN_VPC_ID", "vpc-1"),
-        ("KILN_SUBNETS", "subnet-1"),
-        (
-            "KILN_EXECUTION_ROLE_ARN",
-            "arn:aws:iam::123456789012:role/kiln-tasks",
-        ),
-        ("KILN_APPS_URL", "https://apps.example.com"),
-        ("KILN_S3_PATH_STYLE", "true"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    kiln::backends::aws_state_with(&Config::from_vars(&vars).unwrap(), &sdk)
+    let (config, sdk) = kiln_integration_tests::aws_installation(
+        moto,
+        "arn:aws:states:us-east-1:123456789012:stateMachine:kiln",
+    )
+    .await;
+    kiln::backends::aws_state_with(&config, &sdk)
         .await
         .unwrap()
         .agents

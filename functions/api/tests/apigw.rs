@@ -1,27 +1,14 @@
 //! The api function's handler on API Gateway v2 (HTTP API) events, with the AWS backends on a
 //! moto server: DynamoDB, S3 and Step Functions.
 
-use std::collections::HashMap;
-
 use axum::Router;
 use http_body_util::BodyExt;
-use kiln::config::Config;
 use kiln_integration_tests::Moto;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
 async fn app(moto: &Moto) -> (Router, aws_sdk_sfn::Client, String) {
     let sdk = moto.sdk_config().await;
-    kiln::store::DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), "kiln")
-        .await
-        .unwrap();
-    moto.s3()
-        .await
-        .create_bucket()
-        .bucket("kiln-artifacts")
-        .send()
-        .await
-        .unwrap();
     let sfn = aws_sdk_sfn::Client::new(&sdk);
     let definition = kiln::workflow::PIPELINE_JSON.replace(
         "${AgentsFunctionArn}",
@@ -36,31 +23,7 @@ async fn app(moto: &Moto) -> (Router, aws_sdk_sfn::Client, String) {
         .await
         .unwrap()
         .state_machine_arn;
-    let vars: HashMap<String, String> = [
-        ("KILN_BACKEND", "aws"),
-        ("KILN_TABLE", "kiln"),
-        ("KILN_BUCKET", "kiln-artifacts"),
-        ("KILN_STATE_MACHINE_ARN", machine.as_str()),
-        ("KILN_TEST_PROJECT", "kiln-tests"),
-        ("KILN_IMAGE_PROJECT", "kiln-images"),
-        ("KILN_CLUSTER", "kiln-apps"),
-        (
-            "KILN_LISTENER_ARN",
-            "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/kiln/1/1",
-        ),
-        ("KILN_VPC_ID", "vpc-12345678"),
-        ("KILN_SUBNETS", "subnet-12345678"),
-        (
-            "KILN_EXECUTION_ROLE_ARN",
-            "arn:aws:iam::123456789012:role/kiln-tasks",
-        ),
-        ("KILN_APPS_URL", "https://apps.example.com"),
-        ("KILN_S3_PATH_STYLE", "true"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let config = Config::from_vars(&vars).unwrap();
+    let (config, _) = kiln_integration_tests::aws_installation(moto, &machine).await;
     let state = kiln::backends::aws_state_with(&config, &sdk).await.unwrap();
     (kiln_api_function::app(state), sfn, machine)
 }

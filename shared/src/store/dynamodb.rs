@@ -155,6 +155,19 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// The document of one item, or `NotFound(what)`.
+    async fn get_doc<T: DeserializeOwned>(
+        &self,
+        pk_value: String,
+        sk: String,
+        what: &'static str,
+    ) -> StoreResult<T> {
+        match self.get_item(pk_value, sk).await? {
+            Some(item) => from_item(&item),
+            None => Err(StoreError::NotFound(what)),
+        }
+    }
+
     fn project_exists_check(&self, project: Uuid) -> TransactWriteItem {
         TransactWriteItem::builder()
             .condition_check(
@@ -378,10 +391,7 @@ impl ProjectStore for DynamoStore {
     }
 
     async fn load_project(&self, id: Uuid) -> StoreResult<Project> {
-        match self.get_item(pk(id), "META".into()).await? {
-            Some(item) => from_item(&item),
-            None => Err(StoreError::NotFound("project")),
-        }
+        self.get_doc(pk(id), "META".into(), "project").await
     }
 
     async fn list_projects(
@@ -604,13 +614,8 @@ impl ProjectStore for DynamoStore {
     }
 
     async fn get_message(&self, project_id: Uuid, message_id: Uuid) -> StoreResult<Message> {
-        match self
-            .get_item(pk(project_id), format!("MSG#{message_id}"))
-            .await?
-        {
-            Some(item) => from_item(&item),
-            None => Err(StoreError::NotFound("message")),
-        }
+        self.get_doc(pk(project_id), format!("MSG#{message_id}"), "message")
+            .await
     }
 
     async fn list_messages(
@@ -622,13 +627,8 @@ impl ProjectStore for DynamoStore {
     }
 
     async fn get_run(&self, project_id: Uuid, run_id: Uuid) -> StoreResult<Run> {
-        match self
-            .get_item(pk(project_id), format!("RUN#{run_id}"))
-            .await?
-        {
-            Some(item) => from_item(&item),
-            None => Err(StoreError::NotFound("run")),
-        }
+        self.get_doc(pk(project_id), format!("RUN#{run_id}"), "run")
+            .await
     }
 
     async fn update_run(&self, run: &Run) -> StoreResult<()> {
@@ -669,13 +669,8 @@ impl ProjectStore for DynamoStore {
     }
 
     async fn get_version(&self, project_id: Uuid, number: u32) -> StoreResult<Version> {
-        match self
-            .get_item(pk(project_id), format!("VER#{number:010}"))
-            .await?
-        {
-            Some(item) => from_item(&item),
-            None => Err(StoreError::NotFound("version")),
-        }
+        self.get_doc(pk(project_id), format!("VER#{number:010}"), "version")
+            .await
     }
 
     async fn list_versions(
