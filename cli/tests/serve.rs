@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{call, wait_for_run, Server};
+use common::{call, say, wait_for_run, Server};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -217,14 +217,7 @@ async fn a_kill_in_the_middle_of_a_run_leaves_a_failed_run_and_a_working_server(
     .await;
     let id = project["id"].as_str().unwrap().to_owned();
     for content in ["API for tasks. Each task has a title", "build it"] {
-        let (_, posted) = call(
-            &client,
-            reqwest::Method::POST,
-            format!("{api}/projects/{id}/messages"),
-            Some(json!({"content": content})),
-        )
-        .await;
-        let run = wait_for_run(&client, &api, &id, posted["run"]["id"].as_str().unwrap()).await;
+        let run = say(&client, &api, &id, content).await;
         assert_eq!(run["status"], "succeeded", "{run}");
     }
 
@@ -305,13 +298,6 @@ async fn a_kill_in_the_middle_of_a_run_leaves_a_failed_run_and_a_working_server(
     .await;
     assert_eq!(project["current_version"], 1, "the database is intact");
 
-    let (_, posted) = call(
-        &client,
-        reqwest::Method::POST,
-        format!("{api}/projects/{id}/messages"),
-        Some(json!({"content": "run the tests"})),
-    )
-    .await;
-    let run = wait_for_run(&client, &api, &id, posted["run"]["id"].as_str().unwrap()).await;
+    let run = say(&client, &api, &id, "run the tests").await;
     assert_eq!(run["status"], "succeeded", "the next message works: {run}");
 }

@@ -3,31 +3,14 @@
 
 mod common;
 
-use common::{call, wait_for_run, Server};
+use common::{call, Server};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+/// Says something and expects the run to succeed.
 async fn say(client: &reqwest::Client, api: &str, id: &str, content: &str) -> Value {
-    let (status, posted) = call(
-        client,
-        Method::POST,
-        format!("{api}/projects/{id}/messages"),
-        Some(json!({ "content": content })),
-    )
-    .await;
-    assert_eq!(status, 202, "{content}: {posted}");
-    let run = wait_for_run(client, api, id, posted["run"]["id"].as_str().unwrap()).await;
-    let (_, conversation) = call(
-        client,
-        Method::GET,
-        format!("{api}/projects/{id}/conversation?limit=200"),
-        None,
-    )
-    .await;
-    assert_eq!(
-        run["status"], "succeeded",
-        "{content}: {run}\n{conversation:#}"
-    );
+    let run = common::say(client, api, id, content).await;
+    assert_eq!(run["status"], "succeeded", "{content}: {run}");
     run
 }
 

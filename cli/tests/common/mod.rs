@@ -114,3 +114,16 @@ pub async fn wait_for_run(client: &reqwest::Client, api: &str, project: &str, ru
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Posts a message to a project and follows its run to the end, returning the run.
+pub async fn say(client: &reqwest::Client, api: &str, project: &str, content: &str) -> Value {
+    let (status, posted) = call(
+        client,
+        reqwest::Method::POST,
+        format!("{api}/projects/{project}/messages"),
+        Some(serde_json::json!({ "content": content })),
+    )
+    .await;
+    assert!(status == 202 || status == 200, "{content}: {posted}");
+    wait_for_run(client, api, project, posted["run"]["id"].as_str().unwrap()).await
+}
