@@ -429,7 +429,7 @@ impl FieldView {
                 "_ShortText".to_owned(),
                 "str",
                 "str",
-                "sa_String(200)",
+                "String(200)",
                 "f\"example {n}\"",
                 "\"\"".to_owned(),
             ),
@@ -437,7 +437,7 @@ impl FieldView {
                 "_LongText".into(),
                 "str",
                 "str",
-                "sa_Text",
+                "Text",
                 "f\"Some longer text, number {n}.\"",
                 "12345".into(),
             ),
@@ -445,7 +445,7 @@ impl FieldView {
                 "int".into(),
                 "int",
                 "int",
-                "sa_Integer",
+                "Integer",
                 "n",
                 "\"many\"".into(),
             ),
@@ -453,7 +453,7 @@ impl FieldView {
                 "float".into(),
                 "float",
                 "float",
-                "sa_Float",
+                "Float",
                 "n + 0.5",
                 "\"lots\"".into(),
             ),
@@ -461,7 +461,7 @@ impl FieldView {
                 "bool".into(),
                 "bool",
                 "bool",
-                "sa_Boolean",
+                "Boolean",
                 "True",
                 "\"perhaps\"".into(),
             ),
@@ -469,7 +469,7 @@ impl FieldView {
                 "datetime.date".into(),
                 "datetime.date",
                 "datetime.date",
-                "sa_Date",
+                "Date",
                 "f\"2026-01-{n % 28 + 1:02d}\"",
                 "\"not-a-date\"".into(),
             ),
@@ -477,7 +477,7 @@ impl FieldView {
                 "datetime.datetime".into(),
                 "datetime.datetime",
                 "datetime.datetime",
-                "sa_DateTime",
+                "DateTime",
                 "f\"2026-01-15T10:{n % 60:02d}:00\"",
                 "\"yesterday at noon\"".into(),
             ),
@@ -485,7 +485,7 @@ impl FieldView {
                 "_Email".into(),
                 "str",
                 "str",
-                "sa_String(320)",
+                "String(320)",
                 "f\"user{n}@example.com\"",
                 "\"not-an-email\"".into(),
             ),
@@ -493,7 +493,7 @@ impl FieldView {
                 "_Url".into(),
                 "str",
                 "str",
-                "sa_String(2048)",
+                "String(2048)",
                 "f\"https://example.com/items/{n}\"",
                 "\"ftp:/nowhere\"".into(),
             ),
@@ -510,7 +510,7 @@ impl FieldView {
                     literal,
                     "str",
                     "str",
-                    "sa_String(50)",
+                    "String(50)",
                     "",
                     python_literal("not_one_of_them"),
                 )
@@ -522,7 +522,7 @@ impl FieldView {
         };
         let has_default = f.default.is_some();
         let nullable = !f.required && !has_default;
-        let mut column = column.trim_start_matches("sa_").to_owned();
+        let mut column = column.trim_start_matches("").to_owned();
         if nullable {
             column.push_str(", nullable=True");
         }

@@ -382,14 +382,6 @@ impl ProjectStore for DynamoStore {
         }
     }
 
-    async fn get_project(&self, owner: &Owner, id: Uuid) -> StoreResult<Project> {
-        let project = self.load_project(id).await?;
-        if project.owner != *owner {
-            return Err(StoreError::NotFound("project"));
-        }
-        Ok(project)
-    }
-
     async fn load_project(&self, id: Uuid) -> StoreResult<Project> {
         self.get_doc(pk(id), "META".into(), "project").await
     }

@@ -68,9 +68,6 @@ impl ProjectStore for ObservedStore {
     async fn create_project(&self, project: &Project) -> StoreResult<()> {
         self.inner.create_project(project).await
     }
-    async fn get_project(&self, owner: &Owner, id: Uuid) -> StoreResult<Project> {
-        self.inner.get_project(owner, id).await
-    }
     async fn load_project(&self, id: Uuid) -> StoreResult<Project> {
         self.inner.load_project(id).await
     }

@@ -114,8 +114,15 @@ pub trait ProjectStore: Send + Sync {
     /// Stores a new project.
     async fn create_project(&self, project: &Project) -> StoreResult<()>;
 
-    /// The project with this id, if `owner` owns it; `NotFound` otherwise.
-    async fn get_project(&self, owner: &Owner, id: Uuid) -> StoreResult<Project>;
+    /// The project with this id, if `owner` owns it; `NotFound` otherwise, so that another
+    /// owner's project looks exactly like one that does not exist.
+    async fn get_project(&self, owner: &Owner, id: Uuid) -> StoreResult<Project> {
+        let project = self.load_project(id).await?;
+        if project.owner != *owner {
+            return Err(StoreError::NotFound("project"));
+        }
+        Ok(project)
+    }
 
     /// The project with this id, whoever owns it; for workflow steps that run on a
     /// project the API already checked.

@@ -244,14 +244,6 @@ impl ProjectStore for SqliteStore {
         .await
     }
 
-    async fn get_project(&self, owner: &Owner, id: Uuid) -> StoreResult<Project> {
-        let project = self.load_project(id).await?;
-        if project.owner != *owner {
-            return Err(StoreError::NotFound("project"));
-        }
-        Ok(project)
-    }
-
     async fn load_project(&self, id: Uuid) -> StoreResult<Project> {
         self.with(move |c| {
             one_doc(
