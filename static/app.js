@@ -99,6 +99,10 @@ $("new-project").addEventListener("submit", async (event) => {
     const project = await call("POST", "/projects", { name: $("project-name").value, description: $("project-description").value });
     $("new-project-dialog").close();
     await openProject(project.id);
+    // A description is the first requirement: the conversation opens with it, and its run is
+    // followed like one of a message sent here.
+    const opening = (await call("GET", `/projects/${project.id}/conversation?limit=1`)).items[0];
+    if (opening && opening.run_id) await watch(() => followRun(opening.run_id));
   } catch (err) { showError(err, $("new-project-error")); }
 });
 
@@ -206,18 +210,25 @@ function subscribe(projectId) {
   state.events = source;
 }
 
-async function send(content) {
+// Runs `work` with the composer disabled, then shows where the project stands.
+async function watch(work) {
   const box = $("message");
   box.disabled = true;
   try {
+    await work();
+    await Promise.all([loadConversation(), refreshProject()]);
+  } catch (err) { showError(err); } finally { box.disabled = false; box.focus(); showProgress(null); }
+}
+
+function send(content) {
+  return watch(async () => {
     const id = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
     const posted = await call("POST", `/projects/${state.current}/messages`, { content, client_id: id });
     appendMessage(posted.message);
-    box.value = "";
+    $("message").value = "";
     showError(null);
     await followRun(posted.run.id);
-    await Promise.all([loadConversation(), refreshProject()]);
-  } catch (err) { showError(err); } finally { box.disabled = false; box.focus(); showProgress(null); }
+  });
 }
 
 $("composer").addEventListener("submit", (event) => {

@@ -242,3 +242,137 @@ async fn describe_refine_build_test_deploy_and_use_it() {
         );
     }
 }
+
+/// The plan's own walkthrough: the project's description is its first requirement, read like
+/// a first message; then auth, a database, build, test and deploy, ending with a deployed app
+/// that has `/tasks` behind a login and keeps its data in a database.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_description_is_the_first_requirement() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let client = reqwest::Client::new();
+    let api = format!("{}/api/v2", server.base);
+    let (status, project) = call(
+        &client,
+        Method::POST,
+        format!("{api}/projects"),
+        Some(json!({"name": "Task Management API", "description": "Build a REST API for managing tasks"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{project}");
+    let id = project["id"].as_str().unwrap().to_owned();
+
+    // The conversation opens with the description as the user's message, and its run.
+    let (_, conversation) = call(
+        &client,
+        Method::GET,
+        format!("{api}/projects/{id}/conversation"),
+        None,
+    )
+    .await;
+    let first = conversation["items"][0].clone();
+    assert_eq!(first["role"], "user", "{conversation}");
+    assert_eq!(first["content"], "Build a REST API for managing tasks");
+    let run = common::wait_for_run(&client, &api, &id, first["run_id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["intent"], "create", "{run}");
+    let replies = replies_to(&client, &api, &id, &run).await;
+    let pm = replies
+        .iter()
+        .find(|m| m["agent"] == "product_manager")
+        .unwrap_or_else(|| panic!("no product manager reply: {replies:#?}"));
+    assert!(
+        pm["content"].as_str().unwrap().contains("`tasks`"),
+        "the reply says what was understood: {pm}"
+    );
+
+    for step in [
+        "Add user authentication",
+        "Add database support",
+        "Build the code",
+        "Run the tests",
+    ] {
+        say(&client, &api, &id, step).await;
+    }
+    say(&client, &api, &id, "Deploy it").await;
+    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    assert_eq!(project["status"], "deployed", "{project}");
+    let url = project["deployments"][0]["url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let openapi: Value = client
+        .get(format!("{url}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = openapi["paths"].as_object().unwrap();
+    for p in [
+        "/tasks",
+        "/tasks/{item_id}",
+        "/auth/register",
+        "/auth/login",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing from {:?}", paths.keys());
+    }
+
+    // Auth guards /tasks; a task written before a redeploy is still there after it.
+    let task_list = client.get(format!("{url}/tasks")).send().await.unwrap();
+    assert_eq!(task_list.status().as_u16(), 401);
+    let credentials = json!({"username": "planner", "password": "a-long-enough-password"});
+    let registered = client
+        .post(format!("{url}/auth/register"))
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status().as_u16(), 201);
+    let token: Value = client
+        .post(format!("{url}/auth/login"))
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = token["access_token"].as_str().unwrap().to_owned();
+    let schema = openapi["components"]["schemas"]["TaskCreate"].clone();
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut body = serde_json::Map::new();
+    for field in &required {
+        body.insert((*field).to_owned(), json!("x"));
+    }
+    let created = client
+        .post(format!("{url}/tasks"))
+        .bearer_auth(&bearer)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201, "{schema}");
+    say(&client, &api, &id, "redeploy").await;
+    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    let new_url = project["deployments"][0]["url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let listed: Value = client
+        .get(format!("{new_url}/tasks"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["total"], 1, "the database kept the task: {listed}");
+}

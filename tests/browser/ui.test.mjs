@@ -65,31 +65,48 @@ async function openPage(viewport = { width: 1400, height: 900 }) {
   return { context, page, problems };
 }
 
-async function say(page, text, done) {
+async function say(page, text, done, arg = null) {
   await page.fill("#message", text);
   await page.keyboard.press("Enter");
-  await page.waitForFunction(done, null, { timeout: 300_000 });
+  await page.waitForFunction(done, arg, { timeout: 300_000 });
   await page.waitForSelector("#message:not([disabled])");
 }
 
 test("describe, build, test and deploy a project in the browser", { timeout: 600_000 }, async () => {
   const { context, page, problems } = await openPage();
+  // In the page: whether at least `n` replies of the architect are shown.
+  const architects = (n) => [...document.querySelectorAll(".msg .who")].filter((w) => w.textContent === "Architect").length >= n;
 
-  // A new project, from the keyboard: the dialog opens, takes the name, and Escape would close it.
+  // A new project, from the keyboard: the dialog opens, takes the name and the description.
+  // The description is the first requirement: it opens the conversation and is read at once.
   await page.focus("#new-project-button");
   await page.keyboard.press("Enter");
   assert.ok(await page.isVisible("#new-project-dialog"));
   await page.keyboard.type("Task Management API");
-  await page.fill("#project-description", "For my team <b>not bold</b>");
+  await page.fill("#project-description", "Build a REST API for managing tasks");
   await page.click("#new-project button[type=submit]");
   await page.waitForFunction(() => document.querySelector("#project-title").textContent === "Task Management API");
   assert.equal(await page.isVisible("#new-project-dialog"), false);
+  await page.waitForFunction(architects, 1, { timeout: 300_000 });
+  await page.waitForSelector("#message:not([disabled])");
+  const opening = await page.locator(".msg.user").first().textContent();
+  assert.match(opening, /Build a REST API for managing tasks/);
+  assert.match(await page.textContent("#messages"), /resource `tasks`/);
+  assert.match(await page.textContent("#messages"), /GET \/tasks/);
 
-  await say(page, "Create a task management API: tasks have a title, a description and a due date",
-    () => [...document.querySelectorAll(".msg .who")].some((w) => w.textContent === "Architect"));
+  // Hostile text in a message is shown as text, never as markup.
+  await say(page, "what does <b>not bold</b> mean?", () => document.querySelectorAll(".msg").length >= 5);
+  assert.equal(await page.locator("#messages b").count(), 0);
+  assert.match(await page.textContent("#messages"), /<b>not bold<\/b>/);
+
+  // The plan's walkthrough: authentication and a database, then fields for the tasks.
+  await say(page, "Add user authentication", architects, 2);
+  await say(page, "Add database support", architects, 3);
+  await say(page, "Tasks have a title, a description and a due date", architects, 4);
   await page.screenshot({ path: join(shots, "1-planned.png") });
   const plan = await page.textContent("#messages");
   assert.match(plan, /POST \/tasks/);
+  assert.match(plan, /POST \/auth\/login/);
 
   // The suggestions follow the project; "Build it" is one of them now.
   await page.click("#suggestions >> text=Build it");
@@ -128,6 +145,7 @@ test("describe, build, test and deploy a project in the browser", { timeout: 600
   const doc = await app.evaluate(async () => (await fetch("openapi.json")).json());
   assert.equal(doc.info.title, "Task Management API");
   assert.ok(doc.paths["/tasks"], JSON.stringify(Object.keys(doc.paths)));
+  assert.ok(doc.paths["/auth/login"], JSON.stringify(Object.keys(doc.paths)));
   await app.screenshot({ path: join(shots, "6-app.png") });
   await app.close();
 

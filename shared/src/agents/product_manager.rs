@@ -6,7 +6,7 @@ use super::{update_project, AgentContext, AgentError};
 use crate::intent::Intent;
 use crate::model::{Agent, Block, Message, ProjectStatus};
 use crate::spec::{
-    apply_message, mentions, mentions_auth, words_of, AppSpec, AuthFeature, DatabaseFeature,
+    mentions, mentions_auth, understand, words_of, AppSpec, AuthFeature, DatabaseFeature,
     SpecChange,
 };
 use crate::store::PageRequest;
@@ -24,15 +24,16 @@ pub(super) async fn read_requirements(
     let describes_app = input.intent == Intent::Create;
     let mut change = SpecChange::default();
     let project = update_project(ctx, input.project_id, |project| {
-        let mut spec = project.spec.clone().unwrap_or_else(|| AppSpec {
-            name: project.name.clone(),
-            ..AppSpec::default()
-        });
-        change = apply_message(&mut spec, &message.content, describes_app);
+        let (spec, read) = understand(
+            project.spec.as_ref(),
+            &project.name,
+            &message.content,
+            describes_app,
+        )?;
+        change = read;
         if change.is_empty() {
             return Ok(false);
         }
-        spec.validate()?;
         project.spec = Some(spec);
         if project.status == ProjectStatus::New {
             project.status = ProjectStatus::Specified;

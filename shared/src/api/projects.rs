@@ -9,8 +9,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{parse_id, ApiError, Body, ErrorBody, Params};
 use super::AppState;
-use crate::model::{Owner, Project, ProjectSummary};
+use crate::intent::Intent;
+use crate::model::{Message, Owner, Project, ProjectSummary, Run};
 use crate::store::{Page, PageRequest};
+use crate::workflow::RunInput;
 
 /// Longest project name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -24,7 +26,8 @@ pub struct CreateProject {
     /// Display name, 1–100 characters, no control characters.
     #[schema(min_length = 1, max_length = 100)]
     pub name: String,
-    /// What the app is for (optional).
+    /// What the app is for (optional). When given, it is the first requirement: it opens the
+    /// conversation as the user's message and the product manager reads it at once.
     #[serde(default)]
     #[schema(max_length = 4000)]
     pub description: String,
@@ -136,9 +139,12 @@ pub async fn create_project(
             format!("you have {count} projects, the most this server allows; delete one first"),
         ));
     }
-    let project = Project::new(owner, name.to_owned(), description.to_owned());
+    let project = Project::new(owner.clone(), name.to_owned(), description.to_owned());
     state.agents.projects.create_project(&project).await?;
     tracing::info!(project_id = %project.id, "project created");
+    if !description.is_empty() {
+        read_description(&state, &owner, &project).await?;
+    }
     let location = format!("/api/v2/projects/{}", project.id);
     Ok((
         StatusCode::CREATED,
@@ -148,6 +154,35 @@ pub async fn create_project(
 }
 
 /// List your projects, most recently updated first.
+/// The description is the first requirement: it becomes the conversation's opening user
+/// message, and the pipeline reads it exactly as it reads a first message that describes an app.
+async fn read_description(
+    state: &AppState,
+    owner: &Owner,
+    project: &Project,
+) -> Result<(), ApiError> {
+    let mut message = Message::from_user(project.id, project.description.clone(), None);
+    let run = Run::queued(project.id, message.id, Intent::Create);
+    message.run_id = Some(run.id);
+    state
+        .agents
+        .projects
+        .post_user_message(&message, &run)
+        .await?;
+    tracing::info!(project_id = %project.id, run_id = %run.id, "description read as the first message");
+    state
+        .workflow
+        .start(RunInput {
+            project_id: project.id,
+            run_id: run.id,
+            message_id: message.id,
+            intent: Intent::Create,
+            owner: owner.clone(),
+        })
+        .await?;
+    Ok(())
+}
+
 #[utoipa::path(
     get,
     path = "/api/v2/projects",

@@ -6,6 +6,25 @@
 mod read;
 
 pub use read::{apply_message, pluralize, singularize, SpecChange};
+
+/// What the product manager makes of one message: the spec it leaves (a new one, named after
+/// the project, when there was none) and what changed. `describes_app` is true for a message
+/// that describes the whole app (a project's description, or a first message). The result
+/// always validates; a message that would break the spec is refused whole.
+pub fn understand(
+    spec: Option<&AppSpec>,
+    project_name: &str,
+    text: &str,
+    describes_app: bool,
+) -> Result<(AppSpec, SpecChange), SpecError> {
+    let mut next = spec.cloned().unwrap_or_else(|| AppSpec {
+        name: project_name.to_owned(),
+        ..AppSpec::default()
+    });
+    let change = apply_message(&mut next, text, describes_app);
+    next.validate()?;
+    Ok((next, change))
+}
 pub(crate) use read::{mentions, mentions_auth, words_of};
 
 use serde::{Deserialize, Serialize};
