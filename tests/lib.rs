@@ -5,6 +5,8 @@ use std::process::{Command, Output};
 
 use kiln::generator::GeneratedFile;
 
+pub mod understanding;
+
 /// The Python of the test environment that `scripts/test` sets up (`KILN_TEST_PYTHON`), with
 /// every package a generated project pins.
 pub fn python() -> PathBuf {

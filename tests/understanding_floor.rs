@@ -1,0 +1,45 @@
+//! The understanding benchmark in the test suite: the reader may not score below the floor
+//! recorded here, which only ever goes up (the README states the current score).
+
+use kiln_integration_tests::understanding::{cases, intent_report, run_all};
+
+/// The overall score (mean share right of resources, fields, types, relations and features)
+/// the reader must reach on the held-out conversations.
+const CONVERSATION_FLOOR: f64 = 0.49;
+/// The share of labelled messages whose intent must be read right, per intent.
+const INTENT_FLOOR: f64 = 0.97;
+
+#[test]
+fn conversations_score_at_least_the_floor() {
+    let cases = cases();
+    assert!(cases.len() >= 60, "only {} conversations", cases.len());
+    for c in &cases {
+        assert!(
+            (2..=8).contains(&c.messages.len()),
+            "{}: {} messages",
+            c.id,
+            c.messages.len()
+        );
+    }
+    let (report, total) = run_all(&cases, true);
+    println!("{report}");
+    assert!(
+        total.overall() >= CONVERSATION_FLOOR,
+        "overall {:.3} is below the floor {CONVERSATION_FLOOR}",
+        total.overall()
+    );
+}
+
+#[test]
+fn intents_are_read_right_on_the_labelled_messages() {
+    let (report, per_intent) = intent_report(true);
+    println!("{report}");
+    for (intent, n, share) in per_intent {
+        assert!(n >= 200, "{intent}: only {n} labelled messages");
+        assert!(
+            share >= INTENT_FLOOR,
+            "{intent}: {:.3} right is below the floor {INTENT_FLOOR}",
+            share
+        );
+    }
+}
