@@ -1,0 +1,787 @@
+//! The grammar of requirement sentences.
+//!
+//! A sentence is a subject and one or more predicates that share it:
+//!
+//! ```text
+//! sentence   = subject predicate { ("," | "and" | ", and" | ";") [pronoun] predicate }
+//!            | subject ":" (predicate | items)            "members: name, email"
+//!            | subject "(" items ")" { "and" subject "(" items ")" }
+//!            | "add" items ["to" subject]                   "add a due date to tasks"
+//! predicate  = [modal] have-verb items                      "have a title and a due date"
+//!            | [modal] belong-verb targets [items]          "belong to a book and a member"
+//!            | [modal] has-many-verb targets                "has many tasks"
+//!            | link-verb targets [items]                    "link a playlist and a song with a position"
+//! items      = item { ("," | "and" | "plus" | …) item }     see `fields`
+//! ```
+//!
+//! A pronoun subject ("they", "it", "each one") is the last subject named in the message. An
+//! item that names another resource ("has a speaker", "which desk", "one supplier") is a
+//! relation, not a field. A subject "we" or "the app" with a have-verb names resources ("we have
+//! cars (make, model) and customers (name)").
+
+use super::fields::{parse_fields, FieldDraft};
+use super::{
+    describe_field, ensure_resource, find_resource, ident, noun_phrase, SpecChange, ARTICLES,
+};
+use crate::spec::{AppSpec, Relation, RelationKind};
+
+/// What the sentences of one message share: the last subject named.
+#[derive(Debug, Default)]
+pub(super) struct Context {
+    /// Index of the last resource that was a subject.
+    pub last: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Have,
+    Belong,
+    HasMany,
+    Link,
+}
+
+/// Verb phrases, longest first within each kind.
+const VERBS: &[(&str, Verb)] = &[
+    ("has many", Verb::HasMany),
+    ("have many", Verb::HasMany),
+    ("has multiple", Verb::HasMany),
+    ("have multiple", Verb::HasMany),
+    ("has several", Verb::HasMany),
+    ("have several", Verb::HasMany),
+    ("has lots of", Verb::HasMany),
+    ("have lots of", Verb::HasMany),
+    ("has one or more", Verb::HasMany),
+    ("have one or more", Verb::HasMany),
+    ("has zero or more", Verb::HasMany),
+    ("contains many", Verb::HasMany),
+    ("contain many", Verb::HasMany),
+    ("belongs to", Verb::Belong),
+    ("belong to", Verb::Belong),
+    ("belonging to", Verb::Belong),
+    ("assigned to", Verb::Belong),
+    ("linked to", Verb::Belong),
+    ("part of", Verb::Belong),
+    ("owned by", Verb::Belong),
+    ("written by", Verb::Belong),
+    ("given by", Verb::Belong),
+    ("taught by", Verb::Belong),
+    ("led by", Verb::Belong),
+    ("run by", Verb::Belong),
+    ("hosted by", Verb::Belong),
+    ("made by", Verb::Belong),
+    ("placed by", Verb::Belong),
+    ("created by", Verb::Belong),
+    ("submitted by", Verb::Belong),
+    ("booked by", Verb::Belong),
+    ("scheduled in", Verb::Belong),
+    ("held in", Verb::Belong),
+    ("happens in", Verb::Belong),
+    ("happen in", Verb::Belong),
+    ("takes place in", Verb::Belong),
+    ("take place in", Verb::Belong),
+    ("located in", Verb::Belong),
+    ("located at", Verb::Belong),
+    ("tied to", Verb::Belong),
+    ("attached to", Verb::Belong),
+    ("associated with", Verb::Belong),
+    ("related to", Verb::Belong),
+    ("connected to", Verb::Belong),
+    ("refers to", Verb::Belong),
+    ("refer to", Verb::Belong),
+    ("points to", Verb::Belong),
+    ("comes from", Verb::Belong),
+    ("come from", Verb::Belong),
+    ("lent to", Verb::Belong),
+    ("references", Verb::Belong),
+    ("links", Verb::Link),
+    ("link", Verb::Link),
+    ("connects", Verb::Link),
+    ("connect", Verb::Link),
+    ("joins", Verb::Link),
+    ("consists of", Verb::Have),
+    ("comes with", Verb::Have),
+    ("come with", Verb::Have),
+    ("has", Verb::Have),
+    ("have", Verb::Have),
+    ("having", Verb::Have),
+    ("with", Verb::Have),
+    ("needs", Verb::Have),
+    ("need", Verb::Have),
+    ("contains", Verb::Have),
+    ("contain", Verb::Have),
+    ("includes", Verb::Have),
+    ("include", Verb::Have),
+    ("stores", Verb::Have),
+    ("tracks", Verb::Have),
+    ("holds", Verb::Have),
+    ("hold", Verb::Have),
+    ("carries", Verb::Have),
+    ("carry", Verb::Have),
+    ("gets", Verb::Have),
+    ("requires", Verb::Have),
+    ("require", Verb::Have),
+    ("records", Verb::Have),
+];
+
+/// Prepositions that link a subject to what it belongs to, when a copula or the subject itself
+/// stands right before them and a determiner right after: "a visit is for one pet", "bookings
+/// for one guest", "each line item is on one invoice".
+const LINKING_PREPOSITIONS: &[&str] = &[
+    "for", "in", "on", "at", "from", "of", "under", "between", "to",
+];
+/// Words between a subject and its verb that do not change it.
+const MODALS: &[&str] = &[
+    "is",
+    "are",
+    "should",
+    "must",
+    "will",
+    "can",
+    "could",
+    "may",
+    "might",
+    "also",
+    "always",
+    "each",
+    "only",
+    "just",
+    "then",
+    "be",
+    "gets",
+    "get",
+    "would",
+    "need",
+    "needs",
+    "to",
+    "all",
+    "both",
+    "usually",
+    "typically",
+    "then",
+    "too",
+];
+/// Determiners that open a noun phrase naming one thing.
+const DETERMINERS: &[&str] = &[
+    "a", "an", "one", "the", "single", "exactly", "some", "which", "what", "its", "their", "each",
+];
+/// Subjects that stand for the app itself: with a have-verb they name resources.
+const APP_SUBJECTS: &[&str] = &[
+    "we",
+    "i",
+    "it",
+    "app",
+    "api",
+    "system",
+    "service",
+    "backend",
+    "application",
+    "platform",
+    "there",
+    "you",
+    "site",
+    "website",
+    "tool",
+    "database",
+];
+/// Pronouns that stand for the last subject.
+const PRONOUNS: &[&str] = &[
+    "they", "it", "these", "those", "them", "each", "every", "one", "which",
+];
+
+/// The verb phrase at `i`, if any: its kind and its length in tokens.
+fn verb_at(words: &[&str], i: usize) -> Option<(Verb, usize)> {
+    for (phrase, verb) in VERBS {
+        let parts: Vec<&str> = phrase.split(' ').collect();
+        if words.len() >= i + parts.len() && words[i..i + parts.len()] == parts[..] {
+            // "with" only joins a subject to its items at the start of a clause, not inside
+            // an item ("a room with a view" is fine; "start time with timezone" too rare).
+            return Some((*verb, parts.len()));
+        }
+    }
+    // "is for one pet", "bookings for one guest": a linking preposition before a determiner.
+    if LINKING_PREPOSITIONS.contains(&words[i])
+        && i > 0
+        && words
+            .get(i + 1)
+            .is_some_and(|n| matches!(*n, "one" | "a" | "an" | "exactly" | "single" | "the"))
+        && (matches!(words[i - 1], "is" | "are" | "be")
+            || words[i] == "between"
+            || words[i] == "for")
+    {
+        // "is of a type" and "is in the morning" are rare enough; "for" needs "one".
+        if words[i] == "for"
+            && !matches!(words[i + 1], "one" | "exactly" | "single")
+            && !matches!(words[i - 1], "is" | "are")
+        {
+            return None;
+        }
+        return Some((Verb::Belong, 1));
+    }
+    None
+}
+
+/// The first verb phrase outside parentheses, from `from` on.
+fn first_verb(words: &[&str], from: usize) -> Option<(usize, Verb, usize)> {
+    let mut depth = 0usize;
+    for i in from..words.len() {
+        match words[i] {
+            "(" => depth += 1,
+            ")" => depth = depth.saturating_sub(1),
+            _ if depth == 0 => {
+                if let Some((v, n)) = verb_at(words, i) {
+                    return Some((i, v, n));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Reads a declaration, relation or "add" sentence. Returns whether it understood one.
+pub(super) fn read_statement(
+    spec: &mut AppSpec,
+    words: &[&str],
+    ctx: &mut Context,
+    change: &mut SpecChange,
+) -> bool {
+    if words.is_empty() {
+        return false;
+    }
+    if matches!(words[0], "add" | "adding" | "include" | "create") {
+        if let Some(done) = read_add(spec, words, ctx, change) {
+            return done;
+        }
+    }
+    // "members: name, email", "track exercises: name, sets and reps".
+    if let Some(colon) = top_level(words, ":") {
+        let head = strip_triggers(&words[..colon]);
+        let rest = &words[colon + 1..];
+        // "api for a library: books, members and loans", "Task API: tasks have a title".
+        if first_verb(&head, 0).is_none() && names_app(&head) {
+            return if first_verb(rest, 0).is_some() || rest.first() == Some(&"add") {
+                read_statement(spec, rest, ctx, change)
+            } else {
+                declare_resources(spec, rest, ctx, change)
+            };
+        }
+        if first_verb(&head, 0).is_none() && !head.is_empty() && head.len() <= 5 {
+            if let Some(r) = subject_resource(spec, &head, ctx, change) {
+                ctx.last = Some(r);
+                let rest = &words[colon + 1..];
+                let rest_start = skip_modals(rest, 0);
+                if let Some((0, verb, n)) = first_verb(&rest[rest_start..], 0) {
+                    apply_predicates(spec, r, verb, &rest[rest_start + n..], ctx, change);
+                } else {
+                    declare_items(spec, r, rest, ctx, change);
+                }
+                return true;
+            }
+        }
+    }
+    match first_verb(words, 0) {
+        Some((v, verb, n)) => {
+            let subject_words = &words[..v];
+            let subject_words = trim_modals(subject_words);
+            if is_app_subject(subject_words) && verb == Verb::Have {
+                return declare_resources(spec, &words[v + n..], ctx, change);
+            }
+            let Some(r) = subject_resource(spec, subject_words, ctx, change) else {
+                return false;
+            };
+            ctx.last = Some(r);
+            apply_predicates(spec, r, verb, &words[v + n..], ctx, change);
+            true
+        }
+        // "Products (name, sku) and suppliers (name, phone)".
+        None if words.contains(&"(") => declare_resources(spec, words, ctx, change),
+        None => false,
+    }
+}
+
+/// Index of the first `token` outside parentheses.
+fn top_level(words: &[&str], token: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, w) in words.iter().enumerate() {
+        match *w {
+            "(" => depth += 1,
+            ")" => depth = depth.saturating_sub(1),
+            t if t == token && depth == 0 => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Words that introduce what an app manages ("track exercises", "also manage projects").
+const TRIGGERS: &[&str] = &[
+    "track", "manage", "store", "keep", "handle", "list", "record", "log", "also", "and", "oh",
+    "plus", "then", "now", "need", "want", "add", "a", "an", "the", "some", "lets", "let", "us",
+    "we", "i", "ok", "so", "finally",
+];
+
+fn strip_triggers<'a>(words: &[&'a str]) -> Vec<&'a str> {
+    let start = words
+        .iter()
+        .position(|w| !TRIGGERS.contains(w))
+        .unwrap_or(words.len());
+    words[start..].to_vec()
+}
+
+fn skip_modals(words: &[&str], mut i: usize) -> usize {
+    while i < words.len() && MODALS.contains(&words[i]) && verb_at(words, i).is_none() {
+        i += 1;
+    }
+    i
+}
+
+/// A subject without trailing modals ("cars also" → "cars", "each order should" → "each order").
+fn trim_modals<'a, 'b>(words: &'b [&'a str]) -> &'b [&'a str] {
+    let mut end = words.len();
+    while end > 0 && MODALS.contains(&words[end - 1]) {
+        end -= 1;
+    }
+    &words[..end]
+}
+
+/// Whether a phrase names the app itself ("a REST API for a library", "conference app").
+fn names_app(words: &[&str]) -> bool {
+    words.iter().any(|w| {
+        matches!(
+            *w,
+            "api" | "apis" | "app" | "application" | "backend" | "service" | "system" | "platform"
+        )
+    })
+}
+
+fn is_app_subject(words: &[&str]) -> bool {
+    let np: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| {
+            !ARTICLES.contains(w)
+                && !matches!(
+                    *w,
+                    "also" | "so" | "and" | "ok" | "our" | "my" | "this" | "new"
+                )
+        })
+        .collect();
+    np.is_empty() && words.iter().any(|w| *w == "we" || *w == "i")
+        || np.last().is_some_and(|w| APP_SUBJECTS.contains(w))
+}
+
+/// The resource a subject names: a pronoun is the last subject; otherwise the noun phrase,
+/// found or added.
+fn subject_resource(
+    spec: &mut AppSpec,
+    words: &[&str],
+    ctx: &Context,
+    change: &mut SpecChange,
+) -> Option<usize> {
+    let np = noun_phrase(words);
+    if np.is_empty() || np.len() == 1 && PRONOUNS.contains(&np[0]) {
+        return ctx.last;
+    }
+    if np.iter().any(|w| APP_SUBJECTS.contains(w) && np.len() == 1) {
+        return None;
+    }
+    ensure_resource(spec, &np, change)
+}
+
+/// Applies a predicate and the predicates coordinated after it to resource `r`.
+fn apply_predicates(
+    spec: &mut AppSpec,
+    r: usize,
+    verb: Verb,
+    rest: &[&str],
+    ctx: &mut Context,
+    change: &mut SpecChange,
+) {
+    // Cut the rest where a connector is followed by another predicate.
+    let mut segments: Vec<(Verb, Vec<&str>)> = vec![(verb, Vec::new())];
+    let mut i = 0;
+    let mut depth = 0usize;
+    while i < rest.len() {
+        let w = rest[i];
+        match w {
+            "(" => depth += 1,
+            ")" => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth == 0 && matches!(w, "," | "and" | "but" | "while" | "plus") {
+            // connector [pronoun] [modals] verb
+            let mut j = i + 1;
+            while j < rest.len() && matches!(rest[j], "and" | ",") {
+                j += 1;
+            }
+            if j < rest.len() && PRONOUNS.contains(&rest[j]) && rest[j] != "one" {
+                j += 1;
+            }
+            let k = skip_modals(rest, j);
+            if let Some((v, n)) = (k < rest.len()).then(|| verb_at(rest, k)).flatten() {
+                // "with" after a comma continues a field list ("a title, with a date") only
+                // when it starts a new predicate; keep it as one.
+                if !(rest[k] == "with" && v == Verb::Have) || k > j {
+                    segments.push((v, Vec::new()));
+                    i = k + n;
+                    continue;
+                }
+            }
+        }
+        segments.last_mut().expect("never empty").1.push(w);
+        i += 1;
+    }
+    for (verb, words) in segments {
+        match verb {
+            Verb::Have => declare_items(spec, r, &words, ctx, change),
+            Verb::Belong => {
+                let fields_from = relate_targets(spec, r, &words, true, change);
+                if fields_from < words.len() {
+                    declare_items(spec, r, &words[fields_from..], ctx, change);
+                }
+            }
+            Verb::Link => {
+                let fields_from = relate_targets(spec, r, &words, true, change);
+                if fields_from < words.len() {
+                    declare_items(spec, r, &words[fields_from..], ctx, change);
+                }
+            }
+            Verb::HasMany => {
+                for item in split_top(&words) {
+                    let np = noun_phrase(&item);
+                    if let Some(child) = ensure_resource(spec, &np, change) {
+                        relate(spec, child, r, change);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Splits at top-level separators: `,` `and` `or` `&` `plus` `to` is not one.
+fn split_top<'a>(words: &[&'a str]) -> Vec<Vec<&'a str>> {
+    let mut items = vec![Vec::new()];
+    let mut depth = 0usize;
+    for w in words {
+        match *w {
+            "(" => depth += 1,
+            ")" => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth == 0 && matches!(*w, "," | "and" | "&" | "plus" | "or") {
+            items.push(Vec::new());
+        } else {
+            items.last_mut().expect("never empty").push(*w);
+        }
+    }
+    items.retain(|i| !i.is_empty());
+    items
+}
+
+/// Reads the targets of a belong- or link-verb ("a book and a member", "one guest and one
+/// room, check-in date") as relations of `r`; returns where the rest (fields) begins.
+fn relate_targets(
+    spec: &mut AppSpec,
+    r: usize,
+    words: &[&str],
+    first_always: bool,
+    change: &mut SpecChange,
+) -> usize {
+    // Targets end at "with", "having", "that has" or ", plus".
+    let end = words
+        .iter()
+        .position(|w| matches!(*w, "with" | "having" | "where" | "plus"))
+        .unwrap_or(words.len());
+    let mut consumed = 0;
+    let mut depth = 0usize;
+    let mut start = 0;
+    let mut n = 0;
+    let mut i = 0;
+    while i <= end {
+        let at_sep = i == end || depth == 0 && matches!(words[i], "," | "and" | "&" | "or" | "to");
+        if i < end {
+            match words[i] {
+                "(" => depth += 1,
+                ")" => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        if at_sep {
+            let item = &words[start..i];
+            if !item.is_empty() {
+                let names_thing =
+                    DETERMINERS.contains(&item[0]) || find_resource(spec, item).is_some();
+                if !(names_thing || first_always && n == 0) {
+                    return consumed;
+                }
+                let np = noun_phrase(item);
+                if let Some(parent) = ensure_resource(spec, &np, change) {
+                    if parent != r {
+                        relate(spec, r, parent, change);
+                    }
+                }
+                n += 1;
+            }
+            consumed = (i + 1).min(words.len());
+            start = i + 1;
+        }
+        i += 1;
+    }
+    if end < words.len() {
+        end + 1
+    } else {
+        words.len()
+    }
+}
+
+/// "we have cars (make, model) and customers (name, email)", "Products (name, sku)": each item
+/// a resource, with the fields in its parentheses or after "with".
+fn declare_resources(
+    spec: &mut AppSpec,
+    words: &[&str],
+    ctx: &mut Context,
+    change: &mut SpecChange,
+) -> bool {
+    let mut any = false;
+    let mut depth = 0usize;
+    let mut start = 0;
+    for i in 0..=words.len() {
+        let at_sep =
+            i == words.len() || depth == 0 && matches!(words[i], "," | "and" | "&" | "plus");
+        if i < words.len() {
+            match words[i] {
+                "(" => depth += 1,
+                ")" => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        if !at_sep {
+            continue;
+        }
+        let item = &words[start..i];
+        start = i + 1;
+        if item.is_empty() {
+            continue;
+        }
+        let (name, fields): (&[&str], &[&str]) = match item.iter().position(|w| *w == "(") {
+            Some(o) => {
+                let close = item.iter().rposition(|w| *w == ")").unwrap_or(item.len());
+                (&item[..o], &item[o + 1..close.max(o + 1)])
+            }
+            None => match item.iter().position(|w| matches!(*w, "with" | ":")) {
+                Some(k) => (&item[..k], &item[k + 1..]),
+                None => (item, &[]),
+            },
+        };
+        let np = noun_phrase(&strip_triggers(name));
+        if np.is_empty() {
+            continue;
+        }
+        let plural_or_fields =
+            !fields.is_empty() || np.last().is_some_and(|w| super::looks_plural(w));
+        if !plural_or_fields {
+            continue;
+        }
+        if let Some(r) = ensure_resource(spec, &np, change) {
+            ctx.last = Some(r);
+            any = true;
+            if !fields.is_empty() {
+                declare_items(spec, r, fields, ctx, change);
+            }
+        }
+    }
+    any
+}
+
+/// "add a due date to tasks", "add stock levels", "add a priority field".
+fn read_add(
+    spec: &mut AppSpec,
+    words: &[&str],
+    ctx: &mut Context,
+    change: &mut SpecChange,
+) -> Option<bool> {
+    let body = &words[1..];
+    // "add X to/on/for R"
+    if let Some(i) = body
+        .iter()
+        .rposition(|w| matches!(*w, "to" | "on" | "for" | "in"))
+    {
+        let target = noun_phrase(&body[i + 1..]);
+        if let Some(r) = find_resource(spec, &target) {
+            ctx.last = Some(r);
+            declare_items(spec, r, &body[..i], ctx, change);
+            return Some(true);
+        }
+    }
+    // "add invoices: number, date", "add stock levels - each …", "add projects with a name".
+    if let Some(k) = top_level(body, ":")
+        .or_else(|| top_level(body, "with"))
+        .or_else(|| top_level(body, "("))
+    {
+        let head = noun_phrase(&body[..k]);
+        if head.last().is_some_and(|w| super::looks_plural(w))
+            || find_resource(spec, &head).is_some()
+        {
+            if let Some(r) = ensure_resource(spec, &head, change) {
+                ctx.last = Some(r);
+                let fields: Vec<&str> = body[k + 1..]
+                    .iter()
+                    .copied()
+                    .filter(|w| *w != ")")
+                    .collect();
+                declare_items(spec, r, &fields, ctx, change);
+                return Some(true);
+            }
+        }
+    }
+    let np = noun_phrase(body);
+    // "add stock levels", "add invoices too": a plural that is no field of anything.
+    if np.last().is_some_and(|w| super::looks_plural(w))
+        && !np.iter().any(|w| super::FIELD_NOUNS.contains(w))
+        && body.iter().all(|w| !matches!(*w, "," | "("))
+        && ident(&np).is_some_and(|n| {
+            !spec
+                .resources
+                .iter()
+                .any(|r| r.fields.iter().any(|f| f.name == n))
+        })
+    {
+        return Some(ensure_resource(spec, &np, change).is_some());
+    }
+    // "add a due date" with a subject in view: the last subject, or the only resource.
+    let r = ctx
+        .last
+        .or_else(|| (spec.resources.len() == 1).then_some(0))?;
+    declare_items(spec, r, body, ctx, change);
+    Some(true)
+}
+
+/// Adds the items of a field list to resource `r`: fields, and relations for the items that
+/// name another resource.
+fn declare_items(
+    spec: &mut AppSpec,
+    r: usize,
+    words: &[&str],
+    ctx: &mut Context,
+    change: &mut SpecChange,
+) {
+    let _ = ctx;
+    let resource_name = spec.resources[r].name.clone();
+    for draft in parse_fields(words) {
+        if let Some(target) = relation_target(spec, r, &draft) {
+            if target != r {
+                relate(spec, r, target, change);
+            }
+            continue;
+        }
+        let Some(field) = draft.into_field(&resource_name, change) else {
+            continue;
+        };
+        let res = &mut spec.resources[r];
+        if let Some(existing) = res.fields.iter_mut().find(|f| f.name == field.name) {
+            if *existing != field {
+                *existing = field.clone();
+                change.changed.push(format!(
+                    "field `{resource_name}.{}` is now {}",
+                    field.name,
+                    describe_field(&field)
+                ));
+            }
+        } else {
+            change.added.push(format!(
+                "field `{resource_name}.{}` ({})",
+                field.name,
+                describe_field(&field)
+            ));
+            res.fields.push(field);
+        }
+    }
+}
+
+/// The resource an item names, when it is a link rather than a field: "a speaker" when
+/// speakers exist, "which desk", "one supplier".
+fn relation_target(spec: &mut AppSpec, r: usize, draft: &FieldDraft) -> Option<usize> {
+    if draft.has_type() {
+        return None;
+    }
+    let words: Vec<&str> = draft.words.iter().map(String::as_str).collect();
+    let (pointer, rest): (bool, Vec<&str>) = match words.first() {
+        Some(&"one") | Some(&"which") | Some(&"single") => (true, words[1..].to_vec()),
+        _ => (draft.pointer, words.clone()),
+    };
+    if rest.is_empty() || rest.len() > 2 {
+        return None;
+    }
+    let name = ident(&rest)?;
+    // A field of this resource by that name stays a field.
+    if spec.resources[r].fields.iter().any(|f| f.name == name) {
+        return None;
+    }
+    if let Some(i) = spec
+        .resources
+        .iter()
+        .position(|o| o.name == name || o.plural == name)
+    {
+        return Some(i);
+    }
+    if pointer {
+        let mut scratch = SpecChange::default();
+        return ensure_resource(spec, &rest, &mut scratch);
+    }
+    None
+}
+
+/// Records that resource `child` belongs to `parent`.
+pub(super) fn relate(spec: &mut AppSpec, child: usize, parent: usize, change: &mut SpecChange) {
+    if child == parent {
+        change
+            .notes
+            .push("a resource can't belong to itself".into());
+        return;
+    }
+    let (child_name, parent_name) = (
+        spec.resources[child].name.clone(),
+        spec.resources[parent].name.clone(),
+    );
+    if spec.resources[parent]
+        .relations
+        .iter()
+        .any(|r| r.kind == RelationKind::BelongsTo && r.target == child_name)
+    {
+        change.notes.push(format!(
+            "`{parent_name}` already belongs to `{child_name}`; relations can't go both ways"
+        ));
+        return;
+    }
+    if spec.resources[child]
+        .relations
+        .iter()
+        .any(|r| r.kind == RelationKind::BelongsTo && r.target == parent_name)
+    {
+        return;
+    }
+    // A field named after the parent ("a customer" read earlier as text) becomes the link.
+    let link_field = format!("{parent_name}_id");
+    spec.resources[child]
+        .fields
+        .retain(|f| f.name != parent_name && f.name != link_field);
+    spec.resources[child].relations.push(Relation {
+        kind: RelationKind::BelongsTo,
+        target: parent_name.clone(),
+    });
+    spec.resources[parent].relations.push(Relation {
+        kind: RelationKind::HasMany,
+        target: child_name.clone(),
+    });
+    if spec.validate().is_err() {
+        spec.resources[child].relations.pop();
+        spec.resources[parent].relations.pop();
+        change.notes.push(format!(
+            "`{child_name}` → `{parent_name}` would make a cycle"
+        ));
+        return;
+    }
+    change.added.push(format!(
+        "relation: each `{child_name}` belongs to a `{parent_name}`"
+    ));
+}

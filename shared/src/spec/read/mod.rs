@@ -1,0 +1,919 @@
+//! Rules that read an `AppSpec` change out of one chat message.
+//!
+//! A message is cut into clauses; each clause is tried against the rules in turn (removal,
+//! rename, relation, fields, search, features, resources). The rules only ever produce checked
+//! identifiers: a word of the user's that cannot be one is dropped with a note, never passed on.
+
+mod fields;
+mod grammar;
+mod lex;
+mod words;
+
+pub(crate) use fields::describe_field;
+pub use words::{pluralize, singularize};
+
+use super::{
+    check_identifier, check_resource_name, AppSpec, AuthFeature, DatabaseFeature, Field, FieldType,
+    Resource,
+};
+use words::looks_plural;
+
+/// What one message changed in the spec, one line per change, for the reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpecChange {
+    /// Things added.
+    pub added: Vec<String>,
+    /// Things removed.
+    pub removed: Vec<String>,
+    /// Things changed.
+    pub changed: Vec<String>,
+    /// Things the message asked for that were not done, with the reason.
+    pub notes: Vec<String>,
+}
+
+impl SpecChange {
+    /// Whether the message changed nothing.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+/// Applies one message to `spec`, returning what changed.
+///
+/// `describes_app` is true for a message that describes the app (intent create): the summary
+/// is then set from it if it has none.
+pub fn apply_message(spec: &mut AppSpec, text: &str, describes_app: bool) -> SpecChange {
+    let mut change = SpecChange::default();
+    if describes_app && spec.summary.is_empty() {
+        spec.summary = text.trim().chars().take(500).collect();
+    }
+    let mut ctx = grammar::Context::default();
+    for sentence in lex::sentences(text) {
+        // "…, then …" and "whereas" join two statements.
+        let mut current = Vec::new();
+        for t in sentence {
+            if matches!(t.as_str(), "then" | "whereas") && !current.is_empty() {
+                apply_clause(spec, &std::mem::take(&mut current), &mut ctx, &mut change);
+                continue;
+            }
+            current.push(t);
+        }
+        if !current.is_empty() {
+            apply_clause(spec, &current, &mut ctx, &mut change);
+        }
+    }
+    change
+}
+
+// ---------------------------------------------------------------------------------------------
+// Words and clauses
+
+/// The lower-case words of a text, in order.
+pub(crate) fn words_of(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether the words contain `phrase` (space-separated words) as a whole-word sequence.
+pub(crate) fn mentions(words: &[String], phrase: &str) -> bool {
+    let want: Vec<&str> = phrase.split(' ').collect();
+    words
+        .windows(want.len())
+        .any(|w| w.iter().zip(&want).all(|(a, b)| a == b))
+}
+
+/// Whether a text asks about or for authentication ("auth", "login"; not "authors").
+pub(crate) fn mentions_auth(words: &[String]) -> bool {
+    [
+        "authentication",
+        "auth",
+        "authenticate",
+        "authenticated",
+        "login",
+        "logins",
+        "log in",
+        "sign in",
+        "sign up",
+        "jwt",
+        "authorization",
+    ]
+    .iter()
+    .any(|p| mentions(words, p))
+}
+
+const ARTICLES: &[&str] = &[
+    "a", "an", "the", "its", "their", "his", "her", "some", "each", "every", "all", "any", "my",
+    "our", "your", "one",
+];
+const FIELD_NOUNS: &[&str] = &[
+    "field",
+    "fields",
+    "column",
+    "columns",
+    "property",
+    "properties",
+    "attribute",
+    "attributes",
+    "value",
+];
+const RESOURCE_NOUNS: &[&str] = &[
+    "resource",
+    "resources",
+    "entity",
+    "entities",
+    "model",
+    "models",
+    "table",
+    "tables",
+    "endpoint",
+    "endpoints",
+];
+
+fn is_sep(t: &str) -> bool {
+    matches!(t, "," | "and" | "&" | "plus" | "as well as")
+}
+
+/// Identifier from words: `["due", "date"]` → `due_date`.
+fn ident(words: &[&str]) -> Option<String> {
+    let joined = words
+        .iter()
+        .map(|w| w.replace('-', "_"))
+        .collect::<Vec<_>>()
+        .join("_");
+    let cleaned: String = joined
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+        .collect();
+    let cleaned = cleaned.trim_matches('_').to_owned();
+    (!cleaned.is_empty()).then_some(cleaned)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clause rules
+
+/// Words that open a sentence without being part of what it says.
+const MARKERS: &[&str] = &[
+    "also",
+    "oh",
+    "and",
+    "so",
+    "ok",
+    "okay",
+    "actually",
+    "hmm",
+    "well",
+    "plus",
+    "now",
+    "please",
+    "pls",
+    "btw",
+    "finally",
+    "wait",
+    "lastly",
+    "basically",
+    "additionally",
+    "next",
+    "anyway",
+    "right",
+    "alright",
+    "hi",
+    "hello",
+    "hey",
+    "great",
+    "cool",
+    "nice",
+    "sorry",
+    "lovely",
+    "perfect",
+    "thanks",
+    "yes",
+    "yeah",
+    "no",
+    "nope",
+    "oops",
+    ",",
+    "ah",
+    "ugh",
+    "one",
+    "more",
+    "thing",
+    "correction",
+    "scratch",
+    "that",
+    "i",
+    "think",
+    "guess",
+    "maybe",
+];
+
+fn apply_clause(
+    spec: &mut AppSpec,
+    t: &[String],
+    ctx: &mut grammar::Context,
+    change: &mut SpecChange,
+) {
+    // "oh and also, …": markers go; "one more thing:" too. A marker that is the whole
+    // clause ("that") stays.
+    let start = t
+        .iter()
+        .position(|w| !MARKERS.contains(&w.as_str()))
+        .unwrap_or(0);
+    let start = if t.get(start).is_some_and(|w| w == ":") {
+        start + 1
+    } else {
+        start
+    };
+    let t = &t[start.min(t.len())..];
+    let words: Vec<&str> = t.iter().map(String::as_str).collect();
+    let feature_only = read_features(spec, t, change);
+    if feature_only {
+        return;
+    }
+    if read_removal(spec, &words, change)
+        || read_rename(spec, &words, change)
+        || read_search(spec, &words, change)
+        || grammar::read_statement(spec, &words, ctx, change)
+    {
+        return;
+    }
+    read_resources(spec, &words, change);
+}
+
+/// A yes/no feature: the phrases that name it, where it lives in the spec, its label.
+type Toggle = (
+    &'static [&'static str],
+    fn(&mut AppSpec) -> &mut bool,
+    &'static str,
+);
+
+/// Feature toggles. Returns true when the clause was only about features.
+fn read_features(spec: &mut AppSpec, t: &[String], change: &mut SpecChange) -> bool {
+    let words: Vec<String> = t
+        .iter()
+        .filter(|w| w.chars().all(char::is_alphanumeric))
+        .cloned()
+        .collect();
+    let has = |phrases: &[&str]| phrases.iter().any(|p| mentions(&words, p));
+    let plain: Vec<String> = words
+        .iter()
+        .enumerate()
+        .filter(|(i, w)| !(*w == "delete" || *w == "deletes") || *i == 0 || words[i - 1] != "soft")
+        .map(|(_, w)| w.clone())
+        .collect();
+    let negated = [
+        "remove",
+        "drop",
+        "without",
+        "no longer",
+        "disable",
+        "delete",
+        "dont",
+        "turn off",
+        "no",
+    ]
+    .iter()
+    .any(|p| mentions(&plain, p));
+    let mut touched = false;
+    if mentions_auth(&words) {
+        touched = true;
+        let want = if negated {
+            AuthFeature::None
+        } else {
+            AuthFeature::Jwt
+        };
+        if spec.features.auth != want {
+            spec.features.auth = want;
+            match want {
+                AuthFeature::Jwt => change
+                    .added
+                    .push("JWT authentication (register, login, protected routes)".into()),
+                AuthFeature::None => change.removed.push("authentication".into()),
+            }
+        }
+    }
+    let db = if has(&["postgres", "postgresql", "psql"]) {
+        Some(if negated {
+            DatabaseFeature::Sqlite
+        } else {
+            DatabaseFeature::Postgres
+        })
+    } else if has(&[
+        "database",
+        "sqlite",
+        "persist",
+        "persistence",
+        "persistent",
+        "sql",
+        "db",
+        "sqlalchemy",
+    ]) {
+        Some(if negated {
+            DatabaseFeature::None
+        } else {
+            DatabaseFeature::Sqlite
+        })
+    } else if has(&["in memory", "in-memory"]) {
+        Some(DatabaseFeature::None)
+    } else {
+        None
+    };
+    if let Some(db) = db {
+        touched = true;
+        if spec.features.database != db {
+            let label = match db {
+                DatabaseFeature::None => "in-memory storage",
+                DatabaseFeature::Sqlite => "SQLite database (SQLAlchemy)",
+                DatabaseFeature::Postgres => "PostgreSQL database (SQLAlchemy)",
+            };
+            change.changed.push(format!("storage: {label}"));
+            spec.features.database = db;
+        }
+    }
+    let toggles: [Toggle; 5] = [
+        (
+            &[
+                "paginate",
+                "pagination",
+                "paginated",
+                "page through",
+                "pages of",
+                "paging",
+            ],
+            |s| &mut s.features.pagination,
+            "pagination",
+        ),
+        (
+            &["timestamps", "timestamp", "created at", "track when"],
+            |s| &mut s.features.timestamps,
+            "created/updated timestamps",
+        ),
+        (
+            &["soft delete", "soft-delete", "soft deletes", "soft deleted"],
+            |s| &mut s.features.soft_delete,
+            "soft delete",
+        ),
+        (
+            &["cors", "cross-origin", "cross origin"],
+            |s| &mut s.features.cors,
+            "CORS",
+        ),
+        (
+            &[
+                "rate limit",
+                "rate limiting",
+                "rate-limit",
+                "throttle",
+                "throttling",
+                "rate limited",
+            ],
+            |s| &mut s.features.rate_limit,
+            "rate limiting",
+        ),
+    ];
+    let joined = t.join(" ");
+    for (phrases, flag, label) in toggles {
+        if phrases
+            .iter()
+            .any(|p| mentions(&words, p) || joined.contains(p))
+        {
+            touched = true;
+            let slot = flag(spec);
+            if *slot == negated {
+                *slot = !negated;
+                if negated {
+                    change.removed.push(label.into());
+                } else {
+                    change.added.push(label.into());
+                }
+            }
+        }
+    }
+    // A clause that named a feature and no field or resource noun is about features only.
+    touched
+        && !words.iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "has" | "have" | "belong" | "belongs" | "field" | "rename"
+            )
+        })
+}
+
+fn verb_at(words: &[&str], verbs: &[&str]) -> Option<usize> {
+    words.iter().position(|w| verbs.contains(w))
+}
+
+/// "drop the priority field", "remove due date from tasks", "we don't need comments anymore".
+fn read_removal(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> bool {
+    let Some(v) = verb_at(
+        words,
+        &["drop", "remove", "delete", "rid", "stop", "need", "without"],
+    ) else {
+        return false;
+    };
+    let negative_need =
+        words[v] == "need" && v > 0 && matches!(words[v - 1], "dont" | "not" | "no" | "longer");
+    let stop = words[v] == "stop" && words.get(v + 1).is_some_and(|w| w.ends_with("ing"));
+    if words[v] == "need" && !negative_need || words[v] == "stop" && !stop {
+        return false;
+    }
+    let mut rest: Vec<&str> = words[v + 1..].to_vec();
+    if stop || words[v] == "rid" {
+        rest.remove(0); // "stop tracking …", "get rid of …"
+    }
+    let (object, from) = match rest.iter().position(|w| matches!(*w, "from" | "in" | "on")) {
+        Some(i) => (rest[..i].to_vec(), Some(rest[i + 1..].to_vec())),
+        None => (rest.clone(), None),
+    };
+    let scope = from.as_deref().and_then(|f| find_resource(spec, f));
+    let mut removed_any = false;
+    for item in split_items(&object) {
+        let item: Vec<&str> = item
+            .into_iter()
+            .filter(|w| {
+                !ARTICLES.contains(w)
+                    && !FIELD_NOUNS.contains(w)
+                    && !RESOURCE_NOUNS.contains(w)
+                    && !matches!(*w, "flag" | "anymore" | "please" | "too" | "also")
+            })
+            .collect();
+        let Some(name) = ident(&item) else { continue };
+        if let Some(idx) = spec.resources.iter().position(|r| {
+            r.name == name || r.plural == name || r.name == super::read::singularize(&name)
+        }) {
+            if scope.is_none() {
+                let gone = spec.resources.remove(idx);
+                for r in &mut spec.resources {
+                    r.relations.retain(|rel| rel.target != gone.name);
+                    r.fields.retain(|f| f.name != format!("{}_id", gone.name));
+                }
+                spec.features
+                    .search
+                    .retain(|s| !s.starts_with(&format!("{}.", gone.name)));
+                change.removed.push(format!("resource `{}`", gone.plural));
+                removed_any = true;
+                continue;
+            }
+        }
+        let mut hit = false;
+        for (ri, r) in spec.resources.iter_mut().enumerate() {
+            if scope.is_some_and(|s| s != ri) {
+                continue;
+            }
+            let before = r.fields.len();
+            r.fields.retain(|f| f.name != name);
+            if r.fields.len() < before {
+                hit = true;
+                change.removed.push(format!("field `{}.{}`", r.name, name));
+                let key = format!("{}.{}", r.name, name);
+                spec.features.search.retain(|s| *s != key);
+            }
+        }
+        if hit {
+            removed_any = true;
+        } else if spec.resources.iter().any(|r| !r.fields.is_empty()) {
+            change.notes.push(format!(
+                "there is no field or resource called `{name}` to remove"
+            ));
+            removed_any = true;
+        }
+    }
+    removed_any
+}
+
+/// "rename tasks to todos", "rename title to name".
+fn read_rename(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> bool {
+    let Some(v) = verb_at(words, &["rename", "call"]) else {
+        return false;
+    };
+    let Some(to) = words[v + 1..]
+        .iter()
+        .position(|w| *w == "to" || *w == "instead")
+        .map(|i| i + v + 1)
+    else {
+        return false;
+    };
+    let clean = |ws: &[&str]| -> Vec<String> {
+        ws.iter()
+            .filter(|w| {
+                !ARTICLES.contains(w)
+                    && !FIELD_NOUNS.contains(w)
+                    && !RESOURCE_NOUNS.contains(w)
+                    && **w != "flag"
+            })
+            .map(|w| w.to_string())
+            .collect()
+    };
+    let old = clean(&words[v + 1..to]);
+    let new = clean(&words[to + 1..]);
+    let (Some(old), Some(new)) = (
+        ident(&old.iter().map(String::as_str).collect::<Vec<_>>()),
+        ident(&new.iter().map(String::as_str).collect::<Vec<_>>()),
+    ) else {
+        return false;
+    };
+    if let Some(r) = spec
+        .resources
+        .iter()
+        .position(|r| r.plural == old || r.name == old)
+    {
+        let (singular, plural) = if looks_plural(&new) {
+            (singularize(&new), new.clone())
+        } else {
+            (new.clone(), pluralize(&new))
+        };
+        if let Err(e) = check_resource_name(&singular).and(check_identifier(&plural)) {
+            change.notes.push(format!("can't rename to `{new}`: {e}"));
+            return true;
+        }
+        if spec.resource(&singular).is_some() || spec.resource(&plural).is_some() {
+            change.notes.push(format!("`{plural}` already exists"));
+            return true;
+        }
+        let old_name = spec.resources[r].name.clone();
+        let old_plural = spec.resources[r].plural.clone();
+        spec.resources[r].name = singular.clone();
+        spec.resources[r].plural = plural.clone();
+        for res in &mut spec.resources {
+            for rel in &mut res.relations {
+                if rel.target == old_name {
+                    rel.target = singular.clone();
+                }
+            }
+            for f in &mut res.fields {
+                if f.name == format!("{old_name}_id") {
+                    f.name = format!("{singular}_id");
+                }
+            }
+        }
+        for s in &mut spec.features.search {
+            if let Some(field) = s.strip_prefix(&format!("{old_name}.")) {
+                *s = format!("{singular}.{field}");
+            }
+        }
+        change
+            .changed
+            .push(format!("resource `{old_plural}` renamed to `{plural}`"));
+        return true;
+    }
+    let mut hit = false;
+    for r in &mut spec.resources {
+        if r.fields.iter().any(|f| f.name == new) {
+            continue;
+        }
+        if let Some(f) = r.fields.iter_mut().find(|f| f.name == old) {
+            if let Err(e) = check_identifier(&new) {
+                change.notes.push(format!("can't rename to `{new}`: {e}"));
+                return true;
+            }
+            f.name = new.clone();
+            change
+                .changed
+                .push(format!("field `{}.{old}` renamed to `{new}`", r.name));
+            let (from, to) = (format!("{}.{old}", r.name), format!("{}.{new}", r.name));
+            for s in &mut spec.features.search {
+                if *s == from {
+                    *s = to.clone();
+                }
+            }
+            hit = true;
+        }
+    }
+    if !hit {
+        change
+            .notes
+            .push(format!("there is nothing called `{old}` to rename"));
+    }
+    true
+}
+
+/// "let me search tasks by title", "make books searchable by title and author".
+fn read_search(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> bool {
+    let Some(v) = verb_at(
+        words,
+        &[
+            "search",
+            "searchable",
+            "filter",
+            "filterable",
+            "find",
+            "look",
+        ],
+    ) else {
+        return false;
+    };
+    let Some(by) = words[v..].iter().position(|w| *w == "by").map(|i| i + v) else {
+        return false;
+    };
+    let subject: Vec<&str> = if words[v] == "searchable" || words[v] == "filterable" {
+        noun_phrase(&words[..v])
+    } else {
+        noun_phrase(&words[v + 1..by])
+    };
+    let target = if subject.is_empty() {
+        (spec.resources.len() == 1).then_some(0)
+    } else {
+        find_resource(spec, &subject)
+    };
+    let Some(r) = target else {
+        change
+            .notes
+            .push("say which resource to search, e.g. \"search tasks by title\"".into());
+        return true;
+    };
+    for item in split_items(&words[by + 1..]) {
+        let item: Vec<&str> = item
+            .into_iter()
+            .filter(|w| !ARTICLES.contains(w) && !FIELD_NOUNS.contains(w))
+            .collect();
+        let Some(name) = ident(&item) else { continue };
+        if check_identifier(&name).is_err() {
+            change.notes.push(format!("`{name}` can't be a field name"));
+            continue;
+        }
+        let res = &mut spec.resources[r];
+        if !res.fields.iter().any(|f| f.name == name) {
+            res.fields.push(Field {
+                name: name.clone(),
+                ty: FieldType::String,
+                required: false,
+                unique: false,
+                default: None,
+            });
+            change
+                .added
+                .push(format!("field `{}.{name}` (string)", res.name));
+        }
+        let key = format!("{}.{name}", res.name);
+        if !spec.features.search.contains(&key) {
+            spec.features.search.push(key.clone());
+            change.added.push(format!("search on `{key}`"));
+        }
+    }
+    true
+}
+
+/// Resources named after a trigger word: "an API for managing tasks and projects".
+fn read_resources(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) {
+    const TRIGGERS: &[&str] = &[
+        "managing",
+        "manage",
+        "manages",
+        "tracking",
+        "track",
+        "tracks",
+        "storing",
+        "store",
+        "handling",
+        "handle",
+        "organizing",
+        "organising",
+        "organize",
+        "organise",
+        "for",
+        "of",
+        "with",
+        "about",
+        "cataloguing",
+        "catalog",
+        "catalogue",
+    ];
+    const STOPS: &[&str] = &[
+        "with",
+        "that",
+        "which",
+        "where",
+        "so",
+        "to",
+        "in",
+        "using",
+        "who",
+        "when",
+        "by",
+        "via",
+        "on",
+        "from",
+        "including",
+        "please",
+        "it",
+        "each",
+        "every",
+        "having",
+        "has",
+        "have",
+        "should",
+        "must",
+        "can",
+        "will",
+        "is",
+        "are",
+        "for",
+        "like",
+    ];
+    let mut i = 0;
+    while i < words.len() {
+        if !TRIGGERS.contains(&words[i]) {
+            i += 1;
+            continue;
+        }
+        i += 1;
+        let start = i;
+        while i < words.len() && !(STOPS.contains(&words[i]) && i > start) {
+            i += 1;
+        }
+        for item in split_items(&words[start..i]) {
+            let phrase = noun_phrase(&item);
+            if phrase.last().is_some_and(|w| looks_plural(w)) {
+                ensure_resource(spec, &phrase, change);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Noun phrases and resources
+
+const FILLERS: &[&str] = &[
+    "simple",
+    "basic",
+    "small",
+    "new",
+    "rest",
+    "restful",
+    "http",
+    "json",
+    "web",
+    "api",
+    "apis",
+    "service",
+    "backend",
+    "app",
+    "application",
+    "crud",
+    "managing",
+    "manage",
+    "also",
+    "more",
+    "few",
+    "lists",
+    "list",
+    "data",
+    "records",
+    "many",
+    "several",
+    "multiple",
+    "different",
+    "own",
+    "we",
+    "i",
+    "let",
+    "me",
+    "us",
+    "just",
+    "of",
+    "please",
+    "want",
+    "like",
+    "would",
+    "now",
+    "too",
+    "both",
+];
+
+/// Words that describe features or actions, never a resource.
+const NOT_RESOURCES: &[&str] = &[
+    "authentication",
+    "auth",
+    "login",
+    "logins",
+    "database",
+    "db",
+    "postgres",
+    "postgresql",
+    "sqlite",
+    "pagination",
+    "search",
+    "support",
+    "docker",
+    "tests",
+    "test",
+    "deployment",
+    "deployments",
+    "them",
+    "everything",
+    "things",
+    "stuff",
+    "jwt",
+    "tokens",
+    "token",
+    "details",
+    "features",
+    "fields",
+    "endpoints",
+    "resources",
+    "timestamps",
+    "apis",
+    "requests",
+    "passwords",
+    "sessions",
+    "permissions",
+    "ids",
+];
+
+/// The noun phrase of a span: articles, fillers and filler nouns dropped, at most the last two words.
+fn noun_phrase<'a>(words: &[&'a str]) -> Vec<&'a str> {
+    let start = words
+        .iter()
+        .rposition(|w| matches!(*w, ":" | "," | "(" | ")"))
+        .map_or(0, |i| i + 1);
+    let kept: Vec<&str> = words[start..]
+        .iter()
+        .copied()
+        .filter(|w| {
+            !ARTICLES.contains(w)
+                && !FILLERS.contains(w)
+                && !RESOURCE_NOUNS.contains(w)
+                && !matches!(*w, "," | "/" | "(" | ")" | ":" | "|")
+        })
+        .collect();
+    let n = kept.len();
+    kept[n.saturating_sub(2)..].to_vec()
+}
+
+fn split_items<'a>(words: &[&'a str]) -> Vec<Vec<&'a str>> {
+    let mut items = vec![Vec::new()];
+    for w in words {
+        if is_sep(w) || *w == "or" || *w == ":" {
+            items.push(Vec::new());
+        } else {
+            items.last_mut().expect("never empty").push(*w);
+        }
+    }
+    items.retain(|i| !i.is_empty());
+    items
+}
+
+/// The index of the resource a noun phrase names, matching singular or plural.
+fn find_resource(spec: &AppSpec, phrase: &[&str]) -> Option<usize> {
+    let phrase = noun_phrase(phrase);
+    let full = ident(&phrase)?;
+    let last = ident(&phrase[phrase.len().saturating_sub(1)..])?;
+    [
+        full.clone(),
+        singularize(&full),
+        last.clone(),
+        singularize(&last),
+    ]
+    .iter()
+    .find_map(|n| {
+        spec.resources
+            .iter()
+            .position(|r| r.name == *n || r.plural == *n)
+    })
+}
+
+/// The resource a noun phrase names, added to the spec if it is new.
+fn ensure_resource(spec: &mut AppSpec, phrase: &[&str], change: &mut SpecChange) -> Option<usize> {
+    if let Some(i) = find_resource(spec, phrase) {
+        return Some(i);
+    }
+    let phrase: Vec<&str> = noun_phrase(phrase)
+        .into_iter()
+        .filter(|w| {
+            !NOT_RESOURCES.contains(w) && w.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+        })
+        .collect();
+    let name = ident(&phrase)?;
+    let (singular, plural) = if looks_plural(&name) {
+        (singularize(&name), name.clone())
+    } else {
+        (name.clone(), pluralize(&name))
+    };
+    if singular == plural || NOT_RESOURCES.contains(&plural.as_str()) {
+        return None;
+    }
+    if let Some(i) = spec.resources.iter().position(|r| {
+        r.name == singular || r.plural == plural || r.name == plural || r.plural == singular
+    }) {
+        return Some(i);
+    }
+    if let Err(e) = check_identifier(&singular).and(check_identifier(&plural)) {
+        change
+            .notes
+            .push(format!("`{plural}` can't be a resource: {e}"));
+        return None;
+    }
+    spec.resources.push(Resource {
+        name: singular,
+        plural: plural.clone(),
+        fields: Vec::new(),
+        relations: Vec::new(),
+    });
+    change.added.push(format!("resource `{plural}`"));
+    Some(spec.resources.len() - 1)
+}
+
+#[cfg(test)]
+mod tests;
