@@ -594,3 +594,38 @@ pub fn intent_report(verbose: bool) -> (String, Vec<(String, usize, f64)>) {
     }
     (out, rows)
 }
+
+/// Each message of a case with the intent read and the spec after it, for reading a mistake.
+pub fn trace(case: &Case) -> String {
+    let mut out = format!("== {} ({})\n", case.id, case.style);
+    let mut spec: Option<AppSpec> = None;
+    let name = case.project.name.trim();
+    let mut texts = vec![(case.project.description.trim().to_owned(), true)];
+    texts.extend(case.messages.iter().map(|m| (m.text.clone(), false)));
+    for (text, description) in texts {
+        if text.is_empty() {
+            continue;
+        }
+        let intent = if description {
+            Intent::Create
+        } else {
+            classify(&text, spec.is_some())
+        };
+        let _ = writeln!(out, "> {text}\n  [{}]", label(intent));
+        if matches!(intent, Intent::Create | Intent::Refine) {
+            match understand(spec.as_ref(), name, &text, intent == Intent::Create) {
+                Ok((next, change)) => {
+                    let _ = writeln!(out, "  {}", next.describe());
+                    if !change.notes.is_empty() {
+                        let _ = writeln!(out, "  notes: {:?}", change.notes);
+                    }
+                    spec = Some(next);
+                }
+                Err(e) => {
+                    let _ = writeln!(out, "  refused: {e}");
+                }
+            }
+        }
+    }
+    out
+}

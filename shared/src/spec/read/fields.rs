@@ -21,14 +21,22 @@ pub(super) struct FieldDraft {
     unique: bool,
     flag: bool,
     number_of: bool,
+    /// The type a unit implies ("in minutes" → integer, "in kg" → number).
+    unit: Option<FieldType>,
     /// "which desk": the item points at another thing.
     pub(super) pointer: bool,
+    /// The rest of the item only explains it ("for stuff like …", "since …").
+    closed: bool,
 }
 
 impl FieldDraft {
     /// Whether the item says its type (so it is a field, not a link).
     pub(super) fn has_type(&self) -> bool {
-        self.explicit.is_some() || !self.enum_values.is_empty() || self.flag || self.number_of
+        self.explicit.is_some()
+            || !self.enum_values.is_empty()
+            || self.flag
+            || self.number_of
+            || self.unit.is_some()
     }
 }
 
@@ -37,7 +45,9 @@ pub(super) fn type_word(w: &str) -> Option<FieldType> {
         "string" | "str" | "varchar" | "name" => FieldType::String,
         "text" | "paragraph" | "markdown" => FieldType::Text,
         "integer" | "int" | "whole" | "count" => FieldType::Integer,
-        "number" | "float" | "decimal" | "double" | "numeric" | "money" => FieldType::Number,
+        "number" | "float" | "decimal" | "double" | "numeric" | "money" | "decimals" => {
+            FieldType::Number
+        }
         "boolean" | "bool" | "flag" | "checkbox" | "yes-no" => FieldType::Boolean,
         "date" => FieldType::Date,
         "datetime" | "timestamp" | "time" => FieldType::Datetime,
@@ -46,6 +56,109 @@ pub(super) fn type_word(w: &str) -> Option<FieldType> {
         _ => return None,
     })
 }
+
+/// The type a unit of measure implies: counts of time, cents and bytes are whole numbers,
+/// other measures decimal.
+fn unit_type(w: &str) -> Option<FieldType> {
+    Some(match w {
+        "minutes" | "minute" | "mins" | "min" | "seconds" | "second" | "secs" | "sec" | "days"
+        | "weeks" | "months" | "years" | "cents" | "bytes" | "pages" => FieldType::Integer,
+        "hours" | "hrs" | "kg" | "kgs" | "kilos" | "kilograms" | "g" | "grams" | "lbs" | "lb"
+        | "pounds" | "oz" | "ounces" | "km" | "kms" | "kilometers" | "kilometres" | "miles"
+        | "mi" | "meters" | "metres" | "m" | "m2" | "sqm" | "sqft" | "ft" | "feet" | "cm"
+        | "mm" | "inches" | "liters" | "litres" | "l" | "ml" | "dollars" | "usd" | "eur"
+        | "euros" | "euro" | "gbp" | "percent" | "percentage" | "celsius" | "fahrenheit"
+        | "degrees" | "mph" | "kmh" | "kb" | "mb" | "gb" | "watts" | "kw" | "kwh" | "calories"
+        | "kcal" => FieldType::Number,
+        _ => return None,
+    })
+}
+
+/// Words after which the rest of an item only explains it.
+const EXPLAINERS: &[&str] = &[
+    "for",
+    "like",
+    "since",
+    "because",
+    "so",
+    "if",
+    "when",
+    "eg",
+    "e",
+    "such",
+    "i",
+    "we",
+    "they",
+    "that",
+    "who",
+    "to",
+    "where",
+    "which",
+    "about",
+    "including",
+    "etc",
+    "whatever",
+    "incl",
+    "maybe",
+    "just",
+    "but",
+    "unless",
+    "except",
+];
+/// Words that only qualify an item.
+const QUALIFIERS: &[&str] = &[
+    "too",
+    "also",
+    "etc",
+    "please",
+    "pls",
+    "plus",
+    "again",
+    "instead",
+    "actually",
+    "really",
+    "basically",
+    "probably",
+    "maybe",
+    "currently",
+    "own",
+];
+/// Words between "whether" and the quality it asks about.
+const WHETHER_FILLERS: &[&str] = &[
+    "it",
+    "its",
+    "been",
+    "has",
+    "have",
+    "is",
+    "are",
+    "was",
+    "were",
+    "they",
+    "theyre",
+    "re",
+    "currently",
+    "already",
+    "still",
+    "the",
+    "a",
+    "an",
+    "be",
+    "being",
+    "got",
+    "gotten",
+    "or",
+    "not",
+    "he",
+    "she",
+    "hes",
+    "shes",
+    "we",
+    "were",
+    "item",
+    "this",
+    "one",
+];
 
 /// Splits a field list into drafts: "a title, a priority from low/medium/high and a done flag".
 pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
@@ -62,34 +175,86 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
     while i < words.len() {
         let w = words[i];
         let next = words.get(i + 1).copied();
+        if is_sep(w) {
+            flush(&mut cur, &mut out);
+            i += 1;
+            continue;
+        }
+        if w == "(" {
+            let end = words[i..]
+                .iter()
+                .position(|t| *t == ")")
+                .map_or(words.len(), |e| e + i);
+            read_parenthesis(&mut cur, &words[i + 1..end]);
+            i = end + 1;
+            continue;
+        }
+        if cur.closed {
+            i += 1;
+            continue;
+        }
+        // yes/no, y/n, true/false: a flag.
+        if matches!(w, "yes" | "y" | "true")
+            && next == Some("/")
+            && words
+                .get(i + 2)
+                .is_some_and(|n| matches!(*n, "no" | "n" | "false"))
+        {
+            cur.flag = true;
+            i += 3;
+            continue;
+        }
         match w {
-            _ if is_sep(w) => flush(&mut cur, &mut out),
-            "(" => {
-                let end = words[i..]
-                    .iter()
-                    .position(|t| *t == ")")
-                    .map_or(words.len(), |e| e + i);
-                let inside = &words[i + 1..end];
-                let (values, _) = read_values(inside, 0);
-                if values.len() >= 2 {
-                    cur.enum_values = values;
-                } else {
-                    for t in inside {
-                        match *t {
-                            "required" | "mandatory" => cur.required = Some(true),
-                            "optional" => cur.required = Some(false),
-                            "unique" => cur.unique = true,
-                            other => {
-                                if let Some(ty) = type_word(other) {
-                                    cur.explicit = Some(ty);
-                                }
-                            }
-                        }
+            "whether" => {
+                // "whether it's been paid or not" → paid
+                let mut j = i + 1;
+                let mut quality = Vec::new();
+                while j < words.len() && !is_sep(words[j]) && words[j] != "or" {
+                    if !WHETHER_FILLERS.contains(&words[j]) {
+                        quality.push(words[j].to_owned());
                     }
+                    j += 1;
                 }
-                i = end;
+                if let Some(q) = quality.pop() {
+                    cur.words.push(q);
+                    cur.flag = true;
+                }
+                cur.closed = true;
+                i = j;
+                continue;
             }
-            "from" | "either" | "one" if !cur.words.is_empty() => {
+            // "in minutes", "in kg": the unit says the type and leaves the name.
+            "in" if next.and_then(unit_type).is_some() && !cur.words.is_empty() => {
+                cur.unit = next.and_then(unit_type);
+                i += 2;
+                continue;
+            }
+            // "out of 10", "1-5", "1 to 5": a score.
+            "out" if next == Some("of") => {
+                if cur.unit.is_none() {
+                    cur.unit = Some(FieldType::Integer);
+                }
+                i += 3;
+                continue;
+            }
+            "with" if next.is_some_and(|n| matches!(n, "decimals" | "decimal" | "cents")) => {
+                cur.explicit = Some(FieldType::Number);
+                i += 2;
+                continue;
+            }
+            _ if !cur.words.is_empty() && is_number_range(w, next, words.get(i + 2).copied()) => {
+                if cur.unit.is_none() {
+                    cur.unit = Some(FieldType::Integer);
+                }
+                i += if w.contains('-') { 1 } else { 3 };
+                continue;
+            }
+            "how" if next == Some("many") => {
+                cur.number_of = true;
+                i += 2;
+                continue;
+            }
+            "from" | "either" | "one" | "be" if !cur.words.is_empty() => {
                 let mut j = i + 1;
                 if w == "one" && next == Some("of") {
                     j += 1;
@@ -98,10 +263,30 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
                     i += 1;
                     continue;
                 }
+                if w == "be" && next == Some("one") && words.get(i + 2) == Some(&"of") {
+                    j += 2;
+                }
+                if w == "be" && next.is_some_and(|n| matches!(n, "either" | "a" | "an")) {
+                    j += 1;
+                }
                 let (values, end) = read_values(words, j);
                 if values.len() >= 2 {
-                    cur.enum_values = values;
+                    set_choices(&mut cur, values);
                     i = end;
+                    continue;
+                }
+                if let Some(ty) = words.get(j).copied().and_then(type_word) {
+                    cur.explicit = Some(ty);
+                    i = j + 1;
+                    continue;
+                }
+                if w == "be"
+                    && next.is_some_and(|n| {
+                        matches!(n, "empty" | "blank" | "null" | "missing" | "optional")
+                    })
+                {
+                    cur.required = Some(false);
+                    i += 2;
                     continue;
                 }
                 i += 1;
@@ -110,7 +295,7 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
             ":" if !cur.words.is_empty() => {
                 let (values, end) = read_values(words, i + 1);
                 if values.len() >= 2 {
-                    cur.enum_values = values;
+                    set_choices(&mut cur, values);
                     i = end;
                     continue;
                 } else if let Some(ty) = next.and_then(type_word) {
@@ -118,6 +303,27 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
                     i += 2;
                     continue;
                 }
+            }
+            // "status draft/scheduled/sent": choices right after the name.
+            "/" if cur.words.len() >= 2 && cur.enum_values.is_empty() => {
+                let first = cur.words.pop().expect("two words");
+                let (rest, end) = read_values(words, i + 1);
+                if !rest.is_empty() && rest.iter().all(|v| !v.contains('_')) {
+                    let mut values = vec![first];
+                    values.extend(rest);
+                    set_choices(&mut cur, values);
+                    i = end;
+                    continue;
+                }
+                // "check in / check out dates": two items.
+                cur.words.push(first);
+                flush(&mut cur, &mut out);
+                i += 1;
+                continue;
+            }
+            "as" if next == Some("well") => {
+                i += 2;
+                continue;
             }
             "as" | "of" if next.is_some() => {
                 // "as a number", "of type date", "number of pages"
@@ -137,23 +343,38 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
                     continue;
                 }
                 if w == "of" {
-                    // "a list of tags" keeps its words
+                    // "date of birth" keeps its "of"; "description of the work" ends there.
+                    if j > i + 1 || cur.words.is_empty() {
+                        cur.closed = !cur.words.is_empty();
+                    } else {
+                        cur.words.push("of".to_owned());
+                    }
+                    i += 1;
+                    continue;
+                }
+                if w == "as" && !cur.words.is_empty() {
+                    cur.closed = true;
                     i += 1;
                     continue;
                 }
             }
             "required" | "mandatory" => cur.required = Some(true),
-            "optional" => cur.required = Some(false),
+            "optional" | "optionally" | "optionaly" => cur.required = Some(false),
             "unique" | "distinct" => cur.unique = true,
             "flag" | "checkbox" | "boolean" | "bool" => cur.flag = true,
             "which" | "what" if cur.words.is_empty() => cur.pointer = true,
-            "which" | "that" | "is" | "are" | "should" | "be" | "must" => {}
+            _ if EXPLAINERS.contains(&w) && !cur.words.is_empty() => cur.closed = true,
+            // "the mileage at service" ends at "at"; "created at" keeps it.
+            "at" if !cur.words.is_empty() && next.is_some_and(|n| !is_sep(n)) => cur.closed = true,
+            "which" | "that" | "is" | "are" | "should" | "must" | "can" | "will" | "has"
+            | "have" => {}
+            _ if QUALIFIERS.contains(&w) => {}
             _ if ARTICLES.contains(&w)
                 || FIELD_NOUNS.contains(&w)
                 || matches!(w, "," | "/" | ")" | "|") => {}
             _ if type_word(w).is_some()
                 && cur.words.is_empty()
-                && next.is_some_and(|n| !is_sep(n) && n != "of")
+                && next.is_some_and(|n| !is_sep(n) && n != "of" && n != "(" && n != ":")
                 && w != "name"
                 && w != "date"
                 && w != "email"
@@ -170,6 +391,78 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
     }
     flush(&mut cur, &mut out);
     out
+}
+
+/// "1-5", "1 to 5", "0-100": a numeric range.
+fn is_number_range(w: &str, next: Option<&str>, after: Option<&str>) -> bool {
+    let numeric = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    match w.split_once('-') {
+        Some((a, b)) => numeric(a) && numeric(b),
+        None => numeric(w) && next == Some("to") && after.is_some_and(numeric),
+    }
+}
+
+/// Choices, unless they are a yes/no pair, which is a flag.
+fn set_choices(cur: &mut FieldDraft, values: Vec<String>) {
+    let yes_no = values.len() == 2
+        && matches!(values[0].as_str(), "yes" | "y" | "true")
+        && matches!(values[1].as_str(), "no" | "n" | "false");
+    if yes_no {
+        cur.flag = true;
+    } else {
+        cur.enum_values = values;
+    }
+}
+
+/// What a parenthesis after an item says: choices, a type, a unit, required/optional/unique;
+/// an example ("like A-12", "e.g. …") says nothing.
+fn read_parenthesis(cur: &mut FieldDraft, inside: &[&str]) {
+    if inside
+        .first()
+        .is_some_and(|w| matches!(*w, "like" | "eg" | "e" | "example" | "such" | "ex"))
+    {
+        return;
+    }
+    if inside.first() == Some(&"in") && inside.get(1).and_then(|u| unit_type(u)).is_some() {
+        cur.unit = inside.get(1).and_then(|u| unit_type(u));
+        return;
+    }
+    let (values, _) = read_values(inside, 0);
+    if values.len() >= 2
+        && !inside.iter().any(|w| {
+            type_word(w).is_some()
+                && inside.len() <= 3
+                && matches!(
+                    *w,
+                    "date"
+                        | "integer"
+                        | "int"
+                        | "number"
+                        | "text"
+                        | "string"
+                        | "boolean"
+                        | "email"
+                        | "url"
+                )
+        })
+    {
+        set_choices(cur, values);
+        return;
+    }
+    for t in inside {
+        match *t {
+            "required" | "mandatory" => cur.required = Some(true),
+            "optional" => cur.required = Some(false),
+            "unique" => cur.unique = true,
+            other => {
+                if let Some(ty) = type_word(other) {
+                    cur.explicit = Some(ty);
+                } else if let Some(ty) = unit_type(other) {
+                    cur.unit = Some(ty);
+                }
+            }
+        }
+    }
 }
 
 /// Reads enum values from `start`: `low/medium/high`, `low, medium or high`.
@@ -217,7 +510,16 @@ fn read_values(words: &[&str], start: usize) -> (Vec<String>, usize) {
 
 impl FieldDraft {
     pub(super) fn into_field(self, resource: &str, change: &mut SpecChange) -> Option<Field> {
-        let words: Vec<&str> = self.words.iter().map(String::as_str).collect();
+        let mut words: Vec<&str> = self.words.iter().map(String::as_str).collect();
+        // "a short bio", "a detailed description": the adjective says nothing of the data.
+        while words.len() > 1
+            && matches!(
+                words[0],
+                "short" | "long" | "brief" | "detailed" | "little" | "quick" | "small" | "big"
+            )
+        {
+            words.remove(0);
+        }
         let mut name = ident(&words)?;
         if name == "id" || name == format!("{resource}_id") {
             return None;
@@ -257,6 +559,8 @@ impl FieldDraft {
         } else if self.flag {
             FieldType::Boolean
         } else if let Some(t) = self.explicit {
+            t
+        } else if let Some(t) = self.unit {
             t
         } else {
             infer_type(&name)
@@ -322,8 +626,57 @@ pub(super) fn infer_type(name: &str) -> FieldType {
     {
         return FieldType::Boolean;
     }
-    if matches!(last, "date" | "birthday" | "dob" | "deadline" | "day") || name.ends_with("_on") {
+    if matches!(
+        last,
+        "date" | "birthday" | "dob" | "deadline" | "day" | "birth"
+    ) || name.ends_with("_on")
+        || name.starts_with("date_")
+    {
         return FieldType::Date;
+    }
+    // "phone number", "license number": an identifier written with digits, kept as text.
+    if last == "number"
+        && name.split('_').any(|w| {
+            matches!(
+                w,
+                "phone"
+                    | "mobile"
+                    | "telephone"
+                    | "cell"
+                    | "fax"
+                    | "license"
+                    | "licence"
+                    | "plate"
+                    | "serial"
+                    | "tracking"
+                    | "account"
+                    | "card"
+                    | "passport"
+                    | "reference"
+                    | "registration"
+                    | "vat"
+                    | "tax"
+                    | "social"
+                    | "policy"
+                    | "contact"
+                    | "isbn"
+                    | "part"
+                    | "sku"
+                    | "iban"
+                    | "routing"
+                    | "member"
+                    | "membership"
+                    | "order"
+                    | "invoice"
+                    | "booking"
+                    | "confirmation"
+                    | "id"
+                    | "ticket"
+                    | "flight"
+            )
+        })
+    {
+        return FieldType::String;
     }
     if matches!(last, "time" | "timestamp" | "datetime" | "at") {
         return FieldType::Datetime;

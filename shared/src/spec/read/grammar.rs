@@ -106,21 +106,18 @@ const VERBS: &[(&str, Verb)] = &[
     ("having", Verb::Have),
     ("with", Verb::Have),
     ("needs", Verb::Have),
+    ("know", Verb::Have),
+    ("want", Verb::Have),
     ("need", Verb::Have),
     ("contains", Verb::Have),
     ("contain", Verb::Have),
     ("includes", Verb::Have),
     ("include", Verb::Have),
-    ("stores", Verb::Have),
-    ("tracks", Verb::Have),
-    ("holds", Verb::Have),
-    ("hold", Verb::Have),
     ("carries", Verb::Have),
     ("carry", Verb::Have),
     ("gets", Verb::Have),
     ("requires", Verb::Have),
     ("require", Verb::Have),
-    ("records", Verb::Have),
 ];
 
 /// Prepositions that link a subject to what it belongs to, when a copula or the subject itself
@@ -265,6 +262,23 @@ pub(super) fn read_statement(
                 declare_resources(spec, rest, ctx, change)
             };
         }
+        // "hikers can leave reviews: a review belongs to a trail, …": the part after the colon
+        // says it all.
+        let rest_has_subject = first_verb(rest, 0).is_some_and(|(v, _, _)| {
+            v > 0
+                && rest[..v]
+                    .iter()
+                    .any(|w| matches!(*w, "a" | "an" | "each" | "every" | "the"))
+        });
+        let head_is_clause = head.iter().any(|w| {
+            matches!(
+                *w,
+                "can" | "could" | "should" | "will" | "want" | "need" | "is" | "are" | "do"
+            )
+        });
+        if head_is_clause || rest_has_subject && first_verb(&head, 0).is_none() && head.len() > 2 {
+            return read_statement(spec, rest, ctx, change);
+        }
         if first_verb(&head, 0).is_none() && !head.is_empty() && head.len() <= 5 {
             if let Some(r) = subject_resource(spec, &head, ctx, change) {
                 ctx.last = Some(r);
@@ -295,6 +309,14 @@ pub(super) fn read_statement(
         }
         // "Products (name, sku) and suppliers (name, phone)".
         None if words.contains(&"(") => declare_resources(spec, words, ctx, change),
+        // "oh and a notes field for …", "plus a priority column": a field of the last subject.
+        None if words.iter().take(4).any(|w| super::FIELD_NOUNS.contains(w)) => match ctx.last {
+            Some(r) => {
+                declare_items(spec, r, words, ctx, change);
+                true
+            }
+            None => false,
+        },
         None => false,
     }
 }
@@ -326,6 +348,31 @@ fn strip_triggers<'a>(words: &[&'a str]) -> Vec<&'a str> {
         .position(|w| !TRIGGERS.contains(w))
         .unwrap_or(words.len());
     words[start..].to_vec()
+}
+
+/// Skips "to know", "to track", "to keep" before a list ("we need to know whether …").
+fn skip_infinitive(words: &[&str], i: usize) -> usize {
+    if words.get(i) == Some(&"to")
+        && words.get(i + 1).is_some_and(|v| {
+            matches!(
+                *v,
+                "know"
+                    | "track"
+                    | "store"
+                    | "keep"
+                    | "record"
+                    | "see"
+                    | "have"
+                    | "save"
+                    | "capture"
+                    | "log"
+            )
+        })
+    {
+        i + 2
+    } else {
+        i
+    }
 }
 
 fn skip_modals(words: &[&str], mut i: usize) -> usize {
@@ -366,7 +413,10 @@ fn is_app_subject(words: &[&str]) -> bool {
                 )
         })
         .collect();
-    np.is_empty() && words.iter().any(|w| *w == "we" || *w == "i")
+    words
+        .first()
+        .is_some_and(|w| matches!(*w, "were" | "im" | "we" | "i" | "our" | "my"))
+        || np.is_empty() && words.iter().any(|w| *w == "we" || *w == "i")
         || np.last().is_some_and(|w| APP_SUBJECTS.contains(w))
 }
 
@@ -397,8 +447,10 @@ fn apply_predicates(
     ctx: &mut Context,
     change: &mut SpecChange,
 ) {
-    // Cut the rest where a connector is followed by another predicate.
-    let mut segments: Vec<(Verb, Vec<&str>)> = vec![(verb, Vec::new())];
+    // Cut the rest where a connector is followed by another predicate, with the same subject
+    // ("and have a due date", ", they have …", "and we need …") or a new one ("and each
+    // vehicle is assigned to a driver").
+    let mut segments: Vec<(usize, Verb, Vec<&str>)> = vec![(r, verb, Vec::new())];
     let mut i = 0;
     let mut depth = 0usize;
     while i < rest.len() {
@@ -408,46 +460,70 @@ fn apply_predicates(
             ")" => depth = depth.saturating_sub(1),
             _ => {}
         }
-        if depth == 0 && matches!(w, "," | "and" | "but" | "while" | "plus") {
-            // connector [pronoun] [modals] verb
+        if depth == 0 && matches!(w, "," | "and" | "but" | "while" | "plus" | "so") {
             let mut j = i + 1;
-            while j < rest.len() && matches!(rest[j], "and" | ",") {
+            while j < rest.len() && matches!(rest[j], "and" | "," | "also" | "so" | "then") {
                 j += 1;
             }
-            if j < rest.len() && PRONOUNS.contains(&rest[j]) && rest[j] != "one" {
-                j += 1;
-            }
-            let k = skip_modals(rest, j);
+            let same = j < rest.len()
+                && (PRONOUNS.contains(&rest[j]) && rest[j] != "one" && rest[j] != "each"
+                    || matches!(rest[j], "we" | "i" | "you" | "were" | "id" | "wed"));
+            let subject_end = if same { j + 1 } else { j };
+            let k = skip_modals(rest, subject_end);
+            let k = skip_infinitive(rest, k);
             if let Some((v, n)) = (k < rest.len()).then(|| verb_at(rest, k)).flatten() {
-                // "with" after a comma continues a field list ("a title, with a date") only
-                // when it starts a new predicate; keep it as one.
                 if !(rest[k] == "with" && v == Verb::Have) || k > j {
-                    segments.push((v, Vec::new()));
+                    segments.push((r, v, Vec::new()));
                     i = k + n;
                     continue;
                 }
             }
+            // A new subject: "and each vehicle is assigned to a driver".
+            if !same {
+                if let Some((v_at, v, n)) = first_verb(&rest[..rest.len().min(j + 6)], j) {
+                    let np_words = trim_modals(&rest[j..v_at]);
+                    let opens = np_words.first().is_some_and(|f| {
+                        matches!(*f, "each" | "every" | "a" | "an" | "the" | "all")
+                    });
+                    let plain = !np_words.is_empty()
+                        && np_words.len() <= 4
+                        && np_words.iter().all(|x| {
+                            x.chars().all(|c| c.is_alphanumeric() || c == '_')
+                                && !matches!(*x, "and" | "or" | "plus" | "with")
+                        });
+                    let known = find_resource(spec, np_words).is_some();
+                    if plain && (opens || known) {
+                        if let Some(r2) = subject_resource(spec, np_words, ctx, change) {
+                            ctx.last = Some(r2);
+                            segments.push((r2, v, Vec::new()));
+                            i = v_at + n;
+                            continue;
+                        }
+                    }
+                }
+            }
         }
-        segments.last_mut().expect("never empty").1.push(w);
+        segments.last_mut().expect("never empty").2.push(w);
         i += 1;
     }
-    for (verb, words) in segments {
+    for (r, verb, words) in segments {
+        let words = &words[skip_infinitive(&words, 0)..];
         match verb {
-            Verb::Have => declare_items(spec, r, &words, ctx, change),
+            Verb::Have => declare_items(spec, r, words, ctx, change),
             Verb::Belong => {
-                let fields_from = relate_targets(spec, r, &words, true, change);
+                let fields_from = relate_targets(spec, r, words, true, change);
                 if fields_from < words.len() {
                     declare_items(spec, r, &words[fields_from..], ctx, change);
                 }
             }
             Verb::Link => {
-                let fields_from = relate_targets(spec, r, &words, true, change);
+                let fields_from = relate_targets(spec, r, words, true, change);
                 if fields_from < words.len() {
                     declare_items(spec, r, &words[fields_from..], ctx, change);
                 }
             }
             Verb::HasMany => {
-                for item in split_top(&words) {
+                for item in split_top(words) {
                     let np = noun_phrase(&item);
                     if let Some(child) = ensure_resource(spec, &np, change) {
                         relate(spec, child, r, change);
@@ -573,6 +649,16 @@ fn declare_resources(
                 None => (item, &[]),
             },
         };
+        // "something to keep track of orders" → orders
+        let name = match name.iter().rposition(|w| {
+            matches!(
+                *w,
+                "track" | "manage" | "of" | "for" | "store" | "handle" | "keep" | "list" | "about"
+            )
+        }) {
+            Some(k) => &name[k + 1..],
+            None => name,
+        };
         let np = noun_phrase(&strip_triggers(name));
         if np.is_empty() {
             continue;
@@ -674,6 +760,10 @@ fn declare_items(
             }
             continue;
         }
+        if let Some(child) = child_resource(spec, r, &draft, change) {
+            relate(spec, child, r, change);
+            continue;
+        }
         let Some(field) = draft.into_field(&resource_name, change) else {
             continue;
         };
@@ -696,6 +786,120 @@ fn declare_items(
             res.fields.push(field);
         }
     }
+}
+
+/// Plurals that are values of a record, not things of their own.
+const ATTRIBUTE_PLURALS: &[&str] = &[
+    "tags",
+    "notes",
+    "ingredients",
+    "instructions",
+    "steps",
+    "images",
+    "photos",
+    "pictures",
+    "skills",
+    "keywords",
+    "features",
+    "amenities",
+    "allergies",
+    "symptoms",
+    "details",
+    "links",
+    "attachments",
+    "hours",
+    "credits",
+    "bedrooms",
+    "bathrooms",
+    "sets",
+    "reps",
+    "guests",
+    "players",
+    "minutes",
+    "seconds",
+    "days",
+    "years",
+    "miles",
+    "points",
+    "pages",
+    "seats",
+    "servings",
+    "votes",
+    "likes",
+    "views",
+    "calories",
+    "copies",
+    "attempts",
+    "stars",
+    "comments",
+    "requirements",
+    "terms",
+    "dimensions",
+    "specs",
+    "ratings",
+    "genres",
+    "languages",
+    "topics",
+    "colors",
+    "colours",
+    "sizes",
+    "labels",
+    "aliases",
+    "permissions",
+    "roles",
+    "members",
+    "participants",
+    "attendees",
+    "persons",
+    "people",
+    "kids",
+    "children",
+    "adults",
+    "items",
+    "units",
+    "pieces",
+    "rooms",
+    "floors",
+    "beds",
+    "spots",
+    "slots",
+    "sessions",
+    "lessons",
+    "episodes",
+    "chapters",
+    "tracks",
+    "songs",
+    "goals",
+    "assists",
+    "wins",
+    "losses",
+    "laps",
+];
+
+/// A plural item of a have-list that names a thing of its own: "orders have line items" makes
+/// `line_item` a resource that belongs to `order`.
+fn child_resource(
+    spec: &mut AppSpec,
+    r: usize,
+    draft: &FieldDraft,
+    change: &mut SpecChange,
+) -> Option<usize> {
+    if draft.has_type() || draft.pointer || draft.words.is_empty() || draft.words.len() > 2 {
+        return None;
+    }
+    let words: Vec<&str> = draft.words.iter().map(String::as_str).collect();
+    let last = *words.last()?;
+    if !super::looks_plural(last) || words.len() == 1 && ATTRIBUTE_PLURALS.contains(&last) {
+        return None;
+    }
+    let name = ident(&words)?;
+    if spec.resources[r].fields.iter().any(|f| f.name == name)
+        || super::fields::infer_type(&name) != crate::spec::FieldType::String
+    {
+        return None;
+    }
+    // An existing resource, or a new one.
+    ensure_resource(spec, &words, change).filter(|c| *c != r)
 }
 
 /// The resource an item names, when it is a link rather than a field: "a speaker" when

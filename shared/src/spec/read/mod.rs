@@ -423,11 +423,18 @@ fn read_removal(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> 
     if stop || words[v] == "rid" {
         rest.remove(0); // "stop tracking …", "get rid of …"
     }
-    let (object, from) = match rest.iter().position(|w| matches!(*w, "from" | "in" | "on")) {
-        Some(i) => (rest[..i].to_vec(), Some(rest[i + 1..].to_vec())),
+    // "remove quantity in stock from products": the scope is the last "from"/"in"/"on" that
+    // names a resource.
+    let scoped = rest
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, w)| matches!(**w, "from" | "in" | "on" | "of"))
+        .find_map(|(i, _)| find_resource(spec, &rest[i + 1..]).map(|r| (i, r)));
+    let (object, scope) = match scoped {
+        Some((i, r)) => (rest[..i].to_vec(), Some(r)),
         None => (rest.clone(), None),
     };
-    let scope = from.as_deref().and_then(|f| find_resource(spec, f));
     let mut removed_any = false;
     for item in split_items(&object) {
         let item: Vec<&str> = item
@@ -440,9 +447,12 @@ fn read_removal(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> 
             })
             .collect();
         let Some(name) = ident(&item) else { continue };
-        if let Some(idx) = spec.resources.iter().position(|r| {
-            r.name == name || r.plural == name || r.name == super::read::singularize(&name)
-        }) {
+        let name = resolve_field(spec, scope, &name).unwrap_or(name);
+        if let Some(idx) = spec
+            .resources
+            .iter()
+            .position(|r| r.name == name || r.plural == name || r.name == singularize(&name))
+        {
             if scope.is_none() {
                 let gone = spec.resources.remove(idx);
                 for r in &mut spec.resources {
@@ -513,6 +523,11 @@ fn read_rename(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> b
         ident(&new.iter().map(String::as_str).collect::<Vec<_>>()),
     ) else {
         return false;
+    };
+    let old = if spec.resource(&old).is_some() {
+        old
+    } else {
+        resolve_field(spec, None, &old).unwrap_or(old)
     };
     if let Some(r) = spec
         .resources
@@ -736,6 +751,24 @@ fn read_resources(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) {
 // Noun phrases and resources
 
 const FILLERS: &[&str] = &[
+    "about",
+    "couple",
+    "hundred",
+    "hundreds",
+    "dozen",
+    "dozens",
+    "thousand",
+    "thousands",
+    "lots",
+    "lot",
+    "around",
+    "approximately",
+    "roughly",
+    "were",
+    "im",
+    "short",
+    "brief",
+    "detailed",
     "simple",
     "basic",
     "small",
@@ -836,6 +869,7 @@ fn noun_phrase<'a>(words: &[&'a str]) -> Vec<&'a str> {
                 && !FILLERS.contains(w)
                 && !RESOURCE_NOUNS.contains(w)
                 && !matches!(*w, "," | "/" | "(" | ")" | ":" | "|")
+                && !w.chars().all(|c| c.is_ascii_digit())
         })
         .collect();
     let n = kept.len();
@@ -853,6 +887,40 @@ fn split_items<'a>(words: &[&'a str]) -> Vec<Vec<&'a str>> {
     }
     items.retain(|i| !i.is_empty());
     items
+}
+
+/// The field a user's words refer to, in `scope` or anywhere: the name itself, else the one
+/// field within one typo of it ("titel"), else the one field it begins ("quantity" for
+/// `quantity_in_stock`).
+fn resolve_field(spec: &AppSpec, scope: Option<usize>, name: &str) -> Option<String> {
+    let fields = || {
+        spec.resources
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| scope.is_none_or(|s| s == *i))
+            .flat_map(|(_, r)| r.fields.iter().map(|f| f.name.as_str()))
+    };
+    if fields().any(|f| f == name) {
+        return Some(name.to_owned());
+    }
+    let unique = |found: Vec<&str>| -> Option<String> {
+        let mut found = found;
+        found.sort_unstable();
+        found.dedup();
+        (found.len() == 1).then(|| found[0].to_owned())
+    };
+    unique(
+        fields()
+            .filter(|f| name.len() >= 4 && words::one_edit(f, name))
+            .collect(),
+    )
+    .or_else(|| {
+        unique(
+            fields()
+                .filter(|f| f.starts_with(&format!("{name}_")))
+                .collect(),
+        )
+    })
 }
 
 /// The index of the resource a noun phrase names, matching singular or plural.

@@ -71,3 +71,34 @@ pub fn pluralize(word: &str) -> String {
     };
     format!("{prefix}{many}")
 }
+
+/// Whether `a` and `b` differ by one edit: a letter changed, added or removed, or two
+/// neighbouring letters swapped.
+pub(super) fn one_edit(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a == b {
+        return false;
+    }
+    if a.len() == b.len() {
+        let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+        return match diff.as_slice() {
+            [_] => true,
+            [x, y] => *y == x + 1 && a[*x] == b[*y] && a[*y] == b[*x],
+            _ => false,
+        };
+    }
+    let (short, long) = if a.len() < b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    if long.len() != short.len() + 1 {
+        return false;
+    }
+    let i = short
+        .iter()
+        .zip(long.iter())
+        .take_while(|(x, y)| x == y)
+        .count();
+    short[i..] == long[i + 1..]
+}
