@@ -289,6 +289,8 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
                     i += 2;
                     continue;
                 }
+                // "notes from the vet": the rest explains.
+                cur.closed = w == "from";
                 i += 1;
                 continue;
             }
@@ -342,6 +344,15 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
                     i = j + 1;
                     continue;
                 }
+                if w == "of" && !cur.words.is_empty() {
+                    // "a status of draft, sent or paid"
+                    let (values, end) = read_values(words, i + 1);
+                    if values.len() >= 2 {
+                        set_choices(&mut cur, values);
+                        i = end;
+                        continue;
+                    }
+                }
                 if w == "of" {
                     // "date of birth" keeps its "of"; "description of the work" ends there.
                     if j > i + 1 || cur.words.is_empty() {
@@ -366,6 +377,13 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
             _ if EXPLAINERS.contains(&w) && !cur.words.is_empty() => cur.closed = true,
             // "the mileage at service" ends at "at"; "created at" keeps it.
             "at" if !cur.words.is_empty() && next.is_some_and(|n| !is_sep(n)) => cur.closed = true,
+            // "has monitor (yes/no)": a name that starts with "has".
+            "has"
+                if cur.words.is_empty()
+                    && next.is_some_and(|n| !is_sep(n) && !ARTICLES.contains(&n)) =>
+            {
+                cur.words.push(w.to_owned());
+            }
             "which" | "that" | "is" | "are" | "should" | "must" | "can" | "will" | "has"
             | "have" => {}
             _ if QUALIFIERS.contains(&w) => {}
@@ -518,6 +536,10 @@ impl FieldDraft {
                 "short" | "long" | "brief" | "detailed" | "little" | "quick" | "small" | "big"
             )
         {
+            words.remove(0);
+        }
+        // "the pet's name" of a pet is its name.
+        if words.len() > 1 && words[0] == resource {
             words.remove(0);
         }
         let mut name = ident(&words)?;

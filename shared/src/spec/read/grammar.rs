@@ -30,6 +30,9 @@ use crate::spec::{AppSpec, Relation, RelationKind};
 pub(super) struct Context {
     /// Index of the last resource that was a subject.
     pub last: Option<usize>,
+    /// Resources the whole message names, found by reading it once ahead: "each line item is
+    /// a product" links to products even when "products have a name" comes after it.
+    pub known: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +41,8 @@ enum Verb {
     Belong,
     HasMany,
     Link,
+    /// "a loan is one piece of equipment …", "each line item is a product and a quantity".
+    Be,
 }
 
 /// Verb phrases, longest first within each kind.
@@ -180,6 +185,29 @@ const APP_SUBJECTS: &[&str] = &[
     "tool",
     "database",
 ];
+/// Words of a subject that is a person talking, not a thing of the app ("what she needs").
+const PEOPLE: &[&str] = &[
+    "she",
+    "he",
+    "what",
+    "who",
+    "someone",
+    "somebody",
+    "everyone",
+    "everybody",
+    "anyone",
+    "whoever",
+    "whatever",
+    "sister",
+    "brother",
+    "boss",
+    "wife",
+    "husband",
+    "mom",
+    "dad",
+    "friend",
+    "manager",
+];
 /// Pronouns that stand for the last subject.
 const PRONOUNS: &[&str] = &[
     "they", "it", "these", "those", "them", "each", "every", "one", "which",
@@ -276,7 +304,8 @@ pub(super) fn read_statement(
                 "can" | "could" | "should" | "will" | "want" | "need" | "is" | "are" | "do"
             )
         });
-        if head_is_clause || rest_has_subject && first_verb(&head, 0).is_none() && head.len() > 2 {
+        if rest_has_subject && (head_is_clause || first_verb(&head, 0).is_none() && head.len() > 2)
+        {
             return read_statement(spec, rest, ctx, change);
         }
         if first_verb(&head, 0).is_none() && !head.is_empty() && head.len() <= 5 {
@@ -293,11 +322,42 @@ pub(super) fn read_statement(
             }
         }
     }
-    match first_verb(words, 0) {
+    // "a loan is one piece of equipment lent to one employee": a copula before any verb.
+    let verb = first_verb(words, 0);
+    if let Some(c) = words
+        .iter()
+        .position(|w| matches!(*w, "is" | "are"))
+        .filter(|c| verb.is_none_or(|(v, _, _)| *c + 1 < v))
+    {
+        let subject = trim_modals(&words[..c]);
+        let after = &words[c + 1..];
+        let points = after
+            .first()
+            .is_some_and(|w| matches!(*w, "one" | "a" | "an" | "exactly" | "a single"));
+        let plain = !subject.is_empty()
+            && subject.len() <= 4
+            && subject
+                .iter()
+                .all(|w| w.chars().all(|ch| ch.is_alphanumeric() || ch == '_'));
+        if points
+            && plain
+            && !is_app_subject(subject)
+            && !subject.iter().any(|w| PEOPLE.contains(w))
+        {
+            if let Some(r) = subject_resource(spec, subject, ctx, change) {
+                ctx.last = Some(r);
+                apply_predicates(spec, r, Verb::Be, after, ctx, change);
+                return true;
+            }
+        }
+    }
+    match verb {
         Some((v, verb, n)) => {
             let subject_words = &words[..v];
             let subject_words = trim_modals(subject_words);
-            if is_app_subject(subject_words) && verb == Verb::Have {
+            if (is_app_subject(subject_words) || subject_words.iter().any(|w| PEOPLE.contains(w)))
+                && verb == Verb::Have
+            {
                 return declare_resources(spec, &words[v + n..], ctx, change);
             }
             let Some(r) = subject_resource(spec, subject_words, ctx, change) else {
@@ -309,14 +369,20 @@ pub(super) fn read_statement(
         }
         // "Products (name, sku) and suppliers (name, phone)".
         None if words.contains(&"(") => declare_resources(spec, words, ctx, change),
-        // "oh and a notes field for …", "plus a priority column": a field of the last subject.
-        None if words.iter().take(4).any(|w| super::FIELD_NOUNS.contains(w)) => match ctx.last {
-            Some(r) => {
-                declare_items(spec, r, words, ctx, change);
-                true
+        // "oh and a notes field for …", "and a checked_in flag": a field of the last subject.
+        None if words
+            .iter()
+            .take(5)
+            .any(|w| super::FIELD_NOUNS.contains(w) || *w == "flag") =>
+        {
+            match ctx.last {
+                Some(r) => {
+                    declare_items(spec, r, words, ctx, change);
+                    true
+                }
+                None => false,
             }
-            None => false,
-        },
+        }
         None => false,
     }
 }
@@ -432,7 +498,9 @@ fn subject_resource(
     if np.is_empty() || np.len() == 1 && PRONOUNS.contains(&np[0]) {
         return ctx.last;
     }
-    if np.iter().any(|w| APP_SUBJECTS.contains(w) && np.len() == 1) {
+    if np.iter().any(|w| APP_SUBJECTS.contains(w) && np.len() == 1)
+        || words.iter().any(|w| PEOPLE.contains(w))
+    {
         return None;
     }
     ensure_resource(spec, &np, change)
@@ -522,6 +590,7 @@ fn apply_predicates(
                     declare_items(spec, r, &words[fields_from..], ctx, change);
                 }
             }
+            Verb::Be => be_items(spec, r, words, ctx, change),
             Verb::HasMany => {
                 for item in split_top(words) {
                     let np = noun_phrase(&item);
@@ -531,6 +600,50 @@ fn apply_predicates(
                 }
             }
         }
+    }
+}
+
+/// "one piece of equipment lent to one employee", "a product and a quantity": items that
+/// name a resource (existing, or named in this message) are what the subject belongs to; a
+/// verb phrase among them goes on as a predicate; the rest are fields.
+fn be_items(
+    spec: &mut AppSpec,
+    r: usize,
+    words: &[&str],
+    ctx: &mut Context,
+    change: &mut SpecChange,
+) {
+    let (items, tail) = match first_verb(words, 0) {
+        Some((v, verb, n)) => (&words[..v], Some((verb, &words[v + n..]))),
+        None => (words, None),
+    };
+    let mut fields = Vec::new();
+    for item in split_top(items) {
+        let np = noun_phrase(&item);
+        let known = find_resource(spec, &np).is_some()
+            || ident(&np).is_some_and(|n| {
+                ctx.known
+                    .iter()
+                    .any(|k| *k == n || *k == super::singularize(&n))
+            });
+        if known {
+            if let Some(parent) = ensure_resource(spec, &np, change) {
+                if parent != r {
+                    relate(spec, r, parent, change);
+                }
+            }
+        } else {
+            if !fields.is_empty() {
+                fields.push(",");
+            }
+            fields.extend(item);
+        }
+    }
+    if !fields.is_empty() {
+        declare_items(spec, r, &fields, ctx, change);
+    }
+    if let Some((verb, rest)) = tail {
+        apply_predicates(spec, r, verb, rest, ctx, change);
     }
 }
 
@@ -751,10 +864,9 @@ fn declare_items(
     ctx: &mut Context,
     change: &mut SpecChange,
 ) {
-    let _ = ctx;
     let resource_name = spec.resources[r].name.clone();
     for draft in parse_fields(words) {
-        if let Some(target) = relation_target(spec, r, &draft) {
+        if let Some(target) = relation_target(spec, r, &draft, &ctx.known) {
             if target != r {
                 relate(spec, r, target, change);
             }
@@ -904,7 +1016,16 @@ fn child_resource(
 
 /// The resource an item names, when it is a link rather than a field: "a speaker" when
 /// speakers exist, "which desk", "one supplier".
-fn relation_target(spec: &mut AppSpec, r: usize, draft: &FieldDraft) -> Option<usize> {
+fn ctx_known(known: &[String], name: &str) -> bool {
+    known.iter().any(|k| k == name)
+}
+
+fn relation_target(
+    spec: &mut AppSpec,
+    r: usize,
+    draft: &FieldDraft,
+    known: &[String],
+) -> Option<usize> {
     if draft.has_type() {
         return None;
     }
@@ -928,7 +1049,7 @@ fn relation_target(spec: &mut AppSpec, r: usize, draft: &FieldDraft) -> Option<u
     {
         return Some(i);
     }
-    if pointer {
+    if pointer || ctx_known(known, &name) {
         let mut scratch = SpecChange::default();
         return ensure_resource(spec, &rest, &mut scratch);
     }

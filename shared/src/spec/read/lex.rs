@@ -25,6 +25,7 @@ pub(super) fn sentences(text: &str) -> Vec<Vec<String>> {
         .replace("date & time", "datetime");
     let mut out = Vec::new();
     for line in joined_lines(&text) {
+        let line = dashes_as_parentheses(&line);
         for sentence in split_sentences(&line) {
             let tokens = tokens_of(&sentence);
             if !tokens.is_empty() {
@@ -33,6 +34,16 @@ pub(super) fn sentences(text: &str) -> Vec<Vec<String>> {
         }
     }
     out
+}
+
+/// "a list of owners - their name, phone and email - and then the pets": a pair of dashes
+/// encloses an aside, read as a parenthesis.
+fn dashes_as_parentheses(line: &str) -> String {
+    let parts: Vec<&str> = line.split(" - ").collect();
+    if parts.len() != 3 {
+        return line.to_owned();
+    }
+    format!("{} ({}) {}", parts[0], parts[1], parts[2])
 }
 
 /// A bullet or numbered list item's text, without its marker.

@@ -47,22 +47,40 @@ pub fn apply_message(spec: &mut AppSpec, text: &str, describes_app: bool) -> Spe
     if describes_app && spec.summary.is_empty() {
         spec.summary = text.trim().chars().take(500).collect();
     }
-    let mut ctx = grammar::Context::default();
+    // Read once ahead on a copy, to know every resource the message names.
+    let mut ahead = spec.clone();
+    let mut ahead_ctx = grammar::Context::default();
+    read_sentences(&mut ahead, text, &mut ahead_ctx, &mut SpecChange::default());
+    let mut ctx = grammar::Context {
+        known: ahead.resources.iter().map(|r| r.name.clone()).collect(),
+        ..grammar::Context::default()
+    };
+    read_sentences(spec, text, &mut ctx, &mut change);
+    change
+}
+
+fn read_sentences(
+    spec: &mut AppSpec,
+    text: &str,
+    ctx: &mut grammar::Context,
+    change: &mut SpecChange,
+) {
+    let ctx = &mut *ctx;
+    let change = &mut *change;
     for sentence in lex::sentences(text) {
         // "…, then …" and "whereas" join two statements.
         let mut current = Vec::new();
         for t in sentence {
             if matches!(t.as_str(), "then" | "whereas") && !current.is_empty() {
-                apply_clause(spec, &std::mem::take(&mut current), &mut ctx, &mut change);
+                apply_clause(spec, &std::mem::take(&mut current), ctx, change);
                 continue;
             }
             current.push(t);
         }
         if !current.is_empty() {
-            apply_clause(spec, &current, &mut ctx, &mut change);
+            apply_clause(spec, &current, ctx, change);
         }
     }
-    change
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -207,6 +225,16 @@ const MARKERS: &[&str] = &[
     "think",
     "guess",
     "maybe",
+    "could",
+    "can",
+    "would",
+    "you",
+    "u",
+    "kindly",
+    "just",
+    "lets",
+    "let",
+    "us",
 ];
 
 fn apply_clause(
@@ -235,6 +263,7 @@ fn apply_clause(
     if read_removal(spec, &words, change)
         || read_rename(spec, &words, change)
         || read_search(spec, &words, change)
+        || read_retype(spec, &words, change)
         || grammar::read_statement(spec, &words, ctx, change)
     {
         return;
@@ -604,6 +633,154 @@ fn read_rename(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> b
     true
 }
 
+/// "the price should be a decimal", "make priority low/normal/urgent", "returned date can be
+/// empty", "change status to draft/published/archived", "make that field required": a field
+/// that exists gets a new type, choices or constraint.
+fn read_retype(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> bool {
+    let (target, rest): (&[&str], &[&str]) =
+        if matches!(words.first(), Some(&"make" | &"change" | &"set" | &"mark")) {
+            match words
+                .iter()
+                .position(|w| matches!(*w, "to" | "into" | "be" | "as"))
+            {
+                Some(k) if k > 1 => (&words[1..k], &words[k + 1..]),
+                _ => {
+                    // "make priority low/normal/urgent", "make email unique": the field is the
+                    // longest prefix that names one.
+                    let Some(k) = (2..words.len())
+                        .rev()
+                        .find(|&k| field_named(spec, &words[1..k]).is_some())
+                    else {
+                        return false;
+                    };
+                    (&words[1..k], &words[k..])
+                }
+            }
+        } else {
+            let Some(c) = words
+                .iter()
+                .position(|w| matches!(*w, "is" | "are" | "be" | ":"))
+            else {
+                return false;
+            };
+            let mut k = c + 1;
+            while k < words.len() && matches!(words[k], "be" | "a" | "an" | "now") {
+                k += 1;
+            }
+            let mut end = c;
+            while end > 0
+                && matches!(
+                    words[end - 1],
+                    "should"
+                        | "must"
+                        | "can"
+                        | "could"
+                        | "will"
+                        | "needs"
+                        | "need"
+                        | "to"
+                        | "has"
+                        | "have"
+                        | "may"
+                )
+            {
+                end -= 1;
+            }
+            (&words[..end], &words[k..])
+        };
+    let Some((r, name)) = field_named(spec, target) else {
+        return false;
+    };
+    if rest.is_empty() {
+        return false;
+    }
+    let mut item: Vec<&str> = vec![name.as_str(), "("];
+    let optional = rest.iter().any(|w| {
+        matches!(
+            *w,
+            "empty" | "blank" | "null" | "nullable" | "optional" | "missing"
+        )
+    }) || rest.windows(2).any(|w| w == ["not", "required"]);
+    item.extend(rest.iter().copied().filter(|w| {
+        !matches!(
+            *w,
+            "empty" | "blank" | "null" | "nullable" | "missing" | "not" | "if" | "when"
+        )
+    }));
+    item.push(")");
+    let Some(draft) = fields::parse_fields(&item).into_iter().next() else {
+        return false;
+    };
+    let resource = spec.resources[r].name.clone();
+    let said_type = draft.has_type();
+    let Some(mut new) = draft.into_field(&resource, change) else {
+        return false;
+    };
+    let field = spec.resources[r]
+        .fields
+        .iter_mut()
+        .find(|f| f.name == name)
+        .expect("found above");
+    if !said_type {
+        new.ty = field.ty.clone();
+        new.default = field.default.clone();
+    }
+    if optional {
+        new.required = false;
+    } else if !rest.iter().any(|w| matches!(*w, "required" | "mandatory")) {
+        new.required = field.required && new.default.is_none();
+    }
+    new.unique |= field.unique && !said_type;
+    if *field == new {
+        return true;
+    }
+    *field = new.clone();
+    change.changed.push(format!(
+        "field `{resource}.{name}` is now {}",
+        describe_field(&new)
+    ));
+    true
+}
+
+/// The resource and field a phrase names ("the price", "that field" → the last field added is
+/// not tracked; "returned date", "tasks' priority").
+fn field_named(spec: &AppSpec, words: &[&str]) -> Option<(usize, String)> {
+    let cleaned: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| {
+            !ARTICLES.contains(w)
+                && !FIELD_NOUNS.contains(w)
+                && !matches!(
+                    *w,
+                    "that" | "this" | "and" | "also" | "actually" | "oh" | "no" | "wait" | "ok"
+                )
+        })
+        .collect();
+    if cleaned.is_empty() || cleaned.len() > 4 {
+        return None;
+    }
+    // "task priority": a resource, then its field.
+    if cleaned.len() > 1 {
+        if let Some(r) = find_resource(spec, &cleaned[..1]) {
+            if let Some(name) = ident(&cleaned[1..]).and_then(|n| resolve_field(spec, Some(r), &n))
+            {
+                return Some((r, name));
+            }
+        }
+    }
+    let name = ident(&cleaned)?;
+    if spec.resource(&name).is_some() {
+        return None;
+    }
+    let name = resolve_field(spec, None, &name)?;
+    let r = spec
+        .resources
+        .iter()
+        .position(|r| r.fields.iter().any(|f| f.name == name))?;
+    Some((r, name))
+}
+
 /// "let me search tasks by title", "make books searchable by title and author".
 fn read_search(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> bool {
     let Some(v) = verb_at(
@@ -638,7 +815,26 @@ fn read_search(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> b
             .push("say which resource to search, e.g. \"search tasks by title\"".into());
         return true;
     };
-    for item in split_items(&words[by + 1..]) {
+    // "by name, if that's doable": the list ends where an explanation begins.
+    let list_end = words[by + 1..]
+        .iter()
+        .position(|w| {
+            matches!(
+                *w,
+                "if" | "so"
+                    | "when"
+                    | "because"
+                    | "please"
+                    | "pls"
+                    | "too"
+                    | "as"
+                    | "since"
+                    | "that"
+                    | "which"
+            )
+        })
+        .map_or(words.len(), |k| by + 1 + k);
+    for item in split_items(&words[by + 1..list_end]) {
         let item: Vec<&str> = item
             .into_iter()
             .filter(|w| !ARTICLES.contains(w) && !FIELD_NOUNS.contains(w))
