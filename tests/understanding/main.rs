@@ -16,6 +16,21 @@ fn main() {
         .into_iter()
         .filter(|c| only.is_empty() || only.contains(&c.id))
         .collect();
+    // `-- --say "first message" "second message"`: the spec after each.
+    if std::env::args().any(|a| a == "--say") {
+        let mut spec = kiln::spec::AppSpec::default();
+        for (i, text) in std::env::args()
+            .skip_while(|a| a != "--say")
+            .skip(1)
+            .enumerate()
+        {
+            let (next, change) = kiln::spec::understand(Some(&spec), "App", &text, i == 0)
+                .unwrap_or_else(|e| panic!("{text}: {e}"));
+            println!("> {text}\n  {}\n  {:?}", next.describe(), change);
+            spec = next;
+        }
+        return;
+    }
     if std::env::args().any(|a| a == "--trace") {
         for c in &cases {
             println!("{}", kiln_integration_tests::understanding::trace(c));

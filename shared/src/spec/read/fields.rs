@@ -74,6 +74,104 @@ fn unit_type(w: &str) -> Option<FieldType> {
     })
 }
 
+/// Words that name a field whose values are a fixed set: "a status of draft or sent".
+pub(super) const FIELD_WORDS: &[&str] = &[
+    "status",
+    "state",
+    "type",
+    "kind",
+    "category",
+    "priority",
+    "level",
+    "stage",
+    "role",
+    "size",
+    "color",
+    "colour",
+    "gender",
+    "plan",
+    "tier",
+    "genre",
+    "difficulty",
+    "severity",
+    "visibility",
+    "format",
+    "method",
+    "mode",
+    "source",
+    "channel",
+    "frequency",
+    "condition",
+    "currency",
+    "language",
+    "rating",
+    "grade",
+    "shift",
+    "season",
+    "weather",
+    "mood",
+];
+
+/// Field names common enough that a run of them without commas is a list.
+const COMMON_FIELDS: &[&str] = &[
+    "name",
+    "email",
+    "phone",
+    "title",
+    "date",
+    "address",
+    "price",
+    "description",
+    "notes",
+    "status",
+    "city",
+    "country",
+    "age",
+    "bio",
+    "website",
+    "url",
+    "quantity",
+    "amount",
+    "total",
+    "location",
+    "category",
+    "type",
+    "rating",
+    "comment",
+    "body",
+    "content",
+    "time",
+    "duration",
+    "capacity",
+    "position",
+    "role",
+    "salary",
+    "department",
+    "company",
+    "color",
+    "colour",
+    "size",
+    "weight",
+    "height",
+    "genre",
+    "year",
+    "author",
+    "isbn",
+    "sku",
+    "code",
+    "priority",
+    "level",
+    "score",
+    "species",
+    "breed",
+    "gender",
+    "summary",
+    "slug",
+    "image",
+    "photo",
+    "username",
+];
+
 /// Words after which the rest of an item only explains it.
 const EXPLAINERS: &[&str] = &[
     "for",
@@ -166,7 +264,25 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
     let mut cur = FieldDraft::default();
     let mut i = 0;
     let flush = |cur: &mut FieldDraft, out: &mut Vec<FieldDraft>| {
-        if !cur.words.is_empty() {
+        // "name email phone": common field names in a row, with no commas, are a list.
+        if cur.words.len() >= 2
+            && cur
+                .words
+                .iter()
+                .all(|w| COMMON_FIELDS.contains(&w.as_str()))
+        {
+            let last = std::mem::take(cur);
+            for w in &last.words[..last.words.len() - 1] {
+                out.push(FieldDraft {
+                    words: vec![w.clone()],
+                    ..FieldDraft::default()
+                });
+            }
+            out.push(FieldDraft {
+                words: vec![last.words[last.words.len() - 1].clone()],
+                ..last
+            });
+        } else if !cur.words.is_empty() {
             out.push(std::mem::take(cur));
         } else {
             *cur = FieldDraft::default();
@@ -254,6 +370,33 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
                 i += 2;
                 continue;
             }
+            // "where it is in the house" → location; "how often to water it" → frequency;
+            // "how much it costs" → amount.
+            "where" | "how" if cur.words.is_empty() => {
+                let name = match (w, next) {
+                    ("where", _) => "location",
+                    (_, Some("often")) => "frequency",
+                    (_, Some("much")) => "amount",
+                    (_, Some("long")) => "duration",
+                    _ => "",
+                };
+                if !name.is_empty() {
+                    cur.words.push(name.to_owned());
+                    if name == "frequency" || name == "duration" {
+                        // "how often … in days": the unit, if given, still says the type.
+                        if let Some(u) = words[i..]
+                            .iter()
+                            .take_while(|t| !is_sep(t))
+                            .find_map(|t| unit_type(t))
+                        {
+                            cur.unit = Some(u);
+                        }
+                    }
+                    cur.closed = true;
+                }
+                i += 1;
+                continue;
+            }
             "from" | "either" | "one" | "be" if !cur.words.is_empty() => {
                 let mut j = i + 1;
                 if w == "one" && next == Some("of") {
@@ -317,8 +460,27 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
                     i = end;
                     continue;
                 }
-                // "check in / check out dates": two items.
+                // "check in / check out dates": two items sharing the last noun.
                 cur.words.push(first);
+                let end = words[i + 1..]
+                    .iter()
+                    .position(|t| is_sep(t) || *t == "(")
+                    .map_or(words.len(), |e| e + i + 1);
+                let second: Vec<String> =
+                    words[i + 1..end].iter().map(|w| (*w).to_owned()).collect();
+                if let Some(head) = second
+                    .last()
+                    .filter(|h| super::looks_plural(h) && second.len() > 1)
+                {
+                    let one = super::singularize(head);
+                    cur.words.push(one.clone());
+                    flush(&mut cur, &mut out);
+                    let mut next_words = second.clone();
+                    *next_words.last_mut().expect("not empty") = one;
+                    cur.words = next_words;
+                    i = end;
+                    continue;
+                }
                 flush(&mut cur, &mut out);
                 i += 1;
                 continue;
@@ -344,7 +506,8 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
                     i = j + 1;
                     continue;
                 }
-                if w == "of" && !cur.words.is_empty() {
+                if w == "of" && cur.words.len() == 1 && FIELD_WORDS.contains(&cur.words[0].as_str())
+                {
                     // "a status of draft, sent or paid"
                     let (values, end) = read_values(words, i + 1);
                     if values.len() >= 2 {
@@ -539,7 +702,7 @@ impl FieldDraft {
             words.remove(0);
         }
         // "the pet's name" of a pet is its name.
-        if words.len() > 1 && words[0] == resource {
+        if words.len() == 2 && words[0] == resource && matches!(words[1], "name" | "title") {
             words.remove(0);
         }
         let mut name = ident(&words)?;
@@ -770,6 +933,7 @@ pub(super) fn infer_type(name: &str) -> FieldType {
             | "calories"
             | "priority"
             | "order"
+            | "credits"
             | "year_published"
             | "copies"
             | "attempts"

@@ -19,7 +19,7 @@
 //! relation, not a field. A subject "we" or "the app" with a have-verb names resources ("we have
 //! cars (make, model) and customers (name)").
 
-use super::fields::{parse_fields, FieldDraft};
+use super::fields::{parse_fields, FieldDraft, FIELD_WORDS};
 use super::{
     describe_field, ensure_resource, find_resource, ident, noun_phrase, SpecChange, ARTICLES,
 };
@@ -304,9 +304,20 @@ pub(super) fn read_statement(
                 "can" | "could" | "should" | "will" | "want" | "need" | "is" | "are" | "do"
             )
         });
-        if rest_has_subject && (head_is_clause || first_verb(&head, 0).is_none() && head.len() > 2)
-        {
+        if rest_has_subject && first_verb(&head, 0).is_none() {
+            // "stock levels: a stock level belongs to …" names it, then says it.
+            let np = noun_phrase(&head);
+            if !head_is_clause && np.last().is_some_and(|w| super::looks_plural(w)) {
+                ensure_resource(spec, &np, change);
+            }
             return read_statement(spec, rest, ctx, change);
+        }
+        // "also status: confirmed, cancelled, finished": a field of the last subject.
+        if head.len() == 1 && FIELD_WORDS.contains(&head[0]) {
+            if let Some(r) = ctx.last.or_else(|| spec.resources.len().checked_sub(1)) {
+                declare_items(spec, r, &words[colon - 1..], ctx, change);
+                return true;
+            }
         }
         if first_verb(&head, 0).is_none() && !head.is_empty() && head.len() <= 5 {
             if let Some(r) = subject_resource(spec, &head, ctx, change) {
@@ -360,6 +371,9 @@ pub(super) fn read_statement(
             {
                 return declare_resources(spec, &words[v + n..], ctx, change);
             }
+            if subject_words.is_empty() && matches!(words[v], "want" | "need" | "needs") {
+                return declare_resources(spec, &words[v + n..], ctx, change);
+            }
             let Some(r) = subject_resource(spec, subject_words, ctx, change) else {
                 return false;
             };
@@ -369,6 +383,17 @@ pub(super) fn read_statement(
         }
         // "Products (name, sku) and suppliers (name, phone)".
         None if words.contains(&"(") => declare_resources(spec, words, ctx, change),
+        // "a fertilized yes/no on each watering", "a due date for every task".
+        None if on_each(words).is_some() => {
+            let k = on_each(words).expect("checked");
+            match find_resource(spec, &noun_phrase(&words[k + 2..])) {
+                Some(r) => {
+                    declare_items(spec, r, &words[..k], ctx, change);
+                    true
+                }
+                None => false,
+            }
+        }
         // "oh and a notes field for …", "and a checked_in flag": a field of the last subject.
         None if words
             .iter()
@@ -385,6 +410,13 @@ pub(super) fn read_statement(
         }
         None => false,
     }
+}
+
+/// Where "on each", "for every", "per" … begins, if anywhere.
+fn on_each(words: &[&str]) -> Option<usize> {
+    words.windows(2).position(|w| {
+        matches!(w[0], "on" | "for" | "to" | "per") && matches!(w[1], "each" | "every" | "all")
+    })
 }
 
 /// Index of the first `token` outside parentheses.
@@ -731,6 +763,18 @@ fn declare_resources(
     ctx: &mut Context,
     change: &mut SpecChange,
 ) -> bool {
+    // "my plants with a name, the species, …": after "with", the items are its fields.
+    if let Some(w) = top_level(words, "with") {
+        let before = &words[..w];
+        if !before.contains(&"(") && !before.contains(&",") {
+            let mut any = declare_resources(spec, before, ctx, change);
+            if let Some(r) = ctx.last.filter(|_| any) {
+                declare_items(spec, r, &words[w + 1..], ctx, change);
+                any = true;
+            }
+            return any;
+        }
+    }
     let mut any = false;
     let mut depth = 0usize;
     let mut start = 0;
@@ -766,7 +810,27 @@ fn declare_resources(
         let name = match name.iter().rposition(|w| {
             matches!(
                 *w,
-                "track" | "manage" | "of" | "for" | "store" | "handle" | "keep" | "list" | "about"
+                "track"
+                    | "manage"
+                    | "of"
+                    | "for"
+                    | "store"
+                    | "handle"
+                    | "keep"
+                    | "list"
+                    | "about"
+                    | "add"
+                    | "create"
+                    | "see"
+                    | "get"
+                    | "have"
+                    | "need"
+                    | "want"
+                    | "save"
+                    | "log"
+                    | "record"
+                    | "book"
+                    | "view"
             )
         }) {
             Some(k) => &name[k + 1..],
@@ -866,6 +930,31 @@ fn declare_items(
 ) {
     let resource_name = spec.resources[r].name.clone();
     for draft in parse_fields(words) {
+        // "a member books a class": an item naming two things links to both.
+        let named: Vec<usize> = draft
+            .words
+            .iter()
+            .filter_map(|w| {
+                let one = super::singularize(w);
+                spec.resources
+                    .iter()
+                    .position(|o| o.name == *w || o.name == one || o.plural == *w)
+                    .or_else(|| {
+                        ctx_known(&ctx.known, &one)
+                            .then(|| {
+                                ensure_resource(spec, &[one.as_str()], &mut SpecChange::default())
+                            })
+                            .flatten()
+                    })
+            })
+            .filter(|t| *t != r)
+            .collect();
+        if named.len() >= 2 && draft.words.len() <= 5 && !draft.has_type() {
+            for t in named {
+                relate(spec, r, t, change);
+            }
+            continue;
+        }
         if let Some(target) = relation_target(spec, r, &draft, &ctx.known) {
             if target != r {
                 relate(spec, r, target, change);

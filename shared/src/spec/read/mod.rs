@@ -449,6 +449,29 @@ fn read_removal(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> 
         return false;
     }
     let mut rest: Vec<&str> = words[v + 1..].to_vec();
+    // "remove the description from tasks, we don't need it": the explanation goes.
+    if let Some(k) = rest.windows(2).position(|w| {
+        w[0] == ","
+            && matches!(
+                w[1],
+                "we" | "i"
+                    | "it"
+                    | "they"
+                    | "since"
+                    | "because"
+                    | "as"
+                    | "so"
+                    | "that"
+                    | "this"
+                    | "not"
+                    | "dont"
+                    | "no"
+                    | "its"
+                    | "thats"
+            )
+    }) {
+        rest.truncate(k);
+    }
     if stop || words[v] == "rid" {
         rest.remove(0); // "stop tracking …", "get rid of …"
     }
@@ -524,6 +547,47 @@ fn read_removal(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> 
 
 /// "rename tasks to todos", "rename title to name".
 fn read_rename(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> bool {
+    // "call it `sku` not code", "sku instead of code": the new name first.
+    if let Some(k) = words
+        .windows(2)
+        .position(|w| w[0] == "not" || w == ["instead", "of"])
+    {
+        let skip = if words[k] == "instead" { 2 } else { 1 };
+        let new_words: Vec<&str> = words[..k]
+            .iter()
+            .copied()
+            .filter(|w| {
+                !matches!(
+                    *w,
+                    "call"
+                        | "it"
+                        | "that"
+                        | "name"
+                        | "use"
+                        | "should"
+                        | "be"
+                        | "is"
+                        | "the"
+                        | "field"
+                        | "called"
+                        | "named"
+                        | ","
+                )
+            })
+            .collect();
+        let old_words: Vec<&str> = words[k + skip..]
+            .iter()
+            .copied()
+            .filter(|w| !ARTICLES.contains(w) && !FIELD_NOUNS.contains(w))
+            .collect();
+        if let (Some(new), Some(old)) = (ident(&new_words), ident(&old_words)) {
+            if let Some(old) = resolve_field(spec, None, &old) {
+                let mut phrase = vec!["rename", old.as_str(), "to"];
+                phrase.push(new.as_str());
+                return read_rename(spec, &phrase, change);
+            }
+        }
+    }
     let Some(v) = verb_at(words, &["rename", "call"]) else {
         return false;
     };
@@ -1055,7 +1119,12 @@ const NOT_RESOURCES: &[&str] = &[
 fn noun_phrase<'a>(words: &[&'a str]) -> Vec<&'a str> {
     let start = words
         .iter()
-        .rposition(|w| matches!(*w, ":" | "," | "(" | ")"))
+        .rposition(|w| {
+            matches!(
+                *w,
+                ":" | "," | "(" | ")" | "that" | "which" | "who" | "whose" | "where"
+            )
+        })
         .map_or(0, |i| i + 1);
     let kept: Vec<&str> = words[start..]
         .iter()
@@ -1068,6 +1137,17 @@ fn noun_phrase<'a>(words: &[&'a str]) -> Vec<&'a str> {
                 && !w.chars().all(|c| c.is_ascii_digit())
         })
         .collect();
+    // "the tables": a noun like "table" or "model" is the thing itself when nothing else is.
+    let kept = if kept.is_empty() {
+        words[start..]
+            .iter()
+            .rev()
+            .find(|w| RESOURCE_NOUNS.contains(w))
+            .map(|w| vec![*w])
+            .unwrap_or_default()
+    } else {
+        kept
+    };
     let n = kept.len();
     kept[n.saturating_sub(2)..].to_vec()
 }
@@ -1163,12 +1243,68 @@ fn ensure_resource(spec: &mut AppSpec, phrase: &[&str], change: &mut SpecChange)
     }) {
         return Some(i);
     }
-    if let Err(e) = check_identifier(&singular).and(check_identifier(&plural)) {
-        change
-            .notes
-            .push(format!("`{plural}` can't be a resource: {e}"));
-        return None;
-    }
+    let (singular, plural) = match check_resource_name(&singular).and(check_identifier(&plural)) {
+        Ok(()) => (singular, plural),
+        // "classes" in a gym app: `class` is a Python keyword, so `gym_class`.
+        Err(super::IdentifierError::Reserved(_))
+            if matches!(
+                singular.as_str(),
+                "class"
+                    | "type"
+                    | "match"
+                    | "case"
+                    | "session"
+                    | "list"
+                    | "object"
+                    | "pass"
+                    | "return"
+                    | "break"
+                    | "setting"
+                    | "model"
+                    | "health"
+                    | "base"
+            ) =>
+        {
+            let prefix = words_of(&spec.name)
+                .into_iter()
+                .find(|w| {
+                    w.chars().all(|c| c.is_ascii_lowercase())
+                        && !matches!(
+                            w.as_str(),
+                            "my" | "the"
+                                | "a"
+                                | "an"
+                                | "our"
+                                | "api"
+                                | "app"
+                                | "rest"
+                                | "simple"
+                                | "new"
+                        )
+                })
+                .unwrap_or_else(|| "app".to_owned());
+            let (one, many) = (format!("{prefix}_{singular}"), format!("{prefix}_{plural}"));
+            if let Err(e) = check_resource_name(&one).and(check_identifier(&many)) {
+                change
+                    .notes
+                    .push(format!("`{plural}` can't be a resource: {e}"));
+                return None;
+            }
+            if let Some(i) = spec.resources.iter().position(|r| r.name == one) {
+                return Some(i);
+            }
+            change.notes.push(format!(
+                "`{singular}` is a reserved word in the generated code, so the resource is called `{one}`"
+            ));
+            (one, many)
+        }
+        Err(e) => {
+            change
+                .notes
+                .push(format!("`{plural}` can't be a resource: {e}"));
+            return None;
+        }
+    };
     spec.resources.push(Resource {
         name: singular,
         plural: plural.clone(),
