@@ -931,11 +931,12 @@ fn action_in(core: &[String], words: &[String], schema: bool) -> Option<Action> 
         match w {
             // "run the tests", "run em", "run them again".
             "run" | "rerun" | "execute" | "exectue"
-                if i == 0
+                if (i == 0
                     || matches!(
                         core[i - 1].as_str(),
                         "and" | "then" | "," | "to" | "please" | "now" | "pls"
-                    ) && (next.is_none_or(|n| {
+                    ))
+                    && (next.is_none_or(|n| {
                         matches!(
                             n,
                             "em" | "'em" | "them" | "it" | "again" | "all" | "everything"
@@ -1271,6 +1272,11 @@ mod tests {
             Question,
         ),
         ("undo that change", true, Rollback),
+        (
+            "I run a small bakery and want to track orders",
+            false,
+            Create,
+        ),
         // build
         ("Build it", true, Build),
         ("build", true, Build),

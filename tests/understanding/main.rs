@@ -16,6 +16,13 @@ fn main() {
         .into_iter()
         .filter(|c| only.is_empty() || only.contains(&c.id))
         .collect();
+    // `-- --classify "message" …`: the intent of each.
+    if std::env::args().any(|a| a == "--classify") {
+        for text in std::env::args().skip_while(|a| a != "--classify").skip(1) {
+            println!("{:?} {text}", kiln::intent::classify(&text, true));
+        }
+        return;
+    }
     // `-- --say "first message" "second message"`: the spec after each.
     if std::env::args().any(|a| a == "--say") {
         let mut spec = kiln::spec::AppSpec::default();

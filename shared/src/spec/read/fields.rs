@@ -174,6 +174,8 @@ const COMMON_FIELDS: &[&str] = &[
 
 /// Words after which the rest of an item only explains it.
 const EXPLAINERS: &[&str] = &[
+    "it",
+    "its",
     "for",
     "like",
     "since",
@@ -696,7 +698,16 @@ impl FieldDraft {
         while words.len() > 1
             && matches!(
                 words[0],
-                "short" | "long" | "brief" | "detailed" | "little" | "quick" | "small" | "big"
+                "short"
+                    | "long"
+                    | "longer"
+                    | "shorter"
+                    | "brief"
+                    | "detailed"
+                    | "little"
+                    | "quick"
+                    | "small"
+                    | "big"
             )
         {
             words.remove(0);

@@ -254,7 +254,15 @@ fn first_verb(words: &[&str], from: usize) -> Option<(usize, Verb, usize)> {
             ")" => depth = depth.saturating_sub(1),
             _ if depth == 0 => {
                 if let Some((v, n)) = verb_at(words, i) {
-                    return Some((i, v, n));
+                    // "people have edited", "we've been using": an auxiliary, not "have".
+                    let auxiliary = v == Verb::Have
+                        && words.get(i + n).is_some_and(|p| {
+                            (p.ends_with("ed") && p.len() > 4 && !p.ends_with("eed"))
+                                || matches!(*p, "been" | "got" | "done" | "made" | "seen" | "to")
+                        });
+                    if !auxiliary {
+                        return Some((i, v, n));
+                    }
                 }
             }
             _ => {}
@@ -366,6 +374,58 @@ pub(super) fn read_statement(
         Some((v, verb, n)) => {
             let subject_words = &words[..v];
             let subject_words = trim_modals(subject_words);
+            // "… spreadsheets that three people have edited": a relative clause, not a
+            // requirement.
+            if subject_words
+                .iter()
+                .any(|w| matches!(*w, "that" | "which" | "who" | "whom" | "whose"))
+            {
+                return false;
+            }
+            // "for each artifact we'd want the title, …": the thing after "for each".
+            if let Some(k) = subject_words.windows(2).position(|w| {
+                w[0] == "for" && matches!(w[1], "each" | "every" | "all" | "a" | "an" | "the")
+            }) {
+                let np: Vec<&str> = subject_words[k + 2..]
+                    .iter()
+                    .copied()
+                    .take_while(|w| !matches!(*w, "we" | "i" | "you" | "wed" | "id" | "," | "they"))
+                    .collect();
+                if let Some(r) = subject_resource(spec, &np, ctx, change) {
+                    ctx.last = Some(r);
+                    apply_predicates(spec, r, verb, &words[v + n..], ctx, change);
+                    return true;
+                }
+            }
+            // "guests and vendors both belong to a wedding": each subject gets the predicate.
+            if subject_words.contains(&"and")
+                && !is_app_subject(subject_words)
+                && subject_words.len() <= 6
+            {
+                let subjects: Vec<Vec<&str>> = split_top(subject_words)
+                    .into_iter()
+                    .map(|s| {
+                        s.into_iter()
+                            .filter(|w| !matches!(*w, "both" | "all"))
+                            .collect()
+                    })
+                    .collect();
+                if subjects.len() >= 2
+                    && subjects
+                        .iter()
+                        .all(|s: &Vec<&str>| !s.is_empty() && s.len() <= 3)
+                {
+                    let mut any = false;
+                    for subject in subjects {
+                        if let Some(r) = subject_resource(spec, &subject, ctx, change) {
+                            ctx.last = Some(r);
+                            apply_predicates(spec, r, verb, &words[v + n..], ctx, change);
+                            any = true;
+                        }
+                    }
+                    return any;
+                }
+            }
             if (is_app_subject(subject_words) || subject_words.iter().any(|w| PEOPLE.contains(w)))
                 && verb == Verb::Have
             {
@@ -591,8 +651,15 @@ fn apply_predicates(
                             x.chars().all(|c| c.is_alphanumeric() || c == '_')
                                 && !matches!(*x, "and" | "or" | "plus" | "with")
                         });
-                    let known = find_resource(spec, np_words).is_some();
-                    if plain && (opens || known) {
+                    let known = find_resource(spec, np_words).is_some()
+                        || noun_phrase(np_words)
+                            .last()
+                            .is_some_and(|w| ctx.known.iter().any(|k| *k == super::singularize(w)));
+                    // "…, students have a name": a plural right before its verb.
+                    let plural_subject = np_words.len() <= 2
+                        && np_words.last().is_some_and(|w| super::looks_plural(w))
+                        && v_at == j + np_words.len();
+                    if plain && (opens || known || plural_subject) {
                         if let Some(r2) = subject_resource(spec, np_words, ctx, change) {
                             ctx.last = Some(r2);
                             segments.push((r2, v, Vec::new()));

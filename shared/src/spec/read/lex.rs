@@ -40,10 +40,14 @@ pub(super) fn sentences(text: &str) -> Vec<Vec<String>> {
 /// encloses an aside, read as a parenthesis.
 fn dashes_as_parentheses(line: &str) -> String {
     let parts: Vec<&str> = line.split(" - ").collect();
-    if parts.len() != 3 {
-        return line.to_owned();
+    match parts.len() {
+        3 => format!("{} ({}) {}", parts[0], parts[1], parts[2]),
+        // "Wedding - couple names, date, venue": a short name before a dash heads a list.
+        2 if parts[0].split_whitespace().count() <= 3 && parts[1].contains(',') => {
+            format!("{}: {}", parts[0], parts[1])
+        }
+        _ => line.to_owned(),
     }
-    format!("{} ({}) {}", parts[0], parts[1], parts[2])
 }
 
 /// A bullet or numbered list item's text, without its marker.
@@ -87,6 +91,12 @@ const HEADINGS: &[&str] = &[
     "notes",
     "changes",
     "also",
+    "resources",
+    "entities",
+    "models",
+    "tables",
+    "data",
+    "objects",
 ];
 
 /// Lines, with the items of a list joined to the line that names what they are of.
@@ -117,7 +127,9 @@ fn joined_lines(text: &str) -> Vec<String> {
         let head_words = tokens_of(head);
         let is_heading = head_words.is_empty()
             || head_words.iter().any(|w| HEADINGS.contains(&w.as_str()))
-            || items.iter().any(|item| item.contains(':'));
+            || items
+                .iter()
+                .any(|item| item.contains(':') || item.contains(" - "));
         if items.is_empty() || is_heading {
             out.push(bullet(line).unwrap_or(line).to_owned());
             out.extend(items);

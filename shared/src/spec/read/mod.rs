@@ -1110,7 +1110,6 @@ const NOT_RESOURCES: &[&str] = &[
     "apis",
     "requests",
     "passwords",
-    "sessions",
     "permissions",
     "ids",
 ];
