@@ -110,10 +110,12 @@ pub(super) const FIELD_WORDS: &[&str] = &[
     "season",
     "weather",
     "mood",
+    "style",
+    "variety",
 ];
 
 /// Field names common enough that a run of them without commas is a list.
-const COMMON_FIELDS: &[&str] = &[
+pub(super) const COMMON_FIELDS: &[&str] = &[
     "name",
     "email",
     "phone",
@@ -267,7 +269,7 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
     let mut i = 0;
     let flush = |cur: &mut FieldDraft, out: &mut Vec<FieldDraft>| {
         // "name email phone": common field names in a row, with no commas, are a list.
-        if cur.words.len() >= 2
+        if cur.words.len() >= 3
             && cur
                 .words
                 .iter()
@@ -323,7 +325,8 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
             continue;
         }
         match w {
-            "whether" => {
+            "whether" | "hectares" | "hectare" | "ha" | "acres" | "acre" | "tonnes" | "tons"
+            | "tonne" | "brix" | "ppm" | "psi" | "volts" | "amps" => {
                 // "whether it's been paid or not" → paid
                 let mut j = i + 1;
                 let mut quality = Vec::new();

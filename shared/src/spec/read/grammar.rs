@@ -242,6 +242,63 @@ fn verb_at(words: &[&str], i: usize) -> Option<(Verb, usize)> {
         }
         return Some((Verb::Belong, 1));
     }
+    // "is set on a wall", "is played at a venue", "picks from one block", "goes into a tank":
+    // a verb, then a preposition and a determiner, says what the subject belongs to.
+    const PREPOSITIONS: &[&str] = &[
+        "on", "in", "at", "by", "to", "from", "into", "under", "inside", "within", "for",
+    ];
+    let w = words[i];
+    let participle = w.ends_with("ed")
+        || matches!(
+            w,
+            "set"
+                | "made"
+                | "held"
+                | "given"
+                | "taught"
+                | "run"
+                | "led"
+                | "kept"
+                | "sent"
+                | "built"
+                | "written"
+                | "taken"
+                | "done"
+                | "paid"
+                | "sold"
+                | "bought"
+                | "found"
+                | "shown"
+                | "hung"
+                | "put"
+                | "stored"
+                | "grown"
+        );
+    let after_copula = i > 0
+        && matches!(
+            words[i - 1],
+            "is" | "are" | "be" | "gets" | "get" | "was" | "were"
+        );
+    let third_person = i > 0
+        && w.len() > 3
+        && w.ends_with('s')
+        && !w.ends_with("ss")
+        && !matches!(
+            words[i - 1],
+            "a" | "an" | "the" | "of" | "and" | "," | "each" | "every" | "one"
+        )
+        && !super::ARTICLES.contains(&words[i - 1]);
+    if (participle && after_copula || third_person)
+        && words.get(i + 1).is_some_and(|p| PREPOSITIONS.contains(p))
+        && words.get(i + 2).is_some_and(|d| {
+            matches!(
+                *d,
+                "one" | "a" | "an" | "exactly" | "single" | "the" | "which"
+            )
+        })
+    {
+        return Some((Verb::Belong, 2));
+    }
     None
 }
 
@@ -775,6 +832,23 @@ fn relate_targets(
     first_always: bool,
     change: &mut SpecChange,
 ) -> usize {
+    // "a tank that has a code and a capacity": the fields are the target's.
+    if let Some(k) = words.windows(2).position(|w| {
+        matches!(w[0], "that" | "which" | "who")
+            && matches!(w[1], "has" | "have" | "holds" | "with")
+    }) {
+        let consumed = relate_targets(spec, r, &words[..k], first_always, change);
+        if consumed >= k {
+            let np = noun_phrase(&words[..k]);
+            if let Some(target) = find_resource(spec, &np) {
+                let items: Vec<&str> = words[k + 2..].to_vec();
+                let mut ctx = Context::default();
+                declare_items(spec, target, &items, &mut ctx, change);
+            }
+            return words.len();
+        }
+        return consumed;
+    }
     // Targets end at "with", "having", "that has" or ", plus".
     let end = words
         .iter()
@@ -786,7 +860,13 @@ fn relate_targets(
     let mut n = 0;
     let mut i = 0;
     while i <= end {
-        let at_sep = i == end || depth == 0 && matches!(words[i], "," | "and" | "&" | "or" | "to");
+        // "by one climber on one route": a preposition before a determiner starts a target.
+        let at_sep = i == end
+            || depth == 0
+                && (matches!(words[i], "," | "and" | "&" | "or" | "to")
+                    || i > start
+                        && matches!(words[i], "on" | "at" | "in" | "by" | "from" | "into")
+                        && words.get(i + 1).is_some_and(|d| DETERMINERS.contains(d)));
         if i < end {
             match words[i] {
                 "(" => depth += 1,
@@ -795,7 +875,15 @@ fn relate_targets(
             }
         }
         if at_sep {
-            let item = &words[start..i];
+            let mut item = &words[start..i];
+            while item.first().is_some_and(|p| {
+                matches!(
+                    *p,
+                    "by" | "on" | "at" | "in" | "from" | "into" | "to" | "both"
+                )
+            }) {
+                item = &item[1..];
+            }
             if !item.is_empty() {
                 let names_thing =
                     DETERMINERS.contains(&item[0]) || find_resource(spec, item).is_some();
@@ -1157,7 +1245,10 @@ fn child_resource(
     }
     let words: Vec<&str> = draft.words.iter().map(String::as_str).collect();
     let last = *words.last()?;
-    if !super::looks_plural(last) || words.len() == 1 && ATTRIBUTE_PLURALS.contains(&last) {
+    if !super::looks_plural(last)
+        || words.len() == 1 && ATTRIBUTE_PLURALS.contains(&last)
+        || super::fields::COMMON_FIELDS.contains(&super::singularize(last).as_str())
+    {
         return None;
     }
     let name = ident(&words)?;

@@ -70,12 +70,27 @@ fn read_sentences(
     for sentence in lex::sentences(text) {
         // "…, then …" and "whereas" join two statements.
         let mut current = Vec::new();
-        for t in sentence {
-            if matches!(t.as_str(), "then" | "whereas") && !current.is_empty() {
-                apply_clause(spec, &std::mem::take(&mut current), ctx, change);
+        let mut i = 0;
+        while i < sentence.len() {
+            let t = &sentence[i];
+            let next = sentence.get(i + 1).map(String::as_str);
+            let after = sentence.get(i + 2).map(String::as_str);
+            // "…, each harvest picks from one block", "…, where an ascent is by one climber":
+            // a new statement inside the sentence.
+            let joined = matches!(next, Some("and" | "so" | "also" | "where" | "while"));
+            let new_statement = t == ","
+                && (matches!(next, Some("each" | "every"))
+                    || joined && matches!(after, Some("each" | "every"))
+                    || next == Some("where") && matches!(after, Some("a" | "an")));
+            if matches!(t.as_str(), "then" | "whereas") && !current.is_empty() || new_statement {
+                if !current.is_empty() {
+                    apply_clause(spec, &std::mem::take(&mut current), ctx, change);
+                }
+                i += if new_statement && joined { 2 } else { 1 };
                 continue;
             }
-            current.push(t);
+            current.push(t.clone());
+            i += 1;
         }
         if !current.is_empty() {
             apply_clause(spec, &current, ctx, change);
