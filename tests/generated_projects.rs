@@ -23,6 +23,8 @@ const PROJECTS: &[(&str, &[&str])] = &[
     ("Contacts", &["API for contacts", "each contact has a unique email, a phone and a website", "enable CORS and rate limiting", "let me search contacts by email"]),
     ("People", &["API for people", "people have a name, an age and a status (active, on leave, retired)", "add database support", "add timestamps"]),
     ("Robert'); DROP TABLE students;--\"\"\"", &["API for tasks, with \"quotes\" and \\backslashes\\ and {{ braces }}"]),
+    ("Tickets in SQL", &["API for tickets", "tickets have a title, a status from open/in progress/closed, a priority (low, medium, high), an urgent flag, a count of views, an estimate as a number, a due date and a start time (datetime)", "let me filter tickets by status, priority, urgent, views, estimate, due date, start time and title", "add database support"]),
+    ("Tickets in memory", &["API for tickets", "tickets have a title, a status from open/in progress/closed, an urgent flag, a count of views, an estimate as a number and a due date", "filter tickets by status, urgent, views, estimate and due date"]),
     ("Teams", &["API for users and teams", "users belong to a team", "Add user authentication", "add database support", "add soft delete"]),
 ];
 

@@ -365,6 +365,70 @@ struct ResourceView {
     unique_fields: Vec<FieldView>,
     search_field: Option<String>,
     search_value: String,
+    /// Fields asked for as filters whose type is not text: exact-match query parameters.
+    filters: Vec<FilterView>,
+    /// Whether a filter's type needs `datetime` or `Literal` in the router.
+    filters_use_datetime: bool,
+    filters_use_literal: bool,
+}
+
+/// An exact-match filter on a non-text field: `GET /tickets?status=open`.
+#[derive(Serialize)]
+struct FilterView {
+    name: String,
+    /// The query parameter's Python type.
+    query_type: String,
+    /// Two different valid values (Python literals), for the generated test.
+    sample: String,
+    other: String,
+    /// `sample` as it is written in a query string (a Python literal).
+    sample_param: String,
+}
+
+impl FilterView {
+    /// A filter for a field of a type that is not text, `None` for text (text is searched).
+    fn new(f: &Field) -> Option<Self> {
+        let (query_type, sample, other, param) = match &f.ty {
+            FieldType::String | FieldType::Text | FieldType::Email | FieldType::Url => return None,
+            FieldType::Enum { values } => (
+                FieldView::new(f).input,
+                values[0].clone(),
+                values.get(1).cloned().unwrap_or_default(),
+                values[0].clone(),
+            ),
+            FieldType::Boolean => ("bool".into(), "True".into(), "False".into(), "true".into()),
+            FieldType::Integer => ("int".into(), "7".into(), "8".into(), "7".into()),
+            FieldType::Number => ("float".into(), "1.5".into(), "2.5".into(), "1.5".into()),
+            FieldType::Date => (
+                "datetime.date".into(),
+                "2026-02-03".into(),
+                "2026-02-04".into(),
+                "2026-02-03".into(),
+            ),
+            FieldType::Datetime => (
+                "datetime.datetime".into(),
+                "2026-02-03T10:00:00".into(),
+                "2026-02-03T11:00:00".into(),
+                "2026-02-03T10:00:00".into(),
+            ),
+        };
+        let literal = |v: &str| match &f.ty {
+            FieldType::Enum { .. } | FieldType::Date | FieldType::Datetime => python_literal(v),
+            _ => v.to_owned(),
+        };
+        Some(FilterView {
+            name: f.name.clone(),
+            query_type,
+            sample: literal(&sample),
+            // An enum with one choice has no other value: the test then checks only a match.
+            other: if other.is_empty() {
+                String::new()
+            } else {
+                literal(&other)
+            },
+            sample_param: python_literal(&param),
+        })
+    }
 }
 
 #[derive(Serialize, Clone)]
@@ -701,11 +765,20 @@ impl ResourceView {
             .map(|c| link(c, &r.name))
             .collect();
         let fields: Vec<FieldView> = r.fields.iter().map(FieldView::new).collect();
-        let search: Vec<String> = spec
+        // Search keys on text are searched with `q`; on any other type they are exact-match
+        // filters, each its own query parameter.
+        let keys: Vec<&Field> = spec
             .features
             .search
             .iter()
-            .filter_map(|s| s.strip_prefix(&format!("{}.", r.name)).map(str::to_owned))
+            .filter_map(|s| s.strip_prefix(&format!("{}.", r.name)))
+            .filter_map(|name| r.fields.iter().find(|f| f.name == name))
+            .collect();
+        let filters: Vec<FilterView> = keys.iter().filter_map(|f| FilterView::new(f)).collect();
+        let search: Vec<String> = keys
+            .iter()
+            .filter(|f| !filters.iter().any(|x| x.name == f.name))
+            .map(|f| f.name.clone())
             .collect();
         let unique: Vec<String> = r
             .fields
@@ -780,6 +853,9 @@ impl ResourceView {
             invalid_cases,
             search_field,
             search_value,
+            filters_use_datetime: filters.iter().any(|f| f.query_type.starts_with("datetime")),
+            filters_use_literal: filters.iter().any(|f| f.query_type.starts_with("Literal")),
+            filters,
         }
     }
 }

@@ -500,7 +500,12 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
                 while j < words.len() && (ARTICLES.contains(&words[j]) || words[j] == "type") {
                     j += 1;
                 }
-                if w == "of" && cur.words.last().is_some_and(|l| l == "number") {
+                if w == "of"
+                    && cur
+                        .words
+                        .last()
+                        .is_some_and(|l| l == "number" || l == "count")
+                {
                     cur.words.pop();
                     cur.number_of = true;
                     i += 1;
@@ -676,6 +681,10 @@ fn read_values(words: &[&str], start: usize) -> (Vec<String>, usize) {
                 break;
             }
         } else if ARTICLES.contains(&w) || w == "(" || w == ")" {
+            // "from open/closed, a priority …": the comma ends this item, not a choice.
+            if i > start && words[i - 1] == "," {
+                i -= 1;
+            }
             break;
         } else {
             current.push(w);
