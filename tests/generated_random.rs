@@ -109,7 +109,7 @@ fn random_spec(rng: &mut Rng) -> AppSpec {
                 name: fname.to_owned(),
                 required: !boolean && rng.chance(40),
                 unique: matches!(ty, FieldType::String | FieldType::Email) && rng.chance(25),
-                default: boolean.then(|| serde_json::Value::Bool(false)),
+                default: boolean.then_some(serde_json::Value::Bool(false)),
                 ty,
             });
         }
