@@ -38,6 +38,9 @@ fn main() {
         }
         return;
     }
+    if std::env::args().any(|a| a == "--e2e") {
+        return end_to_end(&cases);
+    }
     if std::env::args().any(|a| a == "--trace") {
         for c in &cases {
             println!("{}", kiln_integration_tests::understanding::trace(c));
@@ -48,4 +51,70 @@ fn main() {
     println!("{report}");
     let (report, _) = intent_report(verbose);
     println!("{report}");
+}
+
+/// Every case through a real `kiln serve` (the binary at `KILN_BIN`, or cargo's debug build):
+/// built, tested and deployed, with the deployed app's OpenAPI document checked.
+fn end_to_end(cases: &[kiln_integration_tests::understanding::Case]) {
+    use kiln_integration_tests::understanding::{e2e, score};
+    let bin = std::env::var("KILN_BIN").unwrap_or_else(|_| {
+        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+        format!("{target}/debug/kiln")
+    });
+    let data = std::env::temp_dir().join(format!("kiln-understanding-{}", std::process::id()));
+    let mut child = std::process::Command::new(&bin)
+        .arg("serve")
+        .env("KILN_BIND", "127.0.0.1:0")
+        .env("KILN_DATA_DIR", &data)
+        .env("KILN_PIPELINE_TIME_SCALE", "0.25")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("{bin}: {e} (build it with cargo build -p kiln-cli, or set KILN_BIN)")
+        });
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("piped")),
+        &mut line,
+    )
+    .expect("kiln serve prints its URL");
+    let base = line
+        .trim()
+        .trim_start_matches("Kiln is running at ")
+        .trim_end_matches('/')
+        .to_owned();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let client = reqwest::Client::new();
+    let mut total = kiln_integration_tests::understanding::Score::default();
+    let mut problems = 0;
+    for case in cases {
+        let result = runtime.block_on(e2e::play(&client, &base, case));
+        let local = score(
+            case,
+            &kiln_integration_tests::understanding::replay(case),
+            &mut Vec::new(),
+        );
+        println!(
+            "{:<5} api {:.2}  replay {:.2}  {}",
+            case.id,
+            result.score.overall(),
+            local.overall(),
+            if result.problems.is_empty() {
+                "deployed, OpenAPI as read".to_owned()
+            } else {
+                result.problems.join("; ")
+            }
+        );
+        problems += usize::from(!result.problems.is_empty());
+        total.merge(&result.score);
+    }
+    println!(
+        "\n{} conversations end to end: overall {:.1}%, {} with problems",
+        cases.len(),
+        total.overall() * 100.0,
+        problems
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
 }

@@ -12,6 +12,8 @@ use kiln::intent::{classify, Intent};
 use kiln::spec::{understand, AppSpec, AuthFeature, DatabaseFeature, FieldType, RelationKind};
 use serde::Deserialize;
 
+pub mod e2e;
+
 /// One conversation and the spec it should end in.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Case {
@@ -219,7 +221,8 @@ pub struct Score {
 }
 
 impl Score {
-    fn merge(&mut self, o: &Score) {
+    /// Adds another score's counts to this one.
+    pub fn merge(&mut self, o: &Score) {
         self.resources.merge(o.resources);
         self.fields.merge(o.fields);
         self.types.merge(o.types);
@@ -262,8 +265,10 @@ pub fn replay(case: &Case) -> Outcome {
     let name = case.project.name.trim();
     let description = case.project.description.trim();
     if !description.is_empty() {
-        if let Ok((next, _)) = understand(spec.as_ref(), name, description, true) {
-            spec = Some(next);
+        if let Ok((next, change)) = understand(spec.as_ref(), name, description, true) {
+            if !change.is_empty() {
+                spec = Some(next);
+            }
         }
     }
     let mut intents = Vec::new();
@@ -278,8 +283,12 @@ pub fn replay(case: &Case) -> Outcome {
         match intent {
             Intent::Create | Intent::Refine => {
                 let describes_app = intent == Intent::Create;
-                if let Ok((next, _)) = understand(spec.as_ref(), name, &m.text, describes_app) {
-                    spec = Some(next);
+                // As the product manager does: a project has a spec once a message changed it.
+                if let Ok((next, change)) = understand(spec.as_ref(), name, &m.text, describes_app)
+                {
+                    if !change.is_empty() || spec.is_some() {
+                        spec = Some(next);
+                    }
                 }
             }
             Intent::Build | Intent::Test | Intent::Deploy => {
