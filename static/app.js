@@ -115,6 +115,11 @@ function renderBlock(block) {
   } else if (block.type === "spec_diff") {
     const lines = [...block.added.map((a) => `+ ${a}`), ...block.removed.map((r) => `− ${r}`), ...block.changed.map((c) => `~ ${c}`)];
     box.append(el("ul", {}, ...lines.map((l) => el("li", { text: l }))));
+  } else if (block.type === "question") {
+    // The answers the product manager offers, as buttons that reply with them.
+    box.classList.add("question");
+    box.append(el("strong", { text: block.text }),
+      el("div", { class: "options" }, ...block.options.map((o) => el("button", { type: "button", text: o, onclick: () => send(o) }))));
   } else if (block.type === "link" && safeUrl(block.url)) {
     box.classList.add("links");
     box.append(el("a", { href: block.url, target: "_blank", rel: "noopener", text: `Open ${block.label}` }));

@@ -376,3 +376,77 @@ async fn the_description_is_the_first_requirement() {
         .unwrap();
     assert_eq!(listed["total"], 1, "the database kept the task: {listed}");
 }
+
+/// When a sentence could mean two specs, the product manager asks instead of guessing, keeps
+/// the question with the project, and applies the answer the next message picks.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_question_instead_of_a_guess_and_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let client = reqwest::Client::new();
+    let api = format!("{}/api/v2", server.base);
+    let (_, project) = call(
+        &client,
+        Method::POST,
+        format!("{api}/projects"),
+        Some(json!({"name": "Loans", "description": "An API for loans"})),
+    )
+    .await;
+    let id = project["id"].as_str().unwrap().to_owned();
+    let (_, conversation) = call(
+        &client,
+        Method::GET,
+        format!("{api}/projects/{id}/conversation"),
+        None,
+    )
+    .await;
+    common::wait_for_run(
+        &client,
+        &api,
+        &id,
+        conversation["items"][0]["run_id"].as_str().unwrap(),
+    )
+    .await;
+
+    let asked = say(
+        &client,
+        &api,
+        &id,
+        "loans have a due date and belong to returned",
+    )
+    .await;
+    let replies = replies_to(&client, &api, &id, &asked).await;
+    let question = replies
+        .iter()
+        .flat_map(|m| m["blocks"].as_array().unwrap().iter())
+        .find(|b| b["type"] == "question")
+        .unwrap_or_else(|| panic!("no question in {replies:#?}"))
+        .clone();
+    assert_eq!(
+        question["text"],
+        "Is `returned` a yes/no field of loans, or a separate thing loans belong to?"
+    );
+    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    assert_eq!(project["pending_question"]["text"], question["text"]);
+    let resources: Vec<&str> = project["spec"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(resources, ["loan"], "nothing invented while asking");
+
+    // "the first one" is read as the answer, not as a question of its own.
+    let answered = say(&client, &api, &id, "the first one").await;
+    assert_eq!(answered["intent"], "refine", "{answered}");
+    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    assert!(project.get("pending_question").is_none(), "{project}");
+    let loan = &project["spec"]["resources"][0];
+    let returned = loan["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "returned")
+        .unwrap_or_else(|| panic!("{loan}"));
+    assert_eq!(returned["type"]["kind"], "boolean");
+}

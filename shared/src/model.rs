@@ -112,6 +112,9 @@ pub struct Project {
     /// The latest deployment per environment.
     #[serde(default)]
     pub deployments: Vec<DeploymentRef>,
+    /// A question the product manager asked instead of guessing, until it is answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_question: Option<crate::spec::Question>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -137,6 +140,7 @@ impl Project {
             current_version: None,
             tested_version: None,
             deployments: Vec::new(),
+            pending_question: None,
             created_at: t,
             updated_at: t,
             revision: 0,
@@ -319,6 +323,13 @@ pub enum Block {
         version: u32,
         /// Counts and failures.
         report: crate::runner::TestReport,
+    },
+    /// A question the product manager asks instead of guessing, with the answers it offers.
+    Question {
+        /// The question.
+        text: String,
+        /// The answers, in order; replying with one (or its number) picks it.
+        options: Vec<String>,
     },
     /// A link, such as a deployment URL.
     Link {

@@ -184,3 +184,23 @@ test("a bad name is refused in place", async () => {
   assert.ok(problems.every((p) => /status of 422/.test(p)), problems.join("\n"));
   await context.close();
 });
+
+test("a question instead of a guess, answered with a button", { timeout: 120_000 }, async () => {
+  const { context, page, problems } = await openPage();
+  await page.click("#new-project-button");
+  await page.fill("#project-name", "Bakery orders");
+  await page.click("#new-project button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#project-title").textContent === "Bakery orders");
+  await say(page, "orders have a pickup date and line items", () => document.querySelector(".block.question"));
+  assert.match(await page.textContent(".block.question strong"), /line items/);
+  // Nothing was invented while the question is open.
+  assert.doesNotMatch(await page.textContent("#messages"), /resource `line_items`/);
+  await page.screenshot({ path: join(shots, "8-question.png") });
+  await page.click(".block.question button >> text=separate");
+  await page.waitForFunction(() => /resource `line_items`/.test(document.querySelector("#messages").textContent), null, { timeout: 60_000 });
+  await page.waitForSelector("#message:not([disabled])");
+  assert.match(await page.textContent("#messages"), /each `line_item` belongs to an `order`/);
+  await page.screenshot({ path: join(shots, "9-answered.png") });
+  assert.deepEqual(problems, []);
+  await context.close();
+});

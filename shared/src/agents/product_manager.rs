@@ -24,6 +24,17 @@ pub(super) async fn read_requirements(
     let describes_app = input.intent == Intent::Create;
     let mut change = SpecChange::default();
     let project = update_project(ctx, input.project_id, |project| {
+        // A reply that picks an answer to the question asked last applies that answer.
+        if let Some(question) = project.pending_question.clone() {
+            let current = project.spec.clone().unwrap_or_default();
+            if let Some(answered) = crate::spec::answer(&current, &question, &message.content) {
+                let (spec, read) = answered?;
+                change = read;
+                project.spec = Some(spec);
+                project.pending_question = None;
+                return Ok(true);
+            }
+        }
         let (spec, read) = understand(
             project.spec.as_ref(),
             &project.name,
@@ -31,8 +42,12 @@ pub(super) async fn read_requirements(
             describes_app,
         )?;
         change = read;
+        // The newest question replaces one left unanswered.
+        let asked = change.questions.first().cloned();
+        let asking_changed = project.pending_question != asked;
+        project.pending_question = asked;
         if change.is_empty() {
-            return Ok(false);
+            return Ok(asking_changed);
         }
         project.spec = Some(spec);
         if project.status == ProjectStatus::New {
@@ -49,13 +64,15 @@ pub(super) async fn read_requirements(
         .map(|n| format!("Note: {n}."))
         .collect::<Vec<_>>()
         .join(" ");
-    let mut reply = if change.is_empty() {
+    let mut reply = if change.is_empty() && change.questions.is_empty() {
         let text = if notes.is_empty() {
             nothing_understood(&spec)
         } else {
             notes
         };
         Message::from_agent(input.project_id, Agent::ProductManager, input.run_id, text)
+    } else if change.is_empty() {
+        Message::from_agent(input.project_id, Agent::ProductManager, input.run_id, notes)
     } else {
         let mut text = String::from("Noted. ");
         for (label, items) in [
@@ -86,6 +103,25 @@ pub(super) async fn read_requirements(
         });
         m
     };
+    // One question at a time: the first, which the next reply answers.
+    if let Some(q) = change.questions.first() {
+        let options: Vec<String> = q.options.iter().map(|o| o.label.clone()).collect();
+        let numbered: Vec<String> = options
+            .iter()
+            .enumerate()
+            .map(|(i, o)| format!("{}) {o}", i + 1))
+            .collect();
+        reply.content = format!(
+            "{} One question before I guess: {} Reply {}.",
+            reply.content.trim(),
+            q.text,
+            numbered.join(" or ")
+        );
+        reply.blocks.push(Block::Question {
+            text: q.text.clone(),
+            options,
+        });
+    }
     reply.content = reply.content.trim().to_owned();
     ctx.projects.append_message(&reply).await?;
     Ok(json!({"changed": !change.is_empty()}))

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::error::{parse_id, ApiError, Body, ErrorBody, Params};
 use super::projects::{check_text, ListQuery};
 use super::AppState;
-use crate::intent::classify;
+use crate::intent::{classify, Intent};
 use crate::model::{Message, Owner, Run};
 use crate::store::ProjectEvent;
 use crate::workflow::RunInput;
@@ -96,7 +96,11 @@ pub async fn post_message(
         .get_project(&owner, project_id)
         .await?;
 
-    let intent = classify(content, project.spec.is_some());
+    // While a question is open, a reply that is not a request for the crew is its answer.
+    let intent = match classify(content, project.spec.is_some()) {
+        Intent::Question if project.pending_question.is_some() => Intent::Refine,
+        other => other,
+    };
     let mut message = Message::from_user(project_id, content.to_owned(), client_id);
     let run = Run::queued(project_id, message.id, intent);
     message.run_id = Some(run.id);

@@ -3,7 +3,10 @@
 //! Everything downstream is rendered from these types, so their invariants (identifiers are
 //! checked, names are unique) are what keeps generated code valid whatever the user typed.
 
+mod question;
 mod read;
+
+pub use question::{Patch, Question, QuestionOption};
 
 pub use read::{apply_message, pluralize, singularize, SpecChange};
 
@@ -25,7 +28,19 @@ pub fn understand(
     next.validate()?;
     Ok((next, change))
 }
-pub(crate) use read::{mentions, mentions_auth, words_of};
+
+/// Reads a reply to a question the product manager asked: `Some` when the reply picks one of
+/// its options (the spec with that option's change applied), `None` when it does not answer
+/// it (the reply is then read as an ordinary message).
+pub fn answer(
+    spec: &AppSpec,
+    question: &Question,
+    reply: &str,
+) -> Option<Result<(AppSpec, SpecChange), SpecError>> {
+    let i = question::picked(question, reply)?;
+    Some(question::apply(spec, &question.options[i].patch))
+}
+pub(crate) use read::{describe_field, mentions, mentions_auth, words_of};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

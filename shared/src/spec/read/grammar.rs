@@ -23,7 +23,7 @@ use super::fields::{parse_fields, FieldDraft, FIELD_WORDS};
 use super::{
     describe_field, ensure_resource, find_resource, ident, noun_phrase, SpecChange, ARTICLES,
 };
-use crate::spec::{AppSpec, Relation, RelationKind};
+use crate::spec::{AppSpec, Field, Patch, Question, QuestionOption, Relation, RelationKind};
 
 /// What the sentences of one message share: the last subject named.
 #[derive(Debug, Default)]
@@ -891,7 +891,10 @@ fn relate_targets(
                     return consumed;
                 }
                 let np = noun_phrase(item);
-                if let Some(parent) = ensure_resource(spec, &np, change) {
+                if let Some(q) = adjective_target(spec, r, &np) {
+                    // "loans belong to returned": a quality, or a thing? Ask.
+                    change.questions.push(q);
+                } else if let Some(parent) = ensure_resource(spec, &np, change) {
                     if parent != r {
                         relate(spec, r, parent, change);
                     }
@@ -1116,8 +1119,11 @@ fn declare_items(
             }
             continue;
         }
-        if let Some(child) = child_resource(spec, r, &draft, change) {
-            relate(spec, child, r, change);
+        // A plural that may be a thing of its own: linked, or asked about (then `r` itself).
+        if let Some(child) = child_resource(spec, r, &draft, &ctx.known, change) {
+            if child != r {
+                relate(spec, child, r, change);
+            }
             continue;
         }
         let Some(field) = draft.into_field(&resource_name, change) else {
@@ -1238,6 +1244,7 @@ fn child_resource(
     spec: &mut AppSpec,
     r: usize,
     draft: &FieldDraft,
+    known: &[String],
     change: &mut SpecChange,
 ) -> Option<usize> {
     if draft.has_type() || draft.pointer || draft.words.is_empty() || draft.words.len() > 2 {
@@ -1257,8 +1264,56 @@ fn child_resource(
     {
         return None;
     }
-    // An existing resource, or a new one.
-    ensure_resource(spec, &words, change).filter(|c| *c != r)
+    // An existing resource, or one this message names elsewhere.
+    if let Some(c) = find_resource(spec, &words) {
+        return Some(c).filter(|c| *c != r);
+    }
+    let singular = super::singularize(&name);
+    if ctx_known(known, &singular) {
+        return ensure_resource(spec, &words, change).filter(|c| *c != r);
+    }
+    // Otherwise it could be either: ask, and add nothing for it until answered.
+    let parent = &spec.resources[r];
+    let (label, many) = (name.replace('_', " "), parent.plural.replace('_', " "));
+    if super::super::check_resource_name(&singular).is_err() {
+        return None;
+    }
+    {
+        change.questions.push(Question {
+            text: format!(
+                "Are `{label}` a list kept as text on each {one}, or records of their own that belong to {a_one}?",
+                one = parent.name.replace('_', " "),
+                a_one = with_article(&parent.name.replace('_', " "))
+            ),
+            options: vec![
+                QuestionOption {
+                    label: format!("a text field of {many}"),
+                    patch: Patch::Field {
+                        resource: parent.name.clone(),
+                        field: Field {
+                            name: name.clone(),
+                            ty: crate::spec::FieldType::Text,
+                            required: false,
+                            unique: false,
+                            default: None,
+                        },
+                    },
+                },
+                QuestionOption {
+                    label: format!(
+                        "separate {label}, each belonging to {}",
+                        with_article(&parent.name.replace('_', " "))
+                    ),
+                    patch: Patch::Child {
+                        parent: parent.name.clone(),
+                        name: singular,
+                        plural: name,
+                    },
+                },
+            ],
+        });
+    }
+    Some(r)
 }
 
 /// The resource an item names, when it is a link rather than a field: "a speaker" when
@@ -1301,6 +1356,95 @@ fn relation_target(
         return ensure_resource(spec, &rest, &mut scratch);
     }
     None
+}
+
+/// "a order" → "an order".
+fn with_article(noun: &str) -> String {
+    let vowel = noun.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {noun}", if vowel { "an" } else { "a" })
+}
+
+/// Words that describe a state rather than name a thing.
+const STATES: &[&str] = &[
+    "active",
+    "open",
+    "closed",
+    "done",
+    "paid",
+    "public",
+    "private",
+    "available",
+    "complete",
+    "completed",
+    "returned",
+    "archived",
+    "deleted",
+    "draft",
+    "pending",
+    "approved",
+    "verified",
+    "enabled",
+    "disabled",
+    "visible",
+    "hidden",
+    "featured",
+    "pinned",
+    "urgent",
+    "late",
+    "overdue",
+];
+
+/// A question when a link's target is a word for a state ("belongs to returned"), which no
+/// resource has as its name: a yes/no field, or a thing of its own?
+fn adjective_target(spec: &AppSpec, r: usize, np: &[&str]) -> Option<Question> {
+    let [word] = np else { return None };
+    if find_resource(spec, np).is_some()
+        || !(STATES.contains(word) || word.ends_with("ed") && word.len() > 4)
+    {
+        return None;
+    }
+    let subject = &spec.resources[r];
+    let (one, many) = (
+        subject.name.replace('_', " "),
+        subject.plural.replace('_', " "),
+    );
+    let plural = super::pluralize(word);
+    Some(Question {
+        text: format!(
+            "Is `{word}` a yes/no field of {many}, or a separate thing {many} belong to?"
+        ),
+        options: vec![
+            QuestionOption {
+                label: format!("a yes/no field of {many}"),
+                patch: Patch::Field {
+                    resource: subject.name.clone(),
+                    field: Field {
+                        name: (*word).to_owned(),
+                        ty: crate::spec::FieldType::Boolean,
+                        required: false,
+                        unique: false,
+                        default: Some(serde_json::Value::Bool(false)),
+                    },
+                },
+            },
+            QuestionOption {
+                label: format!("separate {plural}, each {one} belonging to one"),
+                patch: Patch::Parent {
+                    child: subject.name.clone(),
+                    name: (*word).to_owned(),
+                    plural,
+                },
+            },
+        ],
+    })
+}
+
+/// Records that the resource named `child` belongs to the one named `parent`.
+pub(crate) fn relate_names(spec: &mut AppSpec, child: &str, parent: &str, change: &mut SpecChange) {
+    let find = |n: &str| spec.resources.iter().position(|r| r.name == n);
+    if let (Some(c), Some(p)) = (find(child), find(parent)) {
+        relate(spec, c, p, change);
+    }
 }
 
 /// Records that resource `child` belongs to `parent`.
@@ -1353,7 +1497,12 @@ pub(super) fn relate(spec: &mut AppSpec, child: usize, parent: usize, change: &m
         ));
         return;
     }
+    let article = if with_article(&parent_name).starts_with("an ") {
+        "an"
+    } else {
+        "a"
+    };
     change.added.push(format!(
-        "relation: each `{child_name}` belongs to a `{parent_name}`"
+        "relation: each `{child_name}` belongs to {article} `{parent_name}`"
     ));
 }

@@ -10,6 +10,7 @@ mod lex;
 mod words;
 
 pub(crate) use fields::describe_field;
+pub(crate) use grammar::relate_names;
 pub use words::{pluralize, singularize};
 
 use super::{
@@ -19,7 +20,7 @@ use super::{
 use words::looks_plural;
 
 /// What one message changed in the spec, one line per change, for the reply.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SpecChange {
     /// Things added.
     pub added: Vec<String>,
@@ -29,6 +30,9 @@ pub struct SpecChange {
     pub changed: Vec<String>,
     /// Things the message asked for that were not done, with the reason.
     pub notes: Vec<String>,
+    /// Questions instead of guesses: parts of the message that could mean two different specs
+    /// and were left out until answered.
+    pub questions: Vec<super::Question>,
 }
 
 impl SpecChange {

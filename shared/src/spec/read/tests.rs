@@ -181,3 +181,63 @@ fn a_name_that_normalises_to_an_existing_resource_finds_it() {
     assert_eq!(spec.describe(), "task()");
     spec.validate().unwrap();
 }
+
+#[test]
+fn a_plural_that_could_be_a_field_or_a_thing_is_asked_about_not_guessed() {
+    let mut spec = AppSpec::default();
+    apply_message(&mut spec, "API for orders", true);
+    let c = apply_message(&mut spec, "orders have a date and line items", false);
+    assert_eq!(spec.describe(), "order(date:date)", "nothing invented");
+    assert_eq!(c.questions.len(), 1, "{c:?}");
+    let q = &c.questions[0];
+    assert!(q.text.contains("line items"), "{}", q.text);
+    // Each way of answering picks the option it names.
+    for (reply, want) in [
+        ("2", "order(date:date) line_item(>order)"),
+        ("the second one", "order(date:date) line_item(>order)"),
+        (
+            "separate records please",
+            "order(date:date) line_item(>order)",
+        ),
+        ("1", "order(date:date, line_items:text)"),
+        ("just a text field", "order(date:date, line_items:text)"),
+    ] {
+        let (next, _) = crate::spec::answer(&spec, q, reply)
+            .unwrap_or_else(|| panic!("{reply:?} did not answer"))
+            .unwrap();
+        assert_eq!(next.describe(), want, "{reply:?}");
+    }
+    assert!(crate::spec::answer(&spec, q, "add user authentication").is_none());
+}
+
+#[test]
+fn a_plural_the_message_defines_elsewhere_is_linked_without_a_question() {
+    let mut spec = AppSpec::default();
+    let c = apply_message(
+        &mut spec,
+        "orders have a date and line items. each line item has a quantity",
+        true,
+    );
+    assert!(c.questions.is_empty(), "{:?}", c.questions);
+    assert_eq!(
+        spec.describe(),
+        "order(date:date) line_item(quantity:integer, >order)"
+    );
+}
+
+#[test]
+fn a_state_as_a_link_target_is_asked_about() {
+    let mut spec = AppSpec::default();
+    apply_message(&mut spec, "API for loans", true);
+    let c = apply_message(&mut spec, "loans belong to returned", false);
+    assert_eq!(spec.describe(), "loan()");
+    let q = &c.questions[0];
+    assert_eq!(
+        q.text,
+        "Is `returned` a yes/no field of loans, or a separate thing loans belong to?"
+    );
+    let (next, _) = crate::spec::answer(&spec, q, "a yes/no field")
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.describe(), "loan(returned:boolean)");
+}

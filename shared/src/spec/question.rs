@@ -1,0 +1,164 @@
+//! Questions the product manager asks instead of guessing.
+//!
+//! When a sentence could mean two different specs — "orders have line items" (a text field of
+//! orders, or records of their own?), "loans belong to returned" (a yes/no field, or a thing
+//! loans belong to?) — the reader changes nothing for that part and asks one question with the
+//! options it sees. Each option carries the exact change it makes; the next message picks one
+//! ("the second", "2", "a separate thing", "just a field") and that change is applied.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::read::{relate_names, SpecChange};
+use super::{check_identifier, describe_field, AppSpec, Field, Resource, SpecError};
+
+/// A question, with what each answer would change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Question {
+    /// The question, as the user reads it.
+    pub text: String,
+    /// The answers it offers, in order.
+    pub options: Vec<QuestionOption>,
+}
+
+/// One answer to a question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct QuestionOption {
+    /// How the option reads ("a text field of orders").
+    pub label: String,
+    /// What choosing it changes.
+    pub patch: Patch,
+}
+
+/// The change an answer makes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Patch {
+    /// A field of a resource.
+    Field {
+        /// The resource's singular name.
+        resource: String,
+        /// The field.
+        field: Field,
+    },
+    /// A new resource that belongs to `parent`.
+    Child {
+        /// The resource it belongs to.
+        parent: String,
+        /// Singular name.
+        name: String,
+        /// Plural name.
+        plural: String,
+    },
+    /// A new resource that `child` belongs to.
+    Parent {
+        /// The resource that belongs to it.
+        child: String,
+        /// Singular name.
+        name: String,
+        /// Plural name.
+        plural: String,
+    },
+}
+
+/// Words that pick the first or the second option.
+const FIRST: &[&str] = &["1", "first", "former", "1st"];
+const SECOND: &[&str] = &["2", "second", "latter", "2nd"];
+
+/// The option a reply picks, if it picks one: by number or order ("2", "the second one", "b"),
+/// or by the words of one kind of option and not the other ("a separate thing", "a field").
+pub fn picked(question: &Question, reply: &str) -> Option<usize> {
+    let words = super::words_of(reply);
+    let has = |set: &[&str]| words.iter().any(|w| set.contains(&w.as_str()));
+    // A letter counts only as the whole reply ("b", "b)").
+    let letter = |l: &str| words.len() == 1 && words[0] == l;
+    let first = has(FIRST) || letter("a");
+    let second = has(SECOND) || letter("b");
+    match (first, second) {
+        (true, false) => return Some(0),
+        (false, true) if question.options.len() > 1 => return Some(1),
+        _ => {}
+    }
+    // Words that say which kind of option: a field, or a thing of its own.
+    let field_words = [
+        "field",
+        "column",
+        "attribute",
+        "flag",
+        "yes",
+        "no",
+        "boolean",
+        "text",
+        "just",
+        "value",
+        "property",
+    ];
+    let thing_words = [
+        "separate", "own", "resource", "thing", "table", "records", "entity", "model", "list",
+        "objects", "endpoint",
+    ];
+    let says_field = words.iter().any(|w| field_words.contains(&w.as_str()));
+    let says_thing = words.iter().any(|w| thing_words.contains(&w.as_str()));
+    let kind = |p: &Patch| matches!(p, Patch::Field { .. });
+    match (says_field, says_thing) {
+        (true, false) => question.options.iter().position(|o| kind(&o.patch)),
+        (false, true) => question.options.iter().position(|o| !kind(&o.patch)),
+        _ => None,
+    }
+}
+
+/// Applies an answer's change to a copy of `spec`.
+pub fn apply(spec: &AppSpec, patch: &Patch) -> Result<(AppSpec, SpecChange), SpecError> {
+    let mut next = spec.clone();
+    let mut change = SpecChange::default();
+    let find = |s: &AppSpec, name: &str| s.resources.iter().position(|r| r.name == name);
+    match patch {
+        Patch::Field { resource, field } => {
+            let r =
+                find(&next, resource).ok_or_else(|| SpecError::UnknownTarget(resource.clone()))?;
+            check_identifier(&field.name).map_err(|e| SpecError::Identifier(e.to_string()))?;
+            if !next.resources[r]
+                .fields
+                .iter()
+                .any(|f| f.name == field.name)
+            {
+                next.resources[r].fields.push(field.clone());
+                change.added.push(format!(
+                    "field `{resource}.{}` ({})",
+                    field.name,
+                    describe_field(field)
+                ));
+            }
+        }
+        Patch::Child {
+            parent,
+            name,
+            plural,
+        }
+        | Patch::Parent {
+            child: parent,
+            name,
+            plural,
+        } => {
+            if find(&next, parent).is_none() {
+                return Err(SpecError::UnknownTarget(parent.clone()));
+            }
+            if find(&next, name).is_none() {
+                next.resources.push(Resource {
+                    name: name.clone(),
+                    plural: plural.clone(),
+                    fields: Vec::new(),
+                    relations: Vec::new(),
+                });
+                change.added.push(format!("resource `{plural}`"));
+            }
+            let (child, parent) = match patch {
+                Patch::Child { .. } => (name.as_str(), parent.as_str()),
+                _ => (parent.as_str(), name.as_str()),
+            };
+            relate_names(&mut next, child, parent, &mut change);
+        }
+    }
+    next.validate()?;
+    Ok((next, change))
+}
