@@ -44,7 +44,15 @@ async fn chat_over_http_survives_a_kill_and_restart() {
     .await;
     let items = conversation["items"].as_array().unwrap().clone();
     assert!(items.len() >= 2, "{conversation}");
-    assert_eq!(items[0]["content"], "Build a REST API for managing tasks");
+    // The description opens the conversation; the message follows it.
+    assert_eq!(items[0]["content"], "for my team");
+    assert_eq!(items[0]["role"], "user");
+    assert!(
+        items
+            .iter()
+            .any(|m| m["role"] == "user" && m["content"] == "Build a REST API for managing tasks"),
+        "{conversation}"
+    );
     assert!(
         items.iter().any(|m| m["role"] == "assistant"),
         "an agent replied"

@@ -367,6 +367,9 @@ struct ResourceView {
     search_value: String,
     /// Fields asked for as filters whose type is not text: exact-match query parameters.
     filters: Vec<FilterView>,
+    /// Which answers besides 2xx and 422 an operation can give, for its documentation.
+    create_conflicts: bool,
+    create_not_found: bool,
     /// Whether a filter's type needs `datetime` or `Literal` in the router.
     filters_use_datetime: bool,
     filters_use_literal: bool,
@@ -378,6 +381,8 @@ struct FilterView {
     name: String,
     /// The query parameter's Python type.
     query_type: String,
+    /// Extra arguments of its `Query(...)`: the bounds the database can hold.
+    bounds: String,
     /// Two different valid values (Python literals), for the generated test.
     sample: String,
     other: String,
@@ -406,19 +411,25 @@ impl FilterView {
                 "2026-02-03".into(),
             ),
             FieldType::Datetime => (
-                "datetime.datetime".into(),
-                "2026-02-03T10:00:00".into(),
-                "2026-02-03T11:00:00".into(),
-                "2026-02-03T10:00:00".into(),
+                "schemas.UtcDateTime".into(),
+                "2026-02-03T10:00:00Z".into(),
+                "2026-02-03T11:00:00Z".into(),
+                "2026-02-03T10:00:00Z".into(),
             ),
         };
         let literal = |v: &str| match &f.ty {
             FieldType::Enum { .. } | FieldType::Date | FieldType::Datetime => python_literal(v),
             _ => v.to_owned(),
         };
+        let bounds = match &f.ty {
+            FieldType::Integer => ", ge=-(2**53 - 1), le=2**53 - 1".to_owned(),
+            FieldType::Number => ", allow_inf_nan=False".to_owned(),
+            _ => String::new(),
+        };
         Some(FilterView {
             name: f.name.clone(),
             query_type,
+            bounds,
             sample: literal(&sample),
             // An enum with one choice has no other value: the test then checks only a match.
             other: if other.is_empty() {
@@ -506,7 +517,7 @@ impl FieldView {
                 "12345".into(),
             ),
             FieldType::Integer => (
-                "int".into(),
+                "_Int".into(),
                 "int",
                 "int",
                 "Integer",
@@ -514,7 +525,7 @@ impl FieldView {
                 "\"many\"".into(),
             ),
             FieldType::Number => (
-                "float".into(),
+                "_Number".into(),
                 "float",
                 "float",
                 "Float",
@@ -522,7 +533,7 @@ impl FieldView {
                 "\"lots\"".into(),
             ),
             FieldType::Boolean => (
-                "bool".into(),
+                "_Bool".into(),
                 "bool",
                 "bool",
                 "Boolean",
@@ -530,7 +541,7 @@ impl FieldView {
                 "\"perhaps\"".into(),
             ),
             FieldType::Date => (
-                "datetime.date".into(),
+                "_Date".into(),
                 "datetime.date",
                 "datetime.date",
                 "Date",
@@ -538,11 +549,11 @@ impl FieldView {
                 "\"not-a-date\"".into(),
             ),
             FieldType::Datetime => (
-                "datetime.datetime".into(),
-                "datetime.datetime",
+                "_DateTime".into(),
+                "_DateTimeOut",
                 "datetime.datetime",
                 "DateTime",
-                "f\"2026-01-15T10:{n % 60:02d}:00\"",
+                "f\"2026-01-15T10:{n % 60:02d}:00Z\"",
                 "\"yesterday at noon\"".into(),
             ),
             FieldType::Email => (
@@ -631,7 +642,7 @@ impl FieldView {
             FieldType::Number => "42.25".into(),
             FieldType::Boolean => "False".into(),
             FieldType::Date => python_literal("2027-02-02"),
-            FieldType::Datetime => python_literal("2027-02-02T08:00:00"),
+            FieldType::Datetime => python_literal("2027-02-02T08:00:00Z"),
             FieldType::Email => python_literal("changed@example.com"),
             FieldType::Url => python_literal("https://example.org/changed"),
             FieldType::Enum { values } => {
@@ -826,6 +837,8 @@ impl ResourceView {
             })
             .unwrap_or_default();
         let first = &r.fields[0];
+        let create_conflicts = !unique.is_empty();
+        let create_not_found = !parents.is_empty();
         ResourceView {
             name: r.name.clone(),
             plural: r.plural.clone(),
@@ -853,7 +866,9 @@ impl ResourceView {
             invalid_cases,
             search_field,
             search_value,
-            filters_use_datetime: filters.iter().any(|f| f.query_type.starts_with("datetime")),
+            create_conflicts,
+            create_not_found,
+            filters_use_datetime: filters.iter().any(|f| f.query_type == "datetime.date"),
             filters_use_literal: filters.iter().any(|f| f.query_type.starts_with("Literal")),
             filters,
         }

@@ -549,7 +549,18 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
             "which" | "what" if cur.words.is_empty() => cur.pointer = true,
             _ if EXPLAINERS.contains(&w) && !cur.words.is_empty() => cur.closed = true,
             // "the mileage at service" ends at "at"; "created at" keeps it.
-            "at" if !cur.words.is_empty() && next.is_some_and(|n| !is_sep(n)) => cur.closed = true,
+            "at" if !cur.words.is_empty()
+                && next.is_some_and(|n| !is_sep(n) && type_word(n).is_none()) =>
+            {
+                cur.closed = true
+            }
+            // "a placed at datetime", "an estimate decimal": a type word after the name.
+            "datetime" | "timestamp" | "integer" | "int" | "decimal" | "float" | "string"
+            | "str"
+                if !cur.words.is_empty() && next.is_none_or(is_sep) =>
+            {
+                cur.explicit = type_word(w)
+            }
             // "has monitor (yes/no)": a name that starts with "has".
             "has"
                 if cur.words.is_empty()

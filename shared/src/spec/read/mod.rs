@@ -917,6 +917,21 @@ fn read_search(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> b
             )
         })
         .map_or(words.len(), |k| by + 1 + k);
+    // "filter orders by status, and search customers by name": a second search of its own.
+    let list_end = match words[by + 1..list_end].windows(2).position(|w| {
+        matches!(w[0], "and" | ",") && matches!(w[1], "search" | "filter" | "find" | "let" | "make")
+    }) {
+        Some(k) => {
+            let rest = words[by + 1 + k + 1..].to_vec();
+            read_search(spec, &rest, change);
+            let mut end = by + 1 + k;
+            while end > by + 1 && matches!(words[end - 1], "," | "and") {
+                end -= 1;
+            }
+            end
+        }
+        None => list_end,
+    };
     for item in split_items(&words[by + 1..list_end]) {
         let item: Vec<&str> = item
             .into_iter()
