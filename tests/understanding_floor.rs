@@ -5,7 +5,7 @@ use kiln_integration_tests::understanding::{cases, intent_report, run_all};
 
 /// The overall score (mean share right of resources, fields, types, relations and features)
 /// the reader must reach on the held-out conversations.
-const CONVERSATION_FLOOR: f64 = 0.81;
+const CONVERSATION_FLOOR: f64 = 0.82;
 /// The share of labelled messages whose intent must be read right, per intent.
 const INTENT_FLOOR: f64 = 0.97;
 

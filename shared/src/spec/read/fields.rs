@@ -172,6 +172,11 @@ pub(super) const COMMON_FIELDS: &[&str] = &[
     "image",
     "photo",
     "username",
+    "release",
+    "instructions",
+    "ingredients",
+    "servings",
+    "description",
 ];
 
 /// Words after which the rest of an item only explains it.
@@ -735,6 +740,37 @@ impl FieldDraft {
         {
             words.remove(0);
         }
+        // "titel", "descripton", "pirce": a word one typo from exactly one common field name is
+        // that name (said in the reply).
+        let corrected: Vec<String> = words
+            .iter()
+            .map(|w| {
+                if COMMON_FIELDS.contains(w)
+                    || w.len() < 4
+                    || !w.chars().all(|c| c.is_ascii_lowercase())
+                {
+                    return (*w).to_owned();
+                }
+                // A swap, a missing or an extra letter; not another letter, which as often
+                // makes another word ("nodes" is not "notes").
+                let near: Vec<&&str> = COMMON_FIELDS
+                    .iter()
+                    .filter(|c| {
+                        super::words::one_edit(c, w)
+                            && (c.len() != w.len()
+                                || c.chars().zip(w.chars()).filter(|(a, b)| a != b).count() == 2)
+                    })
+                    .collect();
+                match near.as_slice() {
+                    [one] => {
+                        change.notes.push(format!("read `{w}` as `{one}`"));
+                        (**one).to_owned()
+                    }
+                    _ => (*w).to_owned(),
+                }
+            })
+            .collect();
+        let mut words: Vec<&str> = corrected.iter().map(String::as_str).collect();
         // "the pet's name" of a pet is its name.
         if words.len() == 2 && words[0] == resource && matches!(words[1], "name" | "title") {
             words.remove(0);

@@ -28,11 +28,25 @@ use crate::spec::{AppSpec, Field, Patch, Question, QuestionOption, Relation, Rel
 /// What the sentences of one message share: the last subject named.
 #[derive(Debug, Default)]
 pub(super) struct Context {
-    /// Index of the last resource that was a subject.
-    pub last: Option<usize>,
+    /// The name of the last resource that was a subject (a name, not an index: a removal in
+    /// the same message moves indices).
+    pub last_name: Option<String>,
     /// Resources the whole message names, found by reading it once ahead: "each line item is
     /// a product" links to products even when "products have a name" comes after it.
     pub known: Vec<String>,
+}
+
+impl Context {
+    /// Remembers resource `r` as the subject pronouns refer to.
+    fn set_last(&mut self, spec: &AppSpec, r: usize) {
+        self.last_name = spec.resources.get(r).map(|res| res.name.clone());
+    }
+
+    /// The resource pronouns refer to, if it still exists.
+    fn last(&self, spec: &AppSpec) -> Option<usize> {
+        let name = self.last_name.as_deref()?;
+        spec.resources.iter().position(|r| r.name == name)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -379,14 +393,17 @@ pub(super) fn read_statement(
         }
         // "also status: confirmed, cancelled, finished": a field of the last subject.
         if head.len() == 1 && FIELD_WORDS.contains(&head[0]) {
-            if let Some(r) = ctx.last.or_else(|| spec.resources.len().checked_sub(1)) {
+            if let Some(r) = ctx
+                .last(spec)
+                .or_else(|| spec.resources.len().checked_sub(1))
+            {
                 declare_items(spec, r, &words[colon - 1..], ctx, change);
                 return true;
             }
         }
         if first_verb(&head, 0).is_none() && !head.is_empty() && head.len() <= 5 {
             if let Some(r) = subject_resource(spec, &head, ctx, change) {
-                ctx.last = Some(r);
+                ctx.set_last(spec, r);
                 let rest = &words[colon + 1..];
                 let rest_start = skip_modals(rest, 0);
                 if let Some((0, verb, n)) = first_verb(&rest[rest_start..], 0) {
@@ -421,7 +438,7 @@ pub(super) fn read_statement(
             && !subject.iter().any(|w| PEOPLE.contains(w))
         {
             if let Some(r) = subject_resource(spec, subject, ctx, change) {
-                ctx.last = Some(r);
+                ctx.set_last(spec, r);
                 apply_predicates(spec, r, Verb::Be, after, ctx, change);
                 return true;
             }
@@ -449,7 +466,7 @@ pub(super) fn read_statement(
                     .take_while(|w| !matches!(*w, "we" | "i" | "you" | "wed" | "id" | "," | "they"))
                     .collect();
                 if let Some(r) = subject_resource(spec, &np, ctx, change) {
-                    ctx.last = Some(r);
+                    ctx.set_last(spec, r);
                     apply_predicates(spec, r, verb, &words[v + n..], ctx, change);
                     return true;
                 }
@@ -475,7 +492,7 @@ pub(super) fn read_statement(
                     let mut any = false;
                     for subject in subjects {
                         if let Some(r) = subject_resource(spec, &subject, ctx, change) {
-                            ctx.last = Some(r);
+                            ctx.set_last(spec, r);
                             apply_predicates(spec, r, verb, &words[v + n..], ctx, change);
                             any = true;
                         }
@@ -494,7 +511,7 @@ pub(super) fn read_statement(
             let Some(r) = subject_resource(spec, subject_words, ctx, change) else {
                 return false;
             };
-            ctx.last = Some(r);
+            ctx.set_last(spec, r);
             apply_predicates(spec, r, verb, &words[v + n..], ctx, change);
             true
         }
@@ -517,7 +534,7 @@ pub(super) fn read_statement(
             .take(5)
             .any(|w| super::FIELD_NOUNS.contains(w) || *w == "flag") =>
         {
-            match ctx.last {
+            match ctx.last(spec) {
                 Some(r) => {
                     declare_items(spec, r, words, ctx, change);
                     true
@@ -645,7 +662,7 @@ fn subject_resource(
 ) -> Option<usize> {
     let np = noun_phrase(words);
     if np.is_empty() || np.len() == 1 && PRONOUNS.contains(&np[0]) {
-        return ctx.last;
+        return ctx.last(spec);
     }
     if np.iter().any(|w| APP_SUBJECTS.contains(w) && np.len() == 1)
         || words.iter().any(|w| PEOPLE.contains(w))
@@ -718,7 +735,7 @@ fn apply_predicates(
                         && v_at == j + np_words.len();
                     if plain && (opens || known || plural_subject) {
                         if let Some(r2) = subject_resource(spec, np_words, ctx, change) {
-                            ctx.last = Some(r2);
+                            ctx.set_last(spec, r2);
                             segments.push((r2, v, Vec::new()));
                             i = v_at + n;
                             continue;
@@ -926,7 +943,7 @@ fn declare_resources(
         let before = &words[..w];
         if !before.contains(&"(") && !before.contains(&",") {
             let mut any = declare_resources(spec, before, ctx, change);
-            if let Some(r) = ctx.last.filter(|_| any) {
+            if let Some(r) = ctx.last(spec).filter(|_| any) {
                 declare_items(spec, r, &words[w + 1..], ctx, change);
                 any = true;
             }
@@ -1004,7 +1021,7 @@ fn declare_resources(
             continue;
         }
         if let Some(r) = ensure_resource(spec, &np, change) {
-            ctx.last = Some(r);
+            ctx.set_last(spec, r);
             any = true;
             if !fields.is_empty() {
                 declare_items(spec, r, fields, ctx, change);
@@ -1029,7 +1046,7 @@ fn read_add(
     {
         let target = noun_phrase(&body[i + 1..]);
         if let Some(r) = find_resource(spec, &target) {
-            ctx.last = Some(r);
+            ctx.set_last(spec, r);
             declare_items(spec, r, &body[..i], ctx, change);
             return Some(true);
         }
@@ -1044,7 +1061,7 @@ fn read_add(
             || find_resource(spec, &head).is_some()
         {
             if let Some(r) = ensure_resource(spec, &head, change) {
-                ctx.last = Some(r);
+                ctx.set_last(spec, r);
                 let fields: Vec<&str> = body[k + 1..]
                     .iter()
                     .copied()
@@ -1071,7 +1088,7 @@ fn read_add(
     }
     // "add a due date" with a subject in view: the last subject, or the only resource.
     let r = ctx
-        .last
+        .last(spec)
         .or_else(|| (spec.resources.len() == 1).then_some(0))?;
     declare_items(spec, r, body, ctx, change);
     Some(true)

@@ -1234,6 +1234,12 @@ fn resolve_field(spec: &AppSpec, scope: Option<usize>, name: &str) -> Option<Str
 
 /// The index of the resource a noun phrase names, matching singular or plural.
 fn find_resource(spec: &AppSpec, phrase: &[&str]) -> Option<usize> {
+    find_resource_by(spec, phrase, true)
+}
+
+/// The resource a phrase names; with `typos`, also one a single typo away. A name that may be
+/// new (a subject, an item of a list) is matched exactly: "obbcs" beside "obbbs" is another.
+fn find_resource_by(spec: &AppSpec, phrase: &[&str], typos: bool) -> Option<usize> {
     let phrase = noun_phrase(phrase);
     let full = ident(&phrase)?;
     let last = ident(&phrase[phrase.len().saturating_sub(1)..])?;
@@ -1249,11 +1255,28 @@ fn find_resource(spec: &AppSpec, phrase: &[&str]) -> Option<usize> {
             .iter()
             .position(|r| r.name == *n || r.plural == *n)
     })
+    .or_else(|| {
+        if !typos {
+            return None;
+        }
+        // "recipies" for `recipes`: one typo away from exactly one resource's name.
+        let near: Vec<usize> = spec
+            .resources
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                full.len() >= 5
+                    && (words::one_edit(&r.name, &full) || words::one_edit(&r.plural, &full))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        (near.len() == 1).then(|| near[0])
+    })
 }
 
 /// The resource a noun phrase names, added to the spec if it is new.
 fn ensure_resource(spec: &mut AppSpec, phrase: &[&str], change: &mut SpecChange) -> Option<usize> {
-    if let Some(i) = find_resource(spec, phrase) {
+    if let Some(i) = find_resource_by(spec, phrase, false) {
         return Some(i);
     }
     let phrase: Vec<&str> = noun_phrase(phrase)
