@@ -31,6 +31,40 @@ async fn replies_to(client: &reqwest::Client, api: &str, id: &str, run: &Value) 
         .collect()
 }
 
+/// Creates a project with a description and follows the description's run to its end;
+/// returns the project's id and that run.
+async fn create_described(
+    client: &reqwest::Client,
+    api: &str,
+    name: &str,
+    description: &str,
+) -> (String, Value) {
+    let (status, project) = call(
+        client,
+        Method::POST,
+        format!("{api}/projects"),
+        Some(json!({"name": name, "description": description})),
+    )
+    .await;
+    assert_eq!(status, 201, "{project}");
+    let id = project["id"].as_str().unwrap().to_owned();
+    let (_, conversation) = call(
+        client,
+        Method::GET,
+        format!("{api}/projects/{id}/conversation"),
+        None,
+    )
+    .await;
+    let first = conversation["items"][0].clone();
+    assert_eq!(first["role"], "user", "{conversation}");
+    assert_eq!(
+        first["content"], description,
+        "the description opens the conversation"
+    );
+    let run = common::wait_for_run(client, api, &id, first["run_id"].as_str().unwrap()).await;
+    (id, run)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn describe_refine_build_test_deploy_and_use_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -252,28 +286,14 @@ async fn the_description_is_the_first_requirement() {
     let server = Server::start(dir.path(), &[]);
     let client = reqwest::Client::new();
     let api = format!("{}/api/v2", server.base);
-    let (status, project) = call(
-        &client,
-        Method::POST,
-        format!("{api}/projects"),
-        Some(json!({"name": "Task Management API", "description": "Build a REST API for managing tasks"})),
-    )
-    .await;
-    assert_eq!(status, 201, "{project}");
-    let id = project["id"].as_str().unwrap().to_owned();
-
     // The conversation opens with the description as the user's message, and its run.
-    let (_, conversation) = call(
+    let (id, run) = create_described(
         &client,
-        Method::GET,
-        format!("{api}/projects/{id}/conversation"),
-        None,
+        &api,
+        "Task Management API",
+        "Build a REST API for managing tasks",
     )
     .await;
-    let first = conversation["items"][0].clone();
-    assert_eq!(first["role"], "user", "{conversation}");
-    assert_eq!(first["content"], "Build a REST API for managing tasks");
-    let run = common::wait_for_run(&client, &api, &id, first["run_id"].as_str().unwrap()).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["intent"], "create", "{run}");
     let replies = replies_to(&client, &api, &id, &run).await;
@@ -385,28 +405,7 @@ async fn a_question_instead_of_a_guess_and_its_answer() {
     let server = Server::start(dir.path(), &[]);
     let client = reqwest::Client::new();
     let api = format!("{}/api/v2", server.base);
-    let (_, project) = call(
-        &client,
-        Method::POST,
-        format!("{api}/projects"),
-        Some(json!({"name": "Loans", "description": "An API for loans"})),
-    )
-    .await;
-    let id = project["id"].as_str().unwrap().to_owned();
-    let (_, conversation) = call(
-        &client,
-        Method::GET,
-        format!("{api}/projects/{id}/conversation"),
-        None,
-    )
-    .await;
-    common::wait_for_run(
-        &client,
-        &api,
-        &id,
-        conversation["items"][0]["run_id"].as_str().unwrap(),
-    )
-    .await;
+    let (id, _) = create_described(&client, &api, "Loans", "An API for loans").await;
 
     let asked = say(
         &client,
