@@ -67,6 +67,7 @@ fn end_to_end(cases: &[kiln_integration_tests::understanding::Case]) {
         .env("KILN_BIND", "127.0.0.1:0")
         .env("KILN_DATA_DIR", &data)
         .env("KILN_PIPELINE_TIME_SCALE", "0.25")
+        .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| {
