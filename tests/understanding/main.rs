@@ -106,6 +106,9 @@ fn end_to_end(cases: &[kiln_integration_tests::understanding::Case]) {
                 result.problems.join("; ")
             }
         );
+        if (result.score.overall() - local.overall()).abs() > 1e-9 {
+            println!("      the server read: {}", result.spec.describe());
+        }
         problems += usize::from(!result.problems.is_empty());
         total.merge(&result.score);
     }

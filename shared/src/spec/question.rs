@@ -69,6 +69,10 @@ const SECOND: &[&str] = &["2", "second", "latter", "2nd"];
 /// or by the words of one kind of option and not the other ("a separate thing", "a field").
 pub fn picked(question: &Question, reply: &str) -> Option<usize> {
     let words = super::words_of(reply);
+    // An answer is short; a longer message says something else ("… a rating from 1 to 5").
+    if words.len() > 8 {
+        return None;
+    }
     let has = |set: &[&str]| words.iter().any(|w| set.contains(&w.as_str()));
     // A letter counts only as the whole reply ("b", "b)").
     let letter = |l: &str| words.len() == 1 && words[0] == l;

@@ -208,6 +208,14 @@ fn a_plural_that_could_be_a_field_or_a_thing_is_asked_about_not_guessed() {
         assert_eq!(next.describe(), want, "{reply:?}");
     }
     assert!(crate::spec::answer(&spec, q, "add user authentication").is_none());
+    // A requirement that happens to hold a number is not an answer (found end to end: "… a
+    // rating from 1 to 5" picked the first option and the message was lost).
+    assert!(crate::spec::answer(
+        &spec,
+        q,
+        "members leave reviews, each with a rating from 1 to 5 and some thoughts"
+    )
+    .is_none());
 }
 
 #[test]
