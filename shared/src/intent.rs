@@ -329,9 +329,7 @@ const OPENERS: &[&str] = &[
     "that's",
     "thats",
     ",",
-    "great,",
     "wow",
-    "ok,",
     "i'd",
     "id",
     "we'd",
@@ -339,7 +337,6 @@ const OPENERS: &[&str] = &[
     "to",
     "all",
     "right",
-    "good,",
 ];
 /// Subjects and modals of a request: "I want to …", "can you …", "would you mind …".
 const REQUESTERS: &[&str] = &[

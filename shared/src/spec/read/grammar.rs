@@ -751,14 +751,8 @@ fn apply_predicates(
         let words = &words[skip_infinitive(&words, 0)..];
         match verb {
             Verb::Have => declare_items(spec, r, words, ctx, change),
-            Verb::Belong => {
-                let fields_from = relate_targets(spec, r, words, true, change);
-                if fields_from < words.len() {
-                    declare_items(spec, r, &words[fields_from..], ctx, change);
-                }
-            }
-            Verb::Link => {
-                let fields_from = relate_targets(spec, r, words, true, change);
+            Verb::Belong | Verb::Link => {
+                let fields_from = relate_targets(spec, r, words, change);
                 if fields_from < words.len() {
                     declare_items(spec, r, &words[fields_from..], ctx, change);
                 }
@@ -842,19 +836,13 @@ fn split_top<'a>(words: &[&'a str]) -> Vec<Vec<&'a str>> {
 
 /// Reads the targets of a belong- or link-verb ("a book and a member", "one guest and one
 /// room, check-in date") as relations of `r`; returns where the rest (fields) begins.
-fn relate_targets(
-    spec: &mut AppSpec,
-    r: usize,
-    words: &[&str],
-    first_always: bool,
-    change: &mut SpecChange,
-) -> usize {
+fn relate_targets(spec: &mut AppSpec, r: usize, words: &[&str], change: &mut SpecChange) -> usize {
     // "a tank that has a code and a capacity": the fields are the target's.
     if let Some(k) = words.windows(2).position(|w| {
         matches!(w[0], "that" | "which" | "who")
             && matches!(w[1], "has" | "have" | "holds" | "with")
     }) {
-        let consumed = relate_targets(spec, r, &words[..k], first_always, change);
+        let consumed = relate_targets(spec, r, &words[..k], change);
         if consumed >= k {
             let np = noun_phrase(&words[..k]);
             if let Some(target) = find_resource(spec, &np) {
@@ -904,7 +892,7 @@ fn relate_targets(
             if !item.is_empty() {
                 let names_thing =
                     DETERMINERS.contains(&item[0]) || find_resource(spec, item).is_some();
-                if !(names_thing || first_always && n == 0) {
+                if !(names_thing || n == 0) {
                     return consumed;
                 }
                 let np = noun_phrase(item);
