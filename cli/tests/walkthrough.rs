@@ -449,3 +449,73 @@ async fn a_question_instead_of_a_guess_and_its_answer() {
         .unwrap_or_else(|| panic!("{loan}"));
     assert_eq!(returned["type"]["kind"], "boolean");
 }
+
+/// The spec's field `name` of the project's only resource.
+async fn field_of(client: &reqwest::Client, api: &str, id: &str, name: &str) -> Value {
+    let (_, project) = call(client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    let resource = &project["spec"]["resources"][0];
+    resource["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == name)
+        .unwrap_or_else(|| panic!("no field `{name}` in {resource}"))
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn that_field_is_the_one_named_last_and_a_guessed_type_is_asked_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let client = reqwest::Client::new();
+    let api = format!("{}/api/v2", server.base);
+    let (id, _) = create_described(&client, &api, "Helpdesk", "An API for tickets").await;
+
+    // "priority" could be 1–5 or low/high: added with a guess, and asked about.
+    let asked = say(&client, &api, &id, "tickets have a subject and a priority").await;
+    let replies = replies_to(&client, &api, &id, &asked).await;
+    let question = replies
+        .iter()
+        .flat_map(|m| m["blocks"].as_array().unwrap().iter())
+        .find(|b| b["type"] == "question")
+        .unwrap_or_else(|| panic!("no question in {replies:#?}"))
+        .clone();
+    assert!(
+        question["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Is `priority` of tickets a number or text?"),
+        "{question}"
+    );
+    assert_eq!(
+        field_of(&client, &api, &id, "priority").await["type"]["kind"],
+        "integer"
+    );
+
+    // Naming its choices answers it.
+    let answered = say(&client, &api, &id, "low, medium or high").await;
+    assert_eq!(answered["intent"], "refine", "{answered}");
+    let priority = field_of(&client, &api, &id, "priority").await;
+    assert_eq!(
+        priority["type"],
+        json!({"kind": "enum", "values": ["low", "medium", "high"]})
+    );
+    assert_eq!(priority["required"], false);
+
+    // The next message points back at it without naming it, and a later one at another field.
+    say(&client, &api, &id, "make that required").await;
+    assert_eq!(
+        field_of(&client, &api, &id, "priority").await["required"],
+        true
+    );
+    say(&client, &api, &id, "add a due date").await;
+    say(&client, &api, &id, "actually drop it").await;
+    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    let names: Vec<&str> = project["spec"]["resources"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["subject", "priority"], "{project}");
+}

@@ -1097,6 +1097,14 @@ fn describes(core: &[String], words: &[String], schema: bool) -> bool {
     // "status: confirmed, cancelled", "fields a, b, c": a list describes.
     schema
         || words.iter().any(|w| w == ":")
+        // "that should be a yes/no", "needs to be unique": a constraint on what was said.
+        || ["should be", "must be", "needs to be", "has to be", "can be", "cannot be", "cant be"]
+            .iter()
+            .any(|p| seq(words, p))
+        // "also an isbn", "and a body": one more item of what was described.
+        || words.len() <= 6
+            && matches!(words[0].as_str(), "also" | "and" | "plus" | "oh")
+            && words.get(1).is_some_and(|w| matches!(w.as_str(), "a" | "an"))
         || words.iter().filter(|w| *w == ",").count() >= 2
         || has(core, CHANGES)
         || has(

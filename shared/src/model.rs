@@ -115,6 +115,9 @@ pub struct Project {
     /// A question the product manager asked instead of guessing, until it is answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_question: Option<crate::spec::Question>,
+    /// The field the conversation was last about: what "make it required" refers to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus: Option<crate::spec::FieldRef>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -141,6 +144,7 @@ impl Project {
             tested_version: None,
             deployments: Vec::new(),
             pending_question: None,
+            focus: None,
             created_at: t,
             updated_at: t,
             revision: 0,

@@ -26,14 +26,17 @@ fn main() {
     // `-- --say "first message" "second message"`: the spec after each.
     if std::env::args().any(|a| a == "--say") {
         let mut spec = kiln::spec::AppSpec::default();
+        let mut focus = None;
         for (i, text) in std::env::args()
             .skip_while(|a| a != "--say")
             .skip(1)
             .enumerate()
         {
-            let (next, change) = kiln::spec::understand(Some(&spec), "App", &text, i == 0)
-                .unwrap_or_else(|e| panic!("{text}: {e}"));
+            let (next, change) =
+                kiln::spec::understand_after(Some(&spec), "App", &text, i == 0, focus.as_ref())
+                    .unwrap_or_else(|e| panic!("{text}: {e}"));
             println!("> {text}\n  {}\n  {:?}", next.describe(), change);
+            focus = change.focus.clone();
             spec = next;
         }
         return;

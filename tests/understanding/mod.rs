@@ -9,10 +9,13 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use kiln::intent::{classify, Intent};
-use kiln::spec::{understand, AppSpec, AuthFeature, DatabaseFeature, FieldType, RelationKind};
+use kiln::spec::{
+    understand_after, AppSpec, AuthFeature, DatabaseFeature, FieldRef, FieldType, RelationKind,
+};
 use serde::Deserialize;
 
 pub mod e2e;
+pub mod references;
 
 /// One conversation and the spec it should end in.
 #[derive(Debug, Clone, Deserialize)]
@@ -264,8 +267,10 @@ pub fn replay(case: &Case) -> Outcome {
     let mut spec: Option<AppSpec> = None;
     let name = case.project.name.trim();
     let description = case.project.description.trim();
+    let mut focus: Option<FieldRef> = None;
     if !description.is_empty() {
-        if let Ok((next, change)) = understand(spec.as_ref(), name, description, true) {
+        if let Ok((next, change)) = understand_after(spec.as_ref(), name, description, true, None) {
+            focus = change.focus.clone();
             if !change.is_empty() {
                 spec = Some(next);
             }
@@ -284,8 +289,10 @@ pub fn replay(case: &Case) -> Outcome {
             Intent::Create | Intent::Refine => {
                 let describes_app = intent == Intent::Create;
                 // As the product manager does: a project has a spec once a message changed it.
-                if let Ok((next, change)) = understand(spec.as_ref(), name, &m.text, describes_app)
+                if let Ok((next, change)) =
+                    understand_after(spec.as_ref(), name, &m.text, describes_app, focus.as_ref())
                 {
+                    focus = change.focus.clone();
                     if !change.is_empty() || spec.is_some() {
                         spec = Some(next);
                     }
@@ -609,6 +616,7 @@ pub fn trace(case: &Case) -> String {
     let mut out = format!("== {} ({})\n", case.id, case.style);
     let mut spec: Option<AppSpec> = None;
     let name = case.project.name.trim();
+    let mut focus: Option<FieldRef> = None;
     let mut texts = vec![(case.project.description.trim().to_owned(), true)];
     texts.extend(case.messages.iter().map(|m| (m.text.clone(), false)));
     for (text, description) in texts {
@@ -622,8 +630,10 @@ pub fn trace(case: &Case) -> String {
         };
         let _ = writeln!(out, "> {text}\n  [{}]", label(intent));
         if matches!(intent, Intent::Create | Intent::Refine) {
-            match understand(spec.as_ref(), name, &text, intent == Intent::Create) {
+            let describes_app = intent == Intent::Create;
+            match understand_after(spec.as_ref(), name, &text, describes_app, focus.as_ref()) {
                 Ok((next, change)) => {
+                    focus = change.focus.clone();
                     let _ = writeln!(out, "  {}", next.describe());
                     if !change.notes.is_empty() {
                         let _ = writeln!(out, "  notes: {:?}", change.notes);

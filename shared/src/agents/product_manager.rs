@@ -6,7 +6,7 @@ use super::{update_project, AgentContext, AgentError};
 use crate::intent::Intent;
 use crate::model::{Agent, Block, Message, ProjectStatus};
 use crate::spec::{
-    mentions, mentions_auth, understand, words_of, AppSpec, AuthFeature, DatabaseFeature,
+    mentions, mentions_auth, understand_after, words_of, AppSpec, AuthFeature, DatabaseFeature,
     SpecChange,
 };
 use crate::store::PageRequest;
@@ -29,25 +29,29 @@ pub(super) async fn read_requirements(
             let current = project.spec.clone().unwrap_or_default();
             if let Some(answered) = crate::spec::answer(&current, &question, &message.content) {
                 let (spec, read) = answered?;
+                project.focus = read.focus.clone();
                 change = read;
                 project.spec = Some(spec);
                 project.pending_question = None;
                 return Ok(true);
             }
         }
-        let (spec, read) = understand(
+        let (spec, read) = understand_after(
             project.spec.as_ref(),
             &project.name,
             &message.content,
             describes_app,
+            project.focus.as_ref(),
         )?;
         change = read;
+        let focus_changed = project.focus != change.focus;
+        project.focus = change.focus.clone();
         // The newest question replaces one left unanswered.
         let asked = change.questions.first().cloned();
         let asking_changed = project.pending_question != asked;
         project.pending_question = asked;
         if change.is_empty() {
-            return Ok(asking_changed);
+            return Ok(asking_changed || focus_changed);
         }
         project.spec = Some(spec);
         if project.status == ProjectStatus::New {
@@ -111,8 +115,14 @@ pub(super) async fn read_requirements(
             .enumerate()
             .map(|(i, o)| format!("{}) {o}", i + 1))
             .collect();
+        // A question about a field already added says its guess; the others come before one.
+        let opening = if q.about.is_some() {
+            "One question:"
+        } else {
+            "One question before I guess:"
+        };
         reply.content = format!(
-            "{} One question before I guess: {} Reply {}.",
+            "{} {opening} {} Reply {}.",
             reply.content.trim(),
             q.text,
             numbered.join(" or ")

@@ -20,13 +20,35 @@ pub fn understand(
     text: &str,
     describes_app: bool,
 ) -> Result<(AppSpec, SpecChange), SpecError> {
+    understand_after(spec, project_name, text, describes_app, None)
+}
+
+/// [`understand`], in a conversation whose last message was about the field `focus`: "make it
+/// required", "that field", "rename it to …" refer to it. The change's `focus` is the field
+/// the conversation is about after this message.
+pub fn understand_after(
+    spec: Option<&AppSpec>,
+    project_name: &str,
+    text: &str,
+    describes_app: bool,
+    focus: Option<&FieldRef>,
+) -> Result<(AppSpec, SpecChange), SpecError> {
     let mut next = spec.cloned().unwrap_or_else(|| AppSpec {
         name: project_name.to_owned(),
         ..AppSpec::default()
     });
-    let change = apply_message(&mut next, text, describes_app);
+    let change = read::apply_message_after(&mut next, text, describes_app, focus.cloned());
     next.validate()?;
     Ok((next, change))
+}
+
+/// A field of a resource, by name: what "that field" or "it" refers to in the next message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FieldRef {
+    /// The resource's singular name.
+    pub resource: String,
+    /// The field's name.
+    pub field: String,
 }
 
 /// Reads a reply to a question the product manager asked: `Some` when the reply picks one of
@@ -37,8 +59,12 @@ pub fn answer(
     question: &Question,
     reply: &str,
 ) -> Option<Result<(AppSpec, SpecChange), SpecError>> {
-    let i = question::picked(question, reply)?;
-    Some(question::apply(spec, &question.options[i].patch))
+    if let Some(i) = question::picked(question, reply) {
+        return Some(question::apply(spec, &question.options[i].patch));
+    }
+    let about = question.about.as_ref()?;
+    let (next, change) = read::choices_for(spec, about, reply)?;
+    Some(next.validate().map(|()| (next, change)))
 }
 pub(crate) use read::{describe_field, mentions, mentions_auth, words_of};
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::read::{relate_names, SpecChange};
-use super::{check_identifier, describe_field, AppSpec, Field, Resource, SpecError};
+use super::{check_identifier, describe_field, AppSpec, Field, FieldType, Resource, SpecError};
 
 /// A question, with what each answer would change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -19,6 +19,10 @@ pub struct Question {
     pub text: String,
     /// The answers it offers, in order.
     pub options: Vec<QuestionOption>,
+    /// The field the question is about, if it is about one: a reply that names choices ("low,
+    /// medium or high") makes it one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<super::FieldRef>,
 }
 
 /// One answer to a question.
@@ -68,6 +72,22 @@ const SECOND: &[&str] = &["2", "second", "latter", "2nd"];
 /// The option a reply picks, if it picks one: by number or order ("2", "the second one", "b"),
 /// or by the words of one kind of option and not the other ("a separate thing", "a field").
 pub fn picked(question: &Question, reply: &str) -> Option<usize> {
+    // "2) text please, people type whatever they want": a reply that opens with an option's
+    // number picks it, however long the rest.
+    let lead = reply.trim_start().trim_start_matches(['#', '(']);
+    let lead = lead
+        .strip_prefix("option ")
+        .or_else(|| lead.strip_prefix("Option "))
+        .unwrap_or(lead);
+    let mut chars = lead.chars();
+    if let Some(n) = chars.next().and_then(|c| c.to_digit(10)) {
+        let marked = chars
+            .next()
+            .is_none_or(|c| matches!(c, ')' | '.' | ':' | ',' | '-'));
+        if marked && n >= 1 && (n as usize) <= question.options.len() {
+            return Some(n as usize - 1);
+        }
+    }
     let words = super::words_of(reply);
     // An answer is short; a longer message says something else ("… a rating from 1 to 5").
     if words.len() > 8 {
@@ -82,6 +102,66 @@ pub fn picked(question: &Question, reply: &str) -> Option<usize> {
         (true, false) => return Some(0),
         (false, true) if question.options.len() > 1 => return Some(1),
         _ => {}
+    }
+    // A reply that only names a type ("a number", "just text", "make it an integer") picks
+    // the one option of that type; "add a number field called score" says something else.
+    let only_type = words.iter().all(|w| {
+        super::read::type_word(w).is_some()
+            || matches!(
+                w.as_str(),
+                "a" | "an"
+                    | "it"
+                    | "its"
+                    | "is"
+                    | "s"
+                    | "just"
+                    | "make"
+                    | "please"
+                    | "pls"
+                    | "plain"
+                    | "should"
+                    | "be"
+                    | "as"
+                    | "ok"
+                    | "okay"
+                    | "numbers"
+                    | "free"
+                    | "words"
+                    | "i"
+                    | "think"
+                    | "guess"
+                    | "thanks"
+            )
+    });
+    let types: Vec<FieldType> = words
+        .iter()
+        .filter_map(|w| super::read::type_word(w))
+        .map(|t| {
+            if t == FieldType::Text {
+                FieldType::String
+            } else {
+                t
+            }
+        })
+        .collect();
+    let typed: Vec<usize> = question
+        .options
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| match &o.patch {
+            Patch::Field { field, .. } => types.iter().any(|t| {
+                *t == field.ty
+                    || *t == FieldType::Number && field.ty == FieldType::Integer
+                    || *t == FieldType::String && field.ty == FieldType::Text
+            }),
+            _ => false,
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if let [one] = typed.as_slice() {
+        if only_type {
+            return Some(*one);
+        }
     }
     // Words that say which kind of option: a field, or a thing of its own.
     let field_words = [
@@ -104,6 +184,10 @@ pub fn picked(question: &Question, reply: &str) -> Option<usize> {
     let says_field = words.iter().any(|w| field_words.contains(&w.as_str()));
     let says_thing = words.iter().any(|w| thing_words.contains(&w.as_str()));
     let kind = |p: &Patch| matches!(p, Patch::Field { .. });
+    // Only between a field and a thing of its own; between two types, "text" said it above.
+    if question.options.iter().all(|o| kind(&o.patch)) {
+        return None;
+    }
     match (says_field, says_thing) {
         (true, false) => question.options.iter().position(|o| kind(&o.patch)),
         (false, true) => question.options.iter().position(|o| !kind(&o.patch)),
@@ -121,18 +205,27 @@ pub fn apply(spec: &AppSpec, patch: &Patch) -> Result<(AppSpec, SpecChange), Spe
             let r =
                 find(&next, resource).ok_or_else(|| SpecError::UnknownTarget(resource.clone()))?;
             check_identifier(&field.name).map_err(|e| SpecError::Identifier(e.to_string()))?;
-            if !next.resources[r]
-                .fields
-                .iter()
-                .any(|f| f.name == field.name)
-            {
-                next.resources[r].fields.push(field.clone());
-                change.added.push(format!(
-                    "field `{resource}.{}` ({})",
-                    field.name,
-                    describe_field(field)
-                ));
+            let fields = &mut next.resources[r].fields;
+            match fields.iter_mut().find(|f| f.name == field.name) {
+                Some(f) if f == field => {}
+                Some(f) => {
+                    *f = field.clone();
+                    change.changed.push(format!(
+                        "field `{resource}.{}` is now {}",
+                        field.name,
+                        describe_field(field)
+                    ));
+                }
+                None => {
+                    fields.push(field.clone());
+                    change.added.push(format!(
+                        "field `{resource}.{}` ({})",
+                        field.name,
+                        describe_field(field)
+                    ));
+                }
             }
+            change.touched(resource, &field.name);
         }
         Patch::Child {
             parent,

@@ -40,7 +40,7 @@ impl FieldDraft {
     }
 }
 
-pub(super) fn type_word(w: &str) -> Option<FieldType> {
+pub(crate) fn type_word(w: &str) -> Option<FieldType> {
     Some(match w {
         "string" | "str" | "varchar" | "name" => FieldType::String,
         "text" | "paragraph" | "markdown" => FieldType::Text,
@@ -442,6 +442,15 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
                     i += 2;
                     continue;
                 }
+                // "a priority from 1 to 5", "a rating from 1-10": a score.
+                if let Some(&first) = words.get(j) {
+                    if is_number_range(first, words.get(j + 1).copied(), words.get(j + 2).copied())
+                    {
+                        cur.unit.get_or_insert(FieldType::Integer);
+                        i = j + if first.contains('-') { 1 } else { 3 };
+                        continue;
+                    }
+                }
                 // "notes from the vet": the rest explains.
                 cur.closed = w == "from";
                 i += 1;
@@ -518,7 +527,12 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
                 }
                 if let Some(ty) = words.get(j).copied().and_then(type_word) {
                     cur.explicit = Some(ty);
-                    i = j + 1;
+                    // "as a whole number": one type word, two words.
+                    let whole = words[j] == "whole"
+                        && words
+                            .get(j + 1)
+                            .is_some_and(|n| matches!(*n, "number" | "numbers"));
+                    i = j + if whole { 2 } else { 1 };
                     continue;
                 }
                 if w == "of" && cur.words.len() == 1 && FIELD_WORDS.contains(&cur.words[0].as_str())
@@ -624,6 +638,26 @@ fn set_choices(cur: &mut FieldDraft, values: Vec<String>) {
 /// What a parenthesis after an item says: choices, a type, a unit, required/optional/unique;
 /// an example ("like A-12", "e.g. …") says nothing.
 fn read_parenthesis(cur: &mut FieldDraft, inside: &[&str]) {
+    // "a list of choices: a, b, c", "one of: a, b", "a choice of a, b or c": the words that
+    // announce choices go when choices follow.
+    let lead = inside
+        .iter()
+        .take_while(|w| CHOICE_LEADS.contains(w) || ARTICLES.contains(w))
+        .count();
+    if lead > 0 && lead < inside.len() && read_values(inside, lead).0.len() >= 2 {
+        set_choices(cur, read_values(inside, lead).0);
+        return;
+    }
+    // "a whole number": one type, not two.
+    if let Some(k) = inside.windows(2).position(|w| w == ["whole", "number"]) {
+        let mut rest = inside.to_vec();
+        rest.drain(k..k + 2);
+        read_parenthesis(cur, &rest);
+        if type_word_in(&rest).is_none() {
+            cur.explicit = Some(FieldType::Integer);
+        }
+        return;
+    }
     if inside
         .first()
         .is_some_and(|w| matches!(*w, "like" | "eg" | "e" | "example" | "such" | "ex"))
@@ -672,8 +706,33 @@ fn read_parenthesis(cur: &mut FieldDraft, inside: &[&str]) {
     }
 }
 
+/// Words that announce a list of choices ("a list of choices:", "one of", "either").
+const CHOICE_LEADS: &[&str] = &[
+    "list",
+    "set",
+    "of",
+    "choices",
+    "choice",
+    "options",
+    "option",
+    "values",
+    "either",
+    "between",
+    ":",
+    "be",
+    "following",
+    "dropdown",
+    "enum",
+    "select",
+];
+
+/// The first type word among `words`, if any.
+fn type_word_in(words: &[&str]) -> Option<FieldType> {
+    words.iter().find_map(|w| type_word(w))
+}
+
 /// Reads enum values from `start`: `low/medium/high`, `low, medium or high`.
-fn read_values(words: &[&str], start: usize) -> (Vec<String>, usize) {
+pub(super) fn read_values(words: &[&str], start: usize) -> (Vec<String>, usize) {
     let mut values: Vec<String> = Vec::new();
     let mut current: Vec<&str> = Vec::new();
     let mut i = start;
@@ -756,7 +815,10 @@ impl FieldDraft {
                 let near: Vec<&&str> = COMMON_FIELDS
                     .iter()
                     .filter(|c| {
-                        super::words::one_edit(c, w)
+                        // "serving" is not a slip of "servings", nor "levels" of "level".
+                        let inflected = **c == format!("{w}s") || *w == format!("{c}s");
+                        !inflected
+                            && super::words::one_edit(c, w)
                             && (c.len() != w.len()
                                 || c.chars().zip(w.chars()).filter(|(a, b)| a != b).count() == 2)
                     })
@@ -851,6 +913,47 @@ impl FieldDraft {
     }
 }
 
+/// Whether "<word> time" is how long something takes ("cooking", "prep", "wait") rather than
+/// when it happens ("opening", "start").
+fn takes_time(word: &str) -> bool {
+    let when = matches!(
+        word,
+        "opening"
+            | "closing"
+            | "starting"
+            | "ending"
+            | "meeting"
+            | "boarding"
+            | "morning"
+            | "evening"
+            | "wedding"
+            | "landing"
+    );
+    word.ends_with("ing") && !when
+        || matches!(
+            word,
+            "prep"
+                | "preparation"
+                | "wait"
+                | "travel"
+                | "response"
+                | "lead"
+                | "turnaround"
+                | "cook"
+                | "bake"
+                | "run"
+                | "screen"
+                | "play"
+                | "transit"
+                | "commute"
+                | "setup"
+                | "build"
+                | "down"
+                | "idle"
+                | "rest"
+        )
+}
+
 pub(super) fn infer_type(name: &str) -> FieldType {
     let last = name.rsplit('_').next().unwrap_or(name);
     let first = name.split('_').next().unwrap_or(name);
@@ -932,6 +1035,11 @@ pub(super) fn infer_type(name: &str) -> FieldType {
         })
     {
         return FieldType::String;
+    }
+    // "cooking time", "prep time", "wait time": how long something takes, not when.
+    let words: Vec<&str> = name.split('_').collect();
+    if last == "time" && words.len() >= 2 && takes_time(words[words.len() - 2]) {
+        return FieldType::Integer;
     }
     if matches!(last, "time" | "timestamp" | "datetime" | "at") {
         return FieldType::Datetime;
@@ -1036,6 +1144,15 @@ pub(super) fn infer_type(name: &str) -> FieldType {
         return FieldType::Text;
     }
     FieldType::String
+}
+
+/// Whether a field named `name`, with nothing said of its type, could as well be a number as a
+/// label: its word names a set of choices ("priority", "size", "level", "rating") and the
+/// inferred type is a number. The product manager asks rather than let the guess stand silently.
+pub(super) fn uncertain_type(name: &str) -> bool {
+    let last = name.rsplit('_').next().unwrap_or(name);
+    FIELD_WORDS.contains(&last)
+        && matches!(infer_type(name), FieldType::Integer | FieldType::Number)
 }
 
 /// A short human description of a field: `date, required`.

@@ -19,7 +19,7 @@
 //! relation, not a field. A subject "we" or "the app" with a have-verb names resources ("we have
 //! cars (make, model) and customers (name)").
 
-use super::fields::{parse_fields, FieldDraft, FIELD_WORDS};
+use super::fields::{parse_fields, uncertain_type, FieldDraft, FIELD_WORDS};
 use super::{
     describe_field, ensure_resource, find_resource, ident, noun_phrase, SpecChange, ARTICLES,
 };
@@ -34,9 +34,32 @@ pub(super) struct Context {
     /// Resources the whole message names, found by reading it once ahead: "each line item is
     /// a product" links to products even when "products have a name" comes after it.
     pub known: Vec<String>,
+    /// The resource the conversation was about before this message (of the field it was
+    /// last about): "add a due date" and "also an isbn" with no subject in view go there.
+    pub about: Option<String>,
 }
 
 impl Context {
+    /// A context whose subject, until the message names one, is `resource` (the one the
+    /// conversation was about).
+    pub(super) fn about(resource: Option<&str>) -> Self {
+        Context {
+            about: resource.map(str::to_owned),
+            ..Context::default()
+        }
+    }
+
+    /// The subject in view: the last one of this message, else the one the conversation was
+    /// about, else the only resource.
+    fn in_view(&self, spec: &AppSpec) -> Option<usize> {
+        self.last(spec)
+            .or_else(|| {
+                let name = self.about.as_deref()?;
+                spec.resources.iter().position(|r| r.name == name)
+            })
+            .or_else(|| (spec.resources.len() == 1).then_some(0))
+    }
+
     /// Remembers resource `r` as the subject pronouns refer to.
     fn set_last(&mut self, spec: &AppSpec, r: usize) {
         self.last_name = spec.resources.get(r).map(|res| res.name.clone());
@@ -363,11 +386,25 @@ pub(super) fn read_statement(
         let rest = &words[colon + 1..];
         // "api for a library: books, members and loans", "Task API: tasks have a title".
         if first_verb(&head, 0).is_none() && names_app(&head) {
-            return if first_verb(rest, 0).is_some() || rest.first() == Some(&"add") {
-                read_statement(spec, rest, ctx, change)
-            } else {
-                declare_resources(spec, rest, ctx, change)
-            };
+            if first_verb(rest, 0).is_some() || rest.first() == Some(&"add") {
+                return read_statement(spec, rest, ctx, change);
+            }
+            // "api for books: title, author, published year": the one thing the app is for,
+            // then its fields.
+            let drafts = parse_fields(rest);
+            let singular = !drafts.is_empty()
+                && drafts.iter().all(|d| {
+                    d.words.last().is_some_and(|w| {
+                        !super::looks_plural(w) || ATTRIBUTE_PLURALS.contains(&w.as_str())
+                    })
+                });
+            if singular && declare_resources(spec, &head, ctx, change) {
+                if let Some(r) = ctx.last(spec) {
+                    declare_items(spec, r, rest, ctx, change);
+                    return true;
+                }
+            }
+            return declare_resources(spec, rest, ctx, change);
         }
         // "hikers can leave reviews: a review belongs to a trail, …": the part after the colon
         // says it all.
@@ -1027,6 +1064,10 @@ fn read_add(
     change: &mut SpecChange,
 ) -> Option<bool> {
     let body = &words[1..];
+    // "create an api for subscribers" says what the app is for, read as such elsewhere.
+    if names_app(body) {
+        return None;
+    }
     // "add X to/on/for R"
     if let Some(i) = body
         .iter()
@@ -1074,10 +1115,18 @@ fn read_add(
     {
         return Some(ensure_resource(spec, &np, change).is_some());
     }
-    // "add a due date" with a subject in view: the last subject, or the only resource.
-    let r = ctx
-        .last(spec)
-        .or_else(|| (spec.resources.len() == 1).then_some(0))?;
+    // "add a due date" with a subject in view; the resource the conversation was about only
+    // for a plain list of items ("add a harvest log: each harvest belongs to …" says more).
+    let plain = first_verb(body, 0).is_none()
+        && !body
+            .iter()
+            .any(|w| matches!(*w, ":" | "(" | "each" | "every" | "-"));
+    let r = if plain {
+        ctx.in_view(spec)?
+    } else {
+        ctx.last(spec)
+            .or_else(|| (spec.resources.len() == 1).then_some(0))?
+    };
     declare_items(spec, r, body, ctx, change);
     Some(true)
 }
@@ -1131,9 +1180,20 @@ fn declare_items(
             }
             continue;
         }
+        let said_type = draft.has_type();
         let Some(field) = draft.into_field(&resource_name, change) else {
             continue;
         };
+        change.touched(&resource_name, &field.name);
+        let is_new = !spec.resources[r]
+            .fields
+            .iter()
+            .any(|f| f.name == field.name);
+        if is_new && !said_type && change.questions.is_empty() && uncertain_type(&field.name) {
+            change
+                .questions
+                .push(type_question(&spec.resources[r], &field));
+        }
         let res = &mut spec.resources[r];
         if let Some(existing) = res.fields.iter_mut().find(|f| f.name == field.name) {
             if *existing != field {
@@ -1316,6 +1376,7 @@ fn child_resource(
                     },
                 },
             ],
+            about: None,
         });
     }
     Some(r)
@@ -1441,6 +1502,7 @@ fn adjective_target(spec: &AppSpec, r: usize, np: &[&str]) -> Option<Question> {
                 },
             },
         ],
+        about: None,
     })
 }
 
@@ -1510,4 +1572,73 @@ pub(super) fn relate(spec: &mut AppSpec, child: usize, parent: usize, change: &m
     change.added.push(format!(
         "relation: each `{child_name}` belongs to {article} `{parent_name}`"
     ));
+}
+
+/// "also an isbn", "and a body", "plus a due date": a bare item, with a subject in view, is a
+/// field of it.
+pub(super) fn read_fragment(
+    spec: &mut AppSpec,
+    words: &[&str],
+    ctx: &mut Context,
+    change: &mut SpecChange,
+) -> bool {
+    let Some(r) = ctx.in_view(spec) else {
+        return false;
+    };
+    let starts_item = words
+        .first()
+        .is_some_and(|w| matches!(*w, "a" | "an" | "the" | "their" | "its"));
+    if !starts_item || words.len() > 8 || first_verb(words, 0).is_some() {
+        return false;
+    }
+    let np = noun_phrase(words);
+    // A plural or a known resource is a thing of its own, read elsewhere.
+    if np.is_empty()
+        || find_resource(spec, &np).is_some()
+        || np
+            .last()
+            .is_some_and(|w| super::looks_plural(w) && !ATTRIBUTE_PLURALS.contains(w))
+    {
+        return false;
+    }
+    declare_items(spec, r, words, ctx, change);
+    true
+}
+
+/// A question when a new field's type was guessed from a word that as often names a label:
+/// "priority" could be 1–5 or low/high. The field stays with the guess until answered.
+fn type_question(resource: &crate::spec::Resource, field: &Field) -> Question {
+    let guess = match field.ty {
+        crate::spec::FieldType::Number => "a decimal number",
+        _ => "a whole number",
+    };
+    let with = |ty: crate::spec::FieldType| Patch::Field {
+        resource: resource.name.clone(),
+        field: Field {
+            ty,
+            ..field.clone()
+        },
+    };
+    Question {
+        text: format!(
+            "Is `{}` of {} a number or text? I took it as {guess} for now; you can also name \
+             its choices, like \"low, medium or high\".",
+            field.name,
+            resource.plural.replace('_', " ")
+        ),
+        options: vec![
+            QuestionOption {
+                label: guess.to_owned(),
+                patch: with(field.ty.clone()),
+            },
+            QuestionOption {
+                label: "text".to_owned(),
+                patch: with(crate::spec::FieldType::String),
+            },
+        ],
+        about: Some(crate::spec::FieldRef {
+            resource: resource.name.clone(),
+            field: field.name.clone(),
+        }),
+    }
 }

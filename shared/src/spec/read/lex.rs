@@ -200,6 +200,13 @@ fn flush_word(word: &mut String, out: &mut Vec<String>) {
         return;
     }
     let w = word.trim_matches(|c| c == '-' || c == '\'');
+    // "it's", "that's": a pronoun and `is`, not a possessive.
+    if let Some(p @ ("it" | "that" | "this" | "there" | "what")) = w.strip_suffix("'s") {
+        out.push(p.to_owned());
+        out.push("is".to_owned());
+        word.clear();
+        return;
+    }
     let w = w.strip_suffix("'s").unwrap_or(w).replace('\'', "");
     if !w.is_empty() {
         out.push(w);

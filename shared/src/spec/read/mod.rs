@@ -9,7 +9,7 @@ mod grammar;
 mod lex;
 mod words;
 
-pub(crate) use fields::describe_field;
+pub(crate) use fields::{describe_field, type_word};
 pub(crate) use grammar::relate_names;
 pub use words::{pluralize, singularize};
 
@@ -33,9 +33,20 @@ pub struct SpecChange {
     /// Questions instead of guesses: parts of the message that could mean two different specs
     /// and were left out until answered.
     pub questions: Vec<super::Question>,
+    /// The field the conversation is about after the message: the last one it added, changed
+    /// or renamed, else the one it came with. "make it required" in the next message means it.
+    pub focus: Option<super::FieldRef>,
 }
 
 impl SpecChange {
+    /// Notes that the message was last about `resource.field`.
+    pub(crate) fn touched(&mut self, resource: &str, field: &str) {
+        self.focus = Some(super::FieldRef {
+            resource: resource.to_owned(),
+            field: field.to_owned(),
+        });
+    }
+
     /// Whether the message changed nothing.
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
@@ -47,17 +58,34 @@ impl SpecChange {
 /// `describes_app` is true for a message that describes the app (intent create): the summary
 /// is then set from it if it has none.
 pub fn apply_message(spec: &mut AppSpec, text: &str, describes_app: bool) -> SpecChange {
-    let mut change = SpecChange::default();
+    apply_message_after(spec, text, describes_app, None)
+}
+
+/// [`apply_message`] after a message about the field `focus`.
+pub(crate) fn apply_message_after(
+    spec: &mut AppSpec,
+    text: &str,
+    describes_app: bool,
+    focus: Option<super::FieldRef>,
+) -> SpecChange {
+    let mut change = SpecChange {
+        focus: focus.filter(|f| {
+            spec.resource(&f.resource)
+                .is_some_and(|r| r.fields.iter().any(|x| x.name == f.field))
+        }),
+        ..SpecChange::default()
+    };
     if describes_app && spec.summary.is_empty() {
         spec.summary = text.trim().chars().take(500).collect();
     }
     // Read once ahead on a copy, to know every resource the message names.
     let mut ahead = spec.clone();
-    let mut ahead_ctx = grammar::Context::default();
-    read_sentences(&mut ahead, text, &mut ahead_ctx, &mut SpecChange::default());
+    let mut ahead_ctx = grammar::Context::about(change.focus.as_ref().map(|f| f.resource.as_str()));
+    read_sentences(&mut ahead, text, &mut ahead_ctx, &mut change.clone());
+    let about = change.focus.as_ref().map(|f| f.resource.clone());
     let mut ctx = grammar::Context {
         known: ahead.resources.iter().map(|r| r.name.clone()).collect(),
-        ..grammar::Context::default()
+        ..grammar::Context::about(about.as_deref())
     };
     read_sentences(spec, text, &mut ctx, &mut change);
     change
@@ -254,6 +282,7 @@ const MARKERS: &[&str] = &[
     "lets",
     "let",
     "us",
+    "then",
 ];
 
 fn apply_clause(
@@ -264,16 +293,36 @@ fn apply_clause(
 ) {
     // "oh and also, …": markers go; "one more thing:" too. A marker that is the whole
     // clause ("that") stays.
-    let start = t
+    let mut start = t
         .iter()
         .position(|w| !MARKERS.contains(&w.as_str()))
         .unwrap_or(0);
+    // "that should be optional": here `that` is the subject, not a marker.
+    if start > 0
+        && matches!(t[start - 1].as_str(), "that" | "this")
+        && matches!(
+            t[start].as_str(),
+            "should"
+                | "must"
+                | "is"
+                | "needs"
+                | "has"
+                | "will"
+                | "shall"
+                | "ought"
+                | "field"
+                | "column"
+        )
+    {
+        start -= 1;
+    }
     let start = if t.get(start).is_some_and(|w| w == ":") {
         start + 1
     } else {
         start
     };
-    let t = &t[start.min(t.len())..];
+    let mended = mend_keywords(spec, &t[start.min(t.len())..]);
+    let t = &mended[..];
     let words: Vec<&str> = t.iter().map(String::as_str).collect();
     let feature_only = read_features(spec, t, change);
     if feature_only {
@@ -284,10 +333,160 @@ fn apply_clause(
         || read_search(spec, &words, change)
         || read_retype(spec, &words, change)
         || grammar::read_statement(spec, &words, ctx, change)
+        || grammar::read_fragment(spec, &words, ctx, change)
     {
         return;
     }
     read_resources(spec, &words, change);
+}
+
+/// A reply to a question about the field `about` that names its choices ("low, medium or
+/// high", "it's one of draft/sent", "choices: Not Urgent, Urgent"): the spec with the field made
+/// one of them, if the reply does that and nothing else ("hold on, I also need users" is not).
+pub(crate) fn choices_for(
+    spec: &AppSpec,
+    about: &super::FieldRef,
+    reply: &str,
+) -> Option<(AppSpec, SpecChange)> {
+    let tokens = lex::tokens_of(reply);
+    let mut words: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    // What opens and closes a list of choices goes: "make it …", "please use the options …",
+    // "one of: …", "either … or …", "… pls".
+    let opening = |w: &str| {
+        matches!(
+            w,
+            "it" | "is"
+                | "its"
+                | "that"
+                | "they"
+                | "are"
+                | "make"
+                | "hmm"
+                | "ok"
+                | "okay"
+                | "so"
+                | "please"
+                | "pls"
+                | "use"
+                | "the"
+                | "a"
+                | "an"
+                | "options"
+                | "option"
+                | "choices"
+                | "choice"
+                | "values"
+                | "one"
+                | "of"
+                | "either"
+                | ":"
+                | ","
+                | "with"
+                | "text"
+                | "enum"
+                | "list"
+                | "should"
+                | "be"
+                | "can"
+                | "could"
+                | "you"
+                | "just"
+                | "like"
+        )
+    };
+    while words.first().is_some_and(|w| opening(w)) {
+        words.remove(0);
+    }
+    while words
+        .last()
+        .is_some_and(|w| matches!(*w, "pls" | "please" | "thanks" | "thx" | "ty"))
+    {
+        words.pop();
+    }
+    let (values, end) = fields::read_values(&words, 0);
+    if values.len() < 2 || end < words.len() {
+        return None;
+    }
+    let mut item = vec![about.field.as_str(), "("];
+    item.extend(words.iter().copied());
+    item.push(")");
+    let draft = fields::parse_fields(&item).into_iter().next()?;
+    let mut change = SpecChange::default();
+    let field = draft.into_field(&about.resource, &mut change)?;
+    if !matches!(field.ty, FieldType::Enum { .. }) {
+        return None;
+    }
+    let mut next = spec.clone();
+    let r = next
+        .resources
+        .iter()
+        .position(|r| r.name == about.resource)?;
+    let existing = next.resources[r]
+        .fields
+        .iter_mut()
+        .find(|f| f.name == about.field)?;
+    existing.ty = field.ty;
+    existing.default = None;
+    let described = describe_field(existing);
+    change.changed.push(format!(
+        "field `{}.{}` is now {described}",
+        about.resource, about.field
+    ));
+    change.touched(&about.resource, &about.field);
+    Some((next, change))
+}
+
+/// The words the rules turn on, which a typo must not hide.
+const KEYWORDS: &[&str] = &[
+    "required",
+    "optional",
+    "mandatory",
+    "unique",
+    "that",
+    "this",
+    "remove",
+    "rename",
+    "delete",
+    "change",
+    "integer",
+    "decimal",
+    "boolean",
+    "number",
+    "field",
+    "column",
+];
+
+/// "pls make tht requird": a word one slip (a missing, extra or swapped letter after the first;
+/// not a changed one, which as often makes another word) from exactly one keyword is that
+/// keyword, unless it names something in the spec or only inflects the keyword ("dates",
+/// "renamed"). "his" and "hat" stay.
+fn mend_keywords(spec: &AppSpec, t: &[String]) -> Vec<String> {
+    let named = |w: &str| {
+        spec.resources
+            .iter()
+            .any(|r| r.name == w || r.plural == w || r.fields.iter().any(|f| f.name == w))
+    };
+    t.iter()
+        .map(|w| {
+            if w.len() < 3 || KEYWORDS.contains(&w.as_str()) || named(w) {
+                return w.clone();
+            }
+            let near: Vec<&&str> = KEYWORDS
+                .iter()
+                .filter(|k| {
+                    !w.starts_with(**k)
+                        && k.chars().next() == w.chars().next()
+                        && words::one_edit(k, w)
+                        && (k.len() != w.len()
+                            || k.chars().zip(w.chars()).filter(|(a, b)| a != b).count() == 2)
+                })
+                .collect();
+            match near.as_slice() {
+                [one] => (**one).to_owned(),
+                _ => w.clone(),
+            }
+        })
+        .collect()
 }
 
 /// A yes/no feature: the phrases that name it, where it lives in the spec, its label.
@@ -508,6 +707,13 @@ fn read_removal(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> 
     };
     let mut removed_any = false;
     for item in split_items(&object) {
+        // "drop that field", "remove it": the field the conversation is about.
+        let pointed = referred(spec, &item, change).filter(|(r, _)| scope.is_none_or(|s| s == *r));
+        let item: Vec<&str> = match &pointed {
+            Some((_, name)) => vec![name.as_str()],
+            None => item,
+        };
+        let scope = scope.or(pointed.as_ref().map(|(r, _)| *r));
         let item: Vec<&str> = item
             .into_iter()
             .filter(|w| {
@@ -534,6 +740,13 @@ fn read_removal(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> 
                     .search
                     .retain(|s| !s.starts_with(&format!("{}.", gone.name)));
                 change.removed.push(format!("resource `{}`", gone.plural));
+                if change
+                    .focus
+                    .as_ref()
+                    .is_some_and(|f| f.resource == gone.name)
+                {
+                    change.focus = None;
+                }
                 removed_any = true;
                 continue;
             }
@@ -548,6 +761,13 @@ fn read_removal(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> 
             if r.fields.len() < before {
                 hit = true;
                 change.removed.push(format!("field `{}.{}`", r.name, name));
+                if change
+                    .focus
+                    .as_ref()
+                    .is_some_and(|f| f.resource == r.name && f.field == name)
+                {
+                    change.focus = None;
+                }
                 let key = format!("{}.{}", r.name, name);
                 spec.features.search.retain(|s| *s != key);
             }
@@ -628,7 +848,9 @@ fn read_rename(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> b
             .map(|w| w.to_string())
             .collect()
     };
-    let old = clean(&words[v + 1..to]);
+    // "rename it to …", "call that field …": the field the conversation is about.
+    let pointed = referred(spec, &words[v + 1..to], change).map(|(_, name)| vec![name]);
+    let old = pointed.unwrap_or_else(|| clean(&words[v + 1..to]));
     let new = clean(&words[to + 1..]);
     let (Some(old), Some(new)) = (
         ident(&old.iter().map(String::as_str).collect::<Vec<_>>()),
@@ -680,6 +902,9 @@ fn read_rename(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> b
                 *s = format!("{singular}.{field}");
             }
         }
+        if let Some(f) = change.focus.as_mut().filter(|f| f.resource == old_name) {
+            f.resource = singular.clone();
+        }
         change
             .changed
             .push(format!("resource `{old_plural}` renamed to `{plural}`"));
@@ -699,6 +924,7 @@ fn read_rename(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> b
             change
                 .changed
                 .push(format!("field `{}.{old}` renamed to `{new}`", r.name));
+            change.touched(&r.name, &new);
             let (from, to) = (format!("{}.{old}", r.name), format!("{}.{new}", r.name));
             for s in &mut spec.features.search {
                 if *s == from {
@@ -732,7 +958,7 @@ fn read_retype(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> b
                     // longest prefix that names one.
                     let Some(k) = (2..words.len())
                         .rev()
-                        .find(|&k| field_named(spec, &words[1..k]).is_some())
+                        .find(|&k| field_named(spec, &words[1..k], change).is_some())
                     else {
                         return false;
                     };
@@ -769,9 +995,23 @@ fn read_retype(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> b
             {
                 end -= 1;
             }
-            (&words[..end], &words[k..])
+            // "should be a whole number", "(that one) can be optional": no subject but the
+            // field the conversation is about.
+            if end == 0 && words[c] != ":" {
+                (&["it"][..], &words[k..])
+            } else {
+                (&words[..end], &words[k..])
+            }
         };
-    let Some((r, name)) = field_named(spec, target) else {
+    // "long text, not a short string": what it is not goes.
+    let rest = match rest
+        .windows(2)
+        .position(|w| matches!(w, [",", "not" | "instead" | "rather"] | ["not", "a" | "an"]))
+    {
+        Some(k) if k > 0 => &rest[..k],
+        _ => rest,
+    };
+    let Some((r, name)) = field_named(spec, target, change) else {
         return false;
     };
     if rest.is_empty() {
@@ -814,6 +1054,7 @@ fn read_retype(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> b
         new.required = field.required && new.default.is_none();
     }
     new.unique |= field.unique && !said_type;
+    change.touched(&resource, &name);
     if *field == new {
         return true;
     }
@@ -825,9 +1066,12 @@ fn read_retype(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> b
     true
 }
 
-/// The resource and field a phrase names ("the price", "that field" → the last field added is
-/// not tracked; "returned date", "tasks' priority").
-fn field_named(spec: &AppSpec, words: &[&str]) -> Option<(usize, String)> {
+/// The resource and field a phrase names ("the price", "returned date", "tasks' priority"), or
+/// the field the conversation is about ("that field", "it", "the new column").
+fn field_named(spec: &AppSpec, words: &[&str], change: &SpecChange) -> Option<(usize, String)> {
+    if let Some(f) = referred(spec, words, change) {
+        return Some(f);
+    }
     let cleaned: Vec<&str> = words
         .iter()
         .copied()
@@ -862,6 +1106,55 @@ fn field_named(spec: &AppSpec, words: &[&str]) -> Option<(usize, String)> {
         .iter()
         .position(|r| r.fields.iter().any(|f| f.name == name))?;
     Some((r, name))
+}
+
+/// Words that point back at something already said, without naming it.
+const POINTERS: &[&str] = &["it", "that", "this"];
+
+/// The field a phrase made only of pointers refers to ("it", "that field", "this one", "the new
+/// column", "the one i just added"): the one the conversation is about.
+fn referred(spec: &AppSpec, words: &[&str], change: &SpecChange) -> Option<(usize, String)> {
+    // A pointer, or "the field", "the new column"; "properties" alone names a thing.
+    let points = words.iter().any(|w| POINTERS.contains(w))
+        || words
+            .iter()
+            .any(|w| matches!(*w, "field" | "column" | "attribute" | "property"))
+            && words
+                .iter()
+                .any(|w| matches!(*w, "the" | "new" | "last" | "latest"));
+    let only_pointers = words.iter().all(|w| {
+        POINTERS.contains(w)
+            || FIELD_NOUNS.contains(w)
+            || ARTICLES.contains(w)
+            || matches!(
+                *w,
+                "new"
+                    | "last"
+                    | "latest"
+                    | "previous"
+                    | "same"
+                    | "just"
+                    | "added"
+                    | "i"
+                    | "we"
+                    | "anymore"
+                    | "entirely"
+                    | "completely"
+                    | "altogether"
+                    | "too"
+                    | "please"
+                    | "either"
+            )
+    });
+    if !points || !only_pointers {
+        return None;
+    }
+    let focus = change.focus.as_ref()?;
+    let r = spec
+        .resources
+        .iter()
+        .position(|r| r.name == focus.resource && r.fields.iter().any(|f| f.name == focus.field))?;
+    Some((r, focus.field.clone()))
 }
 
 /// "let me search tasks by title", "make books searchable by title and author".
@@ -955,6 +1248,7 @@ fn read_search(spec: &mut AppSpec, words: &[&str], change: &mut SpecChange) -> b
                 .added
                 .push(format!("field `{}.{name}` (string)", res.name));
         }
+        change.touched(&res.name.clone(), &name);
         let key = format!("{}.{name}", res.name);
         if !spec.features.search.contains(&key) {
             spec.features.search.push(key.clone());
@@ -1107,6 +1401,8 @@ const FILLERS: &[&str] = &[
     "now",
     "too",
     "both",
+    "instead",
+    "then",
 ];
 
 /// Words that describe features or actions, never a resource.
@@ -1368,6 +1664,8 @@ fn ensure_resource(spec: &mut AppSpec, phrase: &[&str], change: &mut SpecChange)
         relations: Vec::new(),
     });
     change.added.push(format!("resource `{plural}`"));
+    // "add comments. remove it": `it` is no longer a field named earlier.
+    change.focus = None;
     Some(spec.resources.len() - 1)
 }
 

@@ -249,3 +249,112 @@ fn a_state_as_a_link_target_is_asked_about() {
         .unwrap();
     assert_eq!(next.describe(), "loan(returned:boolean)");
 }
+
+/// Plays messages in order as the product manager does, carrying the field the conversation
+/// is about from one to the next.
+fn converse(messages: &[&str]) -> AppSpec {
+    let mut spec = AppSpec::default();
+    let mut focus = None;
+    for (i, m) in messages.iter().enumerate() {
+        let change = apply_message_after(&mut spec, m, i == 0, focus);
+        focus = change.focus;
+    }
+    spec
+}
+
+#[test]
+fn it_is_the_field_named_last_and_nothing_else() {
+    // A resource added since is what "it" would mean; no field is touched.
+    assert_eq!(
+        converse(&[
+            "tasks have a title and a due date",
+            "add comments",
+            "remove it"
+        ])
+        .describe(),
+        "task(title:string!, due_date:date) comment()"
+    );
+    // Without a field in view, "make it required" changes nothing.
+    assert_eq!(
+        converse(&["API for tasks", "make it required"]).describe(),
+        "task()"
+    );
+    // "Properties: …" names a thing, though "property" can mean a field.
+    assert_eq!(
+        converse(&["Agents: name, phone", "Properties: address, city"]).describe(),
+        "agent(name:string!, phone:string) property(address:string, city:string)"
+    );
+    // A field removed is no longer what "it" means.
+    assert_eq!(
+        converse(&[
+            "tasks have a title and a due date",
+            "drop the due date",
+            "make it unique"
+        ])
+        .describe(),
+        "task(title:string!)"
+    );
+}
+
+#[test]
+fn keyword_slips_are_mended_but_not_other_words() {
+    assert_eq!(
+        converse(&["tasks have a title", "make the title optinal"]).describe(),
+        "task(title:string)"
+    );
+    // "his" is not "this", "hat" not "that", nor "dates" a slip of "date".
+    let words: Vec<String> = ["his", "hat", "dates", "tht", "requird", "integr", "feild"]
+        .iter()
+        .map(|w| (*w).to_owned())
+        .collect();
+    assert_eq!(
+        mend_keywords(&AppSpec::default(), &words),
+        ["his", "hat", "dates", "that", "required", "integer", "field"]
+    );
+    assert_eq!(
+        converse(&["bookings have check in / check out dates"]).describe(),
+        "booking(check_in_date:date, check_out_date:date)"
+    );
+}
+
+#[test]
+fn how_long_a_time_takes_is_a_number_and_when_is_a_datetime() {
+    assert_eq!(
+        converse(&["recipes have a cooking time, a prep time and an opening time"]).describe(),
+        "recipe(cooking_time:integer, prep_time:integer, opening_time:datetime)"
+    );
+}
+
+#[test]
+fn a_type_guessed_from_a_label_word_is_asked_about_once() {
+    let mut spec = AppSpec::default();
+    let c = apply_message(
+        &mut spec,
+        "tickets have a size, a level and a priority",
+        true,
+    );
+    assert_eq!(
+        spec.describe(),
+        "ticket(size:integer, level:integer, priority:integer)"
+    );
+    assert_eq!(
+        c.questions.len(),
+        1,
+        "one question at a time: {:?}",
+        c.questions
+    );
+    assert!(c.questions[0]
+        .text
+        .starts_with("Is `size` of tickets a number or text?"));
+    // Said types, units, ranges and choices leave nothing to ask.
+    for said in [
+        "tickets have a priority from 1 to 5",
+        "tickets have a priority (low/high)",
+        "tickets have a size in cm",
+        "tickets have a rating as a decimal",
+        "tickets have a priority number",
+    ] {
+        let c = apply_message(&mut AppSpec::default(), said, true);
+        assert!(c.questions.is_empty(), "{said}: {:?}", c.questions);
+    }
+}
