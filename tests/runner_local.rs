@@ -76,33 +76,87 @@ async fn failing_tests_are_reported_by_name_with_their_message() {
     );
 }
 
+/// Whether process `pid` is gone (or only a zombie, which has stopped running).
+fn gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
 #[tokio::test]
 async fn a_suite_that_hangs_is_stopped_at_the_time_limit() {
     let dir = tempfile::tempdir().unwrap();
     let (runner, _) = runners(dir.path(), 2);
     runner.prepare_environment().await.unwrap();
+    // The suite says where it runs: pytest's pid, and a process of its own it started.
+    let pids = dir.path().join("pids");
     let files = vec![file(
         "tests/test_hang.py",
-        "import time\n\n\ndef test_forever():\n    time.sleep(600)\n",
+        &format!(
+            "import os, subprocess, time\n\n\ndef test_forever():\n    \
+             child = subprocess.Popen(['sleep', '600'])\n    \
+             with open({:?}, 'w') as f:\n        \
+             f.write(f'{{os.getpid()}} {{child.pid}}')\n    \
+             time.sleep(600)\n",
+            pids.display().to_string()
+        ),
     )];
-    let started = std::time::Instant::now();
     let job = runner.start(Uuid::now_v7(), 1, files).await.unwrap();
     let report = finish(&runner, &job).await;
     assert!(report.timed_out, "{report:?}");
     assert!(!report.all_passed());
-    assert!(started.elapsed() < Duration::from_secs(30));
     assert!(
         report.failures[0].message.contains("longer than 2 s"),
         "{report:?}"
     );
+    let pids = std::fs::read_to_string(&pids).expect("the suite ran");
+    for pid in pids.split_whitespace() {
+        let mut ended = false;
+        for _ in 0..100 {
+            if gone(pid) {
+                ended = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ended, "process {pid} of the stopped suite still runs");
+    }
+}
+
+/// Every file under `dir`, recursively.
+fn all_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .flat_map(|p| if p.is_dir() { all_files(&p) } else { vec![p] })
+        .collect()
 }
 
 #[tokio::test]
 async fn hostile_paths_are_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let (runner, deployer) = runners(dir.path(), 60);
-    for path in ["../escape.py", "/tmp/abs.py", "a/../../b.py"] {
-        let files = vec![file(path, "x = 1\n")];
+    runner.prepare_environment().await.unwrap();
+    let absolute = dir.path().join(format!("abs-{}.py", Uuid::now_v7()));
+    let absolute = absolute.display().to_string();
+    for path in [
+        "../escape.py",
+        "../../escape.py",
+        absolute.as_str(),
+        "a/../../b.py",
+        "tests/../../../c.py",
+    ] {
+        // A good file beside the bad one: nothing at all is written.
+        let files = vec![
+            file("tests/test_ok.py", "def test_ok():\n    pass\n"),
+            file(path, "x = 1\n"),
+        ];
         assert!(
             runner
                 .start(Uuid::now_v7(), 1, files.clone())
@@ -118,7 +172,15 @@ async fn hostile_paths_are_refused_before_anything_is_written() {
             "{path}"
         );
     }
-    assert!(!dir.path().join("escape.py").exists());
+    let written = all_files(dir.path());
+    assert!(
+        written.iter().all(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            !name.ends_with(".py") || name.starts_with("test_")
+        }) && !written.iter().any(|p| p.ends_with("tests/test_ok.py")),
+        "written: {written:?}"
+    );
+    assert!(!std::path::Path::new(&absolute).exists());
 }
 
 #[tokio::test]

@@ -51,3 +51,26 @@ async fn a_link_planted_in_the_blob_store_is_refused() {
     let read = artifacts.get_blob(&sha).await;
     assert!(read.is_err(), "read through a link: {read:?}");
 }
+
+/// The files under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .map(|p| if p.is_dir() { files_under(&p) } else { 1 })
+        .sum()
+}
+
+#[tokio::test]
+async fn files_hold_one_copy_per_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, artifacts) = stores(dir.path());
+    let root = dir.path().join("artifacts");
+    conformance::blobs_are_stored_once(artifacts.as_ref(), || {
+        let root = root.clone();
+        async move { files_under(&root) }
+    })
+    .await;
+}

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::{update_project, AgentContext, AgentError};
 use crate::generator::{generate_code, GeneratedFile};
 use crate::model::{now, Agent, Block, FileEntry, Message, ProjectStatus, Version};
-use crate::store::{ArtifactStore, StoreError};
+use crate::store::ArtifactStore;
 use crate::workflow::RunInput;
 
 /// Most files one version may hold.
@@ -84,22 +84,18 @@ pub(super) async fn release(
         None => None,
     };
     // Concurrent builds race for the next number; the loser takes the one after.
-    let mut number = project.current_version.unwrap_or(0) + 1;
-    let version = loop {
-        let v = Version {
+    let version = crate::store::create_next_version(
+        ctx.projects.as_ref(),
+        Version {
             project_id: project.id,
-            number,
+            number: project.current_version.unwrap_or(0) + 1,
             message_id: Some(input.message_id),
             manifest: manifest.clone(),
             spec: project.spec.clone(),
             created_at: now(),
-        };
-        match ctx.projects.create_version(&v).await {
-            Ok(()) => break v,
-            Err(StoreError::Conflict(_)) if number < u32::MAX => number += 1,
-            Err(e) => return Err(e.into()),
-        }
-    };
+        },
+    )
+    .await?;
     update_project(ctx, project.id, |p| {
         if p.current_version.is_some_and(|c| c >= version.number) {
             return Ok(false);

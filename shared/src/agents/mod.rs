@@ -272,18 +272,10 @@ pub(crate) async fn update_project<F>(
 where
     F: FnMut(&mut crate::model::Project) -> Result<bool, AgentError>,
 {
-    for _ in 0..5 {
-        let mut project = ctx.projects.load_project(project_id).await?;
-        if !change(&mut project)? {
-            return Ok(project);
-        }
-        match ctx.projects.update_project(&project).await {
-            Ok(saved) => return Ok(saved),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
+    match crate::store::modify_project(ctx.projects.as_ref(), project_id, &mut change).await {
+        Err(AgentError::Store(StoreError::Conflict(_))) => Err(AgentError::Contended),
+        other => other,
     }
-    Err(AgentError::Contended)
 }
 
 /// Appends an agent's reply with its blocks to the run's conversation.

@@ -201,10 +201,11 @@ async fn read_tail(path: &Path, chars: usize) -> String {
 /// Writes a version's files under `dir`, refusing any path that would leave it, directly or
 /// through a symbolic link already there.
 async fn write_files(dir: &Path, files: &[File]) -> Result<(), RunnerError> {
+    // Every path is checked before the first file is written: a refused set writes nothing.
+    if let Some((path, _)) = files.iter().find(|(p, _)| !is_safe_relative_path(p)) {
+        return Err(RunnerError::Process(format!("refusing the path {path:?}")));
+    }
     for (path, bytes) in files {
-        if !is_safe_relative_path(path) {
-            return Err(RunnerError::Process(format!("refusing the path {path:?}")));
-        }
         let target = dir.join(path);
         let mut at = dir.to_path_buf();
         for part in Path::new(path).components() {
@@ -258,6 +259,9 @@ fn spawn(
     for (k, v) in env {
         cmd.env(k, v);
     }
+    // Its own process group, so that stopping it stops whatever it started too (see
+    // `stop_group`).
+    cmd.process_group(0);
     #[cfg(target_os = "linux")]
     // SAFETY: prctl is async-signal-safe; it asks the kernel to end the child with Kiln, so
     // no generated app outlives the server that started it.
@@ -269,6 +273,17 @@ fn spawn(
     }
     cmd.spawn()
         .map_err(|e| RunnerError::Process(format!("starting {}: {e}", program.display())))
+}
+
+/// Kills the process group `child` leads (it and everything it started, see `spawn`).
+fn stop_group(child: &mut Child) {
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        // SAFETY: killpg only sends a signal; the group is the child's own (`process_group(0)`).
+        unsafe {
+            libc::killpg(pid, libc::SIGKILL);
+        }
+    }
+    let _ = child.start_kill();
 }
 
 struct TestProcess {
@@ -368,9 +383,8 @@ impl TestRunner for LocalTestRunner {
                 return Ok(TestStatus::Running);
             }
             let mut process = jobs.remove(&job.id).expect("present");
-            if timed_out {
-                let _ = process.child.start_kill();
-            }
+            // Stopped at the limit, or ended: nothing it started runs on.
+            stop_group(&mut process.child);
             (process, exited, timed_out)
         };
         let (mut process, exited, timed_out) = finished;
@@ -595,7 +609,8 @@ impl Deployer for LocalDeployer {
                 )));
             }
             Seen::TooSlow(mut instance) => {
-                let _ = instance.child.kill().await;
+                stop_group(&mut instance.child);
+                let _ = instance.child.wait().await;
                 let log = read_tail(&instance.dir.join("server.log"), 3000).await;
                 return Ok(RolloutStatus::Failed(format!(
                     "the app did not answer /health within {} s:\n{log}",
@@ -618,7 +633,8 @@ impl Deployer for LocalDeployer {
             .expect("deployments")
             .insert(key, instance);
         if let Some(mut old) = old {
-            let _ = old.child.kill().await;
+            stop_group(&mut old.child);
+            let _ = old.child.wait().await;
             let _ = tokio::fs::remove_dir_all(&old.dir).await;
         }
         Ok(RolloutStatus::Running)
@@ -662,7 +678,8 @@ impl Deployer for LocalDeployer {
             doomed.extend(ids.iter().filter_map(|k| pending.remove(k)));
         }
         for mut instance in doomed {
-            let _ = instance.child.kill().await;
+            stop_group(&mut instance.child);
+            let _ = instance.child.wait().await;
             let _ = tokio::fs::remove_dir_all(&instance.dir).await;
         }
         if environment.is_none() {

@@ -22,6 +22,8 @@ pub async fn run_all(projects: Arc<dyn ProjectStore>, artifacts: Arc<dyn Artifac
     project_lifecycle(projects.as_ref()).await;
     owners_are_isolated(projects.as_ref()).await;
     concurrent_updates_conflict(projects.clone()).await;
+    writers_that_lose_a_race_read_again_and_all_land(projects.clone()).await;
+    a_taken_version_number_moves_the_build_to_the_next(projects.as_ref()).await;
     project_listing_pages(projects.as_ref()).await;
     messages_are_idempotent_and_ordered(projects.as_ref()).await;
     runs_are_tracked(projects.as_ref()).await;
@@ -150,6 +152,99 @@ pub async fn concurrent_updates_conflict(store: Arc<dyn ProjectStore>) {
         store.get_project(&owner, p.id).await.unwrap().revision,
         p.revision + 1
     );
+}
+
+/// Writers that all read the same revision (held together until each has read) conflict on
+/// saving; [`crate::store::modify_project`] reads again and re-applies each change, so none is
+/// lost. Needs a multi-thread runtime: each writer waits for the others on its own thread.
+pub async fn writers_that_lose_a_race_read_again_and_all_land(store: Arc<dyn ProjectStore>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const WRITERS: usize = 3;
+    let owner = fresh_owner();
+    let p = new_project(store.as_ref(), &owner, "contended").await;
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let applied = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..WRITERS {
+        let (store, arrived, applied) = (store.clone(), arrived.clone(), applied.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut first = true;
+            crate::store::modify_project(store.as_ref(), p.id, move |project| {
+                applied.fetch_add(1, Ordering::SeqCst);
+                if std::mem::take(&mut first) {
+                    // Hold until every writer has read the same revision.
+                    arrived.fetch_add(1, Ordering::SeqCst);
+                    tokio::task::block_in_place(|| {
+                        let deadline =
+                            std::time::Instant::now() + std::time::Duration::from_secs(30);
+                        while arrived.load(Ordering::SeqCst) < WRITERS {
+                            assert!(
+                                std::time::Instant::now() < deadline,
+                                "the writers never met"
+                            );
+                            std::thread::sleep(std::time::Duration::from_millis(2));
+                        }
+                    });
+                }
+                project.description.push_str(&format!(" +{i}"));
+                Ok::<_, StoreError>(true)
+            })
+            .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().expect("every writer lands");
+    }
+    let end = store.get_project(&owner, p.id).await.unwrap();
+    for i in 0..WRITERS {
+        assert_eq!(
+            end.description.matches(&format!(" +{i}")).count(),
+            1,
+            "writer {i} landed once: {:?}",
+            end.description
+        );
+    }
+    assert_eq!(end.revision, p.revision + WRITERS as u64);
+    // All read revision 0 and one won: the other two conflicted, then one of them again.
+    assert!(
+        applied.load(Ordering::SeqCst) >= 2 * WRITERS - 1,
+        "the losers read again: {} changes applied",
+        applied.load(Ordering::SeqCst)
+    );
+}
+
+/// A build whose version number another build took first stores the next free one and leaves
+/// the others as they were.
+pub async fn a_taken_version_number_moves_the_build_to_the_next(store: &dyn ProjectStore) {
+    let owner = fresh_owner();
+    let p = new_project(store, &owner, "racing builds").await;
+    let version = |number: u32, text: &str| Version {
+        project_id: p.id,
+        number,
+        message_id: None,
+        spec: None,
+        manifest: vec![FileEntry {
+            path: "app/main.py".into(),
+            sha256: crate::store::sha256_hex(text.as_bytes()),
+            size: text.len() as u64,
+        }],
+        created_at: now(),
+    };
+    for n in 1..=2 {
+        store.create_version(&version(n, "taken")).await.unwrap();
+    }
+    let stored = crate::store::create_next_version(store, version(1, "mine"))
+        .await
+        .unwrap();
+    assert_eq!(stored.number, 3);
+    assert_eq!(store.get_version(p.id, 3).await.unwrap(), stored);
+    for n in 1..=2 {
+        assert_eq!(
+            store.get_version(p.id, n).await.unwrap().manifest,
+            version(n, "taken").manifest,
+            "version {n} is untouched"
+        );
+    }
 }
 
 /// Lists page by cursor, most recently updated first, without gaps or repeats.
@@ -466,6 +561,21 @@ pub async fn delete_removes_everything(store: &dyn ProjectStore) {
         })
         .await
         .unwrap();
+    store
+        .put_deployment(&Deployment {
+            id: new_id(),
+            project_id: p.id,
+            environment: Environment::Dev,
+            version: 1,
+            status: DeploymentStatus::Running,
+            url: Some("http://127.0.0.1:9/".into()),
+            resources: Default::default(),
+            logs: String::new(),
+            created_at: now(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.list_deployments(p.id).await.unwrap().len(), 1);
     store.delete_project(&owner, p.id).await.unwrap();
     assert!(store
         .list_messages(p.id, &PageRequest::default())
@@ -488,6 +598,28 @@ pub async fn delete_removes_everything(store: &dyn ProjectStore) {
         .unwrap()
         .iter()
         .any(|r| r.id == run.id));
+}
+
+/// Storing the same bytes again keeps one copy: `stored` counts the copies the backend holds.
+pub async fn blobs_are_stored_once<F, Fut>(store: &dyn ArtifactStore, stored: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = usize>,
+{
+    let before = stored().await;
+    let bytes = format!("stored once {}", new_id()).into_bytes();
+    let sha = store.put_blob(&bytes).await.unwrap();
+    assert_eq!(stored().await, before + 1, "a new content is one copy");
+    for _ in 0..3 {
+        assert_eq!(store.put_blob(&bytes).await.unwrap(), sha);
+    }
+    assert_eq!(
+        stored().await,
+        before + 1,
+        "the same content is not stored again"
+    );
+    store.put_blob(b"other content").await.unwrap();
+    assert_eq!(stored().await, before + 2);
 }
 
 /// Blobs are stored once per content and refused for malformed hashes.

@@ -208,6 +208,53 @@ pub trait ArtifactStore: Send + Sync {
     async fn has_blob(&self, sha256: &str) -> StoreResult<bool>;
 }
 
+/// How many times [`modify_project`] reads and writes before it gives up.
+pub const MODIFY_ATTEMPTS: usize = 5;
+
+/// Loads project `id`, applies `change` and saves it, reading again and re-applying `change`
+/// when another writer saved first (a conflict on the revision). `change` returns false to skip
+/// the write. After [`MODIFY_ATTEMPTS`] conflicts in a row, the last conflict is returned. Each
+/// conflict means another writer succeeded, so `n` concurrent writers all land when
+/// `n <= MODIFY_ATTEMPTS`.
+pub async fn modify_project<F, E>(
+    store: &dyn ProjectStore,
+    id: Uuid,
+    mut change: F,
+) -> Result<Project, E>
+where
+    F: FnMut(&mut Project) -> Result<bool, E>,
+    E: From<StoreError>,
+{
+    let mut last = StoreError::Conflict(format!("project {id}"));
+    for _ in 0..MODIFY_ATTEMPTS {
+        let mut project = store.load_project(id).await?;
+        if !change(&mut project)? {
+            return Ok(project);
+        }
+        match store.update_project(&project).await {
+            Ok(saved) => return Ok(saved),
+            Err(e @ StoreError::Conflict(_)) => last = e,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last.into())
+}
+
+/// Stores `version` under the first free number from its own: when another build took that
+/// number first, the next one. Returns the version as stored.
+pub async fn create_next_version(
+    store: &dyn ProjectStore,
+    mut version: Version,
+) -> StoreResult<Version> {
+    loop {
+        match store.create_version(&version).await {
+            Ok(()) => return Ok(version),
+            Err(StoreError::Conflict(_)) if version.number < u32::MAX => version.number += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
