@@ -1385,16 +1385,26 @@ mod tests {
 
     #[test]
     fn hostile_text_is_just_text() {
+        // Nothing asked for: each is read as a question (answered, never acted on).
         for t in [
             "",
             "   ",
             "\0\0",
-            "'; DROP TABLE projects;--",
             "🙂🙂",
+            "\u{202e}\u{200b}",
             &"x".repeat(100_000),
         ] {
-            let _ = classify(t, false);
-            let _ = classify(t, true);
+            assert_eq!(classify(t, false), Question, "{t:?}");
+            assert_eq!(classify(t, true), Question, "{t:?}");
+        }
+        // SQL in a message is words: at most a change to the spec, never a build, deploy or
+        // rollback of anything.
+        for has_spec in [false, true] {
+            let got = classify("'; DROP TABLE projects;--", has_spec);
+            assert!(
+                matches!(got, Question | Create | Refine),
+                "{has_spec}: {got:?}"
+            );
         }
     }
 }

@@ -233,12 +233,16 @@ async fn write_files(dir: &Path, files: &[File]) -> Result<(), RunnerError> {
 }
 
 /// A child process with a clean environment, its output in `log`, that dies with Kiln.
+/// The descriptor a child finds a listening socket on, when it is handed one (`uvicorn --fd 3`).
+const LISTENER_FD: i32 = 3;
+
 fn spawn(
     program: &Path,
     args: &[&str],
     cwd: &Path,
     env: &[(&str, String)],
     log: &Path,
+    listener: Option<&std::net::TcpListener>,
 ) -> Result<Child, RunnerError> {
     let out = std::fs::File::create(log).map_err(|e| RunnerError::Process(e.to_string()))?;
     let err = out
@@ -262,12 +266,25 @@ fn spawn(
     // Its own process group, so that stopping it stops whatever it started too (see
     // `stop_group`).
     cmd.process_group(0);
+    let handed = listener.map(std::os::fd::AsRawFd::as_raw_fd);
     #[cfg(target_os = "linux")]
-    // SAFETY: prctl is async-signal-safe; it asks the kernel to end the child with Kiln, so
-    // no generated app outlives the server that started it.
+    // SAFETY: prctl, dup2 and fcntl are async-signal-safe. prctl asks the kernel to end the
+    // child with Kiln, so no generated app outlives the server that started it; the listener,
+    // when there is one, becomes descriptor 3 without close-on-exec, so the child serves on
+    // the socket Kiln bound (no window in which another process could take its port).
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            if let Some(fd) = handed {
+                let ok = if fd == LISTENER_FD {
+                    libc::fcntl(fd, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(fd, LISTENER_FD)
+                };
+                if ok < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             Ok(())
         });
     }
@@ -355,6 +372,7 @@ impl TestRunner for LocalTestRunner {
             &project,
             &[],
             &dir.join("pytest.log"),
+            None,
         )?;
         let deadline = Instant::now() + self.env.settings.test_timeout;
         self.jobs.lock().expect("job registry").insert(
@@ -439,13 +457,6 @@ pub struct LocalDeployer {
     pending: Mutex<HashMap<String, Instance>>,
 }
 
-fn free_port() -> Result<u16, RunnerError> {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| RunnerError::Process(format!("no free port: {e}")))
-}
-
 /// Whether `http://127.0.0.1:{port}/health` answers 200.
 async fn healthy(port: u16) -> bool {
     let check = async {
@@ -527,19 +538,15 @@ impl Deployer for LocalDeployer {
             .await
             .map_err(io)?;
         write_files(&dir, &files).await?;
-        let port = free_port()?;
+        // Kiln binds the port and hands the socket over: nothing can take it in between.
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .map_err(|e| RunnerError::Process(format!("no free port: {e}")))?;
+        let port = listener.local_addr().map_err(io)?.port();
         let database = format!("sqlite:///{}", root.join("data").join("app.db").display());
+        let fd = LISTENER_FD.to_string();
         let child = spawn(
             &self.env.python(),
-            &[
-                "-m",
-                "uvicorn",
-                "app.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-            ],
+            &["-m", "uvicorn", "app.main:app", "--fd", &fd],
             &dir,
             &[
                 ("JWT_SECRET", secret(&root).await?),
@@ -548,7 +555,9 @@ impl Deployer for LocalDeployer {
                 ("PORT", port.to_string()),
             ],
             &dir.join("server.log"),
+            Some(&listener),
         )?;
+        drop(listener);
         let mut resources = serde_json::Map::new();
         resources.insert("pid".into(), child.id().into());
         resources.insert("port".into(), port.into());

@@ -113,14 +113,41 @@ async fn choice_routes_by_the_first_matching_rule_then_the_default() {
     );
 }
 
-#[tokio::test]
-async fn wait_passes_its_input_on() {
+/// Runs `def` at full time scale on tokio's paused clock, which moves only when everything
+/// waits: returns the output and how much (virtual) time the execution spent.
+async fn run_on_paused_clock(def: Value, input: Value) -> (Result<Value, Failure>, Duration) {
+    let machine = StateMachine::from_value(&def).expect("valid definition");
+    let started = tokio::time::Instant::now();
+    let out = execute(
+        &machine,
+        input,
+        &Resources::default(),
+        Options { time_scale: 1.0 },
+        None,
+    )
+    .await;
+    (out, started.elapsed())
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_waits_then_passes_its_input_on() {
     let def = json!({"StartAt": "W", "States": {
         "W": {"Type": "Wait", "Seconds": 5, "Next": "V"},
         "V": {"Type": "Wait", "SecondsPath": "$.delay", "Next": "T"},
         "T": {"Type": "Wait", "Timestamp": "2020-01-01T00:00:00Z", "End": true}}});
-    let (out, _) = run(def, json!({"delay": 3})).await;
+    let (out, took) = run_on_paused_clock(def, json!({"delay": 3})).await;
     assert_eq!(out.unwrap(), json!({"delay": 3}));
+    // 5 s, then the 3 s the input names; a timestamp in the past waits not at all.
+    assert_eq!(took.as_secs(), 8, "{took:?}");
+    // A timestamp ahead is waited for until it comes.
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::seconds(120))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let def = json!({"StartAt": "T", "States": {
+        "T": {"Type": "Wait", "TimestampPath": "$.at", "End": true}}});
+    let (out, took) = run_on_paused_clock(def, json!({ "at": at })).await;
+    out.unwrap();
+    assert!((118..=120).contains(&took.as_secs()), "{took:?}");
 }
 
 #[tokio::test]
@@ -190,26 +217,15 @@ async fn retry_repeats_matching_errors_up_to_max_attempts() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn retry_waits_with_exponential_backoff() {
     let def = json!({"StartAt": "T", "States": {"T": {
         "Type": "Task", "Resource": "flaky", "End": true,
         "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "BackoffRate": 2.0, "MaxAttempts": 3}]}}});
-    let machine = StateMachine::from_value(&def).unwrap();
-    let resources = Resources::default();
-    let started = std::time::Instant::now();
-    // Scaled to 1/20: waits of 1 s then 2 s become 50 ms then 100 ms.
-    execute(
-        &machine,
-        json!({}),
-        &resources,
-        Options { time_scale: 0.05 },
-        None,
-    )
-    .await
-    .unwrap();
-    let took = started.elapsed();
-    assert!(took >= Duration::from_millis(150), "{took:?}");
+    // Waits of 1 s then 2 s before the two retries, on the paused clock.
+    let (out, took) = run_on_paused_clock(def, json!({})).await;
+    assert_eq!(out.unwrap(), json!({"attempts": 3}));
+    assert_eq!(took, Duration::from_secs(3), "{took:?}");
 }
 
 #[tokio::test]
