@@ -3,7 +3,7 @@
 
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir, homedir } from "node:os";
 import { join, dirname } from "node:path";
@@ -65,6 +65,23 @@ async function openPage(viewport = { width: 1400, height: 900 }) {
   return { context, page, problems };
 }
 
+/// Kiln's API, from the test itself (not through the page).
+async function api(method, path, body) {
+  const res = await fetch(`${base}/api/v2${path}`, {
+    method, headers: body ? { "content-type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
+  return res.headers.get("content-type")?.includes("json") ? res.json() : res.text();
+}
+
+async function projectNamed(name) {
+  const page = await api("GET", "/projects?limit=100");
+  const p = page.items.find((x) => x.name === name);
+  assert.ok(p, `no project ${name}`);
+  return p;
+}
+
 async function say(page, text, done, arg = null) {
   await page.fill("#message", text);
   await page.keyboard.press("Enter");
@@ -116,7 +133,16 @@ test("describe, build, test and deploy a project in the browser", { timeout: 600
 
   await say(page, "Run the tests", () => document.querySelector(".block .passed, .block .failed"));
   const report = await page.textContent(".block .passed");
-  assert.match(report, /Version 1: \d+ passed, 0 failed, 0 errors/);
+  // As many passed as the version's test files define, counted here from the files.
+  const project = await projectNamed("Task Management API");
+  const v1 = await api("GET", `/projects/${project.id}/versions/1`);
+  let defined = 0;
+  for (const f of v1.manifest.filter((f) => /^tests\/test_.*\.py$/.test(f.path))) {
+    const source = await api("GET", `/projects/${project.id}/versions/1/files/${f.path}`);
+    defined += (source.match(/^(async )?def test_/gm) || []).length;
+  }
+  assert.ok(defined > 0, "the version has tests");
+  assert.match(report, new RegExp(`Version 1: ${defined} passed, 0 failed, 0 errors`), report);
   await page.screenshot({ path: join(shots, "3-tested.png") });
 
   await say(page, "Deploy it", () => [...document.querySelectorAll(".block.links a")].length > 0);
@@ -127,10 +153,16 @@ test("describe, build, test and deploy a project in the browser", { timeout: 600
   await page.click('#file-tree button[data-path="app/routers/tasks.py"]');
   await page.waitForFunction(() => /def create_task/.test(document.querySelector("#viewer").textContent));
   assert.match(await page.textContent("#viewer-title"), /app\/routers\/tasks\.py \(version 1\)/);
-  await page.click("#diff-button");
-  await page.waitForFunction(() => /\+\+\+ b\/app\/main\.py/.test(document.querySelector("#viewer").textContent));
+  const router = await page.textContent("#viewer");
   const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
   assert.equal(download.suggestedFilename(), "task-management-api-v1.zip");
+  // The archive holds the version: every file of its manifest, the router as the viewer showed it.
+  const zipped = JSON.parse(execFileSync("python3", ["-c",
+    "import sys, zipfile, json; z = zipfile.ZipFile(sys.argv[1]); print(json.dumps({n: z.read(n).decode() for n in z.namelist()}))",
+    await download.path()]).toString());
+  const names = Object.keys(zipped).map((n) => n.replace(/^[^/]+\//, ""));
+  assert.deepEqual(names.sort(), v1.manifest.map((f) => f.path).sort());
+  assert.equal(Object.entries(zipped).find(([n]) => n.endsWith("app/routers/tasks.py"))[1], router);
   const deployment = await page.getAttribute("#deployments a", "href");
   assert.match(deployment, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   await page.screenshot({ path: join(shots, "5-files.png") });
@@ -149,14 +181,50 @@ test("describe, build, test and deploy a project in the browser", { timeout: 600
   await app.screenshot({ path: join(shots, "6-app.png") });
   await app.close();
 
-  // Hostile text stays text.
-  assert.equal(await page.locator("#projects .name b").count(), 0);
+  // A second version, and its changes against the first: the new field added, nothing else.
+  await page.click("#panel-toggle");
+  await say(page, "Tasks also have a priority from 1 to 5", () => /field `task\.priority`/.test(document.querySelector("#messages").textContent));
+  await say(page, "Build it", () => /Version 2 is ready/.test(document.querySelector("#messages").textContent));
+  await page.click("#panel-toggle");
+  await page.waitForFunction(() => [...document.querySelectorAll("#version-select option")].some((o) => o.value === "2"));
+  await page.selectOption("#version-select", "2");
+  await page.waitForFunction(() => /\(version 2\)/.test(document.querySelector("#viewer-title").textContent));
+  await page.click("#diff-button");
+  await page.waitForFunction(() => /Changes in version 2/.test(document.querySelector("#viewer-title").textContent));
+  const added = await page.locator("#viewer span.add").allTextContents();
+  const removed = await page.locator("#viewer span.del").allTextContents();
+  assert.ok(added.some((l) => /^\+.*priority/.test(l)), added.join(""));
+  assert.ok(added.some((l) => /^\+\+\+ b\//.test(l)) && removed.some((l) => /^--- a\//.test(l)), "a unified diff");
+  // Only lines of what changed: nothing about tasks' other fields is removed.
+  assert.ok(!removed.some((l) => /^-[^-].*due_date/.test(l)), removed.join(""));
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test("hostile text in a project's name and messages stays text", async () => {
+  const name = `<img src=x onerror="window.__pwned=1"><b>bold</b> ${Date.now()}`;
+  await api("POST", "/projects", { name });
+  const { context, page, problems } = await openPage();
+  await page.fill("#search", "bold");
+  await page.click("#projects button >> nth=0");
+  await page.waitForFunction(() => document.querySelector("#project-title").textContent.includes("<b>bold</b>"));
+  await say(page, "what does <script>window.__pwned=2</script> do?", () => document.querySelectorAll(".msg:not(.user)").length >= 1);
+  for (const where of ["#projects", "#project-title", "#messages"]) {
+    assert.equal(await page.locator(`${where} b, ${where} img, ${where} script`).count(), 0, where);
+  }
+  assert.match(await page.textContent("#projects"), /<img src=x/);
+  assert.match(await page.textContent("#messages"), /<script>window.__pwned=2<\/script>/);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
   assert.deepEqual(problems, []);
   await context.close();
 });
 
 test("readable at a phone's width, with no console errors", async () => {
+  // A project of its own, so that this test needs no other to have run first.
+  const name = `Phone check ${Date.now()}`;
+  await api("POST", "/projects", { name, description: "An API for plants with a name" });
   const { context, page, problems } = await openPage({ width: 390, height: 844 });
+  await page.fill("#search", name);
   await page.click("#projects button");
   await page.waitForSelector("#messages .msg");
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -165,7 +233,7 @@ test("readable at a phone's width, with no console errors", async () => {
   // Search filters the sidebar.
   await page.fill("#search", "no such project");
   assert.equal(await page.locator("#projects button").count(), 0);
-  await page.fill("#search", "task");
+  await page.fill("#search", name.toLowerCase());
   assert.equal(await page.locator("#projects button").count(), 1);
   assert.deepEqual(problems, []);
   await context.close();
