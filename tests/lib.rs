@@ -135,16 +135,150 @@ impl Drop for Moto {
     }
 }
 
-/// On this moto server: Kiln's table and artifacts bucket, and the settings of an AWS
-/// installation whose pipeline is `state_machine_arn` (other resources are named, not made).
+/// The one `AWS::DynamoDB::Table` resource of `infra/template.yaml`: its logical id and its
+/// `Properties`.
+pub fn template_table() -> (String, serde_yaml::Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let template: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let tables: Vec<(String, serde_yaml::Value)> = template["Resources"]
+        .as_mapping()
+        .expect("the template has Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::DynamoDB::Table"))
+        .map(|(id, r)| (id.as_str().unwrap().to_owned(), r["Properties"].clone()))
+        .collect();
+    assert_eq!(tables.len(), 1, "the template declares one table");
+    tables.into_iter().next().unwrap()
+}
+
+/// Creates on `client` the table the SAM template declares, named `name`: its keys, attribute
+/// types, indexes, billing mode and time to live, so that the store is tested on the table AWS
+/// gets. A property this cannot carry over fails here rather than being dropped; encryption and
+/// point-in-time recovery do not change what the store can read or write.
+pub async fn create_template_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    };
+    use serde_yaml::Value;
+
+    let (id, props) = template_table();
+    let text = |v: &Value, what: &str| -> String {
+        v.as_str()
+            .unwrap_or_else(|| panic!("{id}: {what} is not a plain string: {v:?}"))
+            .to_owned()
+    };
+    let list = |v: &Value, what: &str| -> Vec<Value> {
+        v.as_sequence()
+            .unwrap_or_else(|| panic!("{id}: {what} is not a list: {v:?}"))
+            .clone()
+    };
+    let keys = |v: &Value, what: &str| -> Vec<KeySchemaElement> {
+        list(v, what)
+            .iter()
+            .map(|k| {
+                KeySchemaElement::builder()
+                    .attribute_name(text(&k["AttributeName"], what))
+                    .key_type(KeyType::from(text(&k["KeyType"], what).as_str()))
+                    .build()
+                    .unwrap()
+            })
+            .collect()
+    };
+    // TableName is the caller's; the last two need no counterpart on moto.
+    let known = [
+        "TableName",
+        "BillingMode",
+        "AttributeDefinitions",
+        "KeySchema",
+        "GlobalSecondaryIndexes",
+        "TimeToLiveSpecification",
+        "PointInTimeRecoverySpecification",
+        "SSESpecification",
+    ];
+    for key in props.as_mapping().unwrap().keys() {
+        let key = key.as_str().unwrap();
+        assert!(
+            known.contains(&key),
+            "{id}: create_template_table does not know {key}; teach it, or the tests miss it"
+        );
+    }
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::from(
+            text(&props["BillingMode"], "BillingMode").as_str(),
+        ))
+        .set_key_schema(Some(keys(&props["KeySchema"], "KeySchema")));
+    for a in list(&props["AttributeDefinitions"], "AttributeDefinitions") {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(text(&a["AttributeName"], "AttributeDefinitions"))
+                .attribute_type(ScalarAttributeType::from(
+                    text(&a["AttributeType"], "AttributeDefinitions").as_str(),
+                ))
+                .build()
+                .unwrap(),
+        );
+    }
+    if !props["GlobalSecondaryIndexes"].is_null() {
+        for index in list(&props["GlobalSecondaryIndexes"], "GlobalSecondaryIndexes") {
+            let projection = &index["Projection"];
+            let non_key = match &projection["NonKeyAttributes"] {
+                Value::Null => None,
+                v => Some(
+                    list(v, "NonKeyAttributes")
+                        .iter()
+                        .map(|a| text(a, "NonKeyAttributes"))
+                        .collect(),
+                ),
+            };
+            request = request.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(text(&index["IndexName"], "IndexName"))
+                    .set_key_schema(Some(keys(&index["KeySchema"], "GlobalSecondaryIndexes")))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::from(
+                                text(&projection["ProjectionType"], "ProjectionType").as_str(),
+                            ))
+                            .set_non_key_attributes(non_key)
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            );
+        }
+    }
+    request.send().await.unwrap();
+    let ttl = &props["TimeToLiveSpecification"];
+    if ttl["Enabled"].as_bool() == Some(true) {
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(text(&ttl["AttributeName"], "TimeToLiveSpecification"))
+                    .enabled(true)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// On this moto server: Kiln's table (as the SAM template declares it) and artifacts bucket,
+/// and the settings of an AWS installation whose pipeline is `state_machine_arn` (other
+/// resources are named, not made).
 pub async fn aws_installation(
     moto: &Moto,
     state_machine_arn: &str,
 ) -> (kiln::config::Config, aws_config::SdkConfig) {
     let sdk = moto.sdk_config().await;
-    kiln::store::DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), "kiln")
-        .await
-        .unwrap();
+    create_template_table(&aws_sdk_dynamodb::Client::new(&sdk), "kiln").await;
     moto.s3()
         .await
         .create_bucket()

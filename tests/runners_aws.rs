@@ -7,9 +7,14 @@ use kiln::runner::{
     CodeBuildTestRunner, Deployer, EcsDeployer, EcsSettings, RolloutStatus, TestRunner, TestStatus,
 };
 use kiln::store::S3ArtifactStore;
+use std::collections::BTreeSet;
+
 use kiln_integration_tests::{python, run_in, show, Moto};
-use serde_json::Value;
+use serde_json::{json, Value};
 use uuid::Uuid;
+
+mod fake_codebuild;
+use fake_codebuild::{expand, run_test_build, Buildspec, SentRequests};
 
 struct Aws {
     moto: Moto,
@@ -53,16 +58,57 @@ fn files(version: u32) -> Vec<(String, Vec<u8>)> {
     ]
 }
 
+/// A project with one passing and one failing test, laid out as generated projects are.
+fn suite() -> Vec<(String, Vec<u8>)> {
+    [
+        ("app/__init__.py", ""),
+        ("app/main.py", "def add(a, b):\n    return a + b\n"),
+        ("conftest.py", ""),
+        (
+            "tests/test_main.py",
+            "from app.main import add\n\n\ndef test_add():\n    assert add(1, 1) == 2\n\n\n\
+             def test_broken():\n    assert add(1, 1) == 3\n",
+        ),
+        ("requirements.txt", "fastapi==0.165.0\n"),
+        ("requirements-dev.txt", "-r requirements.txt\npytest\n"),
+    ]
+    .into_iter()
+    .map(|(path, text)| (path.to_owned(), text.as_bytes().to_vec()))
+    .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn codebuild_runs_the_suite_and_its_junit_report_comes_back() {
+async fn codebuild_runs_the_buildspec_and_its_junit_report_comes_back() {
     let aws = aws().await;
-    let codebuild = aws_sdk_codebuild::Client::new(&aws.sdk);
+    let sent = SentRequests::default();
+    let codebuild = sent.codebuild(&aws.sdk);
     let runner = CodeBuildTestRunner::new(codebuild.clone(), aws.artifacts.clone(), "kiln-tests");
+    let buildspec = Buildspec::read("buildspec-test.yml");
+
+    // The buildspec agrees with itself: the report pytest writes is the file the post-build
+    // step uploads and the file CodeBuild's report group reads.
+    let junit = buildspec.junit_path();
+    let uploads = buildspec.s3_uploads();
+    assert_eq!(uploads.len(), 1, "one upload: {uploads:?}");
+    let (uploaded, destination) = &uploads[0];
+    assert_eq!(
+        uploaded, &junit,
+        "the post-build step uploads pytest's report"
+    );
+    assert!(
+        buildspec
+            .report_files()
+            .contains(&(junit.clone(), "JUNITXML".to_owned())),
+        "the report group reads {junit}: {:?}",
+        buildspec.report_files()
+    );
+
     let project = Uuid::now_v7();
-    let job = runner.start(project, 3, files(3)).await.unwrap();
+    let job = runner.start(project, 3, suite()).await.unwrap();
     let ids: Value = serde_json::from_str(&job.id).unwrap();
 
-    // The build was started on the version's source, zipped in S3.
+    // The build was started on the version's source, zipped in S3, with this buildspec and
+    // exactly the variables it reads.
     let builds = codebuild
         .list_builds_for_project()
         .project_name("kiln-tests")
@@ -85,13 +131,40 @@ async fn codebuild_runs_the_suite_and_its_junit_report_comes_back() {
         1,
         "the version's source was uploaded once"
     );
-    let zip = aws
-        .artifacts
-        .get_object(sources.contents()[0].key().unwrap())
-        .await
-        .unwrap();
+    let source_key = sources.contents()[0].key().unwrap();
+    let zip = aws.artifacts.get_object(source_key).await.unwrap();
     let archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
-    assert_eq!(archive.len(), 2);
+    assert_eq!(archive.len(), suite().len());
+    let started = sent.start_builds();
+    assert_eq!(started.len(), 1);
+    let build = &started[0];
+    assert_eq!(build.project, "kiln-tests");
+    assert_eq!(build.source_type, "S3");
+    assert_eq!(
+        build.source_location,
+        format!("kiln-artifacts/{source_key}")
+    );
+    assert_eq!(build.buildspec, buildspec.text, "the buildspec of infra/");
+    assert_eq!(
+        build.env.keys().cloned().collect::<BTreeSet<_>>(),
+        buildspec.variables_from_outside(),
+        "the runner sets the variables the buildspec reads, and no others"
+    );
+    assert!(
+        build
+            .env
+            .iter()
+            .all(|(k, v)| !v.is_empty() && build.env_types[k] == "PLAINTEXT"),
+        "{build:?}"
+    );
+    let target = expand(destination, &build.env);
+    let report_key = target
+        .strip_prefix("s3://kiln-artifacts/")
+        .unwrap_or_else(|| panic!("the report goes to the artifacts bucket: {target}"));
+    assert!(
+        report_key.contains(&project.to_string()),
+        "reports of different projects do not collide: {report_key}"
+    );
 
     // moto's builds end at once and run nothing: no report is an error, not a pass.
     let TestStatus::Finished(report) = runner.poll(&job).await.unwrap() else {
@@ -103,32 +176,38 @@ async fn codebuild_runs_the_suite_and_its_junit_report_comes_back() {
         "{report:?}"
     );
 
-    // What the buildspec uploads is what the check step reads.
-    let job = runner.start(project, 3, files(3)).await.unwrap();
-    let ids: Value = serde_json::from_str(&job.id).unwrap();
-    let junit = r#"<testsuites><testsuite name="pytest" tests="2" time="0.5"><testcase classname="tests.test_tasks" name="test_create"/><testcase classname="tests.test_tasks" name="test_list"><failure message="assert 1 == 2"/></testcase></testsuite></testsuites>"#;
-    aws.artifacts
-        .put_object(
-            ids["report_key"].as_str().unwrap(),
-            junit.as_bytes().to_vec(),
-            "application/xml",
-        )
-        .await
-        .unwrap();
+    // Played as CodeBuild's container would, the buildspec leaves pytest's report where the
+    // check step reads it.
+    let python = kiln_integration_tests::python();
+    let played = run_test_build(build, aws.artifacts.client(), python.parent().unwrap()).await;
+    assert!(played.commands.iter().all(|(_, ok)| *ok), "{played:?}");
+    assert_eq!(
+        played.uploads,
+        [("kiln-artifacts".to_owned(), report_key.to_owned())]
+    );
     let TestStatus::Finished(report) = runner.poll(&job).await.unwrap() else {
         panic!("finished")
     };
-    assert_eq!((report.passed, report.failed), (1, 1));
-    assert_eq!(report.failures[0].name, "tests.test_tasks::test_list");
+    assert_eq!((report.passed, report.failed, report.errors), (1, 1, 0));
+    assert_eq!(report.failures[0].name, "tests.test_main::test_broken");
+    assert!(
+        report.failures[0].message.contains("assert 2 == 3"),
+        "{report:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
     let aws = aws().await;
     let ecr = aws_sdk_ecr::Client::new(&aws.sdk);
-    let ecs = aws_sdk_ecs::Client::new(&aws.sdk);
+    let sent = SentRequests::default();
+    let ecs = aws_sdk_ecs::Client::from_conf(
+        aws_sdk_ecs::config::Builder::from(&aws.sdk)
+            .interceptor(sent.clone())
+            .build(),
+    );
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&aws.sdk);
-    let codebuild = aws_sdk_codebuild::Client::new(&aws.sdk);
+    let codebuild = sent.codebuild(&aws.sdk);
     let f = &aws.fixture;
     let listener = f["listener_arn"].as_str().unwrap().to_owned();
     let deployer = EcsDeployer::new(
@@ -179,6 +258,19 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
         .builds()[0]
         .clone();
     assert_eq!(started.project_name(), Some("kiln-images"));
+    let image_build = &sent.start_builds()[0];
+    let image_buildspec = Buildspec::read("buildspec-image.yml");
+    assert_eq!(image_build.buildspec, image_buildspec.text);
+    assert_eq!(
+        image_build.env.keys().cloned().collect::<BTreeSet<_>>(),
+        image_buildspec.variables_from_outside(),
+        "the deployer sets the variables the image buildspec reads, and no others"
+    );
+    assert_eq!(
+        image_build.env["IMAGE_URI"],
+        format!("{}:v1", repo.repository_uri().unwrap()),
+        "the image is pushed where the task definition takes it from"
+    );
     let sources = aws
         .artifacts
         .client()
@@ -261,10 +353,30 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
         })
         .collect();
     assert!(patterns.contains(&format!("/{name}/*")), "{patterns:?}");
-    let status = deployer.rollout_status(&rollout).await.unwrap();
-    assert!(
-        matches!(status, RolloutStatus::Running | RolloutStatus::Pending),
-        "{status:?}"
+    // Right after CreateService no task runs yet: ECS reports the service's one deployment
+    // PRIMARY and IN_PROGRESS until it is steady (COMPLETED), or until the circuit breaker,
+    // which the deployer turns on, gives up on it (FAILED, rolled back). In progress is pending.
+    let deployments = service.deployments();
+    assert_eq!(deployments.len(), 1, "{deployments:?}");
+    assert_eq!(deployments[0].status(), Some("PRIMARY"));
+    assert_eq!(
+        deployments[0].task_definition(),
+        rollout.resources["task_definition_arn"].as_str()
+    );
+    assert_eq!(
+        deployments[0].rollout_state(),
+        Some(&aws_sdk_ecs::types::DeploymentRolloutState::InProgress)
+    );
+    assert_eq!(deployments[0].running_count(), 0);
+    assert_eq!(
+        deployer.rollout_status(&rollout).await.unwrap(),
+        RolloutStatus::Pending
+    );
+    let created = sent.bodies("CreateService");
+    assert_eq!(
+        created[0]["deploymentConfiguration"]["deploymentCircuitBreaker"],
+        json!({"enable": true, "rollback": true}),
+        "a rollout that cannot get healthy ends FAILED instead of pending for ever"
     );
 
     // A redeploy updates the same service to a new task definition; staging is its own service.
@@ -279,6 +391,12 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
     assert_eq!(
         second.resources["service_arn"],
         rollout.resources["service_arn"]
+    );
+    let updated = sent.bodies("UpdateService");
+    assert_eq!(
+        updated[0]["deploymentConfiguration"]["deploymentCircuitBreaker"],
+        json!({"enable": true, "rollback": true}),
+        "services made before the circuit breaker was turned on get it too"
     );
     let rules_after = elb
         .describe_rules()

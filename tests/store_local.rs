@@ -14,7 +14,8 @@ fn stores(dir: &std::path::Path) -> (Arc<dyn ProjectStore>, Arc<dyn ArtifactStor
 async fn sqlite_and_files_pass_the_store_suite() {
     let dir = tempfile::tempdir().unwrap();
     let (projects, artifacts) = stores(dir.path());
-    conformance::run_all(projects, artifacts).await;
+    conformance::run_all(projects.clone(), artifacts).await;
+    conformance::run_concurrent(projects).await;
 }
 
 #[tokio::test]

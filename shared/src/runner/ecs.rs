@@ -3,9 +3,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, KeyValuePair,
-    LaunchType, LoadBalancer, LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode,
-    PortMapping,
+    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition,
+    DeploymentCircuitBreaker, DeploymentConfiguration, KeyValuePair, LaunchType, LoadBalancer,
+    LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode, PortMapping,
 };
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, PathPatternConditionConfig, ProtocolEnum, RuleCondition, TargetTypeEnum,
@@ -84,6 +84,19 @@ fn deployment_name(project_id: Uuid, environment: Environment) -> String {
         &project_id.simple().to_string()[..12],
         environment.as_str()
     )
+}
+
+/// Rollouts that cannot become healthy end FAILED and go back to the last healthy one: without
+/// the circuit breaker, ECS keeps such a rollout IN_PROGRESS for ever.
+fn rollout_configuration() -> DeploymentConfiguration {
+    DeploymentConfiguration::builder()
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(true)
+                .rollback(true)
+                .build(),
+        )
+        .build()
 }
 
 fn repository_name(project_id: Uuid) -> String {
@@ -414,6 +427,7 @@ impl Deployer for EcsDeployer {
                 .cluster(&self.settings.cluster)
                 .service(&name)
                 .task_definition(&task_arn)
+                .deployment_configuration(rollout_configuration())
                 .force_new_deployment(true)
                 .send()
                 .await
@@ -426,6 +440,7 @@ impl Deployer for EcsDeployer {
                 .service_name(&name)
                 .task_definition(&task_arn)
                 .desired_count(1)
+                .deployment_configuration(rollout_configuration())
                 .launch_type(LaunchType::Fargate)
                 .network_configuration(
                     NetworkConfiguration::builder()

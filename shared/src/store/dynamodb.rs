@@ -10,9 +10,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, DeleteRequest,
-    GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
-    ScalarAttributeType, TransactWriteItem, WriteRequest,
+    AttributeValue, ConditionCheck, DeleteRequest, Put, TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
@@ -87,58 +85,13 @@ where
 }
 
 impl DynamoStore {
-    /// A store on `table`, which must exist (see [`DynamoStore::create_table`]).
+    /// A store on `table`, which must exist: the SAM template (`infra/template.yaml`) declares
+    /// it, and the AWS tests create it from there.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore {
             client,
             table: table.into(),
         }
-    }
-
-    /// Creates the table and its index, on-demand; for tests and first runs (the SAM template
-    /// declares the same table on AWS).
-    pub async fn create_table(client: &Client, table: &str) -> StoreResult<()> {
-        let attr = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("complete attribute definition")
-        };
-        let key = |name: &str, ty| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(ty)
-                .build()
-                .expect("complete key")
-        };
-        client
-            .create_table()
-            .table_name(table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr("PK"))
-            .attribute_definitions(attr("SK"))
-            .attribute_definitions(attr("GSI1PK"))
-            .attribute_definitions(attr("GSI1SK"))
-            .key_schema(key("PK", KeyType::Hash))
-            .key_schema(key("SK", KeyType::Range))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("GSI1")
-                    .key_schema(key("GSI1PK", KeyType::Hash))
-                    .key_schema(key("GSI1SK", KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .expect("complete index"),
-            )
-            .send()
-            .await
-            .map_err(backend)?;
-        Ok(())
     }
 
     async fn get_item(&self, pk_value: String, sk: String) -> StoreResult<Option<Item>> {
