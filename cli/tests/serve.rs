@@ -141,23 +141,90 @@ async fn chat_over_http_survives_a_kill_and_restart() {
         &items,
         "the conversation survived"
     );
-    // The next message works, and the earlier client id is still remembered.
-    let (status, _) = call(
+    // The run from before the kill is intact.
+    let (status, run_again) = call(
+        &client,
+        reqwest::Method::GET,
+        format!("{api}/projects/{id}/runs/{}", run["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{run_again}");
+    assert_eq!(run_again, run, "the run survived");
+    // The earlier client id is still remembered: the retry gets the first answer.
+    let (status, retried) = call(
         &client,
         reqwest::Method::POST,
         format!("{api}/projects/{id}/messages"),
         Some(json!({"content": "Build a REST API for managing tasks", "client_id": "c1"})),
     )
     .await;
-    assert_eq!(status, 200, "a retry after restart is recognised");
-    let (status, _) = call(
+    assert_eq!(
+        status, 200,
+        "a retry after restart is recognised: {retried}"
+    );
+    assert_eq!(retried["run"]["id"], posted["run"]["id"], "{retried}");
+    assert_eq!(
+        retried["message"]["id"], posted["message"]["id"],
+        "{retried}"
+    );
+
+    // The next message is read into the spec that was kept, and its run goes to its end.
+    let (status, next) = call(
         &client,
         reqwest::Method::POST,
         format!("{api}/projects/{id}/messages"),
         Some(json!({"content": "Add user authentication"})),
     )
     .await;
-    assert_eq!(status, 202);
+    assert_eq!(status, 202, "{next}");
+    let next = wait_for_run(&client, &api, &id, next["run"]["id"].as_str().unwrap()).await;
+    assert_eq!(next["status"], "succeeded", "{next}");
+    assert_eq!(next["intent"], "refine", "{next}");
+    assert_eq!(
+        common::step_names(&next),
+        ["ProductManager", "Architect", "Complete"]
+    );
+    let (_, now) = call(
+        &client,
+        reqwest::Method::GET,
+        format!("{api}/projects/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(now["spec"]["features"]["auth"], "jwt", "{now}");
+    let mut kept = again["spec"].clone();
+    kept["features"]["auth"] = json!("jwt");
+    assert_eq!(
+        now["spec"], kept,
+        "the spec from before the kill is kept, with authentication added"
+    );
+    let (_, conversation) = call(
+        &client,
+        reqwest::Method::GET,
+        format!("{api}/projects/{id}/conversation?limit=200"),
+        None,
+    )
+    .await;
+    let all = conversation["items"].as_array().unwrap();
+    assert_eq!(
+        &all[..items.len()],
+        &items[..],
+        "the conversation from before the kill comes first, unchanged"
+    );
+    let added: Vec<(&str, &str)> = all[items.len()..]
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), m["run_id"].as_str().unwrap()))
+        .collect();
+    let next_id = next["id"].as_str().unwrap();
+    assert_eq!(added.first(), Some(&("user", next_id)), "{conversation}");
+    assert!(
+        added.len() >= 2
+            && added[1..]
+                .iter()
+                .all(|(role, run)| *role != "user" && *run == next_id),
+        "only the new message and its replies were added: {conversation}"
+    );
 }
 
 #[tokio::test]

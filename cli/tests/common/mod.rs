@@ -127,3 +127,246 @@ pub async fn say(client: &reqwest::Client, api: &str, project: &str, content: &s
     assert!(status == 202 || status == 200, "{content}: {posted}");
     wait_for_run(client, api, project, posted["run"]["id"].as_str().unwrap()).await
 }
+
+/// The names of a run's recorded steps, in the order they ran.
+pub fn step_names(run: &Value) -> Vec<String> {
+    run["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a run without steps: {run}"))
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Reads a project.
+pub async fn project(client: &reqwest::Client, api: &str, id: &str) -> Value {
+    let (status, project) = call(
+        client,
+        reqwest::Method::GET,
+        format!("{api}/projects/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{project}");
+    project
+}
+
+/// The agents' and the system's messages in reply to a run, in order.
+pub async fn replies(client: &reqwest::Client, api: &str, id: &str, run: &Value) -> Vec<Value> {
+    let (_, conversation) = call(
+        client,
+        reqwest::Method::GET,
+        format!("{api}/projects/{id}/conversation?limit=200"),
+        None,
+    )
+    .await;
+    conversation["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no conversation: {conversation}"))
+        .iter()
+        .filter(|m| m["run_id"] == run["id"] && m["role"] != "user")
+        .cloned()
+        .collect()
+}
+
+/// Creates a project called `name` and says each message in turn, expecting every run to
+/// succeed; returns the project's id.
+pub async fn project_after(
+    client: &reqwest::Client,
+    api: &str,
+    name: &str,
+    messages: &[&str],
+) -> String {
+    let (status, project) = call(
+        client,
+        reqwest::Method::POST,
+        format!("{api}/projects"),
+        Some(serde_json::json!({ "name": name })),
+    )
+    .await;
+    assert_eq!(status, 201, "{project}");
+    let id = project["id"].as_str().unwrap().to_owned();
+    for content in messages {
+        let run = say(client, api, &id, content).await;
+        assert_eq!(run["status"], "succeeded", "{content}: {run}");
+    }
+    id
+}
+
+/// The URL (without its trailing slash) and version of the project's deployment to `environment`.
+pub fn deployment(project: &Value, environment: &str) -> (String, u64) {
+    let d = project["deployments"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no deployments: {project}"))
+        .iter()
+        .find(|d| d["environment"] == environment)
+        .unwrap_or_else(|| panic!("nothing deployed to {environment}: {project}"));
+    (
+        d["url"].as_str().unwrap().trim_end_matches('/').to_owned(),
+        d["version"].as_u64().unwrap(),
+    )
+}
+
+/// GETs `url` and returns its status and JSON body, or `None` when nothing answers.
+pub async fn try_get(client: &reqwest::Client, url: &str) -> Option<(u16, Value)> {
+    let res = client
+        .get(url)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .ok()?;
+    let status = res.status().as_u16();
+    let text = res.text().await.ok()?;
+    Some((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
+}
+
+/// The names of the fields of an OpenAPI schema, e.g. `NoteCreate`, of a deployed app.
+pub async fn schema_fields(client: &reqwest::Client, app_url: &str, schema: &str) -> Vec<String> {
+    let (status, openapi) = try_get(client, &format!("{app_url}/openapi.json"))
+        .await
+        .unwrap_or_else(|| panic!("{app_url} does not answer"));
+    assert_eq!(status, 200, "{openapi}");
+    let mut fields: Vec<String> = openapi["components"]["schemas"][schema]["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no schema {schema} in {openapi}"))
+        .keys()
+        .cloned()
+        .collect();
+    fields.sort();
+    fields
+}
+
+/// An app process (uvicorn) that a `kiln serve` process started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppProcess {
+    pub pid: u32,
+    pub port: u16,
+}
+
+/// The live app processes (uvicorn) whose parent is the process `parent`, with the port each
+/// was given, read from `/proc`.
+pub fn app_processes(parent: u32) -> Vec<AppProcess> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if parent_of(pid) != Some(parent) || !process_alive(pid) {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if !args.iter().any(|a| a == "uvicorn") {
+            continue;
+        }
+        // Kiln tells every app its port in `PORT`, however it hands the port over.
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let port = environ
+            .split(|b| *b == 0)
+            .find_map(|var| var.strip_prefix(b"PORT="))
+            .and_then(|p| std::str::from_utf8(p).ok()?.parse().ok());
+        if let Some(port) = port {
+            found.push(AppProcess { pid, port });
+        }
+    }
+    found.sort_by_key(|p| p.pid);
+    found
+}
+
+/// `/proc/{pid}/stat`: the state and the parent, after the command name in parentheses.
+fn stat_fields(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    stat_fields(pid).map(|(_, ppid)| ppid)
+}
+
+/// Whether a process exists and has not exited (a zombie waiting to be reaped has).
+pub fn process_alive(pid: u32) -> bool {
+    stat_fields(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
+}
+
+/// Whether something accepts connections on a loopback port.
+pub fn port_open(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(2),
+    )
+    .is_ok()
+}
+
+/// Polls `check` every 100 ms until it holds; panics with `what` after `limit`.
+pub async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up after {limit:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The Python of the virtualenv that `kiln` processes under test use for generated projects
+/// (under [`runtime_venv_dir`]), made the way `kiln` makes it when it is missing.
+pub async fn runtime_python() -> std::path::PathBuf {
+    use kiln::generator::{
+        AUTH_REQUIREMENTS, DATABASE_REQUIREMENTS, DEV_REQUIREMENTS, POSTGRES_REQUIREMENTS,
+        REQUIREMENTS,
+    };
+    let root = std::path::PathBuf::from(runtime_venv_dir());
+    let scratch = tempfile::tempdir().unwrap();
+    let (runner, _) =
+        kiln::runner::LocalTestRunner::with_deployer(kiln::runner::LocalRunnerSettings {
+            python: "python3".into(),
+            venv_root: root.clone(),
+            work_dir: scratch.path().join("work"),
+            deploy_dir: scratch.path().join("deployments"),
+            test_timeout: Duration::from_secs(600),
+            deploy_timeout: Duration::from_secs(120),
+        });
+    use kiln::runner::TestRunner;
+    runner
+        .prepare_environment()
+        .await
+        .expect("making the runtime virtualenv");
+    // The directory is named after the hash of the pinned requirements, as `kiln` names it.
+    let requirements: String = REQUIREMENTS
+        .iter()
+        .chain(DATABASE_REQUIREMENTS)
+        .chain(POSTGRES_REQUIREMENTS)
+        .chain(AUTH_REQUIREMENTS)
+        .chain(DEV_REQUIREMENTS)
+        .map(|r| format!("{r}\n"))
+        .collect();
+    let key = &kiln::store::sha256_hex(requirements.as_bytes())[..16];
+    let dir = root.join(format!("py-{key}"));
+    assert!(
+        dir.join(".kiln-ready").exists(),
+        "no ready virtualenv at {}: has kiln changed how it names it?",
+        dir.display()
+    );
+    dir.join("bin").join("python")
+}
