@@ -813,8 +813,6 @@ async fn the_virtualenv_is_made_with_pip_without_uv() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "claim false: the QA engineer says \"Setting up the Python environment…\" and \"The \
-            test environment is ready.\" without naming uv or pip (shared/src/agents/qa_engineer.rs)"]
 async fn the_conversation_says_which_tool_made_the_virtualenv() {
     for (with_uv, tool) in [(true, "uv"), (false, "pip")] {
         let tools = Toolbox::new(with_uv).await;
@@ -973,9 +971,6 @@ async fn the_aws_backend_starts_from_its_settings_and_names_the_missing_ones() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "claim false: a step that starts a long operation (QaStart, DevOpsDeploy) returns \
-            {\"done\": false} and run_recorded_step leaves it `running` for good, so a succeeded \
-            run records steps that never finished (shared/src/agents/mod.rs)"]
 async fn a_finished_run_records_every_step_as_finished() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);

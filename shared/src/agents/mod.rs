@@ -223,6 +223,16 @@ pub async fn run_recorded_step(
     let (project_id, run_id) = (request.run.project_id, request.run.run_id);
     let mut run = ctx.projects.get_run(project_id, run_id).await?;
     if run.steps.last().is_none_or(|s| s.name != name) {
+        // A step that answered "not done" (a job started, a rollout polled) handed over to
+        // the state machine; the machine moving on to another step means it finished.
+        for earlier in run
+            .steps
+            .iter_mut()
+            .filter(|s| s.status == RunStatus::Running)
+        {
+            earlier.status = RunStatus::Succeeded;
+            earlier.finished_at = Some(now());
+        }
         run.steps.push(RunStep {
             name: name.to_owned(),
             status: RunStatus::Running,

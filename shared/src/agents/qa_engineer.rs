@@ -29,8 +29,14 @@ pub(super) async fn start(ctx: &AgentContext, run: &RunInput) -> Result<Value, A
             vec![],
         )
         .await?;
-        ctx.tests.prepare_environment().await?;
-        say(ctx, run, "The test environment is ready.".into(), vec![]).await?;
+        let how = ctx.tests.prepare_environment().await?;
+        say(
+            ctx,
+            run,
+            format!("The test environment is ready ({how})."),
+            vec![],
+        )
+        .await?;
     }
     let version = ctx.projects.get_version(project.id, number).await?;
     let files = version_files(ctx, &version).await?;

@@ -116,8 +116,8 @@ impl TestRunner for CodeBuildTestRunner {
         false
     }
 
-    async fn prepare_environment(&self) -> Result<(), RunnerError> {
-        Ok(())
+    async fn prepare_environment(&self) -> Result<String, RunnerError> {
+        Ok("CodeBuild's image has it".into())
     }
 
     async fn start(

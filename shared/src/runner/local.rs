@@ -78,10 +78,10 @@ impl PythonEnv {
     /// Creates the virtualenv once: with `uv` when it is installed, with venv and pip otherwise.
     /// It is built beside its final place and renamed into it, so that concurrent makers (other
     /// runners, other Kiln processes) never see or clobber a half-made one.
-    async fn ensure(&self) -> Result<(), RunnerError> {
+    async fn ensure(&self) -> Result<String, RunnerError> {
         let _guard = self.setup.lock().await;
         if self.ready() {
-            return Ok(());
+            return Ok("it was already there".into());
         }
         let env_err = |m: String| RunnerError::Environment(m);
         tokio::fs::create_dir_all(&self.settings.venv_root)
@@ -92,20 +92,20 @@ impl PythonEnv {
             .venv_root
             .join(format!(".building-{}", Uuid::new_v4().simple()));
         let outcome = self.build(&tmp).await;
-        if outcome.is_ok() && !self.ready() {
+        if let (Ok(how), false) = (&outcome, self.ready()) {
             if self.dir.exists() {
                 // A broken leftover without the ready marker.
                 let _ = tokio::fs::remove_dir_all(&self.dir).await;
             }
             if tokio::fs::rename(&tmp, &self.dir).await.is_ok() {
-                return Ok(());
+                return Ok(format!("made with {how}"));
             }
         }
         let _ = tokio::fs::remove_dir_all(&tmp).await;
         match outcome {
             // Another maker finished first: use theirs.
-            Ok(()) if self.ready() => Ok(()),
-            Ok(()) => Err(env_err(format!(
+            Ok(_) if self.ready() => Ok("another process made it first".into()),
+            Ok(_) => Err(env_err(format!(
                 "could not move the virtualenv into {}",
                 self.dir.display()
             ))),
@@ -113,7 +113,8 @@ impl PythonEnv {
         }
     }
 
-    async fn build(&self, dir: &Path) -> Result<(), RunnerError> {
+    /// Makes the virtualenv in `dir`; says with what ("uv", "venv and pip").
+    async fn build(&self, dir: &Path) -> Result<&'static str, RunnerError> {
         let env_err = |m: String| RunnerError::Environment(m);
         let req_file = dir.with_extension("txt");
         tokio::fs::write(&req_file, &self.requirements)
@@ -162,7 +163,8 @@ impl PythonEnv {
         outcome?;
         tokio::fs::write(dir.join(".kiln-ready"), &self.requirements)
             .await
-            .map_err(|e| env_err(e.to_string()))
+            .map_err(|e| env_err(e.to_string()))?;
+        Ok(if uv { "uv" } else { "venv and pip" })
     }
 }
 
@@ -341,7 +343,7 @@ impl TestRunner for LocalTestRunner {
         !self.env.ready()
     }
 
-    async fn prepare_environment(&self) -> Result<(), RunnerError> {
+    async fn prepare_environment(&self) -> Result<String, RunnerError> {
         self.env.ensure().await
     }
 

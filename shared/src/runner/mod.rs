@@ -118,8 +118,8 @@ pub trait TestRunner: Send + Sync {
     /// worth telling the user about).
     async fn needs_environment(&self) -> bool;
 
-    /// Makes the environment if it is missing.
-    async fn prepare_environment(&self) -> Result<(), RunnerError>;
+    /// Makes the environment if it is missing; says how it was made ("made with uv").
+    async fn prepare_environment(&self) -> Result<String, RunnerError>;
 
     /// Starts the test suite of a version's files.
     async fn start(
