@@ -259,3 +259,136 @@ pub fn apply(spec: &AppSpec, patch: &Patch) -> Result<(AppSpec, SpecChange), Spe
     next.validate()?;
     Ok((next, change))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(name: &str, ty: FieldType) -> Field {
+        Field {
+            name: name.into(),
+            ty,
+            required: false,
+            unique: false,
+            default: None,
+        }
+    }
+
+    /// "Is `priority` a number or text?", with one option of each type.
+    fn type_question(options: usize) -> Question {
+        let option = |label: &str, ty| QuestionOption {
+            label: label.into(),
+            patch: Patch::Field {
+                resource: "ticket".into(),
+                field: field("priority", ty),
+            },
+        };
+        let mut options_list = vec![
+            option("a whole number", FieldType::Integer),
+            option("text", FieldType::String),
+        ];
+        options_list.truncate(options);
+        Question {
+            text: "Is `priority` of tickets a number or text?".into(),
+            options: options_list,
+            about: None,
+        }
+    }
+
+    #[test]
+    fn an_option_number_at_the_start_picks_it_whatever_follows() {
+        let q = type_question(2);
+        for (reply, want) in [
+            ("1", Some(0)),
+            (
+                "2) text please, people type whatever they want in there",
+                Some(1),
+            ),
+            ("(2) that one", Some(1)),
+            ("#1", Some(0)),
+            ("option 2", Some(1)),
+            ("2.", Some(1)),
+            // Not an option: no such number, or a number that starts a sentence.
+            ("0)", None),
+            ("3)", None),
+            (
+                "25 tickets a day, and they have an owner and a due date",
+                None,
+            ),
+        ] {
+            assert_eq!(picked(&q, reply), want, "{reply:?}");
+        }
+        // With one option, "2" picks nothing.
+        assert_eq!(picked(&type_question(1), "2"), None);
+        assert_eq!(picked(&type_question(1), "the second"), None);
+    }
+
+    #[test]
+    fn order_words_and_letters_pick_only_when_alone() {
+        let q = type_question(2);
+        assert_eq!(picked(&q, "the first one"), Some(0));
+        assert_eq!(picked(&q, "the latter"), Some(1));
+        assert_eq!(picked(&q, "b"), Some(1));
+        assert_eq!(picked(&q, "a"), Some(0));
+        // Both, or a letter inside a sentence: nothing picked.
+        assert_eq!(picked(&q, "first or second"), None);
+        assert_eq!(picked(&q, "b is fine i guess but not sure"), None);
+        // Long replies are messages, not answers.
+        assert_eq!(
+            picked(
+                &q,
+                "the first one but also tickets have an owner and a due date"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn a_type_named_alone_picks_the_option_of_that_type() {
+        let q = type_question(2);
+        for (reply, want) in [
+            ("a whole number", Some(0)),
+            ("integer", Some(0)),
+            ("make it a number", Some(0)),
+            ("text", Some(1)),
+            ("just text please", Some(1)),
+            ("a string", Some(1)),
+            // A type inside a request is that request's.
+            ("add a number field called score", None),
+            // "a field" tells a field from a thing; here both options are fields.
+            ("just a field", None),
+            ("a date", None),
+        ] {
+            assert_eq!(picked(&q, reply), want, "{reply:?}");
+        }
+    }
+
+    #[test]
+    fn a_field_answer_replaces_the_guess_and_an_equal_one_changes_nothing() {
+        let mut spec = AppSpec::default();
+        spec.resources.push(Resource {
+            name: "ticket".into(),
+            plural: "tickets".into(),
+            fields: vec![field("priority", FieldType::Integer)],
+            relations: vec![],
+        });
+        let q = type_question(2);
+        let (next, change) = apply(&spec, &q.options[1].patch).unwrap();
+        assert_eq!(
+            next.resources[0].fields,
+            [field("priority", FieldType::String)]
+        );
+        assert_eq!(change.changed.len(), 1, "{change:?}");
+        assert!(change.added.is_empty());
+        assert_eq!(
+            change.focus,
+            Some(super::super::FieldRef {
+                resource: "ticket".into(),
+                field: "priority".into()
+            })
+        );
+        let (same, change) = apply(&spec, &q.options[0].patch).unwrap();
+        assert_eq!(same, spec);
+        assert!(change.is_empty(), "{change:?}");
+    }
+}
