@@ -4,16 +4,12 @@
 //! of that app) runs against it. The generated project's own tests come from the same templates
 //! as its code, so they cannot catch a template that is wrong in both; this suite can.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::process::Command;
 
 use kiln::generator::generate_code;
 use kiln::spec::AppSpec;
-use kiln_integration_tests::{python, show, write_files};
+use kiln_integration_tests::{python, show, write_files, ServedApp};
 
 /// `tests/python/oracle/`.
 fn oracle_dir() -> PathBuf {
@@ -51,86 +47,6 @@ fn specs() -> Vec<(String, AppSpec)> {
 }
 
 /// A generated app under uvicorn, stopped when dropped; `log` collects its stderr.
-struct Served {
-    child: Child,
-    base: String,
-    log: Arc<Mutex<String>>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Served {
-    /// Serves the project in `dir`. Uvicorn binds port 0 itself and keeps the socket, so no
-    /// other process can take the port between choosing and binding it; the port it got is
-    /// read from its startup line, which it prints once the app has started.
-    fn start(dir: &Path) -> Result<Served, String> {
-        let mut child = Command::new(python())
-            .args([
-                "-m",
-                "uvicorn",
-                "app.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--no-access-log",
-            ])
-            .current_dir(dir)
-            .env(
-                "DATABASE_URL",
-                format!("sqlite:///{}", dir.join("app.db").display()),
-            )
-            .env("JWT_SECRET", JWT_SECRET)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env_remove("VIRTUAL_ENV")
-            .env_remove("PYTHONPATH")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("starting uvicorn: {e}"))?;
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (port_tx, port_rx) = mpsc::channel();
-        let sink = Arc::clone(&log);
-        // Drains stderr for the app's whole life, so that its log never blocks it.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).split(b'\n') {
-                let Ok(line) = line else { break };
-                let line = String::from_utf8_lossy(&line);
-                if let Some(rest) = line.split("Uvicorn running on http://127.0.0.1:").nth(1) {
-                    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                    let _ = port_tx.send(port);
-                }
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let mut served = Served {
-            child,
-            base: String::new(),
-            log,
-        };
-        match port_rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(port) => {
-                served.base = format!("http://127.0.0.1:{port}");
-                Ok(served)
-            }
-            Err(_) => Err(format!("uvicorn did not start:\n{}", served.log())),
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-}
-
 /// Generates the project of `spec`, serves it and runs the oracle against it.
 fn check_app(stem: &str, spec: &AppSpec, root: &Path) -> Result<String, String> {
     let dir = root.join(stem);
@@ -138,7 +54,7 @@ fn check_app(stem: &str, spec: &AppSpec, root: &Path) -> Result<String, String> 
         &dir,
         &generate_code(spec).map_err(|e| format!("{stem}: {e}"))?,
     );
-    let served = Served::start(&dir).map_err(|e| format!("{stem}: {e}"))?;
+    let served = ServedApp::start(&dir, JWT_SECRET).map_err(|e| format!("{stem}: {e}"))?;
     let out = Command::new(python())
         // `-rxXfE` lists failures and each known bug (an xfail whose reason starts with BUG).
         .args(["-m", "pytest", "tests/python/oracle", "-q", "-rxXfE"])

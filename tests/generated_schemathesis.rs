@@ -4,14 +4,11 @@
 //! documented, every answer as its schema says, schema-valid requests accepted and invalid ones
 //! refused. The apps' own tests are written by the generator; this oracle is not.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use kiln::generator::generate_code;
 use kiln::spec::{apply_message, AppSpec};
-use kiln_integration_tests::{python, python_tool, write_files};
+use kiln_integration_tests::{python_tool, write_files, ServedApp};
 
 /// (name, conversation): each kind of app once.
 const APPS: &[(&str, &[&str])] = &[
@@ -38,64 +35,6 @@ fn spec_for(name: &str, conversation: &[&str]) -> AppSpec {
     }
     spec.validate().unwrap();
     spec
-}
-
-struct App(Child);
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Serves the app in `dir` under uvicorn, retrying on another port if the first is taken.
-fn serve(dir: &Path) -> (App, String) {
-    for _ in 0..5 {
-        let port = free_port();
-        let child = Command::new(python())
-            .args([
-                "-m",
-                "uvicorn",
-                "app.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-            ])
-            .current_dir(dir)
-            .env(
-                "DATABASE_URL",
-                format!("sqlite:///{}", dir.join("app.db").display()),
-            )
-            .env(
-                "JWT_SECRET",
-                "a-secret-that-is-long-enough-for-the-app-0123456789",
-            )
-            .env_remove("VIRTUAL_ENV")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let app = App(child);
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return (app, base);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-    panic!("uvicorn did not start");
 }
 
 /// A bearer token from the app's own register and login.
@@ -130,7 +69,9 @@ fn schemathesis_finds_no_failure_in_generated_apps() {
         let spec = spec_for(name, conversation);
         let dir = root.path().join(name.replace(' ', "_"));
         write_files(&dir, &generate_code(&spec).unwrap());
-        let (_app, base) = serve(&dir);
+        let app = ServedApp::start(&dir, "a-secret-that-is-long-enough-for-the-app-0123456789")
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let base = app.base.clone();
         let mut args = vec![
             "run".to_owned(),
             format!("{base}/openapi.json"),

@@ -82,19 +82,40 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts `moto_server` from the test environment and waits until it answers.
+    /// Starts `moto_server` from the test environment on a port it binds itself (`-p 0`; the
+    /// port is read from what it prints, so no other process can take it in between) and
+    /// waits until it answers.
     pub fn start() -> Moto {
-        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(python_tool("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        use std::io::BufRead;
+        let mut child = Command::new(python_tool("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .env("NO_COLOR", "1")
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("moto_server is installed by ./scripts/test");
+        let stderr = child.stderr.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if !sent {
+                    if let Some(port) = line
+                        .split("Running on http://127.0.0.1:")
+                        .nth(1)
+                        .and_then(|p| p.trim().parse::<u16>().ok())
+                    {
+                        let _ = tx.send(port);
+                        sent = true;
+                    }
+                }
+                // Keeps reading, so that moto never blocks on a full pipe.
+            }
+        });
+        let port = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("moto did not say where it listens");
         let moto = Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
@@ -311,4 +332,88 @@ pub async fn aws_installation(
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     (kiln::config::Config::from_vars(&vars).unwrap(), sdk)
+}
+
+/// A generated app under uvicorn, stopped when dropped.
+pub struct ServedApp {
+    child: std::process::Child,
+    /// `http://127.0.0.1:{port}`.
+    pub base: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Drop for ServedApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServedApp {
+    /// Serves the project in `dir`. Uvicorn binds port 0 itself and keeps the socket, so no
+    /// other process can take the port between choosing and binding it; the port it got is
+    /// read from its startup line, which it prints once the app has started.
+    pub fn start(dir: &Path, jwt_secret: &str) -> Result<ServedApp, String> {
+        use std::io::BufRead;
+        let mut child = Command::new(python())
+            .args([
+                "-m",
+                "uvicorn",
+                "app.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-access-log",
+            ])
+            .current_dir(dir)
+            .env(
+                "DATABASE_URL",
+                format!("sqlite:///{}", dir.join("app.db").display()),
+            )
+            .env("JWT_SECRET", jwt_secret)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env_remove("VIRTUAL_ENV")
+            .env_remove("PYTHONPATH")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("starting uvicorn: {e}"))?;
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let sink = std::sync::Arc::clone(&log);
+        // Drains stderr for the app's whole life, so that its log never blocks it.
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).split(b'\n') {
+                let Ok(line) = line else { break };
+                let line = String::from_utf8_lossy(&line);
+                if let Some(rest) = line.split("Uvicorn running on http://127.0.0.1:").nth(1) {
+                    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    let _ = port_tx.send(port);
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let mut served = ServedApp {
+            child,
+            base: String::new(),
+            log,
+        };
+        match port_rx.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(port) => {
+                served.base = format!("http://127.0.0.1:{port}");
+                Ok(served)
+            }
+            Err(_) => Err(format!("uvicorn did not start:\n{}", served.log())),
+        }
+    }
+
+    /// What uvicorn printed so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
 }
