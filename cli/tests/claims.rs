@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{
     app_processes, call, deployment, eventually, port_open, process_alive, project, project_after,
-    replies, schema_fields, step_names, try_get, Server,
+    replies, schema_fields, step_names, try_get, Server, Session,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -85,15 +85,13 @@ fn port_of(url: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn test_and_deploy_build_first_when_the_spec_changed() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
-    let client = reqwest::Client::new();
-    let api = format!("{}/api/v2", server.base);
-    let id = project_after(&client, &api, "Notes", &[NOTES, "build it"]).await;
+    let session = Session::start(&[]);
+    let (client, api) = (&session.client, &session.api);
+    let id = project_after(client, api, "Notes", &[NOTES, "build it"]).await;
 
     // The spec changes after version 1: "run the tests" builds version 2 first and tests it.
-    say(&client, &api, &id, "each note also has a summary").await;
-    let tested = say(&client, &api, &id, "run the tests").await;
+    say(client, api, &id, "each note also has a summary").await;
+    let tested = say(client, api, &id, "run the tests").await;
     assert_eq!(
         step_names(&tested),
         [
@@ -107,24 +105,24 @@ async fn test_and_deploy_build_first_when_the_spec_changed() {
             "Complete"
         ]
     );
-    let report = test_report(&replies(&client, &api, &id, &tested).await);
+    let report = test_report(&replies(client, api, &id, &tested).await);
     assert_eq!(report["version"], 2, "the new version was tested: {report}");
     assert_eq!(report["report"]["failed"], 0, "{report}");
-    let p = project(&client, &api, &id).await;
+    let p = project(client, api, &id).await;
     assert_eq!(p["current_version"], 2, "{p}");
 
     // It changes again: "deploy it" builds version 3, tests it, and deploys it.
-    say(&client, &api, &id, "add a due date").await;
-    let deployed = say(&client, &api, &id, "deploy it").await;
+    say(client, api, &id, "add a due date").await;
+    let deployed = say(client, api, &id, "deploy it").await;
     assert_eq!(step_names(&deployed), BUILD_TEST_DEPLOY);
-    let report = test_report(&replies(&client, &api, &id, &deployed).await);
+    let report = test_report(&replies(client, api, &id, &deployed).await);
     assert_eq!(report["version"], 3, "{report}");
-    let p = project(&client, &api, &id).await;
+    let p = project(client, api, &id).await;
     assert_eq!(p["current_version"], 3, "{p}");
     let (url, version) = deployment(&p, "dev");
     assert_eq!(version, 3, "{p}");
     assert_eq!(
-        schema_fields(&client, &url, "NoteCreate").await,
+        schema_fields(client, &url, "NoteCreate").await,
         ["due_date", "summary", "title"],
         "the deployed app has the new field"
     );
@@ -132,13 +130,11 @@ async fn test_and_deploy_build_first_when_the_spec_changed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rollback_redeploys_the_earlier_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
-    let client = reqwest::Client::new();
-    let api = format!("{}/api/v2", server.base);
+    let session = Session::start(&[]);
+    let (client, api) = (&session.client, &session.api);
     let id = project_after(
-        &client,
-        &api,
+        client,
+        api,
         "Notes",
         &[
             NOTES,
@@ -148,15 +144,15 @@ async fn a_rollback_redeploys_the_earlier_version() {
         ],
     )
     .await;
-    let before = project(&client, &api, &id).await;
+    let before = project(client, api, &id).await;
     let (url, version) = deployment(&before, "dev");
     assert_eq!(version, 2, "{before}");
     assert_eq!(
-        schema_fields(&client, &url, "NoteCreate").await,
+        schema_fields(client, &url, "NoteCreate").await,
         ["summary", "title"]
     );
 
-    let rolled = say(&client, &api, &id, "roll back to version 1").await;
+    let rolled = say(client, api, &id, "roll back to version 1").await;
     assert_eq!(
         step_names(&rolled),
         [
@@ -169,7 +165,7 @@ async fn a_rollback_redeploys_the_earlier_version() {
             "Complete"
         ]
     );
-    let after = project(&client, &api, &id).await;
+    let after = project(client, api, &id).await;
     assert_eq!(after["current_version"], 1, "{after}");
     let fields: Vec<&str> = after["spec"]["resources"][0]["fields"]
         .as_array()
@@ -182,7 +178,7 @@ async fn a_rollback_redeploys_the_earlier_version() {
     assert_eq!(version, 1, "{after}");
     assert_ne!(new_url, url, "a new process serves the rolled-back version");
     assert_eq!(
-        schema_fields(&client, &new_url, "NoteCreate").await,
+        schema_fields(client, &new_url, "NoteCreate").await,
         ["title"],
         "version 1 is what answers over HTTP"
     );
@@ -190,22 +186,20 @@ async fn a_rollback_redeploys_the_earlier_version() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redeploy_replaces_the_old_process_only_once_the_new_one_answers() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
-    let kiln_pid = server.child.id();
-    let client = reqwest::Client::new();
-    let api = format!("{}/api/v2", server.base);
-    let id = project_after(&client, &api, "Notes", &[NOTES, "deploy it"]).await;
-    let (old_url, _) = deployment(&project(&client, &api, &id).await, "dev");
+    let session = Session::start(&[]);
+    let (_server, client, api) = (&session.server, &session.client, &session.api);
+    let kiln_pid = session.server.child.id();
+    let id = project_after(client, api, "Notes", &[NOTES, "deploy it"]).await;
+    let (old_url, _) = deployment(&project(client, api, &id).await, "dev");
     let old_port = port_of(&old_url);
 
     // While the redeploy runs, something answers /health at every moment: the old process,
     // or, once the old one is gone, the new one, which must have answered before it went.
-    let run_id = post(&client, &api, &id, "redeploy").await;
+    let run_id = post(client, api, &id, "redeploy").await;
     let (mut old_answers, mut overlap, mut old_gone) = (0, false, false);
     let deadline = std::time::Instant::now() + Duration::from_secs(300);
     let run = loop {
-        let run = get_run(&client, &api, &id, &run_id).await;
+        let run = get_run(client, api, &id, &run_id).await;
         if run["status"] == "succeeded" || run["status"] == "failed" {
             break run;
         }
@@ -219,7 +213,7 @@ async fn a_redeploy_replaces_the_old_process_only_once_the_new_one_answers() {
                 .map(|p| p.port)
                 .filter(|p| *p != old_port)
                 .collect();
-            match try_get(&client, &format!("{old_url}/health")).await {
+            match try_get(client, &format!("{old_url}/health")).await {
                 Some((200, _)) => {
                     old_answers += 1;
                     overlap |= !others.is_empty();
@@ -229,7 +223,7 @@ async fn a_redeploy_replaces_the_old_process_only_once_the_new_one_answers() {
                     let mut new_answers = false;
                     for port in &others {
                         new_answers |= matches!(
-                            try_get(&client, &format!("http://127.0.0.1:{port}/health")).await,
+                            try_get(client, &format!("http://127.0.0.1:{port}/health")).await,
                             Some((200, _))
                         );
                     }
@@ -249,10 +243,10 @@ async fn a_redeploy_replaces_the_old_process_only_once_the_new_one_answers() {
         overlap,
         "the old process was never seen answering beside the new one"
     );
-    let (new_url, _) = deployment(&project(&client, &api, &id).await, "dev");
+    let (new_url, _) = deployment(&project(client, api, &id).await, "dev");
     assert_ne!(new_url, old_url);
     assert_eq!(
-        try_get(&client, &format!("{new_url}/health"))
+        try_get(client, &format!("{new_url}/health"))
             .await
             .map(|a| a.0),
         Some(200)
@@ -267,14 +261,12 @@ async fn a_redeploy_replaces_the_old_process_only_once_the_new_one_answers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn staging_and_prod_each_get_their_own_process_and_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
-    let kiln_pid = server.child.id();
-    let client = reqwest::Client::new();
-    let api = format!("{}/api/v2", server.base);
+    let session = Session::start(&[]);
+    let (_server, client, api) = (&session.server, &session.client, &session.api);
+    let kiln_pid = session.server.child.id();
     let id = project_after(
-        &client,
-        &api,
+        client,
+        api,
         "Notes",
         &[
             NOTES,
@@ -284,7 +276,7 @@ async fn staging_and_prod_each_get_their_own_process_and_data() {
         ],
     )
     .await;
-    let p = project(&client, &api, &id).await;
+    let p = project(client, api, &id).await;
     let envs: Vec<&str> = p["deployments"]
         .as_array()
         .unwrap()
@@ -307,9 +299,7 @@ async fn staging_and_prod_each_get_their_own_process_and_data() {
     );
     for url in [&staging, &prod] {
         assert_eq!(
-            try_get(&client, &format!("{url}/health"))
-                .await
-                .map(|a| a.0),
+            try_get(client, &format!("{url}/health")).await.map(|a| a.0),
             Some(200),
             "{url}"
         );
@@ -394,13 +384,11 @@ async fn assert_gone(apps: &[common::AppProcess]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dockerfile_runs_as_a_non_root_user_with_a_health_check() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
-    let client = reqwest::Client::new();
-    let api = format!("{}/api/v2", server.base);
-    let id = project_after(&client, &api, "Notes", &[NOTES, "build it"]).await;
+    let session = Session::start(&[]);
+    let (client, api) = (&session.client, &session.api);
+    let id = project_after(client, api, "Notes", &[NOTES, "build it"]).await;
     let (status, dockerfile) = call(
-        &client,
+        client,
         Method::GET,
         format!("{api}/projects/{id}/versions/1/files/Dockerfile"),
         None,
@@ -972,12 +960,10 @@ async fn the_aws_backend_starts_from_its_settings_and_names_the_missing_ones() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_finished_run_records_every_step_as_finished() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
-    let client = reqwest::Client::new();
-    let api = format!("{}/api/v2", server.base);
-    let id = project_after(&client, &api, "Notes", &[NOTES]).await;
-    let run = say(&client, &api, &id, "deploy it").await;
+    let session = Session::start(&[]);
+    let (client, api) = (&session.client, &session.api);
+    let id = project_after(client, api, "Notes", &[NOTES]).await;
+    let run = say(client, api, &id, "deploy it").await;
     let unfinished: Vec<&Value> = run["steps"]
         .as_array()
         .unwrap()

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{call, Server};
+use common::{call, Session};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -78,12 +78,10 @@ const DEPLOY_ONLY: [&str; 7] = [
 
 #[tokio::test(flavor = "multi_thread")]
 async fn describe_refine_build_test_deploy_and_use_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
-    let client = reqwest::Client::new();
-    let api = format!("{}/api/v2", server.base);
+    let session = Session::start(&[]);
+    let (client, api) = (&session.client, &session.api);
     let (_, project) = call(
-        &client,
+        client,
         Method::POST,
         format!("{api}/projects"),
         Some(json!({"name": "Task Management API"})),
@@ -92,16 +90,16 @@ async fn describe_refine_build_test_deploy_and_use_it() {
     let id = project["id"].as_str().unwrap().to_owned();
 
     say(
-        &client,
-        &api,
+        client,
+        api,
         &id,
         "Create a task management API: tasks have a title, a description and a due date",
     )
     .await;
-    say(&client, &api, &id, "Add user authentication").await;
-    say(&client, &api, &id, "Add database support").await;
+    say(client, api, &id, "Add user authentication").await;
+    say(client, api, &id, "Add database support").await;
 
-    let built = say(&client, &api, &id, "Build the code").await;
+    let built = say(client, api, &id, "Build the code").await;
     let steps: Vec<&str> = built["steps"]
         .as_array()
         .unwrap()
@@ -118,13 +116,13 @@ async fn describe_refine_build_test_deploy_and_use_it() {
         ]
     );
 
-    let tested = say(&client, &api, &id, "Run the tests").await;
+    let tested = say(client, api, &id, "Run the tests").await;
     assert_eq!(
         common::step_names(&tested),
         ["Freshness", "QaStart", "QaCheck", "QaReport", "Complete"],
         "the current version is tested as built"
     );
-    let replies = replies_to(&client, &api, &id, &tested).await;
+    let replies = replies_to(client, api, &id, &tested).await;
     let report = replies
         .iter()
         .flat_map(|m| m["blocks"].as_array().unwrap().iter())
@@ -142,15 +140,15 @@ async fn describe_refine_build_test_deploy_and_use_it() {
 
     // The version was built and tested, and the spec has not changed since: the deploy
     // neither rebuilds nor re-tests, and only the DevOps engineer speaks.
-    let deployed = say(&client, &api, &id, "Deploy it").await;
+    let deployed = say(client, api, &id, "Deploy it").await;
     assert_eq!(common::step_names(&deployed), DEPLOY_ONLY);
-    let agents: Vec<Value> = replies_to(&client, &api, &id, &deployed)
+    let agents: Vec<Value> = replies_to(client, api, &id, &deployed)
         .await
         .iter()
         .map(|m| m["agent"].clone())
         .collect();
     assert_eq!(agents, [json!("devops_engineer"), json!("devops_engineer")]);
-    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    let (_, project) = call(client, Method::GET, format!("{api}/projects/{id}"), None).await;
     assert_eq!(project["status"], "deployed");
     let url = project["deployments"][0]["url"]
         .as_str()
@@ -216,9 +214,9 @@ async fn describe_refine_build_test_deploy_and_use_it() {
     assert_eq!(listed["items"][0]["id"], task["id"]);
 
     // A redeploy replaces the process; the data, kept beside the deployment, stays.
-    let redeployed = say(&client, &api, &id, "redeploy").await;
+    let redeployed = say(client, api, &id, "redeploy").await;
     assert_eq!(common::step_names(&redeployed), DEPLOY_ONLY);
-    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    let (_, project) = call(client, Method::GET, format!("{api}/projects/{id}"), None).await;
     let new_url = project["deployments"][0]["url"]
         .as_str()
         .unwrap()
@@ -244,8 +242,8 @@ async fn describe_refine_build_test_deploy_and_use_it() {
     );
 
     // Staging gets a process of its own.
-    say(&client, &api, &id, "deploy it to staging").await;
-    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    say(client, api, &id, "deploy it to staging").await;
+    let (_, project) = call(client, Method::GET, format!("{api}/projects/{id}"), None).await;
     let envs: Vec<&str> = project["deployments"]
         .as_array()
         .unwrap()
@@ -270,13 +268,7 @@ async fn describe_refine_build_test_deploy_and_use_it() {
     );
 
     // Deleting the project stops everything it runs.
-    let (status, _) = call(
-        &client,
-        Method::DELETE,
-        format!("{api}/projects/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = call(client, Method::DELETE, format!("{api}/projects/{id}"), None).await;
     assert_eq!(status, 204);
     for u in [&new_url, &staging] {
         assert!(
@@ -291,21 +283,19 @@ async fn describe_refine_build_test_deploy_and_use_it() {
 /// that has `/tasks` behind a login and keeps its data in a database.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_description_is_the_first_requirement() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
-    let client = reqwest::Client::new();
-    let api = format!("{}/api/v2", server.base);
+    let session = Session::start(&[]);
+    let (client, api) = (&session.client, &session.api);
     // The conversation opens with the description as the user's message, and its run.
     let (id, run) = create_described(
-        &client,
-        &api,
+        client,
+        api,
         "Task Management API",
         "Build a REST API for managing tasks",
     )
     .await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["intent"], "create", "{run}");
-    let replies = replies_to(&client, &api, &id, &run).await;
+    let replies = replies_to(client, api, &id, &run).await;
     let pm = replies
         .iter()
         .find(|m| m["agent"] == "product_manager")
@@ -321,10 +311,10 @@ async fn the_description_is_the_first_requirement() {
         "Build the code",
         "Run the tests",
     ] {
-        say(&client, &api, &id, step).await;
+        say(client, api, &id, step).await;
     }
-    say(&client, &api, &id, "Deploy it").await;
-    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    say(client, api, &id, "Deploy it").await;
+    let (_, project) = call(client, Method::GET, format!("{api}/projects/{id}"), None).await;
     assert_eq!(project["status"], "deployed", "{project}");
     let url = project["deployments"][0]["url"]
         .as_str()
@@ -387,8 +377,8 @@ async fn the_description_is_the_first_requirement() {
         .await
         .unwrap();
     assert_eq!(created.status().as_u16(), 201, "{schema}");
-    say(&client, &api, &id, "redeploy").await;
-    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    say(client, api, &id, "redeploy").await;
+    let (_, project) = call(client, Method::GET, format!("{api}/projects/{id}"), None).await;
     let new_url = project["deployments"][0]["url"]
         .as_str()
         .unwrap()
@@ -410,20 +400,18 @@ async fn the_description_is_the_first_requirement() {
 /// the question with the project, and applies the answer the next message picks.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_question_instead_of_a_guess_and_its_answer() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
-    let client = reqwest::Client::new();
-    let api = format!("{}/api/v2", server.base);
-    let (id, _) = create_described(&client, &api, "Loans", "An API for loans").await;
+    let session = Session::start(&[]);
+    let (client, api) = (&session.client, &session.api);
+    let (id, _) = create_described(client, api, "Loans", "An API for loans").await;
 
     let asked = say(
-        &client,
-        &api,
+        client,
+        api,
         &id,
         "loans have a due date and belong to returned",
     )
     .await;
-    let replies = replies_to(&client, &api, &id, &asked).await;
+    let replies = replies_to(client, api, &id, &asked).await;
     let question = replies
         .iter()
         .flat_map(|m| m["blocks"].as_array().unwrap().iter())
@@ -434,7 +422,7 @@ async fn a_question_instead_of_a_guess_and_its_answer() {
         question["text"],
         "Is `returned` a yes/no field of loans, or a separate thing loans belong to?"
     );
-    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    let (_, project) = call(client, Method::GET, format!("{api}/projects/{id}"), None).await;
     assert_eq!(project["pending_question"]["text"], question["text"]);
     let resources: Vec<&str> = project["spec"]["resources"]
         .as_array()
@@ -445,9 +433,9 @@ async fn a_question_instead_of_a_guess_and_its_answer() {
     assert_eq!(resources, ["loan"], "nothing invented while asking");
 
     // "the first one" is read as the answer, not as a question of its own.
-    let answered = say(&client, &api, &id, "the first one").await;
+    let answered = say(client, api, &id, "the first one").await;
     assert_eq!(answered["intent"], "refine", "{answered}");
-    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    let (_, project) = call(client, Method::GET, format!("{api}/projects/{id}"), None).await;
     assert!(project.get("pending_question").is_none(), "{project}");
     let loan = &project["spec"]["resources"][0];
     let returned = loan["fields"]
@@ -474,15 +462,13 @@ async fn field_of(client: &reqwest::Client, api: &str, id: &str, name: &str) -> 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn that_field_is_the_one_named_last_and_a_guessed_type_is_asked_about() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
-    let client = reqwest::Client::new();
-    let api = format!("{}/api/v2", server.base);
-    let (id, _) = create_described(&client, &api, "Helpdesk", "An API for tickets").await;
+    let session = Session::start(&[]);
+    let (client, api) = (&session.client, &session.api);
+    let (id, _) = create_described(client, api, "Helpdesk", "An API for tickets").await;
 
     // "priority" could be 1–5 or low/high: added with a guess, and asked about.
-    let asked = say(&client, &api, &id, "tickets have a subject and a priority").await;
-    let replies = replies_to(&client, &api, &id, &asked).await;
+    let asked = say(client, api, &id, "tickets have a subject and a priority").await;
+    let replies = replies_to(client, api, &id, &asked).await;
     let question = replies
         .iter()
         .flat_map(|m| m["blocks"].as_array().unwrap().iter())
@@ -497,14 +483,14 @@ async fn that_field_is_the_one_named_last_and_a_guessed_type_is_asked_about() {
         "{question}"
     );
     assert_eq!(
-        field_of(&client, &api, &id, "priority").await["type"]["kind"],
+        field_of(client, api, &id, "priority").await["type"]["kind"],
         "integer"
     );
 
     // Naming its choices answers it.
-    let answered = say(&client, &api, &id, "low, medium or high").await;
+    let answered = say(client, api, &id, "low, medium or high").await;
     assert_eq!(answered["intent"], "refine", "{answered}");
-    let priority = field_of(&client, &api, &id, "priority").await;
+    let priority = field_of(client, api, &id, "priority").await;
     assert_eq!(
         priority["type"],
         json!({"kind": "enum", "values": ["low", "medium", "high"]})
@@ -512,14 +498,14 @@ async fn that_field_is_the_one_named_last_and_a_guessed_type_is_asked_about() {
     assert_eq!(priority["required"], false);
 
     // The next message points back at it without naming it, and a later one at another field.
-    say(&client, &api, &id, "make that required").await;
+    say(client, api, &id, "make that required").await;
     assert_eq!(
-        field_of(&client, &api, &id, "priority").await["required"],
+        field_of(client, api, &id, "priority").await["required"],
         true
     );
-    say(&client, &api, &id, "add a due date").await;
-    say(&client, &api, &id, "actually drop it").await;
-    let (_, project) = call(&client, Method::GET, format!("{api}/projects/{id}"), None).await;
+    say(client, api, &id, "add a due date").await;
+    say(client, api, &id, "actually drop it").await;
+    let (_, project) = call(client, Method::GET, format!("{api}/projects/{id}"), None).await;
     let names: Vec<&str> = project["spec"]["resources"][0]["fields"]
         .as_array()
         .unwrap()

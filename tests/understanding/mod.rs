@@ -124,7 +124,14 @@ pub struct ExpectedFeatures {
 
 /// Every case, from the JSON files in `tests/understanding/cases/`.
 pub fn cases() -> Vec<Case> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("understanding/cases");
+    json_lists("cases")
+}
+
+/// The items of every JSON list in `tests/understanding/{dir}/`, files in name order.
+pub fn json_lists<T: serde::de::DeserializeOwned>(dir: &str) -> Vec<T> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("understanding")
+        .join(dir);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -135,8 +142,7 @@ pub fn cases() -> Vec<Case> {
         .iter()
         .flat_map(|p| {
             let text = std::fs::read_to_string(p).unwrap();
-            serde_json::from_str::<Vec<Case>>(&text)
-                .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            serde_json::from_str::<Vec<T>>(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
         })
         .collect()
 }

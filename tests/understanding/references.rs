@@ -46,21 +46,7 @@ pub struct Expect {
 
 /// Every case, from `tests/understanding/references/`.
 pub fn references() -> Vec<Reference> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("understanding/references");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .flat_map(|p| {
-            let text = std::fs::read_to_string(p).unwrap();
-            serde_json::from_str::<Vec<Reference>>(&text)
-                .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        })
-        .collect()
+    super::json_lists("references")
 }
 
 /// Replays a case as the product manager reads it (classifier, then the reader with the field
@@ -162,12 +148,9 @@ pub struct TypeReply {
     pub values: Vec<String>,
 }
 
-/// Every reply, from `tests/understanding/answers/type_replies.json`.
+/// Every reply, from `tests/understanding/answers/`.
 pub fn type_replies() -> Vec<TypeReply> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("understanding/answers/type_replies.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    super::json_lists("answers")
 }
 
 /// Asks the question as the product manager does (a description, then "tickets have a subject

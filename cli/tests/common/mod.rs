@@ -370,3 +370,31 @@ pub async fn runtime_python() -> std::path::PathBuf {
     );
     dir.join("bin").join("python")
 }
+
+/// A `kiln serve` on a fresh data directory, with a client and its API's base URL: what most
+/// tests start with.
+pub struct Session {
+    /// The data directory (removed when the session is dropped).
+    pub dir: tempfile::TempDir,
+    /// The server.
+    pub server: Server,
+    /// A client.
+    pub client: reqwest::Client,
+    /// `{base}/api/v2`.
+    pub api: String,
+}
+
+impl Session {
+    /// Starts a server with the extra settings `extra`.
+    pub fn start(extra: &[(&str, &str)]) -> Session {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(dir.path(), extra);
+        let api = format!("{}/api/v2", server.base);
+        Session {
+            dir,
+            server,
+            client: reqwest::Client::new(),
+            api,
+        }
+    }
+}
