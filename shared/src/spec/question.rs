@@ -333,7 +333,8 @@ mod tests {
         // Both, or a letter inside a sentence: nothing picked.
         assert_eq!(picked(&q, "first or second"), None);
         assert_eq!(picked(&q, "b is fine i guess but not sure"), None);
-        // Long replies are messages, not answers.
+        // Eight words are still an answer; more are a message, not an answer.
+        assert_eq!(picked(&q, "i think the first one is right, thanks"), Some(0));
         assert_eq!(
             picked(
                 &q,
