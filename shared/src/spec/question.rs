@@ -334,7 +334,10 @@ mod tests {
         assert_eq!(picked(&q, "first or second"), None);
         assert_eq!(picked(&q, "b is fine i guess but not sure"), None);
         // Eight words are still an answer; more are a message, not an answer.
-        assert_eq!(picked(&q, "i think the first one is right, thanks"), Some(0));
+        assert_eq!(
+            picked(&q, "i think the first one is right, thanks"),
+            Some(0)
+        );
         assert_eq!(
             picked(
                 &q,
