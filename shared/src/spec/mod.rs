@@ -662,6 +662,71 @@ mod tests {
             assert!(check_identifier(bad).is_err(), "{bad:?} accepted");
         }
         assert!(check_identifier(&"a".repeat(41)).is_err());
+        assert!(
+            check_identifier(&"a".repeat(MAX_IDENTIFIER_LEN)).is_ok(),
+            "the limit itself"
+        );
+    }
+
+    #[test]
+    fn a_resource_is_found_by_either_name() {
+        let spec = AppSpec {
+            resources: vec![Resource {
+                name: "person".into(),
+                plural: "people".into(),
+                fields: vec![],
+                relations: vec![],
+            }],
+            ..AppSpec::default()
+        };
+        assert_eq!(spec.resource("person").unwrap().plural, "people");
+        assert_eq!(spec.resource("people").unwrap().name, "person");
+        assert!(spec.resource("persons").is_none());
+    }
+
+    #[test]
+    fn understanding_names_a_new_spec_after_the_project_and_keeps_the_focus() {
+        let (spec, change) = understand(
+            None,
+            "Helpdesk",
+            "tickets have a subject and a due date",
+            true,
+        )
+        .unwrap();
+        assert_eq!(spec.name, "Helpdesk");
+        assert_eq!(spec.describe(), "ticket(subject:string, due_date:date)");
+        let focus = change.focus.expect("the last field named");
+        assert_eq!(
+            (focus.resource.as_str(), focus.field.as_str()),
+            ("ticket", "due_date")
+        );
+        let (next, change) = understand_after(
+            Some(&spec),
+            "Helpdesk",
+            "make it required",
+            false,
+            Some(&focus),
+        )
+        .unwrap();
+        assert_eq!(next.describe(), "ticket(subject:string, due_date:date!)");
+        assert_eq!(change.changed.len(), 1, "{change:?}");
+        // The spec given is kept: its name is not the project's.
+        let (kept, _) = understand(Some(&next), "Other name", "add a title", false).unwrap();
+        assert_eq!(kept.name, "Helpdesk");
+    }
+
+    #[test]
+    fn endpoint_lines_read_method_path_and_summary() {
+        let design = Design {
+            endpoints: vec![Endpoint {
+                method: "GET".into(),
+                path: "/tasks".into(),
+                summary: "list tasks".into(),
+            }],
+            data_model: vec![],
+            stack: vec![],
+        };
+        assert_eq!(design.endpoint_lines(), ["GET /tasks — list tasks"]);
     }
 
     #[test]
