@@ -668,6 +668,145 @@ mod tests {
         );
     }
 
+    fn resource(name: &str, plural: &str, fields: usize) -> Resource {
+        Resource {
+            name: name.into(),
+            plural: plural.into(),
+            fields: (0..fields)
+                .map(|i| Field {
+                    name: format!("f{i}"),
+                    ty: FieldType::String,
+                    required: false,
+                    unique: false,
+                    default: None,
+                })
+                .collect(),
+            relations: vec![],
+        }
+    }
+
+    fn spec_of(resources: Vec<Resource>) -> AppSpec {
+        AppSpec {
+            resources,
+            ..AppSpec::default()
+        }
+    }
+
+    #[test]
+    fn the_limits_hold_at_the_limit_and_refuse_one_more() {
+        let many = |n: usize| {
+            spec_of(
+                (0..n)
+                    .map(|i| resource(&format!("r{i}"), &format!("r{i}s"), 0))
+                    .collect(),
+            )
+        };
+        assert!(many(MAX_RESOURCES).validate().is_ok());
+        assert!(matches!(
+            many(MAX_RESOURCES + 1).validate(),
+            Err(SpecError::TooLarge(_))
+        ));
+        assert!(spec_of(vec![resource("task", "tasks", MAX_FIELDS)])
+            .validate()
+            .is_ok());
+        assert!(matches!(
+            spec_of(vec![resource("task", "tasks", MAX_FIELDS + 1)]).validate(),
+            Err(SpecError::TooLarge(_))
+        ));
+        let with_choices = |n: usize| {
+            let mut r = resource("task", "tasks", 1);
+            r.fields[0].ty = FieldType::Enum {
+                values: (0..n).map(|i| format!("v{i}")).collect(),
+            };
+            spec_of(vec![r])
+        };
+        assert!(with_choices(MAX_CHOICES).validate().is_ok());
+        assert!(matches!(
+            with_choices(MAX_CHOICES + 1).validate(),
+            Err(SpecError::TooLarge(_))
+        ));
+        assert!(matches!(
+            with_choices(0).validate(),
+            Err(SpecError::EmptyEnum(_))
+        ));
+    }
+
+    #[test]
+    fn names_links_and_search_keys_must_hold_together() {
+        // A plural that is the name itself ("series") is one name, not two.
+        assert!(spec_of(vec![resource("series", "series", 0)])
+            .validate()
+            .is_ok());
+        // Another resource's plural taken as a name is.
+        assert!(matches!(
+            spec_of(vec![
+                resource("task", "tasks", 0),
+                resource("tasks", "taskses", 0)
+            ])
+            .validate(),
+            Err(SpecError::Duplicate(_))
+        ));
+        let mut child = resource("task", "tasks", 0);
+        child.relations.push(Relation {
+            kind: RelationKind::BelongsTo,
+            target: "project".into(),
+        });
+        assert!(matches!(
+            spec_of(vec![child.clone()]).validate(),
+            Err(SpecError::UnknownTarget(_))
+        ));
+        let parent = resource("project", "projects", 0);
+        let spec = spec_of(vec![child.clone(), parent.clone()]);
+        spec.validate().unwrap();
+        let parents: Vec<&str> = spec
+            .parents_of(&spec.resources[0])
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(parents, ["project"]);
+        assert!(spec.parents_of(&spec.resources[1]).next().is_none());
+        let order: Vec<&str> = spec
+            .parents_first()
+            .unwrap()
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(order, ["project", "task"], "a parent before its child");
+        // The link's own column, declared again as a field, is refused.
+        let mut doubled = child.clone();
+        doubled.fields.push(Field {
+            name: "project_id".into(),
+            ty: FieldType::Integer,
+            required: false,
+            unique: false,
+            default: None,
+        });
+        assert!(matches!(
+            spec_of(vec![doubled, parent.clone()]).validate(),
+            Err(SpecError::Duplicate(_))
+        ));
+        // Links that loop have no order.
+        let mut looping = parent;
+        looping.relations.push(Relation {
+            kind: RelationKind::BelongsTo,
+            target: "task".into(),
+        });
+        assert!(matches!(
+            spec_of(vec![child, looping]).validate(),
+            Err(SpecError::Cycle(_))
+        ));
+        // A search key names a field of a resource, both existing.
+        let mut searched = spec_of(vec![resource("task", "tasks", 1)]);
+        searched.features.search = vec!["task.f0".into()];
+        searched.validate().unwrap();
+        for bad in ["task.nope", "nope.f0", "f0"] {
+            searched.features.search = vec![bad.into()];
+            assert!(
+                matches!(searched.validate(), Err(SpecError::UnknownTarget(_))),
+                "{bad}"
+            );
+        }
+    }
+
     #[test]
     fn a_resource_is_found_by_either_name() {
         let spec = AppSpec {
