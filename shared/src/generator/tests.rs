@@ -13,7 +13,42 @@ fn spec_from(messages: &[&str]) -> AppSpec {
 }
 
 #[test]
+fn python_values_and_tuples_as_python_writes_them() {
+    use serde_json::json;
+    assert_eq!(python_value(&json!(true)), "True");
+    assert_eq!(python_value(&json!(false)), "False");
+    assert_eq!(python_value(&json!(2.5)), "2.5");
+    assert_eq!(python_value(&json!(-7)), "-7");
+    assert_eq!(python_value(&json!("a\"b")), "\"a\\\"b\"");
+    assert_eq!(python_value(&json!(null)), "None");
+    assert_eq!(py_tuple(&[]), "()");
+    assert_eq!(
+        py_tuple(&["title".into()]),
+        "(\"title\",)",
+        "one item needs its comma"
+    );
+    assert_eq!(py_tuple(&["a".into(), "b".into()]), "(\"a\", \"b\")");
+}
+
+#[test]
+fn uniqueness_only_where_values_can_differ_enough() {
+    assert!(unique_makes_sense(&FieldType::String));
+    assert!(unique_makes_sense(&FieldType::Email));
+    assert!(!unique_makes_sense(&FieldType::Boolean));
+    assert!(!unique_makes_sense(&FieldType::Enum {
+        values: vec!["a".into(), "b".into()]
+    }));
+}
+
+#[test]
 fn python_literals_escape_everything() {
+    // The edges of each escape: the last one-byte, two-byte and four-hex characters.
+    assert_eq!(python_literal("\u{ff}"), "\"\\xff\"");
+    assert_eq!(python_literal("\u{100}"), "\"\\u0100\"");
+    assert_eq!(python_literal("\u{ffff}"), "\"\\uffff\"");
+    assert_eq!(python_literal("\u{10000}"), "\"\\U00010000\"");
+    // Control characters are dropped from markdown; the text around them stays.
+    assert_eq!(markdown_text("a\u{7}b"), "ab");
     assert_eq!(python_literal("plain"), "\"plain\"");
     assert_eq!(python_literal("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
     assert_eq!(python_literal("é🙂\u{0}"), "\"\\xe9\\U0001f642\\x00\"");
