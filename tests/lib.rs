@@ -307,30 +307,10 @@ pub async fn aws_installation(
         .send()
         .await
         .unwrap();
-    let vars: std::collections::HashMap<String, String> = [
-        ("KILN_BACKEND", "aws"),
-        ("KILN_TABLE", "kiln"),
-        ("KILN_BUCKET", "kiln-artifacts"),
-        ("KILN_STATE_MACHINE_ARN", state_machine_arn),
-        ("KILN_TEST_PROJECT", "kiln-tests"),
-        ("KILN_IMAGE_PROJECT", "kiln-images"),
-        ("KILN_CLUSTER", "kiln-apps"),
-        (
-            "KILN_LISTENER_ARN",
-            "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/kiln/1/1",
-        ),
-        ("KILN_VPC_ID", "vpc-12345678"),
-        ("KILN_SUBNETS", "subnet-12345678"),
-        (
-            "KILN_EXECUTION_ROLE_ARN",
-            "arn:aws:iam::123456789012:role/kiln-tasks",
-        ),
-        ("KILN_APPS_URL", "https://apps.example.com"),
-        ("KILN_S3_PATH_STYLE", "true"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let vars: std::collections::HashMap<String, String> = aws_settings("kiln", state_machine_arn)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
     (kiln::config::Config::from_vars(&vars).unwrap(), sdk)
 }
 
@@ -416,4 +396,33 @@ impl ServedApp {
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
+}
+
+/// What an AWS installation sets, with its table and pipeline named (other resources are
+/// named, not made).
+pub fn aws_settings(table: &str, state_machine_arn: &str) -> Vec<(&'static str, String)> {
+    [
+        ("KILN_BACKEND", "aws"),
+        ("KILN_TABLE", table),
+        ("KILN_BUCKET", "kiln-artifacts"),
+        ("KILN_STATE_MACHINE_ARN", state_machine_arn),
+        ("KILN_TEST_PROJECT", "kiln-tests"),
+        ("KILN_IMAGE_PROJECT", "kiln-images"),
+        ("KILN_CLUSTER", "kiln-apps"),
+        (
+            "KILN_LISTENER_ARN",
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/kiln/1/1",
+        ),
+        ("KILN_VPC_ID", "vpc-12345678"),
+        ("KILN_SUBNETS", "subnet-12345678"),
+        (
+            "KILN_EXECUTION_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/kiln-tasks",
+        ),
+        ("KILN_APPS_URL", "https://apps.example.com"),
+        ("KILN_S3_PATH_STYLE", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_owned()))
+    .collect()
 }

@@ -846,35 +846,12 @@ fn kiln_serve_says_it_has_no_aws_backend() {
     );
 }
 
-/// What an AWS installation sets (`tests/lib.rs` makes the same one on moto).
+/// What an AWS installation sets.
 fn aws_settings(table: &str) -> Vec<(&'static str, String)> {
-    [
-        ("KILN_BACKEND", "aws"),
-        ("KILN_TABLE", table),
-        ("KILN_BUCKET", "kiln-artifacts"),
-        (
-            "KILN_STATE_MACHINE_ARN",
-            "arn:aws:states:us-east-1:123456789012:stateMachine:kiln-pipeline",
-        ),
-        ("KILN_TEST_PROJECT", "kiln-tests"),
-        ("KILN_IMAGE_PROJECT", "kiln-images"),
-        ("KILN_CLUSTER", "kiln-apps"),
-        (
-            "KILN_LISTENER_ARN",
-            "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/kiln/1/1",
-        ),
-        ("KILN_VPC_ID", "vpc-12345678"),
-        ("KILN_SUBNETS", "subnet-12345678"),
-        (
-            "KILN_EXECUTION_ROLE_ARN",
-            "arn:aws:iam::123456789012:role/kiln-tasks",
-        ),
-        ("KILN_APPS_URL", "https://apps.example.com"),
-        ("KILN_S3_PATH_STYLE", "true"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k, v.to_owned()))
-    .collect()
+    kiln_integration_tests::aws_settings(
+        table,
+        "arn:aws:states:us-east-1:123456789012:stateMachine:kiln-pipeline",
+    )
 }
 
 fn config_of(settings: &[(&'static str, String)]) -> kiln::config::Config {
