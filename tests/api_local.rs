@@ -1082,7 +1082,7 @@ async fn runs_left_unfinished_are_failed_at_the_next_start() {
         .await
         .unwrap();
     let mut message = kiln::model::Message::from_user(project.id, "build it".into(), None);
-    let run = kiln::model::Run::queued(project.id, message.id, kiln::intent::Intent::Build);
+    let run = kiln::model::Run::queued(project.id, message.id, kiln::model::Intent::Build);
     message.run_id = Some(run.id);
     state
         .agents

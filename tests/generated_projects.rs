@@ -139,15 +139,9 @@ fn the_test_environment_pins_what_projects_pin() {
         "/python/requirements.txt"
     ))
     .unwrap();
-    for p in kiln::generator::REQUIREMENTS
-        .iter()
-        .chain(kiln::generator::DATABASE_REQUIREMENTS)
-        .chain(kiln::generator::POSTGRES_REQUIREMENTS)
-        .chain(kiln::generator::AUTH_REQUIREMENTS)
-        .chain(kiln::generator::DEV_REQUIREMENTS)
-    {
+    for p in kiln::generator::every_requirement() {
         assert!(
-            pinned.lines().any(|l| l.trim() == *p),
+            pinned.lines().any(|l| l.trim() == p),
             "tests/python/requirements.txt lacks {p}"
         );
     }

@@ -19,6 +19,7 @@ fn runners(
     LocalTestRunner::with_deployer(LocalRunnerSettings {
         python: "python3".into(),
         venv_root: kiln_integration_tests::runtime_venv_dir().into(),
+        requirements: kiln::generator::every_requirement(),
         work_dir: dir.join("work"),
         deploy_dir: dir.join("deployments"),
         test_timeout: Duration::from_secs(test_timeout),
@@ -30,7 +31,7 @@ fn file(path: &str, text: &str) -> (String, Vec<u8>) {
     (path.to_owned(), text.as_bytes().to_vec())
 }
 
-async fn finish(runner: &LocalTestRunner, job: &kiln::runner::TestJob) -> kiln::runner::TestReport {
+async fn finish(runner: &LocalTestRunner, job: &kiln::runner::TestJob) -> kiln::model::TestReport {
     for _ in 0..600 {
         if let TestStatus::Finished(report) = runner.poll(job).await.unwrap() {
             return report;

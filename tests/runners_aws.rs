@@ -3,10 +3,10 @@
 //! moto afterwards, and are torn down again.
 
 use kiln::model::Environment;
+use kiln::runner::JobBucket;
 use kiln::runner::{
     CodeBuildTestRunner, Deployer, EcsDeployer, EcsSettings, RolloutStatus, TestRunner, TestStatus,
 };
-use kiln::store::S3ArtifactStore;
 use std::collections::BTreeSet;
 
 use kiln_integration_tests::{python, run_in, show, Moto};
@@ -19,7 +19,7 @@ use fake_codebuild::{expand, run_test_build, Buildspec, SentRequests};
 struct Aws {
     moto: Moto,
     sdk: aws_config::SdkConfig,
-    artifacts: S3ArtifactStore,
+    jobs: JobBucket,
     fixture: Value,
 }
 
@@ -41,7 +41,7 @@ async fn aws() -> Aws {
     assert!(out.status.success(), "{}", show(&out));
     let fixture: Value = serde_json::from_slice(&out.stdout).unwrap();
     Aws {
-        artifacts: S3ArtifactStore::new(s3, "kiln-artifacts"),
+        jobs: JobBucket::new(s3, "kiln-artifacts"),
         moto,
         sdk,
         fixture,
@@ -82,7 +82,7 @@ async fn codebuild_runs_the_buildspec_and_its_junit_report_comes_back() {
     let aws = aws().await;
     let sent = SentRequests::default();
     let codebuild = sent.codebuild(&aws.sdk);
-    let runner = CodeBuildTestRunner::new(codebuild.clone(), aws.artifacts.clone(), "kiln-tests");
+    let runner = CodeBuildTestRunner::new(codebuild.clone(), aws.jobs.clone(), "kiln-tests");
     let buildspec = Buildspec::read("buildspec-test.yml");
 
     // The buildspec agrees with itself: the report pytest writes is the file the post-build
@@ -118,7 +118,7 @@ async fn codebuild_runs_the_buildspec_and_its_junit_report_comes_back() {
     assert_eq!(builds.ids().len(), 1);
     assert_eq!(builds.ids()[0], ids["build"].as_str().unwrap());
     let sources = aws
-        .artifacts
+        .jobs
         .client()
         .list_objects_v2()
         .bucket("kiln-artifacts")
@@ -132,7 +132,7 @@ async fn codebuild_runs_the_buildspec_and_its_junit_report_comes_back() {
         "the version's source was uploaded once"
     );
     let source_key = sources.contents()[0].key().unwrap();
-    let zip = aws.artifacts.get_object(source_key).await.unwrap();
+    let zip = aws.jobs.get(source_key).await.unwrap().unwrap();
     let archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
     assert_eq!(archive.len(), suite().len());
     let started = sent.start_builds();
@@ -179,7 +179,7 @@ async fn codebuild_runs_the_buildspec_and_its_junit_report_comes_back() {
     // Played as CodeBuild's container would, the buildspec leaves pytest's report where the
     // check step reads it.
     let python = kiln_integration_tests::python();
-    let played = run_test_build(build, aws.artifacts.client(), python.parent().unwrap()).await;
+    let played = run_test_build(build, aws.jobs.client(), python.parent().unwrap()).await;
     assert!(played.commands.iter().all(|(_, ok)| *ok), "{played:?}");
     assert_eq!(
         played.uploads,
@@ -215,7 +215,7 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
         ecs.clone(),
         elb.clone(),
         codebuild.clone(),
-        aws.artifacts.clone(),
+        aws.jobs.clone(),
         EcsSettings {
             cluster: "kiln-apps".into(),
             image_project: "kiln-images".into(),
@@ -272,7 +272,7 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
         "the image is pushed where the task definition takes it from"
     );
     let sources = aws
-        .artifacts
+        .jobs
         .client()
         .list_objects_v2()
         .bucket("kiln-artifacts")

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kiln::intent::Intent;
+use kiln::model::Intent;
 use kiln::model::{Message, Owner, Project, Run};
 use kiln::store::{conformance, ArtifactStore, DynamoStore, ProjectStore, S3ArtifactStore};
 use kiln_integration_tests::{create_template_table, template_table, Moto};

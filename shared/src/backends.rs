@@ -58,6 +58,7 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
     let (tests, deployer) = LocalTestRunner::with_deployer(LocalRunnerSettings {
         python: config.python.clone(),
         venv_root: config.venv_dir.clone(),
+        requirements: crate::generator::every_requirement(),
         work_dir: dir.join("work"),
         deploy_dir: dir.join("deployments"),
         test_timeout: Duration::from_secs(config.test_timeout_secs),
@@ -130,7 +131,7 @@ pub async fn aws_state_with(
     config: &Config,
     sdk: &aws_config::SdkConfig,
 ) -> Result<AppState, StartError> {
-    use crate::runner::{CodeBuildTestRunner, EcsDeployer, EcsSettings};
+    use crate::runner::{CodeBuildTestRunner, EcsDeployer, EcsSettings, JobBucket};
     use crate::store::{DynamoStore, S3ArtifactStore};
     use crate::workflow::StepFunctionsWorkflow;
 
@@ -171,7 +172,8 @@ pub async fn aws_state_with(
             .force_path_style(a.s3_path_style)
             .build(),
     );
-    let artifacts = S3ArtifactStore::new(s3, bucket);
+    let artifacts = S3ArtifactStore::new(s3.clone(), bucket.clone());
+    let jobs = JobBucket::new(s3, bucket);
     let projects: Arc<dyn ProjectStore> =
         Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table));
     let codebuild = aws_sdk_codebuild::Client::new(sdk);
@@ -181,7 +183,7 @@ pub async fn aws_state_with(
         repos: None,
         tests: Arc::new(CodeBuildTestRunner::new(
             codebuild.clone(),
-            artifacts.clone(),
+            jobs.clone(),
             test_project,
         )),
         deployer: Arc::new(EcsDeployer::new(
@@ -189,7 +191,7 @@ pub async fn aws_state_with(
             aws_sdk_ecs::Client::new(sdk),
             aws_sdk_elasticloadbalancingv2::Client::new(sdk),
             codebuild,
-            artifacts,
+            jobs,
             settings,
         )),
     };

@@ -8,45 +8,7 @@
 //! one edit from the action vocabulary are read as the word. Measured on the labelled messages
 //! of `tests/understanding/intents/`, written by people who had not read these rules.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-use crate::model::Environment;
-
-/// What a message asks for; the workflow routes on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Intent {
-    /// Describe a new app.
-    Create,
-    /// Change the existing spec.
-    Refine,
-    /// Generate the code.
-    Build,
-    /// Run the generated tests.
-    Test,
-    /// Deploy the current version.
-    Deploy,
-    /// Ask about the project.
-    Question,
-    /// Go back to an earlier version.
-    Rollback,
-}
-
-impl Intent {
-    /// The lower-case name used in the workflow's input.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Intent::Create => "create",
-            Intent::Refine => "refine",
-            Intent::Build => "build",
-            Intent::Test => "test",
-            Intent::Deploy => "deploy",
-            Intent::Question => "question",
-            Intent::Rollback => "rollback",
-        }
-    }
-}
+use crate::model::{Environment, Intent};
 
 /// Classifies a message. `has_spec` tells whether the project already has a spec, which
 /// decides between `Create` and `Refine` for a description.

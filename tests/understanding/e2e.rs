@@ -108,8 +108,8 @@ pub async fn play(client: &reqwest::Client, base: &str, case: &Case) -> E2eResul
             continue;
         }
         let run = posted["run"]["id"].as_str().unwrap_or_default().to_owned();
-        let intent: kiln::intent::Intent = serde_json::from_value(posted["run"]["intent"].clone())
-            .unwrap_or(kiln::intent::Intent::Question);
+        let intent: kiln::model::Intent = serde_json::from_value(posted["run"]["intent"].clone())
+            .unwrap_or(kiln::model::Intent::Question);
         intents.push(super::label(intent));
         let run = wait_for_run(client, &api, &id, &run).await;
         // A refused request (nothing built yet, say) is an answer; a failed build, test run
@@ -117,9 +117,9 @@ pub async fn play(client: &reqwest::Client, base: &str, case: &Case) -> E2eResul
         if run["status"] != "succeeded"
             && matches!(
                 intent,
-                kiln::intent::Intent::Build
-                    | kiln::intent::Intent::Test
-                    | kiln::intent::Intent::Deploy
+                kiln::model::Intent::Build
+                    | kiln::model::Intent::Test
+                    | kiln::model::Intent::Deploy
             )
         {
             problems.push(format!("{:?}: {} {}", m.text, run["status"], run["error"]));

@@ -8,7 +8,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use kiln::intent::{classify, Intent};
+use kiln::intent::classify;
+use kiln::model::Intent;
 use kiln::spec::{
     understand_after, AppSpec, AuthFeature, DatabaseFeature, FieldRef, FieldType, RelationKind,
 };

@@ -3,7 +3,8 @@
 //! message that points back at a field named earlier), each with the field it must end as.
 //! They live in `tests/understanding/references/` and are never edited to fit the reader.
 
-use kiln::intent::{classify, Intent};
+use kiln::intent::classify;
+use kiln::model::Intent;
 use kiln::spec::{understand_after, AppSpec, FieldRef, FieldType};
 use serde::Deserialize;
 

@@ -332,37 +332,25 @@ where
 /// The Python of the virtualenv that `kiln` processes under test use for generated projects
 /// (under [`runtime_venv_dir`]), made the way `kiln` makes it when it is missing.
 pub async fn runtime_python() -> std::path::PathBuf {
-    use kiln::generator::{
-        AUTH_REQUIREMENTS, DATABASE_REQUIREMENTS, DEV_REQUIREMENTS, POSTGRES_REQUIREMENTS,
-        REQUIREMENTS,
-    };
     let root = std::path::PathBuf::from(runtime_venv_dir());
     let scratch = tempfile::tempdir().unwrap();
-    let (runner, _) =
-        kiln::runner::LocalTestRunner::with_deployer(kiln::runner::LocalRunnerSettings {
-            python: "python3".into(),
-            venv_root: root.clone(),
-            work_dir: scratch.path().join("work"),
-            deploy_dir: scratch.path().join("deployments"),
-            test_timeout: Duration::from_secs(600),
-            deploy_timeout: Duration::from_secs(120),
-        });
+    let settings = kiln::runner::LocalRunnerSettings {
+        python: "python3".into(),
+        venv_root: root.clone(),
+        requirements: kiln::generator::every_requirement(),
+        work_dir: scratch.path().join("work"),
+        deploy_dir: scratch.path().join("deployments"),
+        test_timeout: Duration::from_secs(600),
+        deploy_timeout: Duration::from_secs(120),
+    };
+    let (runner, _) = kiln::runner::LocalTestRunner::with_deployer(settings.clone());
     use kiln::runner::TestRunner;
     runner
         .prepare_environment()
         .await
         .expect("making the runtime virtualenv");
-    // The directory is named after the hash of the pinned requirements, as `kiln` names it.
-    let requirements: String = REQUIREMENTS
-        .iter()
-        .chain(DATABASE_REQUIREMENTS)
-        .chain(POSTGRES_REQUIREMENTS)
-        .chain(AUTH_REQUIREMENTS)
-        .chain(DEV_REQUIREMENTS)
-        .map(|r| format!("{r}\n"))
-        .collect();
-    let key = &kiln::store::sha256_hex(requirements.as_bytes())[..16];
-    let dir = root.join(format!("py-{key}"));
+    // `kiln serve` names the directory the same way, from the same requirements.
+    let dir = settings.venv_dir();
     assert!(
         dir.join(".kiln-ready").exists(),
         "no ready virtualenv at {}: has kiln changed how it names it?",

@@ -18,14 +18,15 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use kiln::agents::AgentContext;
-use kiln::intent::Intent;
+use kiln::model::Intent;
+use kiln::model::RunInput;
 use kiln::model::{
     DeploymentStatus, Environment, Message, Owner, Project, ProjectStatus, Run, RunStatus,
 };
 use kiln::runner::CodeBuildTestRunner;
-use kiln::store::{DynamoStore, PageRequest, S3ArtifactStore};
+use kiln::store::{DynamoStore, PageRequest};
 use kiln::workflow::asl::{execute, Failure, Options, TaskHandler};
-use kiln::workflow::{execution_input, pipeline, RunInput, PIPELINE_JSON};
+use kiln::workflow::{execution_input, pipeline, PIPELINE_JSON};
 use kiln_integration_tests::{python, run_in, show, Moto};
 use serde_json::Value;
 
@@ -121,7 +122,7 @@ async fn installation() -> Installation {
     let s3 = moto.s3().await;
     ctx.tests = Arc::new(CodeBuildTestRunner::new(
         codebuild.codebuild(&sdk),
-        S3ArtifactStore::new(s3.clone(), config.bucket.clone().unwrap()),
+        kiln::runner::JobBucket::new(s3.clone(), config.bucket.clone().unwrap()),
         config.aws.test_project.clone().unwrap(),
     ));
     Installation {

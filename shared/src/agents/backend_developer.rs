@@ -1,16 +1,18 @@
 //! The backend developer: writes the code from the spec, and releases drafts as versions.
 
 use std::collections::HashMap;
-use std::path::{Component, Path};
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{json, Value};
 
 use super::{update_project, AgentContext, AgentError};
 use crate::generator::{generate_code, GeneratedFile};
-use crate::model::{now, Agent, Block, FileEntry, Message, ProjectStatus, Version};
+use crate::model::RunInput;
+use crate::model::{
+    is_safe_relative_path, now, Agent, Block, FileEntry, Message, ProjectStatus, Version,
+};
 use crate::store::ArtifactStore;
-use crate::workflow::RunInput;
 
 /// Most files one version may hold.
 pub const MAX_FILES_PER_VERSION: usize = 500;
@@ -171,16 +173,6 @@ fn compare(old: &[FileEntry], new: &[FileEntry]) -> (usize, usize, usize) {
         .filter(|n| old.iter().any(|o| o.path == n.path && o.sha256 != n.sha256))
         .count();
     (added, changed, removed)
-}
-
-/// Whether a manifest path is a plain relative path that stays inside its root.
-pub fn is_safe_relative_path(path: &str) -> bool {
-    !path.is_empty()
-        && !path.contains('\0')
-        && !path.contains('\\')
-        && Path::new(path)
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
 }
 
 /// Writes the version's files into the repository at `repo` (created on first use) and

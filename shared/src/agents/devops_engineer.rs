@@ -5,13 +5,14 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{update_project, version_files, AgentContext, AgentError};
-use crate::intent::{environment_in, version_in, Intent};
+use crate::intent::{environment_in, version_in};
+use crate::model::Intent;
+use crate::model::RunInput;
 use crate::model::{
     new_id, now, Agent, Block, Deployment, DeploymentRef, DeploymentStatus, Environment, Message,
     ProjectStatus,
 };
 use crate::runner::{Rollout, RolloutStatus};
-use crate::workflow::RunInput;
 
 async fn say(
     ctx: &AgentContext,
@@ -267,7 +268,7 @@ pub(super) async fn rollback(ctx: &AgentContext, run: &RunInput) -> Result<Value
         p.current_version = Some(version.number);
         if let Some(spec) = &version.spec {
             p.spec = Some(spec.clone());
-            p.design = Some(super::design_for(spec));
+            p.design = Some(crate::generator::design_for(spec));
         }
         Ok(true)
     })

@@ -10,8 +10,6 @@ mod pipeline;
 mod product_manager;
 mod qa_engineer;
 
-pub use architect::design_for;
-pub use backend_developer::is_safe_relative_path;
 pub use pipeline::{complete, report_failure};
 
 use std::str::FromStr;
@@ -21,11 +19,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::generator::GenerateError;
+use crate::model::RunInput;
 use crate::model::{now, FileEntry, RunStatus, RunStep};
 use crate::runner::{Deployer, RunnerError, TestRunner};
 use crate::spec::SpecError;
 use crate::store::{ArtifactStore, ProjectStore, StoreError};
-use crate::workflow::RunInput;
 
 /// What every step may use.
 #[derive(Clone)]
@@ -329,18 +327,5 @@ mod tests {
             "Rm -rf".parse::<Step>(),
             Err(AgentError::UnknownStep(_))
         ));
-    }
-
-    #[test]
-    fn the_pipeline_calls_only_steps_that_exist() {
-        let machine = crate::workflow::pipeline();
-        let steps = machine.task_steps();
-        assert!(steps.len() >= 15, "{steps:?}");
-        for name in steps {
-            assert!(
-                name.parse::<Step>().is_ok(),
-                "the pipeline calls {name}, which no agent runs"
-            );
-        }
     }
 }

@@ -3,8 +3,8 @@
 use serde_json::{json, Value};
 
 use super::{AgentContext, AgentError};
+use crate::model::RunInput;
 use crate::model::{now, Message, RunError, RunStatus};
-use crate::workflow::RunInput;
 
 /// `{"stale", "tested"}`: stale when nothing was built or the spec changed since the current
 /// version; tested when the current version's tests passed.

@@ -3,14 +3,14 @@
 use serde_json::{json, Value};
 
 use super::{update_project, AgentContext, AgentError};
-use crate::intent::Intent;
+use crate::model::Intent;
+use crate::model::RunInput;
 use crate::model::{Agent, Block, Message, ProjectStatus};
 use crate::spec::{
     mentions, mentions_auth, understand_after, words_of, AppSpec, AuthFeature, DatabaseFeature,
     SpecChange,
 };
 use crate::store::PageRequest;
-use crate::workflow::RunInput;
 
 /// Merges the user's message into the project's spec and says what changed.
 pub(super) async fn read_requirements(

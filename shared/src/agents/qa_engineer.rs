@@ -3,10 +3,11 @@
 use serde_json::{json, Value};
 
 use super::{update_project, version_files, AgentContext, AgentError};
-use crate::intent::Intent;
+use crate::model::Intent;
+use crate::model::RunInput;
+use crate::model::TestReport;
 use crate::model::{Agent, Block, ProjectStatus};
-use crate::runner::{TestJob, TestReport, TestStatus};
-use crate::workflow::RunInput;
+use crate::runner::{TestJob, TestStatus};
 
 async fn say(
     ctx: &AgentContext,

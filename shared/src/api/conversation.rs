@@ -14,10 +14,11 @@ use utoipa::ToSchema;
 use super::error::{parse_id, ApiError, Body, ErrorBody, Params};
 use super::projects::{check_text, ListQuery};
 use super::AppState;
-use crate::intent::{classify, Intent};
+use crate::intent::classify;
+use crate::model::Intent;
+use crate::model::RunInput;
 use crate::model::{Message, Owner, Run};
 use crate::store::ProjectEvent;
-use crate::workflow::RunInput;
 
 /// Longest client id, in characters.
 pub const MAX_CLIENT_ID_CHARS: usize = 128;

@@ -9,10 +9,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{parse_id, ApiError, Body, ErrorBody, Params};
 use super::AppState;
-use crate::intent::Intent;
+use crate::model::Intent;
+use crate::model::RunInput;
 use crate::model::{Message, Owner, Project, ProjectSummary, Run};
 use crate::store::{Page, PageRequest};
-use crate::workflow::RunInput;
 
 /// Longest project name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;

@@ -14,8 +14,8 @@ use uuid::Uuid;
 use super::error::{parse_id, ApiError, ErrorBody, Params};
 use super::projects::ListQuery;
 use super::AppState;
-use crate::agents::is_safe_relative_path;
 use crate::generator::unified_diff;
+use crate::model::is_safe_relative_path;
 use crate::model::{Owner, Project, Version};
 use crate::store::ArtifactStore;
 

@@ -4,8 +4,10 @@
 //! identifiers, and free text (the app's name and summary) arrives already escaped as a Python
 //! string literal or as Markdown text. Nothing the user typed is ever template source.
 
+mod design;
 mod diff;
 
+pub use design::design_for;
 pub use diff::unified_diff;
 
 use std::sync::OnceLock;
@@ -13,7 +15,6 @@ use std::sync::OnceLock;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use crate::agents::design_for;
 use crate::spec::{
     class_name, AppSpec, AuthFeature, DatabaseFeature, Field, FieldType, RelationKind, SpecError,
 };
@@ -56,6 +57,22 @@ pub const POSTGRES_REQUIREMENTS: &[&str] = &["psycopg[binary]==3.3.9"];
 pub const AUTH_REQUIREMENTS: &[&str] = &["PyJWT==2.15.1"];
 /// Test and lint tools of every generated project.
 pub const DEV_REQUIREMENTS: &[&str] = &["pytest==9.2.0", "httpx2==2.16.2", "ruff==0.17.6"];
+
+/// Every package any generated project may need, pinned: what a shared environment for running
+/// generated projects installs.
+pub fn every_requirement() -> Vec<String> {
+    [
+        REQUIREMENTS,
+        DATABASE_REQUIREMENTS,
+        POSTGRES_REQUIREMENTS,
+        AUTH_REQUIREMENTS,
+        DEV_REQUIREMENTS,
+    ]
+    .concat()
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
+}
 
 /// A Python string literal that reads back as exactly `s`, written in plain ASCII.
 pub fn python_literal(s: &str) -> String {

@@ -10,10 +10,8 @@ use aws_sdk_codebuild::types::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{
-    junit, zip_files, File, RunnerError, TestFailure, TestJob, TestReport, TestRunner, TestStatus,
-};
-use crate::store::{S3ArtifactStore, StoreError};
+use super::{junit, zip_files, File, JobBucket, RunnerError, TestJob, TestRunner, TestStatus};
+use crate::model::{TestFailure, TestReport};
 
 /// The buildspec of test builds.
 pub const TEST_BUILDSPEC: &str = include_str!("../../../infra/buildspec-test.yml");
@@ -22,14 +20,10 @@ fn aws<E: std::error::Error + 'static>(e: E) -> RunnerError {
     RunnerError::Process(DisplayErrorContext(e).to_string())
 }
 
-pub(super) fn store(e: StoreError) -> RunnerError {
-    RunnerError::Process(e.to_string())
-}
-
 /// Starts a build of `project` on a source zip in S3, with environment variables.
 pub(super) async fn start_build(
     codebuild: &aws_sdk_codebuild::Client,
-    artifacts: &S3ArtifactStore,
+    bucket: &JobBucket,
     project: &str,
     source_key: &str,
     buildspec: &str,
@@ -39,7 +33,7 @@ pub(super) async fn start_build(
         .start_build()
         .project_name(project)
         .source_type_override(SourceType::S3)
-        .source_location_override(format!("{}/{source_key}", artifacts.bucket()))
+        .source_location_override(format!("{}/{source_key}", bucket.name()))
         .buildspec_override(buildspec)
         .artifacts_override(
             ProjectArtifacts::builder()
@@ -85,7 +79,7 @@ pub(super) async fn build_status(
 /// Runs test suites as CodeBuild builds.
 pub struct CodeBuildTestRunner {
     codebuild: aws_sdk_codebuild::Client,
-    artifacts: S3ArtifactStore,
+    bucket: JobBucket,
     project: String,
 }
 
@@ -99,12 +93,12 @@ impl CodeBuildTestRunner {
     /// A runner that starts builds of the CodeBuild project `project`.
     pub fn new(
         codebuild: aws_sdk_codebuild::Client,
-        artifacts: S3ArtifactStore,
+        bucket: JobBucket,
         project: impl Into<String>,
     ) -> Self {
         CodeBuildTestRunner {
             codebuild,
-            artifacts,
+            bucket,
             project: project.into(),
         }
     }
@@ -128,19 +122,18 @@ impl TestRunner for CodeBuildTestRunner {
     ) -> Result<TestJob, RunnerError> {
         let run = Uuid::now_v7();
         let source_key = format!("sources/{project_id}/v{version}-{run}.zip");
-        self.artifacts
-            .put_object(&source_key, zip_files(&files)?, "application/zip")
-            .await
-            .map_err(store)?;
+        self.bucket
+            .put(&source_key, zip_files(&files)?, "application/zip")
+            .await?;
         let report_key = format!("test-reports/{project_id}/v{version}-{run}/junit.xml");
         let build = start_build(
             &self.codebuild,
-            &self.artifacts,
+            &self.bucket,
             &self.project,
             &source_key,
             TEST_BUILDSPEC,
             &[
-                ("KILN_REPORT_BUCKET", self.artifacts.bucket().to_owned()),
+                ("KILN_REPORT_BUCKET", self.bucket.name().to_owned()),
                 ("KILN_REPORT_KEY", report_key.clone()),
             ],
         )
@@ -158,8 +151,8 @@ impl TestRunner for CodeBuildTestRunner {
             return Ok(TestStatus::Running);
         }
         let timed_out = status == StatusType::TimedOut;
-        let report = match self.artifacts.get_object(&job.report_key).await {
-            Ok(xml) if !timed_out => {
+        let report = match self.bucket.get(&job.report_key).await? {
+            Some(xml) if !timed_out => {
                 junit::parse(&String::from_utf8_lossy(&xml)).unwrap_or_else(|e| TestReport {
                     errors: 1,
                     failures: vec![TestFailure {
@@ -169,7 +162,7 @@ impl TestRunner for CodeBuildTestRunner {
                     ..TestReport::default()
                 })
             }
-            Ok(_) | Err(StoreError::NotFound(_)) => TestReport {
+            _ => TestReport {
                 errors: u32::from(!timed_out),
                 timed_out,
                 failures: vec![TestFailure {
@@ -182,7 +175,6 @@ impl TestRunner for CodeBuildTestRunner {
                 }],
                 ..TestReport::default()
             },
-            Err(e) => return Err(store(e)),
         };
         Ok(TestStatus::Finished(report))
     }

@@ -13,10 +13,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::codebuild::{build_status, start_build, store};
-use super::{zip_files, Deployer, File, Rollout, RolloutStatus, RunnerError};
+use super::codebuild::{build_status, start_build};
+use super::{zip_files, Deployer, File, JobBucket, Rollout, RolloutStatus, RunnerError};
 use crate::model::Environment;
-use crate::store::S3ArtifactStore;
 
 /// The buildspec of image builds.
 pub const IMAGE_BUILDSPEC: &str = include_str!("../../../infra/buildspec-image.yml");
@@ -50,7 +49,7 @@ pub struct EcsDeployer {
     ecs: aws_sdk_ecs::Client,
     elb: aws_sdk_elasticloadbalancingv2::Client,
     codebuild: aws_sdk_codebuild::Client,
-    artifacts: S3ArtifactStore,
+    bucket: JobBucket,
     settings: EcsSettings,
 }
 
@@ -110,7 +109,7 @@ impl EcsDeployer {
         ecs: aws_sdk_ecs::Client,
         elb: aws_sdk_elasticloadbalancingv2::Client,
         codebuild: aws_sdk_codebuild::Client,
-        artifacts: S3ArtifactStore,
+        bucket: JobBucket,
         settings: EcsSettings,
     ) -> Self {
         EcsDeployer {
@@ -118,7 +117,7 @@ impl EcsDeployer {
             ecs,
             elb,
             codebuild,
-            artifacts,
+            bucket,
             settings,
         }
     }
@@ -327,13 +326,12 @@ impl Deployer for EcsDeployer {
             "sources/{project_id}/image-v{version}-{}.zip",
             Uuid::now_v7()
         );
-        self.artifacts
-            .put_object(&source_key, zip_files(&files)?, "application/zip")
-            .await
-            .map_err(store)?;
+        self.bucket
+            .put(&source_key, zip_files(&files)?, "application/zip")
+            .await?;
         let build = start_build(
             &self.codebuild,
-            &self.artifacts,
+            &self.bucket,
             &self.settings.image_project,
             &source_key,
             IMAGE_BUILDSPEC,

@@ -1,6 +1,6 @@
 //! Reads pytest's JUnit XML report.
 
-use super::{TestFailure, TestReport};
+use crate::model::{TestFailure, TestReport};
 
 /// Longest failure message kept, in characters.
 const MAX_MESSAGE: usize = 2_000;

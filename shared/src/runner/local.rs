@@ -13,14 +13,10 @@ use tokio::process::{Child, Command};
 use uuid::Uuid;
 
 use super::{
-    junit, Deployer, File, Rollout, RolloutStatus, RunnerError, TestJob, TestReport, TestRunner,
-    TestStatus,
+    junit, Deployer, File, Rollout, RolloutStatus, RunnerError, TestJob, TestRunner, TestStatus,
 };
-use crate::agents::is_safe_relative_path;
-use crate::generator::{
-    AUTH_REQUIREMENTS, DATABASE_REQUIREMENTS, DEV_REQUIREMENTS, POSTGRES_REQUIREMENTS, REQUIREMENTS,
-};
-use crate::model::Environment;
+use crate::model::is_safe_relative_path;
+use crate::model::{Environment, TestFailure, TestReport};
 
 /// Where and how the local runners work.
 #[derive(Debug, Clone)]
@@ -29,6 +25,9 @@ pub struct LocalRunnerSettings {
     pub python: String,
     /// Where virtualenvs live; each is named after the hash of its requirements.
     pub venv_root: PathBuf,
+    /// Every pinned package a project may need (`name==version`), installed once into the
+    /// shared virtualenv.
+    pub requirements: Vec<String>,
     /// Scratch space for test runs.
     pub work_dir: PathBuf,
     /// Where deployments keep their files, data and secrets.
@@ -37,6 +36,16 @@ pub struct LocalRunnerSettings {
     pub test_timeout: Duration,
     /// Longest a deployment may take to answer its health check.
     pub deploy_timeout: Duration,
+}
+
+impl LocalRunnerSettings {
+    /// The shared virtualenv's directory: `venv_root/py-<hash of the requirements>`, so that
+    /// another set of requirements gets a virtualenv of its own.
+    pub fn venv_dir(&self) -> PathBuf {
+        let list: String = self.requirements.iter().map(|r| format!("{r}\n")).collect();
+        let key = &crate::model::sha256_hex(list.as_bytes())[..16];
+        self.venv_root.join(format!("py-{key}"))
+    }
 }
 
 /// The virtualenv shared by the test runner and the deployer.
@@ -50,17 +59,13 @@ struct PythonEnv {
 
 impl PythonEnv {
     fn new(settings: LocalRunnerSettings) -> Self {
-        let requirements: String = REQUIREMENTS
+        let requirements: String = settings
+            .requirements
             .iter()
-            .chain(DATABASE_REQUIREMENTS)
-            .chain(POSTGRES_REQUIREMENTS)
-            .chain(AUTH_REQUIREMENTS)
-            .chain(DEV_REQUIREMENTS)
             .map(|r| format!("{r}\n"))
             .collect();
-        let key = &crate::store::sha256_hex(requirements.as_bytes())[..16];
         PythonEnv {
-            dir: settings.venv_root.join(format!("py-{key}")),
+            dir: settings.venv_dir(),
             settings,
             requirements,
             setup: tokio::sync::Mutex::new(()),
@@ -415,7 +420,7 @@ impl TestRunner for LocalTestRunner {
         let mut report = match tokio::fs::read_to_string(process.dir.join("junit.xml")).await {
             Ok(xml) if !timed_out => junit::parse(&xml).unwrap_or_else(|e| TestReport {
                 errors: 1,
-                failures: vec![super::TestFailure {
+                failures: vec![TestFailure {
                     name: "pytest".into(),
                     message: e,
                 }],
@@ -423,7 +428,7 @@ impl TestRunner for LocalTestRunner {
             }),
             _ => TestReport {
                 errors: u32::from(!timed_out),
-                failures: vec![super::TestFailure {
+                failures: vec![TestFailure {
                     name: "pytest".into(),
                     message: match (timed_out, exited) {
                         (true, _) => format!(

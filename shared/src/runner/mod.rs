@@ -3,12 +3,16 @@
 //! another, so that no step waits for them.
 
 #[cfg(feature = "aws")]
+mod bucket;
+#[cfg(feature = "aws")]
 mod codebuild;
 #[cfg(feature = "aws")]
 mod ecs;
 pub mod junit;
 mod local;
 
+#[cfg(feature = "aws")]
+pub use bucket::JobBucket;
 #[cfg(feature = "aws")]
 pub use codebuild::CodeBuildTestRunner;
 #[cfg(feature = "aws")]
@@ -24,7 +28,7 @@ pub fn zip_files(files: &[File]) -> Result<Vec<u8>, RunnerError> {
         .unix_permissions(0o644);
     let fail = |e: &dyn std::fmt::Display| RunnerError::Process(format!("zipping the source: {e}"));
     for (path, bytes) in files {
-        if !crate::agents::is_safe_relative_path(path) {
+        if !crate::model::is_safe_relative_path(path) {
             return Err(RunnerError::Process(format!("refusing the path {path:?}")));
         }
         zip.start_file(path.as_str(), options)
@@ -36,10 +40,9 @@ pub fn zip_files(files: &[File]) -> Result<Vec<u8>, RunnerError> {
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::model::Environment;
+use crate::model::{Environment, TestReport};
 
 /// Why a runner could not do its work.
 #[derive(Debug, thiserror::Error)]
@@ -63,43 +66,6 @@ pub type File = (String, Vec<u8>);
 pub struct TestJob {
     /// Opaque handle.
     pub id: String,
-}
-
-/// The outcome of a test run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct TestReport {
-    /// Tests that passed.
-    pub passed: u32,
-    /// Tests whose assertions failed.
-    pub failed: u32,
-    /// Tests that raised an error.
-    pub errors: u32,
-    /// Tests skipped.
-    pub skipped: u32,
-    /// Wall time of the suite, in seconds.
-    pub duration_secs: f64,
-    /// Every failing or erroring test with its message.
-    pub failures: Vec<TestFailure>,
-    /// Whether the suite was stopped at the time limit.
-    pub timed_out: bool,
-    /// The end of pytest's output, for when there is no report to read.
-    pub output_tail: String,
-}
-
-impl TestReport {
-    /// Whether every test ran and passed.
-    pub fn all_passed(&self) -> bool {
-        !self.timed_out && self.failed == 0 && self.errors == 0 && self.passed > 0
-    }
-}
-
-/// One failing test.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct TestFailure {
-    /// `file::test_name`.
-    pub name: String,
-    /// The failure's message.
-    pub message: String,
 }
 
 /// Where a test run stands.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::{ArtifactStore, PageRequest, ProjectStore, StoreError};
-use crate::intent::Intent;
+use crate::model::Intent;
 use crate::model::{
     new_id, now, Deployment, DeploymentStatus, Environment, FileEntry, Message, Owner, Project,
     Run, RunStatus, Version,
@@ -287,7 +287,7 @@ pub async fn a_taken_version_number_moves_the_build_to_the_next(store: &dyn Proj
         spec: None,
         manifest: vec![FileEntry {
             path: "app/main.py".into(),
-            sha256: crate::store::sha256_hex(text.as_bytes()),
+            sha256: crate::model::sha256_hex(text.as_bytes()),
             size: text.len() as u64,
         }],
         created_at: now(),
@@ -510,7 +510,7 @@ pub async fn versions_are_immutable_and_listed(store: &dyn ProjectStore) {
             spec: None,
             manifest: vec![FileEntry {
                 path: "app/main.py".into(),
-                sha256: crate::store::sha256_hex(format!("v{n}").as_bytes()),
+                sha256: crate::model::sha256_hex(format!("v{n}").as_bytes()),
                 size: 2,
             }],
             created_at: now(),
@@ -688,13 +688,13 @@ where
 pub async fn blobs_are_content_addressed(store: &dyn ArtifactStore) {
     let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     let sha = store.put_blob(&bytes).await.expect("put_blob");
-    assert_eq!(sha, crate::store::sha256_hex(&bytes));
+    assert_eq!(sha, crate::model::sha256_hex(&bytes));
     assert_eq!(store.put_blob(&bytes).await.unwrap(), sha, "idempotent");
     assert_eq!(store.get_blob(&sha).await.unwrap(), bytes);
     assert!(store.has_blob(&sha).await.unwrap());
     let empty = store.put_blob(b"").await.unwrap();
     assert!(store.get_blob(&empty).await.unwrap().is_empty());
-    let missing = crate::store::sha256_hex(new_id().as_bytes());
+    let missing = crate::model::sha256_hex(new_id().as_bytes());
     assert!(!store.has_blob(&missing).await.unwrap());
     assert!(matches!(
         store.get_blob(&missing).await,

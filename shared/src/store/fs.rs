@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::{check_sha256, sha256_hex, ArtifactStore, StoreError, StoreResult};
+use super::{check_sha256, ArtifactStore, StoreError, StoreResult};
+use crate::model::sha256_hex;
 
 /// Blobs as files under a root directory.
 #[derive(Debug, Clone)]

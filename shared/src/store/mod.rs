@@ -255,12 +255,6 @@ pub async fn create_next_version(
     }
 }
 
-/// Hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
 /// Checks that `s` is a lower-case hex SHA-256, so that it is safe in a path or key.
 pub fn check_sha256(s: &str) -> StoreResult<()> {
     if s.len() == 64
@@ -293,7 +287,7 @@ mod tests {
 
     #[test]
     fn sha_check_refuses_paths() {
-        assert!(check_sha256(&sha256_hex(b"x")).is_ok());
+        assert!(check_sha256(&crate::model::sha256_hex(b"x")).is_ok());
         assert!(check_sha256("../../etc/passwd").is_err());
         assert!(check_sha256(&"A".repeat(64)).is_err());
     }

@@ -8,7 +8,8 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
-use super::{check_sha256, sha256_hex, ArtifactStore, StoreError, StoreResult};
+use super::{check_sha256, ArtifactStore, StoreError, StoreResult};
+use crate::model::sha256_hex;
 
 /// Blobs in one bucket.
 #[derive(Clone)]
@@ -30,23 +31,8 @@ impl S3ArtifactStore {
         }
     }
 
-    /// The bucket.
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
-    /// The S3 client.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// Stores an object under `key` (not content-addressed: source bundles, exports).
-    pub async fn put_object(
-        &self,
-        key: &str,
-        bytes: Vec<u8>,
-        content_type: &str,
-    ) -> StoreResult<()> {
+    /// Stores an object under `key` (not content-addressed: exports).
+    async fn put_object(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> StoreResult<()> {
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -60,7 +46,7 @@ impl S3ArtifactStore {
     }
 
     /// Reads an object, `NotFound` if it is missing.
-    pub async fn get_object(&self, key: &str) -> StoreResult<Vec<u8>> {
+    async fn get_object(&self, key: &str) -> StoreResult<Vec<u8>> {
         match self
             .client
             .get_object()

@@ -17,30 +17,14 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::agents::{report_failure, run_recorded_step, AgentContext, StepRequest};
-use crate::intent::Intent;
+use crate::model::RunInput;
 use crate::model::{now, Owner, RunStatus};
 use crate::store::StoreError;
 use asl::{Failure, Options, StateMachine, TaskHandler};
-
-/// The input of one execution of the pipeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunInput {
-    /// The project.
-    pub project_id: Uuid,
-    /// The run to record progress in.
-    pub run_id: Uuid,
-    /// The user message that started it.
-    pub message_id: Uuid,
-    /// What the message asked for.
-    pub intent: Intent,
-    /// Whose project it is.
-    pub owner: Owner,
-}
 
 /// Why a workflow could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -238,6 +222,19 @@ pub async fn fail_interrupted_runs(ctx: &AgentContext) -> Result<usize, Workflow
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pipeline_calls_only_steps_that_exist() {
+        let machine = pipeline();
+        let steps = machine.task_steps();
+        assert!(steps.len() >= 15, "{steps:?}");
+        for name in steps {
+            assert!(
+                name.parse::<crate::agents::Step>().is_ok(),
+                "the pipeline calls {name}, which no agent runs"
+            );
+        }
+    }
 
     #[test]
     fn the_committed_pipeline_is_valid_and_routes_every_intent() {

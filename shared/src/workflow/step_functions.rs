@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use aws_sdk_sfn::error::DisplayErrorContext;
 use std::sync::Arc;
 
-use super::{execution_input, RunInput, Workflow, WorkflowError};
+use super::{execution_input, Workflow, WorkflowError};
+use crate::model::RunInput;
 use crate::model::{now, RunStatus};
 use crate::store::{ProjectStore, StoreError};
 

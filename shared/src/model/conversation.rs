@@ -1,0 +1,160 @@
+//! The conversation: messages from the user and the agents, and the blocks the UI renders.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{new_id, now, FileEntry, TestReport};
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The person.
+    User,
+    /// One of the agents.
+    Assistant,
+    /// Kiln itself (errors, notices).
+    System,
+}
+
+/// The role agents of the crew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Agent {
+    /// Reads what the user wants into a spec.
+    ProductManager,
+    /// Turns the spec into a design.
+    Architect,
+    /// Writes the code.
+    BackendDeveloper,
+    /// Runs the tests.
+    QaEngineer,
+    /// Builds and deploys.
+    DevopsEngineer,
+    /// Writes the README.
+    DocumentationWriter,
+}
+
+/// One message of a project's conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    /// UUIDv7.
+    pub id: Uuid,
+    /// The project it belongs to.
+    pub project_id: Uuid,
+    /// Who wrote it.
+    pub role: Role,
+    /// Which agent answered, for assistant messages.
+    pub agent: Option<Agent>,
+    /// Plain text; never interpreted as markup or code.
+    pub content: String,
+    /// Structured attachments.
+    #[serde(default)]
+    pub blocks: Vec<Block>,
+    /// The run this message started or answers.
+    pub run_id: Option<Uuid>,
+    /// The client's idempotency key, for user messages.
+    pub client_id: Option<String>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl Message {
+    /// A message written by the user.
+    pub fn from_user(project_id: Uuid, content: String, client_id: Option<String>) -> Self {
+        Message {
+            id: new_id(),
+            project_id,
+            role: Role::User,
+            agent: None,
+            content,
+            blocks: Vec::new(),
+            run_id: None,
+            client_id,
+            created_at: now(),
+        }
+    }
+
+    /// A reply from one of the agents.
+    pub fn from_agent(project_id: Uuid, agent: Agent, run_id: Uuid, content: String) -> Self {
+        Message {
+            id: new_id(),
+            project_id,
+            role: Role::Assistant,
+            agent: Some(agent),
+            content,
+            blocks: Vec::new(),
+            run_id: Some(run_id),
+            client_id: None,
+            created_at: now(),
+        }
+    }
+
+    /// A notice from Kiln itself, such as the reason a run failed.
+    pub fn from_system(project_id: Uuid, run_id: Uuid, content: String) -> Self {
+        Message {
+            id: new_id(),
+            project_id,
+            role: Role::System,
+            agent: None,
+            content,
+            blocks: Vec::new(),
+            run_id: Some(run_id),
+            client_id: None,
+            created_at: now(),
+        }
+    }
+}
+
+/// A structured attachment to a message, rendered by the UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Block {
+    /// A titled list of points: a plan, a set of endpoints.
+    Plan {
+        /// Heading.
+        title: String,
+        /// One line each.
+        items: Vec<String>,
+    },
+    /// What changed in the spec.
+    SpecDiff {
+        /// Added things, one line each.
+        added: Vec<String>,
+        /// Removed things, one line each.
+        removed: Vec<String>,
+        /// Changed things, one line each.
+        changed: Vec<String>,
+    },
+    /// The files of a version.
+    FileList {
+        /// Version number.
+        version: u32,
+        /// Paths with sizes.
+        files: Vec<FileEntry>,
+    },
+    /// The results of a test run.
+    TestReport {
+        /// The version tested.
+        version: u32,
+        /// Counts and failures.
+        report: TestReport,
+    },
+    /// A question the product manager asks instead of guessing, with the answers it offers.
+    Question {
+        /// The question.
+        text: String,
+        /// The answers, in order; replying with one (or its number) picks it.
+        options: Vec<String>,
+    },
+    /// A link, such as a deployment URL.
+    Link {
+        /// What it is.
+        label: String,
+        /// Where it goes.
+        url: String,
+    },
+}

@@ -1,0 +1,87 @@
+//! The domain: projects, their conversation, versions, runs and deployments, and the words
+//! every layer above shares (what a message asks for, a run's input, a test report).
+//!
+//! Identifiers are UUIDv7 (time-ordered) and timestamps are RFC 3339 UTC.
+
+mod conversation;
+mod deployment;
+mod project;
+mod run;
+mod test_report;
+mod version;
+
+pub use conversation::{Agent, Block, Message, Role};
+pub use deployment::{Deployment, DeploymentStatus};
+pub use project::{DeploymentRef, Environment, Project, ProjectStatus, ProjectSummary};
+pub use run::{Intent, Run, RunError, RunInput, RunStatus, RunStep};
+pub use test_report::{TestFailure, TestReport};
+pub use version::{is_safe_relative_path, sha256_hex, FileEntry, Version};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Who a project belongs to: the JWT `sub` on AWS, the holder of the server's token locally.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct Owner(pub String);
+
+impl Owner {
+    /// The owner of everything on a single-user local server.
+    pub fn local() -> Self {
+        Owner("local".to_owned())
+    }
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A fresh time-ordered identifier.
+///
+/// `Uuid::now_v7` keeps ids created by one process strictly increasing, so sorting by id is
+/// sorting by creation.
+pub fn new_id() -> Uuid {
+    Uuid::now_v7()
+}
+
+/// The current time, truncated to microseconds so that it survives a round trip through every store.
+pub fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_time_ordered() {
+        let ids: Vec<Uuid> = (0..1000).map(|_| new_id()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(ids[0].get_version_num(), 7);
+    }
+
+    #[test]
+    fn project_round_trips_through_json() {
+        let p = Project::new(Owner::local(), "Tasks".into(), "d".into());
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(json.contains("\"status\":\"new\""));
+        let back: Project = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn blocks_are_tagged_by_type() {
+        let b = Block::Link {
+            label: "dev".into(),
+            url: "http://127.0.0.1:1/".into(),
+        };
+        let v = serde_json::to_value(&b).unwrap();
+        assert_eq!(v["type"], "link");
+    }
+}

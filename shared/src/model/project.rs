@@ -1,0 +1,158 @@
+//! A project and where it stands: its status, its environments, its deployments by environment.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{new_id, now, Owner};
+use crate::spec::{AppSpec, Design, FieldRef, Question};
+
+/// Where a project stands in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectStatus {
+    /// Created, nothing described yet.
+    New,
+    /// A spec and design exist.
+    Specified,
+    /// At least one version was generated.
+    Built,
+    /// The current version's tests passed.
+    Tested,
+    /// The current version runs somewhere.
+    Deployed,
+}
+
+/// A deployment target.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Environment {
+    /// The default target.
+    Dev,
+    /// Pre-production.
+    Staging,
+    /// Production.
+    Prod,
+}
+
+impl Environment {
+    /// Every environment, in promotion order.
+    pub const ALL: [Environment; 3] = [Environment::Dev, Environment::Staging, Environment::Prod];
+
+    /// The lower-case name used in keys and URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Dev => "dev",
+            Environment::Staging => "staging",
+            Environment::Prod => "prod",
+        }
+    }
+}
+
+/// A project: one app being described, built, tested and deployed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Project {
+    /// UUIDv7.
+    pub id: Uuid,
+    /// Who may see and change it.
+    pub owner: Owner,
+    /// Display name, as the user typed it (validated, never code).
+    pub name: String,
+    /// Free text from the user.
+    pub description: String,
+    /// Where the project stands.
+    pub status: ProjectStatus,
+    /// What the user wants, as read from the conversation.
+    pub spec: Option<AppSpec>,
+    /// The architect's design for the spec.
+    pub design: Option<Design>,
+    /// The number of the current version, if any was built.
+    pub current_version: Option<u32>,
+    /// The latest version whose tests all passed.
+    #[serde(default)]
+    pub tested_version: Option<u32>,
+    /// The latest deployment per environment.
+    #[serde(default)]
+    pub deployments: Vec<DeploymentRef>,
+    /// A question the product manager asked instead of guessing, until it is answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_question: Option<Question>,
+    /// The field the conversation was last about: what "make it required" refers to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus: Option<FieldRef>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Optimistic-locking counter: every successful update increments it by one.
+    pub revision: u64,
+}
+
+impl Project {
+    /// A new, empty project.
+    pub fn new(owner: Owner, name: String, description: String) -> Self {
+        let t = now();
+        Project {
+            id: new_id(),
+            owner,
+            name,
+            description,
+            status: ProjectStatus::New,
+            spec: None,
+            design: None,
+            current_version: None,
+            tested_version: None,
+            deployments: Vec::new(),
+            pending_question: None,
+            focus: None,
+            created_at: t,
+            updated_at: t,
+            revision: 0,
+        }
+    }
+
+    /// The short form used in lists.
+    pub fn summary(&self) -> ProjectSummary {
+        ProjectSummary {
+            id: self.id,
+            name: self.name.clone(),
+            status: self.status,
+            current_version: self.current_version,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// The deployment that currently serves one environment of a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeploymentRef {
+    /// Target environment.
+    pub environment: Environment,
+    /// The deployment record.
+    pub deployment_id: Uuid,
+    /// Where it answers.
+    pub url: Option<String>,
+    /// Which version runs there.
+    pub version: u32,
+}
+
+/// A project as listed in the sidebar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProjectSummary {
+    /// UUIDv7.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Where the project stands.
+    pub status: ProjectStatus,
+    /// The current version, if any.
+    pub current_version: Option<u32>,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}

@@ -1,0 +1,56 @@
+//! Versions: what one build wrote, file by file, addressed by content.
+
+use std::path::{Component, Path};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::spec::AppSpec;
+
+/// One file of a version's manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FileEntry {
+    /// Relative path inside the project, `/`-separated.
+    pub path: String,
+    /// Hex SHA-256 of the contents.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A generated version of a project. Versions never change once written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Version {
+    /// The project.
+    pub project_id: Uuid,
+    /// 1, 2, … in order of creation.
+    pub number: u32,
+    /// The message that asked for it.
+    pub message_id: Option<Uuid>,
+    /// Every file with its hash and size; contents live in the artifact store.
+    pub manifest: Vec<FileEntry>,
+    /// The spec it was built from.
+    #[serde(default)]
+    pub spec: Option<AppSpec>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// Whether a manifest path is a plain relative path that stays inside its root.
+pub fn is_safe_relative_path(path: &str) -> bool {
+    !path.is_empty()
+        && !path.contains('\0')
+        && !path.contains('\\')
+        && Path::new(path)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// Hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
