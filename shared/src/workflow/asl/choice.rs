@@ -103,8 +103,12 @@ fn compare(op: &str, value: &Value, operand: &Value) -> Result<bool, Failure> {
             (Some(a), Some(b)) => a.partial_cmp(&b),
             _ => None,
         },
+        // Booleans are only ever equal or not: `BooleanEquals` is the one Boolean operator.
+        "Boolean" if relation != "Equals" => {
+            return Err(Failure::runtime(format!("unknown comparison {op}")))
+        }
         "Boolean" => match (value.as_bool(), operand.as_bool()) {
-            (Some(a), Some(b)) if relation == "Equals" => Some(a.cmp(&b)),
+            (Some(a), Some(b)) => Some(a.cmp(&b)),
             _ => None,
         },
         _ => match (timestamp(value), timestamp(operand)) {
@@ -231,6 +235,32 @@ mod tests {
         assert!(check(
             json!({"Variable": "$.name", "StringMatches": "*"}),
             input.clone()
+        ));
+    }
+
+    #[test]
+    fn a_star_gives_back_what_the_rest_of_the_pattern_needs() {
+        let matches = |pattern: &str, s: &str| wildcard(pattern, s);
+        assert!(matches("*.txt", "log-2026.txt"));
+        assert!(matches("*.log", "app.log.log"));
+        assert!(matches("a*b*c", "aXbYbZc"));
+        assert!(!matches("*.txt", "notes.txt.bak"));
+    }
+
+    #[test]
+    fn boolean_comparisons_other_than_equals_are_not_asl() {
+        let input = json!({"flag": true});
+        for op in [
+            "BooleanLessThan",
+            "BooleanGreaterThan",
+            "BooleanGreaterThanEquals",
+        ] {
+            let rule = json!({"Variable": "$.flag", op: false});
+            assert!(matches(&rule, &input, &json!({})).is_err(), "{op}");
+        }
+        assert!(!check(
+            json!({"Variable": "$.flag", "BooleanEquals": false}),
+            input
         ));
     }
 

@@ -269,5 +269,11 @@ mod tests {
             merge(Some(&json!("$.items[*]")), &input(), json!(1)).is_err(),
             "not a reference path"
         );
+        for bad in ["$.a..b", "$.a*", "$.a b", "$."] {
+            assert!(
+                merge(Some(&json!(bad)), &input(), json!(1)).is_err(),
+                "{bad} is not a reference path"
+            );
+        }
     }
 }

@@ -311,6 +311,8 @@ fn definitions_are_checked() {
         json!({"StartAt": "A", "States": {"A": {"Type": "Pass"}}}),
         json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}}}),
         json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": []}}}),
+        json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
+               "Branches": [{"StartAt": "B", "States": {"B": {"Type": "Pass"}}}]}}}),
         json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "x", "End": true,
                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Gone"}]}}}),
     ];
