@@ -70,10 +70,11 @@ steps! {
     BackendDeveloper: "Writes the code into a draft.",
     DocumentationWriter: "Adds the README to the draft.",
     Release: "Makes the draft a version.",
-    Freshness: "Tells whether the current version is stale (spec changed) or untested.",
+    Plan: "Decides what a build, test or deploy request still needs: a build (nothing built, or the spec changed), a test run, a deploy.",
     QaStart: "Starts the test suite of the current version.",
     QaCheck: "Checks whether the test suite finished.",
     QaReport: "Reports the test results.",
+    RefuseDeploy: "Records that the version was not deployed because its tests did not pass.",
     DevOpsBuildImage: "Starts building the image to deploy.",
     DevOpsImageCheck: "Checks whether the image is built.",
     DevOpsDeploy: "Starts the rollout of the current version.",
@@ -192,7 +193,8 @@ pub async fn run_step(ctx: &AgentContext, request: &StepRequest) -> Result<Value
             documentation_writer::write_readme(ctx, run, &draft(state)?).await
         }
         Step::Release => backend_developer::release(ctx, run, &draft(state)?).await,
-        Step::Freshness => pipeline::freshness(ctx, run).await,
+        Step::Plan => pipeline::plan(ctx, run).await,
+        Step::RefuseDeploy => pipeline::refuse_deploy(ctx, run).await.map(|_| Value::Null),
         Step::QaStart => qa_engineer::start(ctx, run).await,
         Step::QaCheck => qa_engineer::check(ctx, run, state).await,
         Step::QaReport => qa_engineer::report(ctx, run, state).await,

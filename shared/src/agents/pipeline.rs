@@ -1,24 +1,50 @@
-//! Steps of the pipeline itself: is a build stale, and reporting a failure.
+//! Steps of the pipeline itself: what a request still needs, the deploy gate's refusal, and how a run ends.
 
 use serde_json::{json, Value};
 
 use super::{AgentContext, AgentError};
 use crate::model::RunInput;
-use crate::model::{now, Message, RunError, RunStatus};
+use crate::model::{now, Intent, Message, RunError, RunStatus};
 
-/// `{"stale", "tested"}`: stale when nothing was built or the spec changed since the current
-/// version; tested when the current version's tests passed.
-pub(super) async fn freshness(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
+/// What a build, test or deploy request still needs, decided once for the run:
+/// `{"build", "test", "deploy", "tests": {"passed"}}`. A build is needed when asked for, when
+/// nothing was built yet, or when the spec changed since the current version; tests run when
+/// asked for, or before a deploy of a version whose tests have not passed. `tests.passed` says
+/// whether the version to deploy passed its tests; the QA report replaces it when the tests run.
+pub(super) async fn plan(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
     let project = ctx.projects.load_project(run.project_id).await?;
     let spec = project.spec.as_ref().ok_or(AgentError::NothingToBuild)?;
     let stale = match project.current_version {
         None => true,
         Some(n) => ctx.projects.get_version(project.id, n).await?.spec.as_ref() != Some(spec),
     };
-    let tested = !stale
+    let build = stale || run.intent == Intent::Build;
+    let passed = !build
         && project.tested_version.is_some()
         && project.tested_version == project.current_version;
-    Ok(json!({"stale": stale, "tested": tested}))
+    let deploy = run.intent == Intent::Deploy;
+    let test = run.intent == Intent::Test || (deploy && !passed);
+    Ok(json!({"build": build, "test": test, "deploy": deploy, "tests": {"passed": passed}}))
+}
+
+/// The deploy gate said no: the version to deploy did not pass its tests. Records the run as
+/// failed with the reason (`tests_failed`) and says it in the conversation.
+pub(super) async fn refuse_deploy(ctx: &AgentContext, run: &RunInput) -> Result<(), AgentError> {
+    let project = ctx.projects.load_project(run.project_id).await?;
+    let version = project
+        .current_version
+        .map(|n| format!("version {n}"))
+        .unwrap_or_else(|| "the current version".into());
+    let cause = format!(
+        "{version} did not pass its tests, so I did not deploy it; the test report above \
+         says what failed"
+    );
+    report_failure(
+        ctx,
+        run,
+        &json!({"Error": "Kiln.tests_failed", "Cause": cause}),
+    )
+    .await
 }
 
 /// Marks the run succeeded, unless it already ended.

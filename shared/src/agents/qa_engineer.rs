@@ -3,7 +3,6 @@
 use serde_json::{json, Value};
 
 use super::{update_project, version_files, AgentContext, AgentError};
-use crate::model::Intent;
 use crate::model::RunInput;
 use crate::model::TestReport;
 use crate::model::{Agent, Block, ProjectStatus};
@@ -76,7 +75,7 @@ pub(super) async fn check(
     })
 }
 
-/// Reports the results: `{"passed"}`. A deploy whose tests failed stops here with an error.
+/// Reports the results: `{"passed"}`, which the deploy gate of the pipeline reads.
 pub(super) async fn report(
     ctx: &AgentContext,
     run: &RunInput,
@@ -137,10 +136,5 @@ pub(super) async fn report(
         }],
     )
     .await?;
-    if !passed && run.intent == Intent::Deploy {
-        return Err(AgentError::Refused(format!(
-            "version {version} did not pass its tests, so I did not deploy it"
-        )));
-    }
     Ok(json!({"passed": passed}))
 }

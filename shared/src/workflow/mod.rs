@@ -5,6 +5,8 @@
 //! [`crate::agents::run_step`], as the agents Lambda does on AWS.
 
 pub mod asl;
+#[cfg(test)]
+mod shape_tests;
 #[cfg(feature = "aws")]
 mod step_functions;
 

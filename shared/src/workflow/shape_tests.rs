@@ -1,0 +1,165 @@
+//! The committed pipeline's shape, run through the interpreter with scripted agents: each agent
+//! step appears once, the Choices route on what the request still needs, and the deploy gate
+//! is the one place that lets a version through to the DevOps steps.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::asl::{execute, Failure, Options, TaskHandler};
+use super::pipeline;
+
+/// Answers each step the way its agent would, from a script: the plan and the QA verdict are
+/// the test's to choose; polls finish on their first check.
+struct Scripted {
+    plan: Value,
+    passed: bool,
+    steps: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl TaskHandler for Scripted {
+    async fn invoke(&self, _state: &str, _resource: &str, input: Value) -> Result<Value, Failure> {
+        let step = input["step"].as_str().unwrap_or_default().to_owned();
+        self.steps.lock().unwrap().push(step.clone());
+        Ok(match step.as_str() {
+            "Plan" => self.plan.clone(),
+            "QaStart" | "DevOpsDeploy" => json!({"done": false}),
+            "QaCheck" | "DevOpsBuildImage" | "DevOpsImageCheck" | "DevOpsCheck" => {
+                json!({"done": true})
+            }
+            "QaReport" => json!({"passed": self.passed}),
+            "Rollback" => json!({"redeploy": true}),
+            _ => Value::Null,
+        })
+    }
+}
+
+/// The steps an execution ran for `intent`, and how it ended.
+async fn steps(intent: &str, plan: Value, passed: bool) -> (Vec<String>, Result<Value, Failure>) {
+    let agents = Scripted {
+        plan,
+        passed,
+        steps: Mutex::new(Vec::new()),
+    };
+    let input = json!({"run": {"intent": intent}, "state": {}});
+    let out = execute(
+        &pipeline(),
+        input,
+        &agents,
+        Options { time_scale: 0.0 },
+        None,
+    )
+    .await;
+    (agents.steps.into_inner().unwrap(), out)
+}
+
+fn plan(build: bool, test: bool, deploy: bool, passed: bool) -> Value {
+    json!({"build": build, "test": test, "deploy": deploy, "tests": {"passed": passed}})
+}
+
+const BUILD: [&str; 3] = ["BackendDeveloper", "DocumentationWriter", "Release"];
+const TEST: [&str; 3] = ["QaStart", "QaCheck", "QaReport"];
+const DEPLOY: [&str; 5] = [
+    "DevOpsBuildImage",
+    "DevOpsImageCheck",
+    "DevOpsDeploy",
+    "DevOpsCheck",
+    "DevOpsReport",
+];
+
+fn chain(parts: &[&[&str]]) -> Vec<String> {
+    parts.concat().into_iter().map(str::to_owned).collect()
+}
+
+#[test]
+fn each_agent_step_appears_once() {
+    let definition: Value = serde_json::from_str(super::PIPELINE_JSON).unwrap();
+    let states = definition["States"].as_object().unwrap();
+    let mut names: Vec<&str> = states
+        .values()
+        .filter(|s| s["Type"] == "Task")
+        .filter_map(|s| s["Parameters"]["step"].as_str())
+        .collect();
+    let all = names.len();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), all, "a step appears twice: {names:?}");
+    assert!(states.len() <= 34, "{} states", states.len());
+}
+
+#[tokio::test]
+async fn describing_and_asking_go_to_the_product_manager() {
+    let none = Value::Null;
+    for intent in ["create", "refine"] {
+        let (ran, out) = steps(intent, none.clone(), true).await;
+        assert!(out.is_ok());
+        assert_eq!(ran, ["ProductManager", "Architect", "Complete"]);
+    }
+    let (ran, _) = steps("question", none, true).await;
+    assert_eq!(ran, ["Answer", "Complete"]);
+}
+
+#[tokio::test]
+async fn a_request_runs_only_what_its_plan_still_needs() {
+    let cases: [(&str, Value, Vec<String>); 5] = [
+        (
+            "build",
+            plan(true, false, false, false),
+            chain(&[&["Plan"], &BUILD, &["Complete"]]),
+        ),
+        (
+            "test",
+            plan(false, true, false, false),
+            chain(&[&["Plan"], &TEST, &["Complete"]]),
+        ),
+        (
+            "test",
+            plan(true, true, false, false),
+            chain(&[&["Plan"], &BUILD, &TEST, &["Complete"]]),
+        ),
+        (
+            "deploy",
+            plan(false, false, true, true),
+            chain(&[&["Plan"], &DEPLOY, &["Complete"]]),
+        ),
+        (
+            "deploy",
+            plan(true, true, true, false),
+            chain(&[&["Plan"], &BUILD, &TEST, &DEPLOY, &["Complete"]]),
+        ),
+    ];
+    for (intent, plan, expected) in cases {
+        let (ran, out) = steps(intent, plan.clone(), true).await;
+        assert!(out.is_ok(), "{intent} {plan}: {out:?}");
+        assert_eq!(ran, expected, "{intent} {plan}");
+    }
+}
+
+#[tokio::test]
+async fn the_gate_lets_no_failing_version_through() {
+    // Tests ran in this run and failed.
+    let (ran, out) = steps("deploy", plan(true, true, true, false), false).await;
+    assert_eq!(
+        ran,
+        chain(&[&["Plan"], &BUILD, &TEST, &["RefuseDeploy"]]),
+        "no DevOps step runs"
+    );
+    assert_eq!(out.unwrap_err().error, "Kiln.RunFailed");
+
+    // A plan that says the version passed is overruled by tests that fail when they run.
+    let (ran, _) = steps("deploy", plan(false, true, true, true), false).await;
+    assert_eq!(ran, chain(&[&["Plan"], &TEST, &["RefuseDeploy"]]));
+
+    // No test run and no record of passing: refused too.
+    let (ran, _) = steps("deploy", plan(false, false, true, false), true).await;
+    assert_eq!(ran, ["Plan", "RefuseDeploy"]);
+}
+
+#[tokio::test]
+async fn a_rollback_redeploys_without_building_or_testing() {
+    let (ran, out) = steps("rollback", Value::Null, true).await;
+    assert!(out.is_ok());
+    assert_eq!(ran, chain(&[&["Rollback"], &DEPLOY, &["Complete"]]));
+}
