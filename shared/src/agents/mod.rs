@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::generator::GenerateError;
 use crate::model::RunInput;
@@ -179,11 +180,24 @@ pub struct StepRequest {
     pub error: Option<Value>,
 }
 
-/// Runs one step of the pipeline.
+/// Runs one step of the pipeline, in a `step` span with the project, the run and the step.
 pub async fn run_step(ctx: &AgentContext, request: &StepRequest) -> Result<Value, AgentError> {
+    let span = tracing::info_span!(
+        "step",
+        step = request.step.name(),
+        project_id = %request.run.project_id,
+        run_id = %request.run.run_id,
+    );
+    let outcome = dispatch(ctx, request).instrument(span.clone()).await;
+    span.in_scope(|| match &outcome {
+        Ok(_) => tracing::info!("step finished"),
+        Err(e) => tracing::warn!(code = e.code(), error = %e, "step failed"),
+    });
+    outcome
+}
+
+async fn dispatch(ctx: &AgentContext, request: &StepRequest) -> Result<Value, AgentError> {
     let (run, state) = (&request.run, &request.state);
-    let span = tracing::info_span!("agent_step", step = request.step.name(), run_id = %run.run_id);
-    let _enter = span.enter();
     match request.step {
         Step::ProductManager => product_manager::read_requirements(ctx, run).await,
         Step::Architect => architect::design(ctx, run).await,

@@ -124,7 +124,8 @@ pub async fn post_message(
             }),
         ));
     }
-    tracing::info!(%project_id, run_id = %run.id, intent = intent.as_str(), "message posted");
+    super::trace::record(project_id, Some(run.id));
+    tracing::info!(intent = intent.as_str(), "message posted");
     state
         .workflow
         .start(RunInput {

@@ -1,6 +1,7 @@
 //! API errors and the extractors that turn bad input into them.
 //!
-//! Every error leaves as `{"error": {"code", "message"}}`; each error kind maps to one status here.
+//! Every error leaves as `{"error": {"code", "message", "request_id"}}`; each error kind maps to
+//! one status here.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -39,6 +40,9 @@ pub struct ErrorDetail {
     pub code: String,
     /// One sentence for a person.
     pub message: String,
+    /// The id of the request, as in its `x-request-id` header: what to quote when asking why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl ApiError {
@@ -75,6 +79,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code.to_owned(),
                 message: self.message,
+                request_id: super::current_request_id(),
             },
         };
         (self.status, axum::Json(body)).into_response()

@@ -3,11 +3,13 @@
 mod conversation;
 mod error;
 mod projects;
+mod trace;
 mod versions;
 
 pub use versions::diff_versions;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use trace::{current_request_id, REQUEST_ID_HEADER};
 
 use std::sync::Arc;
 
@@ -199,6 +201,15 @@ pub fn router(state: AppState) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(trace::request_span)
+                .on_request(())
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
+                ),
+        )
+        .layer(middleware::from_fn(trace::request_id))
         .with_state(state)
 }
 

@@ -141,7 +141,8 @@ pub async fn create_project(
     }
     let project = Project::new(owner.clone(), name.to_owned(), description.to_owned());
     state.agents.projects.create_project(&project).await?;
-    tracing::info!(project_id = %project.id, "project created");
+    super::trace::record(project.id, None);
+    tracing::info!("project created");
     if !description.is_empty() {
         read_description(&state, &owner, &project).await?;
     }
@@ -169,7 +170,8 @@ async fn read_description(
         .projects
         .post_user_message(&message, &run)
         .await?;
-    tracing::info!(project_id = %project.id, run_id = %run.id, "description read as the first message");
+    super::trace::record(project.id, Some(run.id));
+    tracing::info!("description read as the first message");
     state
         .workflow
         .start(RunInput {
@@ -256,6 +258,7 @@ pub async fn delete_project(
         )
     })?;
     state.agents.projects.delete_project(&owner, id).await?;
-    tracing::info!(project_id = %id, "project deleted");
+    super::trace::record(id, None);
+    tracing::info!("project deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -106,8 +107,23 @@ async fn execute_run(
     options: Options,
     input: RunInput,
 ) {
-    let span = tracing::info_span!("run", run_id = %input.run_id, intent = input.intent.as_str());
-    let _enter = span.enter();
+    let span = tracing::info_span!(
+        "run",
+        project_id = %input.project_id,
+        run_id = %input.run_id,
+        intent = input.intent.as_str(),
+    );
+    execute_run_in_span(ctx, machine, options, input)
+        .instrument(span)
+        .await;
+}
+
+async fn execute_run_in_span(
+    ctx: &AgentContext,
+    machine: &StateMachine,
+    options: Options,
+    input: RunInput,
+) {
     let started = async {
         let mut run = ctx.projects.get_run(input.project_id, input.run_id).await?;
         run.status = RunStatus::Running;
