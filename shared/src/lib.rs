@@ -11,6 +11,8 @@ pub mod config;
 pub mod generator;
 pub mod intent;
 pub mod model;
+#[cfg(feature = "aws")]
+pub mod objects;
 pub mod runner;
 pub mod spec;
 pub mod store;

@@ -1,21 +1,16 @@
 //! The S3 bucket where the AWS runners hand work to CodeBuild: each build's source as a zip
 //! (`sources/…`), and the JUnit report a test build writes back (`test-reports/…`).
 
-use aws_sdk_s3::error::DisplayErrorContext;
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
 use super::RunnerError;
+use crate::objects::{self, ObjectError};
 
 /// Objects of the runners' jobs in one bucket.
 #[derive(Clone)]
 pub struct JobBucket {
     client: Client,
     bucket: String,
-}
-
-fn failed<E: std::error::Error + 'static>(e: E) -> RunnerError {
-    RunnerError::Process(format!("S3: {}", DisplayErrorContext(e)))
 }
 
 impl JobBucket {
@@ -44,31 +39,17 @@ impl JobBucket {
         bytes: Vec<u8>,
         content_type: &str,
     ) -> Result<(), RunnerError> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(ByteStream::from(bytes))
-            .send()
+        objects::put(&self.client, &self.bucket, key, bytes, content_type)
             .await
-            .map_err(failed)?;
-        Ok(())
+            .map_err(|e| RunnerError::Process(e.to_string()))
     }
 
     /// Reads an object; `None` when there is none under `key`.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, RunnerError> {
-        match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(Some(out.body.collect().await.map_err(failed)?.to_vec())),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-            Err(e) => Err(failed(e)),
+        match objects::get(&self.client, &self.bucket, key).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(ObjectError::Missing) => Ok(None),
+            Err(e) => Err(RunnerError::Process(e.to_string())),
         }
     }
 }

@@ -10,12 +10,20 @@ use aws_sdk_s3::Client;
 
 use super::{check_sha256, ArtifactStore, StoreError, StoreResult};
 use crate::model::sha256_hex;
+use crate::objects::{self, ObjectError};
 
 /// Blobs in one bucket.
 #[derive(Clone)]
 pub struct S3ArtifactStore {
     client: Client,
     bucket: String,
+}
+
+fn object_error(e: ObjectError) -> StoreError {
+    match e {
+        ObjectError::Missing => StoreError::NotFound("object"),
+        ObjectError::Failed(why) => StoreError::Backend(why),
+    }
 }
 
 fn backend<E: std::error::Error + 'static>(e: E) -> StoreError {
@@ -33,34 +41,16 @@ impl S3ArtifactStore {
 
     /// Stores an object under `key` (not content-addressed: exports).
     async fn put_object(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> StoreResult<()> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(ByteStream::from(bytes))
-            .send()
+        objects::put(&self.client, &self.bucket, key, bytes, content_type)
             .await
-            .map_err(backend)?;
-        Ok(())
+            .map_err(object_error)
     }
 
     /// Reads an object, `NotFound` if it is missing.
     async fn get_object(&self, key: &str) -> StoreResult<Vec<u8>> {
-        match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
+        objects::get(&self.client, &self.bucket, key)
             .await
-        {
-            Ok(out) => Ok(out.body.collect().await.map_err(backend)?.to_vec()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                Err(StoreError::NotFound("object"))
-            }
-            Err(e) => Err(backend(e)),
-        }
+            .map_err(object_error)
     }
 
     /// Stores an export and returns a link that downloads it for `valid_for`.
