@@ -1,6 +1,7 @@
 //! Conversations in, specs out: the product manager's rules, table-driven.
 
 use super::*;
+use crate::spec::{AuthFeature, DatabaseFeature};
 
 /// (messages in order, the spec they leave, in `AppSpec::describe` form)
 const CONVERSATIONS: &[(&[&str], &str)] = &[

@@ -1,0 +1,104 @@
+//! Typo mending: a word one edit from the action vocabulary ("deplyo", "tset", "genarate") is
+//! read as that word, unless it is a word of its own ("hat", "ships").
+
+/// The action vocabulary, which typos are read against.
+const VOCABULARY: &[&str] = &[
+    "build",
+    "rebuild",
+    "built",
+    "generate",
+    "regenerate",
+    "code",
+    "write",
+    "implement",
+    "compile",
+    "deploy",
+    "redeploy",
+    "deployment",
+    "deploying",
+    "deployed",
+    "release",
+    "publish",
+    "production",
+    "staging",
+    "ship",
+    "test",
+    "tests",
+    "testing",
+    "pytest",
+    "run",
+    "execute",
+    "rollback",
+    "revert",
+    "restore",
+    "rewind",
+    "previous",
+    "version",
+    "back",
+    "roll",
+    "the",
+    "it",
+    "what",
+    "where",
+    "how",
+    "whats",
+    "current",
+    "push",
+    "launch",
+    "please",
+    "generating",
+    "building",
+    "generation",
+    "switch",
+    "postgres",
+    "testsuite",
+    "search",
+];
+/// Words one edit from the vocabulary that are words of their own.
+const NOT_TYPOS: &[&str] = &[
+    "were", "hat", "wear", "lunch", "texts", "guild", "shop", "ships", "there", "these", "those",
+    "here", "whole", "whom",
+];
+
+/// A word read as the vocabulary word one edit away, if there is one: a swap of two adjacent
+/// letters at any length ("tset", "hwo"), a letter more or less from four letters on ("deply",
+/// "buil"), another letter from five letters on ("genarate"). Plural `-s` is never taken off.
+pub(super) fn correct(word: &str) -> String {
+    if VOCABULARY.contains(&word)
+        || NOT_TYPOS.contains(&word)
+        || word.len() < 2
+        || !word.chars().all(|c| c.is_ascii_lowercase())
+    {
+        return word.to_owned();
+    }
+    let w: Vec<char> = word.chars().collect();
+    for v in VOCABULARY {
+        let t: Vec<char> = v.chars().collect();
+        let ok = if w.len() == t.len() {
+            let diff: Vec<usize> = (0..w.len()).filter(|&i| w[i] != t[i]).collect();
+            match diff.as_slice() {
+                [a, b] => *b == a + 1 && w[*a] == t[*b] && w[*b] == t[*a],
+                [_] => w.len() >= 5,
+                _ => false,
+            }
+        } else if w.len() + 1 == t.len() {
+            w.len() >= 3 && t.len() >= 4 && one_insertion(&w, &t)
+        } else if w.len() == t.len() + 1 {
+            w.len() >= 5
+                && one_insertion(&t, &w)
+                && !(w.last() == Some(&'s') && w[..w.len() - 1] == t[..])
+        } else {
+            false
+        };
+        if ok {
+            return (*v).to_owned();
+        }
+    }
+    word.to_owned()
+}
+
+/// Whether `long` is `short` with one letter inserted.
+fn one_insertion(short: &[char], long: &[char]) -> bool {
+    let i = short.iter().zip(long).take_while(|(a, b)| a == b).count();
+    short[i..] == long[i + 1..]
+}
