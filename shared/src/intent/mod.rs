@@ -163,6 +163,9 @@ fn seq(words: &[String], phrase: &str) -> bool {
 }
 
 #[cfg(test)]
+mod corpus_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use Intent::*;

@@ -66,7 +66,6 @@ pub(super) const OPENERS: &[&str] = &[
     "love",
     "to",
     "all",
-    "right",
 ];
 /// Subjects and modals of a request: "I want to …", "can you …", "would you mind …".
 const REQUESTERS: &[&str] = &[

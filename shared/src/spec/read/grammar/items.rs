@@ -265,12 +265,13 @@ fn child_resource(
     Some(r)
 }
 
-/// The resource an item names, when it is a link rather than a field: "a speaker" when
-/// speakers exist, "which desk", "one supplier".
+/// Whether `name` is one of the resources the message or the spec already has.
 fn ctx_known(known: &[String], name: &str) -> bool {
     known.iter().any(|k| k == name)
 }
 
+/// The resource an item names, when it is a link rather than a field: "a speaker" when
+/// speakers exist, "which desk", "one supplier".
 fn relation_target(
     spec: &mut AppSpec,
     r: usize,

@@ -128,7 +128,6 @@ const MODALS: &[&str] = &[
     "both",
     "usually",
     "typically",
-    "then",
     "too",
 ];
 
