@@ -1,3 +1,5 @@
+use super::fields::unique_makes_sense;
+use super::literal::{py_tuple, python_value};
 use super::*;
 use crate::spec::apply_message;
 

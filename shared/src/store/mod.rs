@@ -1,6 +1,6 @@
 //! The storage ports: `ProjectStore` for metadata, `ArtifactStore` for file contents.
 //!
-//! One file per backend; `conformance` is the suite every backend must pass.
+//! One module per backend; `conformance` is the suite every backend must pass.
 
 pub mod conformance;
 #[cfg(feature = "aws")]

@@ -1,0 +1,47 @@
+//! Local runners: pytest and uvicorn as child processes, in one cached virtualenv that holds
+//! every package a generated project pins.
+//!
+//! `python_env` is the shared virtualenv, `test_runner` and `deployer` the two runners;
+//! `process` starts and stops their child processes and `files` writes a version out for them.
+
+mod deployer;
+mod files;
+mod process;
+mod python_env;
+mod test_runner;
+
+pub use deployer::LocalDeployer;
+pub use test_runner::LocalTestRunner;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where and how the local runners work.
+#[derive(Debug, Clone)]
+pub struct LocalRunnerSettings {
+    /// The Python that makes the virtualenv, e.g. `python3`.
+    pub python: String,
+    /// Where virtualenvs live; each is named after the hash of its requirements.
+    pub venv_root: PathBuf,
+    /// Every pinned package a project may need (`name==version`), installed once into the
+    /// shared virtualenv.
+    pub requirements: Vec<String>,
+    /// Scratch space for test runs.
+    pub work_dir: PathBuf,
+    /// Where deployments keep their files, data and secrets.
+    pub deploy_dir: PathBuf,
+    /// Longest a test suite may run.
+    pub test_timeout: Duration,
+    /// Longest a deployment may take to answer its health check.
+    pub deploy_timeout: Duration,
+}
+
+impl LocalRunnerSettings {
+    /// The shared virtualenv's directory: `venv_root/py-<hash of the requirements>`, so that
+    /// another set of requirements gets a virtualenv of its own.
+    pub fn venv_dir(&self) -> PathBuf {
+        let list: String = self.requirements.iter().map(|r| format!("{r}\n")).collect();
+        let key = &crate::model::sha256_hex(list.as_bytes())[..16];
+        self.venv_root.join(format!("py-{key}"))
+    }
+}

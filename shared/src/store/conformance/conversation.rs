@@ -1,0 +1,148 @@
+//! Checks of a project's conversation: user messages stored once per client id with their run,
+//! read back in order, and runs that update and are listed while unfinished.
+
+use uuid::Uuid;
+
+use super::{fresh_owner, new_project};
+use crate::model::Intent;
+use crate::model::{new_id, now, Message, Run, RunStatus};
+use crate::store::{PageRequest, ProjectStore, StoreError};
+
+/// A user message is stored with its run once per client id; the conversation keeps order.
+pub async fn messages_are_idempotent_and_ordered(store: &dyn ProjectStore) {
+    let owner = fresh_owner();
+    let p = new_project(store, &owner, "chat").await;
+
+    let mut first = Message::from_user(
+        p.id,
+        "Build a REST API for tasks".into(),
+        Some("c-1".into()),
+    );
+    let run = Run::queued(p.id, first.id, Intent::Create);
+    first.run_id = Some(run.id);
+    let posted = store
+        .post_user_message(&first, &run)
+        .await
+        .expect("post_user_message");
+    assert!(posted.created);
+
+    // The client retries with the same client_id but new server-side ids.
+    let mut retry = Message::from_user(
+        p.id,
+        "Build a REST API for tasks".into(),
+        Some("c-1".into()),
+    );
+    let retry_run = Run::queued(p.id, retry.id, Intent::Create);
+    retry.run_id = Some(retry_run.id);
+    let again = store.post_user_message(&retry, &retry_run).await.unwrap();
+    assert!(!again.created, "a repeated client_id writes nothing");
+    assert_eq!(again.message.id, first.id);
+    assert_eq!(again.run.id, run.id);
+    assert!(matches!(
+        store.get_run(p.id, retry_run.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    for i in 0..9 {
+        let m = Message::from_agent(
+            p.id,
+            crate::model::Agent::Architect,
+            run.id,
+            format!("reply {i}"),
+        );
+        store.append_message(&m).await.expect("append_message");
+    }
+    let mut contents = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_messages(
+                p.id,
+                &PageRequest {
+                    limit: Some(4),
+                    cursor,
+                },
+            )
+            .await
+            .unwrap();
+        contents.extend(page.items.into_iter().map(|m| m.content));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let mut want = vec!["Build a REST API for tasks".to_owned()];
+    want.extend((0..9).map(|i| format!("reply {i}")));
+    assert_eq!(
+        contents, want,
+        "the conversation reads back oldest first, once each"
+    );
+
+    assert_eq!(store.get_message(p.id, first.id).await.unwrap(), first);
+    assert!(matches!(
+        store.get_message(new_id(), first.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let orphan = Message::from_user(new_id(), "x".into(), None);
+    let orphan_run = Run::queued(orphan.project_id, orphan.id, Intent::Question);
+    assert!(matches!(
+        store.post_user_message(&orphan, &orphan_run).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.append_message(&orphan).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(store
+        .list_messages(new_id(), &PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
+
+/// Runs read back, update, and are listed while unfinished.
+pub async fn runs_are_tracked(store: &dyn ProjectStore) {
+    let owner = fresh_owner();
+    let p = new_project(store, &owner, "runs").await;
+    let mut m = Message::from_user(p.id, "build it".into(), None);
+    let mut run = Run::queued(p.id, m.id, Intent::Build);
+    m.run_id = Some(run.id);
+    store.post_user_message(&m, &run).await.unwrap();
+    assert_eq!(store.get_run(p.id, run.id).await.unwrap(), run);
+    assert!(matches!(
+        store.get_run(new_id(), run.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let unfinished: Vec<Uuid> = store
+        .unfinished_runs()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert!(unfinished.contains(&run.id), "a queued run is unfinished");
+
+    run.status = RunStatus::Succeeded;
+    run.updated_at = now();
+    store.update_run(&run).await.expect("update_run");
+    assert_eq!(store.get_run(p.id, run.id).await.unwrap(), run);
+    let unfinished: Vec<Uuid> = store
+        .unfinished_runs()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert!(
+        !unfinished.contains(&run.id),
+        "a finished run is not unfinished"
+    );
+
+    let ghost = Run::queued(p.id, m.id, Intent::Build);
+    assert!(matches!(
+        store.update_run(&ghost).await,
+        Err(StoreError::NotFound(_))
+    ));
+}

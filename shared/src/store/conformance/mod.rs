@@ -1,0 +1,65 @@
+//! The behaviour every `ProjectStore` and `ArtifactStore` backend must show.
+//!
+//! Written once over the traits; each backend's tests call these functions with a store of
+//! their own (SQLite on disk, DynamoDB and S3 on moto). Every check uses fresh owners and
+//! projects, so they can share one store and run concurrently. A failed check panics with a
+//! message naming what went wrong.
+//!
+//! The checks are grouped by what they check: `projects` (their lifecycle, owners and
+//! revisions), `conversation` (messages and runs), `versions` (versions and deployments),
+//! `blobs`, and `concurrency` (real concurrent writers).
+
+mod blobs;
+mod concurrency;
+mod conversation;
+mod projects;
+mod versions;
+
+pub use blobs::{blobs_are_content_addressed, blobs_are_stored_once};
+pub use concurrency::{
+    concurrent_updates_conflict, run_concurrent, writers_that_lose_a_race_read_again_and_all_land,
+};
+pub use conversation::{messages_are_idempotent_and_ordered, runs_are_tracked};
+pub use projects::{
+    a_stale_revision_conflicts, a_writer_that_lost_reads_again_and_both_changes_land,
+    delete_removes_everything, owners_are_isolated, project_lifecycle, project_listing_pages,
+};
+pub use versions::{
+    a_taken_version_number_moves_the_build_to_the_next, deployments_are_recorded,
+    versions_are_immutable_and_listed,
+};
+
+use std::sync::Arc;
+
+use super::{ArtifactStore, ProjectStore};
+use crate::model::{new_id, Owner, Project};
+
+/// Every check, in turn.
+pub async fn run_all(projects: Arc<dyn ProjectStore>, artifacts: Arc<dyn ArtifactStore>) {
+    project_lifecycle(projects.as_ref()).await;
+    owners_are_isolated(projects.as_ref()).await;
+    a_stale_revision_conflicts(projects.as_ref()).await;
+    a_writer_that_lost_reads_again_and_both_changes_land(projects.clone()).await;
+    a_taken_version_number_moves_the_build_to_the_next(projects.as_ref()).await;
+    project_listing_pages(projects.as_ref()).await;
+    messages_are_idempotent_and_ordered(projects.as_ref()).await;
+    runs_are_tracked(projects.as_ref()).await;
+    versions_are_immutable_and_listed(projects.as_ref()).await;
+    deployments_are_recorded(projects.as_ref()).await;
+    delete_removes_everything(projects.as_ref()).await;
+    blobs_are_content_addressed(artifacts.as_ref()).await;
+}
+
+fn fresh_owner() -> Owner {
+    Owner(format!("owner-{}", new_id()))
+}
+
+async fn new_project(store: &dyn ProjectStore, owner: &Owner, name: &str) -> Project {
+    let p = Project::new(
+        owner.clone(),
+        name.to_owned(),
+        format!("{name} description"),
+    );
+    store.create_project(&p).await.expect("create_project");
+    p
+}

@@ -1,0 +1,249 @@
+//! Checks of projects: their lifecycle, owners kept apart, revisions that conflict and a writer
+//! that lost reading again, listing by pages, and a delete that removes everything.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::{fresh_owner, new_project};
+use crate::model::Intent;
+use crate::model::{new_id, now, Deployment, DeploymentStatus, Environment, Message, Run, Version};
+use crate::store::{PageRequest, ProjectStore, StoreError};
+
+/// Create, read, update with the right and a stale revision, delete.
+pub async fn project_lifecycle(store: &dyn ProjectStore) {
+    let owner = fresh_owner();
+    let p = new_project(store, &owner, "Tasks \"quoted\" 🙂").await;
+    let got = store.get_project(&owner, p.id).await.expect("get_project");
+    assert_eq!(got, p, "a project reads back as written");
+
+    let mut changed = got.clone();
+    changed.description = "changed".into();
+    let saved = store
+        .update_project(&changed)
+        .await
+        .expect("update_project");
+    assert_eq!(
+        saved.revision,
+        p.revision + 1,
+        "an update increments the revision"
+    );
+    assert!(saved.updated_at >= p.updated_at);
+    assert_eq!(store.get_project(&owner, p.id).await.unwrap(), saved);
+
+    let stale = store.update_project(&changed).await;
+    assert!(
+        matches!(stale, Err(StoreError::Conflict(_))),
+        "a stale revision is refused: {stale:?}"
+    );
+
+    let mut ghost = p.clone();
+    ghost.id = new_id();
+    assert!(matches!(
+        store.update_project(&ghost).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.create_project(&p).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    assert_eq!(store.count_projects(&owner).await.unwrap(), 1);
+    store
+        .delete_project(&owner, p.id)
+        .await
+        .expect("delete_project");
+    assert!(matches!(
+        store.get_project(&owner, p.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.delete_project(&owner, p.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.count_projects(&owner).await.unwrap(), 0);
+}
+
+/// Another owner's project is not found, not listed, not deletable.
+pub async fn owners_are_isolated(store: &dyn ProjectStore) {
+    let (alice, bob) = (fresh_owner(), fresh_owner());
+    let p = new_project(store, &alice, "alice's").await;
+    assert!(matches!(
+        store.get_project(&bob, p.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.delete_project(&bob, p.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let bobs = store
+        .list_projects(&bob, &PageRequest::default())
+        .await
+        .unwrap();
+    assert!(bobs.items.is_empty(), "bob sees none of alice's projects");
+    assert!(
+        store.get_project(&alice, p.id).await.is_ok(),
+        "bob's delete did nothing"
+    );
+}
+
+/// The conflict path, step by step: two writers read the same revision, the first saves,
+/// the second is refused and changes nothing.
+pub async fn a_stale_revision_conflicts(store: &dyn ProjectStore) {
+    let owner = fresh_owner();
+    let p = new_project(store, &owner, "stale").await;
+    let (mut first, mut second) = (p.clone(), p.clone());
+    first.description = "first".into();
+    second.description = "second".into();
+    let saved = store.update_project(&first).await.unwrap();
+    assert_eq!(saved.revision, p.revision + 1);
+    assert!(matches!(
+        store.update_project(&second).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.get_project(&owner, p.id).await.unwrap().description,
+        "first"
+    );
+}
+
+/// [`crate::store::modify_project`] when another writer saves between its read and its write:
+/// its save conflicts, it reads again, re-applies its change, and both changes land. The other
+/// writer runs to its end inside the first read (so the order is fixed, not raced). Needs a
+/// multi-thread runtime.
+pub async fn a_writer_that_lost_reads_again_and_both_changes_land(store: Arc<dyn ProjectStore>) {
+    let owner = fresh_owner();
+    let p = new_project(store.as_ref(), &owner, "interleaved").await;
+    let mut calls = 0;
+    let other = store.clone();
+    let handle = tokio::runtime::Handle::current();
+    let end = crate::store::modify_project(store.as_ref(), p.id, |project| {
+        calls += 1;
+        if calls == 1 {
+            // Another writer reads the same revision and saves first.
+            tokio::task::block_in_place(|| {
+                handle.block_on(async {
+                    let mut theirs = other.load_project(p.id).await.unwrap();
+                    theirs.name = "renamed by the other writer".into();
+                    other.update_project(&theirs).await.unwrap();
+                })
+            });
+        }
+        project.description = "mine".into();
+        Ok::<_, StoreError>(true)
+    })
+    .await
+    .expect("the second attempt lands");
+    assert_eq!(calls, 2, "read again once after the conflict");
+    assert_eq!(end.revision, p.revision + 2);
+    let stored = store.get_project(&owner, p.id).await.unwrap();
+    assert_eq!(stored.name, "renamed by the other writer");
+    assert_eq!(stored.description, "mine");
+}
+
+/// Lists page by cursor, most recently updated first, without gaps or repeats.
+pub async fn project_listing_pages(store: &dyn ProjectStore) {
+    let owner = fresh_owner();
+    let mut made = Vec::new();
+    for i in 0..7 {
+        made.push(new_project(store, &owner, &format!("p{i}")).await.id);
+    }
+    // Touch the first: it moves to the front.
+    let first = store.get_project(&owner, made[0]).await.unwrap();
+    store.update_project(&first).await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .list_projects(
+                &owner,
+                &PageRequest {
+                    limit: Some(3),
+                    cursor: cursor.clone(),
+                },
+            )
+            .await
+            .expect("list_projects");
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.iter().map(|s| (s.id, s.updated_at)));
+        pages += 1;
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(seen.len(), 7, "every project listed once");
+    assert_eq!(seen.iter().map(|s| s.0).collect::<HashSet<_>>().len(), 7);
+    assert_eq!(seen[0].0, made[0], "the most recently updated comes first");
+    assert!(seen.windows(2).all(|w| w[0].1 >= w[1].1), "newest first");
+    let bad = store
+        .list_projects(
+            &owner,
+            &PageRequest {
+                limit: None,
+                cursor: Some("not a cursor!".into()),
+            },
+        )
+        .await;
+    assert!(matches!(bad, Err(StoreError::BadCursor)), "{bad:?}");
+}
+
+/// Deleting a project removes its conversation, runs, versions and deployments.
+pub async fn delete_removes_everything(store: &dyn ProjectStore) {
+    let owner = fresh_owner();
+    let p = new_project(store, &owner, "doomed").await;
+    let mut m = Message::from_user(p.id, "hello".into(), Some("k".into()));
+    let run = Run::queued(p.id, m.id, Intent::Question);
+    m.run_id = Some(run.id);
+    store.post_user_message(&m, &run).await.unwrap();
+    store
+        .create_version(&Version {
+            project_id: p.id,
+            number: 1,
+            message_id: Some(m.id),
+            manifest: vec![],
+            spec: None,
+            created_at: now(),
+        })
+        .await
+        .unwrap();
+    store
+        .put_deployment(&Deployment {
+            id: new_id(),
+            project_id: p.id,
+            environment: Environment::Dev,
+            version: 1,
+            status: DeploymentStatus::Running,
+            url: Some("http://127.0.0.1:9/".into()),
+            resources: Default::default(),
+            logs: String::new(),
+            created_at: now(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.list_deployments(p.id).await.unwrap().len(), 1);
+    store.delete_project(&owner, p.id).await.unwrap();
+    assert!(store
+        .list_messages(p.id, &PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(matches!(
+        store.get_run(p.id, run.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.get_version(p.id, 1).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(store.list_deployments(p.id).await.unwrap().is_empty());
+    assert!(!store
+        .unfinished_runs()
+        .await
+        .unwrap()
+        .iter()
+        .any(|r| r.id == run.id));
+}

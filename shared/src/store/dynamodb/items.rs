@@ -1,0 +1,97 @@
+//! How entities map to items: their keys (`PROJECT#{id}`, `META`, `MSG#{id}`, …), the
+//! attributes the table indexes, and the entity itself as JSON in `doc`; DynamoDB's errors as
+//! store errors.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::model::{Deployment, Message, Project, Run};
+use crate::store::{StoreError, StoreResult};
+
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+pub(super) fn backend<E: std::error::Error + 'static>(e: E) -> StoreError {
+    StoreError::Backend(DisplayErrorContext(e).to_string())
+}
+
+pub(super) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(super) fn pk(project: Uuid) -> String {
+    format!("PROJECT#{project}")
+}
+
+pub(super) fn to_doc<T: Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+pub(super) fn from_item<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
+    let doc = item
+        .get("doc")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreError::Backend("an item without its document".into()))?;
+    serde_json::from_str(doc).map_err(|e| StoreError::Backend(format!("corrupt record: {e}")))
+}
+
+fn project_sort_key(p: &Project) -> String {
+    // Zero-padded microseconds sort as numbers; the id breaks ties.
+    format!(
+        "{:020}#{}",
+        p.updated_at.unix_timestamp_nanos() / 1_000,
+        p.id
+    )
+}
+
+pub(super) fn project_item(p: &Project) -> StoreResult<Item> {
+    Ok(HashMap::from([
+        ("PK".into(), s(pk(p.id))),
+        ("SK".into(), s("META")),
+        ("GSI1PK".into(), s(format!("OWNER#{}", p.owner))),
+        ("GSI1SK".into(), s(project_sort_key(p))),
+        ("revision".into(), AttributeValue::N(p.revision.to_string())),
+        ("doc".into(), s(to_doc(p)?)),
+    ]))
+}
+
+pub(super) fn is_conditional<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+pub(super) fn status_name<T: Serialize>(status: &T) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+pub(super) fn message_item(m: &Message) -> StoreResult<Item> {
+    Ok(HashMap::from([
+        ("PK".into(), s(pk(m.project_id))),
+        ("SK".into(), s(format!("MSG#{}", m.id))),
+        ("doc".into(), s(to_doc(m)?)),
+    ]))
+}
+
+pub(super) fn run_item(r: &Run) -> StoreResult<Item> {
+    Ok(HashMap::from([
+        ("PK".into(), s(pk(r.project_id))),
+        ("SK".into(), s(format!("RUN#{}", r.id))),
+        ("status".into(), s(status_name(&r.status))),
+        ("doc".into(), s(to_doc(r)?)),
+    ]))
+}
+
+pub(super) fn deployment_sort_key(d: &Deployment) -> String {
+    format!("DEP#{}#{}", d.environment.as_str(), d.id)
+}

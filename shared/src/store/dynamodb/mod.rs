@@ -1,0 +1,33 @@
+//! `ProjectStore` on one DynamoDB table.
+//!
+//! Keys, as DESIGN.md lays them out: `PK=PROJECT#{id}` with `SK=META`, `MSG#{id}`,
+//! `VER#{n:010}`, `RUN#{id}`, `DEP#{env}#{id}`, and `CLIENT#{client_id}` for idempotent posts;
+//! `GSI1PK=OWNER#{owner}`, `GSI1SK={updated}#{id}` lists an owner's projects. Every item keeps
+//! its entity as JSON in `doc`.
+//!
+//! `items` maps entities to items and back, `table` holds the reads, writes, queries and scans
+//! the operations are made of, `queries` the `ProjectStore` operations.
+
+mod items;
+mod queries;
+mod table;
+
+use aws_sdk_dynamodb::Client;
+
+/// The DynamoDB backend.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// A store on `table`, which must exist: the SAM template (`infra/template.yaml`) declares
+    /// it, and the AWS tests create it from there.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+}

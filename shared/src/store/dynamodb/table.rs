@@ -1,0 +1,213 @@
+//! The table operations the store's operations are made of: reading one item, writing items in
+//! one conditional transaction, and querying, paging and scanning a project's items.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::items::{backend, from_item, pk, s, Item};
+use super::DynamoStore;
+use crate::store::{decode_cursor, encode_cursor, Page, PageRequest, StoreError, StoreResult};
+
+impl DynamoStore {
+    pub(super) async fn get_item(&self, pk_value: String, sk: String) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(pk_value))
+            .key("SK", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(out.item)
+    }
+
+    /// The document of one item, or `NotFound(what)`.
+    pub(super) async fn get_doc<T: DeserializeOwned>(
+        &self,
+        pk_value: String,
+        sk: String,
+        what: &'static str,
+    ) -> StoreResult<T> {
+        match self.get_item(pk_value, sk).await? {
+            Some(item) => from_item(&item),
+            None => Err(StoreError::NotFound(what)),
+        }
+    }
+
+    pub(super) fn project_exists_check(&self, project: Uuid) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .condition_check(
+                ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .key("PK", s(pk(project)))
+                    .key("SK", s("META"))
+                    .condition_expression("attribute_exists(PK)")
+                    .build()
+                    .expect("complete condition check"),
+            )
+            .build()
+    }
+
+    pub(super) fn put(&self, item: Item, condition: Option<&str>) -> TransactWriteItem {
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+        if let Some(c) = condition {
+            put = put.condition_expression(c);
+        }
+        TransactWriteItem::builder()
+            .put(put.build().expect("complete put"))
+            .build()
+    }
+
+    /// Writes `items` in one transaction. A failed condition becomes `NotFound` when the first
+    /// item (the project check) failed, `Conflict` otherwise.
+    pub(super) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        what: &str,
+    ) -> StoreResult<()> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                let reasons: Vec<String> = match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(t)) => Some(t),
+                    _ => None,
+                }
+                .map(|t| {
+                    t.cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().unwrap_or("None").to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+                match reasons.iter().position(|r| r == "ConditionalCheckFailed") {
+                    Some(0) => Err(StoreError::NotFound("project")),
+                    Some(_) => Err(StoreError::Conflict(format!("{what} exists"))),
+                    None => Err(backend(e)),
+                }
+            }
+        }
+    }
+
+    /// Queries the items of a project whose sort key starts with `prefix`.
+    pub(super) async fn query_prefix(
+        &self,
+        project: Uuid,
+        prefix: &str,
+        forward: bool,
+        after: Option<String>,
+        limit: Option<i32>,
+    ) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> =
+            after.map(|sk| HashMap::from([("PK".into(), s(pk(project))), ("SK".into(), s(sk))]));
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_values(":pk", s(pk(project)));
+            query = if prefix.is_empty() {
+                query.key_condition_expression("PK = :pk")
+            } else {
+                query
+                    .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix))
+            };
+            let out = query
+                .scan_index_forward(forward)
+                .consistent_read(true)
+                .set_limit(limit.map(|l| l - items.len() as i32))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend)?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            let full = limit.is_some_and(|l| items.len() as i32 >= l);
+            if start.is_none() || full {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// A page of a project's `prefix` items, `cursor` holding the last sort key handed out.
+    pub(super) async fn page<T: DeserializeOwned>(
+        &self,
+        project: Uuid,
+        prefix: &str,
+        forward: bool,
+        page: &PageRequest,
+    ) -> StoreResult<Page<T>> {
+        let after = page.cursor.as_deref().map(decode_cursor).transpose()?;
+        if after.as_deref().is_some_and(|sk| !sk.starts_with(prefix)) {
+            return Err(StoreError::BadCursor);
+        }
+        let limit = page.limit() as usize;
+        let items = self
+            .query_prefix(project, prefix, forward, after, Some(limit as i32 + 1))
+            .await?;
+        let more = items.len() > limit;
+        let items = &items[..items.len().min(limit)];
+        let next_cursor = match (more, items.last()) {
+            (true, Some(last)) => Some(encode_cursor(
+                last.get("SK")
+                    .and_then(|v| v.as_s().ok())
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+            )),
+            _ => None,
+        };
+        Ok(Page {
+            items: items.iter().map(from_item).collect::<StoreResult<_>>()?,
+            next_cursor,
+        })
+    }
+
+    /// Every item of every project whose sort key starts with `prefix` and whose `status`
+    /// is one of `statuses`: a scan, used only at start-up and for recovery.
+    pub(super) async fn scan_status(
+        &self,
+        prefix: &str,
+        statuses: &[&str],
+    ) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        let names: Vec<String> = (0..statuses.len()).map(|i| format!(":s{i}")).collect();
+        let filter = format!(
+            "begins_with(SK, :prefix) AND #status IN ({})",
+            names.join(", ")
+        );
+        loop {
+            let mut req = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression(&filter)
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start);
+            for (name, value) in names.iter().zip(statuses) {
+                req = req.expression_attribute_values(name, s(*value));
+            }
+            let out = req.send().await.map_err(backend)?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! How rows map to entities: each entity is stored as its JSON document beside the columns that
+//! index it; one, every or a page of documents read back; SQLite's errors as store errors.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::model::RunStatus;
+use crate::store::{decode_cursor, encode_cursor, Page, PageRequest, StoreError, StoreResult};
+
+pub(super) fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+pub(super) fn to_doc<T: Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+pub(super) fn from_doc<T: DeserializeOwned>(doc: &str) -> StoreResult<T> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Backend(format!("corrupt record: {e}")))
+}
+
+pub(super) fn micros(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+/// The one document `sql` selects, or `NotFound(what)`.
+pub(super) fn one_doc<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    what: &'static str,
+) -> StoreResult<T> {
+    let doc: Option<String> = conn
+        .query_row(sql, params, |r| r.get(0))
+        .optional()
+        .map_err(backend)?;
+    from_doc(&doc.ok_or(StoreError::NotFound(what))?)
+}
+
+/// Every document `sql` selects, in its order.
+pub(super) fn all_docs<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    let docs: Vec<String> = stmt
+        .query_map(params, |r| r.get(0))
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    docs.iter().map(|d| from_doc(d)).collect()
+}
+
+pub(super) fn project_exists(conn: &Connection, id: &str) -> StoreResult<bool> {
+    conn.query_row("SELECT 1 FROM projects WHERE id = ?1", [id], |_| Ok(()))
+        .optional()
+        .map(|r| r.is_some())
+        .map_err(backend)
+}
+
+/// Reads a page of documents: `sql` must select `(position, doc)` ordered as the list is,
+/// take the cursor position as `?2` and the limit as `?3`.
+pub(super) fn page_of<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    key: &str,
+    after: Option<i64>,
+    limit: u32,
+) -> StoreResult<Page<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    let rows: Vec<(i64, String)> = stmt
+        .query_map(params![key, after, limit + 1], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    let more = rows.len() > limit as usize;
+    let rows = &rows[..rows.len().min(limit as usize)];
+    let next_cursor = match (more, rows.last()) {
+        (true, Some((pos, _))) => Some(encode_cursor(&pos.to_string())),
+        _ => None,
+    };
+    let items = rows
+        .iter()
+        .map(|(_, doc)| from_doc(doc))
+        .collect::<StoreResult<_>>()?;
+    Ok(Page { items, next_cursor })
+}
+
+pub(super) fn cursor_position(page: &PageRequest) -> StoreResult<Option<i64>> {
+    page.cursor
+        .as_deref()
+        .map(|c| decode_cursor(c)?.parse().map_err(|_| StoreError::BadCursor))
+        .transpose()
+}
+
+pub(super) fn status_key(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Queued => "queued",
+        RunStatus::Running => "running",
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "failed",
+    }
+}

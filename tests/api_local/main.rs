@@ -1,0 +1,11 @@
+//! The v2 router on the local backend (SQLite on disk), driven request by request.
+//!
+//! `common` makes the app and calls it as a client would; the tests are grouped by area.
+
+mod common;
+mod concurrency;
+mod conversation;
+mod limits;
+mod owners;
+mod projects;
+mod versions;

@@ -1,0 +1,194 @@
+//! Versions and their files: a build makes an immutable version whose files, diffs, ZIP export
+//! and git commits read back, and a build before anything is described is refused.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::common::{app, App};
+
+async fn text(app: &App, path: &str) -> (StatusCode, String) {
+    let req = Request::builder().uri(path).body(Body::empty()).unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn building_makes_immutable_versions_with_files_diffs_exports_and_commits() {
+    let app = app().await;
+    let id = app.create_project("Task Management API").await;
+    app.say(
+        &id,
+        "Build a REST API for managing tasks. Each task has a title and a due date",
+    )
+    .await;
+    let (status, body) = app.say(&id, "build it").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(body["run"]["status"], "succeeded", "{body}");
+    let steps: Vec<&str> = body["run"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "BackendDeveloper",
+            "DocumentationWriter",
+            "Release",
+            "Complete"
+        ]
+    );
+    let reply = app.conversation(&id).await.pop().unwrap();
+    assert_eq!(reply["agent"], "backend_developer");
+    assert_eq!(reply["blocks"][0]["type"], "file_list");
+    let files: Vec<&str> = reply["blocks"][0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    for want in [
+        "app/main.py",
+        "app/routers/tasks.py",
+        "tests/test_tasks.py",
+        "README.md",
+        "Dockerfile",
+        "buildspec.yml",
+    ] {
+        assert!(files.contains(&want), "{want} not in {files:?}");
+    }
+    let (_, project) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
+    assert_eq!(
+        (
+            project["status"].as_str(),
+            project["current_version"].as_u64()
+        ),
+        (Some("built"), Some(1))
+    );
+
+    let base = format!("/api/v2/projects/{id}/versions");
+    let (status, main) = text(&app, &format!("{base}/1/files/app/main.py")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(main.contains("def create_app("));
+    let (_, readme) = text(&app, &format!("{base}/1/files/README.md")).await;
+    assert!(readme.starts_with("# Task Management API"));
+    for (path, want) in [
+        ("..%2F..%2Fkiln.db", StatusCode::BAD_REQUEST),
+        ("app%2F..%2F..%2Fkiln.db", StatusCode::BAD_REQUEST),
+        ("%2Fetc%2Fpasswd", StatusCode::BAD_REQUEST),
+        ("app%00.py", StatusCode::BAD_REQUEST),
+        ("app%5C..%5Cx", StatusCode::BAD_REQUEST),
+        ("app/nothing.py", StatusCode::NOT_FOUND),
+    ] {
+        let (status, body) = text(&app, &format!("{base}/1/files/{path}")).await;
+        assert_eq!(status, want, "{path}: {body}");
+    }
+    assert_eq!(
+        text(&app, &format!("{base}/9/files/app/main.py")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        text(&app, &format!("{base}/abc")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, v1_before) = app.call("GET", &format!("{base}/1"), None).await;
+
+    app.say(&id, "Add user authentication").await;
+    let (_, body) = app.say(&id, "build it").await;
+    assert_eq!(body["run"]["status"], "succeeded");
+    let (_, versions) = app.call("GET", &base, None).await;
+    let numbers: Vec<u64> = versions["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [2, 1]);
+    assert_eq!(
+        app.call("GET", &format!("{base}/1"), None).await.1,
+        v1_before,
+        "version 1 never changes"
+    );
+
+    let (status, diff) = text(&app, &format!("{base}/2/diff")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(diff.contains("--- /dev/null\n+++ b/app/auth.py"), "{diff}");
+    assert!(diff.contains("+++ b/app/main.py"));
+    assert_eq!(text(&app, &format!("{base}/2/diff?from=2")).await.1, "");
+    assert_eq!(
+        text(&app, &format!("{base}/2/diff?from=7")).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    let req = Request::builder()
+        .uri(format!("/api/v2/projects/{id}/export?version=1"))
+        .body(Body::empty())
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/zip");
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("task-management-api-v1.zip"));
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let names: Vec<String> = archive.file_names().map(str::to_owned).collect();
+    assert_eq!(names.len(), v1_before["manifest"].as_array().unwrap().len());
+    let mut main_in_zip = String::new();
+    std::io::Read::read_to_string(
+        &mut archive.by_name("task-management-api/app/main.py").unwrap(),
+        &mut main_in_zip,
+    )
+    .unwrap();
+    assert_eq!(main_in_zip, main);
+
+    let repo = app._dir.path().join("repos").join(&id);
+    let log = std::process::Command::new("git")
+        .args(["log", "--format=%s"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&log.stdout),
+        "Version 2\nVersion 1\n"
+    );
+    let shown = std::process::Command::new("git")
+        .args(["show", "v1:app/main.py"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&shown.stdout),
+        main,
+        "the v1 tag holds version 1"
+    );
+}
+
+#[tokio::test]
+async fn building_before_describing_says_what_is_missing() {
+    let app = app().await;
+    let id = app.create_project("empty").await;
+    let (_, body) = app.say(&id, "build it").await;
+    assert_eq!(body["run"]["status"], "failed");
+    assert_eq!(body["run"]["error"]["code"], "nothing_to_build");
+    let last = app.conversation(&id).await.pop().unwrap();
+    assert!(
+        last["content"]
+            .as_str()
+            .unwrap()
+            .contains("nothing to build"),
+        "{last}"
+    );
+    let (status, _) = app
+        .call("GET", &format!("/api/v2/projects/{id}/export"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
