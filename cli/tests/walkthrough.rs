@@ -67,7 +67,7 @@ async fn create_described(
 
 /// The steps of a deploy of a version that is built and tested already.
 const DEPLOY_ONLY: [&str; 7] = [
-    "Freshness",
+    "Plan",
     "DevOpsBuildImage",
     "DevOpsImageCheck",
     "DevOpsDeploy",
@@ -119,7 +119,7 @@ async fn describe_refine_build_test_deploy_and_use_it() {
     let tested = say(client, api, &id, "Run the tests").await;
     assert_eq!(
         common::step_names(&tested),
-        ["Freshness", "QaStart", "QaCheck", "QaReport", "Complete"],
+        ["Plan", "QaStart", "QaCheck", "QaReport", "Complete"],
         "the current version is tested as built"
     );
     let replies = replies_to(client, api, &id, &tested).await;

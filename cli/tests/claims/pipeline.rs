@@ -14,7 +14,7 @@ use crate::support::{get_run, post, say, test_report, NOTES};
 
 /// What a deploy of a version that must be built and tested first records, step by step.
 const BUILD_TEST_DEPLOY: [&str; 13] = [
-    "Freshness",
+    "Plan",
     "BackendDeveloper",
     "DocumentationWriter",
     "Release",
@@ -41,7 +41,7 @@ async fn test_and_deploy_build_first_when_the_spec_changed() {
     assert_eq!(
         step_names(&tested),
         [
-            "Freshness",
+            "Plan",
             "BackendDeveloper",
             "DocumentationWriter",
             "Release",

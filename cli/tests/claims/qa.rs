@@ -25,22 +25,23 @@ async fn failing_tests_stop_a_deploy() {
     tools.sabotage();
     let run = common::say(&client, &api, &id, "deploy it").await;
     assert_eq!(run["status"], "failed", "{run}");
-    assert_eq!(run["error"]["code"], "refused", "{run}");
+    assert_eq!(run["error"]["code"], "tests_failed", "{run}");
     assert_eq!(
         run["error"]["message"],
-        "version 2 did not pass its tests, so I did not deploy it"
+        "version 2 did not pass its tests, so I did not deploy it; the test report above says \
+         what failed"
     );
     assert_eq!(
         step_names(&run),
         [
-            "Freshness",
+            "Plan",
             "BackendDeveloper",
             "DocumentationWriter",
             "Release",
             "QaStart",
             "QaCheck",
             "QaReport",
-            "ReportFailure"
+            "RefuseDeploy"
         ]
     );
     let said = replies(&client, &api, &id, &run).await;

@@ -194,7 +194,7 @@ impl FieldView {
         };
         let has_default = f.default.is_some();
         let nullable = !f.required && !has_default;
-        let mut column = column.trim_start_matches("").to_owned();
+        let mut column = column.to_owned();
         if nullable {
             column.push_str(", nullable=True");
         }

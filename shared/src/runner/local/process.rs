@@ -21,10 +21,10 @@ pub(super) async fn read_tail(path: &Path, chars: usize) -> String {
         .unwrap_or_default()
 }
 
-/// A child process with a clean environment, its output in `log`, that dies with Kiln.
 /// The descriptor a child finds a listening socket on, when it is handed one (`uvicorn --fd 3`).
 pub(super) const LISTENER_FD: i32 = 3;
 
+/// A child process with a clean environment, its output in `log`, that dies with Kiln.
 pub(super) fn spawn(
     program: &Path,
     args: &[&str],

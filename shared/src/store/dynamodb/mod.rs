@@ -1,6 +1,6 @@
 //! `ProjectStore` on one DynamoDB table.
 //!
-//! Keys, as DESIGN.md lays them out: `PK=PROJECT#{id}` with `SK=META`, `MSG#{id}`,
+//! Keys (the table of `infra/template.yaml`): `PK=PROJECT#{id}` with `SK=META`, `MSG#{id}`,
 //! `VER#{n:010}`, `RUN#{id}`, `DEP#{env}#{id}`, and `CLIENT#{client_id}` for idempotent posts;
 //! `GSI1PK=OWNER#{owner}`, `GSI1SK={updated}#{id}` lists an owner's projects. Every item keeps
 //! its entity as JSON in `doc`.
