@@ -75,3 +75,65 @@ async fn files_hold_one_copy_per_content() {
     })
     .await;
 }
+
+/// A failure's kind decides what happens next: a busy database may pass (the pipeline retries
+/// it, the API answers 503 with Retry-After), a record that does not parse will not read
+/// better (never retried; 500 with its own code).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_database_is_transient_and_a_corrupt_record_is_not() {
+    use kiln::agents::AgentError;
+    use kiln::model::ErrorKind;
+    use kiln::store::StoreError;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kiln.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let owner = kiln::model::Owner::local();
+    let project = kiln::model::Project::new(owner.clone(), "Notes".into(), String::new());
+    store.create_project(&project).await.unwrap();
+
+    // Another process holds the write lock past the store's busy timeout.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let next = kiln::model::Project::new(owner.clone(), "Other".into(), String::new());
+    let busy = store.create_project(&next).await.unwrap_err();
+    assert!(matches!(busy, StoreError::Unavailable(_)), "{busy:?}");
+    assert_eq!(busy.kind(), ErrorKind::Transient);
+    assert_eq!(AgentError::Store(busy).error_name(), "Kiln.Transient");
+    other.execute_batch("ROLLBACK").unwrap();
+    store.create_project(&next).await.unwrap();
+
+    // A record that does not parse.
+    other
+        .execute(
+            "UPDATE projects SET doc = '{\"not\": \"a project\"}' WHERE id = ?1",
+            [project.id.to_string()],
+        )
+        .unwrap();
+    let corrupt = store.load_project(project.id).await.unwrap_err();
+    assert!(matches!(corrupt, StoreError::Corrupt(_)), "{corrupt:?}");
+    assert!(
+        corrupt
+            .to_string()
+            .starts_with("stored data is corrupt: a stored record: "),
+        "the cause is kept: {corrupt}"
+    );
+    assert!(std::error::Error::source(&corrupt).is_some(), "{corrupt:?}");
+    let agent = AgentError::Store(corrupt);
+    assert_eq!(agent.error_name(), "Kiln.storage_corrupt", "never retried");
+
+    // The API says each in its own way.
+    let error = kiln::api::ApiError::from(store.load_project(project.id).await.unwrap_err());
+    assert_eq!(
+        (error.status.as_u16(), error.code),
+        (500, "storage_corrupt")
+    );
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let error = kiln::api::ApiError::from(store.create_project(&project).await.unwrap_err());
+    assert_eq!(
+        (error.status.as_u16(), error.code),
+        (503, "storage_unavailable")
+    );
+    assert_eq!(error.retry_after_secs, Some(1));
+    other.execute_batch("ROLLBACK").unwrap();
+}

@@ -109,6 +109,7 @@ async fn describe_refine_build_test_deploy_and_use_it() {
     assert_eq!(
         steps,
         [
+            "Plan",
             "BackendDeveloper",
             "DocumentationWriter",
             "Release",

@@ -6,13 +6,13 @@
 
 pub mod agents;
 pub mod api;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod backends;
 pub mod config;
 pub mod generator;
 pub mod intent;
 pub mod model;
-#[cfg(feature = "aws")]
-pub mod objects;
 pub mod runner;
 pub mod spec;
 pub mod store;

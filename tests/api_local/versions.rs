@@ -37,6 +37,7 @@ async fn building_makes_immutable_versions_with_files_diffs_exports_and_commits(
     assert_eq!(
         steps,
         [
+            "Plan",
             "BackendDeveloper",
             "DocumentationWriter",
             "Release",

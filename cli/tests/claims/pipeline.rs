@@ -1,16 +1,13 @@
 //! Claims about the pipeline's runs: test and deploy build first when the spec changed, a
-//! rollback redeploys the earlier version, a transient failure inside a step is retried, and a
-//! finished run records every step as finished.
-
-use std::time::Duration;
+//! rollback redeploys the earlier version, a storage failure no retry can fix is reported at
+//! once, and a finished run records every step as finished.
 
 use serde_json::Value;
 
 use crate::common::{
-    self, deployment, eventually, project, project_after, replies, schema_fields, step_names,
-    Server, Session,
+    self, deployment, project, project_after, replies, schema_fields, step_names, Server, Session,
 };
-use crate::support::{get_run, post, say, test_report, NOTES};
+use crate::support::{post, say, test_report, NOTES};
 
 /// What a deploy of a version that must be built and tested first records, step by step.
 const BUILD_TEST_DEPLOY: [&str; 13] = [
@@ -131,54 +128,42 @@ async fn a_rollback_redeploys_the_earlier_version() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_transient_failure_inside_a_step_is_retried() {
+async fn a_storage_failure_a_retry_cannot_fix_is_reported_not_retried() {
     let dir = tempfile::tempdir().unwrap();
-    // Retry intervals of 2 s, 4 s and 8 s leave time to see the first attempt fail.
-    let server = Server::start(dir.path(), &[("KILN_PIPELINE_TIME_SCALE", "2")]);
+    let server = Server::start(dir.path(), &[]);
     let client = reqwest::Client::new();
     let api = format!("{}/api/v2", server.base);
     let id = project_after(&client, &api, "Notes", &[NOTES]).await;
 
-    // The artifact store cannot write while a plain file sits where its blobs go.
+    // The artifact store cannot write while a plain file sits where its blobs go: no retry
+    // changes that, so the run fails at once with the reason, after one attempt.
     let blobs = dir.path().join("artifacts").join("blobs");
-    let aside = dir.path().join("artifacts").join("blobs.aside");
-    std::fs::create_dir_all(&blobs).unwrap();
-    std::fs::rename(&blobs, &aside).unwrap();
+    std::fs::create_dir_all(blobs.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&blobs);
     std::fs::write(&blobs, "in the way").unwrap();
     let run_id = post(&client, &api, &id, "build it").await;
-    let (c, a, i, r) = (&client, &api, &id, &run_id);
-    eventually(
-        "the first attempt of BackendDeveloper fails",
-        Duration::from_secs(120),
-        move || async move {
-            let run = get_run(c, a, i, r).await;
-            assert!(
-                run["status"] == "running" || run["status"] == "queued",
-                "the run ended before the fault was lifted: {run}"
-            );
-            run["steps"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|s| s["name"] == "BackendDeveloper" && s["status"] == "failed")
-        },
-    )
-    .await;
-    std::fs::remove_file(&blobs).unwrap();
-    std::fs::rename(&aside, &blobs).unwrap();
-
     let run = common::wait_for_run(&client, &api, &id, &run_id).await;
-    assert_eq!(run["status"], "succeeded", "the retry succeeded: {run}");
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["code"], "storage_failed", "{run}");
     assert_eq!(
         step_names(&run),
-        [
-            "BackendDeveloper",
-            "DocumentationWriter",
-            "Release",
-            "Complete"
-        ]
+        ["Plan", "BackendDeveloper", "ReportFailure"],
+        "BackendDeveloper ran once: {run}"
     );
-    assert_eq!(project(&client, &api, &id).await["current_version"], 1);
+    let message = run["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("storage failed: the artifact files"),
+        "{message}"
+    );
+
+    // With the file gone, the same request builds.
+    std::fs::remove_file(&blobs).unwrap();
+    let run = say(&client, &api, &id, "build it").await;
+    assert_eq!(
+        project(&client, &api, &id).await["current_version"],
+        1,
+        "{run}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

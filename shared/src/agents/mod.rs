@@ -21,7 +21,7 @@ use tracing::Instrument;
 
 use crate::generator::GenerateError;
 use crate::model::RunInput;
-use crate::model::{now, FileEntry, RunStatus, RunStep};
+use crate::model::{now, ErrorKind, FileEntry, RunStatus, RunStep};
 use crate::runner::{Deployer, RunnerError, TestRunner};
 use crate::spec::SpecError;
 use crate::store::{ArtifactStore, ProjectStore, StoreError};
@@ -134,11 +134,31 @@ pub enum AgentError {
 }
 
 impl AgentError {
+    /// What the failure means: the store's and the runner's kinds pass through; what the
+    /// user asked for that cannot be done is invalid; a defect of the pipeline is permanent.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AgentError::Store(e) => e.kind(),
+            AgentError::Contended => ErrorKind::Conflict,
+            AgentError::InvalidSpec(_)
+            | AgentError::NothingToBuild
+            | AgentError::Generate(GenerateError::NoResources)
+            | AgentError::Refused(_) => ErrorKind::Invalid,
+            AgentError::UnknownStep(_)
+            | AgentError::BadInput(_)
+            | AgentError::Generate(_)
+            | AgentError::Repository(_)
+            | AgentError::Runner(_) => ErrorKind::Permanent,
+        }
+    }
+
     /// Stable code, used as the run's error code.
     pub fn code(&self) -> &'static str {
         match self {
             AgentError::Store(StoreError::Conflict(_)) | AgentError::Contended => "conflict",
             AgentError::Store(StoreError::NotFound(_)) => "not_found",
+            AgentError::Store(StoreError::Unavailable(_)) => "storage_unavailable",
+            AgentError::Store(StoreError::Corrupt(_)) => "storage_corrupt",
             AgentError::Store(_) => "storage_failed",
             AgentError::InvalidSpec(_) => "invalid_spec",
             AgentError::UnknownStep(_) => "unknown_step",
@@ -154,12 +174,14 @@ impl AgentError {
         }
     }
 
-    /// The ASL error name: `Kiln.Transient` for what a retry may fix, `Kiln.<code>` otherwise.
+    /// The ASL error name: `Kiln.Transient` for what a retry may fix (the state machine's
+    /// Retry rules match it), `Kiln.<code>` otherwise (caught, never retried: corrupt data
+    /// reads the same on every attempt).
     pub fn error_name(&self) -> String {
-        match self {
-            AgentError::Store(StoreError::Backend(_) | StoreError::Conflict(_))
-            | AgentError::Contended => "Kiln.Transient".to_owned(),
-            other => format!("Kiln.{}", other.code()),
+        if self.kind().is_retryable() {
+            "Kiln.Transient".to_owned()
+        } else {
+            format!("Kiln.{}", self.code())
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// One sentence for a person.
     pub message: String,
+    /// For a failure that may pass: how many seconds to wait before trying again.
+    pub retry_after_secs: Option<u64>,
 }
 
 /// The JSON body of every error.
@@ -52,6 +54,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after_secs: None,
         }
     }
 
@@ -62,6 +65,14 @@ impl ApiError {
             "not_found",
             format!("{what} not found"),
         )
+    }
+
+    /// 503 for a failure that may pass, with a `Retry-After`.
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            retry_after_secs: Some(1),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+        }
     }
 
     /// 422 for a well-formed request with unacceptable values.
@@ -82,7 +93,13 @@ impl IntoResponse for ApiError {
                 request_id: super::current_request_id(),
             },
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -96,8 +113,23 @@ impl From<StoreError> for ApiError {
                 "invalid_cursor",
                 "the cursor is not one this list handed out",
             ),
-            StoreError::Backend(m) => {
-                tracing::error!(error = %m, "storage failed");
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "storage unavailable");
+                ApiError::unavailable(
+                    "storage_unavailable",
+                    "the server's storage is busy or unreachable; try again shortly",
+                )
+            }
+            StoreError::Corrupt(cause) => {
+                tracing::error!(error = %cause, "stored data is corrupt");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "storage_corrupt",
+                    "the server found stored data it cannot read; see the server log",
+                )
+            }
+            StoreError::Backend(cause) => {
+                tracing::error!(error = %cause, "storage failed");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "storage_failed",
@@ -112,6 +144,21 @@ impl From<WorkflowError> for ApiError {
     fn from(e: WorkflowError) -> Self {
         match e {
             WorkflowError::Store(s) => s.into(),
+            WorkflowError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "workflow unavailable");
+                ApiError::unavailable(
+                    "workflow_unavailable",
+                    "the pipeline could not be started just now; send the message again shortly",
+                )
+            }
+            WorkflowError::Failed(cause) => {
+                tracing::error!(error = %cause, "workflow failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "workflow_failed",
+                    "the pipeline could not be started; see the server log",
+                )
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod conversation;
 mod deployment;
+mod error;
 mod project;
 mod run;
 mod test_report;
@@ -12,6 +13,7 @@ mod version;
 
 pub use conversation::{Agent, Block, Message, Role};
 pub use deployment::{Deployment, DeploymentStatus};
+pub use error::{Cause, ErrorKind};
 pub use project::{DeploymentRef, Environment, Project, ProjectStatus, ProjectSummary};
 pub use run::{Intent, Run, RunError, RunInput, RunStatus, RunStep};
 pub use test_report::{TestFailure, TestReport};

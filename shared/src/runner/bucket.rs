@@ -4,7 +4,7 @@
 use aws_sdk_s3::Client;
 
 use super::RunnerError;
-use crate::objects::{self, ObjectError};
+use crate::aws::{self, ObjectError};
 
 /// Objects of the runners' jobs in one bucket.
 #[derive(Clone)]
@@ -39,14 +39,14 @@ impl JobBucket {
         bytes: Vec<u8>,
         content_type: &str,
     ) -> Result<(), RunnerError> {
-        objects::put(&self.client, &self.bucket, key, bytes, content_type)
+        aws::put(&self.client, &self.bucket, key, bytes, content_type)
             .await
             .map_err(|e| RunnerError::Process(e.to_string()))
     }
 
     /// Reads an object; `None` when there is none under `key`.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, RunnerError> {
-        match objects::get(&self.client, &self.bucket, key).await {
+        match aws::get(&self.client, &self.bucket, key).await {
             Ok(bytes) => Ok(Some(bytes)),
             Err(ObjectError::Missing) => Ok(None),
             Err(e) => Err(RunnerError::Process(e.to_string())),

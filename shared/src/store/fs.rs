@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 
 use super::{check_sha256, ArtifactStore, StoreError, StoreResult};
-use crate::model::sha256_hex;
+use crate::model::{sha256_hex, Cause};
 
 /// Blobs as files under a root directory.
 #[derive(Debug, Clone)]
@@ -27,8 +27,16 @@ impl FsArtifactStore {
     }
 }
 
+/// A file-system failure: one the system says may pass (interrupted, timed out, would block)
+/// is transient; the rest (permissions, a full disk) is permanent.
 fn io(e: std::io::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::Interrupted | ErrorKind::TimedOut | ErrorKind::WouldBlock => {
+            StoreError::Unavailable(Cause::with("the artifact files", e))
+        }
+        _ => StoreError::failed_with("the artifact files", e),
+    }
 }
 
 #[async_trait]
@@ -59,10 +67,10 @@ impl ArtifactStore for FsArtifactStore {
             .await
             .is_ok_and(|m| !m.is_file())
         {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::Corrupt(Cause::new(format!(
                 "refusing {}: not a plain file",
                 path.display()
-            )));
+            ))));
         }
         match tokio::fs::read(&path).await {
             Ok(bytes) => Ok(bytes),

@@ -24,7 +24,9 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::model::{Deployment, Message, Owner, Project, ProjectSummary, Run, Version};
+use crate::model::{
+    Cause, Deployment, ErrorKind, Message, Owner, Project, ProjectSummary, Run, Version,
+};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -38,9 +40,51 @@ pub enum StoreError {
     /// A paging cursor that this store did not hand out.
     #[error("the cursor is not valid for this list")]
     BadCursor,
-    /// The backend itself failed (I/O, corrupt data, network).
+    /// The backend is busy or unreachable now (a timeout, throttling, a locked database).
+    #[error("storage is unavailable: {0}")]
+    Unavailable(#[source] Cause),
+    /// Stored data is not what it must be (a record that does not parse, a blob whose content
+    /// does not match its hash).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(#[source] Cause),
+    /// The backend failed in a way a retry does not fix.
     #[error("storage failed: {0}")]
-    Backend(String),
+    Backend(#[source] Cause),
+}
+
+impl StoreError {
+    /// What the failure means.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::NotFound(_) => ErrorKind::NotFound,
+            StoreError::Conflict(_) => ErrorKind::Conflict,
+            StoreError::BadCursor => ErrorKind::Invalid,
+            StoreError::Unavailable(_) => ErrorKind::Transient,
+            StoreError::Corrupt(_) => ErrorKind::Corrupt,
+            StoreError::Backend(_) => ErrorKind::Permanent,
+        }
+    }
+
+    /// A permanent failure described in words only.
+    pub fn failed(what: impl Into<String>) -> Self {
+        StoreError::Backend(Cause::new(what))
+    }
+
+    /// A permanent failure of `what`, caused by `source`.
+    pub fn failed_with(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Backend(Cause::with(what, source))
+    }
+
+    /// A stored record of `what` that does not read back, because of `source`.
+    pub fn corrupt(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Corrupt(Cause::with(what, source))
+    }
 }
 
 /// Result of a store operation.

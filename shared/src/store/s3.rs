@@ -3,14 +3,14 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
 use super::{check_sha256, ArtifactStore, StoreError, StoreResult};
-use crate::model::sha256_hex;
-use crate::objects::{self, ObjectError};
+use crate::aws::{self, ObjectError};
+use crate::model::{sha256_hex, Cause};
 
 /// Blobs in one bucket.
 #[derive(Clone)]
@@ -22,12 +22,21 @@ pub struct S3ArtifactStore {
 fn object_error(e: ObjectError) -> StoreError {
     match e {
         ObjectError::Missing => StoreError::NotFound("object"),
-        ObjectError::Failed(why) => StoreError::Backend(why),
+        ObjectError::Unavailable(cause) => StoreError::Unavailable(cause),
+        ObjectError::Failed(cause) => StoreError::Backend(cause),
     }
 }
 
-fn backend<E: std::error::Error + 'static>(e: E) -> StoreError {
-    StoreError::Backend(DisplayErrorContext(e).to_string())
+fn backend<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if aws::is_transient(&e) {
+        StoreError::Unavailable(Cause::with("S3", e))
+    } else {
+        StoreError::failed_with("S3", e)
+    }
 }
 
 impl S3ArtifactStore {
@@ -41,14 +50,14 @@ impl S3ArtifactStore {
 
     /// Stores an object under `key` (not content-addressed: exports).
     async fn put_object(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> StoreResult<()> {
-        objects::put(&self.client, &self.bucket, key, bytes, content_type)
+        aws::put(&self.client, &self.bucket, key, bytes, content_type)
             .await
             .map_err(object_error)
     }
 
     /// Reads an object, `NotFound` if it is missing.
     async fn get_object(&self, key: &str) -> StoreResult<Vec<u8>> {
-        objects::get(&self.client, &self.bucket, key)
+        aws::get(&self.client, &self.bucket, key)
             .await
             .map_err(object_error)
     }
@@ -63,7 +72,8 @@ impl S3ArtifactStore {
     ) -> StoreResult<String> {
         let key = format!("exports/{key}");
         self.put_object(&key, bytes, "application/zip").await?;
-        let config = PresigningConfig::expires_in(valid_for).map_err(backend)?;
+        let config = PresigningConfig::expires_in(valid_for)
+            .map_err(|e| StoreError::failed_with("presigning an export", e))?;
         let request = self
             .client
             .get_object()

@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::agents::{report_failure, run_recorded_step, AgentContext, StepRequest};
 use crate::model::RunInput;
-use crate::model::{now, Owner, RunStatus};
+use crate::model::{now, Cause, ErrorKind, Owner, RunStatus};
 use crate::store::StoreError;
 use asl::{Failure, Options, StateMachine, TaskHandler};
 
@@ -35,6 +35,23 @@ pub enum WorkflowError {
     /// A store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The workflow service is busy or unreachable now; a retry may succeed.
+    #[error("the workflow is unavailable: {0}")]
+    Unavailable(#[source] Cause),
+    /// The workflow could not start the run, and a retry will not change that.
+    #[error("the workflow failed: {0}")]
+    Failed(#[source] Cause),
+}
+
+impl WorkflowError {
+    /// What the failure means.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            WorkflowError::Store(e) => e.kind(),
+            WorkflowError::Unavailable(_) => ErrorKind::Transient,
+            WorkflowError::Failed(_) => ErrorKind::Permanent,
+        }
+    }
 }
 
 /// Starts pipeline executions.
@@ -159,8 +176,8 @@ impl Workflow for LocalWorkflow {
                 }
             }
         }
-        Err(WorkflowError::Store(StoreError::Backend(
-            "the run queue is not accepting runs".into(),
+        Err(WorkflowError::Failed(Cause::new(
+            "the run queue is not accepting runs",
         )))
     }
 }

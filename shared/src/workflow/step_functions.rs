@@ -1,13 +1,12 @@
 //! The workflow on AWS: one Step Functions execution per run, of the same state machine.
 
 use async_trait::async_trait;
-use aws_sdk_sfn::error::DisplayErrorContext;
 use std::sync::Arc;
 
 use super::{execution_input, Workflow, WorkflowError};
 use crate::model::RunInput;
-use crate::model::{now, RunStatus};
-use crate::store::{ProjectStore, StoreError};
+use crate::model::{now, Cause, RunStatus};
+use crate::store::ProjectStore;
 
 /// Starts executions of the pipeline's state machine; the agent steps record progress in the
 /// run, which the API reads back from the store.
@@ -45,7 +44,13 @@ impl Workflow for StepFunctionsWorkflow {
             .send()
             .await
             .map_err(|e| {
-                WorkflowError::Store(StoreError::Backend(DisplayErrorContext(e).to_string()))
+                let transient = crate::aws::is_transient(&e);
+                let cause = Cause::with("Step Functions", e);
+                if transient {
+                    WorkflowError::Unavailable(cause)
+                } else {
+                    WorkflowError::Failed(cause)
+                }
             })?;
         let mut run = self
             .projects

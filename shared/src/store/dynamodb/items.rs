@@ -4,19 +4,29 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::model::{Deployment, Message, Project, Run};
+use crate::model::{Cause, Deployment, Message, Project, Run};
 use crate::store::{StoreError, StoreResult};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
-pub(super) fn backend<E: std::error::Error + 'static>(e: E) -> StoreError {
-    StoreError::Backend(DisplayErrorContext(e).to_string())
+/// A DynamoDB call's failure by its kind: timeouts, broken connections, throttling and the
+/// service's own failures may pass on a retry; the rest is permanent.
+pub(super) fn backend<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if crate::aws::is_transient(&e) {
+        StoreError::Unavailable(Cause::with("DynamoDB", e))
+    } else {
+        StoreError::failed_with("DynamoDB", e)
+    }
 }
 
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
@@ -28,15 +38,15 @@ pub(super) fn pk(project: Uuid) -> String {
 }
 
 pub(super) fn to_doc<T: Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
+    serde_json::to_string(value).map_err(|e| StoreError::failed_with("encoding a record", e))
 }
 
 pub(super) fn from_item<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
     let doc = item
         .get("doc")
         .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| StoreError::Backend("an item without its document".into()))?;
-    serde_json::from_str(doc).map_err(|e| StoreError::Backend(format!("corrupt record: {e}")))
+        .ok_or_else(|| StoreError::Corrupt(Cause::new("an item without its document")))?;
+    serde_json::from_str(doc).map_err(|e| StoreError::corrupt("a stored record", e))
 }
 
 fn project_sort_key(p: &Project) -> String {

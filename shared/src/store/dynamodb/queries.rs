@@ -12,7 +12,7 @@ use super::items::{
     run_item, s, status_name, to_doc, Item,
 };
 use super::DynamoStore;
-use crate::model::{now, Deployment, Message, Owner, Project, ProjectSummary, Run, Version};
+use crate::model::{now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Run, Version};
 use crate::store::{
     decode_cursor, encode_cursor, Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult,
 };
@@ -93,9 +93,9 @@ impl ProjectStore for DynamoStore {
                             .map(|v| (k, v.as_str()))
                     })
                     .collect();
-                Some(encode_cursor(
-                    &serde_json::to_string(&key).map_err(|e| StoreError::Backend(e.to_string()))?,
-                ))
+                Some(encode_cursor(&serde_json::to_string(&key).map_err(
+                    |e| StoreError::failed_with("encoding a cursor", e),
+                )?))
             }
             _ => None,
         };
@@ -237,12 +237,12 @@ impl ProjectStore for DynamoStore {
                     .and_then(|v| v.as_s().ok())
                     .and_then(|v| v.parse().ok())
                     .ok_or_else(|| {
-                        StoreError::Backend("a client claim without its message".into())
+                        StoreError::Corrupt(Cause::new("a client claim without its message"))
                     })?;
                 let earlier = self.get_message(message.project_id, earlier).await?;
-                let run_id = earlier
-                    .run_id
-                    .ok_or_else(|| StoreError::Backend("user message without a run".into()))?;
+                let run_id = earlier.run_id.ok_or_else(|| {
+                    StoreError::Corrupt(Cause::new("a user message without a run"))
+                })?;
                 Ok(Posted {
                     run: self.get_run(message.project_id, run_id).await?,
                     message: earlier,

@@ -29,7 +29,8 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Self> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(e.to_string()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::failed_with(format!("creating {}", dir.display()), e))?;
         }
         let mut conn = Connection::open(path).map_err(backend)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -56,10 +57,10 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             let mut guard = conn
                 .lock()
-                .map_err(|_| StoreError::Backend("database lock poisoned".into()))?;
+                .map_err(|_| StoreError::failed("the database's lock was poisoned by a panic"))?;
             f(&mut guard)
         })
         .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?
+        .map_err(|e| StoreError::failed_with("the database task", e))?
     }
 }

@@ -10,7 +10,7 @@ use super::rows::{
     project_exists, status_key, to_doc,
 };
 use super::SqliteStore;
-use crate::model::{now, Deployment, Message, Owner, Project, ProjectSummary, Run, Version};
+use crate::model::{now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Run, Version};
 use crate::store::{
     decode_cursor, encode_cursor, Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult,
 };
@@ -182,9 +182,9 @@ impl ProjectStore for SqliteStore {
                     .map_err(backend)?;
                 if let Some(doc) = earlier {
                     let message: Message = from_doc(&doc)?;
-                    let run_id = message
-                        .run_id
-                        .ok_or_else(|| StoreError::Backend("user message without a run".into()))?;
+                    let run_id = message.run_id.ok_or_else(|| {
+                        StoreError::Corrupt(Cause::new("a user message without a run"))
+                    })?;
                     let doc: String = tx
                         .query_row(
                             "SELECT doc FROM runs WHERE id = ?1",

@@ -5,19 +5,34 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::model::RunStatus;
+use crate::model::{Cause, RunStatus};
 use crate::store::{decode_cursor, encode_cursor, Page, PageRequest, StoreError, StoreResult};
 
+/// A SQLite failure by its kind: busy or locked (another writer holds the database) may pass,
+/// a corrupt file or one that is not a database will not read better, the rest is permanent.
 pub(super) fn backend(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    use rusqlite::ErrorCode;
+    let code = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+        _ => None,
+    };
+    match code {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(Cause::with("SQLite is busy", e))
+        }
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+            StoreError::corrupt("the SQLite database", e)
+        }
+        _ => StoreError::failed_with("SQLite", e),
+    }
 }
 
 pub(super) fn to_doc<T: Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
+    serde_json::to_string(value).map_err(|e| StoreError::failed_with("encoding a record", e))
 }
 
 pub(super) fn from_doc<T: DeserializeOwned>(doc: &str) -> StoreResult<T> {
-    serde_json::from_str(doc).map_err(|e| StoreError::Backend(format!("corrupt record: {e}")))
+    serde_json::from_str(doc).map_err(|e| StoreError::corrupt("a stored record", e))
 }
 
 pub(super) fn micros(t: time::OffsetDateTime) -> i64 {

@@ -52,7 +52,7 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(backend)?;
     if applied > MIGRATIONS.len() {
-        return Err(StoreError::Backend(format!(
+        return Err(StoreError::failed(format!(
             "the database has schema version {applied}, newer than this build's {}",
             MIGRATIONS.len()
         )));
