@@ -14,10 +14,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use kiln::agents::{run_recorded_step, AgentContext, StepRequest};
-use kiln::model::{Intent, Message, Project, Run, RunInput};
+use kiln::model::{Intent, Message, Project, Run};
 use kiln::store::PageRequest;
-use kiln::workflow::asl::{execute, Failure, Options, TaskHandler};
-use kiln::workflow::{execution_input, pipeline};
+use kiln::workflow::asl::{Failure, TaskHandler};
 use serde_json::{json, Value};
 
 /// What a person would see of a project: everything but clocks, ids made fresh and counters.
@@ -109,30 +108,10 @@ impl TaskHandler for Twice {
 }
 
 async fn say(twice: &Twice, project: &Project, text: &str, intent: Intent) -> Run {
-    let ctx = &twice.ctx;
-    let mut message = Message::from_user(project.id, text.into(), None);
-    let run = Run::queued(project.id, message.id, intent);
-    message.run_id = Some(run.id);
-    ctx.projects
-        .post_user_message(&message, &run)
+    let projects = twice.ctx.projects.as_ref();
+    kiln_integration_tests::execute_message(projects, project, text, intent, twice, 0.1)
         .await
-        .unwrap();
-    let input = RunInput {
-        project_id: project.id,
-        run_id: run.id,
-        message_id: message.id,
-        intent,
-        owner: project.owner.clone(),
-    };
-    let _ = execute(
-        &pipeline(),
-        execution_input(&input),
-        twice,
-        Options { time_scale: 0.1 },
-        None,
-    )
-    .await;
-    ctx.projects.get_run(project.id, run.id).await.unwrap()
+        .0
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -14,12 +14,10 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use kiln::agents::AgentContext;
 use kiln::model::Intent;
-use kiln::model::RunInput;
-use kiln::model::{Message, Project, Run};
+use kiln::model::{Project, Run};
 use kiln::runner::CodeBuildTestRunner;
 use kiln::store::{DynamoStore, PageRequest};
-use kiln::workflow::asl::{execute, Failure, Options, TaskHandler};
-use kiln::workflow::{execution_input, pipeline};
+use kiln::workflow::asl::{Failure, TaskHandler};
 use kiln_integration_tests::{python, run_in, show, Moto};
 
 use serde_json::Value;
@@ -188,30 +186,9 @@ impl TaskHandler for Installation {
 }
 
 pub async fn say(aws: &Installation, project: &Project, text: &str, intent: Intent) -> Run {
-    let ctx = &aws.ctx;
-    let mut message = Message::from_user(project.id, text.into(), None);
-    let run = Run::queued(project.id, message.id, intent);
-    message.run_id = Some(run.id);
-    ctx.projects
-        .post_user_message(&message, &run)
-        .await
-        .unwrap();
-    let input = RunInput {
-        project_id: project.id,
-        run_id: run.id,
-        message_id: message.id,
-        intent,
-        owner: project.owner.clone(),
-    };
-    let outcome = execute(
-        &pipeline(),
-        execution_input(&input),
-        aws,
-        Options { time_scale: 0.0 },
-        None,
-    )
-    .await;
-    let run = ctx.projects.get_run(project.id, run.id).await.unwrap();
+    let projects = aws.ctx.projects.as_ref();
+    let (run, outcome) =
+        kiln_integration_tests::execute_message(projects, project, text, intent, aws, 0.0).await;
     if let Err(f) = outcome {
         assert_eq!(
             f.error, "Kiln.RunFailed",
