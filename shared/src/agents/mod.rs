@@ -147,8 +147,8 @@ impl AgentError {
             AgentError::UnknownStep(_)
             | AgentError::BadInput(_)
             | AgentError::Generate(_)
-            | AgentError::Repository(_)
-            | AgentError::Runner(_) => ErrorKind::Permanent,
+            | AgentError::Repository(_) => ErrorKind::Permanent,
+            AgentError::Runner(e) => e.kind(),
         }
     }
 
@@ -169,6 +169,7 @@ impl AgentError {
             AgentError::Generate(_) => "generate_failed",
             AgentError::Repository(_) => "repository_failed",
             AgentError::Runner(RunnerError::Environment(_)) => "environment_failed",
+            AgentError::Runner(RunnerError::Unavailable(_)) => "runner_unavailable",
             AgentError::Runner(_) => "runner_failed",
             AgentError::Refused(_) => "refused",
         }
@@ -355,6 +356,43 @@ pub(crate) async fn version_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_a_retry_may_fix_is_named_transient() {
+        use crate::model::Cause;
+        let cases = [
+            (AgentError::Contended, "Kiln.Transient"),
+            (
+                AgentError::Store(StoreError::Conflict("revision".into())),
+                "Kiln.Transient",
+            ),
+            (
+                AgentError::Store(StoreError::Unavailable(Cause::new("busy"))),
+                "Kiln.Transient",
+            ),
+            (
+                AgentError::Runner(RunnerError::Unavailable(Cause::new("throttled"))),
+                "Kiln.Transient",
+            ),
+            (
+                AgentError::Store(StoreError::Corrupt(Cause::new("bad record"))),
+                "Kiln.storage_corrupt",
+            ),
+            (
+                AgentError::Store(StoreError::failed("no table")),
+                "Kiln.storage_failed",
+            ),
+            (
+                AgentError::Runner(RunnerError::Process("denied".into())),
+                "Kiln.runner_failed",
+            ),
+            (AgentError::NothingToBuild, "Kiln.nothing_to_build"),
+            (AgentError::Refused("no".into()), "Kiln.refused"),
+        ];
+        for (error, name) in cases {
+            assert_eq!(error.error_name(), name, "{error:?}");
+        }
+    }
 
     #[test]
     fn step_names_round_trip() {

@@ -16,7 +16,8 @@ use crate::model::{TestFailure, TestReport};
 /// The buildspec of test builds.
 pub const TEST_BUILDSPEC: &str = include_str!("../../../infra/buildspec-test.yml");
 
-fn aws<E: std::error::Error + 'static>(e: E) -> RunnerError {
+/// A request that could not be built (a defect of Kiln, not of AWS).
+fn built<E: std::error::Error + 'static>(e: E) -> RunnerError {
     RunnerError::Process(DisplayErrorContext(e).to_string())
 }
 
@@ -39,7 +40,7 @@ pub(super) async fn start_build(
             ProjectArtifacts::builder()
                 .r#type(ArtifactsType::NoArtifacts)
                 .build()
-                .map_err(aws)?,
+                .map_err(built)?,
         );
     for (name, value) in env {
         request = request.environment_variables_override(
@@ -48,10 +49,10 @@ pub(super) async fn start_build(
                 .value(value)
                 .r#type(EnvironmentVariableType::Plaintext)
                 .build()
-                .map_err(aws)?,
+                .map_err(built)?,
         );
     }
-    let out = request.send().await.map_err(aws)?;
+    let out = request.send().await.map_err(super::aws_call_failed)?;
     out.build_value
         .and_then(|b| b.id)
         .ok_or_else(|| RunnerError::Process("CodeBuild started no build".into()))
@@ -67,7 +68,7 @@ pub(super) async fn build_status(
         .ids(id)
         .send()
         .await
-        .map_err(aws)?;
+        .map_err(super::aws_call_failed)?;
     out.builds
         .unwrap_or_default()
         .into_iter()

@@ -53,7 +53,8 @@ pub struct EcsDeployer {
     settings: EcsSettings,
 }
 
-fn aws<E: std::error::Error + 'static>(e: E) -> RunnerError {
+/// A request that could not be built (a defect of Kiln, not of AWS).
+fn built<E: std::error::Error + 'static>(e: E) -> RunnerError {
     RunnerError::Process(aws_sdk_ecs::error::DisplayErrorContext(e).to_string())
 }
 
@@ -143,14 +144,14 @@ impl EcsDeployer {
                     .repository_names(&name)
                     .send()
                     .await
-                    .map_err(aws)?;
+                    .map_err(super::aws_call_failed)?;
                 out.repositories
                     .unwrap_or_default()
                     .into_iter()
                     .next()
                     .and_then(|r| r.repository_uri)
             }
-            Err(e) => return Err(aws(e)),
+            Err(e) => return Err(super::aws_call_failed(e)),
         }
         .ok_or_else(|| RunnerError::Process(format!("ECR has no URI for {name}")))
     }
@@ -179,7 +180,7 @@ impl EcsDeployer {
             .health_check_path(format!("{base}/health"))
             .send()
             .await
-            .map_err(aws)?;
+            .map_err(super::aws_call_failed)?;
         out.target_groups
             .unwrap_or_default()
             .into_iter()
@@ -195,7 +196,7 @@ impl EcsDeployer {
             .listener_arn(&self.settings.listener_arn)
             .send()
             .await
-            .map_err(aws)?
+            .map_err(super::aws_call_failed)?
             .rules
             .unwrap_or_default();
         let pattern = format!("{base}/*");
@@ -232,7 +233,7 @@ impl EcsDeployer {
             )
             .send()
             .await
-            .map_err(aws)?;
+            .map_err(super::aws_call_failed)?;
         out.rules
             .unwrap_or_default()
             .into_iter()
@@ -257,7 +258,7 @@ impl EcsDeployer {
         {
             Ok(out) => out.services.unwrap_or_default(),
             Err(e) if is_missing(&e) => Vec::new(),
-            Err(e) => return Err(aws(e)),
+            Err(e) => return Err(super::aws_call_failed(e)),
         };
         let active = services
             .iter()
@@ -270,7 +271,7 @@ impl EcsDeployer {
                 .force(true)
                 .send()
                 .await
-                .map_err(aws)?;
+                .map_err(super::aws_call_failed)?;
         }
         let rules = match self
             .elb
@@ -281,7 +282,7 @@ impl EcsDeployer {
         {
             Ok(out) => out.rules.unwrap_or_default(),
             Err(e) if is_missing(&e) => Vec::new(),
-            Err(e) => return Err(aws(e)),
+            Err(e) => return Err(super::aws_call_failed(e)),
         };
         let pattern = format!("{base}/*");
         for rule in rules.iter().filter(|r| routes(r, &pattern)) {
@@ -291,7 +292,7 @@ impl EcsDeployer {
                     .rule_arn(arn)
                     .send()
                     .await
-                    .map_err(aws)?;
+                    .map_err(super::aws_call_failed)?;
             }
         }
         if let Ok(out) = self.elb.describe_target_groups().names(&name).send().await {
@@ -306,7 +307,7 @@ impl EcsDeployer {
                     .target_group_arn(arn)
                     .send()
                     .await
-                    .map_err(aws)?;
+                    .map_err(super::aws_call_failed)?;
             }
         }
         Ok(())
@@ -399,7 +400,7 @@ impl Deployer for EcsDeployer {
             )
             .send()
             .await
-            .map_err(aws)?;
+            .map_err(super::aws_call_failed)?;
         let task_arn = task
             .task_definition
             .and_then(|t| t.task_definition_arn)
@@ -413,7 +414,7 @@ impl Deployer for EcsDeployer {
             .services(&name)
             .send()
             .await
-            .map_err(aws)?;
+            .map_err(super::aws_call_failed)?;
         let active = existing
             .services
             .unwrap_or_default()
@@ -429,7 +430,7 @@ impl Deployer for EcsDeployer {
                 .force_new_deployment(true)
                 .send()
                 .await
-                .map_err(aws)?
+                .map_err(super::aws_call_failed)?
                 .service
         } else {
             self.ecs
@@ -448,7 +449,7 @@ impl Deployer for EcsDeployer {
                                 .set_security_groups(Some(self.settings.security_groups.clone()))
                                 .assign_public_ip(AssignPublicIp::Disabled)
                                 .build()
-                                .map_err(aws)?,
+                                .map_err(built)?,
                         )
                         .build(),
                 )
@@ -461,7 +462,7 @@ impl Deployer for EcsDeployer {
                 )
                 .send()
                 .await
-                .map_err(aws)?
+                .map_err(super::aws_call_failed)?
                 .service
         }
         .and_then(|s| s.service_arn)
@@ -495,7 +496,7 @@ impl Deployer for EcsDeployer {
             .services(name)
             .send()
             .await
-            .map_err(aws)?;
+            .map_err(super::aws_call_failed)?;
         let service = out
             .services
             .unwrap_or_default()
@@ -565,7 +566,7 @@ impl Deployer for EcsDeployer {
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|s| s.is_repository_not_found_exception()) => {}
-                Err(e) => return Err(aws(e)),
+                Err(e) => return Err(super::aws_call_failed(e)),
             }
         }
         Ok(())

@@ -42,7 +42,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::model::{Environment, TestReport};
+use crate::model::{Cause, Environment, ErrorKind, TestReport};
 
 /// Why a runner could not do its work.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +56,36 @@ pub enum RunnerError {
     /// The job is not known (e.g. the server restarted since it was started).
     #[error("the job {0} is not known here; it may have been interrupted")]
     UnknownJob(String),
+    /// The service that runs jobs is busy or unreachable now (throttling, a timeout).
+    #[error("{0}")]
+    Unavailable(Cause),
+}
+
+impl RunnerError {
+    /// What the failure means: only an unavailable service may pass on a retry.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            RunnerError::Unavailable(_) => ErrorKind::Transient,
+            RunnerError::Environment(_) | RunnerError::Process(_) | RunnerError::UnknownJob(_) => {
+                ErrorKind::Permanent
+            }
+        }
+    }
+}
+
+/// An AWS call of a runner that failed: unavailable when a retry may fix it (throttling, a
+/// timeout, the service failing on its side), a failed process otherwise.
+#[cfg(feature = "aws")]
+pub(crate) fn aws_call_failed<E, R>(e: aws_sdk_s3::error::SdkError<E, R>) -> RunnerError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if crate::aws::is_transient(&e) {
+        RunnerError::Unavailable(Cause::with("AWS", e))
+    } else {
+        RunnerError::Process(Cause::with("AWS", e).to_string())
+    }
 }
 
 /// One file of a version, ready to be written out.
