@@ -152,7 +152,7 @@ async fn the_steps_safe_to_run_twice_on_the_local_backend_are_known() {
     }
     let changed: Vec<String> = twice.changed.lock().unwrap().iter().cloned().collect();
     // Every step appends its replies again (they need an idempotency key in the store); Release
-    // makes a second version; QaCheck's local runner forgets a finished job; the DevOps steps
+    // makes a second version; the DevOps steps
     // record a second deployment; Rollback refuses its own repeat. Take a step off this list
     // when it becomes safe; never add one.
     let not_yet_safe = [
@@ -164,7 +164,6 @@ async fn the_steps_safe_to_run_twice_on_the_local_backend_are_known() {
         "DevOpsReport",
         "DocumentationWriter",
         "ProductManager",
-        "QaCheck",
         "QaReport",
         "QaStart",
         "Release",

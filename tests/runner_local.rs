@@ -68,12 +68,21 @@ async fn failing_tests_are_reported_by_name_with_their_message() {
         "{report:?}"
     );
     assert!(report.failures[1].message.contains("kaboom"), "{report:?}");
+    // A repeated poll (a retried step) gets the same report; a job never started is unknown.
+    assert_eq!(
+        runner.poll(&job).await.unwrap(),
+        TestStatus::Finished(report.clone()),
+        "a finished job answers the same again"
+    );
+    let never = kiln::runner::TestJob {
+        id: format!("{}-never", job.id),
+    };
     assert!(
         matches!(
-            runner.poll(&job).await,
+            runner.poll(&never).await,
             Err(kiln::runner::RunnerError::UnknownJob(_))
         ),
-        "a job is reported once"
+        "a job never started is unknown"
     );
 }
 

@@ -28,7 +28,13 @@ struct TestProcess {
 pub struct LocalTestRunner {
     env: Arc<PythonEnv>,
     jobs: Mutex<HashMap<String, TestProcess>>,
+    /// The reports of the last jobs that finished, so that a repeated poll (a retried step)
+    /// gets the same answer instead of an unknown job.
+    finished: Mutex<std::collections::VecDeque<(String, TestReport)>>,
 }
+
+/// How many finished reports a runner keeps for repeated polls.
+const FINISHED_KEPT: usize = 64;
 
 impl LocalTestRunner {
     /// A runner, and the deployer that shares its virtualenv.
@@ -40,6 +46,7 @@ impl LocalTestRunner {
             Arc::new(LocalTestRunner {
                 env: env.clone(),
                 jobs: Mutex::new(HashMap::new()),
+                finished: Mutex::new(std::collections::VecDeque::new()),
             }),
             Arc::new(LocalDeployer {
                 env,
@@ -102,6 +109,15 @@ impl TestRunner for LocalTestRunner {
     }
 
     async fn poll(&self, job: &TestJob) -> Result<TestStatus, RunnerError> {
+        if let Some((_, report)) = self
+            .finished
+            .lock()
+            .expect("finished reports")
+            .iter()
+            .find(|(id, _)| *id == job.id)
+        {
+            return Ok(TestStatus::Finished(report.clone()));
+        }
         let finished = {
             let mut jobs = self.jobs.lock().expect("job registry");
             let process = jobs
@@ -152,6 +168,11 @@ impl TestRunner for LocalTestRunner {
         report.timed_out = timed_out;
         report.output_tail = log;
         let _ = tokio::fs::remove_dir_all(&process.dir).await;
+        let mut kept = self.finished.lock().expect("finished reports");
+        if kept.len() == FINISHED_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back((job.id.clone(), report.clone()));
         Ok(TestStatus::Finished(report))
     }
 }
