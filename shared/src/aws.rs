@@ -7,30 +7,37 @@ use aws_sdk_s3::Client;
 
 use crate::model::Cause;
 
-/// Why an object could not be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum ObjectError {
-    /// There is no object under the key.
-    #[error("no such object")]
-    Missing,
-    /// S3 is busy or unreachable now; a retry may succeed.
-    #[error("S3 is unavailable: {0}")]
-    Unavailable(Cause),
-    /// S3 failed in a way a retry does not fix.
-    #[error("S3 failed: {0}")]
-    Failed(Cause),
+/// An AWS call that failed, sorted once for every port: a retry may fix it, or it will not.
+/// Each port turns it into its own error (`From`).
+#[derive(Debug)]
+pub enum CallFailure {
+    /// A timeout, a broken connection, throttling, the service failing on its side.
+    Transient(Cause),
+    /// Everything else: a refusal, a missing resource, a rejected request.
+    Permanent(Cause),
 }
 
-fn failed<E, R>(e: SdkError<E, R>) -> ObjectError
+/// Sorts the failure of a call to `service` (see [`is_transient`]), keeping the SDK's error as
+/// the cause.
+pub fn call_failed<E, R>(service: &str, e: SdkError<E, R>) -> CallFailure
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     if is_transient(&e) {
-        ObjectError::Unavailable(Cause::with("S3", e))
+        CallFailure::Transient(Cause::with(service, e))
     } else {
-        ObjectError::Failed(Cause::with("S3", e))
+        CallFailure::Permanent(Cause::with(service, e))
     }
+}
+
+/// Why an object could not be read or written.
+#[derive(Debug)]
+pub enum ObjectError {
+    /// There is no object under the key.
+    Missing,
+    /// The call failed.
+    Call(CallFailure),
 }
 
 /// Stores `bytes` under `key`.
@@ -49,7 +56,7 @@ pub async fn put(
         .body(ByteStream::from(bytes))
         .send()
         .await
-        .map_err(failed)?;
+        .map_err(|e| ObjectError::Call(call_failed("S3", e)))?;
     Ok(())
 }
 
@@ -60,12 +67,17 @@ pub async fn get(client: &Client, bucket: &str, key: &str) -> Result<Vec<u8>, Ob
             .body
             .collect()
             .await
-            .map_err(|e| ObjectError::Unavailable(Cause::with("reading an S3 object", e)))?
+            .map_err(|e| {
+                ObjectError::Call(CallFailure::Transient(Cause::with(
+                    "reading an S3 object",
+                    e,
+                )))
+            })?
             .to_vec()),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
             Err(ObjectError::Missing)
         }
-        Err(e) => Err(failed(e)),
+        Err(e) => Err(ObjectError::Call(call_failed("S3", e))),
     }
 }
 

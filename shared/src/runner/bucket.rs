@@ -6,6 +6,14 @@ use aws_sdk_s3::Client;
 use super::RunnerError;
 use crate::aws::{self, ObjectError};
 
+/// A failed object call as a runner error: transient stays transient, so the step is retried.
+fn job_error(e: ObjectError) -> RunnerError {
+    match e {
+        ObjectError::Missing => RunnerError::Process("S3: no such object".into()),
+        ObjectError::Call(failure) => failure.into(),
+    }
+}
+
 /// Objects of the runners' jobs in one bucket.
 #[derive(Clone)]
 pub struct JobBucket {
@@ -41,7 +49,7 @@ impl JobBucket {
     ) -> Result<(), RunnerError> {
         aws::put(&self.client, &self.bucket, key, bytes, content_type)
             .await
-            .map_err(|e| RunnerError::Process(e.to_string()))
+            .map_err(job_error)
     }
 
     /// Reads an object; `None` when there is none under `key`.
@@ -49,7 +57,7 @@ impl JobBucket {
         match aws::get(&self.client, &self.bucket, key).await {
             Ok(bytes) => Ok(Some(bytes)),
             Err(ObjectError::Missing) => Ok(None),
-            Err(e) => Err(RunnerError::Process(e.to_string())),
+            Err(e) => Err(job_error(e)),
         }
     }
 }

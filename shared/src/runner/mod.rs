@@ -73,19 +73,24 @@ impl RunnerError {
     }
 }
 
-/// An AWS call of a runner that failed: unavailable when a retry may fix it (throttling, a
-/// timeout, the service failing on its side), a failed process otherwise.
+#[cfg(feature = "aws")]
+impl From<crate::aws::CallFailure> for RunnerError {
+    fn from(failure: crate::aws::CallFailure) -> Self {
+        match failure {
+            crate::aws::CallFailure::Transient(cause) => RunnerError::Unavailable(cause),
+            crate::aws::CallFailure::Permanent(cause) => RunnerError::Process(cause.to_string()),
+        }
+    }
+}
+
+/// An AWS call of a runner that failed, as a runner error.
 #[cfg(feature = "aws")]
 pub(crate) fn aws_call_failed<E, R>(e: aws_sdk_s3::error::SdkError<E, R>) -> RunnerError
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    if crate::aws::is_transient(&e) {
-        RunnerError::Unavailable(Cause::with("AWS", e))
-    } else {
-        RunnerError::Process(Cause::with("AWS", e).to_string())
-    }
+    crate::aws::call_failed("AWS", e).into()
 }
 
 /// One file of a version, ready to be written out.

@@ -52,6 +52,16 @@ pub enum StoreError {
     Backend(#[source] Cause),
 }
 
+#[cfg(feature = "aws")]
+impl From<crate::aws::CallFailure> for StoreError {
+    fn from(failure: crate::aws::CallFailure) -> Self {
+        match failure {
+            crate::aws::CallFailure::Transient(cause) => StoreError::Unavailable(cause),
+            crate::aws::CallFailure::Permanent(cause) => StoreError::Backend(cause),
+        }
+    }
+}
+
 impl StoreError {
     /// What the failure means.
     pub fn kind(&self) -> ErrorKind {

@@ -10,7 +10,7 @@ use aws_sdk_s3::Client;
 
 use super::{check_sha256, ArtifactStore, StoreError, StoreResult};
 use crate::aws::{self, ObjectError};
-use crate::model::{sha256_hex, Cause};
+use crate::model::sha256_hex;
 
 /// Blobs in one bucket.
 #[derive(Clone)]
@@ -22,8 +22,7 @@ pub struct S3ArtifactStore {
 fn object_error(e: ObjectError) -> StoreError {
     match e {
         ObjectError::Missing => StoreError::NotFound("object"),
-        ObjectError::Unavailable(cause) => StoreError::Unavailable(cause),
-        ObjectError::Failed(cause) => StoreError::Backend(cause),
+        ObjectError::Call(failure) => failure.into(),
     }
 }
 
@@ -32,11 +31,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    if aws::is_transient(&e) {
-        StoreError::Unavailable(Cause::with("S3", e))
-    } else {
-        StoreError::failed_with("S3", e)
-    }
+    aws::call_failed("S3", e).into()
 }
 
 impl S3ArtifactStore {

@@ -24,8 +24,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::agents::{report_failure, run_recorded_step, AgentContext, StepRequest};
-use crate::model::RunInput;
-use crate::model::{now, Cause, ErrorKind, Owner, RunStatus};
+use crate::model::{now, Cause, ErrorKind, Owner, RunInput, RunStatus};
 use crate::store::StoreError;
 use asl::{Failure, Options, StateMachine, TaskHandler};
 
@@ -41,6 +40,16 @@ pub enum WorkflowError {
     /// The workflow could not start the run, and a retry will not change that.
     #[error("the workflow failed: {0}")]
     Failed(#[source] Cause),
+}
+
+#[cfg(feature = "aws")]
+impl From<crate::aws::CallFailure> for WorkflowError {
+    fn from(failure: crate::aws::CallFailure) -> Self {
+        match failure {
+            crate::aws::CallFailure::Transient(cause) => WorkflowError::Unavailable(cause),
+            crate::aws::CallFailure::Permanent(cause) => WorkflowError::Failed(cause),
+        }
+    }
 }
 
 impl WorkflowError {

@@ -4,8 +4,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 use super::{execution_input, Workflow, WorkflowError};
-use crate::model::RunInput;
-use crate::model::{now, Cause, RunStatus};
+use crate::model::{now, RunInput, RunStatus};
 use crate::store::ProjectStore;
 
 /// Starts executions of the pipeline's state machine; the agent steps record progress in the
@@ -43,15 +42,7 @@ impl Workflow for StepFunctionsWorkflow {
             .input(body)
             .send()
             .await
-            .map_err(|e| {
-                let transient = crate::aws::is_transient(&e);
-                let cause = Cause::with("Step Functions", e);
-                if transient {
-                    WorkflowError::Unavailable(cause)
-                } else {
-                    WorkflowError::Failed(cause)
-                }
-            })?;
+            .map_err(|e| WorkflowError::from(crate::aws::call_failed("Step Functions", e)))?;
         let mut run = self
             .projects
             .get_run(input.project_id, input.run_id)

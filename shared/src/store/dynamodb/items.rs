@@ -22,11 +22,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    if crate::aws::is_transient(&e) {
-        StoreError::Unavailable(Cause::with("DynamoDB", e))
-    } else {
-        StoreError::failed_with("DynamoDB", e)
-    }
+    crate::aws::call_failed("DynamoDB", e).into()
 }
 
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
