@@ -4,8 +4,7 @@ use serde_json::{json, Value};
 
 use super::{update_project, AgentContext, AgentError};
 use crate::generator::design_for;
-use crate::model::RunInput;
-use crate::model::{Agent, Block, Message};
+use crate::model::{Agent, Block, Message, RunInput};
 
 /// Designs the app from the current spec and replies with the plan.
 pub(super) async fn design(ctx: &AgentContext, input: &RunInput) -> Result<Value, AgentError> {

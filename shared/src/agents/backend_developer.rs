@@ -8,9 +8,8 @@ use serde_json::{json, Value};
 
 use super::{update_project, AgentContext, AgentError};
 use crate::generator::{generate_code, GeneratedFile};
-use crate::model::RunInput;
 use crate::model::{
-    is_safe_relative_path, now, Agent, Block, FileEntry, Message, ProjectStatus, Version,
+    is_safe_relative_path, now, Agent, Block, FileEntry, Message, ProjectStatus, RunInput, Version,
 };
 use crate::store::ArtifactStore;
 

@@ -6,11 +6,9 @@ use uuid::Uuid;
 
 use super::{update_project, version_files, AgentContext, AgentError};
 use crate::intent::{environment_in, version_in};
-use crate::model::Intent;
-use crate::model::RunInput;
 use crate::model::{
-    new_id, now, Agent, Block, Deployment, DeploymentRef, DeploymentStatus, Environment, Message,
-    ProjectStatus,
+    new_id, now, Agent, Block, Deployment, DeploymentRef, DeploymentStatus, Environment, Intent,
+    Message, ProjectStatus, RunInput,
 };
 use crate::runner::{Rollout, RolloutStatus};
 

@@ -5,8 +5,7 @@ use serde_json::{json, Value};
 
 use super::{AgentContext, AgentError};
 use crate::generator::generate_readme;
-use crate::model::RunInput;
-use crate::model::{Agent, FileEntry, Message};
+use crate::model::{Agent, FileEntry, Message, RunInput};
 
 /// Writes README.md (run, test, configure, endpoints, data) into the draft.
 pub(super) async fn write_readme(

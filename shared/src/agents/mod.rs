@@ -20,8 +20,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::generator::GenerateError;
-use crate::model::RunInput;
-use crate::model::{now, ErrorKind, FileEntry, RunStatus, RunStep};
+use crate::model::{now, ErrorKind, FileEntry, RunInput, RunStatus, RunStep};
 use crate::runner::{Deployer, RunnerError, TestRunner};
 use crate::spec::SpecError;
 use crate::store::{ArtifactStore, ProjectStore, StoreError};

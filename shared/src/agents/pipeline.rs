@@ -3,8 +3,7 @@
 use serde_json::{json, Value};
 
 use super::{AgentContext, AgentError};
-use crate::model::RunInput;
-use crate::model::{now, Intent, Message, RunError, RunStatus};
+use crate::model::{now, Intent, Message, RunError, RunInput, RunStatus};
 
 /// What a build, test or deploy request still needs, decided once for the run:
 /// `{"build", "test", "deploy", "tests": {"passed"}}`. A build is needed when asked for, when

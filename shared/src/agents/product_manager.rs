@@ -3,9 +3,7 @@
 use serde_json::{json, Value};
 
 use super::{update_project, AgentContext, AgentError};
-use crate::model::Intent;
-use crate::model::RunInput;
-use crate::model::{Agent, Block, Message, ProjectStatus};
+use crate::model::{Agent, Block, Intent, Message, ProjectStatus, RunInput};
 use crate::spec::{
     mentions, mentions_auth, understand_after, words_of, AppSpec, AuthFeature, DatabaseFeature,
     SpecChange,

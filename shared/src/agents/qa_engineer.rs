@@ -3,9 +3,7 @@
 use serde_json::{json, Value};
 
 use super::{update_project, version_files, AgentContext, AgentError};
-use crate::model::RunInput;
-use crate::model::TestReport;
-use crate::model::{Agent, Block, ProjectStatus};
+use crate::model::{Agent, Block, ProjectStatus, RunInput, TestReport};
 use crate::runner::{TestJob, TestStatus};
 
 async fn say(

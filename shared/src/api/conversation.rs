@@ -15,9 +15,7 @@ use super::error::{parse_id, ApiError, Body, ErrorBody, Params};
 use super::projects::{check_text, ListQuery};
 use super::AppState;
 use crate::intent::classify;
-use crate::model::Intent;
-use crate::model::RunInput;
-use crate::model::{Message, Owner, Run};
+use crate::model::{Intent, Message, Owner, Run, RunInput};
 use crate::store::ProjectEvent;
 
 /// Longest client id, in characters.

@@ -9,9 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{parse_id, ApiError, Body, ErrorBody, Params};
 use super::AppState;
-use crate::model::Intent;
-use crate::model::RunInput;
-use crate::model::{Message, Owner, Project, ProjectSummary, Run};
+use crate::model::{Intent, Message, Owner, Project, ProjectSummary, Run, RunInput};
 use crate::store::{Page, PageRequest};
 
 /// Longest project name, in characters.

@@ -15,8 +15,7 @@ use super::error::{parse_id, ApiError, ErrorBody, Params};
 use super::projects::ListQuery;
 use super::AppState;
 use crate::generator::unified_diff;
-use crate::model::is_safe_relative_path;
-use crate::model::{Owner, Project, Version};
+use crate::model::{is_safe_relative_path, Owner, Project, Version};
 use crate::store::ArtifactStore;
 
 /// A page of versions.

@@ -4,8 +4,7 @@
 use uuid::Uuid;
 
 use super::{fresh_owner, new_project};
-use crate::model::Intent;
-use crate::model::{new_id, now, Message, Run, RunStatus};
+use crate::model::{new_id, now, Intent, Message, Run, RunStatus};
 use crate::store::{PageRequest, ProjectStore, StoreError};
 
 /// A user message is stored with its run once per client id; the conversation keeps order.

@@ -5,8 +5,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::{fresh_owner, new_project};
-use crate::model::Intent;
-use crate::model::{new_id, now, Deployment, DeploymentStatus, Environment, Message, Run, Version};
+use crate::model::{
+    new_id, now, Deployment, DeploymentStatus, Environment, Intent, Message, Run, Version,
+};
 use crate::store::{PageRequest, ProjectStore, StoreError};
 
 /// Create, read, update with the right and a stale revision, delete.
