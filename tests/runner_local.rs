@@ -50,7 +50,10 @@ async fn failing_tests_are_reported_by_name_with_their_message() {
         file("pyproject.toml", "[tool.pytest.ini_options]\ntestpaths = [\"tests\"]\n"),
         file("tests/test_math.py", "def test_ok():\n    assert 1 + 1 == 2\n\n\ndef test_wrong():\n    assert 1 + 1 == 3, 'arithmetic is broken'\n\n\ndef test_boom():\n    raise RuntimeError('kaboom')\n"),
     ];
-    let job = runner.start(Uuid::now_v7(), 1, files).await.unwrap();
+    let job = runner
+        .start(Uuid::now_v7(), 1, files, Uuid::now_v7())
+        .await
+        .unwrap();
     let report = finish(&runner, &job).await;
     assert_eq!(
         (report.passed, report.failed, report.errors),
@@ -116,7 +119,10 @@ async fn a_suite_that_hangs_is_stopped_at_the_time_limit() {
             pids.display().to_string()
         ),
     )];
-    let job = runner.start(Uuid::now_v7(), 1, files).await.unwrap();
+    let job = runner
+        .start(Uuid::now_v7(), 1, files, Uuid::now_v7())
+        .await
+        .unwrap();
     let report = finish(&runner, &job).await;
     assert!(report.timed_out, "{report:?}");
     assert!(!report.all_passed());
@@ -170,14 +176,14 @@ async fn hostile_paths_are_refused_before_anything_is_written() {
         ];
         assert!(
             runner
-                .start(Uuid::now_v7(), 1, files.clone())
+                .start(Uuid::now_v7(), 1, files.clone(), Uuid::now_v7())
                 .await
                 .is_err(),
             "{path}"
         );
         assert!(
             deployer
-                .deploy(Uuid::now_v7(), Environment::Dev, 1, files)
+                .deploy(Uuid::now_v7(), Environment::Dev, 1, files, Uuid::now_v7())
                 .await
                 .is_err(),
             "{path}"
@@ -206,7 +212,7 @@ async fn an_app_that_crashes_fails_its_rollout_with_the_log() {
         ),
     ];
     let rollout = deployer
-        .deploy(Uuid::now_v7(), Environment::Dev, 1, files)
+        .deploy(Uuid::now_v7(), Environment::Dev, 1, files, Uuid::now_v7())
         .await
         .unwrap();
     let mut status = RolloutStatus::Pending;
@@ -221,4 +227,58 @@ async fn an_app_that_crashes_fails_its_rollout_with_the_log() {
         RolloutStatus::Failed(log) => assert!(log.contains("the app refuses to start"), "{log}"),
         other => panic!("expected a failed rollout, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_repeated_request_gets_the_job_and_the_rollout_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let (runner, deployer) = runners(dir.path(), 60);
+    runner.prepare_environment().await.unwrap();
+    let project = Uuid::now_v7();
+    let suite = vec![file("tests/test_ok.py", "def test_ok():\n    pass\n")];
+    let request = Uuid::now_v7();
+    let job = runner
+        .start(project, 1, suite.clone(), request)
+        .await
+        .unwrap();
+    let again = runner
+        .start(project, 1, suite.clone(), request)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.id, job.id,
+        "a repeated request starts no second suite"
+    );
+    let other = runner
+        .start(project, 1, suite, Uuid::now_v7())
+        .await
+        .unwrap();
+    assert_ne!(other.id, job.id, "another request is another run");
+
+    // One process for a repeated rollout, found while it comes up.
+    let app = vec![
+        file("app/__init__.py", ""),
+        file("app/main.py", "import time\ntime.sleep(30)\n"),
+    ];
+    let request = Uuid::now_v7();
+    let rollout = deployer
+        .deploy(project, Environment::Dev, 1, app.clone(), request)
+        .await
+        .unwrap();
+    let repeat = deployer
+        .deploy(project, Environment::Dev, 1, app.clone(), request)
+        .await
+        .unwrap();
+    assert_eq!(repeat, rollout, "the same process, port and directory");
+    let releases = dir
+        .path()
+        .join("deployments")
+        .join(project.to_string())
+        .join("dev")
+        .join("releases");
+    let started = std::fs::read_dir(&releases)
+        .map(|d| d.count())
+        .unwrap_or_else(|e| panic!("{}: {e}", releases.display()));
+    assert_eq!(started, 1, "one release directory for one request");
+    deployer.stop(project, None).await.unwrap();
 }

@@ -104,7 +104,10 @@ async fn codebuild_runs_the_buildspec_and_its_junit_report_comes_back() {
     );
 
     let project = Uuid::now_v7();
-    let job = runner.start(project, 3, suite()).await.unwrap();
+    let job = runner
+        .start(project, 3, suite(), Uuid::now_v7())
+        .await
+        .unwrap();
     let ids: Value = serde_json::from_str(&job.id).unwrap();
 
     // The build was started on the version's source, zipped in S3, with this buildspec and
@@ -237,11 +240,14 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
 
     // The image: a repository (made once) and a build that pushes version 1 to it.
     let build = deployer
-        .build_image(project, 1, files(1))
+        .build_image(project, 1, files(1), Uuid::now_v7())
         .await
         .unwrap()
         .expect("an image build");
-    deployer.build_image(project, 1, files(1)).await.unwrap();
+    deployer
+        .build_image(project, 1, files(1), Uuid::now_v7())
+        .await
+        .unwrap();
     let repos = ecr.describe_repositories().send().await.unwrap();
     let repo = repos.repositories()[0].clone();
     assert_eq!(repos.repositories().len(), 1, "the repository is made once");
@@ -287,11 +293,46 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
     );
     assert!(deployer.image_ready(Some(&build)).await.unwrap());
 
+    // Each image build is started with its request as CodeBuild's idempotency token, checked
+    // here on the wire (not on moto's answer): CodeBuild returns the first build for a repeat
+    // within five minutes if the repeat sends the same parameters, so the source key is the
+    // request's too.
+    let image_requests: Vec<Value> = sent.bodies("StartBuild");
+    for body in &image_requests {
+        let token = body["idempotencyToken"]
+            .as_str()
+            .expect("an idempotency token");
+        assert!(
+            body["sourceLocationOverride"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("-{token}.zip")),
+            "{body}"
+        );
+    }
+
     // The rollout: task definition, target group, path rule, service.
+    let request = Uuid::now_v7();
     let rollout = deployer
-        .deploy(project, Environment::Dev, 1, files(1))
+        .deploy(project, Environment::Dev, 1, files(1), request)
         .await
         .unwrap();
+    // The same request again (the deploy step retried) is the same rollout: no second task
+    // definition, no second service change.
+    let again = deployer
+        .deploy(project, Environment::Dev, 1, files(1), request)
+        .await
+        .unwrap();
+    assert_eq!(again, rollout, "a repeated request returns its rollout");
+    assert_eq!(sent.bodies("RegisterTaskDefinition").len(), 1);
+    assert_eq!(
+        sent.bodies("CreateService").len() + sent.bodies("UpdateService").len(),
+        1
+    );
+    assert_eq!(
+        sent.bodies("CreateService")[0]["clientToken"],
+        json!(request.to_string())
+    );
     let name = format!("kiln-{}-dev", &project.simple().to_string()[..12]);
     assert_eq!(rollout.url, format!("https://apps.example.com/{name}/"));
     let services = ecs
@@ -381,7 +422,7 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
 
     // A redeploy updates the same service to a new task definition; staging is its own service.
     let second = deployer
-        .deploy(project, Environment::Dev, 2, files(2))
+        .deploy(project, Environment::Dev, 2, files(2), Uuid::now_v7())
         .await
         .unwrap();
     assert_ne!(
@@ -408,7 +449,7 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
         .len();
     assert_eq!(rules_after, rules.rules().len(), "the path rule is reused");
     deployer
-        .deploy(project, Environment::Staging, 2, files(2))
+        .deploy(project, Environment::Staging, 2, files(2), Uuid::now_v7())
         .await
         .unwrap();
     let listed = ecs

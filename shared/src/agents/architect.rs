@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{update_project, AgentContext, AgentError};
+use super::{post, update_project, AgentContext, AgentError, Step};
 use crate::generator::design_for;
 use crate::model::{Agent, Block, Message, RunInput};
 
@@ -42,6 +42,6 @@ pub(super) async fn design(ctx: &AgentContext, input: &RunInput) -> Result<Value
         title: "Data model".into(),
         items: design.data_model.clone(),
     });
-    ctx.projects.append_message(&reply).await?;
+    post(ctx, input, (Step::Architect, "plan"), reply).await?;
     Ok(json!({"changed": changed}))
 }

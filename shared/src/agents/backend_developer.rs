@@ -6,12 +6,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{json, Value};
 
-use super::{update_project, AgentContext, AgentError};
+use super::{change_and_say, post, AgentContext, AgentError, Step};
 use crate::generator::{generate_code, GeneratedFile};
 use crate::model::{
     is_safe_relative_path, now, Agent, Block, FileEntry, Message, ProjectStatus, RunInput, Version,
 };
 use crate::store::ArtifactStore;
+
+/// How many of the newest versions a release looks through for the one an earlier run of the
+/// step made: releases of one project in flight at once, with room to spare.
+const RELEASES_SEEN: u32 = 20;
 
 /// Most files one version may hold.
 pub const MAX_FILES_PER_VERSION: usize = 500;
@@ -55,7 +59,7 @@ pub(super) async fn write_code(ctx: &AgentContext, input: &RunInput) -> Result<V
         input.run_id,
         text,
     );
-    ctx.projects.append_message(&reply).await?;
+    post(ctx, input, (Step::BackendDeveloper, "wrote"), reply).await?;
     Ok(json!({"files": draft}))
 }
 
@@ -84,28 +88,33 @@ pub(super) async fn release(
         Some(n) => Some(ctx.projects.get_version(project.id, n).await?),
         None => None,
     };
-    // Concurrent builds race for the next number; the loser takes the one after.
-    let version = crate::store::create_next_version(
-        ctx.projects.as_ref(),
-        Version {
-            project_id: project.id,
-            number: project.current_version.unwrap_or(0) + 1,
-            message_id: Some(input.message_id),
-            manifest: manifest.clone(),
-            spec: project.spec.clone(),
-            created_at: now(),
-        },
-    )
-    .await?;
-    update_project(ctx, project.id, |p| {
-        if p.current_version.is_some_and(|c| c >= version.number) {
-            return Ok(false);
+    // A repeat of this step (a retry after a lost answer) finds the version the first run
+    // made from this message and the same files, and releases that one instead of another.
+    let made = ctx
+        .projects
+        .list_versions(project.id, &crate::store::PageRequest::first(RELEASES_SEEN))
+        .await?
+        .items
+        .into_iter()
+        .find(|v| v.message_id == Some(input.message_id) && v.manifest == manifest);
+    let version = match made {
+        Some(version) => version,
+        // Concurrent builds race for the next number; the loser takes the one after.
+        None => {
+            crate::store::create_next_version(
+                ctx.projects.as_ref(),
+                Version {
+                    project_id: project.id,
+                    number: project.current_version.unwrap_or(0) + 1,
+                    message_id: Some(input.message_id),
+                    manifest,
+                    spec: project.spec.clone(),
+                    created_at: now(),
+                },
+            )
+            .await?
         }
-        p.current_version = Some(version.number);
-        p.status = ProjectStatus::Built;
-        Ok(true)
-    })
-    .await?;
+    };
     if let Some(root) = &ctx.repos {
         commit_version(
             ctx.artifacts.as_ref(),
@@ -114,33 +123,49 @@ pub(super) async fn release(
         )
         .await?;
     }
-
-    let change = match &previous {
-        Some(prev) => {
-            let (added, changed, removed) = compare(&prev.manifest, &version.manifest);
-            format!(
-                " Compared with version {}: {added} added, {changed} changed, {removed} removed.",
-                prev.number
-            )
-        }
-        None => String::new(),
+    let reply = || {
+        let change = match previous.as_ref().filter(|p| p.number != version.number) {
+            Some(prev) => {
+                let (added, changed, removed) = compare(&prev.manifest, &version.manifest);
+                format!(
+                    " Compared with version {}: {added} added, {changed} changed, {removed} removed.",
+                    prev.number
+                )
+            }
+            None => String::new(),
+        };
+        let text = format!(
+            "Version {} is ready: {} files.{change} Say \"run the tests\" or \"deploy it\" next.",
+            version.number,
+            version.manifest.len()
+        );
+        let mut reply = Message::from_agent(
+            input.project_id,
+            Agent::BackendDeveloper,
+            input.run_id,
+            text,
+        );
+        reply.blocks.push(Block::FileList {
+            version: version.number,
+            files: version.manifest.clone(),
+        });
+        reply
     };
-    let text = format!(
-        "Version {} is ready: {} files.{change} Say \"run the tests\" or \"deploy it\" next.",
-        version.number,
-        version.manifest.len()
-    );
-    let mut reply = Message::from_agent(
-        input.project_id,
-        Agent::BackendDeveloper,
-        input.run_id,
-        text,
-    );
-    reply.blocks.push(Block::FileList {
-        version: version.number,
-        files: version.manifest.clone(),
-    });
-    ctx.projects.append_message(&reply).await?;
+    // The version becomes current and the reply says so in one write.
+    let key = (Step::Release, "released");
+    let (saved, repeat) = change_and_say(ctx, input, key, |p| {
+        // A newer version released meanwhile stays current.
+        if p.current_version.is_some_and(|c| c >= version.number) {
+            return Ok(None);
+        }
+        p.current_version = Some(version.number);
+        p.status = ProjectStatus::Built;
+        Ok(Some(reply()))
+    })
+    .await?;
+    if !repeat && saved.current_version != Some(version.number) {
+        post(ctx, input, key, reply()).await?;
+    }
     Ok(json!({"version": version.number}))
 }
 
@@ -203,6 +228,19 @@ fn git_commit(repo: &Path, number: u32, files: &[(String, Vec<u8>)]) -> Result<(
     std::fs::create_dir_all(repo).map_err(io)?;
     if !repo.join(".git").exists() {
         git(repo, &["init", "--quiet", "--initial-branch=main"])?;
+    } else if git(
+        repo,
+        &[
+            "rev-parse",
+            "--quiet",
+            "--verify",
+            &format!("refs/tags/v{number}"),
+        ],
+    )
+    .is_ok()
+    {
+        // Committed and tagged by an earlier run of the release.
+        return Ok(());
     }
     // The work tree becomes exactly the version: remove what the previous one had.
     for entry in std::fs::read_dir(repo).map_err(io)? {

@@ -4,21 +4,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{update_project, version_files, AgentContext, AgentError};
+use super::{change_and_say, update_project, version_files, AgentContext, AgentError, Step};
 use crate::intent::{environment_in, version_in};
 use crate::model::{
-    new_id, now, Agent, Block, Deployment, DeploymentRef, DeploymentStatus, Environment, Intent,
-    Message, ProjectStatus, RunInput,
+    derived_id, now, Agent, Block, Deployment, DeploymentRef, DeploymentStatus, Environment,
+    Intent, Message, ProjectStatus, RunInput,
 };
 use crate::runner::{Rollout, RolloutStatus};
 
 async fn say(
     ctx: &AgentContext,
     run: &RunInput,
+    key: (Step, &str),
     text: String,
     blocks: Vec<Block>,
 ) -> Result<(), AgentError> {
-    super::reply(ctx, run, Agent::DevopsEngineer, text, blocks).await
+    super::reply(ctx, run, key, Agent::DevopsEngineer, text, blocks).await
 }
 
 /// Starts the image build: `{"image", "done"}`.
@@ -27,11 +28,16 @@ pub(super) async fn build_image(ctx: &AgentContext, run: &RunInput) -> Result<Va
     let number = project.current_version.ok_or(AgentError::NothingToBuild)?;
     let version = ctx.projects.get_version(project.id, number).await?;
     let files = version_files(ctx, &version).await?;
-    let image = ctx.deployer.build_image(project.id, number, files).await?;
+    let request = derived_id(run.run_id, Step::DevOpsBuildImage.name());
+    let image = ctx
+        .deployer
+        .build_image(project.id, number, files, request)
+        .await?;
     if image.is_some() {
         say(
             ctx,
             run,
+            (Step::DevOpsBuildImage, "building"),
             format!("Building the container image of version {number}…"),
             vec![],
         )
@@ -78,12 +84,18 @@ pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, 
     let files = version_files(ctx, &version).await?;
     let mut targets = Vec::new();
     for environment in environments {
+        // The deployment, and the rollout it names, are the run's for that environment: a
+        // repeat of this step finds both instead of starting another.
+        let id = derived_id(
+            run.run_id,
+            &format!("{}/{}", Step::DevOpsDeploy.name(), environment.as_str()),
+        );
         let rollout = ctx
             .deployer
-            .deploy(project.id, environment, number, files.clone())
+            .deploy(project.id, environment, number, files.clone(), id)
             .await?;
         let deployment = Deployment {
-            id: new_id(),
+            id,
             project_id: project.id,
             environment,
             version: number,
@@ -107,6 +119,7 @@ pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, 
     say(
         ctx,
         run,
+        (Step::DevOpsDeploy, "starting"),
         format!("Starting version {number} in {}…", names.join(", ")),
         vec![],
     )
@@ -217,7 +230,7 @@ pub(super) async fn report(
             live[0].rollout.url,
             live[0].rollout.url
         );
-        say(ctx, run, text, blocks).await?;
+        say(ctx, run, (Step::DevOpsReport, "live"), text, blocks).await?;
     }
     if !failures.is_empty() {
         return Err(AgentError::Refused(format!(
@@ -236,6 +249,11 @@ pub(super) async fn rollback(ctx: &AgentContext, run: &RunInput) -> Result<Value
         .get_message(run.project_id, run.message_id)
         .await?;
     let project = ctx.projects.load_project(run.project_id).await?;
+    let mark = format!("{}/{}", run.run_id, Step::Rollback.name());
+    if project.changed_by.contains(&mark) {
+        // An earlier run of this step rolled back, and said so in the same write.
+        return Ok(json!({"redeploy": !project.deployments.is_empty()}));
+    }
     let current = project.current_version.ok_or_else(|| {
         AgentError::Refused("nothing has been built yet, so there is nothing to roll back".into())
     })?;
@@ -262,29 +280,30 @@ pub(super) async fn rollback(ctx: &AgentContext, run: &RunInput) -> Result<Value
         }
         Err(e) => return Err(e.into()),
     };
-    let saved = update_project(ctx, project.id, |p| {
+    let (saved, _) = change_and_say(ctx, run, (Step::Rollback, "done"), |p| {
         p.current_version = Some(version.number);
         if let Some(spec) = &version.spec {
             p.spec = Some(spec.clone());
             p.design = Some(crate::generator::design_for(spec));
         }
-        Ok(true)
+        let redeploy = !p.deployments.is_empty();
+        let text = format!(
+            "Version {target} is the current version again (it was {current}){}",
+            if redeploy {
+                "; redeploying it where the project runs."
+            } else {
+                "."
+            }
+        );
+        let mut reply =
+            Message::from_agent(run.project_id, Agent::DevopsEngineer, run.run_id, text);
+        reply.blocks.push(Block::FileList {
+            version: target,
+            files: version.manifest.clone(),
+        });
+        Ok(Some(reply))
     })
     .await?;
     let redeploy = !saved.deployments.is_empty();
-    let text = format!(
-        "Version {target} is the current version again (it was {current}){}",
-        if redeploy {
-            "; redeploying it where the project runs."
-        } else {
-            "."
-        }
-    );
-    let mut reply = Message::from_agent(run.project_id, Agent::DevopsEngineer, run.run_id, text);
-    reply.blocks.push(Block::FileList {
-        version: target,
-        files: version.manifest.clone(),
-    });
-    ctx.projects.append_message(&reply).await?;
     Ok(json!({"redeploy": redeploy}))
 }

@@ -3,7 +3,7 @@
 use super::backend_developer::store_files;
 use serde_json::{json, Value};
 
-use super::{AgentContext, AgentError};
+use super::{post, AgentContext, AgentError, Step};
 use crate::generator::generate_readme;
 use crate::model::{Agent, FileEntry, Message, RunInput};
 
@@ -34,6 +34,6 @@ pub(super) async fn write_readme(
         input.run_id,
         text,
     );
-    ctx.projects.append_message(&reply).await?;
+    post(ctx, input, (Step::DocumentationWriter, "readme"), reply).await?;
     Ok(json!({"files": draft}))
 }

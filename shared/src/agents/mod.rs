@@ -258,7 +258,19 @@ pub async fn run_recorded_step(
     let name = request.step.name();
     let (project_id, run_id) = (request.run.project_id, request.run.run_id);
     let mut run = ctx.projects.get_run(project_id, run_id).await?;
-    if run.steps.last().is_none_or(|s| s.name != name) {
+    if let Some(retried) = run
+        .steps
+        .last_mut()
+        .filter(|s| s.name == name && s.status != RunStatus::Running)
+    {
+        // A retry of the step just before (its last attempt failed, or its answer was lost):
+        // it runs again, so it shows as running, not as the failure it may not end in.
+        retried.status = RunStatus::Running;
+        retried.error = None;
+        retried.finished_at = None;
+        run.updated_at = now();
+        ctx.projects.update_run(&run).await?;
+    } else if run.steps.last().is_none_or(|s| s.name != name) {
         // A step that answered "not done" (a job started, a rollout polled) handed over to
         // the state machine; the machine moving on to another step means it finished.
         for earlier in run
@@ -290,7 +302,11 @@ pub async fn run_recorded_step(
     if let Some(step) = run.steps.iter_mut().rev().find(|s| s.name == name) {
         step.finished_at = Some(now());
         match &outcome {
-            Ok(_) => step.status = RunStatus::Succeeded,
+            Ok(_) => {
+                // A retry that succeeded clears the failure of the attempt before.
+                step.status = RunStatus::Succeeded;
+                step.error = None;
+            }
             Err(e) => {
                 step.status = RunStatus::Failed;
                 step.error = Some(e.to_string());
@@ -324,17 +340,89 @@ where
     }
 }
 
-/// Appends an agent's reply with its blocks to the run's conversation.
+/// A step's change to the project and its reply about it, written together once per run:
+/// `change` edits the project and returns the reply (`None`: nothing changed, nothing
+/// written). The project remembers the step (`changed_by`) and the reply carries its key
+/// (`{run}/{step}/{what}`) in the same write, so a failure can never leave one without the
+/// other, and a repeat of the step writes nothing. Returns the project and whether an earlier
+/// run of the step made the change.
+pub(crate) async fn change_and_say<F>(
+    ctx: &AgentContext,
+    run: &RunInput,
+    (step, what): (Step, &str),
+    mut change: F,
+) -> Result<(crate::model::Project, bool), AgentError>
+where
+    F: FnMut(&mut crate::model::Project) -> Result<Option<crate::model::Message>, AgentError>,
+{
+    let mark = format!("{}/{}", run.run_id, step.name());
+    let mut repeat = false;
+    let outcome = crate::store::modify_project_and_append(
+        ctx.projects.as_ref(),
+        run.project_id,
+        |p: &mut crate::model::Project| {
+            repeat = p.changed_by.contains(&mark);
+            if repeat {
+                return Ok(None);
+            }
+            let Some(mut reply) = change(p)? else {
+                return Ok(None);
+            };
+            reply.client_id = Some(reply_key(run, step, what));
+            remember(p, &mark);
+            Ok(Some(reply))
+        },
+    )
+    .await;
+    match outcome {
+        Err(AgentError::Store(StoreError::Conflict(_))) => Err(AgentError::Contended),
+        other => other.map(|p| (p, repeat)),
+    }
+}
+
+/// Notes in the project that `mark` (`{run}/{step}`) changed it, keeping the newest few.
+fn remember(p: &mut crate::model::Project, mark: &str) {
+    p.changed_by.push(mark.to_owned());
+    let excess = p
+        .changed_by
+        .len()
+        .saturating_sub(crate::model::Project::CHANGED_BY_KEPT);
+    p.changed_by.drain(..excess);
+}
+
+/// Appends an agent's reply with its blocks to the run's conversation, under the key
+/// `{run}/{step}/{what}` (see [`post`]).
 pub(crate) async fn reply(
     ctx: &AgentContext,
     run: &RunInput,
+    (step, what): (Step, &str),
     agent: crate::model::Agent,
     text: String,
     blocks: Vec<crate::model::Block>,
 ) -> Result<(), AgentError> {
     let mut message = crate::model::Message::from_agent(run.project_id, agent, run.run_id, text);
     message.blocks = blocks;
-    Ok(ctx.projects.append_message(&message).await?)
+    post(ctx, run, (step, what), message).await
+}
+
+/// Appends a message to the run's conversation under the key `{run}/{step}/{what}`: a step
+/// that runs again (a retry after a lost answer) finds its key taken and writes nothing, so
+/// each thing is said once. `what` names the message within its step, not its position, so
+/// a repeat that takes another branch cannot drop a message under a key already used.
+pub(crate) async fn post(
+    ctx: &AgentContext,
+    run: &RunInput,
+    (step, what): (Step, &str),
+    mut message: crate::model::Message,
+) -> Result<(), AgentError> {
+    message.client_id = Some(reply_key(run, step, what));
+    ctx.projects.append_message(&message).await?;
+    Ok(())
+}
+
+/// The idempotency key of one message of one step of a run.
+pub(crate) fn reply_key(run: &RunInput, step: Step, what: &str) -> String {
+    format!("{}/{}/{what}", run.run_id, step.name())
 }
 
 /// Every file of a version, read from the artifact store.

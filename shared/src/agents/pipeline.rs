@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{AgentContext, AgentError};
+use super::{post, AgentContext, AgentError, Step};
 use crate::model::{now, Intent, Message, RunError, RunInput, RunStatus};
 
 /// What a build, test or deploy request still needs, decided once for the run:
@@ -74,8 +74,12 @@ pub async fn report_failure(
         None => name.trim_start_matches("States.").to_lowercase(),
     };
     let mut stored = ctx.projects.get_run(run.project_id, run.run_id).await?;
+    let text = format!("That didn't work: {cause}");
+    let reason = Message::from_system(run.project_id, run.run_id, text);
     if stored.status == RunStatus::Failed {
-        return Ok(());
+        // Failed already (a repeat of this step, or the deploy gate's refusal): the reason
+        // is said once, under its key, in case the earlier attempt stopped before saying it.
+        return post(ctx, run, (Step::ReportFailure, "reason"), reason).await;
     }
     stored.status = RunStatus::Failed;
     stored.error = Some(RunError {
@@ -89,9 +93,5 @@ pub async fn report_failure(
     }
     stored.updated_at = now();
     ctx.projects.update_run(&stored).await?;
-    let text = format!("That didn't work: {cause}");
-    ctx.projects
-        .append_message(&Message::from_system(run.project_id, run.run_id, text))
-        .await?;
-    Ok(())
+    post(ctx, run, (Step::ReportFailure, "reason"), reason).await
 }

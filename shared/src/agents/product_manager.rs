@@ -2,8 +2,8 @@
 
 use serde_json::{json, Value};
 
-use super::{update_project, AgentContext, AgentError};
-use crate::model::{Agent, Block, Intent, Message, ProjectStatus, RunInput};
+use super::{change_and_say, post, AgentContext, AgentError, Step};
+use crate::model::{Agent, Block, Intent, Message, Project, ProjectStatus, RunInput};
 use crate::spec::{
     mentions, mentions_auth, understand_after, words_of, AppSpec, AuthFeature, DatabaseFeature,
     SpecChange,
@@ -21,7 +21,10 @@ pub(super) async fn read_requirements(
         .await?;
     let describes_app = input.intent == Intent::Create;
     let mut change = SpecChange::default();
-    let project = update_project(ctx, input.project_id, |project| {
+    let key = (Step::ProductManager, "read");
+    // The reply goes with the change in one write; a message that changes nothing is answered
+    // after (under the same key, from the same state, so a repeat says the same).
+    let (project, repeat) = change_and_say(ctx, input, key, |project| {
         // A reply that picks an answer to the question asked last applies that answer.
         if let Some(question) = project.pending_question.clone() {
             let current = project.spec.clone().unwrap_or_default();
@@ -31,7 +34,7 @@ pub(super) async fn read_requirements(
                 change = read;
                 project.spec = Some(spec);
                 project.pending_question = None;
-                return Ok(true);
+                return Ok(Some(reply_to(input, project, &change)));
             }
         }
         let (spec, read) = understand_after(
@@ -49,17 +52,28 @@ pub(super) async fn read_requirements(
         let asking_changed = project.pending_question != asked;
         project.pending_question = asked;
         if change.is_empty() {
-            return Ok(asking_changed || focus_changed);
+            return Ok((asking_changed || focus_changed).then(|| reply_to(input, project, &change)));
         }
         project.spec = Some(spec);
         if project.status == ProjectStatus::New {
             project.status = ProjectStatus::Specified;
         }
-        Ok(true)
+        Ok(Some(reply_to(input, project, &change)))
     })
     .await?;
+    if repeat {
+        // An earlier run of this step made the change and said so in the same write.
+        return Ok(json!({"changed": true}));
+    }
+    // Nothing was saved, so nothing was said yet.
+    post(ctx, input, key, reply_to(input, &project, &change)).await?;
+    Ok(json!({"changed": !change.is_empty()}))
+}
 
-    let spec = project.spec.unwrap_or_default();
+/// What the product manager says about a read of the message: what changed in the spec, the
+/// notes, and the first question, if any.
+fn reply_to(input: &RunInput, project: &Project, change: &SpecChange) -> Message {
+    let spec = project.spec.clone().unwrap_or_default();
     let notes = change
         .notes
         .iter()
@@ -131,8 +145,7 @@ pub(super) async fn read_requirements(
         });
     }
     reply.content = reply.content.trim().to_owned();
-    ctx.projects.append_message(&reply).await?;
-    Ok(json!({"changed": !change.is_empty()}))
+    reply
 }
 
 fn nothing_understood(spec: &AppSpec) -> String {
@@ -231,6 +244,6 @@ pub(super) async fn answer(ctx: &AgentContext, input: &RunInput) -> Result<Value
     let mut reply =
         Message::from_agent(input.project_id, Agent::ProductManager, input.run_id, text);
     reply.blocks = blocks;
-    ctx.projects.append_message(&reply).await?;
+    post(ctx, input, (Step::Answer, "answer"), reply).await?;
     Ok(Value::Null)
 }

@@ -2,17 +2,18 @@
 
 use serde_json::{json, Value};
 
-use super::{update_project, version_files, AgentContext, AgentError};
-use crate::model::{Agent, Block, ProjectStatus, RunInput, TestReport};
+use super::{update_project, version_files, AgentContext, AgentError, Step};
+use crate::model::{derived_id, Agent, Block, ProjectStatus, RunInput, TestReport};
 use crate::runner::{TestJob, TestStatus};
 
 async fn say(
     ctx: &AgentContext,
     run: &RunInput,
+    key: (Step, &str),
     text: String,
     blocks: Vec<Block>,
 ) -> Result<(), AgentError> {
-    super::reply(ctx, run, Agent::QaEngineer, text, blocks).await
+    super::reply(ctx, run, key, Agent::QaEngineer, text, blocks).await
 }
 
 /// Starts the suite: `{"job", "version", "done": false}`.
@@ -23,6 +24,7 @@ pub(super) async fn start(ctx: &AgentContext, run: &RunInput) -> Result<Value, A
         say(
             ctx,
             run,
+            (Step::QaStart, "setting-up"),
             "Setting up the Python environment for running tests. This happens once and takes a minute or two…".into(),
             vec![],
         )
@@ -31,6 +33,7 @@ pub(super) async fn start(ctx: &AgentContext, run: &RunInput) -> Result<Value, A
         say(
             ctx,
             run,
+            (Step::QaStart, "environment-ready"),
             format!("The test environment is ready ({how})."),
             vec![],
         )
@@ -38,10 +41,13 @@ pub(super) async fn start(ctx: &AgentContext, run: &RunInput) -> Result<Value, A
     }
     let version = ctx.projects.get_version(project.id, number).await?;
     let files = version_files(ctx, &version).await?;
-    let job = ctx.tests.start(project.id, number, files).await?;
+    // Named by the run: a repeat of this step gets the job the first run started.
+    let request = derived_id(run.run_id, Step::QaStart.name());
+    let job = ctx.tests.start(project.id, number, files, request).await?;
     say(
         ctx,
         run,
+        (Step::QaStart, "running"),
         format!("Running the test suite of version {number}…"),
         vec![],
     )
@@ -127,6 +133,7 @@ pub(super) async fn report(
     say(
         ctx,
         run,
+        (Step::QaReport, "report"),
         text,
         vec![Block::TestReport {
             version,

@@ -55,7 +55,8 @@ pub struct Message {
     pub blocks: Vec<Block>,
     /// The run this message started or answers.
     pub run_id: Option<Uuid>,
-    /// The client's idempotency key, for user messages.
+    /// The idempotency key: for a user message the client's own (a retried post returns the
+    /// first answer); for a reply `{run}/{step}/{what}`, so that a step run twice writes it once.
     pub client_id: Option<String>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]

@@ -50,6 +50,24 @@ pub fn new_id() -> Uuid {
     Uuid::now_v7()
 }
 
+/// An id made from another and a label, the same every time: what a step that may run twice
+/// names the records it makes (the deployment of a run to an environment). It keeps the
+/// first 48 bits of `base` (a UUIDv7's milliseconds), so it sorts with ids made at that time,
+/// and takes the rest from a hash of both.
+pub fn derived_id(base: Uuid, label: &str) -> Uuid {
+    use sha2::Digest;
+    let digest = sha2::Sha256::new()
+        .chain_update(base.as_bytes())
+        .chain_update(label.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&base.as_bytes()[..6]);
+    bytes[6..].copy_from_slice(&digest[..10]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x70; // version 7
+    bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
+    Uuid::from_bytes(bytes)
+}
+
 /// The current time, truncated to microseconds so that it survives a round trip through every store.
 pub fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
@@ -85,5 +103,24 @@ mod tests {
         };
         let v = serde_json::to_value(&b).unwrap();
         assert_eq!(v["type"], "link");
+    }
+
+    #[test]
+    fn a_derived_id_is_the_same_for_the_same_label_and_sorts_with_its_base() {
+        let base = new_id();
+        let a = derived_id(base, "DevOpsDeploy/dev");
+        assert_eq!(a, derived_id(base, "DevOpsDeploy/dev"));
+        assert_ne!(a, derived_id(base, "DevOpsDeploy/prod"));
+        assert_ne!(a, derived_id(new_id(), "DevOpsDeploy/dev"));
+        assert_eq!(a.get_version_num(), 7);
+        assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
+        assert_eq!(
+            a.as_bytes()[..6],
+            base.as_bytes()[..6],
+            "the same millisecond"
+        );
+        let later = Uuid::now_v7();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(derived_id(later, "x") < Uuid::now_v7());
     }
 }

@@ -83,6 +83,11 @@ pub struct Project {
     /// The field the conversation was last about: what "make it required" refers to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub focus: Option<FieldRef>,
+    /// The last steps that changed the project, as `{run}/{step}`, oldest first and at most
+    /// [`Project::CHANGED_BY_KEPT`]: a step run again (a retry after a lost answer) finds
+    /// itself here and does not apply its change twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_by: Vec<String>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -110,11 +115,15 @@ impl Project {
             deployments: Vec::new(),
             pending_question: None,
             focus: None,
+            changed_by: Vec::new(),
             created_at: t,
             updated_at: t,
             revision: 0,
         }
     }
+
+    /// How many of the steps that changed the project it remembers.
+    pub const CHANGED_BY_KEPT: usize = 16;
 
     /// The short form used in lists.
     pub fn summary(&self) -> ProjectSummary {

@@ -29,9 +29,14 @@ pub(super) async fn start_build(
     source_key: &str,
     buildspec: &str,
     env: &[(&str, String)],
+    token: Uuid,
 ) -> Result<String, RunnerError> {
+    // CodeBuild returns the build a request with the same token started in the last five
+    // minutes (a repeat must send the same parameters, so the keys above come from the
+    // token too); a later repeat starts another build, which only costs the time.
     let mut request = codebuild
         .start_build()
+        .idempotency_token(token.to_string())
         .project_name(project)
         .source_type_override(SourceType::S3)
         .source_location_override(format!("{}/{source_key}", bucket.name()))
@@ -120,8 +125,9 @@ impl TestRunner for CodeBuildTestRunner {
         project_id: Uuid,
         version: u32,
         files: Vec<File>,
+        request: Uuid,
     ) -> Result<TestJob, RunnerError> {
-        let run = Uuid::now_v7();
+        let run = request;
         let source_key = format!("sources/{project_id}/v{version}-{run}.zip");
         self.bucket
             .put(&source_key, zip_files(&files)?, "application/zip")
@@ -137,6 +143,7 @@ impl TestRunner for CodeBuildTestRunner {
                 ("KILN_REPORT_BUCKET", self.bucket.name().to_owned()),
                 ("KILN_REPORT_KEY", report_key.clone()),
             ],
+            request,
         )
         .await?;
         let id = serde_json::to_string(&Job { build, report_key })

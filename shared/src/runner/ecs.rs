@@ -103,7 +103,92 @@ fn repository_name(project_id: Uuid) -> String {
     format!("kiln/{}", project_id.simple())
 }
 
+/// The tag that names the deploy request a task definition was registered for.
+const REQUEST_TAG: &str = "kiln:request";
+
+/// The ARN of the active service found before a repeat.
+fn active_arn(active: &Option<aws_sdk_ecs::types::Service>) -> Result<String, RunnerError> {
+    active
+        .as_ref()
+        .and_then(|s| s.service_arn.clone())
+        .ok_or_else(|| RunnerError::Process("ECS described a service without its ARN".into()))
+}
+
 impl EcsDeployer {
+    /// Registers the task definition of a rollout, tagged with the request that asked for it
+    /// (tagging on create needs `ecs:TagResource` beside `ecs:RegisterTaskDefinition`).
+    async fn register(
+        &self,
+        name: &str,
+        base: &str,
+        image: &str,
+        request: Uuid,
+    ) -> Result<String, RunnerError> {
+        let env = |k: &str, v: String| KeyValuePair::builder().name(k).value(v).build();
+        let task = self
+            .ecs
+            .register_task_definition()
+            .family(name)
+            .requires_compatibilities(Compatibility::Fargate)
+            .network_mode(NetworkMode::Awsvpc)
+            .cpu("256")
+            .memory("512")
+            .execution_role_arn(&self.settings.execution_role_arn)
+            .tags(
+                aws_sdk_ecs::types::Tag::builder()
+                    .key(REQUEST_TAG)
+                    .value(request.to_string())
+                    .build(),
+            )
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name("app")
+                    .image(image)
+                    .essential(true)
+                    .port_mappings(PortMapping::builder().container_port(8000).build())
+                    .environment(env("BASE_PATH", base.to_owned()))
+                    .environment(env("PORT", "8000".into()))
+                    .environment(env("DATABASE_URL", "sqlite:////srv/data/app.db".into()))
+                    .environment(env(
+                        "JWT_SECRET",
+                        format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()),
+                    ))
+                    .set_log_configuration(self.settings.logs.as_ref().map(|(group, region)| {
+                        LogConfiguration::builder()
+                            .log_driver(LogDriver::Awslogs)
+                            .options("awslogs-group", group)
+                            .options("awslogs-region", region)
+                            .options("awslogs-stream-prefix", name)
+                            .build()
+                            .expect("complete log configuration")
+                    }))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(super::aws_call_failed)?;
+        task.task_definition
+            .and_then(|t| t.task_definition_arn)
+            .ok_or_else(|| RunnerError::Process("ECS registered no task definition".into()))
+    }
+
+    /// Whether the task definition `arn` was registered for `request`.
+    async fn registered_for(&self, arn: &str, request: Uuid) -> Result<bool, RunnerError> {
+        let out = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+            .send()
+            .await
+            .map_err(super::aws_call_failed)?;
+        let wanted = request.to_string();
+        Ok(out
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some(REQUEST_TAG) && t.value() == Some(wanted.as_str())))
+    }
+
     /// A deployer with these clients and settings.
     pub fn new(
         ecr: aws_sdk_ecr::Client,
@@ -321,12 +406,10 @@ impl Deployer for EcsDeployer {
         project_id: Uuid,
         version: u32,
         files: Vec<File>,
+        request: Uuid,
     ) -> Result<Option<String>, RunnerError> {
         let uri = self.repository(project_id).await?;
-        let source_key = format!(
-            "sources/{project_id}/image-v{version}-{}.zip",
-            Uuid::now_v7()
-        );
+        let source_key = format!("sources/{project_id}/image-v{version}-{request}.zip");
         self.bucket
             .put(&source_key, zip_files(&files)?, "application/zip")
             .await?;
@@ -337,6 +420,7 @@ impl Deployer for EcsDeployer {
             &source_key,
             IMAGE_BUILDSPEC,
             &[("IMAGE_URI", format!("{uri}:v{version}"))],
+            request,
         )
         .await?;
         Ok(Some(build))
@@ -360,51 +444,11 @@ impl Deployer for EcsDeployer {
         environment: Environment,
         version: u32,
         _files: Vec<File>,
+        request: Uuid,
     ) -> Result<Rollout, RunnerError> {
         let name = deployment_name(project_id, environment);
         let base = format!("/{name}");
         let image = format!("{}:v{version}", self.repository(project_id).await?);
-        let env = |k: &str, v: String| KeyValuePair::builder().name(k).value(v).build();
-        let task = self
-            .ecs
-            .register_task_definition()
-            .family(&name)
-            .requires_compatibilities(Compatibility::Fargate)
-            .network_mode(NetworkMode::Awsvpc)
-            .cpu("256")
-            .memory("512")
-            .execution_role_arn(&self.settings.execution_role_arn)
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name("app")
-                    .image(&image)
-                    .essential(true)
-                    .port_mappings(PortMapping::builder().container_port(8000).build())
-                    .environment(env("BASE_PATH", base.clone()))
-                    .environment(env("PORT", "8000".into()))
-                    .environment(env("DATABASE_URL", "sqlite:////srv/data/app.db".into()))
-                    .environment(env(
-                        "JWT_SECRET",
-                        format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()),
-                    ))
-                    .set_log_configuration(self.settings.logs.as_ref().map(|(group, region)| {
-                        LogConfiguration::builder()
-                            .log_driver(LogDriver::Awslogs)
-                            .options("awslogs-group", group)
-                            .options("awslogs-region", region)
-                            .options("awslogs-stream-prefix", &name)
-                            .build()
-                            .expect("complete log configuration")
-                    }))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(super::aws_call_failed)?;
-        let task_arn = task
-            .task_definition
-            .and_then(|t| t.task_definition_arn)
-            .ok_or_else(|| RunnerError::Process("ECS registered no task definition".into()))?;
         let target_group = self.target_group(&name, &base).await?;
         let rule = self.path_rule(&base, &target_group).await?;
         let existing = self
@@ -418,55 +462,77 @@ impl Deployer for EcsDeployer {
         let active = existing
             .services
             .unwrap_or_default()
-            .iter()
-            .any(|s| s.status.as_deref() == Some("ACTIVE"));
-        let service_arn = if active {
-            self.ecs
-                .update_service()
-                .cluster(&self.settings.cluster)
-                .service(&name)
-                .task_definition(&task_arn)
-                .deployment_configuration(rollout_configuration())
-                .force_new_deployment(true)
-                .send()
-                .await
-                .map_err(super::aws_call_failed)?
-                .service
-        } else {
-            self.ecs
-                .create_service()
-                .cluster(&self.settings.cluster)
-                .service_name(&name)
-                .task_definition(&task_arn)
-                .desired_count(1)
-                .deployment_configuration(rollout_configuration())
-                .launch_type(LaunchType::Fargate)
-                .network_configuration(
-                    NetworkConfiguration::builder()
-                        .awsvpc_configuration(
-                            AwsVpcConfiguration::builder()
-                                .set_subnets(Some(self.settings.subnets.clone()))
-                                .set_security_groups(Some(self.settings.security_groups.clone()))
-                                .assign_public_ip(AssignPublicIp::Disabled)
-                                .build()
-                                .map_err(built)?,
-                        )
-                        .build(),
-                )
-                .load_balancers(
-                    LoadBalancer::builder()
-                        .target_group_arn(&target_group)
-                        .container_name("app")
-                        .container_port(8000)
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(super::aws_call_failed)?
-                .service
+            .into_iter()
+            .find(|s| s.status.as_deref() == Some("ACTIVE"));
+        // A repeat of the request (the step run again) finds the task definition it
+        // registered among the service's deployments, and rolls nothing out again.
+        let mut started = None;
+        for deployment in active.iter().flat_map(|s| s.deployments()) {
+            if let Some(arn) = deployment.task_definition() {
+                if self.registered_for(arn, request).await? {
+                    started = Some((active_arn(&active)?, arn.to_owned()));
+                    break;
+                }
+            }
         }
-        .and_then(|s| s.service_arn)
-        .ok_or_else(|| RunnerError::Process("ECS returned no service".into()))?;
+        let (service_arn, task_arn) = match started {
+            Some(both) => both,
+            None => {
+                let task_arn = self.register(&name, &base, &image, request).await?;
+                let service_arn = if active.is_some() {
+                    self.ecs
+                        .update_service()
+                        .cluster(&self.settings.cluster)
+                        .service(&name)
+                        .task_definition(&task_arn)
+                        .deployment_configuration(rollout_configuration())
+                        .force_new_deployment(true)
+                        .send()
+                        .await
+                        .map_err(super::aws_call_failed)?
+                        .service
+                } else {
+                    self.ecs
+                        .create_service()
+                        .cluster(&self.settings.cluster)
+                        .service_name(&name)
+                        // ECS returns the service a request with this token created.
+                        .client_token(request.to_string())
+                        .task_definition(&task_arn)
+                        .desired_count(1)
+                        .deployment_configuration(rollout_configuration())
+                        .launch_type(LaunchType::Fargate)
+                        .network_configuration(
+                            NetworkConfiguration::builder()
+                                .awsvpc_configuration(
+                                    AwsVpcConfiguration::builder()
+                                        .set_subnets(Some(self.settings.subnets.clone()))
+                                        .set_security_groups(Some(
+                                            self.settings.security_groups.clone(),
+                                        ))
+                                        .assign_public_ip(AssignPublicIp::Disabled)
+                                        .build()
+                                        .map_err(built)?,
+                                )
+                                .build(),
+                        )
+                        .load_balancers(
+                            LoadBalancer::builder()
+                                .target_group_arn(&target_group)
+                                .container_name("app")
+                                .container_port(8000)
+                                .build(),
+                        )
+                        .send()
+                        .await
+                        .map_err(super::aws_call_failed)?
+                        .service
+                }
+                .and_then(|s| s.service_arn)
+                .ok_or_else(|| RunnerError::Process("ECS returned no service".into()))?;
+                (service_arn, task_arn)
+            }
+        };
         let mut resources = serde_json::Map::new();
         for (k, v) in [
             ("service_arn", service_arn.clone()),

@@ -122,12 +122,14 @@ pub trait TestRunner: Send + Sync {
     /// Makes the environment if it is missing; says how it was made ("made with uv").
     async fn prepare_environment(&self) -> Result<String, RunnerError>;
 
-    /// Starts the test suite of a version's files.
+    /// Starts the test suite of a version's files. `request` names the call: a repeat with
+    /// the same request (a step run again) returns the job the first one started.
     async fn start(
         &self,
         project_id: Uuid,
         version: u32,
         files: Vec<File>,
+        request: Uuid,
     ) -> Result<TestJob, RunnerError>;
 
     /// Where a started run stands.
@@ -160,24 +162,28 @@ pub enum RolloutStatus {
 #[async_trait]
 pub trait Deployer: Send + Sync {
     /// Starts building an image of the version's files; `None` when the backend needs no image.
+    /// A repeat with the same `request` returns the build the first one started.
     async fn build_image(
         &self,
         project_id: Uuid,
         version: u32,
         files: Vec<File>,
+        request: Uuid,
     ) -> Result<Option<String>, RunnerError>;
 
     /// Whether the image build finished.
     async fn image_ready(&self, image_job: Option<&str>) -> Result<bool, RunnerError>;
 
     /// Starts the version in an environment; the previous rollout keeps serving until this
-    /// one is healthy.
+    /// one is healthy. A repeat with the same `request` returns the rollout the first one
+    /// started instead of starting another.
     async fn deploy(
         &self,
         project_id: Uuid,
         environment: Environment,
         version: u32,
         files: Vec<File>,
+        request: Uuid,
     ) -> Result<Rollout, RunnerError>;
 
     /// Where a rollout stands.

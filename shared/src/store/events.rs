@@ -95,10 +95,25 @@ impl ProjectStore for ObservedStore {
         }
         Ok(posted)
     }
-    async fn append_message(&self, message: &Message) -> StoreResult<()> {
-        self.inner.append_message(message).await?;
+    async fn update_project_and_append(
+        &self,
+        project: &Project,
+        message: &Message,
+    ) -> StoreResult<Project> {
+        let saved = self
+            .inner
+            .update_project_and_append(project, message)
+            .await?;
         self.announce(ProjectEvent::Message(message.clone()));
-        Ok(())
+        Ok(saved)
+    }
+    async fn append_message(&self, message: &Message) -> StoreResult<bool> {
+        let written = self.inner.append_message(message).await?;
+        // A reply written before (its key taken) was announced then.
+        if written {
+            self.announce(ProjectEvent::Message(message.clone()));
+        }
+        Ok(written)
     }
     async fn get_message(&self, project_id: Uuid, message_id: Uuid) -> StoreResult<Message> {
         self.inner.get_message(project_id, message_id).await
@@ -142,5 +157,33 @@ impl ProjectStore for ObservedStore {
     }
     async fn live_deployments(&self) -> StoreResult<Vec<Deployment>> {
         self.inner.live_deployments().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Agent, Owner};
+
+    #[tokio::test]
+    async fn a_reply_written_once_is_announced_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = crate::store::sqlite::SqliteStore::open(&dir.path().join("kiln.db")).unwrap();
+        let store = ObservedStore::new(Arc::new(sqlite), 16);
+        let mut events = store.subscribe();
+        let project = Project::new(Owner::local(), "p".into(), String::new());
+        store.create_project(&project).await.unwrap();
+        let run = crate::model::new_id();
+        let mut first = Message::from_agent(project.id, Agent::Architect, run, "plan".into());
+        first.client_id = Some(format!("{run}/Architect/plan"));
+        let mut repeat = first.clone();
+        repeat.id = crate::model::new_id();
+        assert!(store.append_message(&first).await.unwrap());
+        assert!(!store.append_message(&repeat).await.unwrap());
+        match events.try_recv() {
+            Ok(ProjectEvent::Message(m)) => assert_eq!(m.id, first.id),
+            other => panic!("expected the first message, got {other:?}"),
+        }
+        assert!(events.try_recv().is_err(), "the repeat was announced");
     }
 }

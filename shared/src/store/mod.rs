@@ -197,15 +197,28 @@ pub trait ProjectStore: Send + Sync {
     /// someone else updated it first.
     async fn update_project(&self, project: &Project) -> StoreResult<Project>;
 
+    /// Saves the project as [`ProjectStore::update_project`] does and appends `message` (as
+    /// [`ProjectStore::append_message`] does) in the same write: both land or neither does, so
+    /// a step's change and what it says about it are never split by a failure in between.
+    async fn update_project_and_append(
+        &self,
+        project: &Project,
+        message: &Message,
+    ) -> StoreResult<Project>;
+
     /// Deletes the project and everything under it.
     async fn delete_project(&self, owner: &Owner, id: Uuid) -> StoreResult<()>;
 
     /// Stores a user message and its run in one step. If the message carries a `client_id`
-    /// already used in this project, nothing is written and the earlier pair is returned.
+    /// already used in this project, nothing is written and the earlier pair is returned; if
+    /// that key names a reply rather than a user message, `Conflict`.
     async fn post_user_message(&self, message: &Message, run: &Run) -> StoreResult<Posted>;
 
-    /// Appends an agent's or the system's message.
-    async fn append_message(&self, message: &Message) -> StoreResult<()>;
+    /// Appends an agent's or the system's message. A message whose `client_id` (the reply's
+    /// key, `{run}/{step}/{what}`) is already used in the project is not written again: a
+    /// step that runs twice says each thing once, and the first wording stays. True when the
+    /// message was written, false when its key was taken.
+    async fn append_message(&self, message: &Message) -> StoreResult<bool>;
 
     /// One message of the project.
     async fn get_message(&self, project_id: Uuid, message_id: Uuid) -> StoreResult<Message>;
@@ -286,6 +299,33 @@ where
             return Ok(project);
         }
         match store.update_project(&project).await {
+            Ok(saved) => return Ok(saved),
+            Err(e @ StoreError::Conflict(_)) => last = e,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last.into())
+}
+
+/// Like [`modify_project`], for a change that comes with a message: `change` returns the
+/// message to append with the saved project in one write
+/// ([`ProjectStore::update_project_and_append`]), or `None` to write nothing.
+pub async fn modify_project_and_append<F, E>(
+    store: &dyn ProjectStore,
+    id: Uuid,
+    mut change: F,
+) -> Result<Project, E>
+where
+    F: FnMut(&mut Project) -> Result<Option<Message>, E>,
+    E: From<StoreError>,
+{
+    let mut last = StoreError::Conflict(format!("project {id}"));
+    for _ in 0..MODIFY_ATTEMPTS {
+        let mut project = store.load_project(id).await?;
+        let Some(message) = change(&mut project)? else {
+            return Ok(project);
+        };
+        match store.update_project_and_append(&project, &message).await {
             Ok(saved) => return Ok(saved),
             Err(e @ StoreError::Conflict(_)) => last = e,
             Err(e) => return Err(e.into()),

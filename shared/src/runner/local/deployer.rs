@@ -27,6 +27,35 @@ pub(super) struct Instance {
     started: Instant,
 }
 
+impl Instance {
+    /// The rollout handle of this process, started as rollout `id`.
+    fn rollout(&self, id: &str) -> Rollout {
+        let mut resources = serde_json::Map::new();
+        resources.insert("pid".into(), self.child.id().into());
+        resources.insert("port".into(), self.port.into());
+        resources.insert("dir".into(), self.dir.display().to_string().into());
+        Rollout {
+            id: id.to_owned(),
+            url: format!("http://127.0.0.1:{}/", self.port),
+            resources,
+        }
+    }
+}
+
+impl LocalDeployer {
+    /// The rollout `id` if it was started already: still coming up, or serving.
+    fn started(&self, id: &str) -> Option<Rollout> {
+        if let Some(instance) = self.pending.lock().expect("rollouts").get(id) {
+            return Some(instance.rollout(id));
+        }
+        let current = self.current.lock().expect("deployments");
+        current
+            .values()
+            .find(|i| i.dir.ends_with(id))
+            .map(|i| i.rollout(id))
+    }
+}
+
 /// `Deployer` that runs each version under uvicorn on a free loopback port.
 pub struct LocalDeployer {
     pub(super) env: Arc<PythonEnv>,
@@ -81,6 +110,7 @@ impl Deployer for LocalDeployer {
         _project_id: Uuid,
         _version: u32,
         _files: Vec<File>,
+        _request: Uuid,
     ) -> Result<Option<String>, RunnerError> {
         // Local deployments run from source: there is no image to build.
         Ok(None)
@@ -96,6 +126,7 @@ impl Deployer for LocalDeployer {
         environment: Environment,
         version: u32,
         files: Vec<File>,
+        request: Uuid,
     ) -> Result<Rollout, RunnerError> {
         self.env.ensure().await?;
         let io = |e: std::io::Error| RunnerError::Process(e.to_string());
@@ -108,8 +139,11 @@ impl Deployer for LocalDeployer {
         let id = format!(
             "{project_id}-{}-v{version}-{}",
             environment.as_str(),
-            Uuid::new_v4().simple()
+            request.simple()
         );
+        if let Some(started) = self.started(&id) {
+            return Ok(started);
+        }
         let dir = root.join("releases").join(&id);
         tokio::fs::create_dir_all(root.join("data"))
             .await
@@ -135,26 +169,17 @@ impl Deployer for LocalDeployer {
             Some(&listener),
         )?;
         drop(listener);
-        let mut resources = serde_json::Map::new();
-        resources.insert("pid".into(), child.id().into());
-        resources.insert("port".into(), port.into());
-        resources.insert("dir".into(), dir.display().to_string().into());
-        self.pending.lock().expect("rollouts").insert(
-            id.clone(),
-            Instance {
-                child,
-                port,
-                dir,
-                project_id,
-                environment,
-                started: Instant::now(),
-            },
-        );
-        Ok(Rollout {
-            id,
-            url: format!("http://127.0.0.1:{port}/"),
-            resources,
-        })
+        let instance = Instance {
+            child,
+            port,
+            dir,
+            project_id,
+            environment,
+            started: Instant::now(),
+        };
+        let rollout = instance.rollout(&id);
+        self.pending.lock().expect("rollouts").insert(id, instance);
+        Ok(rollout)
     }
 
     async fn rollout_status(&self, rollout: &Rollout) -> Result<RolloutStatus, RunnerError> {

@@ -72,9 +72,20 @@ impl TestRunner for LocalTestRunner {
         project_id: Uuid,
         version: u32,
         files: Vec<File>,
+        request: Uuid,
     ) -> Result<TestJob, RunnerError> {
         self.env.ensure().await?;
-        let id = format!("{project_id}-v{version}-{}", Uuid::new_v4().simple());
+        let id = format!("{project_id}-v{version}-{}", request.simple());
+        let started = self.jobs.lock().expect("job registry").contains_key(&id)
+            || self
+                .finished
+                .lock()
+                .expect("finished reports")
+                .iter()
+                .any(|(done, _)| *done == id);
+        if started {
+            return Ok(TestJob { id });
+        }
         let dir = self.env.settings.work_dir.join(&id);
         let project = dir.join("project");
         write_files(&project, &files).await?;

@@ -49,8 +49,55 @@ pub async fn messages_are_idempotent_and_ordered(store: &dyn ProjectStore) {
             run.id,
             format!("reply {i}"),
         );
-        store.append_message(&m).await.expect("append_message");
+        assert!(store.append_message(&m).await.expect("append_message"));
     }
+    // A reply under a key (a step's `{run}/{step}/{what}`) is written once: a repeat with a
+    // new id and new words writes nothing and says so, and the first words stay.
+    let mut keyed = Message::from_agent(
+        p.id,
+        crate::model::Agent::QaEngineer,
+        run.id,
+        "first".into(),
+    );
+    keyed.client_id = Some(format!("{}/QaReport/report", run.id));
+    assert!(
+        store.append_message(&keyed).await.unwrap(),
+        "a new key is written"
+    );
+    let mut again = Message::from_agent(
+        p.id,
+        crate::model::Agent::QaEngineer,
+        run.id,
+        "second".into(),
+    );
+    again.client_id = keyed.client_id.clone();
+    assert!(
+        !store.append_message(&again).await.unwrap(),
+        "a taken key is not written"
+    );
+    assert_eq!(
+        store.get_message(p.id, keyed.id).await.unwrap().content,
+        "first"
+    );
+    assert!(matches!(
+        store.get_message(p.id, again.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // The same message id twice is a conflict, key or not.
+    let mut same_id = keyed.clone();
+    same_id.client_id = Some("another key".into());
+    assert!(matches!(
+        store.append_message(&same_id).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // A user's client_id that names a reply is refused, not answered with the reply.
+    let mut clash = Message::from_user(p.id, "hello".into(), keyed.client_id.clone());
+    let clash_run = Run::queued(p.id, clash.id, Intent::Question);
+    clash.run_id = Some(clash_run.id);
+    assert!(matches!(
+        store.post_user_message(&clash, &clash_run).await,
+        Err(StoreError::Conflict(_))
+    ));
     let mut contents = Vec::new();
     let mut cursor = None;
     loop {
@@ -72,6 +119,7 @@ pub async fn messages_are_idempotent_and_ordered(store: &dyn ProjectStore) {
     }
     let mut want = vec!["Build a REST API for tasks".to_owned()];
     want.extend((0..9).map(|i| format!("reply {i}")));
+    want.push("first".into());
     assert_eq!(
         contents, want,
         "the conversation reads back oldest first, once each"

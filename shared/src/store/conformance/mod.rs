@@ -21,8 +21,9 @@ pub use concurrency::{
 };
 pub use conversation::{messages_are_idempotent_and_ordered, runs_are_tracked};
 pub use projects::{
-    a_stale_revision_conflicts, a_writer_that_lost_reads_again_and_both_changes_land,
-    delete_removes_everything, owners_are_isolated, project_lifecycle, project_listing_pages,
+    a_change_and_its_message_land_together, a_stale_revision_conflicts,
+    a_writer_that_lost_reads_again_and_both_changes_land, delete_removes_everything,
+    owners_are_isolated, project_lifecycle, project_listing_pages,
 };
 pub use versions::{
     a_taken_version_number_moves_the_build_to_the_next, deployments_are_recorded,
@@ -39,6 +40,7 @@ pub async fn run_all(projects: Arc<dyn ProjectStore>, artifacts: Arc<dyn Artifac
     project_lifecycle(projects.as_ref()).await;
     owners_are_isolated(projects.as_ref()).await;
     a_stale_revision_conflicts(projects.as_ref()).await;
+    a_change_and_its_message_land_together(projects.as_ref()).await;
     a_writer_that_lost_reads_again_and_both_changes_land(projects.clone()).await;
     a_taken_version_number_moves_the_build_to_the_next(projects.as_ref()).await;
     project_listing_pages(projects.as_ref()).await;

@@ -107,6 +107,73 @@ pub async fn a_stale_revision_conflicts(store: &dyn ProjectStore) {
     );
 }
 
+/// A change and its message land together or not at all: saved with the right revision, both
+/// are there; with a stale revision, neither (the message is not left without its change); for
+/// a project that does not exist, not found.
+pub async fn a_change_and_its_message_land_together(store: &dyn ProjectStore) {
+    let owner = fresh_owner();
+    let p = new_project(store, &owner, "together").await;
+    let run = new_id();
+    let said = |text: &str, key: &str| {
+        let mut m =
+            Message::from_agent(p.id, crate::model::Agent::DevopsEngineer, run, text.into());
+        m.client_id = Some(format!("{run}/{key}"));
+        m
+    };
+    let mut changed = p.clone();
+    changed.current_version = Some(1);
+    let first = said("now version 1", "Rollback/done");
+    let saved = store
+        .update_project_and_append(&changed, &first)
+        .await
+        .expect("update_project_and_append");
+    assert_eq!(saved.revision, p.revision + 1);
+    assert_eq!(saved.current_version, Some(1));
+    assert_eq!(store.get_project(&owner, p.id).await.unwrap(), saved);
+    assert_eq!(store.get_message(p.id, first.id).await.unwrap(), first);
+
+    let mut stale = p.clone();
+    stale.current_version = Some(7);
+    let lost = said("now version 7", "Other/said");
+    assert!(matches!(
+        store.update_project_and_append(&stale, &lost).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .get_project(&owner, p.id)
+            .await
+            .unwrap()
+            .current_version,
+        Some(1),
+        "a refused change is not saved"
+    );
+    assert!(
+        matches!(
+            store.get_message(p.id, lost.id).await,
+            Err(StoreError::NotFound(_))
+        ),
+        "a refused change's message is not written"
+    );
+    // With the refused key free again, the same message lands with a fresh change.
+    let mut fresh = saved.clone();
+    fresh.current_version = Some(2);
+    store
+        .update_project_and_append(&fresh, &lost)
+        .await
+        .unwrap();
+    assert_eq!(store.get_message(p.id, lost.id).await.unwrap(), lost);
+
+    let mut ghost = p.clone();
+    ghost.id = new_id();
+    let mut nowhere = said("nowhere", "Ghost/said");
+    nowhere.project_id = ghost.id;
+    assert!(matches!(
+        store.update_project_and_append(&ghost, &nowhere).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
 /// [`crate::store::modify_project`] when another writer saves between its read and its write:
 /// its save conflicts, it reads again, re-applies its change, and both changes land. The other
 /// writer runs to its end inside the first read (so the order is fixed, not raced). Needs a

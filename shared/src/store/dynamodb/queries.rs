@@ -1,5 +1,6 @@
 //! The `ProjectStore` operations on DynamoDB: conditional puts for revisions, transactions
-//! that check the project exists, and a client id claim for idempotent posts.
+//! that check the project exists, and a claim per idempotency key (`CLIENT#`) for idempotent posts
+//! and replies.
 
 use std::collections::HashMap;
 
@@ -12,7 +13,9 @@ use super::items::{
     run_item, s, status_name, to_doc, Item,
 };
 use super::DynamoStore;
-use crate::model::{now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Run, Version};
+use crate::model::{
+    now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Role, Run, Version,
+};
 use crate::store::{
     decode_cursor, encode_cursor, Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult,
 };
@@ -161,6 +164,52 @@ impl ProjectStore for DynamoStore {
         }
     }
 
+    async fn update_project_and_append(
+        &self,
+        project: &Project,
+        message: &Message,
+    ) -> StoreResult<Project> {
+        if message.project_id != project.id {
+            return Err(StoreError::failed(
+                "a message appended with another project",
+            ));
+        }
+        let mut next = project.clone();
+        next.revision += 1;
+        next.updated_at = now().max(project.updated_at);
+        let save = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(project_item(&next)?))
+            .condition_expression("attribute_exists(PK) AND revision = :expected")
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(project.revision.to_string()),
+            )
+            .build()
+            .map_err(|e| StoreError::failed(e.to_string()))?;
+        let mut items = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .put(save)
+            .build()];
+        if let Some(claim) = client_claim(message) {
+            items.push(self.put(claim, Some("attribute_not_exists(PK)")));
+        }
+        items.push(self.put(message_item(message)?, Some("attribute_not_exists(PK)")));
+        match self.transact(items, "message").await {
+            Ok(()) => Ok(next),
+            // The first item is the project's: missing, or saved by someone else first.
+            Err(StoreError::NotFound(_)) => {
+                match self.get_item(pk(project.id), "META".into()).await? {
+                    Some(_) => Err(StoreError::Conflict(format!(
+                        "project {} was changed by someone else (revision {} is stale)",
+                        project.id, project.revision
+                    ))),
+                    None => Err(StoreError::NotFound("project")),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     async fn delete_project(&self, owner: &Owner, id: Uuid) -> StoreResult<()> {
         self.get_project(owner, id).await?;
         let items = self.query_prefix(id, "", true, None, None).await?;
@@ -202,20 +251,7 @@ impl ProjectStore for DynamoStore {
 
     async fn post_user_message(&self, message: &Message, run: &Run) -> StoreResult<Posted> {
         let mut items = vec![self.project_exists_check(message.project_id)];
-        if let Some(client_id) = &message.client_id {
-            let claim = HashMap::from([
-                ("PK".into(), s(pk(message.project_id))),
-                ("SK".into(), s(format!("CLIENT#{client_id}"))),
-                ("message_id".into(), s(message.id.to_string())),
-                // Retries come within minutes; the table's TTL drops claims after 30 days.
-                (
-                    "expires_at".into(),
-                    AttributeValue::N(
-                        (time::OffsetDateTime::now_utc().unix_timestamp() + 30 * 86_400)
-                            .to_string(),
-                    ),
-                ),
-            ]);
+        if let Some(claim) = client_claim(message) {
             items.push(self.put(claim, Some("attribute_not_exists(PK)")));
         }
         items.push(self.put(message_item(message)?, Some("attribute_not_exists(PK)")));
@@ -240,6 +276,11 @@ impl ProjectStore for DynamoStore {
                         StoreError::Corrupt(Cause::new("a client claim without its message"))
                     })?;
                 let earlier = self.get_message(message.project_id, earlier).await?;
+                if earlier.role != Role::User {
+                    return Err(StoreError::Conflict(format!(
+                        "the client_id {client_id:?} names a reply, not a message"
+                    )));
+                }
                 let run_id = earlier.run_id.ok_or_else(|| {
                     StoreError::Corrupt(Cause::new("a user message without a run"))
                 })?;
@@ -253,12 +294,31 @@ impl ProjectStore for DynamoStore {
         }
     }
 
-    async fn append_message(&self, message: &Message) -> StoreResult<()> {
-        let items = vec![
-            self.project_exists_check(message.project_id),
-            self.put(message_item(message)?, Some("attribute_not_exists(PK)")),
-        ];
-        self.transact(items, "message").await
+    async fn append_message(&self, message: &Message) -> StoreResult<bool> {
+        let mut items = vec![self.project_exists_check(message.project_id)];
+        let claim = client_claim(message);
+        let keyed = claim.is_some();
+        if let Some(claim) = claim {
+            items.push(self.put(claim, Some("attribute_not_exists(PK)")));
+        }
+        items.push(self.put(message_item(message)?, Some("attribute_not_exists(PK)")));
+        match self.transact(items, "message").await {
+            // The key's claim exists: an earlier run of the step wrote this reply.
+            Err(StoreError::Conflict(_)) if keyed => {
+                let key = message.client_id.as_deref().unwrap_or_default();
+                match self
+                    .get_item(pk(message.project_id), format!("CLIENT#{key}"))
+                    .await?
+                {
+                    Some(_) => Ok(false),
+                    None => Err(StoreError::Conflict(format!(
+                        "message {} exists",
+                        message.id
+                    ))),
+                }
+            }
+            other => other.map(|()| true),
+        }
     }
 
     async fn get_message(&self, project_id: Uuid, message_id: Uuid) -> StoreResult<Message> {
@@ -356,4 +416,21 @@ impl ProjectStore for DynamoStore {
         let items = self.scan_status("DEP#", &["pending", "running"]).await?;
         items.iter().map(from_item).collect()
     }
+}
+
+/// The item that claims a message's idempotency key (`CLIENT#{key}`), naming the message.
+fn client_claim(message: &Message) -> Option<Item> {
+    let key = message.client_id.as_ref()?;
+    Some(HashMap::from([
+        ("PK".into(), s(pk(message.project_id))),
+        ("SK".into(), s(format!("CLIENT#{key}"))),
+        ("message_id".into(), s(message.id.to_string())),
+        // Retries come within minutes; the table's TTL drops claims after 30 days.
+        (
+            "expires_at".into(),
+            AttributeValue::N(
+                (time::OffsetDateTime::now_utc().unix_timestamp() + 30 * 86_400).to_string(),
+            ),
+        ),
+    ]))
 }

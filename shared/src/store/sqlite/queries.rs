@@ -10,7 +10,9 @@ use super::rows::{
     project_exists, status_key, to_doc,
 };
 use super::SqliteStore;
-use crate::model::{now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Run, Version};
+use crate::model::{
+    now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Role, Run, Version,
+};
 use crate::store::{
     decode_cursor, encode_cursor, Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult,
 };
@@ -145,6 +147,64 @@ impl ProjectStore for SqliteStore {
         .await
     }
 
+    async fn update_project_and_append(
+        &self,
+        project: &Project,
+        message: &Message,
+    ) -> StoreResult<Project> {
+        let mut next = project.clone();
+        next.revision += 1;
+        next.updated_at = now().max(project.updated_at);
+        let message = message.clone();
+        self.with(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let changed = tx
+                .execute(
+                    "UPDATE projects SET doc = ?1, revision = ?2, updated_us = ?3
+                     WHERE id = ?4 AND revision = ?5",
+                    params![
+                        to_doc(&next)?,
+                        next.revision as i64,
+                        micros(next.updated_at),
+                        next.id.to_string(),
+                        (next.revision - 1) as i64
+                    ],
+                )
+                .map_err(backend)?;
+            if changed != 1 {
+                return if project_exists(&tx, &next.id.to_string())? {
+                    Err(StoreError::Conflict(format!(
+                        "project {} was changed by someone else (revision {} is stale)",
+                        next.id,
+                        next.revision - 1
+                    )))
+                } else {
+                    Err(StoreError::NotFound("project"))
+                };
+            }
+            tx.execute(
+                "INSERT INTO messages (id, project_id, client_id, doc) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (project_id, client_id) DO NOTHING",
+                params![
+                    message.id.to_string(),
+                    message.project_id.to_string(),
+                    message.client_id,
+                    to_doc(&message)?
+                ],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("message {} exists", message.id))
+                } else {
+                    backend(e)
+                }
+            })?;
+            tx.commit().map_err(backend)?;
+            Ok(next)
+        })
+        .await
+    }
+
     async fn delete_project(&self, owner: &Owner, id: Uuid) -> StoreResult<()> {
         let owner = owner.0.clone();
         self.with(move |c| {
@@ -182,6 +242,11 @@ impl ProjectStore for SqliteStore {
                     .map_err(backend)?;
                 if let Some(doc) = earlier {
                     let message: Message = from_doc(&doc)?;
+                    if message.role != Role::User {
+                        return Err(StoreError::Conflict(format!(
+                            "the client_id {client_id:?} names a reply, not a message"
+                        )));
+                    }
                     let run_id = message.run_id.ok_or_else(|| {
                         StoreError::Corrupt(Cause::new("a user message without a run"))
                     })?;
@@ -229,30 +294,33 @@ impl ProjectStore for SqliteStore {
         .await
     }
 
-    async fn append_message(&self, message: &Message) -> StoreResult<()> {
+    async fn append_message(&self, message: &Message) -> StoreResult<bool> {
         let message = message.clone();
         self.with(move |c| {
-            c.execute(
-                "INSERT INTO messages (id, project_id, client_id, doc) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    message.id.to_string(),
-                    message.project_id.to_string(),
-                    message.client_id,
-                    to_doc(&message)?
-                ],
-            )
-            .map_err(|e| match &e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
-                {
-                    StoreError::NotFound("project")
-                }
-                _ if is_unique_violation(&e) => {
-                    StoreError::Conflict(format!("message {} exists", message.id))
-                }
-                _ => backend(e),
-            })?;
-            Ok(())
+            // A key already used means the reply was written by an earlier run of its step.
+            let written = c
+                .execute(
+                    "INSERT INTO messages (id, project_id, client_id, doc) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (project_id, client_id) DO NOTHING",
+                    params![
+                        message.id.to_string(),
+                        message.project_id.to_string(),
+                        message.client_id,
+                        to_doc(&message)?
+                    ],
+                )
+                .map_err(|e| match &e {
+                    rusqlite::Error::SqliteFailure(f, _)
+                        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+                    {
+                        StoreError::NotFound("project")
+                    }
+                    _ if is_unique_violation(&e) => {
+                        StoreError::Conflict(format!("message {} exists", message.id))
+                    }
+                    _ => backend(e),
+                })?;
+            Ok(written == 1)
         })
         .await
     }
