@@ -21,51 +21,8 @@ use kiln::model::{
 };
 use kiln::store::{Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult};
 use kiln::workflow::asl::{Failure, TaskHandler};
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
-
-/// What a person would see of a project: everything but clocks, ids made fresh and counters.
-async fn snapshot(ctx: &AgentContext, project_id: Uuid, run_id: Uuid) -> Value {
-    let project = ctx.projects.load_project(project_id).await.unwrap();
-    let versions = ctx
-        .projects
-        .list_versions(project_id, &PageRequest::first(200))
-        .await
-        .unwrap()
-        .items;
-    let messages = ctx
-        .projects
-        .list_messages(project_id, &PageRequest::first(200))
-        .await
-        .unwrap()
-        .items;
-    let deployments = ctx.projects.list_deployments(project_id).await.unwrap();
-    let run: Run = ctx.projects.get_run(project_id, run_id).await.unwrap();
-    json!({
-        "project": {
-            "status": project.status,
-            "spec": project.spec,
-            "design": project.design,
-            "current_version": project.current_version,
-            "tested_version": project.tested_version,
-            "deployments": project.deployments.iter()
-                .map(|d| json!([d.environment, d.version])).collect::<Vec<_>>(),
-            "pending_question": project.pending_question,
-            "focus": project.focus,
-        },
-        "versions": versions.iter()
-            .map(|v| json!([v.number, v.manifest, v.spec, v.message_id])).collect::<Vec<_>>(),
-        "messages": messages.iter()
-            .map(|m: &Message| json!([m.role, m.agent, m.content, m.blocks])).collect::<Vec<_>>(),
-        "deployments": deployments.iter()
-            .map(|d| json!([d.environment, d.version, d.status, d.url])).collect::<Vec<_>>(),
-        "run": {
-            "status": run.status,
-            "error": run.error,
-            "steps": run.steps.iter().map(|s| json!([s.name, s.status])).collect::<Vec<_>>(),
-        },
-    })
-}
 
 /// Which top-level parts of two snapshots differ.
 fn describe_difference(a: &Value, b: &Value) -> String {
@@ -93,9 +50,13 @@ impl TaskHandler for Twice {
             .unwrap()
             .insert(request.step.name().to_owned());
         let first = run_recorded_step(&self.ctx, &request).await;
-        let after_first = snapshot(&self.ctx, project_id, run_id).await;
+        let after_first =
+            kiln_integration_tests::project_state(self.ctx.projects.as_ref(), project_id, run_id)
+                .await;
         let second = run_recorded_step(&self.ctx, &request).await;
-        let after_second = snapshot(&self.ctx, project_id, run_id).await;
+        let after_second =
+            kiln_integration_tests::project_state(self.ctx.projects.as_ref(), project_id, run_id)
+                .await;
         if after_first != after_second || first.is_ok() != second.is_ok() {
             let diff = describe_difference(&after_first, &after_second);
             let failed = match (&first, &second) {
@@ -425,8 +386,12 @@ async fn a_step_cut_short_at_any_write_and_retried_ends_where_one_clean_run_ends
         retried.cuts.load(Ordering::SeqCst)
     );
 
-    let want = masked(&snapshot(&ctx, clean.id, clean_run).await);
-    let got = masked(&snapshot(&ctx, cut.id, cut_run).await);
+    let want = masked(
+        &kiln_integration_tests::project_state(ctx.projects.as_ref(), clean.id, clean_run).await,
+    );
+    let got = masked(
+        &kiln_integration_tests::project_state(ctx.projects.as_ref(), cut.id, cut_run).await,
+    );
     for part in ["project", "versions", "messages", "deployments", "run"] {
         let (got, want) = (&got[part], &want[part]);
         // Name the first entry that differs, not the whole list.

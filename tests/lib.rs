@@ -464,3 +464,50 @@ pub async fn execute_message(
     let run = projects.get_run(project.id, run.id).await.unwrap();
     (run, outcome)
 }
+
+/// What a person would see of a project: everything but clocks, ids made fresh and counters.
+pub async fn project_state(
+    projects: &dyn kiln::store::ProjectStore,
+    project_id: uuid::Uuid,
+    run_id: uuid::Uuid,
+) -> serde_json::Value {
+    use kiln::store::PageRequest;
+    use serde_json::json;
+    let project = projects.load_project(project_id).await.unwrap();
+    let versions = projects
+        .list_versions(project_id, &PageRequest::first(200))
+        .await
+        .unwrap()
+        .items;
+    let messages = projects
+        .list_messages(project_id, &PageRequest::first(200))
+        .await
+        .unwrap()
+        .items;
+    let deployments = projects.list_deployments(project_id).await.unwrap();
+    let run: kiln::model::Run = projects.get_run(project_id, run_id).await.unwrap();
+    json!({
+        "project": {
+            "status": project.status,
+            "spec": project.spec,
+            "design": project.design,
+            "current_version": project.current_version,
+            "tested_version": project.tested_version,
+            "deployments": project.deployments.iter()
+                .map(|d| json!([d.environment, d.version])).collect::<Vec<_>>(),
+            "pending_question": project.pending_question,
+            "focus": project.focus,
+        },
+        "versions": versions.iter()
+            .map(|v| json!([v.number, v.manifest, v.spec, v.message_id])).collect::<Vec<_>>(),
+        "messages": messages.iter()
+            .map(|m: &kiln::model::Message| json!([m.role, m.agent, m.content, m.blocks])).collect::<Vec<_>>(),
+        "deployments": deployments.iter()
+            .map(|d| json!([d.environment, d.version, d.status, d.url])).collect::<Vec<_>>(),
+        "run": {
+            "status": run.status,
+            "error": run.error,
+            "steps": run.steps.iter().map(|s| json!([s.name, s.status])).collect::<Vec<_>>(),
+        },
+    })
+}

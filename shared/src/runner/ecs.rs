@@ -466,13 +466,27 @@ impl Deployer for EcsDeployer {
             .find(|s| s.status.as_deref() == Some("ACTIVE"));
         // A repeat of the request (the step run again) finds the task definition it
         // registered among the service's deployments, and rolls nothing out again.
-        let mut started = None;
-        for deployment in active.iter().flat_map(|s| s.deployments()) {
-            if let Some(arn) = deployment.task_definition() {
-                if self.registered_for(arn, request).await? {
-                    started = Some((active_arn(&active)?, arn.to_owned()));
-                    break;
+        // (The service's own task definition is the one the last UpdateService set; its
+        // deployments are the rollouts still in flight.)
+        let mut candidates: Vec<String> = Vec::new();
+        for service in &active {
+            let arns = service.task_definition().into_iter().chain(
+                service
+                    .deployments()
+                    .iter()
+                    .filter_map(|d| d.task_definition()),
+            );
+            for arn in arns {
+                if !candidates.iter().any(|c| c == arn) {
+                    candidates.push(arn.to_owned());
                 }
+            }
+        }
+        let mut started = None;
+        for arn in candidates {
+            if self.registered_for(&arn, request).await? {
+                started = Some((active_arn(&active)?, arn));
+                break;
             }
         }
         let (service_arn, task_arn) = match started {
