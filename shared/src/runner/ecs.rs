@@ -469,7 +469,7 @@ impl Deployer for EcsDeployer {
         // (The service's own task definition is the one the last UpdateService set; its
         // deployments are the rollouts still in flight.)
         let mut candidates: Vec<String> = Vec::new();
-        for service in &active {
+        if let Some(service) = &active {
             let arns = service.task_definition().into_iter().chain(
                 service
                     .deployments()
