@@ -1,14 +1,12 @@
 //! `Deployer` on AWS: an ECR repository per project, images built by CodeBuild, and an ECS
 //! Fargate service per project and environment behind a path rule of a shared load balancer.
 
+mod resources;
+
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition,
-    DeploymentCircuitBreaker, DeploymentConfiguration, KeyValuePair, LaunchType, LoadBalancer,
-    LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode, PortMapping,
-};
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, PathPatternConditionConfig, ProtocolEnum, RuleCondition, TargetTypeEnum,
+    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration,
+    LaunchType, LoadBalancer, NetworkConfiguration,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -18,7 +16,7 @@ use super::{zip_files, Deployer, File, JobBucket, Rollout, RolloutStatus, Runner
 use crate::model::Environment;
 
 /// The buildspec of image builds.
-pub const IMAGE_BUILDSPEC: &str = include_str!("../../../infra/buildspec-image.yml");
+pub const IMAGE_BUILDSPEC: &str = include_str!("../../../../infra/buildspec-image.yml");
 
 /// Where and how deployments run.
 #[derive(Debug, Clone)]
@@ -68,15 +66,6 @@ where
         .is_some_and(|c| c.contains("NotFound"))
 }
 
-/// Whether a listener rule sends `pattern` somewhere.
-fn routes(rule: &aws_sdk_elasticloadbalancingv2::types::Rule, pattern: &String) -> bool {
-    rule.conditions().iter().any(|c| {
-        c.values().contains(pattern)
-            || c.path_pattern_config()
-                .is_some_and(|p| p.values().contains(pattern))
-    })
-}
-
 /// The name of a project's environment in ECS and ELB (at most 32 characters).
 fn deployment_name(project_id: Uuid, environment: Environment) -> String {
     format!(
@@ -103,9 +92,6 @@ fn repository_name(project_id: Uuid) -> String {
     format!("kiln/{}", project_id.simple())
 }
 
-/// The tag that names the deploy request a task definition was registered for.
-const REQUEST_TAG: &str = "kiln:request";
-
 /// The ARN of the active service found before a repeat.
 fn active_arn(active: &Option<aws_sdk_ecs::types::Service>) -> Result<String, RunnerError> {
     active
@@ -115,80 +101,6 @@ fn active_arn(active: &Option<aws_sdk_ecs::types::Service>) -> Result<String, Ru
 }
 
 impl EcsDeployer {
-    /// Registers the task definition of a rollout, tagged with the request that asked for it
-    /// (tagging on create needs `ecs:TagResource` beside `ecs:RegisterTaskDefinition`).
-    async fn register(
-        &self,
-        name: &str,
-        base: &str,
-        image: &str,
-        request: Uuid,
-    ) -> Result<String, RunnerError> {
-        let env = |k: &str, v: String| KeyValuePair::builder().name(k).value(v).build();
-        let task = self
-            .ecs
-            .register_task_definition()
-            .family(name)
-            .requires_compatibilities(Compatibility::Fargate)
-            .network_mode(NetworkMode::Awsvpc)
-            .cpu("256")
-            .memory("512")
-            .execution_role_arn(&self.settings.execution_role_arn)
-            .tags(
-                aws_sdk_ecs::types::Tag::builder()
-                    .key(REQUEST_TAG)
-                    .value(request.to_string())
-                    .build(),
-            )
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name("app")
-                    .image(image)
-                    .essential(true)
-                    .port_mappings(PortMapping::builder().container_port(8000).build())
-                    .environment(env("BASE_PATH", base.to_owned()))
-                    .environment(env("PORT", "8000".into()))
-                    .environment(env("DATABASE_URL", "sqlite:////srv/data/app.db".into()))
-                    .environment(env(
-                        "JWT_SECRET",
-                        format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()),
-                    ))
-                    .set_log_configuration(self.settings.logs.as_ref().map(|(group, region)| {
-                        LogConfiguration::builder()
-                            .log_driver(LogDriver::Awslogs)
-                            .options("awslogs-group", group)
-                            .options("awslogs-region", region)
-                            .options("awslogs-stream-prefix", name)
-                            .build()
-                            .expect("complete log configuration")
-                    }))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(super::aws_call_failed)?;
-        task.task_definition
-            .and_then(|t| t.task_definition_arn)
-            .ok_or_else(|| RunnerError::Process("ECS registered no task definition".into()))
-    }
-
-    /// Whether the task definition `arn` was registered for `request`.
-    async fn registered_for(&self, arn: &str, request: Uuid) -> Result<bool, RunnerError> {
-        let out = self
-            .ecs
-            .describe_task_definition()
-            .task_definition(arn)
-            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
-            .send()
-            .await
-            .map_err(super::aws_call_failed)?;
-        let wanted = request.to_string();
-        Ok(out
-            .tags()
-            .iter()
-            .any(|t| t.key() == Some(REQUEST_TAG) && t.value() == Some(wanted.as_str())))
-    }
-
     /// A deployer with these clients and settings.
     pub fn new(
         ecr: aws_sdk_ecr::Client,
@@ -206,196 +118,6 @@ impl EcsDeployer {
             bucket,
             settings,
         }
-    }
-
-    /// The project's repository URI, creating the repository the first time.
-    async fn repository(&self, project_id: Uuid) -> Result<String, RunnerError> {
-        let name = repository_name(project_id);
-        match self
-            .ecr
-            .create_repository()
-            .repository_name(&name)
-            .send()
-            .await
-        {
-            Ok(out) => out.repository.and_then(|r| r.repository_uri),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_repository_already_exists_exception()) =>
-            {
-                let out = self
-                    .ecr
-                    .describe_repositories()
-                    .repository_names(&name)
-                    .send()
-                    .await
-                    .map_err(super::aws_call_failed)?;
-                out.repositories
-                    .unwrap_or_default()
-                    .into_iter()
-                    .next()
-                    .and_then(|r| r.repository_uri)
-            }
-            Err(e) => return Err(super::aws_call_failed(e)),
-        }
-        .ok_or_else(|| RunnerError::Process(format!("ECR has no URI for {name}")))
-    }
-
-    /// The target group of a deployment, created the first time.
-    async fn target_group(&self, name: &str, base: &str) -> Result<String, RunnerError> {
-        let existing = self.elb.describe_target_groups().names(name).send().await;
-        if let Ok(out) = existing {
-            if let Some(arn) = out
-                .target_groups
-                .unwrap_or_default()
-                .into_iter()
-                .find_map(|t| t.target_group_arn)
-            {
-                return Ok(arn);
-            }
-        }
-        let out = self
-            .elb
-            .create_target_group()
-            .name(name)
-            .protocol(ProtocolEnum::Http)
-            .port(8000)
-            .vpc_id(&self.settings.vpc_id)
-            .target_type(TargetTypeEnum::Ip)
-            .health_check_path(format!("{base}/health"))
-            .send()
-            .await
-            .map_err(super::aws_call_failed)?;
-        out.target_groups
-            .unwrap_or_default()
-            .into_iter()
-            .find_map(|t| t.target_group_arn)
-            .ok_or_else(|| RunnerError::Process("ELB created no target group".into()))
-    }
-
-    /// The listener rule sending `{base}` and `{base}/*` to the target group.
-    async fn path_rule(&self, base: &str, target_group: &str) -> Result<String, RunnerError> {
-        let rules = self
-            .elb
-            .describe_rules()
-            .listener_arn(&self.settings.listener_arn)
-            .send()
-            .await
-            .map_err(super::aws_call_failed)?
-            .rules
-            .unwrap_or_default();
-        let pattern = format!("{base}/*");
-        let mine = rules.iter().find(|r| routes(r, &pattern));
-        if let Some(arn) = mine.and_then(|r| r.rule_arn.clone()) {
-            return Ok(arn);
-        }
-        let used: Vec<i32> = rules
-            .iter()
-            .filter_map(|r| r.priority.as_deref()?.parse().ok())
-            .collect();
-        let priority = (1..50_000).find(|p| !used.contains(p)).unwrap_or(49_999);
-        let out = self
-            .elb
-            .create_rule()
-            .listener_arn(&self.settings.listener_arn)
-            .priority(priority)
-            .conditions(
-                RuleCondition::builder()
-                    .field("path-pattern")
-                    .path_pattern_config(
-                        PathPatternConditionConfig::builder()
-                            .values(base)
-                            .values(&pattern)
-                            .build(),
-                    )
-                    .build(),
-            )
-            .actions(
-                Action::builder()
-                    .r#type(ActionTypeEnum::Forward)
-                    .target_group_arn(target_group)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(super::aws_call_failed)?;
-        out.rules
-            .unwrap_or_default()
-            .into_iter()
-            .find_map(|r| r.rule_arn)
-            .ok_or_else(|| RunnerError::Process("ELB created no rule".into()))
-    }
-
-    async fn stop_environment(
-        &self,
-        project_id: Uuid,
-        environment: Environment,
-    ) -> Result<(), RunnerError> {
-        let name = deployment_name(project_id, environment);
-        let base = format!("/{name}");
-        let services = match self
-            .ecs
-            .describe_services()
-            .cluster(&self.settings.cluster)
-            .services(&name)
-            .send()
-            .await
-        {
-            Ok(out) => out.services.unwrap_or_default(),
-            Err(e) if is_missing(&e) => Vec::new(),
-            Err(e) => return Err(super::aws_call_failed(e)),
-        };
-        let active = services
-            .iter()
-            .any(|s| s.status.as_deref() == Some("ACTIVE"));
-        if active {
-            self.ecs
-                .delete_service()
-                .cluster(&self.settings.cluster)
-                .service(&name)
-                .force(true)
-                .send()
-                .await
-                .map_err(super::aws_call_failed)?;
-        }
-        let rules = match self
-            .elb
-            .describe_rules()
-            .listener_arn(&self.settings.listener_arn)
-            .send()
-            .await
-        {
-            Ok(out) => out.rules.unwrap_or_default(),
-            Err(e) if is_missing(&e) => Vec::new(),
-            Err(e) => return Err(super::aws_call_failed(e)),
-        };
-        let pattern = format!("{base}/*");
-        for rule in rules.iter().filter(|r| routes(r, &pattern)) {
-            if let Some(arn) = &rule.rule_arn {
-                self.elb
-                    .delete_rule()
-                    .rule_arn(arn)
-                    .send()
-                    .await
-                    .map_err(super::aws_call_failed)?;
-            }
-        }
-        if let Ok(out) = self.elb.describe_target_groups().names(&name).send().await {
-            for arn in out
-                .target_groups
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|t| t.target_group_arn)
-            {
-                self.elb
-                    .delete_target_group()
-                    .target_group_arn(arn)
-                    .send()
-                    .await
-                    .map_err(super::aws_call_failed)?;
-            }
-        }
-        Ok(())
     }
 }
 
