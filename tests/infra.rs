@@ -131,3 +131,37 @@ fn the_template_points_at_files_that_exist() {
     assert!(repo().join("infra/buildspec-test.yml").exists());
     assert!(repo().join("infra/buildspec-image.yml").exists());
 }
+
+/// The template parsed (CloudFormation's short tags such as `!Ref` come back as tagged values).
+fn parsed() -> serde_yaml::Value {
+    serde_yaml::from_str(&template()).expect("the template is YAML")
+}
+
+/// The text of a scalar or of a tagged scalar (`!Sub "…"`).
+fn text_of(v: &serde_yaml::Value) -> String {
+    match v {
+        serde_yaml::Value::Tagged(t) => text_of(&t.value),
+        serde_yaml::Value::String(s) => s.clone(),
+        other => serde_yaml::to_string(other).unwrap(),
+    }
+}
+
+/// HTTP API keeps a named stage in the path the Lambda sees (`/v2/api/v2/…` on the API's own
+/// address), which the routes do not know: the API is published on `$default`, and the URL the
+/// stack gives out has no stage in it.
+#[test]
+fn the_api_is_published_on_the_default_stage() {
+    let t = parsed();
+    let api = &t["Resources"]["HttpApi"];
+    assert_eq!(api["Type"], "AWS::Serverless::HttpApi");
+    let stage = &api["Properties"]["StageName"];
+    assert!(
+        stage.is_null() || text_of(stage) == "$default",
+        "the HttpApi's stage is {stage:?}"
+    );
+    let url = text_of(&t["Outputs"]["ApiUrl"]["Value"]);
+    assert!(
+        url.ends_with(".amazonaws.com/api/v2"),
+        "the API's URL is the routes' path on the API's address: {url}"
+    );
+}

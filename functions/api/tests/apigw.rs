@@ -28,20 +28,40 @@ async fn app(moto: &Moto) -> (Router, aws_sdk_sfn::Client, String) {
     (kiln_api_function::app(state), sfn, machine)
 }
 
-/// An API Gateway v2 event, as the HTTP API sends it after its JWT authorizer accepted `sub`.
+/// An API Gateway v2 event, as the HTTP API sends it after its JWT authorizer accepted `sub`,
+/// on the `$default` stage.
 fn event(method: &str, path: &str, body: Option<Value>, sub: Option<&str>) -> String {
+    event_through(method, path, body, sub, "$default", "api.example.com")
+}
+
+/// The same, through `stage` on `domain`, with `rawPath` as API Gateway fills it: with the
+/// stage on the API's own `execute-api` address, without it behind a custom domain.
+fn event_through(
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    sub: Option<&str>,
+    stage: &str,
+    domain: &str,
+) -> String {
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let raw_path = if stage != "$default" && domain.contains(".execute-api.") {
+        format!("/{stage}{path}")
+    } else {
+        path.to_owned()
+    };
     let mut e = json!({
         "version": "2.0",
         "routeKey": "$default",
-        "rawPath": path,
+        "rawPath": raw_path,
         "rawQueryString": query,
-        "headers": {"content-type": "application/json", "host": "api.example.com", "user-agent": "curl/8"},
+        "headers": {"content-type": "application/json", "host": domain, "user-agent": "curl/8"},
         "requestContext": {
-            "accountId": "123456789012", "apiId": "kilnapi", "domainName": "api.example.com",
-            "domainPrefix": "api", "requestId": "req-1", "routeKey": "$default", "stage": "$default",
+            "accountId": "123456789012", "apiId": "kilnapi", "domainName": domain,
+            "domainPrefix": domain.split('.').next().unwrap(), "requestId": "req-1",
+            "routeKey": "$default", "stage": stage,
             "time": "24/Nov/2026:10:00:00 +0000", "timeEpoch": 1795000000000u64,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "curl/8"}
+            "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "curl/8"}
         },
         "isBase64Encoded": false
     });
@@ -214,4 +234,54 @@ async fn create_post_and_read_back_through_api_gateway_events() {
     )
     .await;
     assert_eq!(status, 404);
+}
+
+/// Every stage and domain an installation can be reached through lands on the same routes:
+/// `$default` (what the template publishes) and a named stage, each on the API's own address
+/// and behind a custom domain.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_stage_and_domain_reaches_the_routes() {
+    let moto = Moto::start();
+    let (app, _, _) = app(&moto).await;
+    let own = "kilnapi.execute-api.us-east-1.amazonaws.com";
+    let custom = "kiln.example.com";
+    let (status, created) = send(
+        &app,
+        event_through(
+            "POST",
+            "/api/v2/projects",
+            Some(json!({"name": "Staged"})),
+            Some("carol"),
+            "v2",
+            own,
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    for (stage, domain) in [
+        ("$default", own),
+        ("$default", custom),
+        ("v2", own),
+        ("v2", custom),
+        ("api", custom),
+        ("api", own),
+    ] {
+        let (status, page) = send(
+            &app,
+            event_through(
+                "GET",
+                "/api/v2/projects?limit=5",
+                None,
+                Some("carol"),
+                stage,
+                domain,
+            ),
+        )
+        .await;
+        assert_eq!(status, 200, "{stage} on {domain}: {page}");
+        assert_eq!(
+            page["items"][0]["name"], "Staged",
+            "{stage} on {domain}: {page}"
+        );
+    }
 }
