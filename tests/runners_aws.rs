@@ -324,7 +324,29 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
         .await
         .unwrap();
     assert_eq!(again, rollout, "a repeated request returns its rollout");
-    assert_eq!(sent.bodies("RegisterTaskDefinition").len(), 1);
+    let registered = sent.bodies("RegisterTaskDefinition");
+    assert_eq!(registered.len(), 1);
+    // The task runs on the CPU the image was built for: the template's image builds run on
+    // CodeBuild's ARM containers, so the task definition asks Fargate for ARM64 Linux.
+    let template: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../infra/template.yaml"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let builds_on = &template["Resources"]["ImageProject"]["Properties"]["Environment"]["Type"];
+    let architecture = match builds_on.as_str() {
+        Some("ARM_CONTAINER" | "ARM_LAMBDA_CONTAINER") => "ARM64",
+        Some("LINUX_CONTAINER" | "LINUX_LAMBDA_CONTAINER") => "X86_64",
+        other => panic!("the image project builds on {other:?}"),
+    };
+    assert_eq!(
+        registered[0]["runtimePlatform"],
+        json!({"cpuArchitecture": architecture, "operatingSystemFamily": "LINUX"}),
+        "images built on {builds_on:?} run on {architecture}"
+    );
     assert_eq!(
         sent.bodies("CreateService").len() + sent.bodies("UpdateService").len(),
         1

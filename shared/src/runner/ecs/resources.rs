@@ -3,8 +3,8 @@
 //! environment, and their removal.
 
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerDefinition, KeyValuePair, LogConfiguration, LogDriver, NetworkMode,
-    PortMapping,
+    Compatibility, ContainerDefinition, CpuArchitecture, KeyValuePair, LogConfiguration, LogDriver,
+    NetworkMode, OsFamily, PortMapping, RuntimePlatform,
 };
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, PathPatternConditionConfig, ProtocolEnum, RuleCondition, TargetTypeEnum,
@@ -47,6 +47,14 @@ impl EcsDeployer {
             .cpu("256")
             .memory("512")
             .execution_role_arn(&self.settings.execution_role_arn)
+            // Images are built on CodeBuild's ARM containers (the template's ImageProject);
+            // without this Fargate pulls for X86_64 and the task cannot start.
+            .runtime_platform(
+                RuntimePlatform::builder()
+                    .cpu_architecture(CpuArchitecture::Arm64)
+                    .operating_system_family(OsFamily::Linux)
+                    .build(),
+            )
             .tags(
                 aws_sdk_ecs::types::Tag::builder()
                     .key(REQUEST_TAG)
