@@ -111,6 +111,26 @@ fn a_project_has_every_file_of_the_design() {
 }
 
 #[test]
+fn images_come_from_a_registry_that_does_not_throttle_codebuild() {
+    // Docker Hub limits anonymous pulls per address, and CodeBuild's addresses are shared:
+    // every base image comes from ECR Public's copy of the Docker official images.
+    let spec = spec_from(&["API for tasks. Each task has a title"]);
+    let files = generate_code(&spec).unwrap();
+    let dockerfile = &files.iter().find(|f| f.path == "Dockerfile").unwrap().contents;
+    let bases: Vec<&str> = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("FROM "))
+        .collect();
+    assert!(!bases.is_empty(), "{dockerfile}");
+    for base in bases {
+        assert!(
+            base.starts_with("public.ecr.aws/docker/library/"),
+            "FROM {base}"
+        );
+    }
+}
+
+#[test]
 fn generation_depends_on_the_spec_alone() {
     let spec = spec_from(&["API for books. Each book has a title, a price and a published date"]);
     // The same spec, as it comes back from storage: a JSON round trip, in another thread (so
