@@ -165,3 +165,57 @@ fn the_api_is_published_on_the_default_stage() {
         "the API's URL is the routes' path on the API's address: {url}"
     );
 }
+
+/// The load balancer reaches the apps' tasks by their security group, not by an address range
+/// (a default VPC is 172.31.0.0/16, so a rule to 10.0.0.0/8 reached nothing), and it has no
+/// other way out.
+#[test]
+fn the_load_balancer_reaches_the_apps_by_their_security_group() {
+    let t = parsed();
+    let resources = t["Resources"].as_mapping().unwrap();
+    let lb = &t["Resources"]["LoadBalancerSecurityGroup"]["Properties"];
+    let to_app_port = |rule: &serde_yaml::Value| {
+        rule["IpProtocol"] == "tcp"
+            && rule["FromPort"].as_u64().is_some_and(|p| p <= 8000)
+            && rule["ToPort"].as_u64().is_some_and(|p| p >= 8000)
+    };
+    // Rules in the group itself, and rules of their own that name it.
+    let mut rules: Vec<serde_yaml::Value> = lb["SecurityGroupEgress"]
+        .as_sequence()
+        .cloned()
+        .unwrap_or_default();
+    for (_, r) in resources {
+        if r["Type"] == "AWS::EC2::SecurityGroupEgress"
+            && text_of(&r["Properties"]["GroupId"]) == "LoadBalancerSecurityGroup"
+        {
+            rules.push(r["Properties"].clone());
+        }
+    }
+    assert!(
+        !rules.is_empty(),
+        "with no egress rule, EC2 adds allow-all egress to the load balancer's group"
+    );
+    let to_apps: Vec<&serde_yaml::Value> = rules.iter().filter(|r| to_app_port(r)).collect();
+    assert_eq!(to_apps.len(), 1, "{rules:?}");
+    assert_eq!(
+        text_of(&to_apps[0]["DestinationSecurityGroupId"]),
+        "AppsSecurityGroup",
+        "{:?}",
+        to_apps[0]
+    );
+    for rule in &rules {
+        let cidr = text_of(&rule["CidrIp"]);
+        assert!(
+            rule["CidrIp"].is_null() || cidr.ends_with("/32"),
+            "the load balancer may only reach the apps: {rule:?}"
+        );
+    }
+    // The apps take the load balancer's traffic on the same port.
+    let apps = &t["Resources"]["AppsSecurityGroup"]["Properties"]["SecurityGroupIngress"];
+    assert!(apps
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .any(|r| to_app_port(r)
+            && text_of(&r["SourceSecurityGroupId"]) == "LoadBalancerSecurityGroup"));
+}

@@ -116,7 +116,11 @@ fn images_come_from_a_registry_that_does_not_throttle_codebuild() {
     // every base image comes from ECR Public's copy of the Docker official images.
     let spec = spec_from(&["API for tasks. Each task has a title"]);
     let files = generate_code(&spec).unwrap();
-    let dockerfile = &files.iter().find(|f| f.path == "Dockerfile").unwrap().contents;
+    let dockerfile = &files
+        .iter()
+        .find(|f| f.path == "Dockerfile")
+        .unwrap()
+        .contents;
     let bases: Vec<&str> = dockerfile
         .lines()
         .filter_map(|l| l.strip_prefix("FROM "))
