@@ -219,3 +219,53 @@ fn the_load_balancer_reaches_the_apps_by_their_security_group() {
         .any(|r| to_app_port(r)
             && text_of(&r["SourceSecurityGroupId"]) == "LoadBalancerSecurityGroup"));
 }
+
+/// CloudFront reads a bucket through its origin access control only if it can decrypt the
+/// files: a bucket behind a distribution is encrypted with S3's keys, or with a KMS key whose
+/// policy lets CloudFront's service principal decrypt.
+#[test]
+fn cloudfront_can_read_every_bucket_it_serves() {
+    let t = parsed();
+    let resources = t["Resources"].as_mapping().unwrap();
+    let mut served = 0;
+    for (_, r) in resources {
+        if r["Type"] != "AWS::CloudFront::Distribution" {
+            continue;
+        }
+        let origins = r["Properties"]["DistributionConfig"]["Origins"]
+            .as_sequence()
+            .unwrap();
+        for origin in origins {
+            if origin["OriginAccessControlId"].is_null() {
+                continue;
+            }
+            // `!GetAtt UiBucket.RegionalDomainName`
+            let bucket = text_of(&origin["DomainName"]);
+            let bucket = bucket.split('.').next().unwrap();
+            let encryption = &t["Resources"][bucket]["Properties"]["BucketEncryption"]
+                ["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"];
+            served += 1;
+            match encryption["SSEAlgorithm"].as_str() {
+                Some("AES256") => {}
+                Some("aws:kms") | Some("aws:kms:dsse") => {
+                    let key = text_of(&encryption["KMSMasterKeyID"]);
+                    let statements = t["Resources"][key.as_str()]["Properties"]["KeyPolicy"]
+                        ["Statement"]
+                        .as_sequence()
+                        .unwrap();
+                    assert!(
+                        statements.iter().any(|s| {
+                            text_of(&s["Principal"]["Service"]) == "cloudfront.amazonaws.com"
+                                && serde_yaml::to_string(&s["Action"])
+                                    .unwrap()
+                                    .contains("kms:Decrypt")
+                        }),
+                        "{bucket} is encrypted with {key}, whose policy does not let CloudFront decrypt"
+                    );
+                }
+                other => panic!("{bucket} has no default encryption: {other:?}"),
+            }
+        }
+    }
+    assert!(served > 0, "the UI is served from a bucket");
+}
