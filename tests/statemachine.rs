@@ -52,3 +52,78 @@ fn the_pipeline_passes_cfn_lint_and_a_broken_one_does_not() {
         show(&out)
     );
 }
+
+/// What Step Functions documents and moto does not model, read from the definition: Lambda's
+/// own transient errors (the service, throttling, the SDK's client) are retried with backoff
+/// by every Task, everything else is caught into `ReportFailure`, `ReportFailure`'s own failure
+/// still ends at the `Fail` state, and polls wait long enough not to pay for a state
+/// transition every second.
+#[test]
+fn every_task_retries_lambdas_transient_errors_and_every_failure_is_reported() {
+    let definition: Value = serde_json::from_str(kiln::workflow::PIPELINE_JSON).unwrap();
+    let states = definition["States"].as_object().unwrap();
+    let lambda = [
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+    ];
+    let mut waits = 0;
+    for (name, state) in states {
+        match state["Type"].as_str().unwrap() {
+            "Task" => {
+                let retries = state["Retry"].as_array().cloned().unwrap_or_default();
+                for error in lambda {
+                    let rule = retries
+                        .iter()
+                        .find(|r| r["ErrorEquals"].as_array().unwrap().contains(&json!(error)))
+                        .unwrap_or_else(|| panic!("{name} does not retry {error}"));
+                    assert!(
+                        rule["MaxAttempts"].as_u64().unwrap_or(3) >= 3,
+                        "{name}: {rule}"
+                    );
+                    assert!(
+                        rule["BackoffRate"].as_f64().unwrap_or(2.0) >= 2.0,
+                        "{name}: {rule}"
+                    );
+                    assert!(
+                        rule["IntervalSeconds"].as_u64().unwrap_or(1) >= 1,
+                        "{name}: {rule}"
+                    );
+                }
+                assert!(
+                    retries
+                        .iter()
+                        .any(|r| r["ErrorEquals"] == json!(["Kiln.Transient"])),
+                    "{name} does not retry Kiln.Transient"
+                );
+                let catches = state["Catch"].as_array().cloned().unwrap_or_default();
+                let catch_all = catches
+                    .iter()
+                    .find(|c| c["ErrorEquals"] == json!(["States.ALL"]))
+                    .unwrap_or_else(|| {
+                        panic!("{name} lets a failure end the execution unreported")
+                    });
+                let next = catch_all["Next"].as_str().unwrap();
+                if name == "ReportFailure" {
+                    assert_eq!(
+                        states[next]["Type"], "Fail",
+                        "{name}'s failure goes to {next}"
+                    );
+                } else {
+                    assert_eq!(next, "ReportFailure", "{name}'s failures go to {next}");
+                }
+            }
+            "Wait" => {
+                waits += 1;
+                let seconds = state["Seconds"].as_u64().unwrap_or(0);
+                assert!(
+                    (10..=60).contains(&seconds),
+                    "{name} waits {seconds} s: poll every 10 to 60 s"
+                );
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(waits, 3, "the test, image and rollout polls");
+}

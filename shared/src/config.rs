@@ -62,7 +62,9 @@ pub struct Config {
     pub test_timeout_secs: u64,
     /// `KILN_DEPLOY_TIMEOUT_SECS`: longest a deployment may take to answer `/health` (default 120).
     pub deploy_timeout_secs: u64,
-    /// `KILN_PIPELINE_TIME_SCALE`: multiplies the pipeline's Wait and Retry intervals (default 1).
+    /// `KILN_PIPELINE_TIME_SCALE`: multiplies the pipeline's Wait and Retry intervals when the
+    /// local interpreter runs it (default 0.1: the state machine is timed for AWS, where a
+    /// poll every 10 to 15 s keeps state transitions few, and one machine answers in a tenth).
     pub pipeline_time_scale: f64,
     /// Where the AWS backend runs tests and deployments.
     pub aws: AwsSettings,
@@ -248,7 +250,7 @@ impl Config {
             }
         };
         let pipeline_time_scale = match get("KILN_PIPELINE_TIME_SCALE") {
-            None => 1.0,
+            None => 0.1,
             Some(v) => v
                 .parse::<f64>()
                 .ok()
@@ -401,6 +403,8 @@ mod tests {
         assert!(c.is_loopback());
         assert!(c.data_dir.ends_with("kiln"));
         assert_eq!(c.max_body_bytes, 256 * 1024);
+        // The state machine's 10-15 s polls, at a tenth on one machine.
+        assert_eq!(c.pipeline_time_scale, 0.1);
     }
 
     #[test]

@@ -32,7 +32,7 @@ impl Server {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", std::env::var_os("HOME").unwrap_or_default())
             .env("KILN_VENV_DIR", runtime_venv_dir())
-            .env("KILN_PIPELINE_TIME_SCALE", "0.25")
+            .env("KILN_PIPELINE_TIME_SCALE", "0.05")
             .env("KILN_BIND", "127.0.0.1:0")
             .env("KILN_DATA_DIR", data_dir)
             .env("RUST_LOG", "warn")
