@@ -269,3 +269,68 @@ fn cloudfront_can_read_every_bucket_it_serves() {
     }
     assert!(served > 0, "the UI is served from a bucket");
 }
+
+/// A value of the template as CloudFormation would resolve it with `given` parameters (the
+/// others at their defaults): `!Ref` to a parameter, `!Equals`, `!Not`, `!If` and conditions;
+/// `AWS::NoValue` resolves to null. Other intrinsics stay as they are.
+fn resolve(
+    t: &serde_yaml::Value,
+    v: &serde_yaml::Value,
+    given: &[(&str, &str)],
+) -> serde_yaml::Value {
+    use serde_yaml::Value as Y;
+    let Y::Tagged(tagged) = v else {
+        return v.clone();
+    };
+    let args = &tagged.value;
+    let arg = |i: usize| resolve(t, &args[i], given);
+    let condition = |name: &str| resolve(t, &t["Conditions"][name], given);
+    match tagged.tag.to_string().as_str() {
+        "!Ref" => {
+            let name = args.as_str().unwrap();
+            if name == "AWS::NoValue" {
+                return Y::Null;
+            }
+            match given.iter().find(|(k, _)| *k == name) {
+                Some((_, value)) => Y::String((*value).to_owned()),
+                None => t["Parameters"][name]["Default"].clone(),
+            }
+        }
+        "!Equals" => Y::Bool(text_of(&arg(0)) == text_of(&arg(1))),
+        "!Not" => Y::Bool(!arg(0).as_bool().unwrap()),
+        "!If" => {
+            if condition(args[0].as_str().unwrap()).as_bool().unwrap() {
+                arg(1)
+            } else {
+                arg(2)
+            }
+        }
+        _ => v.clone(),
+    }
+}
+
+/// Nobody signs up on their own unless the installation says so (every user can run Fargate
+/// services on the owner's bill), and no concurrency is reserved unless asked for.
+#[test]
+fn sign_up_is_by_an_administrator_and_concurrency_is_reserved_only_when_asked() {
+    let t = parsed();
+    let only_admins = &t["Resources"]["UserPool"]["Properties"]["AdminCreateUserConfig"]
+        ["AllowAdminCreateUserOnly"];
+    assert_eq!(resolve(&t, only_admins, &[]), serde_yaml::Value::Bool(true));
+    assert_eq!(
+        resolve(&t, only_admins, &[("AllowSelfSignUp", "true")]),
+        serde_yaml::Value::Bool(false)
+    );
+    for function in ["ApiFunction", "AgentsFunction"] {
+        let reserved = &t["Resources"][function]["Properties"]["ReservedConcurrentExecutions"];
+        assert!(
+            resolve(&t, reserved, &[]).is_null(),
+            "{function}: {reserved:?}"
+        );
+        assert_eq!(
+            text_of(&resolve(&t, reserved, &[("ReservedConcurrency", "20")])),
+            "20",
+            "{function}"
+        );
+    }
+}
