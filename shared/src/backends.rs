@@ -33,6 +33,12 @@ pub enum StartError {
         /// The cause.
         source: StoreError,
     },
+    /// A Lambda was configured with a backend that cannot run inside Lambda.
+    #[error(
+        "the Lambdas run only with KILN_BACKEND=aws: a local backend inside Lambda keeps its \
+         data on one instance's disk and loses it when the instance goes"
+    )]
+    LocalInLambda,
     /// Interrupted runs could not be recorded as failed.
     #[error("could not recover interrupted runs: {0}")]
     Recovery(#[from] WorkflowError),
@@ -122,6 +128,16 @@ async fn stop_orphaned_deployments(projects: &dyn ProjectStore) -> Result<usize,
 pub async fn aws_state(config: &Config) -> Result<AppState, StartError> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     aws_state_with(config, &sdk).await
+}
+
+/// The state a Lambda runs with: the AWS backend, and nothing else (`KILN_BACKEND=local` is
+/// refused before anything is opened).
+#[cfg(feature = "aws")]
+pub async fn lambda_state(config: &Config) -> Result<AppState, StartError> {
+    match config.backend {
+        Backend::Aws => aws_state(config).await,
+        Backend::Local => Err(StartError::LocalInLambda),
+    }
 }
 
 /// The API state for the AWS backend: DynamoDB, S3, Step Functions, CodeBuild, ECR, ECS and

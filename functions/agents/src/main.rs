@@ -5,7 +5,7 @@
 //! the output is the step's JSON result.
 
 use anyhow::Context;
-use kiln::config::{Backend, Config};
+use kiln::config::Config;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
@@ -20,10 +20,7 @@ async fn main() -> anyhow::Result<()> {
         .without_time()
         .init();
     let config = Config::from_env().context("reading the configuration")?;
-    let ctx = match config.backend {
-        Backend::Aws => kiln::backends::aws_state(&config).await?.agents,
-        Backend::Local => kiln::backends::local_state(&config).await?.agents,
-    };
+    let ctx = kiln::backends::lambda_state(&config).await?.agents;
     let ctx = &ctx;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         kiln_agents_function::handle(ctx, event.payload).await

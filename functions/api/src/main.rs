@@ -1,9 +1,9 @@
 //! The api Lambda: API Gateway (HTTP API) events in, the shared v2 router out.
 //!
-//! Backends are built once per cold start, from the environment (`KILN_BACKEND=aws`).
+//! Backends are built once per cold start, from the environment; only `KILN_BACKEND=aws`.
 
 use anyhow::Context;
-use kiln::config::{Backend, Config};
+use kiln::config::Config;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -16,10 +16,7 @@ async fn main() -> anyhow::Result<()> {
         .without_time()
         .init();
     let config = Config::from_env().context("reading the configuration")?;
-    let state = match config.backend {
-        Backend::Aws => kiln::backends::aws_state(&config).await?,
-        Backend::Local => kiln::backends::local_state(&config).await?,
-    };
+    let state = kiln::backends::lambda_state(&config).await?;
     lambda_http::run(kiln_api_function::app(state))
         .await
         .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))

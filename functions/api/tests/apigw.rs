@@ -285,3 +285,24 @@ async fn every_stage_and_domain_reaches_the_routes() {
         );
     }
 }
+
+/// A Lambda configured with the local backend refuses to start, before it opens anything: its
+/// data would live on one instance's disk and go with it.
+#[tokio::test]
+async fn a_lambda_refuses_the_local_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("kiln");
+    let vars = std::collections::HashMap::from([
+        ("KILN_BACKEND".to_owned(), "local".to_owned()),
+        ("KILN_DATA_DIR".to_owned(), data.display().to_string()),
+    ]);
+    let config = kiln::config::Config::from_vars(&vars).unwrap();
+    match kiln::backends::lambda_state(&config).await {
+        Err(e @ kiln::backends::StartError::LocalInLambda) => {
+            assert!(e.to_string().contains("KILN_BACKEND=aws"), "{e}")
+        }
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("a Lambda started with the local backend"),
+    }
+    assert!(!data.exists(), "nothing is opened before the refusal");
+}
