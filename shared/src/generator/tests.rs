@@ -111,7 +111,7 @@ fn a_project_has_every_file_of_the_design() {
 }
 
 #[test]
-fn images_come_from_a_registry_that_does_not_throttle_codebuild() {
+fn images_come_from_a_registry_that_does_not_throttle_codebuild_and_trust_the_load_balancer() {
     // Docker Hub limits anonymous pulls per address, and CodeBuild's addresses are shared:
     // every base image comes from ECR Public's copy of the Docker official images.
     let spec = spec_from(&["API for tasks. Each task has a title"]);
@@ -126,6 +126,9 @@ fn images_come_from_a_registry_that_does_not_throttle_codebuild() {
         .filter_map(|l| l.strip_prefix("FROM "))
         .collect();
     assert!(!bases.is_empty(), "{dockerfile}");
+    // Behind the load balancer: the scheme and client address come from X-Forwarded-*.
+    assert!(dockerfile.contains("--proxy-headers"), "{dockerfile}");
+    assert!(dockerfile.contains("FORWARDED_ALLOW_IPS=*"), "{dockerfile}");
     for base in bases {
         assert!(
             base.starts_with("public.ecr.aws/docker/library/"),

@@ -61,6 +61,13 @@ def test_health(client):
     assert ok(client.get("/health")) is not None
 
 
+def test_the_address_a_deployment_is_announced_at_answers(client):
+    # Kiln announces a deployment by its root URL: it must lead somewhere, not to a 404.
+    response = client.get("/", follow_redirects=True)
+    assert response.status_code == 200
+    assert "swagger" in response.text.lower()
+
+
 def test_unknown_route_is_a_json_404(client):
     refused(client.get("/no-such-route"), 404)
 
