@@ -251,6 +251,19 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
     let repos = ecr.describe_repositories().send().await.unwrap();
     let repo = repos.repositories()[0].clone();
     assert_eq!(repos.repositories().len(), 1, "the repository is made once");
+    // Each build pushes an image: the repository keeps the newest ten.
+    let policy = ecr
+        .get_lifecycle_policy()
+        .repository_name(repos.repositories()[0].repository_name().unwrap())
+        .send()
+        .await
+        .expect("a lifecycle policy");
+    let policy: Value = serde_json::from_str(policy.lifecycle_policy_text().unwrap()).unwrap();
+    let rule = &policy["rules"][0];
+    assert_eq!(rule["selection"]["countType"], "imageCountMoreThan");
+    assert_eq!(rule["selection"]["countNumber"], 10);
+    assert_eq!(rule["selection"]["tagStatus"], "any");
+    assert_eq!(rule["action"]["type"], "expire");
     assert_eq!(
         repo.repository_name(),
         Some(format!("kiln/{}", project.simple()).as_str())

@@ -154,3 +154,35 @@ pub(super) fn describes(core: &[String], words: &[String], schema: bool) -> bool
                 )
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::describes;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_owned).collect()
+    }
+
+    /// Each way a sentence describes the app, alone: no verb of change and no app word, so
+    /// only the rule under test can say yes.
+    #[test]
+    fn each_form_of_description_counts_on_its_own() {
+        for (said, describing) in [
+            ("it cannot be empty", true), // a constraint on what was said
+            ("and a body", true),         // one more item of what was described
+            ("plus an isbn", true),
+            ("and the weather", false),   // "and" without an item
+            ("a body", false),            // an item without "and", "also", …
+            ("red , green , blue", true), // a list
+            ("red , green", false),       // one comma is not a list
+            ("status : open", true),      // "name: values"
+            ("and a b c d e f g", false), // too long to be one more item
+            ("hello there", false),
+        ] {
+            let w = words(said);
+            assert_eq!(describes(&w, &w, false), describing, "{said}");
+        }
+        let w = words("hello there");
+        assert!(describes(&w, &w, true), "a schema word describes");
+    }
+}

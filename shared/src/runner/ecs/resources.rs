@@ -15,6 +15,27 @@ use super::{deployment_name, is_missing, repository_name, EcsDeployer};
 use crate::model::Environment;
 use crate::runner::RunnerError;
 
+/// How many images of a project its repository keeps: the versions a rollback is likely to
+/// go back to (older ones are rebuilt from their files when deployed again).
+pub const IMAGES_KEPT: u32 = 10;
+
+/// ECR's lifecycle policy that expires all but the newest [`IMAGES_KEPT`] images.
+fn lifecycle_policy() -> String {
+    serde_json::json!({
+        "rules": [{
+            "rulePriority": 1,
+            "description": format!("keep the newest {IMAGES_KEPT} images"),
+            "selection": {
+                "tagStatus": "any",
+                "countType": "imageCountMoreThan",
+                "countNumber": IMAGES_KEPT
+            },
+            "action": {"type": "expire"}
+        }]
+    })
+    .to_string()
+}
+
 /// The tag that names the deploy request a task definition was registered for.
 const REQUEST_TAG: &str = "kiln:request";
 
@@ -117,7 +138,7 @@ impl EcsDeployer {
     /// The project's repository URI, creating the repository the first time.
     pub(super) async fn repository(&self, project_id: Uuid) -> Result<String, RunnerError> {
         let name = repository_name(project_id);
-        match self
+        let uri = match self
             .ecr
             .create_repository()
             .repository_name(&name)
@@ -144,7 +165,17 @@ impl EcsDeployer {
             }
             Err(e) => return Err(crate::runner::aws_call_failed(e)),
         }
-        .ok_or_else(|| RunnerError::Process(format!("ECR has no URI for {name}")))
+        .ok_or_else(|| RunnerError::Process(format!("ECR has no URI for {name}")))?;
+        // Every build pushes an image; keep the newest few (set each time, so a repository
+        // made by an attempt that stopped before this still gets it).
+        self.ecr
+            .put_lifecycle_policy()
+            .repository_name(&name)
+            .lifecycle_policy_text(lifecycle_policy())
+            .send()
+            .await
+            .map_err(crate::runner::aws_call_failed)?;
+        Ok(uri)
     }
 
     /// The target group of a deployment, created the first time.
