@@ -22,6 +22,11 @@ pub struct JobBucket {
 }
 
 impl JobBucket {
+    /// The IAM actions the runners' bucket calls (a missing report is told from a failed read,
+    /// which needs `s3:ListBucket`).
+    pub const IAM_ACTIONS: &'static [&'static str] =
+        &["s3:GetObject", "s3:PutObject", "s3:ListBucket"];
+
     /// Jobs in `bucket`, which must exist.
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
         JobBucket {

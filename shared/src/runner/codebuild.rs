@@ -96,6 +96,10 @@ struct Job {
 }
 
 impl CodeBuildTestRunner {
+    /// The IAM actions the CodeBuild runners call (tests here, images from the ECS deployer).
+    pub const IAM_ACTIONS: &'static [&'static str] =
+        &["codebuild:StartBuild", "codebuild:BatchGetBuilds"];
+
     /// A runner that starts builds of the CodeBuild project `project`.
     pub fn new(
         codebuild: aws_sdk_codebuild::Client,

@@ -35,6 +35,11 @@ where
 }
 
 impl S3ArtifactStore {
+    /// The IAM actions this store calls. A read of a missing object answers 404 only to a caller
+    /// that may list the bucket (403 otherwise), and the store tells missing from failed.
+    pub const IAM_ACTIONS: &'static [&'static str] =
+        &["s3:GetObject", "s3:PutObject", "s3:ListBucket"];
+
     /// A store in `bucket`, which must exist.
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
         S3ArtifactStore {

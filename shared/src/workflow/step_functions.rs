@@ -16,6 +16,9 @@ pub struct StepFunctionsWorkflow {
 }
 
 impl StepFunctionsWorkflow {
+    /// The IAM actions this workflow calls.
+    pub const IAM_ACTIONS: &'static [&'static str] = &["states:StartExecution"];
+
     /// A workflow that starts executions of `state_machine_arn`.
     pub fn new(
         client: aws_sdk_sfn::Client,

@@ -101,6 +101,37 @@ fn active_arn(active: &Option<aws_sdk_ecs::types::Service>) -> Result<String, Ru
 }
 
 impl EcsDeployer {
+    /// The IAM actions a deployment calls: its repository and image build (CodeBuild's, see
+    /// `CodeBuildTestRunner::IAM_ACTIONS`), its task definition (tagged on create, so
+    /// `ecs:TagResource`; with the tasks' role, so `iam:PassRole`), target group, rule and service.
+    pub const IAM_ACTIONS_TO_DEPLOY: &'static [&'static str] = &[
+        "ecr:CreateRepository",
+        "ecr:DescribeRepositories",
+        "ecr:PutLifecyclePolicy",
+        "ecs:RegisterTaskDefinition",
+        "ecs:DescribeTaskDefinition",
+        "ecs:TagResource",
+        "iam:PassRole",
+        "ecs:DescribeServices",
+        "ecs:CreateService",
+        "ecs:UpdateService",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:CreateTargetGroup",
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:CreateRule",
+    ];
+
+    /// The IAM actions taking a project's deployments down calls (when the project is deleted).
+    pub const IAM_ACTIONS_TO_TEAR_DOWN: &'static [&'static str] = &[
+        "ecs:DescribeServices",
+        "ecs:DeleteService",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DeleteRule",
+        "elasticloadbalancing:DeleteTargetGroup",
+        "ecr:DeleteRepository",
+    ];
+
     /// A deployer with these clients and settings.
     pub fn new(
         ecr: aws_sdk_ecr::Client,

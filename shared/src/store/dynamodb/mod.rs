@@ -22,6 +22,18 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    /// The IAM actions this store calls (a transaction's puts and condition checks are
+    /// authorised one by one; `BatchWriteItem` covers its deletes). `tests/iam.rs` derives them
+    /// from the calls in this module and checks both against the template.
+    pub const IAM_ACTIONS: &'static [&'static str] = &[
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+        "dynamodb:BatchWriteItem",
+    ];
+
     /// A store on `table`, which must exist: the SAM template (`infra/template.yaml`) declares
     /// it, and the AWS tests create it from there.
     pub fn new(client: Client, table: impl Into<String>) -> Self {

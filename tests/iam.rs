@@ -1,0 +1,314 @@
+//! IAM, which moto does not enforce: the actions each AWS backend calls are derived from its
+//! code (every `.operation()` of an AWS SDK client, by the SDK's own list of operations) and
+//! compared with what the backend declares next to its code, both ways; then what each Lambda
+//! runs is compared with what the template grants it, both ways, so a missing permission and
+//! a permission nothing uses both fail.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use kiln::runner::{CodeBuildTestRunner, EcsDeployer, JobBucket};
+use kiln::store::{DynamoStore, S3ArtifactStore};
+use kiln::workflow::StepFunctionsWorkflow;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The operations of each AWS SDK crate the code uses, by IAM prefix, from the crates' own
+/// sources (`src/operation/<name>/`) as resolved by `cargo metadata`.
+fn sdk_operations() -> BTreeMap<&'static str, BTreeSet<String>> {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(repo())
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let crates = [
+        ("aws-sdk-dynamodb", "dynamodb"),
+        ("aws-sdk-s3", "s3"),
+        ("aws-sdk-sfn", "states"),
+        ("aws-sdk-codebuild", "codebuild"),
+        ("aws-sdk-ecr", "ecr"),
+        ("aws-sdk-ecs", "ecs"),
+        ("aws-sdk-elasticloadbalancingv2", "elasticloadbalancing"),
+    ];
+    let mut ops = BTreeMap::new();
+    for (name, prefix) in crates {
+        let package = meta["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not a dependency"));
+        let dir = Path::new(package["manifest_path"].as_str().unwrap())
+            .parent()
+            .unwrap()
+            .join("src/operation");
+        let names: BTreeSet<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.len() > 10, "{name}: {names:?}");
+        ops.insert(prefix, names);
+    }
+    ops
+}
+
+/// The IAM actions a call of `op` on `prefix` needs, where they are not simply its name.
+fn actions_of(prefix: &str, op: &str) -> Vec<String> {
+    let named = |a: &str| format!("{prefix}:{a}");
+    match (prefix, op) {
+        // A read that tells a missing object from a refused one needs to list the bucket.
+        ("s3", "get_object" | "head_object") => vec![named("GetObject"), named("ListBucket")],
+        ("s3", "list_objects_v2") => vec![named("ListBucket")],
+        // IAM authorises each item of a transaction; the store's are puts and condition checks.
+        ("dynamodb", "transact_write_items") => {
+            vec![named("PutItem"), named("ConditionCheckItem")]
+        }
+        _ => {
+            let pascal: String = op
+                .split('_')
+                .map(|w| {
+                    let mut c = w.chars();
+                    c.next()
+                        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                        .unwrap_or_default()
+                })
+                .collect();
+            vec![named(&pascal)]
+        }
+    }
+}
+
+/// Every `.operation()` call on an SDK client in `files`, as IAM actions. `prefixes` are the
+/// services the files use; a name several of them have is told apart by the client it is
+/// called on (`self.ecs.describe_services()`).
+fn derived(files: &[PathBuf], prefixes: &[&str]) -> BTreeSet<String> {
+    let ops = sdk_operations();
+    let receivers = [
+        ("ecs", "ecs"),
+        ("ecr", "ecr"),
+        ("elb", "elasticloadbalancing"),
+        ("codebuild", "codebuild"),
+    ];
+    let mut actions = BTreeSet::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("()") {
+            let before = &rest[..at];
+            let start = before
+                .rfind(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+                .map_or(0, |i| i + 1);
+            let name = &before[start..];
+            let called = start > 0 && before[..start].ends_with('.');
+            rest = &rest[at + 2..];
+            if !called || name.is_empty() {
+                continue;
+            }
+            let services: Vec<&str> = prefixes
+                .iter()
+                .copied()
+                .filter(|p| ops[p].contains(name))
+                .collect();
+            let service = match services.as_slice() {
+                [] => continue,
+                [one] => *one,
+                several => {
+                    let receiver = before[..start - 1]
+                        .trim_end()
+                        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .next()
+                        .unwrap_or_default();
+                    receivers
+                        .iter()
+                        .find(|(r, p)| *r == receiver && several.contains(p))
+                        .map(|(_, p)| *p)
+                        .unwrap_or_else(|| {
+                            panic!(
+                                "{}: `.{name}()` on `{receiver}` is one of {several:?}",
+                                file.display()
+                            )
+                        })
+                }
+            };
+            actions.extend(actions_of(service, name));
+        }
+    }
+    actions
+}
+
+fn files(paths: &[&str]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        let path = repo().join(p);
+        if path.is_dir() {
+            for e in std::fs::read_dir(&path).unwrap() {
+                let f = e.unwrap().path();
+                if f.extension().is_some_and(|x| x == "rs") {
+                    out.push(f);
+                }
+            }
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn set(actions: &[&str]) -> BTreeSet<String> {
+    actions.iter().map(|a| a.to_string()).collect()
+}
+
+/// What each backend declares is what its code calls: nothing called goes undeclared, and
+/// nothing declared is not called (apart from what a call implies and no name shows).
+#[test]
+fn every_backend_declares_the_actions_its_code_calls() {
+    let cases: Vec<(&str, BTreeSet<String>, Vec<PathBuf>, Vec<&str>, Vec<&str>)> = vec![
+        (
+            "DynamoStore",
+            set(DynamoStore::IAM_ACTIONS),
+            files(&["shared/src/store/dynamodb"]),
+            vec!["dynamodb"],
+            vec![],
+        ),
+        (
+            "S3ArtifactStore",
+            set(S3ArtifactStore::IAM_ACTIONS),
+            files(&["shared/src/store/s3.rs", "shared/src/aws.rs"]),
+            vec!["s3"],
+            vec![],
+        ),
+        (
+            "JobBucket",
+            set(JobBucket::IAM_ACTIONS),
+            files(&["shared/src/runner/bucket.rs", "shared/src/aws.rs"]),
+            vec!["s3"],
+            vec![],
+        ),
+        (
+            "CodeBuildTestRunner",
+            set(CodeBuildTestRunner::IAM_ACTIONS),
+            files(&["shared/src/runner/codebuild.rs"]),
+            vec!["codebuild"],
+            vec![],
+        ),
+        (
+            "EcsDeployer",
+            set(EcsDeployer::IAM_ACTIONS_TO_DEPLOY)
+                .union(&set(EcsDeployer::IAM_ACTIONS_TO_TEAR_DOWN))
+                .cloned()
+                .collect(),
+            files(&["shared/src/runner/ecs"]),
+            vec!["ecs", "ecr", "elasticloadbalancing"],
+            // Registering with tags needs TagResource; with the tasks' role, PassRole.
+            vec!["ecs:TagResource", "iam:PassRole"],
+        ),
+        (
+            "StepFunctionsWorkflow",
+            set(StepFunctionsWorkflow::IAM_ACTIONS),
+            files(&["shared/src/workflow/step_functions.rs"]),
+            vec!["states"],
+            vec![],
+        ),
+    ];
+    for (backend, declared, sources, prefixes, implied) in cases {
+        let called = derived(&sources, &prefixes);
+        let undeclared: Vec<&String> = called.difference(&declared).collect();
+        assert!(
+            undeclared.is_empty(),
+            "{backend} calls {undeclared:?} without declaring them"
+        );
+        let unused: Vec<&String> = declared
+            .iter()
+            .filter(|a| !called.contains(*a) && !implied.contains(&a.as_str()))
+            .collect();
+        assert!(
+            unused.is_empty(),
+            "{backend} declares {unused:?}, which its code does not call"
+        );
+    }
+}
+
+/// The actions a function's policy statements grant (`Effect: Allow`).
+fn granted(function: &str) -> BTreeSet<String> {
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(repo().join("infra/template.yaml")).unwrap())
+            .unwrap();
+    let policies = template["Resources"][function]["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{function} has no policies"));
+    let mut actions = BTreeSet::new();
+    for policy in policies {
+        let statements = policy["Statement"].as_sequence().unwrap_or_else(|| {
+            panic!("{function}: {policy:?} is not a statement list (SAM's policy templates grant more than the code calls)")
+        });
+        for s in statements {
+            assert_eq!(s["Effect"], "Allow", "{function}: {s:?}");
+            match &s["Action"] {
+                serde_yaml::Value::String(a) => {
+                    actions.insert(a.clone());
+                }
+                serde_yaml::Value::Sequence(list) => {
+                    actions.extend(list.iter().map(|a| a.as_str().unwrap().to_owned()));
+                }
+                other => panic!("{function}: action {other:?}"),
+            }
+        }
+    }
+    actions
+}
+
+/// Each function's policy grants exactly what the code it runs calls: the api function serves
+/// the API (the store, the artifacts, starting runs, and taking a deleted project's
+/// deployments down); the agents function runs the steps (the store, the artifacts, the
+/// runners' bucket, CodeBuild, and deploying, never deleting). Both read the data key's data.
+#[test]
+fn each_function_is_granted_exactly_what_its_code_calls() {
+    let data_key = ["kms:Decrypt", "kms:GenerateDataKey"];
+    let union = |parts: &[&[&str]]| -> BTreeSet<String> {
+        parts
+            .iter()
+            .flat_map(|p| p.iter().map(|a| a.to_string()))
+            .collect()
+    };
+    let api = union(&[
+        DynamoStore::IAM_ACTIONS,
+        S3ArtifactStore::IAM_ACTIONS,
+        StepFunctionsWorkflow::IAM_ACTIONS,
+        EcsDeployer::IAM_ACTIONS_TO_TEAR_DOWN,
+        &data_key,
+    ]);
+    let agents = union(&[
+        DynamoStore::IAM_ACTIONS,
+        S3ArtifactStore::IAM_ACTIONS,
+        JobBucket::IAM_ACTIONS,
+        CodeBuildTestRunner::IAM_ACTIONS,
+        EcsDeployer::IAM_ACTIONS_TO_DEPLOY,
+        &data_key,
+    ]);
+    for (function, needs) in [("ApiFunction", api), ("AgentsFunction", agents)] {
+        let has = granted(function);
+        let missing: Vec<&String> = needs.difference(&has).collect();
+        let extra: Vec<&String> = has.difference(&needs).collect();
+        assert!(
+            missing.is_empty(),
+            "{function} is not granted {missing:?}, which its code calls"
+        );
+        assert!(
+            extra.is_empty(),
+            "{function} is granted {extra:?}, which its code never calls"
+        );
+    }
+}
