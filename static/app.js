@@ -133,6 +133,9 @@ function renderBlock(block) {
     if (r.failures.length) {
       box.append(el("ul", {}, ...r.failures.map((f) => el("li", {}, el("details", { open: "" }, el("summary", {}, el("code", { text: f.name })), el("pre", { text: f.message }))))));
     }
+    if (r.omitted_failures) {
+      box.append(el("p", { class: "omitted", text: `${r.omitted_failures} more failing tests are not listed.` }));
+    }
   }
   return box;
 }

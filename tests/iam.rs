@@ -171,11 +171,21 @@ fn set(actions: &[&str]) -> BTreeSet<String> {
     actions.iter().map(|a| a.to_string()).collect()
 }
 
+/// A backend: its name, the actions it declares, its sources, the services they call, and the
+/// declared actions a call implies without naming them.
+type Case = (
+    &'static str,
+    BTreeSet<String>,
+    Vec<PathBuf>,
+    Vec<&'static str>,
+    Vec<&'static str>,
+);
+
 /// What each backend declares is what its code calls: nothing called goes undeclared, and
 /// nothing declared is not called (apart from what a call implies and no name shows).
 #[test]
 fn every_backend_declares_the_actions_its_code_calls() {
-    let cases: Vec<(&str, BTreeSet<String>, Vec<PathBuf>, Vec<&str>, Vec<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "DynamoStore",
             set(DynamoStore::IAM_ACTIONS),

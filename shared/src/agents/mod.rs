@@ -10,6 +10,7 @@ mod pipeline;
 mod product_manager;
 mod qa_engineer;
 
+pub use backend_developer::MAX_FILES_PER_VERSION;
 pub use pipeline::{complete, report_failure};
 
 use std::str::FromStr;

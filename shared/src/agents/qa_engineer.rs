@@ -73,8 +73,9 @@ pub(super) async fn check(
     let (job, version) = job_of(state)?;
     Ok(match ctx.tests.poll(&job).await? {
         TestStatus::Running => json!({"job": job, "version": version, "done": false}),
+        // Cut to a size the pipeline's state and a reply's item can always hold.
         TestStatus::Finished(report) => {
-            json!({"job": job, "version": version, "done": true, "report": report})
+            json!({"job": job, "version": version, "done": true, "report": report.fitted()})
         }
     })
 }
@@ -127,7 +128,7 @@ pub(super) async fn report(
              again; the failures and their messages are below.",
             report.failed + report.errors,
             names.join(", "),
-            if report.failures.len() > 3 { ", …" } else { "" },
+            if report.failures.len() > 3 || report.omitted_failures > 0 { ", …" } else { "" },
         )
     };
     say(

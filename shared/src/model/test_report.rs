@@ -22,9 +22,58 @@ pub struct TestReport {
     pub timed_out: bool,
     /// The end of pytest's output, for when there is no report to read.
     pub output_tail: String,
+    /// Failing tests left out of `failures` to keep the report within [`MAX_REPORT_BYTES`].
+    #[serde(default)]
+    pub omitted_failures: u32,
 }
 
+/// The length of `v` as JSON.
+fn json_len<T: Serialize>(v: &T) -> usize {
+    serde_json::to_vec(v).map_or(usize::MAX, |b| b.len())
+}
+
+/// Most bytes a report takes as JSON: it travels in the pipeline's state (Step Functions
+/// allows 256 KiB per state) and in a reply's block (DynamoDB allows 400 KB per item), and a
+/// suite can fail any number of tests with messages of any length.
+pub const MAX_REPORT_BYTES: usize = 64 * 1024;
+/// Longest test name kept, in characters.
+pub const MAX_NAME_CHARS: usize = 300;
+/// Longest failure message kept, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 2_000;
+/// Longest output tail kept, in characters.
+pub const MAX_TAIL_CHARS: usize = 4_000;
+
 impl TestReport {
+    /// The report cut to fit [`MAX_REPORT_BYTES`]: names, messages and the output tail
+    /// shortened (the tail keeps its end), then failures kept in order while they fit, the
+    /// rest counted in `omitted_failures`. The counts stay whole.
+    pub fn fitted(mut self) -> Self {
+        fn head(s: &str, n: usize) -> String {
+            s.chars().take(n).collect()
+        }
+        let tail_start = self
+            .output_tail
+            .chars()
+            .count()
+            .saturating_sub(MAX_TAIL_CHARS);
+        self.output_tail = self.output_tail.chars().skip(tail_start).collect();
+        let failures = std::mem::take(&mut self.failures);
+        // Room for the count of omitted failures to grow to ten digits.
+        let mut used = json_len(&self) + 10;
+        for mut f in failures {
+            f.name = head(&f.name, MAX_NAME_CHARS);
+            f.message = head(&f.message, MAX_MESSAGE_CHARS);
+            let more = json_len(&f) + 1;
+            if self.omitted_failures == 0 && used + more <= MAX_REPORT_BYTES {
+                used += more;
+                self.failures.push(f);
+            } else {
+                self.omitted_failures += 1;
+            }
+        }
+        self
+    }
+
     /// Whether every test ran and passed.
     pub fn all_passed(&self) -> bool {
         !self.timed_out && self.failed == 0 && self.errors == 0 && self.passed > 0
@@ -38,4 +87,69 @@ pub struct TestFailure {
     pub name: String,
     /// The failure's message.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The largest report a suite can produce: more failures than anyone reads, each with a
+    /// name and message far over the limits, made of characters JSON escapes to six bytes.
+    fn enormous() -> TestReport {
+        let escaped = "\u{1}".repeat(3 * MAX_MESSAGE_CHARS);
+        TestReport {
+            passed: 3,
+            failed: 5_000,
+            errors: 5,
+            duration_secs: 12.5,
+            failures: (0..5_005)
+                .map(|i| TestFailure {
+                    name: format!("tests/test_{i}.py::{escaped}"),
+                    message: escaped.clone(),
+                })
+                .collect(),
+            output_tail: format!("{escaped}{escaped}the end"),
+            ..TestReport::default()
+        }
+    }
+
+    #[test]
+    fn a_fitted_report_stays_within_its_bytes_and_keeps_its_counts() {
+        let fitted = enormous().fitted();
+        let bytes = serde_json::to_vec(&fitted).unwrap().len();
+        assert!(bytes <= MAX_REPORT_BYTES, "{bytes} bytes");
+        assert_eq!((fitted.passed, fitted.failed, fitted.errors), (3, 5_000, 5));
+        assert!(!fitted.failures.is_empty(), "the first failures are kept");
+        assert_eq!(
+            fitted.failures.len() as u32 + fitted.omitted_failures,
+            5_005,
+            "every failure is kept or counted"
+        );
+        assert!(fitted.failures[0].name.starts_with("tests/test_0.py::"));
+        assert!(fitted
+            .failures
+            .iter()
+            .all(|f| f.name.chars().count() <= MAX_NAME_CHARS
+                && f.message.chars().count() <= MAX_MESSAGE_CHARS));
+        assert!(
+            fitted.output_tail.ends_with("the end"),
+            "the tail keeps the end"
+        );
+        assert!(fitted.output_tail.chars().count() <= MAX_TAIL_CHARS);
+    }
+
+    #[test]
+    fn a_report_that_fits_is_left_as_it_is() {
+        let small = TestReport {
+            passed: 2,
+            failed: 1,
+            failures: vec![TestFailure {
+                name: "tests/test_a.py::test_b".into(),
+                message: "assert 1 == 2".into(),
+            }],
+            output_tail: "1 failed, 2 passed".into(),
+            ..TestReport::default()
+        };
+        assert_eq!(small.clone().fitted(), small);
+    }
 }
