@@ -40,6 +40,7 @@ fn sdk_operations() -> BTreeMap<&'static str, BTreeSet<String>> {
         ("aws-sdk-ecr", "ecr"),
         ("aws-sdk-ecs", "ecs"),
         ("aws-sdk-elasticloadbalancingv2", "elasticloadbalancing"),
+        ("aws-sdk-secretsmanager", "secretsmanager"),
     ];
     let mut ops = BTreeMap::new();
     for (name, prefix) in crates {
@@ -101,6 +102,7 @@ fn derived(files: &[PathBuf], prefixes: &[&str]) -> BTreeSet<String> {
         ("ecr", "ecr"),
         ("elb", "elasticloadbalancing"),
         ("codebuild", "codebuild"),
+        ("secrets", "secretsmanager"),
     ];
     let mut actions = BTreeSet::new();
     for file in files {
@@ -221,7 +223,7 @@ fn every_backend_declares_the_actions_its_code_calls() {
                 .cloned()
                 .collect(),
             files(&["shared/src/runner/ecs"]),
-            vec!["ecs", "ecr", "elasticloadbalancing"],
+            vec!["ecs", "ecr", "elasticloadbalancing", "secretsmanager"],
             // Registering with tags needs TagResource; with the tasks' role, PassRole.
             vec!["ecs:TagResource", "iam:PassRole"],
         ),
@@ -321,4 +323,33 @@ fn each_function_is_granted_exactly_what_its_code_calls() {
             "{function} is granted {extra:?}, which its code never calls"
         );
     }
+}
+
+/// The apps' tasks start with the execution role, and ECS reads each app's JWT secret with it:
+/// the role may read the secrets the deployer makes (`kiln/…`), and only those.
+#[test]
+fn the_tasks_role_reads_the_apps_secrets() {
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(repo().join("infra/template.yaml")).unwrap())
+            .unwrap();
+    let policies = template["Resources"]["AppsExecutionRole"]["Properties"]["Policies"]
+        .as_sequence()
+        .expect("the tasks' role has its own policy");
+    let reads: Vec<String> = policies
+        .iter()
+        .flat_map(|p| {
+            p["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .unwrap()
+                .clone()
+        })
+        .filter(|s| s["Action"] == "secretsmanager:GetSecretValue")
+        .map(|s| serde_yaml::to_string(&s["Resource"]).unwrap())
+        .collect();
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    assert!(
+        reads[0].trim_end().ends_with(":secret:kiln/*"),
+        "{}",
+        reads[0]
+    );
 }

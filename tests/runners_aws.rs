@@ -210,6 +210,7 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
             .build(),
     );
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&aws.sdk);
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws.sdk);
     let codebuild = sent.codebuild(&aws.sdk);
     let f = &aws.fixture;
     let listener = f["listener_arn"].as_str().unwrap().to_owned();
@@ -218,6 +219,7 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
         ecs.clone(),
         elb.clone(),
         codebuild.clone(),
+        secrets.clone(),
         aws.jobs.clone(),
         EcsSettings {
             cluster: "kiln-apps".into(),
@@ -396,6 +398,33 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
         .environment()
         .iter()
         .any(|e| e.name() == Some("BASE_PATH") && e.value() == Some(&format!("/{name}"))));
+    // The JWT secret is a reference to Secrets Manager, never a value in the definition.
+    assert!(
+        container
+            .environment()
+            .iter()
+            .all(|e| e.name() != Some("JWT_SECRET")),
+        "{:?}",
+        container.environment()
+    );
+    let jwt = container
+        .secrets()
+        .iter()
+        .find(|s| s.name() == "JWT_SECRET")
+        .expect("JWT_SECRET from Secrets Manager")
+        .value_from()
+        .to_owned();
+    let value = secrets
+        .get_secret_value()
+        .secret_id(&jwt)
+        .send()
+        .await
+        .unwrap();
+    assert!(value.secret_string().unwrap().len() >= 32);
+    assert_eq!(
+        value.name(),
+        Some(format!("kiln/{project}/dev/jwt-secret").as_str())
+    );
     let logs = container
         .log_configuration()
         .expect("the container logs to CloudWatch");
@@ -468,6 +497,22 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
         second.resources["service_arn"],
         rollout.resources["service_arn"]
     );
+    // Tokens signed for version 1 stay valid: version 2 reads the same secret.
+    let second_task = ecs
+        .describe_task_definition()
+        .task_definition(second.resources["task_definition_arn"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        second_task
+            .task_definition()
+            .unwrap()
+            .container_definitions()[0]
+            .secrets()[0]
+            .value_from(),
+        jwt
+    );
     let updated = sent.bodies("UpdateService");
     assert_eq!(
         updated[0]["deploymentConfiguration"]["deploymentCircuitBreaker"],
@@ -535,5 +580,16 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
         .unwrap()
         .repositories()
         .is_empty());
+    for environment in ["dev", "staging"] {
+        let gone = secrets
+            .describe_secret()
+            .secret_id(format!("kiln/{project}/{environment}/jwt-secret"))
+            .send()
+            .await;
+        assert!(
+            gone.is_err() || gone.unwrap().deleted_date().is_some(),
+            "the {environment} secret is deleted with the project"
+        );
+    }
     let _ = &aws.moto;
 }

@@ -207,6 +207,7 @@ pub async fn aws_state_with(
             aws_sdk_ecs::Client::new(sdk),
             aws_sdk_elasticloadbalancingv2::Client::new(sdk),
             codebuild,
+            aws_sdk_secretsmanager::Client::new(sdk),
             jobs,
             settings,
         )),

@@ -2,6 +2,7 @@
 //! Fargate service per project and environment behind a path rule of a shared load balancer.
 
 mod resources;
+mod secrets;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
@@ -47,6 +48,7 @@ pub struct EcsDeployer {
     ecs: aws_sdk_ecs::Client,
     elb: aws_sdk_elasticloadbalancingv2::Client,
     codebuild: aws_sdk_codebuild::Client,
+    secrets: aws_sdk_secretsmanager::Client,
     bucket: JobBucket,
     settings: EcsSettings,
 }
@@ -119,6 +121,8 @@ impl EcsDeployer {
         "elasticloadbalancing:CreateTargetGroup",
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:CreateRule",
+        "secretsmanager:CreateSecret",
+        "secretsmanager:DescribeSecret",
     ];
 
     /// The IAM actions taking a project's deployments down calls (when the project is deleted).
@@ -130,6 +134,7 @@ impl EcsDeployer {
         "elasticloadbalancing:DeleteRule",
         "elasticloadbalancing:DeleteTargetGroup",
         "ecr:DeleteRepository",
+        "secretsmanager:DeleteSecret",
     ];
 
     /// A deployer with these clients and settings.
@@ -138,6 +143,7 @@ impl EcsDeployer {
         ecs: aws_sdk_ecs::Client,
         elb: aws_sdk_elasticloadbalancingv2::Client,
         codebuild: aws_sdk_codebuild::Client,
+        secrets: aws_sdk_secretsmanager::Client,
         bucket: JobBucket,
         settings: EcsSettings,
     ) -> Self {
@@ -146,6 +152,7 @@ impl EcsDeployer {
             ecs,
             elb,
             codebuild,
+            secrets,
             bucket,
             settings,
         }
@@ -245,7 +252,10 @@ impl Deployer for EcsDeployer {
         let (service_arn, task_arn) = match started {
             Some(both) => both,
             None => {
-                let task_arn = self.register(&name, &base, &image, request).await?;
+                let secret = self.jwt_secret(project_id, environment).await?;
+                let task_arn = self
+                    .register(&name, &base, &image, &secret, request)
+                    .await?;
                 let service_arn = if active.is_some() {
                     self.ecs
                         .update_service()
@@ -385,6 +395,7 @@ impl Deployer for EcsDeployer {
         };
         for e in environments {
             self.stop_environment(project_id, e).await?;
+            self.delete_jwt_secret(project_id, e).await?;
         }
         if environment.is_none() {
             let out = self

@@ -56,6 +56,7 @@ impl EcsDeployer {
         name: &str,
         base: &str,
         image: &str,
+        jwt_secret_arn: &str,
         request: Uuid,
     ) -> Result<String, RunnerError> {
         let env = |k: &str, v: String| KeyValuePair::builder().name(k).value(v).build();
@@ -91,10 +92,15 @@ impl EcsDeployer {
                     .environment(env("BASE_PATH", base.to_owned()))
                     .environment(env("PORT", "8000".into()))
                     .environment(env("DATABASE_URL", "sqlite:////srv/data/app.db".into()))
-                    .environment(env(
-                        "JWT_SECRET",
-                        format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()),
-                    ))
+                    // By reference: ECS reads the value when the task starts (with the tasks'
+                    // role), and no API that describes the task shows it.
+                    .secrets(
+                        aws_sdk_ecs::types::Secret::builder()
+                            .name("JWT_SECRET")
+                            .value_from(jwt_secret_arn)
+                            .build()
+                            .map_err(super::built)?,
+                    )
                     .set_log_configuration(self.settings.logs.as_ref().map(|(group, region)| {
                         LogConfiguration::builder()
                             .log_driver(LogDriver::Awslogs)
