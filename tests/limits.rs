@@ -141,3 +141,83 @@ async fn the_largest_test_report_keeps_the_state_and_the_reply_within_aws_limits
     let item = serde_json::to_vec(reply).unwrap().len();
     assert!(item < ITEM_LIMIT / 2, "the reply is {item} bytes");
 }
+
+/// Runs every Task once, as the state machine would.
+struct Once(kiln::agents::AgentContext);
+
+#[async_trait]
+impl kiln::workflow::asl::TaskHandler for Once {
+    async fn invoke(
+        &self,
+        _state: &str,
+        _resource: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, kiln::workflow::asl::Failure> {
+        let request: StepRequest = serde_json::from_value(input).unwrap();
+        kiln::agents::run_recorded_step(&self.0, &request)
+            .await
+            .map_err(|e| kiln::workflow::asl::Failure::new(e.error_name(), e.to_string()))
+    }
+}
+
+/// One owner may run only so many apps at once (each is a Fargate service on AWS): a deploy
+/// past the cap is refused and says why, while redeploying an app that runs replaces it and
+/// is not refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owner_runs_at_most_the_apps_the_cap_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = std::collections::HashMap::from([
+        ("KILN_DATA_DIR".to_owned(), dir.path().display().to_string()),
+        (
+            "KILN_VENV_DIR".to_owned(),
+            kiln_integration_tests::runtime_venv_dir(),
+        ),
+        ("KILN_MAX_LIVE_DEPLOYMENTS".to_owned(), "1".to_owned()),
+    ]);
+    let config = kiln::config::Config::from_vars(&vars).unwrap();
+    let ctx = kiln::backends::local_state(&config).await.unwrap().agents;
+    let tasks = Once(ctx.clone());
+    let say = |project: Project, text: &'static str, intent: Intent| {
+        let (ctx, tasks) = (ctx.clone(), &tasks);
+        async move {
+            kiln_integration_tests::execute_message(
+                ctx.projects.as_ref(),
+                &project,
+                text,
+                intent,
+                tasks,
+                0.05,
+            )
+            .await
+            .0
+        }
+    };
+    let mut projects = Vec::new();
+    for name in ["Notes", "Books"] {
+        let p = Project::new(Owner::local(), name.into(), String::new());
+        ctx.projects.create_project(&p).await.unwrap();
+        let described = format!("API for {}. Each has a title", name.to_lowercase());
+        let described: &'static str = Box::leak(described.into_boxed_str());
+        let run = say(p.clone(), described, Intent::Create).await;
+        assert_eq!(run.status, kiln::model::RunStatus::Succeeded, "{run:?}");
+        projects.push(p);
+    }
+    let first = say(projects[0].clone(), "deploy it", Intent::Deploy).await;
+    assert_eq!(first.status, kiln::model::RunStatus::Succeeded, "{first:?}");
+
+    let second = say(projects[1].clone(), "deploy it", Intent::Deploy).await;
+    assert_eq!(second.status, kiln::model::RunStatus::Failed, "{second:?}");
+    let error = second.error.unwrap();
+    assert_eq!(error.code, "refused");
+    assert!(error.message.contains("at most 1"), "{}", error.message);
+    let deployments = ctx.projects.list_deployments(projects[1].id).await.unwrap();
+    assert!(
+        deployments.is_empty(),
+        "nothing was started: {deployments:?}"
+    );
+
+    // The running app may be redeployed: it is replaced, not added.
+    let again = say(projects[0].clone(), "deploy it", Intent::Deploy).await;
+    assert_eq!(again.status, kiln::model::RunStatus::Succeeded, "{again:?}");
+    ctx.deployer.stop(projects[0].id, None).await.unwrap();
+}

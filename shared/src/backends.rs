@@ -76,6 +76,7 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
         repos: Some(dir.join("repos")),
         tests,
         deployer,
+        max_live_deployments: config.max_live_deployments_per_owner,
     };
     let interrupted = fail_interrupted_runs(&ctx).await?;
     if interrupted > 0 {
@@ -211,6 +212,7 @@ pub async fn aws_state_with(
             jobs,
             settings,
         )),
+        max_live_deployments: config.max_live_deployments_per_owner,
     };
     Ok(AppState {
         workflow: Arc::new(StepFunctionsWorkflow::new(

@@ -52,6 +52,10 @@ pub struct Config {
     pub max_message_chars: usize,
     /// `KILN_MAX_PROJECTS`: most projects one owner may have (default 500).
     pub max_projects_per_owner: u64,
+    /// `KILN_MAX_LIVE_DEPLOYMENTS`: most apps one owner may have running at once, over all
+    /// projects and environments (default 10): on AWS each one is a Fargate service billed by
+    /// the hour.
+    pub max_live_deployments_per_owner: usize,
     /// `KILN_LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
     /// `KILN_PYTHON`: the Python (3.11+) that makes the virtualenv for generated projects.
@@ -120,6 +124,10 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_message_chars", &self.max_message_chars)
             .field("max_projects_per_owner", &self.max_projects_per_owner)
+            .field(
+                "max_live_deployments_per_owner",
+                &self.max_live_deployments_per_owner,
+            )
             .field("python", &self.python)
             .field("venv_dir", &self.venv_dir)
             .field("test_timeout_secs", &self.test_timeout_secs)
@@ -154,6 +162,7 @@ pub const VARIABLES: &[&str] = &[
     "KILN_MAX_BODY_BYTES",
     "KILN_MAX_MESSAGE_CHARS",
     "KILN_MAX_PROJECTS",
+    "KILN_MAX_LIVE_DEPLOYMENTS",
     "KILN_LOG_FORMAT",
     "KILN_PYTHON",
     "KILN_VENV_DIR",
@@ -335,6 +344,7 @@ impl Config {
             max_body_bytes: number(&get, "KILN_MAX_BODY_BYTES", 256 * 1024, 1024)?,
             max_message_chars: number(&get, "KILN_MAX_MESSAGE_CHARS", 8_000, 1)?,
             max_projects_per_owner: number(&get, "KILN_MAX_PROJECTS", 500, 1)?,
+            max_live_deployments_per_owner: number(&get, "KILN_MAX_LIVE_DEPLOYMENTS", 10, 1)?,
             log_json,
         })
     }

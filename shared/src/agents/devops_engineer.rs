@@ -80,6 +80,7 @@ pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, 
             .await?;
         vec![environment_in(&message.content).unwrap_or(Environment::Dev)]
     };
+    check_live_cap(ctx, &project, &environments).await?;
     let version = ctx.projects.get_version(project.id, number).await?;
     let files = version_files(ctx, &version).await?;
     let mut targets = Vec::new();
@@ -125,6 +126,47 @@ pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, 
     )
     .await?;
     Ok(json!({"targets": targets, "done": false}))
+}
+
+/// Refuses a deploy that would take the owner past the most apps one owner may run at once.
+/// Environments of this project that run already are replaced, not added.
+async fn check_live_cap(
+    ctx: &AgentContext,
+    project: &crate::model::Project,
+    environments: &[Environment],
+) -> Result<(), AgentError> {
+    let adding = environments
+        .iter()
+        .filter(|e| !project.deployments.iter().any(|d| d.environment == **e))
+        .count();
+    if adding == 0 {
+        return Ok(());
+    }
+    let mut running = 0;
+    let mut page = crate::store::PageRequest::first(100);
+    loop {
+        let listed = ctx.projects.list_projects(&project.owner, &page).await?;
+        for summary in &listed.items {
+            running += ctx
+                .projects
+                .load_project(summary.id)
+                .await?
+                .deployments
+                .len();
+        }
+        match listed.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    let cap = ctx.max_live_deployments;
+    if running + adding > cap {
+        return Err(AgentError::Refused(format!(
+            "you have {running} app(s) running, and one account may run at most {cap} at once; \
+             delete a project you no longer need (that stops its apps), then say \"deploy it\" again"
+        )));
+    }
+    Ok(())
 }
 
 fn targets_of(state: &Value) -> Result<Vec<Target>, AgentError> {

@@ -40,6 +40,8 @@ pub struct AgentContext {
     pub tests: Arc<dyn TestRunner>,
     /// Runs deployments.
     pub deployer: Arc<dyn Deployer>,
+    /// Most apps one owner may have running at once (`KILN_MAX_LIVE_DEPLOYMENTS`).
+    pub max_live_deployments: usize,
 }
 
 macro_rules! steps {
