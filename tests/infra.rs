@@ -334,3 +334,36 @@ fn sign_up_is_by_an_administrator_and_concurrency_is_reserved_only_when_asked() 
         );
     }
 }
+
+/// No run stays "running" on AWS: EventBridge hands the agents function every execution of
+/// this installation's state machine that ends FAILED, TIMED_OUT or ABORTED, in the event the
+/// function reads (`Step Functions Execution Status Change`).
+#[test]
+fn every_execution_that_ends_badly_reaches_the_agents_function() {
+    let t = parsed();
+    let events = t["Resources"]["AgentsFunction"]["Properties"]["Events"]
+        .as_mapping()
+        .expect("the agents function has events");
+    let rule = events
+        .values()
+        .find(|e| e["Type"] == "EventBridgeRule")
+        .expect("an EventBridge rule");
+    let pattern = &rule["Properties"]["Pattern"];
+    assert_eq!(pattern["source"][0], "aws.states");
+    assert_eq!(
+        pattern["detail-type"][0],
+        "Step Functions Execution Status Change"
+    );
+    let statuses: BTreeSet<&str> = pattern["detail"]["status"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, BTreeSet::from(["FAILED", "TIMED_OUT", "ABORTED"]));
+    // The same state machine the functions start runs on.
+    let machine = text_of(&pattern["detail"]["stateMachineArn"][0]);
+    let started =
+        text_of(&t["Globals"]["Function"]["Environment"]["Variables"]["KILN_STATE_MACHINE_ARN"]);
+    assert_eq!(machine, started);
+}

@@ -11,7 +11,7 @@ mod product_manager;
 mod qa_engineer;
 
 pub use backend_developer::MAX_FILES_PER_VERSION;
-pub use pipeline::{complete, report_failure};
+pub use pipeline::{complete, execution_ended, report_failure};
 
 use std::str::FromStr;
 use std::sync::Arc;

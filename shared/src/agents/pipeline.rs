@@ -57,6 +57,39 @@ pub async fn complete(ctx: &AgentContext, run: &RunInput) -> Result<(), AgentErr
     Ok(ctx.projects.update_run(&stored).await?)
 }
 
+/// An execution ended without the pipeline saying so (Step Functions reports FAILED,
+/// TIMED_OUT or ABORTED: a Lambda that timed out, a state past its limits, someone stopping
+/// it): a run still queued or running is marked failed with the reason, and the conversation
+/// says why. A run that ended already keeps its end; a repeat of the report changes nothing.
+pub async fn execution_ended(
+    ctx: &AgentContext,
+    run: &RunInput,
+    status: &str,
+    error: Option<&str>,
+    cause: Option<&str>,
+) -> Result<(), AgentError> {
+    let stored = ctx.projects.get_run(run.project_id, run.run_id).await?;
+    if stored.status == RunStatus::Succeeded {
+        return Ok(());
+    }
+    let name = match (error.filter(|e| !e.is_empty()), status) {
+        (Some(e), _) => e.to_owned(),
+        (None, "TIMED_OUT") => "States.Timeout".to_owned(),
+        (None, "ABORTED") => "States.Aborted".to_owned(),
+        (None, _) => "States.Runtime".to_owned(),
+    };
+    let cause = match (cause.filter(|c| !c.trim().is_empty()), status) {
+        (Some(c), _) => c.chars().take(MAX_CAUSE_CHARS).collect(),
+        (None, "TIMED_OUT") => "the run took longer than the pipeline allows".to_owned(),
+        (None, "ABORTED") => "the run was stopped".to_owned(),
+        (None, _) => "the pipeline stopped unexpectedly".to_owned(),
+    };
+    report_failure(ctx, run, &json!({"Error": name, "Cause": cause})).await
+}
+
+/// Longest cause of an ended execution said in the conversation, in characters.
+const MAX_CAUSE_CHARS: usize = 1_000;
+
 /// Marks the run failed with the error that ended it and says why in the conversation.
 /// `error` is ASL's `{"Error", "Cause"}`.
 pub async fn report_failure(
