@@ -221,3 +221,104 @@ async fn an_owner_runs_at_most_the_apps_the_cap_allows() {
     assert_eq!(again.status, kiln::model::RunStatus::Succeeded, "{again:?}");
     ctx.deployer.stop(projects[0].id, None).await.unwrap();
 }
+
+/// A deployer whose rollouts never answer: ECS that keeps a deployment IN_PROGRESS, an app
+/// that never passes its health check.
+struct NeverHealthy;
+
+#[async_trait]
+impl kiln::runner::Deployer for NeverHealthy {
+    async fn build_image(
+        &self,
+        _: Uuid,
+        _: u32,
+        _: Vec<File>,
+        _: Uuid,
+    ) -> Result<Option<String>, RunnerError> {
+        Ok(None)
+    }
+    async fn image_ready(&self, _: Option<&str>) -> Result<bool, RunnerError> {
+        Ok(true)
+    }
+    async fn deploy(
+        &self,
+        _: Uuid,
+        _: kiln::model::Environment,
+        _: u32,
+        _: Vec<File>,
+        request: Uuid,
+    ) -> Result<kiln::runner::Rollout, RunnerError> {
+        Ok(kiln::runner::Rollout {
+            id: request.to_string(),
+            url: "https://apps.example.com/never/".into(),
+            resources: serde_json::Map::new(),
+        })
+    }
+    async fn rollout_status(
+        &self,
+        _: &kiln::runner::Rollout,
+    ) -> Result<kiln::runner::RolloutStatus, RunnerError> {
+        Ok(kiln::runner::RolloutStatus::Pending)
+    }
+    async fn logs(&self, _: &kiln::runner::Rollout) -> String {
+        String::new()
+    }
+    async fn stop(&self, _: Uuid, _: Option<kiln::model::Environment>) -> Result<(), RunnerError> {
+        Ok(())
+    }
+}
+
+/// A rollout that never answers fails at `KILN_DEPLOY_TIMEOUT_SECS` on any backend (the
+/// deadline travels in the run's state), and the run says why, instead of polling for ever.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollout_that_never_answers_fails_at_its_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = std::collections::HashMap::from([
+        ("KILN_DATA_DIR".to_owned(), dir.path().display().to_string()),
+        (
+            "KILN_VENV_DIR".to_owned(),
+            kiln_integration_tests::runtime_venv_dir(),
+        ),
+        ("KILN_DEPLOY_TIMEOUT_SECS".to_owned(), "1".to_owned()),
+    ]);
+    let config = kiln::config::Config::from_vars(&vars).unwrap();
+    let mut ctx = kiln::backends::local_state(&config).await.unwrap().agents;
+    ctx.deployer = Arc::new(NeverHealthy);
+    let tasks = Once(ctx.clone());
+    let project = Project::new(Owner::local(), "Stuck".into(), String::new());
+    ctx.projects.create_project(&project).await.unwrap();
+    for (text, intent) in [
+        ("API for notes. Each note has a title", Intent::Create),
+        ("deploy it", Intent::Deploy),
+    ] {
+        // Without a deadline the run would poll for ever: a minute is far past it.
+        let (run, _) = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            kiln_integration_tests::execute_message(
+                ctx.projects.as_ref(),
+                &project,
+                text,
+                intent,
+                &tasks,
+                0.05,
+            ),
+        )
+        .await
+        .expect("the run ends");
+        if intent == Intent::Create {
+            assert_eq!(run.status, kiln::model::RunStatus::Succeeded, "{run:?}");
+            continue;
+        }
+        assert_eq!(run.status, kiln::model::RunStatus::Failed, "{run:?}");
+        let error = run.error.unwrap();
+        assert!(
+            error
+                .message
+                .contains("did not answer its health check within 1 s"),
+            "{}",
+            error.message
+        );
+        let deployments = ctx.projects.list_deployments(project.id).await.unwrap();
+        assert_eq!(deployments[0].status, kiln::model::DeploymentStatus::Failed);
+    }
+}

@@ -77,6 +77,7 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
         tests,
         deployer,
         max_live_deployments: config.max_live_deployments_per_owner,
+        deploy_timeout: Duration::from_secs(config.deploy_timeout_secs),
     };
     let interrupted = fail_interrupted_runs(&ctx).await?;
     if interrupted > 0 {
@@ -213,6 +214,7 @@ pub async fn aws_state_with(
             settings,
         )),
         max_live_deployments: config.max_live_deployments_per_owner,
+        deploy_timeout: Duration::from_secs(config.deploy_timeout_secs),
     };
     Ok(AppState {
         workflow: Arc::new(StepFunctionsWorkflow::new(

@@ -64,7 +64,8 @@ pub struct Config {
     pub venv_dir: PathBuf,
     /// `KILN_TEST_TIMEOUT_SECS`: longest a generated test suite may run (default 600).
     pub test_timeout_secs: u64,
-    /// `KILN_DEPLOY_TIMEOUT_SECS`: longest a deployment may take to answer `/health` (default 120).
+    /// `KILN_DEPLOY_TIMEOUT_SECS`: longest a deployment may take to answer `/health` (default
+    /// 120), on every backend: the DevOps steps carry the deadline in the run's state.
     pub deploy_timeout_secs: u64,
     /// `KILN_PIPELINE_TIME_SCALE`: multiplies the pipeline's Wait and Retry intervals when the
     /// local interpreter runs it (default 0.1: the state machine is timed for AWS, where a
@@ -193,7 +194,6 @@ pub const LOCAL_ONLY: &[&str] = &[
     "KILN_PYTHON",
     "KILN_VENV_DIR",
     "KILN_TEST_TIMEOUT_SECS",
-    "KILN_DEPLOY_TIMEOUT_SECS",
     "KILN_PIPELINE_TIME_SCALE",
 ];
 

@@ -60,6 +60,9 @@ struct Target {
     deployment_id: Uuid,
     version: u32,
     rollout: Rollout,
+    /// When the rollout must answer its health check by, in Unix seconds.
+    #[serde(default)]
+    deadline: Option<i64>,
     #[serde(default)]
     outcome: Option<String>,
     #[serde(default)]
@@ -112,6 +115,7 @@ pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, 
             deployment_id: deployment.id,
             version: number,
             rollout,
+            deadline: Some(now().unix_timestamp() + ctx.deploy_timeout.as_secs() as i64),
             outcome: None,
             failure: None,
         });
@@ -184,6 +188,14 @@ pub(super) async fn check(
     let mut done = true;
     for t in targets.iter_mut().filter(|t| t.outcome.is_none()) {
         match ctx.deployer.rollout_status(&t.rollout).await? {
+            // Past its deadline a rollout has failed, whatever the backend still says.
+            RolloutStatus::Pending if t.deadline.is_some_and(|d| now().unix_timestamp() > d) => {
+                t.outcome = Some("failed".into());
+                t.failure = Some(format!(
+                    "the app did not answer its health check within {} s",
+                    ctx.deploy_timeout.as_secs()
+                ));
+            }
             RolloutStatus::Pending => done = false,
             RolloutStatus::Running => t.outcome = Some("running".into()),
             RolloutStatus::Failed(log) => {

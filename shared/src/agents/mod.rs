@@ -42,6 +42,9 @@ pub struct AgentContext {
     pub deployer: Arc<dyn Deployer>,
     /// Most apps one owner may have running at once (`KILN_MAX_LIVE_DEPLOYMENTS`).
     pub max_live_deployments: usize,
+    /// Longest a rollout may take to answer its health check (`KILN_DEPLOY_TIMEOUT_SECS`),
+    /// counted from its start in the run's state, on every backend.
+    pub deploy_timeout: std::time::Duration,
 }
 
 macro_rules! steps {
