@@ -439,6 +439,21 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
         groups.target_groups()[0].health_check_path(),
         Some(format!("/{name}/health").as_str())
     );
+    // Healthy after two checks 10 s apart; a replaced version drains for 30 s.
+    assert_eq!(
+        groups.target_groups()[0].health_check_interval_seconds(),
+        Some(10)
+    );
+    assert_eq!(groups.target_groups()[0].healthy_threshold_count(), Some(2));
+    let attributes = elb
+        .describe_target_group_attributes()
+        .target_group_arn(groups.target_groups()[0].target_group_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(attributes.attributes().iter().any(|a| a.key()
+        == Some("deregistration_delay.timeout_seconds")
+        && a.value() == Some("30")));
     let rules = elb
         .describe_rules()
         .listener_arn(&listener)

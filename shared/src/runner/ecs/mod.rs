@@ -119,6 +119,7 @@ impl EcsDeployer {
         "ecs:UpdateService",
         "elasticloadbalancing:DescribeTargetGroups",
         "elasticloadbalancing:CreateTargetGroup",
+        "elasticloadbalancing:ModifyTargetGroupAttributes",
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:CreateRule",
         "secretsmanager:CreateSecret",

@@ -36,6 +36,11 @@ fn lifecycle_policy() -> String {
     .to_string()
 }
 
+/// Seconds between the load balancer's health checks of an app.
+pub const HEALTH_CHECK_INTERVAL_SECS: i32 = 10;
+/// Seconds a replaced app's tasks get to finish their requests.
+pub const DEREGISTRATION_DELAY_SECS: u32 = 30;
+
 /// The tag that names the deploy request a task definition was registered for.
 const REQUEST_TAG: &str = "kiln:request";
 
@@ -206,14 +211,33 @@ impl EcsDeployer {
             .vpc_id(&self.settings.vpc_id)
             .target_type(TargetTypeEnum::Ip)
             .health_check_path(format!("{base}/health"))
+            // A new version counts as healthy after two checks 10 s apart (ELB's defaults,
+            // 30 s and 5 checks, take 2.5 minutes before the first request reaches it).
+            .health_check_interval_seconds(HEALTH_CHECK_INTERVAL_SECS)
+            .healthy_threshold_count(2)
             .send()
             .await
             .map_err(crate::runner::aws_call_failed)?;
-        out.target_groups
+        let arn = out
+            .target_groups
             .unwrap_or_default()
             .into_iter()
             .find_map(|t| t.target_group_arn)
-            .ok_or_else(|| RunnerError::Process("ELB created no target group".into()))
+            .ok_or_else(|| RunnerError::Process("ELB created no target group".into()))?;
+        // The old version's tasks finish their requests in 30 s, not ELB's default 300.
+        self.elb
+            .modify_target_group_attributes()
+            .target_group_arn(&arn)
+            .attributes(
+                aws_sdk_elasticloadbalancingv2::types::TargetGroupAttribute::builder()
+                    .key("deregistration_delay.timeout_seconds")
+                    .value(DEREGISTRATION_DELAY_SECS.to_string())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(crate::runner::aws_call_failed)?;
+        Ok(arn)
     }
 
     /// The listener rule sending `{base}` and `{base}/*` to the target group.
