@@ -4,7 +4,7 @@
 //! [`Buildspec`] reads a buildspec of `infra/`; [`run_test_build`] plays a test build's
 //! commands on the source it was given, as CodeBuild's container would.
 //!
-//! A module of the tests that need it: `tests/runners_aws.rs`, and the agents function's
+//! A module of the tests that need it: `tests/runners_aws/`, and the agents function's
 //! `pipeline_on_aws.rs` (by `#[path]`).
 
 #![allow(dead_code)]

@@ -20,6 +20,21 @@ use crate::store::{
     decode_cursor, encode_cursor, Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult,
 };
 
+impl DynamoStore {
+    /// Why a conditional save of `project` failed: another writer saved first, or the project
+    /// is gone.
+    async fn stale_or_missing(&self, project: &Project) -> StoreError {
+        match self.get_item(pk(project.id), "META".into()).await {
+            Ok(Some(_)) => StoreError::Conflict(format!(
+                "project {} was changed by someone else (revision {} is stale)",
+                project.id, project.revision
+            )),
+            Ok(None) => StoreError::NotFound("project"),
+            Err(e) => e,
+        }
+    }
+}
+
 #[async_trait]
 impl ProjectStore for DynamoStore {
     async fn create_project(&self, project: &Project) -> StoreResult<()> {
@@ -151,15 +166,7 @@ impl ProjectStore for DynamoStore {
             .await;
         match out {
             Ok(_) => Ok(next),
-            Err(e) if is_conditional(&e) => {
-                match self.get_item(pk(project.id), "META".into()).await? {
-                    Some(_) => Err(StoreError::Conflict(format!(
-                        "project {} was changed by someone else (revision {} is stale)",
-                        project.id, project.revision
-                    ))),
-                    None => Err(StoreError::NotFound("project")),
-                }
-            }
+            Err(e) if is_conditional(&e) => Err(self.stale_or_missing(project).await),
             Err(e) => Err(backend(e)),
         }
     }
@@ -197,15 +204,7 @@ impl ProjectStore for DynamoStore {
         match self.transact(items, "message").await {
             Ok(()) => Ok(next),
             // The first item is the project's: missing, or saved by someone else first.
-            Err(StoreError::NotFound(_)) => {
-                match self.get_item(pk(project.id), "META".into()).await? {
-                    Some(_) => Err(StoreError::Conflict(format!(
-                        "project {} was changed by someone else (revision {} is stale)",
-                        project.id, project.revision
-                    ))),
-                    None => Err(StoreError::NotFound("project")),
-                }
-            }
+            Err(StoreError::NotFound(_)) => Err(self.stale_or_missing(project).await),
             Err(e) => Err(e),
         }
     }

@@ -115,34 +115,10 @@ impl ProjectStore for SqliteStore {
     }
 
     async fn update_project(&self, project: &Project) -> StoreResult<Project> {
-        let mut next = project.clone();
-        next.revision += 1;
-        next.updated_at = now().max(project.updated_at);
+        let next = next_revision(project);
         self.with(move |c| {
-            let changed = c
-                .execute(
-                    "UPDATE projects SET doc = ?1, revision = ?2, updated_us = ?3
-                     WHERE id = ?4 AND revision = ?5",
-                    params![
-                        to_doc(&next)?,
-                        next.revision as i64,
-                        micros(next.updated_at),
-                        next.id.to_string(),
-                        (next.revision - 1) as i64
-                    ],
-                )
-                .map_err(backend)?;
-            if changed == 1 {
-                Ok(next)
-            } else if project_exists(c, &next.id.to_string())? {
-                Err(StoreError::Conflict(format!(
-                    "project {} was changed by someone else (revision {} is stale)",
-                    next.id,
-                    next.revision - 1
-                )))
-            } else {
-                Err(StoreError::NotFound("project"))
-            }
+            save_project(c, &next)?;
+            Ok(next)
         })
         .await
     }
@@ -152,36 +128,11 @@ impl ProjectStore for SqliteStore {
         project: &Project,
         message: &Message,
     ) -> StoreResult<Project> {
-        let mut next = project.clone();
-        next.revision += 1;
-        next.updated_at = now().max(project.updated_at);
+        let next = next_revision(project);
         let message = message.clone();
         self.with(move |c| {
             let tx = c.transaction().map_err(backend)?;
-            let changed = tx
-                .execute(
-                    "UPDATE projects SET doc = ?1, revision = ?2, updated_us = ?3
-                     WHERE id = ?4 AND revision = ?5",
-                    params![
-                        to_doc(&next)?,
-                        next.revision as i64,
-                        micros(next.updated_at),
-                        next.id.to_string(),
-                        (next.revision - 1) as i64
-                    ],
-                )
-                .map_err(backend)?;
-            if changed != 1 {
-                return if project_exists(&tx, &next.id.to_string())? {
-                    Err(StoreError::Conflict(format!(
-                        "project {} was changed by someone else (revision {} is stale)",
-                        next.id,
-                        next.revision - 1
-                    )))
-                } else {
-                    Err(StoreError::NotFound("project"))
-                };
-            }
+            save_project(&tx, &next)?;
             tx.execute(
                 "INSERT INTO messages (id, project_id, client_id, doc) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (project_id, client_id) DO NOTHING",
@@ -500,5 +451,42 @@ impl ProjectStore for SqliteStore {
             )
         })
         .await
+    }
+}
+
+/// The project as its next save writes it: the next revision, now.
+fn next_revision(project: &Project) -> Project {
+    let mut next = project.clone();
+    next.revision += 1;
+    next.updated_at = now().max(project.updated_at);
+    next
+}
+
+/// Writes `next` over the revision before it: a stale revision is a conflict, a project that
+/// is not there is not found.
+fn save_project(c: &rusqlite::Connection, next: &Project) -> StoreResult<()> {
+    let changed = c
+        .execute(
+            "UPDATE projects SET doc = ?1, revision = ?2, updated_us = ?3
+             WHERE id = ?4 AND revision = ?5",
+            params![
+                to_doc(next)?,
+                next.revision as i64,
+                micros(next.updated_at),
+                next.id.to_string(),
+                (next.revision - 1) as i64
+            ],
+        )
+        .map_err(backend)?;
+    if changed == 1 {
+        Ok(())
+    } else if project_exists(c, &next.id.to_string())? {
+        Err(StoreError::Conflict(format!(
+            "project {} was changed by someone else (revision {} is stale)",
+            next.id,
+            next.revision - 1
+        )))
+    } else {
+        Err(StoreError::NotFound("project"))
     }
 }

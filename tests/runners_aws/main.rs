@@ -1,0 +1,82 @@
+//! The AWS runners against moto: CodeBuild runs test suites and builds images; deployments
+//! become an ECR repository, ECS services, target groups and listener rules, read back from
+//! moto afterwards, and are torn down again.
+
+use kiln::model::Environment;
+use kiln::runner::JobBucket;
+use kiln::runner::{
+    CodeBuildTestRunner, Deployer, EcsDeployer, EcsSettings, RolloutStatus, TestRunner, TestStatus,
+};
+use std::collections::BTreeSet;
+
+use kiln_integration_tests::{python, run_in, show, Moto};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+#[path = "../fake_codebuild.rs"]
+mod fake_codebuild;
+
+mod codebuild;
+mod ecs;
+use fake_codebuild::{expand, run_test_build, Buildspec, SentRequests};
+
+struct Aws {
+    moto: Moto,
+    sdk: aws_config::SdkConfig,
+    jobs: JobBucket,
+    fixture: Value,
+}
+
+async fn aws() -> Aws {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let s3 = moto.s3().await;
+    s3.create_bucket()
+        .bucket("kiln-artifacts")
+        .send()
+        .await
+        .unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/aws_fixture.py");
+    let out = run_in(
+        std::path::Path::new("."),
+        &python(),
+        &[script, &moto.endpoint],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let fixture: Value = serde_json::from_slice(&out.stdout).unwrap();
+    Aws {
+        jobs: JobBucket::new(s3, "kiln-artifacts"),
+        moto,
+        sdk,
+        fixture,
+    }
+}
+
+fn files(version: u32) -> Vec<(String, Vec<u8>)> {
+    vec![
+        (
+            "app/main.py".into(),
+            format!("VERSION = {version}\n").into_bytes(),
+        ),
+        ("requirements.txt".into(), b"fastapi==0.165.0\n".to_vec()),
+    ]
+}
+
+/// A project with one passing and one failing test, laid out as generated projects are.
+fn suite() -> Vec<(String, Vec<u8>)> {
+    [
+        ("app/__init__.py", ""),
+        ("app/main.py", "def add(a, b):\n    return a + b\n"),
+        ("conftest.py", ""),
+        (
+            "tests/test_main.py",
+            "from app.main import add\n\n\ndef test_add():\n    assert add(1, 1) == 2\n\n\n\
+             def test_broken():\n    assert add(1, 1) == 3\n",
+        ),
+        ("requirements.txt", "fastapi==0.165.0\n"),
+        ("requirements-dev.txt", "-r requirements.txt\npytest\n"),
+    ]
+    .into_iter()
+    .map(|(path, text)| (path.to_owned(), text.as_bytes().to_vec()))
+    .collect()
+}
