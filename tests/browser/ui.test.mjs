@@ -167,10 +167,10 @@ test("describe, build, test and deploy a project in the browser", { timeout: 600
   assert.match(deployment, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   await page.screenshot({ path: join(shots, "5-files.png") });
 
-  // The deployment link opens the running app.
+  // The deployment link opens the running app, whose root leads to its interactive docs.
   const [app] = await Promise.all([context.waitForEvent("page"), page.click(".block.links a")]);
   await app.waitForLoadState();
-  assert.equal(app.url(), deployment);
+  assert.equal(app.url(), `${deployment}docs`);
   const health = await app.evaluate(async () => (await fetch("health")).json());
   assert.deepEqual(health, { status: "ok" });
   // The app's own OpenAPI document names it (its /docs page needs a CDN, so it is not used here).
