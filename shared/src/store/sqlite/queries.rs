@@ -133,23 +133,7 @@ impl ProjectStore for SqliteStore {
         self.with(move |c| {
             let tx = c.transaction().map_err(backend)?;
             save_project(&tx, &next)?;
-            tx.execute(
-                "INSERT INTO messages (id, project_id, client_id, doc) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (project_id, client_id) DO NOTHING",
-                params![
-                    message.id.to_string(),
-                    message.project_id.to_string(),
-                    message.client_id,
-                    to_doc(&message)?
-                ],
-            )
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(format!("message {} exists", message.id))
-                } else {
-                    backend(e)
-                }
-            })?;
+            insert_message(&tx, &message)?;
             tx.commit().map_err(backend)?;
             Ok(next)
         })
@@ -247,33 +231,7 @@ impl ProjectStore for SqliteStore {
 
     async fn append_message(&self, message: &Message) -> StoreResult<bool> {
         let message = message.clone();
-        self.with(move |c| {
-            // A key already used means the reply was written by an earlier run of its step.
-            let written = c
-                .execute(
-                    "INSERT INTO messages (id, project_id, client_id, doc) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (project_id, client_id) DO NOTHING",
-                    params![
-                        message.id.to_string(),
-                        message.project_id.to_string(),
-                        message.client_id,
-                        to_doc(&message)?
-                    ],
-                )
-                .map_err(|e| match &e {
-                    rusqlite::Error::SqliteFailure(f, _)
-                        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
-                    {
-                        StoreError::NotFound("project")
-                    }
-                    _ if is_unique_violation(&e) => {
-                        StoreError::Conflict(format!("message {} exists", message.id))
-                    }
-                    _ => backend(e),
-                })?;
-            Ok(written == 1)
-        })
-        .await
+        self.with(move |c| insert_message(c, &message)).await
     }
 
     async fn get_message(&self, project_id: Uuid, message_id: Uuid) -> StoreResult<Message> {
@@ -489,4 +447,32 @@ fn save_project(c: &rusqlite::Connection, next: &Project) -> StoreResult<()> {
     } else {
         Err(StoreError::NotFound("project"))
     }
+}
+
+/// Inserts a message; false when its key (`client_id`) is taken already, which means an
+/// earlier run of the step that says it wrote it.
+fn insert_message(c: &rusqlite::Connection, message: &Message) -> StoreResult<bool> {
+    let written = c
+        .execute(
+            "INSERT INTO messages (id, project_id, client_id, doc) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (project_id, client_id) DO NOTHING",
+            params![
+                message.id.to_string(),
+                message.project_id.to_string(),
+                message.client_id,
+                to_doc(message)?
+            ],
+        )
+        .map_err(|e| match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+            {
+                StoreError::NotFound("project")
+            }
+            _ if is_unique_violation(&e) => {
+                StoreError::Conflict(format!("message {} exists", message.id))
+            }
+            _ => backend(e),
+        })?;
+    Ok(written == 1)
 }
