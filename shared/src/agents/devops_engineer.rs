@@ -303,8 +303,10 @@ pub(super) async fn rollback(ctx: &AgentContext, run: &RunInput) -> Result<Value
         .get_message(run.project_id, run.message_id)
         .await?;
     let project = ctx.projects.load_project(run.project_id).await?;
-    let mark = format!("{}/{}", run.run_id, Step::Rollback.name());
-    if project.changed_by.contains(&mark) {
+    if project
+        .changed_by
+        .contains(&super::changed_by_mark(run, Step::Rollback))
+    {
         // An earlier run of this step rolled back, and said so in the same write.
         return Ok(json!({"redeploy": !project.deployments.is_empty()}));
     }

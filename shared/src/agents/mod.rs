@@ -361,7 +361,7 @@ pub(crate) async fn change_and_say<F>(
 where
     F: FnMut(&mut crate::model::Project) -> Result<Option<crate::model::Message>, AgentError>,
 {
-    let mark = format!("{}/{}", run.run_id, step.name());
+    let mark = changed_by_mark(run, step);
     let mut repeat = false;
     let outcome = crate::store::modify_project_and_append(
         ctx.projects.as_ref(),
@@ -384,6 +384,11 @@ where
         Err(AgentError::Store(StoreError::Conflict(_))) => Err(AgentError::Contended),
         other => other.map(|p| (p, repeat)),
     }
+}
+
+/// How a project's `changed_by` names a step of a run.
+pub(crate) fn changed_by_mark(run: &RunInput, step: Step) -> String {
+    format!("{}/{}", run.run_id, step.name())
 }
 
 /// Notes in the project that `mark` (`{run}/{step}`) changed it, keeping the newest few.
