@@ -20,8 +20,9 @@ use aws_sdk_codebuild::error::BoxError;
 use serde_json::Value;
 use serde_yaml::Value as Yaml;
 
-/// Records the body of every JSON-protocol request a client sends (CodeBuild, ECS, …), by
-/// operation, as it goes on the wire.
+/// Records the body of every request a client sends, by operation, as it goes on the wire:
+/// JSON-protocol requests (CodeBuild, ECS, …) as sent; query-protocol requests (CloudFormation)
+/// as one JSON object of their decoded form fields (`Parameters.member.1.ParameterKey`, …).
 #[derive(Debug, Clone, Default)]
 pub struct SentRequests(Arc<Mutex<Vec<(String, Value)>>>);
 
@@ -68,6 +69,13 @@ impl Intercept for SentRequests {
     ) -> Result<(), BoxError> {
         let request = context.request();
         let Some(target) = request.headers().get("x-amz-target") else {
+            if let Some(form) = request.body().bytes() {
+                let fields = form_fields(form);
+                if let Some(Value::String(action)) = fields.get("Action") {
+                    let action = action.clone();
+                    self.0.lock().unwrap().push((action, Value::Object(fields)));
+                }
+            }
             return Ok(());
         };
         let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
@@ -81,6 +89,41 @@ impl Intercept for SentRequests {
             .push((operation, serde_json::from_slice(body)?));
         Ok(())
     }
+}
+
+/// The fields of a form-encoded body (`a=1&b=x%2Fy`), decoded.
+fn form_fields(body: &[u8]) -> serde_json::Map<String, Value> {
+    fn decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                    match u8::from_str_radix(hex, 16) {
+                        Ok(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        Err(_) => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), Value::String(decode(v)))
+        })
+        .collect()
 }
 
 /// A `StartBuild` request as CodeBuild received it.

@@ -420,6 +420,11 @@ pub fn aws_settings(table: &str, state_machine_arn: &str) -> Vec<(&'static str, 
             "arn:aws:iam::123456789012:role/kiln-tasks",
         ),
         ("KILN_APPS_URL", "https://apps.example.com"),
+        ("KILN_STACK_PREFIX", "kiln-test"),
+        (
+            "KILN_STACK_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/kiln-app-stacks",
+        ),
         ("KILN_S3_PATH_STYLE", "true"),
     ]
     .into_iter()

@@ -142,8 +142,8 @@ pub async fn lambda_state(config: &Config) -> Result<AppState, StartError> {
     }
 }
 
-/// The API state for the AWS backend: DynamoDB, S3, Step Functions, CodeBuild, ECR, ECS and
-/// ELB clients built once from `sdk`. The caller is trusted to have verified the owner.
+/// The API state for the AWS backend: DynamoDB, S3, Step Functions, CodeBuild, ECR,
+/// CloudFormation and ELB clients built once from `sdk`. The caller is trusted to have verified the owner.
 #[cfg(feature = "aws")]
 pub async fn aws_state_with(
     config: &Config,
@@ -172,12 +172,11 @@ pub async fn aws_state_with(
         vpc_id: need(&a.vpc_id, "KILN_VPC_ID"),
         execution_role_arn: need(&a.execution_role_arn, "KILN_EXECUTION_ROLE_ARN"),
         public_url: need(&a.apps_url, "KILN_APPS_URL"),
+        stack_prefix: need(&a.stack_prefix, "KILN_STACK_PREFIX"),
+        stack_role_arn: need(&a.stack_role_arn, "KILN_STACK_ROLE_ARN"),
         subnets: a.subnets.clone(),
         security_groups: a.security_groups.clone(),
-        logs: a
-            .apps_log_group
-            .clone()
-            .zip(sdk.region().map(|r| r.to_string())),
+        log_retention_days: a.apps_log_retention_days,
     };
     if settings.subnets.is_empty() {
         missing.push("KILN_SUBNETS".into());
@@ -206,10 +205,9 @@ pub async fn aws_state_with(
         )),
         deployer: Arc::new(EcsDeployer::new(
             aws_sdk_ecr::Client::new(sdk),
-            aws_sdk_ecs::Client::new(sdk),
+            aws_sdk_cloudformation::Client::new(sdk),
             aws_sdk_elasticloadbalancingv2::Client::new(sdk),
             codebuild,
-            aws_sdk_secretsmanager::Client::new(sdk),
             jobs,
             settings,
         )),

@@ -96,8 +96,13 @@ pub struct AwsSettings {
     pub execution_role_arn: Option<String>,
     /// `KILN_APPS_URL`: the load balancer's public base URL.
     pub apps_url: Option<String>,
-    /// `KILN_APPS_LOG_GROUP`: the CloudWatch log group deployed apps write to.
-    pub apps_log_group: Option<String>,
+    /// `KILN_STACK_PREFIX`: the start of every app stack's name, `kiln-<installation>`.
+    pub stack_prefix: Option<String>,
+    /// `KILN_STACK_ROLE_ARN`: the role CloudFormation makes the apps' resources with.
+    pub stack_role_arn: Option<String>,
+    /// `KILN_APPS_LOG_RETENTION_DAYS`: how long deployed apps' logs are kept (one of the
+    /// periods CloudWatch Logs offers; 30 by default).
+    pub apps_log_retention_days: u32,
     /// `KILN_S3_PATH_STYLE`: `true` to address S3 by path (S3-compatible stand-ins need it).
     pub s3_path_style: bool,
 }
@@ -179,8 +184,16 @@ pub const VARIABLES: &[&str] = &[
     "KILN_SECURITY_GROUPS",
     "KILN_EXECUTION_ROLE_ARN",
     "KILN_APPS_URL",
-    "KILN_APPS_LOG_GROUP",
+    "KILN_STACK_PREFIX",
+    "KILN_STACK_ROLE_ARN",
+    "KILN_APPS_LOG_RETENTION_DAYS",
     "KILN_S3_PATH_STYLE",
+];
+
+/// The retention periods CloudWatch Logs accepts, in days.
+pub const LOG_RETENTION_DAYS: &[u32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
 ];
 
 /// Variables only the local backend reads; every other one of [`VARIABLES`] must be set
@@ -292,7 +305,19 @@ impl Config {
             security_groups: list("KILN_SECURITY_GROUPS"),
             execution_role_arn: get("KILN_EXECUTION_ROLE_ARN"),
             apps_url: get("KILN_APPS_URL"),
-            apps_log_group: get("KILN_APPS_LOG_GROUP"),
+            stack_prefix: get("KILN_STACK_PREFIX"),
+            stack_role_arn: get("KILN_STACK_ROLE_ARN"),
+            apps_log_retention_days: {
+                let days: u32 = number(&get, "KILN_APPS_LOG_RETENTION_DAYS", 30, 1)?;
+                if !LOG_RETENTION_DAYS.contains(&days) {
+                    return Err(invalid(
+                        "KILN_APPS_LOG_RETENTION_DAYS",
+                        &days.to_string(),
+                        &format!("one of {LOG_RETENTION_DAYS:?}"),
+                    ));
+                }
+                days
+            },
             s3_path_style: match get("KILN_S3_PATH_STYLE").as_deref() {
                 None | Some("false") => false,
                 Some("true") => true,

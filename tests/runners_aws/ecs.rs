@@ -1,5 +1,7 @@
-//! The ECS deployer on moto: repositories, images, task definitions, services, routes and
-//! secrets, read back, and torn down again.
+//! The ECS deployer on moto: repositories and images, then one CloudFormation stack per
+//! project environment made from the version's own `deploy/cloudformation.yaml` (the requests
+//! as sent on the wire, the stacks and the ECS services and rules moto makes from them), and
+//! all of it torn down again.
 
 use super::*;
 
@@ -8,22 +10,21 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
     let aws = aws().await;
     let ecr = aws_sdk_ecr::Client::new(&aws.sdk);
     let sent = SentRequests::default();
-    let ecs = aws_sdk_ecs::Client::from_conf(
-        aws_sdk_ecs::config::Builder::from(&aws.sdk)
+    let cloudformation = aws_sdk_cloudformation::Client::from_conf(
+        aws_sdk_cloudformation::config::Builder::from(&aws.sdk)
             .interceptor(sent.clone())
             .build(),
     );
+    let ecs = aws_sdk_ecs::Client::new(&aws.sdk);
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&aws.sdk);
-    let secrets = aws_sdk_secretsmanager::Client::new(&aws.sdk);
     let codebuild = sent.codebuild(&aws.sdk);
     let f = &aws.fixture;
     let listener = f["listener_arn"].as_str().unwrap().to_owned();
     let deployer = EcsDeployer::new(
         ecr.clone(),
-        ecs.clone(),
+        cloudformation.clone(),
         elb.clone(),
         codebuild.clone(),
-        secrets.clone(),
         aws.jobs.clone(),
         EcsSettings {
             cluster: "kiln-apps".into(),
@@ -39,7 +40,9 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
             security_groups: vec![f["security_group"].as_str().unwrap().into()],
             execution_role_arn: "arn:aws:iam::123456789012:role/kiln-tasks".into(),
             public_url: "https://apps.example.com/".into(),
-            logs: Some(("/kiln/test/apps".into(), "us-east-1".into())),
+            stack_prefix: "kiln-test".into(),
+            stack_role_arn: STACK_ROLE.into(),
+            log_retention_days: 14,
         },
     );
     let project = Uuid::now_v7();
@@ -130,268 +133,227 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
         );
     }
 
-    // The rollout: task definition, target group, path rule, service.
+    // The rollout: one stack per environment, made from the version's own template.
+    let name = format!("kiln-{}-dev", &project.simple().to_string()[..12]);
+    let stack = format!("kiln-test-{}-dev", project.simple());
+    let version_1 = generated();
+    let template = file_of(&version_1, "deploy/cloudformation.yaml");
     let request = Uuid::now_v7();
     let rollout = deployer
-        .deploy(project, Environment::Dev, 1, files(1), request)
+        .deploy(project, Environment::Dev, 1, version_1.clone(), request)
         .await
         .unwrap();
-    // The same request again (the deploy step retried) is the same rollout: no second task
-    // definition, no second service change.
+    // The same request again (the deploy step retried) is the same rollout: nothing new.
     let again = deployer
-        .deploy(project, Environment::Dev, 1, files(1), request)
+        .deploy(project, Environment::Dev, 1, version_1.clone(), request)
         .await
         .unwrap();
     assert_eq!(again, rollout, "a repeated request returns its rollout");
-    let registered = sent.bodies("RegisterTaskDefinition");
-    assert_eq!(registered.len(), 1);
-    // The task runs on the CPU the image was built for: the template's image builds run on
-    // CodeBuild's ARM containers, so the task definition asks Fargate for ARM64 Linux.
-    let template: serde_yaml::Value = serde_yaml::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../infra/template.yaml"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let builds_on = &template["Resources"]["ImageProject"]["Properties"]["Environment"]["Type"];
-    let architecture = match builds_on.as_str() {
-        Some("ARM_CONTAINER" | "ARM_LAMBDA_CONTAINER") => "ARM64",
-        Some("LINUX_CONTAINER" | "LINUX_LAMBDA_CONTAINER") => "X86_64",
-        other => panic!("the image project builds on {other:?}"),
-    };
+    let creates = sent.bodies("CreateStack");
+    assert_eq!(creates.len(), 1, "{creates:?}");
+    assert!(sent.bodies("UpdateStack").is_empty());
+    let create = &creates[0];
+    assert_eq!(create["StackName"], json!(stack));
     assert_eq!(
-        registered[0]["runtimePlatform"],
-        json!({"cpuArchitecture": architecture, "operatingSystemFamily": "LINUX"}),
-        "images built on {builds_on:?} run on {architecture}"
+        create["RoleARN"],
+        json!(STACK_ROLE),
+        "made with the stacks' role"
     );
     assert_eq!(
-        sent.bodies("CreateService").len() + sent.bodies("UpdateService").len(),
-        1
+        create["TemplateBody"],
+        json!(template),
+        "the version's file, as it is"
     );
+    let token = create["ClientRequestToken"].as_str().unwrap();
+    assert!(token.starts_with(&format!("kiln-{request}-p")), "{token}");
+    let given = parameters(create);
+    // Every parameter the template declares without a default is given, and nothing else.
+    let declared: serde_yaml::Value = serde_yaml::from_str(&template).unwrap();
+    let declared = declared["Parameters"].as_mapping().unwrap().clone();
+    for (key, spec) in &declared {
+        let key = key.as_str().unwrap();
+        assert!(
+            given.contains_key(key) || spec.get("Default").is_some(),
+            "{key} is required and not given: {given:?}"
+        );
+    }
+    for key in given.keys() {
+        assert!(
+            declared.contains_key(serde_yaml::Value::String(key.clone())),
+            "{key} is not a parameter of the template"
+        );
+    }
+    let uri = repo.repository_uri().unwrap();
     assert_eq!(
-        sent.bodies("CreateService")[0]["clientToken"],
-        json!(request.to_string())
+        given["ImageUri"],
+        format!("{uri}:v1"),
+        "where the image was pushed"
     );
-    let name = format!("kiln-{}-dev", &project.simple().to_string()[..12]);
+    assert_eq!(given["BasePath"], format!("/{name}"));
+    assert_eq!(given["ProjectId"], project.to_string());
+    assert_eq!(given["Environment"], "dev");
+    assert_eq!(given["Version"], "1");
+    assert_eq!(given["ListenerArn"], listener);
+    assert_eq!(given["ClusterName"], "kiln-apps");
+    assert_eq!(given["LogRetentionDays"], "14");
+    assert_eq!(given["DeployRequest"], format!("kiln-{request}"));
+    assert_eq!(
+        given["Subnets"],
+        f["subnets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let priority: i32 = given["ListenerRulePriority"].parse().unwrap();
+    assert!((1..=50_000).contains(&priority));
+    assert_eq!(
+        stack_tags(create),
+        [
+            ("kiln:environment".to_owned(), "dev".to_owned()),
+            ("kiln:project".to_owned(), project.to_string()),
+            ("kiln:version".to_owned(), "1".to_owned()),
+        ]
+        .into_iter()
+        .collect::<BTreeMap<_, _>>()
+    );
     assert_eq!(rollout.url, format!("https://apps.example.com/{name}/"));
-    let services = ecs
+    // moto makes a stack at once: the rollout answers.
+    assert_eq!(
+        deployer.rollout_status(&rollout).await.unwrap(),
+        RolloutStatus::Running
+    );
+
+    // What the stack made: the service in the cluster, the path rule at the chosen priority.
+    let outputs = outputs(&cloudformation, &stack).await;
+    let service = ecs
         .describe_services()
         .cluster("kiln-apps")
-        .services(&name)
+        .services(&outputs["ServiceArn"])
         .send()
         .await
-        .unwrap();
-    let service = services.services()[0].clone();
+        .unwrap()
+        .services()[0]
+        .clone();
     assert_eq!(service.status(), Some("ACTIVE"));
-    assert_eq!(service.desired_count(), 1);
-    assert_eq!(service.launch_type().map(|l| l.as_str()), Some("FARGATE"));
-    let task = ecs
-        .describe_task_definition()
-        .task_definition(service.task_definition().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let container = task.task_definition().unwrap().container_definitions()[0].clone();
-    assert_eq!(
-        container.image(),
-        Some(format!("{}:v1", repo.repository_uri().unwrap()).as_str())
-    );
-    assert!(container
-        .environment()
-        .iter()
-        .any(|e| e.name() == Some("BASE_PATH") && e.value() == Some(&format!("/{name}"))));
-    // The JWT secret is a reference to Secrets Manager, never a value in the definition.
-    assert!(
-        container
-            .environment()
-            .iter()
-            .all(|e| e.name() != Some("JWT_SECRET")),
-        "{:?}",
-        container.environment()
-    );
-    let jwt = container
-        .secrets()
-        .iter()
-        .find(|s| s.name() == "JWT_SECRET")
-        .expect("JWT_SECRET from Secrets Manager")
-        .value_from()
-        .to_owned();
-    let value = secrets
-        .get_secret_value()
-        .secret_id(&jwt)
-        .send()
-        .await
-        .unwrap();
-    assert!(value.secret_string().unwrap().len() >= 32);
-    assert_eq!(
-        value.name(),
-        Some(format!("kiln/{project}/dev/jwt-secret").as_str())
-    );
-    let logs = container
-        .log_configuration()
-        .expect("the container logs to CloudWatch");
-    assert_eq!(logs.options().unwrap()["awslogs-group"], "/kiln/test/apps");
-    let groups = elb
-        .describe_target_groups()
-        .names(&name)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        groups.target_groups()[0].health_check_path(),
-        Some(format!("/{name}/health").as_str())
-    );
-    // Healthy after two checks 10 s apart; a replaced version drains for 30 s.
-    assert_eq!(
-        groups.target_groups()[0].health_check_interval_seconds(),
-        Some(10)
-    );
-    assert_eq!(groups.target_groups()[0].healthy_threshold_count(), Some(2));
-    let attributes = elb
-        .describe_target_group_attributes()
-        .target_group_arn(groups.target_groups()[0].target_group_arn().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert!(attributes.attributes().iter().any(|a| a.key()
-        == Some("deregistration_delay.timeout_seconds")
-        && a.value() == Some("30")));
     let rules = elb
         .describe_rules()
         .listener_arn(&listener)
         .send()
         .await
         .unwrap();
-    let patterns: Vec<String> = rules
+    let rule = rules
         .rules()
         .iter()
-        .flat_map(|r| r.conditions().iter())
+        .find(|r| r.rule_arn() == Some(outputs["PathRuleArn"].as_str()))
+        .expect("the stack's rule is on the listener");
+    assert_eq!(rule.priority(), Some(priority.to_string().as_str()));
+    let patterns: Vec<String> = rule
+        .conditions()
+        .iter()
         .flat_map(|c| {
-            c.values().iter().cloned().chain(
-                c.path_pattern_config()
-                    .map(|p| p.values().to_vec())
-                    .unwrap_or_default(),
-            )
+            c.path_pattern_config()
+                .map(|p| p.values().to_vec())
+                .unwrap_or_default()
         })
         .collect();
-    assert!(patterns.contains(&format!("/{name}/*")), "{patterns:?}");
-    // Right after CreateService no task runs yet: ECS reports the service's one deployment
-    // PRIMARY and IN_PROGRESS until it is steady (COMPLETED), or until the circuit breaker,
-    // which the deployer turns on, gives up on it (FAILED, rolled back). In progress is pending.
-    let deployments = service.deployments();
-    assert_eq!(deployments.len(), 1, "{deployments:?}");
-    assert_eq!(deployments[0].status(), Some("PRIMARY"));
+    assert_eq!(patterns, [format!("/{name}"), format!("/{name}/*")]);
+
+    // A redeploy updates the same stack: the rule keeps its priority; version and request change.
+    let second_request = Uuid::now_v7();
+    let second = deployer
+        .deploy(project, Environment::Dev, 2, generated(), second_request)
+        .await
+        .unwrap();
+    assert_ne!(second, rollout);
+    let updates = sent.bodies("UpdateStack");
+    assert_eq!(updates.len(), 1);
+    assert_eq!(sent.bodies("CreateStack").len(), 1);
+    let update = &updates[0];
+    assert_eq!(update["StackName"], json!(stack));
+    assert_eq!(update["RoleARN"], json!(STACK_ROLE));
     assert_eq!(
-        deployments[0].task_definition(),
-        rollout.resources["task_definition_arn"].as_str()
+        update["ClientRequestToken"],
+        json!(format!("kiln-{second_request}"))
     );
+    let given = parameters(update);
+    assert_eq!(given["ListenerRulePriority"], "(previous)");
+    assert_eq!(given["Version"], "2");
+    assert_eq!(given["ImageUri"], format!("{uri}:v2"));
+    assert_eq!(stack_tags(update)["kiln:version"], "2");
     assert_eq!(
-        deployments[0].rollout_state(),
-        Some(&aws_sdk_ecs::types::DeploymentRolloutState::InProgress)
+        deployer.rollout_status(&second).await.unwrap(),
+        RolloutStatus::Running
     );
-    assert_eq!(deployments[0].running_count(), 0);
-    assert_eq!(
+    // A poll of the first rollout never applies it again over the second (that would roll the
+    // newer version back): the stack holds another request now.
+    assert_ne!(
         deployer.rollout_status(&rollout).await.unwrap(),
         RolloutStatus::Pending
     );
-    let created = sent.bodies("CreateService");
-    assert_eq!(
-        created[0]["deploymentConfiguration"]["deploymentCircuitBreaker"],
-        json!({"enable": true, "rollback": true}),
-        "a rollout that cannot get healthy ends FAILED instead of pending for ever"
-    );
+    assert_eq!(sent.bodies("UpdateStack").len(), 1, "polls change nothing");
+    assert_eq!(sent.bodies("CreateStack").len(), 1);
 
-    // A redeploy updates the same service to a new task definition; staging is its own service.
-    let second = deployer
-        .deploy(project, Environment::Dev, 2, files(2), Uuid::now_v7())
-        .await
-        .unwrap();
-    assert_ne!(
-        second.resources["task_definition_arn"],
-        rollout.resources["task_definition_arn"]
-    );
-    assert_eq!(
-        second.resources["service_arn"],
-        rollout.resources["service_arn"]
-    );
-    // Tokens signed for version 1 stay valid: version 2 reads the same secret.
-    let second_task = ecs
-        .describe_task_definition()
-        .task_definition(second.resources["task_definition_arn"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        second_task
-            .task_definition()
-            .unwrap()
-            .container_definitions()[0]
-            .secrets()[0]
-            .value_from(),
-        jwt
-    );
-    let updated = sent.bodies("UpdateService");
-    assert_eq!(
-        updated[0]["deploymentConfiguration"]["deploymentCircuitBreaker"],
-        json!({"enable": true, "rollback": true}),
-        "services made before the circuit breaker was turned on get it too"
-    );
-    let rules_after = elb
-        .describe_rules()
-        .listener_arn(&listener)
-        .send()
-        .await
-        .unwrap()
-        .rules()
-        .len();
-    assert_eq!(rules_after, rules.rules().len(), "the path rule is reused");
+    // Staging is a stack of its own, with a rule at another priority.
     deployer
-        .deploy(project, Environment::Staging, 2, files(2), Uuid::now_v7())
+        .deploy(
+            project,
+            Environment::Staging,
+            2,
+            generated(),
+            Uuid::now_v7(),
+        )
         .await
         .unwrap();
-    let listed = ecs
-        .list_services()
-        .cluster("kiln-apps")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listed.service_arns().len(), 2);
+    let creates = sent.bodies("CreateStack");
+    assert_eq!(creates.len(), 2);
+    assert_eq!(
+        creates[1]["StackName"],
+        json!(format!("kiln-test-{}-staging", project.simple()))
+    );
+    assert_ne!(
+        parameters(&creates[1])["ListenerRulePriority"],
+        priority.to_string()
+    );
 
-    // Deleting the project tears it all down.
+    // A version made before deployments had a template says what to do.
+    let refused = deployer
+        .deploy(project, Environment::Dev, 3, files(3), Uuid::now_v7())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("deploy/cloudformation.yaml") && refused.contains("build it again"),
+        "{refused}"
+    );
+
+    // Deleting the project deletes its stacks (and with them all they made) and its images.
     deployer.stop(project, None).await.unwrap();
-    let services = ecs
-        .describe_services()
-        .cluster("kiln-apps")
-        .services(&name)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        services
-            .services()
-            .iter()
-            .all(|s| s.status() != Some("ACTIVE")),
-        "{services:?}"
-    );
-    let rules = elb
-        .describe_rules()
-        .listener_arn(&listener)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        rules.rules().iter().all(|r| r.is_default() == Some(true)),
-        "only the default rule is left: {rules:?}"
-    );
-    assert!(elb
-        .describe_target_groups()
-        .send()
-        .await
-        .unwrap()
-        .target_groups()
-        .is_empty());
+    let deleted: BTreeSet<String> = sent
+        .bodies("DeleteStack")
+        .iter()
+        .map(|b| b["StackName"].as_str().unwrap().to_owned())
+        .collect();
+    let every: BTreeSet<String> = Environment::ALL
+        .iter()
+        .map(|e| format!("kiln-test-{}-{}", project.simple(), e.as_str()))
+        .collect();
+    assert_eq!(deleted, every);
+    for environment in ["dev", "staging"] {
+        let gone = cloudformation
+            .describe_stacks()
+            .stack_name(format!("kiln-test-{}-{environment}", project.simple()))
+            .send()
+            .await;
+        assert!(
+            gone.is_err()
+                || gone.unwrap().stacks()[0].stack_status()
+                    == Some(&aws_sdk_cloudformation::types::StackStatus::DeleteComplete),
+            "the {environment} stack is deleted with the project"
+        );
+    }
     assert!(ecr
         .describe_repositories()
         .send()
@@ -399,16 +361,94 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
         .unwrap()
         .repositories()
         .is_empty());
-    for environment in ["dev", "staging"] {
-        let gone = secrets
-            .describe_secret()
-            .secret_id(format!("kiln/{project}/{environment}/jwt-secret"))
-            .send()
-            .await;
-        assert!(
-            gone.is_err() || gone.unwrap().deleted_date().is_some(),
-            "the {environment} secret is deleted with the project"
-        );
-    }
     let _ = &aws.moto;
+}
+
+const STACK_ROLE: &str = "arn:aws:iam::123456789012:role/kiln-app-stacks";
+
+/// A generated project's files (the golden library spec: SQLite, authentication).
+fn generated() -> Vec<(String, Vec<u8>)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/golden/specs/library_sqlite_auth.json"
+    );
+    let spec: kiln::spec::AppSpec =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    kiln::generator::generate_code(&spec)
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.path, f.contents.into_bytes()))
+        .collect()
+}
+
+fn file_of(files: &[(String, Vec<u8>)], path: &str) -> String {
+    let (_, bytes) = files
+        .iter()
+        .find(|(p, _)| p == path)
+        .unwrap_or_else(|| panic!("no {path}"));
+    String::from_utf8(bytes.clone()).unwrap()
+}
+
+/// The `Parameters.member.N` of a CloudFormation request: value, or `(previous)`.
+fn parameters(body: &Value) -> BTreeMap<String, String> {
+    members(body, "Parameters", "ParameterKey")
+        .into_iter()
+        .map(|(key, fields)| {
+            let value = if fields.get("UsePreviousValue").map(String::as_str) == Some("true") {
+                "(previous)".to_owned()
+            } else {
+                fields.get("ParameterValue").cloned().unwrap_or_default()
+            };
+            (key, value)
+        })
+        .collect()
+}
+
+/// The `Tags.member.N` of a CloudFormation request.
+fn stack_tags(body: &Value) -> BTreeMap<String, String> {
+    members(body, "Tags", "Key")
+        .into_iter()
+        .map(|(key, fields)| (key, fields["Value"].clone()))
+        .collect()
+}
+
+/// The members of a query-protocol list, by the field named `key`.
+fn members(body: &Value, list: &str, key: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut by_index: BTreeMap<u32, BTreeMap<String, String>> = BTreeMap::new();
+    for (name, value) in body.as_object().unwrap() {
+        let Some(rest) = name.strip_prefix(&format!("{list}.member.")) else {
+            continue;
+        };
+        let (index, field) = rest.split_once('.').unwrap();
+        by_index
+            .entry(index.parse().unwrap())
+            .or_default()
+            .insert(field.to_owned(), value.as_str().unwrap().to_owned());
+    }
+    by_index
+        .into_values()
+        .map(|fields| (fields[key].clone(), fields))
+        .collect()
+}
+
+async fn outputs(
+    cloudformation: &aws_sdk_cloudformation::Client,
+    stack: &str,
+) -> BTreeMap<String, String> {
+    let described = cloudformation
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .unwrap();
+    described.stacks()[0]
+        .outputs()
+        .iter()
+        .map(|o| {
+            (
+                o.output_key().unwrap().to_owned(),
+                o.output_value().unwrap().to_owned(),
+            )
+        })
+        .collect()
 }

@@ -1,13 +1,13 @@
 //! The AWS runners against moto: CodeBuild runs test suites and builds images; deployments
-//! become an ECR repository, ECS services, target groups and listener rules, read back from
-//! moto afterwards, and are torn down again.
+//! become an ECR repository and a CloudFormation stack per environment, read back from moto
+//! afterwards, and are torn down again.
 
 use kiln::model::Environment;
 use kiln::runner::JobBucket;
 use kiln::runner::{
     CodeBuildTestRunner, Deployer, EcsDeployer, EcsSettings, RolloutStatus, TestRunner, TestStatus,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kiln_integration_tests::{python, run_in, show, Moto};
 use serde_json::{json, Value};

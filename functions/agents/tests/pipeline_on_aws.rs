@@ -294,7 +294,40 @@ async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ec
     assert_eq!(deployment.status, DeploymentStatus::Running);
     let url = deployment.url.clone().unwrap();
     assert!(url.starts_with("https://apps.example.com/kiln-"), "{url}");
-    let service = deployment.resources["service_arn"].as_str().unwrap();
+    // The environment is a stack made from the version's template; its service runs.
+    let stack = deployment.resources["stack"].as_str().unwrap();
+    let described = aws
+        .cloudformation
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .unwrap();
+    let made = &described.stacks()[0];
+    assert_eq!(
+        made.stack_status(),
+        Some(&aws_sdk_cloudformation::types::StackStatus::CreateComplete)
+    );
+    let parameter = |key: &str| {
+        made.parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some(key))
+            .and_then(|p| p.parameter_value())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(parameter("ProjectId"), project.id.to_string());
+    assert_eq!(parameter("Version"), "1");
+    assert_eq!(
+        parameter("ImageUri"),
+        deployment.resources["image"].as_str().unwrap()
+    );
+    let service = made
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some("ServiceArn"))
+        .and_then(|o| o.output_value())
+        .unwrap();
     let described = aws
         .ecs
         .describe_services()
@@ -305,10 +338,6 @@ async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ec
         .unwrap();
     let service = &described.services()[0];
     assert_eq!(service.status(), Some("ACTIVE"));
-    assert_eq!(
-        service.task_definition(),
-        deployment.resources["task_definition_arn"].as_str()
-    );
     assert!(
         deployment.resources["image"]
             .as_str()

@@ -122,6 +122,7 @@ pub fn generate_code(spec: &AppSpec) -> Result<Vec<GeneratedFile>, GenerateError
         "pyproject.toml",
         "Dockerfile",
         ".dockerignore",
+        "deploy/cloudformation.yaml",
         ".github/workflows/ci.yml",
         "buildspec.yml",
     ] {

@@ -81,6 +81,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("Dockerfile", include_str!("../../templates/Dockerfile.j2")),
     (
+        "deploy/cloudformation.yaml",
+        include_str!("../../templates/deploy/cloudformation.yaml.j2"),
+    ),
+    (
         ".dockerignore",
         include_str!("../../templates/dockerignore.j2"),
     ),

@@ -16,7 +16,7 @@ pub use bucket::JobBucket;
 #[cfg(feature = "aws")]
 pub use codebuild::CodeBuildTestRunner;
 #[cfg(feature = "aws")]
-pub use ecs::{EcsDeployer, EcsSettings};
+pub use ecs::{EcsDeployer, EcsSettings, TEMPLATE_BODY_LIMIT, TEMPLATE_PATH};
 pub use local::{LocalDeployer, LocalRunnerSettings, LocalTestRunner};
 
 /// A zip archive of a version's files, as CodeBuild takes its source.

@@ -1,6 +1,6 @@
 //! An AWS installation on moto for the pipeline tests: the template's table, the artifacts
 //! bucket, CodeBuild (recorded; each test build's buildspec played on its source with real
-//! pytest), ECR, ECS and ELB, with a DynamoDB client the tests can take down; and the state
+//! pytest), ECR, CloudFormation (which makes ECS services and ELB rules on moto), with a DynamoDB client the tests can take down; and the state
 //! machine run with every Task invoking the agents Lambda's handler, as Step Functions would.
 #![allow(dead_code)]
 
@@ -60,6 +60,8 @@ pub struct Installation {
     s3: aws_sdk_s3::Client,
     /// ECS, to read back what was deployed.
     pub ecs: aws_sdk_ecs::Client,
+    /// CloudFormation, to read back the stacks deployments made.
+    pub cloudformation: aws_sdk_cloudformation::Client,
     dynamodb_down: Unreachable,
     /// How many more invocations of a state find DynamoDB unreachable.
     outages: Mutex<HashMap<String, u32>>,
@@ -126,6 +128,7 @@ pub async fn installation() -> Installation {
         played: AtomicUsize::new(0),
         s3,
         ecs: aws_sdk_ecs::Client::new(&sdk),
+        cloudformation: aws_sdk_cloudformation::Client::new(&sdk),
         dynamodb_down,
         outages: Mutex::new(HashMap::new()),
         failures: Mutex::new(Vec::new()),

@@ -1,20 +1,21 @@
-//! `Deployer` on AWS: an ECR repository per project, images built by CodeBuild, and an ECS
-//! Fargate service per project and environment behind a path rule of a shared load balancer.
+//! `Deployer` on AWS: an ECR repository per project, images built by CodeBuild, and one
+//! CloudFormation stack per project environment, made from the version's own
+//! `deploy/cloudformation.yaml` (an ECS Fargate service behind a path rule of the shared load
+//! balancer, its target group, log group, alarms and secrets). CloudFormation rolls a failed
+//! update back and deletes everything with the stack.
 
 mod resources;
-mod secrets;
+mod stack;
 
 use async_trait::async_trait;
-use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration,
-    LaunchType, LoadBalancer, NetworkConfiguration,
-};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::codebuild::{build_status, start_build};
 use super::{zip_files, Deployer, File, JobBucket, Rollout, RolloutStatus, RunnerError};
 use crate::model::Environment;
+use stack::{Judgement, StackRequest};
+pub use stack::{TEMPLATE_BODY_LIMIT, TEMPLATE_PATH};
 
 /// The buildspec of image builds.
 pub const IMAGE_BUILDSPEC: &str = include_str!("../../../../infra/buildspec-image.yml");
@@ -34,41 +35,30 @@ pub struct EcsSettings {
     pub subnets: Vec<String>,
     /// Security groups of the tasks.
     pub security_groups: Vec<String>,
-    /// The role tasks start with (pulls images, writes logs).
+    /// The role tasks start with (pulls images, writes logs, reads the apps' secrets).
     pub execution_role_arn: String,
     /// The load balancer's public base URL, e.g. `https://apps.example.com`.
     pub public_url: String,
-    /// The CloudWatch log group and region the apps' containers log to, if any.
-    pub logs: Option<(String, String)>,
+    /// The start of every stack's name, `kiln-<installation>`: the agents may only touch
+    /// stacks under it.
+    pub stack_prefix: String,
+    /// The role CloudFormation makes the stacks' resources with.
+    pub stack_role_arn: String,
+    /// How long the apps' logs are kept.
+    pub log_retention_days: u32,
 }
 
-/// Deploys to ECS Fargate.
+/// Deploys to ECS Fargate through CloudFormation.
 pub struct EcsDeployer {
     ecr: aws_sdk_ecr::Client,
-    ecs: aws_sdk_ecs::Client,
+    cloudformation: aws_sdk_cloudformation::Client,
     elb: aws_sdk_elasticloadbalancingv2::Client,
     codebuild: aws_sdk_codebuild::Client,
-    secrets: aws_sdk_secretsmanager::Client,
     bucket: JobBucket,
     settings: EcsSettings,
 }
 
-/// A request that could not be built (a defect of Kiln, not of AWS).
-fn built<E: std::error::Error + 'static>(e: E) -> RunnerError {
-    RunnerError::Process(aws_sdk_ecs::error::DisplayErrorContext(e).to_string())
-}
-
-/// Whether an AWS error says the thing does not exist (nothing to tear down, then).
-fn is_missing<E, R>(e: &aws_sdk_ecs::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_ecs::error::ProvideErrorMetadata,
-{
-    e.as_service_error()
-        .and_then(|s| s.code())
-        .is_some_and(|c| c.contains("NotFound"))
-}
-
-/// The name of a project's environment in ECS and ELB (at most 32 characters).
+/// The path prefix of a project's environment on the load balancer (at most 32 characters).
 fn deployment_name(project_id: Uuid, environment: Environment) -> String {
     format!(
         "kiln-{}-{}",
@@ -77,86 +67,162 @@ fn deployment_name(project_id: Uuid, environment: Environment) -> String {
     )
 }
 
-/// Rollouts that cannot become healthy end FAILED and go back to the last healthy one: without
-/// the circuit breaker, ECS keeps such a rollout IN_PROGRESS for ever.
-fn rollout_configuration() -> DeploymentConfiguration {
-    DeploymentConfiguration::builder()
-        .deployment_circuit_breaker(
-            DeploymentCircuitBreaker::builder()
-                .enable(true)
-                .rollback(true)
-                .build(),
-        )
-        .build()
-}
-
 fn repository_name(project_id: Uuid) -> String {
     format!("kiln/{}", project_id.simple())
 }
 
-/// The ARN of the active service found before a repeat.
-fn active_arn(active: &Option<aws_sdk_ecs::types::Service>) -> Result<String, RunnerError> {
-    active
-        .as_ref()
-        .and_then(|s| s.service_arn.clone())
-        .ok_or_else(|| RunnerError::Process("ECS described a service without its ARN".into()))
+/// Where a deploy request's [`StackRequest`] is kept.
+fn request_key(stack: &str, request: Uuid) -> String {
+    format!("deploys/{stack}/{request}.json")
 }
 
 impl EcsDeployer {
     /// The IAM actions a deployment calls: its repository and image build (CodeBuild's, see
-    /// `CodeBuildTestRunner::IAM_ACTIONS`), its task definition (tagged on create, so
-    /// `ecs:TagResource`; with the tasks' role, so `iam:PassRole`), target group, rule and service.
+    /// `CodeBuildTestRunner::IAM_ACTIONS`), the listener's rules (to choose a free priority)
+    /// and its stack, made with the stacks' role (so `iam:PassRole`). A stack whose first
+    /// create failed cannot be updated, only deleted and made again.
     pub const IAM_ACTIONS_TO_DEPLOY: &'static [&'static str] = &[
         "ecr:CreateRepository",
         "ecr:DescribeRepositories",
         "ecr:PutLifecyclePolicy",
-        "ecs:RegisterTaskDefinition",
-        "ecs:DescribeTaskDefinition",
-        "ecs:TagResource",
-        "iam:PassRole",
-        "ecs:DescribeServices",
-        "ecs:CreateService",
-        "ecs:UpdateService",
-        "elasticloadbalancing:DescribeTargetGroups",
-        "elasticloadbalancing:CreateTargetGroup",
-        "elasticloadbalancing:ModifyTargetGroupAttributes",
         "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:CreateRule",
-        "secretsmanager:CreateSecret",
-        "secretsmanager:DescribeSecret",
+        "cloudformation:CreateStack",
+        "cloudformation:UpdateStack",
+        "cloudformation:DescribeStacks",
+        "cloudformation:DescribeStackEvents",
+        "cloudformation:DeleteStack",
+        "iam:PassRole",
     ];
 
-    /// The IAM actions taking a project's deployments down calls (when the project is deleted).
-    pub const IAM_ACTIONS_TO_TEAR_DOWN: &'static [&'static str] = &[
-        "ecs:DescribeServices",
-        "ecs:DeleteService",
-        "elasticloadbalancing:DescribeTargetGroups",
-        "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DeleteRule",
-        "elasticloadbalancing:DeleteTargetGroup",
-        "ecr:DeleteRepository",
-        "secretsmanager:DeleteSecret",
-    ];
+    /// The IAM actions taking a project's deployments down calls (when the project is deleted):
+    /// CloudFormation deletes each stack with the role it was made with.
+    pub const IAM_ACTIONS_TO_TEAR_DOWN: &'static [&'static str] =
+        &["cloudformation:DeleteStack", "ecr:DeleteRepository"];
 
     /// A deployer with these clients and settings.
     pub fn new(
         ecr: aws_sdk_ecr::Client,
-        ecs: aws_sdk_ecs::Client,
+        cloudformation: aws_sdk_cloudformation::Client,
         elb: aws_sdk_elasticloadbalancingv2::Client,
         codebuild: aws_sdk_codebuild::Client,
-        secrets: aws_sdk_secretsmanager::Client,
         bucket: JobBucket,
         settings: EcsSettings,
     ) -> Self {
         EcsDeployer {
             ecr,
-            ecs,
+            cloudformation,
             elb,
             codebuild,
-            secrets,
             bucket,
             settings,
         }
+    }
+
+    /// The stack of a project's environment.
+    pub fn stack_name(&self, project_id: Uuid, environment: Environment) -> String {
+        format!(
+            "{}-{}-{}",
+            self.settings.stack_prefix,
+            project_id.simple(),
+            environment.as_str()
+        )
+    }
+
+    /// Moves a deploy request one step on, as the stack's state allows, and says where the
+    /// request stands. `starting` is the deploy call itself, which may make or update the
+    /// stack; a poll only finishes what the request began: it makes the stack again after a
+    /// failed first create was deleted for that, and never updates a stack that holds another
+    /// request (that would roll a newer deployment back).
+    async fn advance(
+        &self,
+        request: Uuid,
+        wanted: &StackRequest,
+        starting: bool,
+    ) -> Result<RolloutStatus, RunnerError> {
+        let token = stack::request_token(request);
+        let now = self.describe_stack(&wanted.stack).await?;
+        let events = match &now {
+            Some(_) => self.stack_events(&wanted.stack).await?,
+            None => Vec::new(),
+        };
+        let replaced = |status: &str| {
+            RolloutStatus::Failed(format!(
+                "another deployment of this environment replaced this one (its stack {} is {status})",
+                wanted.stack
+            ))
+        };
+        Ok(match stack::judge(&token, now.as_ref(), &events) {
+            Judgement::Absent if starting || wanted.remake => {
+                self.create_stack(request, wanted).await?;
+                RolloutStatus::Pending
+            }
+            Judgement::Absent => RolloutStatus::Failed(format!(
+                "the stack {} is gone: the environment was taken down",
+                wanted.stack
+            )),
+            Judgement::NotStarted(status) => match stack::next_for(&status) {
+                stack::Next::Delete => {
+                    self.remake(request, wanted).await?;
+                    RolloutStatus::Pending
+                }
+                // Being deleted (taken down, or a failed first create): made again after.
+                stack::Next::Wait if status.starts_with("DELETE") => {
+                    self.mark_remake(request, wanted).await?;
+                    RolloutStatus::Pending
+                }
+                stack::Next::Wait if starting => {
+                    return Err(RunnerError::Unavailable(crate::model::Cause::new(format!(
+                        "the stack {} is busy ({status}); the deploy is tried again",
+                        wanted.stack
+                    ))))
+                }
+                stack::Next::Update if starting => {
+                    self.update_stack(request, wanted).await?;
+                    RolloutStatus::Pending
+                }
+                _ => replaced(&status),
+            },
+            Judgement::Pending => RolloutStatus::Pending,
+            Judgement::Running => RolloutStatus::Running,
+            Judgement::Failed {
+                priority_taken: true,
+                ..
+            } => {
+                // Made again with another priority once the rolled-back stack is gone.
+                self.remake(request, wanted).await?;
+                RolloutStatus::Pending
+            }
+            Judgement::Failed { reason, .. } => RolloutStatus::Failed(reason),
+        })
+    }
+
+    /// Notes that the request's stack is to be made again once it is gone.
+    async fn mark_remake(&self, request: Uuid, wanted: &StackRequest) -> Result<(), RunnerError> {
+        if wanted.remake {
+            return Ok(());
+        }
+        let marked = StackRequest {
+            remake: true,
+            ..wanted.clone()
+        };
+        self.store_request(request, &marked).await
+    }
+
+    /// Deletes a stack that cannot take the request (its first create failed), to make it again.
+    async fn remake(&self, request: Uuid, wanted: &StackRequest) -> Result<(), RunnerError> {
+        self.mark_remake(request, wanted).await?;
+        self.delete_stack(&wanted.stack).await
+    }
+
+    async fn store_request(&self, request: Uuid, wanted: &StackRequest) -> Result<(), RunnerError> {
+        let body = serde_json::to_vec(wanted).map_err(|e| RunnerError::Process(e.to_string()))?;
+        self.bucket
+            .put(
+                &request_key(&wanted.stack, request),
+                body,
+                "application/json",
+            )
+            .await
     }
 }
 
@@ -204,185 +270,97 @@ impl Deployer for EcsDeployer {
         project_id: Uuid,
         environment: Environment,
         version: u32,
-        _files: Vec<File>,
+        files: Vec<File>,
         request: Uuid,
     ) -> Result<Rollout, RunnerError> {
+        let template = files
+            .into_iter()
+            .find(|(path, _)| path == TEMPLATE_PATH)
+            .map(|(_, bytes)| String::from_utf8(bytes))
+            .ok_or_else(|| {
+                RunnerError::Process(format!(
+                    "version {version} has no {TEMPLATE_PATH} (it was built before Kiln deployed with CloudFormation); build it again to deploy it"
+                ))
+            })?
+            .map_err(|_| RunnerError::Process(format!("{TEMPLATE_PATH} is not UTF-8")))?;
+        if template.len() > TEMPLATE_BODY_LIMIT {
+            return Err(RunnerError::Process(format!(
+                "{TEMPLATE_PATH} has {} bytes; CloudFormation takes at most {TEMPLATE_BODY_LIMIT}",
+                template.len()
+            )));
+        }
         let name = deployment_name(project_id, environment);
         let base = format!("/{name}");
         let image = format!("{}:v{version}", self.repository(project_id).await?);
-        let target_group = self.target_group(&name, &base).await?;
-        let rule = self.path_rule(&base, &target_group).await?;
-        let existing = self
-            .ecs
-            .describe_services()
-            .cluster(&self.settings.cluster)
-            .services(&name)
-            .send()
-            .await
-            .map_err(super::aws_call_failed)?;
-        let active = existing
-            .services
-            .unwrap_or_default()
-            .into_iter()
-            .find(|s| s.status.as_deref() == Some("ACTIVE"));
-        // A repeat of the request (the step run again) finds the task definition it
-        // registered among the service's deployments, and rolls nothing out again.
-        // (The service's own task definition is the one the last UpdateService set; its
-        // deployments are the rollouts still in flight.)
-        let mut candidates: Vec<String> = Vec::new();
-        if let Some(service) = &active {
-            let arns = service.task_definition().into_iter().chain(
-                service
-                    .deployments()
-                    .iter()
-                    .filter_map(|d| d.task_definition()),
-            );
-            for arn in arns {
-                if !candidates.iter().any(|c| c == arn) {
-                    candidates.push(arn.to_owned());
-                }
-            }
-        }
-        let mut started = None;
-        for arn in candidates {
-            if self.registered_for(&arn, request).await? {
-                started = Some((active_arn(&active)?, arn));
-                break;
-            }
-        }
-        let (service_arn, task_arn) = match started {
-            Some(both) => both,
+        let s = &self.settings;
+        let parameter = |k: &str, v: String| (k.to_owned(), v);
+        let wanted = StackRequest {
+            stack: self.stack_name(project_id, environment),
+            template,
+            parameters: vec![
+                parameter("ProjectId", project_id.to_string()),
+                parameter("Environment", environment.as_str().into()),
+                parameter("Version", version.to_string()),
+                parameter("ImageUri", image.clone()),
+                parameter("BasePath", base.clone()),
+                parameter("ClusterName", s.cluster.clone()),
+                parameter("VpcId", s.vpc_id.clone()),
+                parameter("Subnets", s.subnets.join(",")),
+                parameter("SecurityGroups", s.security_groups.join(",")),
+                parameter("ListenerArn", s.listener_arn.clone()),
+                parameter("ExecutionRoleArn", s.execution_role_arn.clone()),
+                parameter("LogRetentionDays", s.log_retention_days.to_string()),
+                parameter(stack::REQUEST_PARAMETER, stack::request_token(request)),
+            ],
+            tags: vec![
+                ("kiln:project".into(), project_id.to_string()),
+                ("kiln:environment".into(), environment.as_str().into()),
+                ("kiln:version".into(), version.to_string()),
+            ],
+            remake: false,
+        };
+        // Kept for the polls, which may have to make the stack again. A repeat of the request
+        // finds it (and whether a remake is under way).
+        let key = request_key(&wanted.stack, request);
+        let wanted = match self.bucket.get(&key).await? {
+            Some(bytes) => serde_json::from_slice(&bytes).unwrap_or(wanted),
             None => {
-                let secret = self.jwt_secret(project_id, environment).await?;
-                let task_arn = self
-                    .register(&name, &base, &image, &secret, request)
-                    .await?;
-                let service_arn = if active.is_some() {
-                    self.ecs
-                        .update_service()
-                        .cluster(&self.settings.cluster)
-                        .service(&name)
-                        .task_definition(&task_arn)
-                        .deployment_configuration(rollout_configuration())
-                        .force_new_deployment(true)
-                        .send()
-                        .await
-                        .map_err(super::aws_call_failed)?
-                        .service
-                } else {
-                    self.ecs
-                        .create_service()
-                        .cluster(&self.settings.cluster)
-                        .service_name(&name)
-                        // ECS returns the service a request with this token created.
-                        .client_token(request.to_string())
-                        .task_definition(&task_arn)
-                        .desired_count(1)
-                        .deployment_configuration(rollout_configuration())
-                        .launch_type(LaunchType::Fargate)
-                        .network_configuration(
-                            NetworkConfiguration::builder()
-                                .awsvpc_configuration(
-                                    AwsVpcConfiguration::builder()
-                                        .set_subnets(Some(self.settings.subnets.clone()))
-                                        .set_security_groups(Some(
-                                            self.settings.security_groups.clone(),
-                                        ))
-                                        .assign_public_ip(AssignPublicIp::Disabled)
-                                        .build()
-                                        .map_err(built)?,
-                                )
-                                .build(),
-                        )
-                        .load_balancers(
-                            LoadBalancer::builder()
-                                .target_group_arn(&target_group)
-                                .container_name("app")
-                                .container_port(8000)
-                                .build(),
-                        )
-                        .send()
-                        .await
-                        .map_err(super::aws_call_failed)?
-                        .service
-                }
-                .and_then(|s| s.service_arn)
-                .ok_or_else(|| RunnerError::Process("ECS returned no service".into()))?;
-                (service_arn, task_arn)
+                self.store_request(request, &wanted).await?;
+                wanted
             }
         };
+        self.advance(request, &wanted, true).await?;
         let mut resources = serde_json::Map::new();
         for (k, v) in [
-            ("service_arn", service_arn.clone()),
-            ("task_definition_arn", task_arn.clone()),
-            ("target_group_arn", target_group),
-            ("rule_arn", rule),
+            ("stack", wanted.stack.clone()),
             ("image", image),
+            ("request", key),
         ] {
             resources.insert(k.into(), Value::String(v));
         }
         Ok(Rollout {
-            id: format!("{name} {task_arn}"),
-            url: format!("{}{base}/", self.settings.public_url.trim_end_matches('/')),
+            id: format!("{} {request}", wanted.stack),
+            url: format!("{}{base}/", s.public_url.trim_end_matches('/')),
             resources,
         })
     }
 
     async fn rollout_status(&self, rollout: &Rollout) -> Result<RolloutStatus, RunnerError> {
-        let (name, task_arn) = rollout
-            .id
-            .split_once(' ')
-            .ok_or_else(|| RunnerError::UnknownJob(rollout.id.clone()))?;
-        let out = self
-            .ecs
-            .describe_services()
-            .cluster(&self.settings.cluster)
-            .services(name)
-            .send()
-            .await
-            .map_err(super::aws_call_failed)?;
-        let service = out
-            .services
-            .unwrap_or_default()
-            .into_iter()
-            .next()
-            .ok_or_else(|| RunnerError::UnknownJob(rollout.id.clone()))?;
-        let ours = service
-            .deployments()
-            .iter()
-            .find(|d| d.task_definition.as_deref() == Some(task_arn));
-        let Some(deployment) = ours else {
-            return Ok(RolloutStatus::Failed(
-                "the service no longer runs this version".into(),
-            ));
+        let unknown = || RunnerError::UnknownJob(rollout.id.clone());
+        let (stack, request) = rollout.id.split_once(' ').ok_or_else(unknown)?;
+        let request: Uuid = request.parse().map_err(|_| unknown())?;
+        let wanted: StackRequest = match self.bucket.get(&request_key(stack, request)).await? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|_| unknown())?,
+            None => return Err(unknown()),
         };
-        use aws_sdk_ecs::types::DeploymentRolloutState as State;
-        Ok(match deployment.rollout_state() {
-            Some(State::Completed) => RolloutStatus::Running,
-            Some(State::Failed) => RolloutStatus::Failed(
-                deployment
-                    .rollout_state_reason()
-                    .unwrap_or("the rollout failed")
-                    .to_owned(),
-            ),
-            // A service that reports no rollout state is stable once every task runs.
-            None if deployment.running_count >= deployment.desired_count
-                && deployment.desired_count > 0 =>
-            {
-                RolloutStatus::Running
-            }
-            _ => RolloutStatus::Pending,
-        })
+        self.advance(request, &wanted, false).await
     }
 
     async fn logs(&self, rollout: &Rollout) -> String {
-        match &self.settings.logs {
-            Some((group, _)) => {
-                let name = rollout.id.split(' ').next().unwrap_or_default();
-                format!("The app's logs are in the CloudWatch log group {group}, streams {name}/…")
-            }
-            None => "This installation keeps no logs of deployed apps.".into(),
-        }
+        let stack = rollout.id.split(' ').next().unwrap_or_default();
+        format!(
+            "The app's logs are in the CloudWatch log group /kiln/apps/{stack}; the stack {stack} lists what failed in its events."
+        )
     }
 
     async fn stop(
@@ -395,8 +373,7 @@ impl Deployer for EcsDeployer {
             None => Environment::ALL.to_vec(),
         };
         for e in environments {
-            self.stop_environment(project_id, e).await?;
-            self.delete_jwt_secret(project_id, e).await?;
+            self.delete_stack(&self.stack_name(project_id, e)).await?;
         }
         if environment.is_none() {
             let out = self
