@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use kiln::agents::{run_recorded_step, AgentContext, StepRequest};
 use kiln::model::{
-    Cause, Deployment, Intent, Message, Owner, Project, ProjectSummary, Run, Version,
+    Cause, Deployment, Intent, Message, Owner, Project, ProjectSummary, Run, RunStatus, Version,
 };
 use kiln::store::{Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult};
 use kiln::workflow::asl::{Failure, TaskHandler};
@@ -229,6 +229,10 @@ impl ProjectStore for CutShort {
     async fn update_run(&self, run: &Run) -> StoreResult<()> {
         self.write()?;
         self.inner.update_run(run).await
+    }
+    async fn update_run_from(&self, run: &Run, from: RunStatus) -> StoreResult<bool> {
+        self.write()?;
+        self.inner.update_run_from(run, from).await
     }
     async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {
         self.inner.unfinished_runs().await

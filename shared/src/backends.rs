@@ -218,7 +218,6 @@ pub async fn aws_state_with(
         workflow: Arc::new(StepFunctionsWorkflow::new(
             aws_sdk_sfn::Client::new(sdk),
             state_machine,
-            projects,
         )),
         agents: ctx,
         events: None,

@@ -1,6 +1,11 @@
 //! The api function's handler on API Gateway v2 (HTTP API) events, with the AWS backends on a
 //! moto server: DynamoDB, S3 and Step Functions.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_sfn::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_sfn::config::{ConfigBag, Intercept, RuntimeComponents};
 use axum::Router;
 use http_body_util::BodyExt;
 use kiln_integration_tests::Moto;
@@ -117,7 +122,8 @@ async fn create_post_and_read_back_through_api_gateway_events() {
     .await;
     assert_eq!(status, 202, "{posted}");
     assert_eq!(posted["run"]["intent"], "create");
-    assert_eq!(posted["run"]["status"], "running");
+    // Queued until its first step records itself: the API writes nothing to a run it started.
+    assert_eq!(posted["run"]["status"], "queued");
     let run_id = posted["run"]["id"].as_str().unwrap().to_owned();
     let (status, again) = send(
         &app,
@@ -181,7 +187,8 @@ async fn create_post_and_read_back_through_api_gateway_events() {
         ),
     )
     .await;
-    assert_eq!((status, run["status"].as_str()), (200, Some("running")));
+    // No Lambda runs here, so no step has marked it running.
+    assert_eq!((status, run["status"].as_str()), (200, Some("queued")));
 
     // Another owner sees nothing; no verified owner gets 401.
     let (status, _) = send(
@@ -305,4 +312,137 @@ async fn a_lambda_refuses_the_local_backend() {
         Ok(_) => panic!("a Lambda started with the local backend"),
     }
     assert!(!data.exists(), "nothing is opened before the refusal");
+}
+
+/// Makes every Step Functions request fail while it is on, as an unreachable service does.
+#[derive(Debug, Clone, Default)]
+struct Unreachable(Arc<AtomicBool>);
+
+impl Intercept for Unreachable {
+    fn name(&self) -> &'static str {
+        "Unreachable"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_sfn::error::BoxError> {
+        if self.0.load(Ordering::SeqCst) {
+            Err("Step Functions is unreachable (injected by the test)".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// StartExecution failing after the message and its run are stored leaves no run queued for
+/// ever: the run fails with the reason, the answer is an error, and sending the message again
+/// with the same `client_id` starts that run (one execution, named after it).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_could_not_start_fails_with_the_reason_and_a_retry_starts_it() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let (_, sfn, machine) = app(&moto).await;
+    let config = kiln::config::Config::from_vars(
+        &kiln_integration_tests::aws_settings("kiln", &machine)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
+    .unwrap();
+    let mut state = kiln::backends::aws_state_with(&config, &sdk).await.unwrap();
+    let down = Unreachable::default();
+    let flaky = aws_sdk_sfn::Client::from_conf(
+        aws_sdk_sfn::config::Builder::from(&sdk)
+            .interceptor(down.clone())
+            .build(),
+    );
+    state.workflow = Arc::new(kiln::workflow::StepFunctionsWorkflow::new(
+        flaky,
+        machine.clone(),
+    ));
+    let app = kiln_api_function::app(state);
+    let (_, project) = send(
+        &app,
+        event(
+            "POST",
+            "/api/v2/projects",
+            Some(json!({"name": "Tasks"})),
+            Some("bob"),
+        ),
+    )
+    .await;
+    let id = project["id"].as_str().unwrap().to_owned();
+    let body = json!({"content": "build it", "client_id": "c-9"});
+    let post = || {
+        event(
+            "POST",
+            &format!("/api/v2/projects/{id}/messages"),
+            Some(body.clone()),
+            Some("bob"),
+        )
+    };
+
+    down.0.store(true, Ordering::SeqCst);
+    let (status, failed) = send(&app, post()).await;
+    assert!(status >= 500, "{status} {failed}");
+    let (_, conversation) = send(
+        &app,
+        event(
+            "GET",
+            &format!("/api/v2/projects/{id}/conversation"),
+            None,
+            Some("bob"),
+        ),
+    )
+    .await;
+    let message = &conversation["items"][0];
+    assert_eq!(message["content"], "build it", "the message is kept");
+    let run_id = message["run_id"].as_str().unwrap().to_owned();
+    let (_, run) = send(
+        &app,
+        event(
+            "GET",
+            &format!("/api/v2/projects/{id}/runs/{run_id}"),
+            None,
+            Some("bob"),
+        ),
+    )
+    .await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["code"], "not_started", "{run}");
+    assert!(
+        run["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("same client_id"),
+        "{run}"
+    );
+    let executions = || async {
+        sfn.list_executions()
+            .state_machine_arn(&machine)
+            .send()
+            .await
+            .unwrap()
+            .executions()
+            .to_vec()
+    };
+    assert!(executions().await.is_empty());
+
+    // The same message again, once the service answers: the same run starts.
+    down.0.store(false, Ordering::SeqCst);
+    let (status, retried) = send(&app, post()).await;
+    assert_eq!(status, 202, "{retried}");
+    assert_eq!(retried["run"]["id"], json!(run_id));
+    assert_eq!(retried["run"]["status"], "queued");
+    assert!(retried["run"]["error"].is_null(), "{retried}");
+    let started = executions().await;
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].name(), run_id);
+    // And again: it is running now, so nothing starts twice.
+    let (status, _) = send(&app, post()).await;
+    assert_eq!(status, 200);
+    assert_eq!(executions().await.len(), 1);
 }

@@ -264,6 +264,12 @@ pub async fn run_recorded_step(
     let name = request.step.name();
     let (project_id, run_id) = (request.run.project_id, request.run.run_id);
     let mut run = ctx.projects.get_run(project_id, run_id).await?;
+    // The first step to run marks the run running (the workflow that started it writes
+    // nothing to it, so nothing overwrites what the steps write).
+    let starting = run.status == RunStatus::Queued;
+    if starting {
+        run.status = RunStatus::Running;
+    }
     if let Some(retried) = run
         .steps
         .last_mut()
@@ -294,6 +300,9 @@ pub async fn run_recorded_step(
             finished_at: None,
             error: None,
         });
+        run.updated_at = now();
+        ctx.projects.update_run(&run).await?;
+    } else if starting {
         run.updated_at = now();
         ctx.projects.update_run(&run).await?;
     }

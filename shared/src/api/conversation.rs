@@ -15,8 +15,37 @@ use super::error::{parse_id, ApiError, Body, ErrorBody, Params};
 use super::projects::{check_text, ListQuery};
 use super::AppState;
 use crate::intent::classify;
-use crate::model::{Intent, Message, Owner, Run, RunInput};
+use crate::model::{now, Intent, Message, Owner, Run, RunError, RunInput, RunStatus};
 use crate::store::ProjectEvent;
+
+/// The error code of a run whose message was stored but whose workflow could not be started.
+pub const NOT_STARTED: &str = "not_started";
+
+/// Starts a stored, queued run. If the workflow cannot start it, the run fails with the reason
+/// (unless a step wrote it meanwhile) and the error is the answer: no run stays queued for
+/// ever, and the message can be sent again with the same `client_id` to start it.
+pub(super) async fn start_run(state: &AppState, input: RunInput) -> Result<(), ApiError> {
+    let (project_id, run_id) = (input.project_id, input.run_id);
+    let Err(e) = state.workflow.start(input).await else {
+        return Ok(());
+    };
+    tracing::warn!(error = %e, "the run could not be started");
+    let mut run = state.agents.projects.get_run(project_id, run_id).await?;
+    run.status = RunStatus::Failed;
+    run.error = Some(RunError {
+        code: NOT_STARTED.into(),
+        message: format!(
+            "The pipeline could not be started ({e}); send the message again with the same client_id to start it."
+        ),
+    });
+    run.updated_at = now();
+    state
+        .agents
+        .projects
+        .update_run_from(&run, RunStatus::Queued)
+        .await?;
+    Err(e.into())
+}
 
 /// Longest client id, in characters.
 pub const MAX_CLIENT_ID_CHARS: usize = 128;
@@ -109,11 +138,47 @@ pub async fn post_message(
         .post_user_message(&message, &run)
         .await?;
     if !posted.created {
-        let run = state
+        let mut run = state
             .agents
             .projects
             .get_run(project_id, posted.run.id)
             .await?;
+        if run.error.as_ref().is_some_and(|e| e.code == NOT_STARTED) {
+            // The first attempt stored the message but could not start its run: this retry
+            // starts it (unless another retry already did).
+            let mut queued = run.clone();
+            queued.status = RunStatus::Queued;
+            queued.error = None;
+            queued.updated_at = now();
+            if state
+                .agents
+                .projects
+                .update_run_from(&queued, RunStatus::Failed)
+                .await?
+            {
+                super::trace::record(project_id, Some(run.id));
+                start_run(
+                    &state,
+                    RunInput {
+                        project_id,
+                        run_id: run.id,
+                        message_id: posted.message.id,
+                        intent: run.intent,
+                        owner,
+                    },
+                )
+                .await?;
+                let run = state.agents.projects.get_run(project_id, run.id).await?;
+                return Ok((
+                    StatusCode::ACCEPTED,
+                    Json(PostedMessage {
+                        message: posted.message,
+                        run,
+                    }),
+                ));
+            }
+            run = state.agents.projects.get_run(project_id, run.id).await?;
+        }
         return Ok((
             StatusCode::OK,
             Json(PostedMessage {
@@ -124,16 +189,17 @@ pub async fn post_message(
     }
     super::trace::record(project_id, Some(run.id));
     tracing::info!(intent = intent.as_str(), "message posted");
-    state
-        .workflow
-        .start(RunInput {
+    start_run(
+        &state,
+        RunInput {
             project_id,
             run_id: run.id,
             message_id: message.id,
             intent,
             owner,
-        })
-        .await?;
+        },
+    )
+    .await?;
     let run = state.agents.projects.get_run(project_id, run.id).await?;
     Ok((
         StatusCode::ACCEPTED,

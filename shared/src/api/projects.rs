@@ -152,7 +152,6 @@ pub async fn create_project(
     ))
 }
 
-/// List your projects, most recently updated first.
 /// The description is the first requirement: it becomes the conversation's opening user
 /// message, and the pipeline reads it exactly as it reads a first message that describes an app.
 async fn read_description(
@@ -170,19 +169,20 @@ async fn read_description(
         .await?;
     super::trace::record(project.id, Some(run.id));
     tracing::info!("description read as the first message");
-    state
-        .workflow
-        .start(RunInput {
+    super::conversation::start_run(
+        state,
+        RunInput {
             project_id: project.id,
             run_id: run.id,
             message_id: message.id,
             intent: Intent::Create,
             owner: owner.clone(),
-        })
-        .await?;
-    Ok(())
+        },
+    )
+    .await
 }
 
+/// List your projects, most recently updated first.
 #[utoipa::path(
     get,
     path = "/api/v2/projects",

@@ -9,7 +9,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use super::{Page, PageRequest, Posted, ProjectStore, StoreResult};
-use crate::model::{Deployment, Message, Owner, Project, ProjectSummary, Run, Version};
+use crate::model::{Deployment, Message, Owner, Project, ProjectSummary, Run, RunStatus, Version};
 
 /// Something that changed in a project.
 #[derive(Debug, Clone, Serialize)]
@@ -132,6 +132,13 @@ impl ProjectStore for ObservedStore {
         self.inner.update_run(run).await?;
         self.announce(ProjectEvent::Run(run.clone()));
         Ok(())
+    }
+    async fn update_run_from(&self, run: &Run, from: RunStatus) -> StoreResult<bool> {
+        let replaced = self.inner.update_run_from(run, from).await?;
+        if replaced {
+            self.announce(ProjectEvent::Run(run.clone()));
+        }
+        Ok(replaced)
     }
     async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {
         self.inner.unfinished_runs().await

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::model::{
-    Cause, Deployment, ErrorKind, Message, Owner, Project, ProjectSummary, Run, Version,
+    Cause, Deployment, ErrorKind, Message, Owner, Project, ProjectSummary, Run, RunStatus, Version,
 };
 
 /// Why a store operation failed.
@@ -235,6 +235,11 @@ pub trait ProjectStore: Send + Sync {
 
     /// Replaces a run's stored state.
     async fn update_run(&self, run: &Run) -> StoreResult<()>;
+
+    /// Replaces a run's stored state only if its stored status is still `from`, in one
+    /// conditional write: true when it was replaced, false when something else (a step)
+    /// changed the status first. `NotFound` if there is no such run.
+    async fn update_run_from(&self, run: &Run, from: RunStatus) -> StoreResult<bool>;
 
     /// Every run, of any project, that is queued or running.
     async fn unfinished_runs(&self) -> StoreResult<Vec<Run>>;

@@ -192,4 +192,39 @@ pub async fn runs_are_tracked(store: &dyn ProjectStore) {
         store.update_run(&ghost).await,
         Err(StoreError::NotFound(_))
     ));
+    assert!(matches!(
+        store.update_run_from(&ghost, RunStatus::Queued).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // A conditional replace lands only over the status it expects: the API marking a run it
+    // could not start never overwrites what a step wrote meanwhile.
+    let mut m2 = Message::from_user(p.id, "deploy it".into(), None);
+    let queued = Run::queued(p.id, m2.id, Intent::Deploy);
+    m2.run_id = Some(queued.id);
+    store.post_user_message(&m2, &queued).await.unwrap();
+    let mut stepped = queued.clone();
+    stepped.status = RunStatus::Running;
+    assert!(store
+        .update_run_from(&stepped, RunStatus::Queued)
+        .await
+        .unwrap());
+    let mut failed = queued.clone();
+    failed.status = RunStatus::Failed;
+    assert!(
+        !store
+            .update_run_from(&failed, RunStatus::Queued)
+            .await
+            .unwrap(),
+        "the run is no longer queued"
+    );
+    assert_eq!(store.get_run(p.id, queued.id).await.unwrap(), stepped);
+    assert!(store
+        .update_run_from(&failed, RunStatus::Running)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.get_run(p.id, queued.id).await.unwrap().status,
+        RunStatus::Failed
+    );
 }

@@ -14,7 +14,7 @@ use super::items::{
 };
 use super::DynamoStore;
 use crate::model::{
-    now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Role, Run, Version,
+    now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Role, Run, RunStatus, Version,
 };
 use crate::store::{
     decode_cursor, encode_cursor, Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult,
@@ -350,6 +350,27 @@ impl ProjectStore for DynamoStore {
         match out {
             Ok(_) => Ok(()),
             Err(e) if is_conditional(&e) => Err(StoreError::NotFound("run")),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn update_run_from(&self, run: &Run, from: RunStatus) -> StoreResult<bool> {
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(run_item(run)?))
+            .condition_expression("attribute_exists(PK) AND #status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", s(status_name(&from)))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional(&e) => {
+                // Missing, or changed by someone else first.
+                self.get_run(run.project_id, run.id).await.map(|_| false)
+            }
             Err(e) => Err(backend(e)),
         }
     }

@@ -11,7 +11,7 @@ use super::rows::{
 };
 use super::SqliteStore;
 use crate::model::{
-    now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Role, Run, Version,
+    now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Role, Run, RunStatus, Version,
 };
 use crate::store::{
     decode_cursor, encode_cursor, Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult,
@@ -294,6 +294,41 @@ impl ProjectStore for SqliteStore {
                 .map_err(backend)?;
             if n == 1 {
                 Ok(())
+            } else {
+                Err(StoreError::NotFound("run"))
+            }
+        })
+        .await
+    }
+
+    async fn update_run_from(&self, run: &Run, from: RunStatus) -> StoreResult<bool> {
+        let run = run.clone();
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE runs SET status = ?1, doc = ?2 \
+                     WHERE id = ?3 AND project_id = ?4 AND status = ?5",
+                    params![
+                        status_key(run.status),
+                        to_doc(&run)?,
+                        run.id.to_string(),
+                        run.project_id.to_string(),
+                        status_key(from)
+                    ],
+                )
+                .map_err(backend)?;
+            if n == 1 {
+                return Ok(true);
+            }
+            let exists: bool = c
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1 AND project_id = ?2)",
+                    params![run.id.to_string(), run.project_id.to_string()],
+                    |row| row.get(0),
+                )
+                .map_err(backend)?;
+            if exists {
+                Ok(false)
             } else {
                 Err(StoreError::NotFound("run"))
             }
