@@ -70,6 +70,7 @@ macro_rules! steps {
 }
 
 steps! {
+    WaitTurn: "Waits until every earlier run of the project has finished: a project's runs execute one at a time, in the order their messages arrived.",
     ProductManager: "Reads the message into the spec.",
     Architect: "Designs the app from the spec.",
     Answer: "Answers a question about the project.",
@@ -236,6 +237,7 @@ async fn dispatch(ctx: &AgentContext, request: &StepRequest) -> Result<Value, Ag
         }
         Step::Release => backend_developer::release(ctx, run, &draft(state)?).await,
         Step::Plan => pipeline::plan(ctx, run).await,
+        Step::WaitTurn => pipeline::wait_turn(ctx, run).await,
         Step::RefuseDeploy => pipeline::refuse_deploy(ctx, run).await.map(|_| Value::Null),
         Step::QaStart => qa_engineer::start(ctx, run).await,
         Step::QaCheck => qa_engineer::check(ctx, run, state).await,
@@ -254,13 +256,9 @@ async fn dispatch(ctx: &AgentContext, request: &StepRequest) -> Result<Value, Ag
     }
 }
 
-/// Runs a step and records it in the run: started, then succeeded or failed. A poll that is
-/// not done yet (`{"done": false}`) leaves its step running, and a repeat of the step just
-/// before updates that entry instead of adding one.
-pub async fn run_recorded_step(
-    ctx: &AgentContext,
-    request: &StepRequest,
-) -> Result<Value, AgentError> {
+/// Records in the run that a step started (or, for a repeat of the step just before, started
+/// again); the first step to run marks the run running.
+async fn record_start(ctx: &AgentContext, request: &StepRequest) -> Result<(), AgentError> {
     let name = request.step.name();
     let (project_id, run_id) = (request.run.project_id, request.run.run_id);
     let mut run = ctx.projects.get_run(project_id, run_id).await?;
@@ -306,6 +304,30 @@ pub async fn run_recorded_step(
         run.updated_at = now();
         ctx.projects.update_run(&run).await?;
     }
+    Ok(())
+}
+
+/// Runs a step and records it in the run: started, then succeeded or failed. A poll that is
+/// not done yet (`{"done": false}`) leaves its step running, and a repeat of the step just
+/// before updates that entry instead of adding one.
+pub async fn run_recorded_step(
+    ctx: &AgentContext,
+    request: &StepRequest,
+) -> Result<Value, AgentError> {
+    if request.step == Step::WaitTurn {
+        // Shown in the run only while it waits: a run with nothing before it goes straight on.
+        let outcome = run_step(ctx, request).await;
+        if outcome
+            .as_ref()
+            .is_ok_and(|v| v["done"] == Value::Bool(false))
+        {
+            record_start(ctx, request).await?;
+        }
+        return outcome;
+    }
+    record_start(ctx, request).await?;
+    let name = request.step.name();
+    let (project_id, run_id) = (request.run.project_id, request.run.run_id);
     let outcome = run_step(ctx, request).await;
     if outcome
         .as_ref()

@@ -26,6 +26,66 @@ pub(super) async fn plan(ctx: &AgentContext, run: &RunInput) -> Result<Value, Ag
     Ok(json!({"build": build, "test": test, "deploy": deploy, "tests": {"passed": passed}}))
 }
 
+/// How many earlier runs a run looks back at for one still under way (the newest ones: an
+/// older one still unfinished was stopped and is failed by the execution-ended handler).
+pub const TURN_LOOKBACK: u32 = 50;
+
+/// How long a run may stay queued without any step before a later run stops waiting for it:
+/// its workflow never started (the API that stored it stopped before starting it), and no one
+/// will. It is failed as `not_started`, so the same message again starts it.
+pub const ABANDONED_AFTER: time::Duration = time::Duration::minutes(10);
+
+/// Whether every earlier run of the project has finished: `{"done", "waiting_for"}`. A project's
+/// runs execute one at a time in the order their messages arrived ("add auth" then "build it"
+/// builds with auth), on every backend; a run that must wait says so once.
+pub(super) async fn wait_turn(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
+    let earlier = ctx
+        .projects
+        .runs_before(run.project_id, run.run_id, TURN_LOOKBACK)
+        .await?;
+    let mut waiting_for = None;
+    for mut other in earlier {
+        if other.status.is_final() {
+            continue;
+        }
+        if other.status == RunStatus::Queued
+            && other.steps.is_empty()
+            && now() - other.created_at > ABANDONED_AFTER
+        {
+            other.status = RunStatus::Failed;
+            other.error = Some(RunError {
+                code: RunError::NOT_STARTED.into(),
+                message: "The pipeline never started this run; send the message again with the same client_id to start it.".into(),
+            });
+            other.updated_at = now();
+            if ctx
+                .projects
+                .update_run_from(&other, RunStatus::Queued)
+                .await?
+            {
+                continue;
+            }
+        }
+        // Newest first: the last one kept is the oldest still under way.
+        waiting_for = Some(other.id);
+    }
+    if let Some(id) = waiting_for {
+        post(
+            ctx,
+            run,
+            (Step::WaitTurn, "waiting"),
+            Message::from_system(
+                run.project_id,
+                run.run_id,
+                "Waiting for the request before this one to finish…".into(),
+            ),
+        )
+        .await?;
+        return Ok(json!({"done": false, "waiting_for": id}));
+    }
+    Ok(json!({"done": true, "waiting_for": null}))
+}
+
 /// The deploy gate said no: the version to deploy did not pass its tests. Records the run as
 /// failed with the reason (`tests_failed`) and says it in the conversation.
 pub(super) async fn refuse_deploy(ctx: &AgentContext, run: &RunInput) -> Result<(), AgentError> {

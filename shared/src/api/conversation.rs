@@ -18,9 +18,6 @@ use crate::intent::classify;
 use crate::model::{now, Intent, Message, Owner, Run, RunError, RunInput, RunStatus};
 use crate::store::ProjectEvent;
 
-/// The error code of a run whose message was stored but whose workflow could not be started.
-pub const NOT_STARTED: &str = "not_started";
-
 /// Starts a stored, queued run. If the workflow cannot start it, the run fails with the reason
 /// (unless a step wrote it meanwhile) and the error is the answer: no run stays queued for
 /// ever, and the message can be sent again with the same `client_id` to start it.
@@ -33,7 +30,7 @@ pub(super) async fn start_run(state: &AppState, input: RunInput) -> Result<(), A
     let mut run = state.agents.projects.get_run(project_id, run_id).await?;
     run.status = RunStatus::Failed;
     run.error = Some(RunError {
-        code: NOT_STARTED.into(),
+        code: RunError::NOT_STARTED.into(),
         message: format!(
             "The pipeline could not be started ({e}); send the message again with the same client_id to start it."
         ),
@@ -143,7 +140,11 @@ pub async fn post_message(
             .projects
             .get_run(project_id, posted.run.id)
             .await?;
-        if run.error.as_ref().is_some_and(|e| e.code == NOT_STARTED) {
+        if run
+            .error
+            .as_ref()
+            .is_some_and(|e| e.code == RunError::NOT_STARTED)
+        {
             // The first attempt stored the message but could not start its run: this retry
             // starts it (unless another retry already did).
             let mut queued = run.clone();

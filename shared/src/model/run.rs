@@ -98,6 +98,12 @@ pub struct RunError {
     pub message: String,
 }
 
+impl RunError {
+    /// The code of a run whose message was stored but whose workflow never started: the same
+    /// message again (same `client_id`) starts it.
+    pub const NOT_STARTED: &'static str = "not_started";
+}
+
 /// What a message asks for; the workflow routes on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -140,6 +140,14 @@ impl ProjectStore for ObservedStore {
         }
         Ok(replaced)
     }
+    async fn runs_before(
+        &self,
+        project_id: Uuid,
+        run_id: Uuid,
+        limit: u32,
+    ) -> StoreResult<Vec<Run>> {
+        self.inner.runs_before(project_id, run_id, limit).await
+    }
     async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {
         self.inner.unfinished_runs().await
     }

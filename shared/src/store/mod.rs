@@ -241,6 +241,15 @@ pub trait ProjectStore: Send + Sync {
     /// changed the status first. `NotFound` if there is no such run.
     async fn update_run_from(&self, run: &Run, from: RunStatus) -> StoreResult<bool>;
 
+    /// The project's runs made before `run_id` (ids are UUIDv7, so: whose messages arrived
+    /// earlier), newest first, at most `limit`.
+    async fn runs_before(
+        &self,
+        project_id: Uuid,
+        run_id: Uuid,
+        limit: u32,
+    ) -> StoreResult<Vec<Run>>;
+
     /// Every run, of any project, that is queued or running.
     async fn unfinished_runs(&self) -> StoreResult<Vec<Run>>;
 

@@ -13,15 +13,12 @@ mod step_functions;
 #[cfg(feature = "aws")]
 pub use step_functions::StepFunctionsWorkflow;
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use crate::agents::{report_failure, run_recorded_step, AgentContext, StepRequest};
 use crate::model::{now, Cause, ErrorKind, Owner, RunInput, RunStatus};
@@ -91,14 +88,14 @@ pub fn execution_input(input: &RunInput) -> Value {
     json!({"run": input, "state": {}})
 }
 
-/// Interprets the pipeline in this process. The runs of one project execute one at a time, in
-/// the order they were started (a refinement must see the one before it); different projects'
-/// runs execute side by side.
+/// Interprets the pipeline in this process, each run in a task of its own. The runs of one
+/// project still execute one at a time, in the order their messages arrived: the pipeline's
+/// first state (`WaitTurn`) holds a run until every earlier run of its project has finished,
+/// exactly as it does on Step Functions.
 pub struct LocalWorkflow {
     ctx: AgentContext,
     machine: Arc<StateMachine>,
     options: Options,
-    queues: std::sync::Mutex<HashMap<Uuid, mpsc::UnboundedSender<RunInput>>>,
 }
 
 impl LocalWorkflow {
@@ -109,20 +106,7 @@ impl LocalWorkflow {
             ctx,
             machine: pipeline(),
             options: Options { time_scale },
-            queues: std::sync::Mutex::new(HashMap::new()),
         }
-    }
-
-    /// The queue of a project's runs, with the task that works through it.
-    fn worker(&self) -> mpsc::UnboundedSender<RunInput> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<RunInput>();
-        let (ctx, machine, options) = (self.ctx.clone(), self.machine.clone(), self.options);
-        tokio::spawn(async move {
-            while let Some(input) = rx.recv().await {
-                execute_run(&ctx, &machine, options, input).await;
-            }
-        });
-        tx
     }
 }
 
@@ -170,24 +154,11 @@ async fn execute_run_in_span(
 #[async_trait]
 impl Workflow for LocalWorkflow {
     async fn start(&self, input: RunInput) -> Result<(), WorkflowError> {
-        let mut queues = self.queues.lock().expect("run queues");
-        let mut input = Some(input);
-        // A queue whose task ended (it panicked) is replaced by a new one.
-        for _ in 0..2 {
-            let tx = queues
-                .entry(input.as_ref().expect("not sent yet").project_id)
-                .or_insert_with(|| self.worker());
-            match tx.send(input.take().expect("not sent yet")) {
-                Ok(()) => return Ok(()),
-                Err(mpsc::error::SendError(back)) => {
-                    queues.remove(&back.project_id);
-                    input = Some(back);
-                }
-            }
-        }
-        Err(WorkflowError::Failed(Cause::new(
-            "the run queue is not accepting runs",
-        )))
+        let (ctx, machine, options) = (self.ctx.clone(), self.machine.clone(), self.options);
+        tokio::spawn(async move {
+            execute_run(&ctx, &machine, options, input).await;
+        });
+        Ok(())
     }
 }
 

@@ -16,12 +16,27 @@ struct Scripted {
     plan: Value,
     passed: bool,
     steps: Mutex<Vec<String>>,
+    /// How many times `WaitTurn` answers "not done" before it lets the run go on.
+    turns_to_wait: Mutex<u32>,
+    /// Each `WaitTurn` answer, in order (kept apart from the agent steps).
+    turns: Mutex<Vec<bool>>,
 }
 
 #[async_trait]
 impl TaskHandler for Scripted {
     async fn invoke(&self, _state: &str, _resource: &str, input: Value) -> Result<Value, Failure> {
         let step = input["step"].as_str().unwrap_or_default().to_owned();
+        if step == "WaitTurn" {
+            assert!(
+                self.steps.lock().unwrap().is_empty(),
+                "a run waits its turn before any other step"
+            );
+            let mut left = self.turns_to_wait.lock().unwrap();
+            let done = *left == 0;
+            *left = left.saturating_sub(1);
+            self.turns.lock().unwrap().push(done);
+            return Ok(json!({"done": done}));
+        }
         self.steps.lock().unwrap().push(step.clone());
         Ok(match step.as_str() {
             "Plan" => self.plan.clone(),
@@ -42,6 +57,8 @@ async fn steps(intent: &str, plan: Value, passed: bool) -> (Vec<String>, Result<
         plan,
         passed,
         steps: Mutex::new(Vec::new()),
+        turns_to_wait: Mutex::new(0),
+        turns: Mutex::new(Vec::new()),
     };
     let input = json!({"run": {"intent": intent}, "state": {}});
     let out = execute(
@@ -86,7 +103,35 @@ fn each_agent_step_appears_once() {
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), all, "a step appears twice: {names:?}");
-    assert!(states.len() <= 34, "{} states", states.len());
+    assert!(states.len() <= 37, "{} states", states.len());
+}
+
+/// Every run first waits for the runs of its project before it (the WaitTurn loop), and only
+/// then does anything: here the turn comes on the third check.
+#[tokio::test]
+async fn a_run_waits_its_turn_before_anything_else() {
+    let agents = Scripted {
+        plan: plan(true, false, false, false),
+        passed: true,
+        steps: Mutex::new(Vec::new()),
+        turns_to_wait: Mutex::new(2),
+        turns: Mutex::new(Vec::new()),
+    };
+    let input = json!({"run": {"intent": "build"}, "state": {}});
+    let out = execute(
+        &pipeline(),
+        input,
+        &agents,
+        Options { time_scale: 0.0 },
+        None,
+    )
+    .await;
+    assert!(out.is_ok(), "{out:?}");
+    assert_eq!(agents.turns.into_inner().unwrap(), [false, false, true]);
+    assert_eq!(
+        agents.steps.into_inner().unwrap(),
+        chain(&[&["Plan"], &BUILD, &["Complete"]])
+    );
 }
 
 #[tokio::test]

@@ -375,6 +375,25 @@ impl ProjectStore for DynamoStore {
         }
     }
 
+    async fn runs_before(
+        &self,
+        project_id: Uuid,
+        run_id: Uuid,
+        limit: u32,
+    ) -> StoreResult<Vec<Run>> {
+        // Backwards from the run's own sort key: the newest earlier runs first.
+        let items = self
+            .query_prefix(
+                project_id,
+                "RUN#",
+                false,
+                Some(format!("RUN#{run_id}")),
+                Some(limit as i32),
+            )
+            .await?;
+        items.iter().map(from_item).collect()
+    }
+
     async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {
         let items = self.scan_status("RUN#", &["queued", "running"]).await?;
         let mut runs: Vec<Run> = items.iter().map(from_item).collect::<StoreResult<_>>()?;

@@ -336,6 +336,22 @@ impl ProjectStore for SqliteStore {
         .await
     }
 
+    async fn runs_before(
+        &self,
+        project_id: Uuid,
+        run_id: Uuid,
+        limit: u32,
+    ) -> StoreResult<Vec<Run>> {
+        self.with(move |c| {
+            all_docs(
+                c,
+                "SELECT doc FROM runs WHERE project_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+                params![project_id.to_string(), run_id.to_string(), limit],
+            )
+        })
+        .await
+    }
+
     async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {
         self.with(|c| {
             all_docs(
