@@ -367,3 +367,84 @@ fn every_execution_that_ends_badly_reaches_the_agents_function() {
         text_of(&t["Globals"]["Function"]["Environment"]["Variables"]["KILN_STATE_MACHINE_ARN"]);
     assert_eq!(machine, started);
 }
+
+/// The regions a condition built of `!Or` and `!Equals [!Ref AWS::Region, <region>]` names.
+fn regions_named(condition: &serde_yaml::Value) -> Vec<String> {
+    match condition {
+        serde_yaml::Value::Tagged(t) if t.tag == "Or" => t
+            .value
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .flat_map(regions_named)
+            .collect(),
+        serde_yaml::Value::Tagged(t) if t.tag == "Equals" => {
+            let pair = t.value.as_sequence().unwrap();
+            assert_eq!(text_of(&pair[0]), "AWS::Region", "{pair:?}");
+            vec![text_of(&pair[1])]
+        }
+        other => panic!("not a region condition: {other:?}"),
+    }
+}
+
+/// ALB access logs reach their bucket in every Region: newer Regions write them as the
+/// log-delivery service principal, those opened before August 2022 as the Region's ELB account
+/// (AWS's documented list; us-east-1's is 127311923021). Both are allowed, under the prefix
+/// and account path the load balancer writes to, and the account statement is there exactly in
+/// the Regions the account table knows.
+#[test]
+fn load_balancer_logs_can_be_written_in_old_and_new_regions() {
+    let t = parsed();
+    let lb_attributes = t["Resources"]["AppsLoadBalancer"]["Properties"]["LoadBalancerAttributes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| (text_of(&a["Key"]), text_of(&a["Value"])))
+        .collect::<std::collections::BTreeMap<_, _>>();
+    let prefix = &lb_attributes["access_logs.s3.prefix"];
+    let statements = t["Resources"]["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]
+        ["Statement"]
+        .as_sequence()
+        .unwrap()
+        .clone();
+    let where_logs_go = format!("${{AccessLogsBucket.Arn}}/{prefix}/AWSLogs/${{AWS::AccountId}}/*");
+    let service = statements
+        .iter()
+        .find(|s| s["Principal"]["Service"] == "logdelivery.elasticloadbalancing.amazonaws.com")
+        .expect("the log-delivery principal may write");
+    assert_eq!(text_of(&service["Resource"]), where_logs_go);
+    let by_account = statements
+        .iter()
+        .find_map(|s| match s {
+            serde_yaml::Value::Tagged(t) if t.tag == "If" => Some(t.value.clone()),
+            _ => None,
+        })
+        .expect("a statement for the Regions' ELB accounts");
+    let condition = by_account[0].as_str().unwrap();
+    let statement = &by_account[1];
+    assert_eq!(text_of(&statement["Resource"]), where_logs_go);
+    assert_eq!(statement["Action"], "s3:PutObject");
+    let principal = serde_yaml::to_string(&statement["Principal"]["AWS"]).unwrap();
+    assert!(principal.contains("ElbLogAccounts"), "{principal}");
+    let accounts = t["Mappings"]["ElbLogAccounts"].as_mapping().unwrap();
+    assert_eq!(
+        accounts[&serde_yaml::Value::from("us-east-1")]["AccountId"],
+        "127311923021"
+    );
+    assert_eq!(
+        accounts[&serde_yaml::Value::from("eu-west-1")]["AccountId"],
+        "156460612806"
+    );
+    let mut named = regions_named(&t["Conditions"][condition]);
+    named.sort();
+    let mut mapped: Vec<String> = accounts
+        .keys()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    mapped.sort();
+    assert_eq!(named, mapped);
+    assert!(
+        !named.contains(&"ap-southeast-5".to_owned()),
+        "a Region opened in 2024"
+    );
+}
