@@ -52,6 +52,10 @@ pub struct Config {
     pub max_message_chars: usize,
     /// `KILN_MAX_PROJECTS`: most projects one owner may have (default 500).
     pub max_projects_per_owner: u64,
+    /// `KILN_MAX_INLINE_EXPORT_BYTES`: the largest export sent in the answer itself (default
+    /// 4 MiB: Lambda answers at most 6 MB, a binary body base64-encoded); a larger one is a
+    /// redirect to a download link where the artifact store offers links (S3).
+    pub max_inline_export_bytes: usize,
     /// `KILN_MAX_LIVE_DEPLOYMENTS`: most apps one owner may have running at once, over all
     /// projects and environments (default 10): on AWS each one is a Fargate service billed by
     /// the hour.
@@ -169,6 +173,7 @@ pub const VARIABLES: &[&str] = &[
     "KILN_MAX_MESSAGE_CHARS",
     "KILN_MAX_PROJECTS",
     "KILN_MAX_LIVE_DEPLOYMENTS",
+    "KILN_MAX_INLINE_EXPORT_BYTES",
     "KILN_LOG_FORMAT",
     "KILN_PYTHON",
     "KILN_VENV_DIR",
@@ -370,6 +375,12 @@ impl Config {
             max_message_chars: number(&get, "KILN_MAX_MESSAGE_CHARS", 8_000, 1)?,
             max_projects_per_owner: number(&get, "KILN_MAX_PROJECTS", 500, 1)?,
             max_live_deployments_per_owner: number(&get, "KILN_MAX_LIVE_DEPLOYMENTS", 10, 1)?,
+            max_inline_export_bytes: number(
+                &get,
+                "KILN_MAX_INLINE_EXPORT_BYTES",
+                4 * 1024 * 1024,
+                1,
+            )?,
             log_json,
         })
     }

@@ -446,3 +446,96 @@ async fn a_run_that_could_not_start_fails_with_the_reason_and_a_retry_starts_it(
     assert_eq!(status, 200);
     assert_eq!(executions().await.len(), 1);
 }
+
+/// Lambda answers at most 6 MB (a binary body goes base64-encoded), so an export larger than
+/// `KILN_MAX_INLINE_EXPORT_BYTES` is stored in S3 and answered with a redirect to a presigned
+/// link that downloads it; a small one is answered inline.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_export_is_a_redirect_to_a_presigned_link() {
+    use kiln::model::{FileEntry, Version};
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let (_, _, machine) = app(&moto).await;
+    let mut vars: std::collections::HashMap<String, String> =
+        kiln_integration_tests::aws_settings("kiln", &machine)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+    vars.insert("KILN_MAX_INLINE_EXPORT_BYTES".into(), "4096".into());
+    let config = kiln::config::Config::from_vars(&vars).unwrap();
+    let state = kiln::backends::aws_state_with(&config, &sdk).await.unwrap();
+    let (projects, artifacts) = (
+        state.agents.projects.clone(),
+        state.agents.artifacts.clone(),
+    );
+    let app = kiln_api_function::app(state);
+    let (_, project) = send(
+        &app,
+        event(
+            "POST",
+            "/api/v2/projects",
+            Some(json!({"name": "Big One"})),
+            Some("carol"),
+        ),
+    )
+    .await;
+    let id: uuid::Uuid = project["id"].as_str().unwrap().parse().unwrap();
+    // Two versions: a small one, and one whose file does not compress below the limit.
+    let mut noise = Vec::new();
+    let mut x: u32 = 12345;
+    for _ in 0..20_000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        noise.push((x >> 16) as u8);
+    }
+    for (number, bytes) in [(1u32, b"print('hi')\n".to_vec()), (2, noise.clone())] {
+        let sha256 = artifacts.put_blob(&bytes).await.unwrap();
+        projects
+            .create_version(&Version {
+                project_id: id,
+                number,
+                message_id: None,
+                manifest: vec![FileEntry {
+                    path: "app/main.py".into(),
+                    sha256,
+                    size: bytes.len() as u64,
+                }],
+                spec: None,
+                created_at: kiln::model::now(),
+            })
+            .await
+            .unwrap();
+    }
+    let export = |n: u32| {
+        let req = lambda_http::request::from_str(&event(
+            "GET",
+            &format!("/api/v2/projects/{id}/export?version={n}"),
+            None,
+            Some("carol"),
+        ))
+        .unwrap();
+        let app = app.clone();
+        async move { app.oneshot(req).await.unwrap() }
+    };
+    let small = export(1).await;
+    assert_eq!(small.status(), 200);
+    assert_eq!(small.headers()["content-type"], "application/zip");
+
+    let large = export(2).await;
+    assert_eq!(large.status(), 303, "{:?}", large.headers());
+    let link = large.headers()["location"].to_str().unwrap().to_owned();
+    assert!(link.contains("X-Amz-Signature="), "{link}");
+    assert!(link.contains("X-Amz-Expires="), "{link}");
+    let downloaded = reqwest::get(&link).await.unwrap();
+    assert_eq!(downloaded.status(), 200);
+    let disposition = downloaded.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(disposition.contains("big-one-v2.zip"), "{disposition}");
+    let bytes = downloaded.bytes().await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut file = zip.by_name("big-one/app/main.py").unwrap();
+    let mut content = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut content).unwrap();
+    assert_eq!(content, noise);
+}

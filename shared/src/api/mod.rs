@@ -50,6 +50,8 @@ pub struct Limits {
     pub max_message_chars: usize,
     /// Most projects per owner.
     pub max_projects_per_owner: u64,
+    /// Largest export sent inline; larger ones are a redirect to a download link.
+    pub max_inline_export_bytes: usize,
 }
 
 impl Limits {
@@ -59,6 +61,7 @@ impl Limits {
             max_body_bytes: config.max_body_bytes,
             max_message_chars: config.max_message_chars,
             max_projects_per_owner: config.max_projects_per_owner,
+            max_inline_export_bytes: config.max_inline_export_bytes,
         }
     }
 }

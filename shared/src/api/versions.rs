@@ -246,6 +246,7 @@ async fn read_text(
     params(("id" = String, Path, description = "Project id"), ExportQuery),
     responses(
         (status = 200, description = "The project's files", content_type = "application/zip"),
+        (status = 303, description = "Too large to send inline: `Location` downloads it for 15 minutes"),
         (status = 404, description = "No such project, or nothing built yet", body = ErrorBody),
     )
 )]
@@ -284,7 +285,19 @@ pub async fn export(
         zip.write_all(&bytes).map_err(|e| zip_error(&e))?;
     }
     let bytes = zip.finish().map_err(|e| zip_error(&e))?.into_inner();
-    let disposition = format!("attachment; filename=\"{folder}-v{number}.zip\"");
+    let file_name = format!("{folder}-v{number}.zip");
+    if bytes.len() > state.limits.max_inline_export_bytes {
+        let key = format!("{}/{}", project.id, crate::model::new_id());
+        if let Some(link) = state
+            .agents
+            .artifacts
+            .export_link(&key, bytes.clone(), &file_name)
+            .await?
+        {
+            return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, link)]).into_response());
+        }
+    }
+    let disposition = format!("attachment; filename=\"{file_name}\"");
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip".to_owned()),

@@ -41,6 +41,16 @@ fn io(e: std::io::Error) -> StoreError {
 
 #[async_trait]
 impl ArtifactStore for FsArtifactStore {
+    /// Files on this machine: the server sends any export inline.
+    async fn export_link(
+        &self,
+        _key: &str,
+        _bytes: Vec<u8>,
+        _file_name: &str,
+    ) -> StoreResult<Option<String>> {
+        Ok(None)
+    }
+
     async fn put_blob(&self, bytes: &[u8]) -> StoreResult<String> {
         let sha = sha256_hex(bytes);
         let path = self.path_of(&sha);

@@ -287,6 +287,16 @@ pub trait ArtifactStore: Send + Sync {
 
     /// Whether the bytes with this hex SHA-256 are stored.
     async fn has_blob(&self, sha256: &str) -> StoreResult<bool>;
+
+    /// Stores an export under `key` and returns a link that downloads it as `file_name` for a
+    /// while, for answers too large to send inline (Lambda's 6 MB); `None` from a store that
+    /// cannot hand out links (then the export is sent inline, as `kiln serve` always can).
+    async fn export_link(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        file_name: &str,
+    ) -> StoreResult<Option<String>>;
 }
 
 /// How many times [`modify_project`] reads and writes before it gives up.

@@ -12,6 +12,9 @@ use super::{check_sha256, ArtifactStore, StoreError, StoreResult};
 use crate::aws::{self, ObjectError};
 use crate::model::sha256_hex;
 
+/// How long an export link downloads (the bucket's lifecycle deletes exports after a day).
+pub const EXPORT_LINK_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
 /// Blobs in one bucket.
 #[derive(Clone)]
 pub struct S3ArtifactStore {
@@ -93,6 +96,17 @@ impl S3ArtifactStore {
 
 #[async_trait]
 impl ArtifactStore for S3ArtifactStore {
+    async fn export_link(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        file_name: &str,
+    ) -> StoreResult<Option<String>> {
+        self.presigned_export(key, bytes, file_name, EXPORT_LINK_LIFETIME)
+            .await
+            .map(Some)
+    }
+
     async fn put_blob(&self, bytes: &[u8]) -> StoreResult<String> {
         let sha = sha256_hex(bytes);
         if self.has_blob(&sha).await? {
