@@ -65,6 +65,24 @@ fn sdk_operations() -> BTreeMap<&'static str, BTreeSet<String>> {
     ops
 }
 
+/// The kinds of item a DynamoDB transaction can hold, by the SDK builder that makes one, and
+/// the IAM action each needs.
+const TRANSACTION_ITEMS: &[(&str, &str)] = &[
+    ("Put::builder()", "PutItem"),
+    ("ConditionCheck::builder()", "ConditionCheckItem"),
+    ("Update::builder()", "UpdateItem"),
+    ("Delete::builder()", "DeleteItem"),
+];
+
+/// Whether the DynamoDB store's code builds a transaction item with `builder`.
+fn uses_transaction_item(builder: &str) -> bool {
+    let dir = repo().join("shared/src/store/dynamodb");
+    std::fs::read_dir(&dir).unwrap().any(|e| {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap_or_default();
+        text.contains(builder)
+    })
+}
+
 /// The IAM actions a call of `op` on `prefix` needs, where they are not simply its name.
 fn actions_of(prefix: &str, op: &str) -> Vec<String> {
     let named = |a: &str| format!("{prefix}:{a}");
@@ -72,10 +90,12 @@ fn actions_of(prefix: &str, op: &str) -> Vec<String> {
         // A read that tells a missing object from a refused one needs to list the bucket.
         ("s3", "get_object" | "head_object") => vec![named("GetObject"), named("ListBucket")],
         ("s3", "list_objects_v2") => vec![named("ListBucket")],
-        // IAM authorises each item of a transaction; the store's are puts and condition checks.
-        ("dynamodb", "transact_write_items") => {
-            vec![named("PutItem"), named("ConditionCheckItem")]
-        }
+        // IAM authorises each item of a transaction by its kind.
+        ("dynamodb", "transact_write_items") => TRANSACTION_ITEMS
+            .iter()
+            .filter(|(builder, _)| uses_transaction_item(builder))
+            .map(|(_, action)| named(action))
+            .collect(),
         _ => {
             let pascal: String = op
                 .split('_')

@@ -172,9 +172,9 @@ impl CutShort {
 
 #[async_trait]
 impl ProjectStore for CutShort {
-    async fn create_project(&self, project: &Project) -> StoreResult<()> {
+    async fn create_project_within(&self, project: &Project, limit: u64) -> StoreResult<()> {
         self.write()?;
-        self.inner.create_project(project).await
+        self.inner.create_project_within(project, limit).await
     }
     async fn load_project(&self, id: Uuid) -> StoreResult<Project> {
         self.inner.load_project(id).await

@@ -108,6 +108,11 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::not_found(what),
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            StoreError::LimitReached(count) => ApiError::new(
+                StatusCode::CONFLICT,
+                "project_limit",
+                format!("you have {count} projects, the most this server allows; delete one first"),
+            ),
             StoreError::BadCursor => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_cursor",

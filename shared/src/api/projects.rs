@@ -129,16 +129,12 @@ pub async fn create_project(
     check_text("name", name, MAX_NAME_CHARS, false)?;
     let description = body.description.trim();
     check_text("description", description, MAX_DESCRIPTION_CHARS, true)?;
-    let count = state.agents.projects.count_projects(&owner).await?;
-    if count >= state.limits.max_projects_per_owner {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "project_limit",
-            format!("you have {count} projects, the most this server allows; delete one first"),
-        ));
-    }
     let project = Project::new(owner.clone(), name.to_owned(), description.to_owned());
-    state.agents.projects.create_project(&project).await?;
+    state
+        .agents
+        .projects
+        .create_project_within(&project, state.limits.max_projects_per_owner)
+        .await?;
     super::trace::record(project.id, None);
     tracing::info!("project created");
     if !description.is_empty() {

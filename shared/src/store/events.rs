@@ -65,8 +65,8 @@ impl ObservedStore {
 
 #[async_trait]
 impl ProjectStore for ObservedStore {
-    async fn create_project(&self, project: &Project) -> StoreResult<()> {
-        self.inner.create_project(project).await
+    async fn create_project_within(&self, project: &Project, limit: u64) -> StoreResult<()> {
+        self.inner.create_project_within(project, limit).await
     }
     async fn load_project(&self, id: Uuid) -> StoreResult<Project> {
         self.inner.load_project(id).await

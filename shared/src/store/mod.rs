@@ -37,6 +37,9 @@ pub enum StoreError {
     /// A write lost a race: the revision moved on, or the key is taken.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The owner has as many projects as allowed (the number); nothing was written.
+    #[error("the owner has {0} projects, the most allowed")]
+    LimitReached(u64),
     /// A paging cursor that this store did not hand out.
     #[error("the cursor is not valid for this list")]
     BadCursor,
@@ -67,7 +70,7 @@ impl StoreError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             StoreError::NotFound(_) => ErrorKind::NotFound,
-            StoreError::Conflict(_) => ErrorKind::Conflict,
+            StoreError::Conflict(_) | StoreError::LimitReached(_) => ErrorKind::Conflict,
             StoreError::BadCursor => ErrorKind::Invalid,
             StoreError::Unavailable(_) => ErrorKind::Transient,
             StoreError::Corrupt(_) => ErrorKind::Corrupt,
@@ -166,7 +169,13 @@ pub struct Posted {
 #[async_trait]
 pub trait ProjectStore: Send + Sync {
     /// Stores a new project.
-    async fn create_project(&self, project: &Project) -> StoreResult<()>;
+    async fn create_project(&self, project: &Project) -> StoreResult<()> {
+        self.create_project_within(project, u64::MAX).await
+    }
+
+    /// Stores a new project unless its owner already has `limit` projects (`LimitReached`),
+    /// counted and written in one atomic step: concurrent creates never pass the limit together.
+    async fn create_project_within(&self, project: &Project, limit: u64) -> StoreResult<()>;
 
     /// The project with this id, if `owner` owns it; `NotFound` otherwise, so that another
     /// owner's project looks exactly like one that does not exist.

@@ -12,6 +12,7 @@ use crate::store::{ProjectStore, StoreError};
 /// AWS, DynamoDB's conditional writes are atomic by its contract).
 pub async fn run_concurrent(projects: Arc<dyn ProjectStore>) {
     concurrent_updates_conflict(projects.clone()).await;
+    concurrent_creates_stop_at_the_limit(projects.clone()).await;
     writers_that_lose_a_race_read_again_and_all_land(projects).await;
 }
 
@@ -102,4 +103,27 @@ pub async fn writers_that_lose_a_race_read_again_and_all_land(store: Arc<dyn Pro
         "the losers read again: {} changes applied",
         applied.load(Ordering::SeqCst)
     );
+}
+
+/// Creates racing for the last places under an owner's limit: exactly as many land as fit.
+pub async fn concurrent_creates_stop_at_the_limit(store: Arc<dyn ProjectStore>) {
+    let owner = fresh_owner();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        let p = crate::model::Project::new(owner.clone(), format!("p{i}"), String::new());
+        tasks.push(tokio::spawn(async move {
+            store.create_project_within(&p, 3).await
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => created += 1,
+            Err(StoreError::LimitReached(3)) => {}
+            Err(e) => panic!("unexpected error in a race: {e}"),
+        }
+    }
+    assert_eq!(created, 3);
+    assert_eq!(store.count_projects(&owner).await.unwrap(), 3);
 }

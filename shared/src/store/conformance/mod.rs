@@ -17,13 +17,15 @@ mod versions;
 
 pub use blobs::{blobs_are_content_addressed, blobs_are_stored_once};
 pub use concurrency::{
-    concurrent_updates_conflict, run_concurrent, writers_that_lose_a_race_read_again_and_all_land,
+    concurrent_creates_stop_at_the_limit, concurrent_updates_conflict, run_concurrent,
+    writers_that_lose_a_race_read_again_and_all_land,
 };
 pub use conversation::{messages_are_idempotent_and_ordered, runs_are_tracked};
 pub use projects::{
     a_change_and_its_message_land_together, a_stale_revision_conflicts,
     a_writer_that_lost_reads_again_and_both_changes_land, delete_removes_everything,
     owners_are_isolated, project_lifecycle, project_listing_pages,
+    the_project_limit_is_counted_with_each_create,
 };
 pub use versions::{
     a_taken_version_number_moves_the_build_to_the_next, deployments_are_recorded,
@@ -49,6 +51,7 @@ pub async fn run_all(projects: Arc<dyn ProjectStore>, artifacts: Arc<dyn Artifac
     versions_are_immutable_and_listed(projects.as_ref()).await;
     deployments_are_recorded(projects.as_ref()).await;
     delete_removes_everything(projects.as_ref()).await;
+    the_project_limit_is_counted_with_each_create(projects.as_ref()).await;
     blobs_are_content_addressed(artifacts.as_ref()).await;
 }
 

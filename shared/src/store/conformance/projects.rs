@@ -315,3 +315,40 @@ pub async fn delete_removes_everything(store: &dyn ProjectStore) {
         .iter()
         .any(|r| r.id == run.id));
 }
+
+/// An owner's projects are capped by a count written with each create and delete: past the
+/// limit nothing is written and the answer says how many there are; a delete makes room; a
+/// create without a limit counts too.
+pub async fn the_project_limit_is_counted_with_each_create(store: &dyn ProjectStore) {
+    let owner = fresh_owner();
+    let make =
+        |name: &str| crate::model::Project::new(owner.clone(), name.to_owned(), String::new());
+    let first = make("one");
+    store.create_project_within(&first, 2).await.unwrap();
+    store.create_project_within(&make("two"), 2).await.unwrap();
+    let third = make("three");
+    assert!(matches!(
+        store.create_project_within(&third, 2).await,
+        Err(StoreError::LimitReached(2))
+    ));
+    assert!(matches!(
+        store.load_project(third.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.delete_project(&owner, first.id).await.unwrap();
+    store.create_project_within(&third, 2).await.unwrap();
+    store.create_project(&make("four")).await.unwrap();
+    assert!(matches!(
+        store.create_project_within(&make("five"), 3).await,
+        Err(StoreError::LimitReached(3))
+    ));
+    assert_eq!(store.count_projects(&owner).await.unwrap(), 3);
+    // Another owner's limit is their own.
+    store
+        .create_project_within(
+            &crate::model::Project::new(fresh_owner(), "x".into(), String::new()),
+            1,
+        )
+        .await
+        .unwrap();
+}

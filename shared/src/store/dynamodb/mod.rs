@@ -29,6 +29,8 @@ impl DynamoStore {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:ConditionCheckItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
         "dynamodb:Query",
         "dynamodb:Scan",
         "dynamodb:BatchWriteItem",

@@ -37,22 +37,53 @@ impl DynamoStore {
 
 #[async_trait]
 impl ProjectStore for DynamoStore {
-    async fn create_project(&self, project: &Project) -> StoreResult<()> {
-        let out = self
+    async fn create_project_within(&self, project: &Project, limit: u64) -> StoreResult<()> {
+        self.seed_project_count(&project.owner).await?;
+        let count = aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(
+                aws_sdk_dynamodb::types::Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(project_count_key(&project.owner)))
+                    .update_expression("ADD #n :one")
+                    .condition_expression("#n < :limit")
+                    .expression_attribute_names("#n", "n")
+                    .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                    .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
+                    .build()
+                    .expect("complete update"),
+            )
+            .build();
+        let put = self.put(project_item(project)?, Some("attribute_not_exists(PK)"));
+        match self
             .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(project_item(project)?))
-            .condition_expression("attribute_not_exists(PK)")
+            .transact_write_items()
+            .transact_items(put)
+            .transact_items(count)
             .send()
-            .await;
-        match out {
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(e) if is_conditional(&e) => Err(StoreError::Conflict(format!(
-                "project {} exists",
-                project.id
-            ))),
-            Err(e) => Err(backend(e)),
+            Err(e) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                let failed: Vec<bool> = match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(t)) => t
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                match failed.as_slice() {
+                    [true, ..] => Err(StoreError::Conflict(format!(
+                        "project {} exists",
+                        project.id
+                    ))),
+                    [_, true] => Err(StoreError::LimitReached(
+                        self.project_count(&project.owner).await?.unwrap_or(limit),
+                    )),
+                    _ => Err(backend(e)),
+                }
+            }
         }
     }
 
@@ -211,7 +242,14 @@ impl ProjectStore for DynamoStore {
 
     async fn delete_project(&self, owner: &Owner, id: Uuid) -> StoreResult<()> {
         self.get_project(owner, id).await?;
-        let items = self.query_prefix(id, "", true, None, None).await?;
+        // Everything but the project itself first; then the project and its count in one
+        // transaction, so a delete cut short is finished by deleting again, and counted once.
+        let items: Vec<Item> = self
+            .query_prefix(id, "", true, None, None)
+            .await?
+            .into_iter()
+            .filter(|item| item.get("SK") != Some(&s("META")))
+            .collect();
         for chunk in items.chunks(25) {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
@@ -245,7 +283,33 @@ impl ProjectStore for DynamoStore {
                     .unwrap_or_default();
             }
         }
-        Ok(())
+        self.seed_project_count(owner).await?;
+        let delete = aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .delete(
+                aws_sdk_dynamodb::types::Delete::builder()
+                    .table_name(&self.table)
+                    .key("PK", s(pk(id)))
+                    .key("SK", s("META"))
+                    .condition_expression("attribute_exists(PK)")
+                    .build()
+                    .expect("complete delete"),
+            )
+            .build();
+        let uncount = aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(
+                aws_sdk_dynamodb::types::Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(project_count_key(owner)))
+                    .update_expression("ADD #n :minus")
+                    .condition_expression("#n > :zero")
+                    .expression_attribute_names("#n", "n")
+                    .expression_attribute_values(":minus", AttributeValue::N("-1".into()))
+                    .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+                    .build()
+                    .expect("complete update"),
+            )
+            .build();
+        self.transact(vec![delete, uncount], "project").await
     }
 
     async fn post_user_message(&self, message: &Message, run: &Run) -> StoreResult<Posted> {
@@ -454,6 +518,57 @@ impl ProjectStore for DynamoStore {
     async fn live_deployments(&self) -> StoreResult<Vec<Deployment>> {
         let items = self.scan_status("DEP#", &["pending", "running"]).await?;
         items.iter().map(from_item).collect()
+    }
+}
+
+/// The key of the item that counts an owner's projects (`OWNER#{owner}` / `PROJECTS`, `n`):
+/// the cap on projects is checked against it in the create's own transaction.
+fn project_count_key(owner: &Owner) -> Item {
+    HashMap::from([
+        ("PK".into(), s(format!("OWNER#{owner}"))),
+        ("SK".into(), s("PROJECTS")),
+    ])
+}
+
+impl DynamoStore {
+    /// The owner's project count, if the counter exists.
+    async fn project_count(&self, owner: &Owner) -> StoreResult<Option<u64>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(project_count_key(owner)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(out
+            .item
+            .and_then(|i| i.get("n").and_then(|n| n.as_n().ok()?.parse().ok())))
+    }
+
+    /// Makes the owner's counter if it is missing (an owner from before counters), from a
+    /// count of their projects; a counter made meanwhile by another writer is kept.
+    async fn seed_project_count(&self, owner: &Owner) -> StoreResult<()> {
+        if self.project_count(owner).await?.is_some() {
+            return Ok(());
+        }
+        let n = self.count_projects(owner).await?;
+        let mut item = project_count_key(owner);
+        item.insert("n".into(), AttributeValue::N(n.to_string()));
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional(&e) => Ok(()),
+            Err(e) => Err(backend(e)),
+        }
     }
 }
 

@@ -19,10 +19,25 @@ use crate::store::{
 
 #[async_trait]
 impl ProjectStore for SqliteStore {
-    async fn create_project(&self, project: &Project) -> StoreResult<()> {
+    async fn create_project_within(&self, project: &Project, limit: u64) -> StoreResult<()> {
         let p = project.clone();
         self.with(move |c| {
-            c.execute(
+            // Counted and inserted under one write lock: no other create, of this process or
+            // another, lands in between.
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let count: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM projects WHERE owner = ?1",
+                    [&p.owner.0],
+                    |row| row.get(0),
+                )
+                .map_err(backend)?;
+            if count as u64 >= limit {
+                return Err(StoreError::LimitReached(count as u64));
+            }
+            tx.execute(
                 "INSERT INTO projects (id, owner, updated_us, revision, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![p.id.to_string(), p.owner.0, micros(p.updated_at), p.revision as i64, to_doc(&p)?],
             )
@@ -33,7 +48,7 @@ impl ProjectStore for SqliteStore {
                     backend(e)
                 }
             })?;
-            Ok(())
+            tx.commit().map_err(backend)
         })
         .await
     }
