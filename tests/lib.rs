@@ -516,3 +516,34 @@ pub async fn project_state(
         },
     })
 }
+
+/// Makes every request of the AWS clients it is given to fail while it is on, as an unreachable
+/// service does (an interceptor: the same trait for every AWS SDK crate's client).
+#[derive(Debug, Clone, Default)]
+pub struct Unreachable(pub std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Unreachable {
+    /// Makes the service unreachable (`true`) or reachable again.
+    pub fn set(&self, down: bool) {
+        self.0.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for Unreachable {
+    fn name(&self) -> &'static str {
+        "Unreachable"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            Err("the service is unreachable (injected by the test)".into())
+        } else {
+            Ok(())
+        }
+    }
+}

@@ -140,7 +140,7 @@ fn one_run_id_follows_a_message_from_its_request_to_its_last_step() {
             .collect();
         assert_eq!(
             steps,
-            ["ProductManager", "Architect", "Complete"],
+            ["WaitTurn", "ProductManager", "Architect", "Complete"],
             "{lines:#?}"
         );
         for line in of_run

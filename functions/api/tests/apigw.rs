@@ -1,14 +1,11 @@
 //! The api function's handler on API Gateway v2 (HTTP API) events, with the AWS backends on a
 //! moto server: DynamoDB, S3 and Step Functions.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use aws_sdk_sfn::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_sfn::config::{ConfigBag, Intercept, RuntimeComponents};
 use axum::Router;
 use http_body_util::BodyExt;
-use kiln_integration_tests::Moto;
+use kiln_integration_tests::{Moto, Unreachable};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -31,6 +28,39 @@ async fn app(moto: &Moto) -> (Router, aws_sdk_sfn::Client, String) {
     let (config, _) = kiln_integration_tests::aws_installation(moto, &machine).await;
     let state = kiln::backends::aws_state_with(&config, &sdk).await.unwrap();
     (kiln_api_function::app(state), sfn, machine)
+}
+
+/// The AWS backend's state on moto (as `app` makes it), with these settings changed.
+async fn state_with(moto: &Moto, changed: &[(&str, &str)]) -> (kiln::api::AppState, String) {
+    let sdk = moto.sdk_config().await;
+    let (_, _, machine) = app(moto).await;
+    let mut vars: std::collections::HashMap<String, String> =
+        kiln_integration_tests::aws_settings("kiln", &machine)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+    for (k, v) in changed {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    let config = kiln::config::Config::from_vars(&vars).unwrap();
+    let state = kiln::backends::aws_state_with(&config, &sdk).await.unwrap();
+    (state, machine)
+}
+
+/// Creates a project named `name` for `sub` and returns its id.
+async fn new_project(app: &Router, name: &str, sub: &str) -> String {
+    let (status, project) = send(
+        app,
+        event(
+            "POST",
+            "/api/v2/projects",
+            Some(json!({"name": name})),
+            Some(sub),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{project}");
+    project["id"].as_str().unwrap().to_owned()
 }
 
 /// An API Gateway v2 event, as the HTTP API sends it after its JWT authorizer accepted `sub`,
@@ -314,29 +344,6 @@ async fn a_lambda_refuses_the_local_backend() {
     assert!(!data.exists(), "nothing is opened before the refusal");
 }
 
-/// Makes every Step Functions request fail while it is on, as an unreachable service does.
-#[derive(Debug, Clone, Default)]
-struct Unreachable(Arc<AtomicBool>);
-
-impl Intercept for Unreachable {
-    fn name(&self) -> &'static str {
-        "Unreachable"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), aws_sdk_sfn::error::BoxError> {
-        if self.0.load(Ordering::SeqCst) {
-            Err("Step Functions is unreachable (injected by the test)".into())
-        } else {
-            Ok(())
-        }
-    }
-}
-
 /// StartExecution failing after the message and its run are stored leaves no run queued for
 /// ever: the run fails with the reason, the answer is an error, and sending the message again
 /// with the same `client_id` starts that run (one execution, named after it).
@@ -344,15 +351,8 @@ impl Intercept for Unreachable {
 async fn a_run_that_could_not_start_fails_with_the_reason_and_a_retry_starts_it() {
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
-    let (_, sfn, machine) = app(&moto).await;
-    let config = kiln::config::Config::from_vars(
-        &kiln_integration_tests::aws_settings("kiln", &machine)
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-    )
-    .unwrap();
-    let mut state = kiln::backends::aws_state_with(&config, &sdk).await.unwrap();
+    let (mut state, machine) = state_with(&moto, &[]).await;
+    let sfn = aws_sdk_sfn::Client::new(&sdk);
     let down = Unreachable::default();
     let flaky = aws_sdk_sfn::Client::from_conf(
         aws_sdk_sfn::config::Builder::from(&sdk)
@@ -364,17 +364,7 @@ async fn a_run_that_could_not_start_fails_with_the_reason_and_a_retry_starts_it(
         machine.clone(),
     ));
     let app = kiln_api_function::app(state);
-    let (_, project) = send(
-        &app,
-        event(
-            "POST",
-            "/api/v2/projects",
-            Some(json!({"name": "Tasks"})),
-            Some("bob"),
-        ),
-    )
-    .await;
-    let id = project["id"].as_str().unwrap().to_owned();
+    let id = new_project(&app, "Tasks", "bob").await;
     let body = json!({"content": "build it", "client_id": "c-9"});
     let post = || {
         event(
@@ -385,7 +375,7 @@ async fn a_run_that_could_not_start_fails_with_the_reason_and_a_retry_starts_it(
         )
     };
 
-    down.0.store(true, Ordering::SeqCst);
+    down.set(true);
     let (status, failed) = send(&app, post()).await;
     assert!(status >= 500, "{status} {failed}");
     let (_, conversation) = send(
@@ -432,7 +422,7 @@ async fn a_run_that_could_not_start_fails_with_the_reason_and_a_retry_starts_it(
     assert!(executions().await.is_empty());
 
     // The same message again, once the service answers: the same run starts.
-    down.0.store(false, Ordering::SeqCst);
+    down.set(false);
     let (status, retried) = send(&app, post()).await;
     assert_eq!(status, 202, "{retried}");
     assert_eq!(retried["run"]["id"], json!(run_id));
@@ -454,32 +444,13 @@ async fn a_run_that_could_not_start_fails_with_the_reason_and_a_retry_starts_it(
 async fn a_large_export_is_a_redirect_to_a_presigned_link() {
     use kiln::model::{FileEntry, Version};
     let moto = Moto::start();
-    let sdk = moto.sdk_config().await;
-    let (_, _, machine) = app(&moto).await;
-    let mut vars: std::collections::HashMap<String, String> =
-        kiln_integration_tests::aws_settings("kiln", &machine)
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
-    vars.insert("KILN_MAX_INLINE_EXPORT_BYTES".into(), "4096".into());
-    let config = kiln::config::Config::from_vars(&vars).unwrap();
-    let state = kiln::backends::aws_state_with(&config, &sdk).await.unwrap();
+    let (state, _) = state_with(&moto, &[("KILN_MAX_INLINE_EXPORT_BYTES", "4096")]).await;
     let (projects, artifacts) = (
         state.agents.projects.clone(),
         state.agents.artifacts.clone(),
     );
     let app = kiln_api_function::app(state);
-    let (_, project) = send(
-        &app,
-        event(
-            "POST",
-            "/api/v2/projects",
-            Some(json!({"name": "Big One"})),
-            Some("carol"),
-        ),
-    )
-    .await;
-    let id: uuid::Uuid = project["id"].as_str().unwrap().parse().unwrap();
+    let id: uuid::Uuid = new_project(&app, "Big One", "carol").await.parse().unwrap();
     // Two versions: a small one, and one whose file does not compress below the limit.
     let mut noise = Vec::new();
     let mut x: u32 = 12345;

@@ -5,49 +5,23 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
 use kiln::agents::AgentContext;
 use kiln::model::Intent;
 use kiln::model::{Project, Run};
 use kiln::runner::CodeBuildTestRunner;
 use kiln::store::{DynamoStore, PageRequest};
 use kiln::workflow::asl::{Failure, TaskHandler};
-use kiln_integration_tests::{python, run_in, show, Moto};
+use kiln_integration_tests::{python, run_in, show, Moto, Unreachable};
 
 use serde_json::Value;
 
 #[path = "../../../../tests/fake_codebuild.rs"]
 mod fake_codebuild;
 use fake_codebuild::{run_test_build, SentRequests};
-
-/// Makes every request of a DynamoDB client fail while it is on, as an unreachable table does.
-#[derive(Debug, Clone, Default)]
-struct Unreachable(Arc<AtomicBool>);
-
-impl Intercept for Unreachable {
-    fn name(&self) -> &'static str {
-        "Unreachable"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if self.0.load(Ordering::SeqCst) {
-            Err("DynamoDB is unreachable (injected by the test)".into())
-        } else {
-            Ok(())
-        }
-    }
-}
 
 /// An AWS installation on moto, its agents, and what the test does in CodeBuild's place.
 pub struct Installation {
