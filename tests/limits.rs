@@ -322,3 +322,126 @@ async fn a_rollout_that_never_answers_fails_at_its_deadline() {
         assert_eq!(deployments[0].status, kiln::model::DeploymentStatus::Failed);
     }
 }
+
+/// The largest spec the limits allow: as many resources as allowed, each with as many fields
+/// of the longest names as fit, every field an enum of long choices, every field searchable,
+/// grown until one more field would pass `MAX_SPEC_BYTES`.
+fn largest_spec() -> kiln::spec::AppSpec {
+    use kiln::spec::{AppSpec, Field, FieldType, Resource, MAX_CHOICES, MAX_RESOURCES};
+    let long = |prefix: &str, i: usize| {
+        let mut s = format!("{prefix}{i}_");
+        while s.len() < kiln::spec::MAX_IDENTIFIER_LEN {
+            s.push('x');
+        }
+        s
+    };
+    let mut spec = AppSpec {
+        name: "n".repeat(200),
+        summary: "s".repeat(2_000),
+        ..AppSpec::default()
+    };
+    for r in 0..MAX_RESOURCES {
+        spec.resources.push(Resource {
+            name: format!("thing{r}"),
+            plural: format!("things{r}"),
+            fields: vec![],
+            relations: vec![],
+        });
+    }
+    // One field at a time, round the resources, until the next one does not fit.
+    let mut i = 0;
+    loop {
+        let mut next = spec.clone();
+        let r = i % MAX_RESOURCES;
+        next.resources[r].fields.push(Field {
+            name: long("f", i),
+            ty: FieldType::Enum {
+                values: (0..MAX_CHOICES).map(|c| long("c", c)).collect(),
+            },
+            required: true,
+            unique: false,
+            default: None,
+        });
+        next.features
+            .search
+            .push(format!("thing{r}.{}", long("f", i)));
+        if next.validate().is_err() {
+            return spec;
+        }
+        spec = next;
+        i += 1;
+    }
+}
+
+/// A spec as large as the limits allow keeps the project's item (spec and design) and the
+/// architect's plan reply under DynamoDB's 400 KB, and the step's answer under the state's
+/// 256 KiB; one field more is refused with what to do.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_largest_spec_keeps_the_project_and_its_plan_within_aws_limits() {
+    let spec = largest_spec();
+    let bytes = serde_json::to_vec(&spec).unwrap().len();
+    assert!(
+        bytes > kiln::spec::MAX_SPEC_BYTES - 4 * 1024,
+        "the spec fills its budget: {bytes} bytes"
+    );
+    let mut bigger = spec.clone();
+    let copy = bigger.resources[1].fields[0].clone();
+    bigger.resources[0].fields.push(copy);
+    bigger.resources[0].fields.last_mut().unwrap().name = "one_more".into();
+    let refused = bigger.validate().unwrap_err().to_string();
+    assert!(refused.contains("KB"), "{refused}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let vars = std::collections::HashMap::from([(
+        "KILN_DATA_DIR".to_owned(),
+        dir.path().display().to_string(),
+    )]);
+    let config = kiln::config::Config::from_vars(&vars).unwrap();
+    let ctx = kiln::backends::local_state(&config).await.unwrap().agents;
+    let mut project = Project::new(Owner::local(), "Huge".into(), String::new());
+    project.spec = Some(spec);
+    ctx.projects.create_project(&project).await.unwrap();
+    let mut message = Message::from_user(project.id, "design it".into(), None);
+    let run = Run::queued(project.id, message.id, Intent::Create);
+    message.run_id = Some(run.id);
+    ctx.projects
+        .post_user_message(&message, &run)
+        .await
+        .unwrap();
+    let input = RunInput {
+        project_id: project.id,
+        run_id: run.id,
+        message_id: message.id,
+        intent: Intent::Create,
+        owner: project.owner.clone(),
+    };
+    let answer = run_step(
+        &ctx,
+        &StepRequest {
+            step: Step::Architect,
+            run: input.clone(),
+            state: json!({}),
+            error: None,
+        },
+    )
+    .await
+    .unwrap();
+    let state = serde_json::to_vec(&json!({"run": input, "state": {"design": answer}}))
+        .unwrap()
+        .len();
+    assert!(state < STATE_LIMIT, "the state is {state} bytes");
+    let stored = ctx.projects.load_project(project.id).await.unwrap();
+    assert!(stored.design.is_some(), "the architect designed it");
+    let item = serde_json::to_vec(&stored).unwrap().len();
+    assert!(item < ITEM_LIMIT * 3 / 4, "the project is {item} bytes");
+    let messages = ctx
+        .projects
+        .list_messages(project.id, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    for m in &messages {
+        let item = serde_json::to_vec(m).unwrap().len();
+        assert!(item < ITEM_LIMIT * 3 / 4, "a reply is {item} bytes");
+    }
+}

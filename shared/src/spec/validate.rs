@@ -9,6 +9,10 @@ pub const MAX_RESOURCES: usize = 40;
 pub const MAX_FIELDS: usize = 60;
 /// Most choices one enum field may have.
 pub const MAX_CHOICES: usize = 50;
+/// Most bytes a whole spec may take as JSON. The per-part limits alone allow megabytes; a
+/// spec travels whole in the project's DynamoDB item (400 KB at most, with its design) and its
+/// plan in a reply, so the whole is bounded too. Real apps take a few kilobytes.
+pub const MAX_SPEC_BYTES: usize = 48 * 1024;
 
 impl AppSpec {
     /// The resource with this singular or plural name.
@@ -23,6 +27,16 @@ impl AppSpec {
         if self.resources.len() > MAX_RESOURCES {
             return Err(SpecError::TooLarge(format!(
                 "at most {MAX_RESOURCES} resources"
+            )));
+        }
+        let bytes = serde_json::to_vec(self)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if bytes > MAX_SPEC_BYTES {
+            return Err(SpecError::TooLarge(format!(
+                "at most {} KB in all (this would take {} KB): fewer resources, fields or choices",
+                MAX_SPEC_BYTES / 1024,
+                bytes.div_ceil(1024)
             )));
         }
         let mut seen = std::collections::HashSet::new();
