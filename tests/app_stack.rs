@@ -242,7 +242,7 @@ fn every_resource_is_tagged_with_its_project_environment_and_version() {
     }
 }
 
-/// With authentication, the app's JWT secret is made in the stack, under `kiln/` (the only
+/// With authentication, the app's JWT secret is made in the stack, under its name (the only
 /// secrets the tasks' role may read), and reaches the container by reference, never as a
 /// value; without authentication there is no secret.
 #[test]
@@ -254,7 +254,7 @@ fn the_jwt_secret_is_passed_by_reference_where_the_tasks_may_read_it() {
         Value::Tagged(t) => t.value[0].as_str().unwrap().to_owned(),
         other => panic!("{other:?}"),
     };
-    assert!(pattern.starts_with("kiln/"), "{pattern}");
+    assert!(pattern.starts_with("${AWS::StackName}/"), "{pattern}");
     assert!(
         secret["Properties"]["GenerateSecretString"]["PasswordLength"]
             .as_u64()
@@ -278,7 +278,11 @@ fn the_jwt_secret_is_passed_by_reference_where_the_tasks_may_read_it() {
         &installation()["Resources"]["AppsExecutionRole"]["Properties"]["Policies"],
     )
     .unwrap();
-    assert!(reads.contains(":secret:kiln/*"), "{reads}");
+    // Kiln's stacks are named kiln-<installation>-…, so their secrets fall under the read.
+    assert!(
+        reads.contains(":secret:kiln-${EnvironmentName}-*"),
+        "{reads}"
+    );
 
     let t = template(WITHOUT_AUTH);
     assert!(resources(&t)
@@ -450,7 +454,7 @@ fn the_stacks_role_may_make_what_the_template_declares() {
     );
     assert!(grants["logs:CreateLogGroup"][0]
         .contains(":log-group:/kiln/apps/kiln-${EnvironmentName}-*"));
-    assert!(grants["secretsmanager:CreateSecret"][0].contains(":secret:kiln/*"));
+    assert!(grants["secretsmanager:CreateSecret"][0].contains(":secret:kiln-${EnvironmentName}-*"));
     assert!(grants["ecs:CreateService"][0]
         .contains(":service/${AppsCluster}/kiln-${EnvironmentName}-*"));
     // The role passes only the tasks' role, only to ECS.

@@ -344,7 +344,8 @@ fn each_function_is_granted_exactly_what_its_code_calls() {
 }
 
 /// The apps' tasks start with the execution role, and ECS reads each app's JWT secret with it:
-/// the role may read the secrets the deployer makes (`kiln/…`), and only those.
+/// the role may read the secrets this installation's stacks make (named under the stack,
+/// `kiln-<installation>-…`), and only those.
 #[test]
 fn the_tasks_role_reads_the_apps_secrets() {
     let template: serde_yaml::Value =
@@ -366,8 +367,120 @@ fn the_tasks_role_reads_the_apps_secrets() {
         .collect();
     assert_eq!(reads.len(), 1, "{reads:?}");
     assert!(
-        reads[0].trim_end().ends_with(":secret:kiln/*"),
+        reads[0]
+            .trim_end()
+            .ends_with(":secret:kiln-${EnvironmentName}-*"),
         "{}",
         reads[0]
+    );
+}
+
+/// Actions that take no resource narrower than `*` (AWS's Service Authorization Reference
+/// lists no resource type for them).
+const ONLY_ON_EVERYTHING: &[&str] = &[
+    "ecs:RegisterTaskDefinition",
+    "ecs:DeregisterTaskDefinition",
+    "ecs:DescribeTaskDefinition",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeVpcs",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "secretsmanager:GetRandomPassword",
+    "ecr:GetAuthorizationToken",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+];
+
+/// ARNs that cannot carry the installation's name, and why.
+const UNNAMEABLE: &[&str] = &[
+    // CloudFormation names each app's target group from a cut stack name (32 characters leave
+    // no room for the installation's): the stacks' role may touch target groups by any name.
+    "arn:${AWS::Partition}:elasticloadbalancing:${AWS::Region}:${AWS::AccountId}:targetgroup/*",
+];
+
+/// Every IAM statement of the installation names only its own things: a resource of the
+/// template itself (`!Ref`, `!GetAtt`, `${Resource…}`), or an ARN with the installation's
+/// name (`${EnvironmentName}`) in it, so two installations in one account cannot touch each
+/// other's; `*` only for actions that take nothing narrower. (A KMS key's policy names the key
+/// it is attached to as `*`.)
+#[test]
+fn every_arn_is_scoped_to_the_installation() {
+    let text = std::fs::read_to_string(repo().join("infra/template.yaml")).unwrap();
+    let template: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let is_ours = |name: &str| resources.contains_key(serde_yaml::Value::from(name));
+    fn statements(v: &serde_yaml::Value, out: &mut Vec<serde_yaml::Value>) {
+        match v {
+            serde_yaml::Value::Mapping(m) => {
+                if m.contains_key("Effect") && m.contains_key("Action") {
+                    out.push(v.clone());
+                }
+                for (_, x) in m {
+                    statements(x, out);
+                }
+            }
+            serde_yaml::Value::Sequence(s) => s.iter().for_each(|x| statements(x, out)),
+            serde_yaml::Value::Tagged(t) => statements(&t.value, out),
+            _ => {}
+        }
+    }
+    let mut problems = Vec::new();
+    for (name, resource) in resources {
+        if resource["Type"] == "AWS::KMS::Key" {
+            continue;
+        }
+        let mut found = Vec::new();
+        statements(resource, &mut found);
+        for s in found {
+            let actions: Vec<String> = match &s["Action"] {
+                serde_yaml::Value::String(a) => vec![a.clone()],
+                serde_yaml::Value::Sequence(l) => {
+                    l.iter().map(|a| a.as_str().unwrap().to_owned()).collect()
+                }
+                other => panic!("{other:?}"),
+            };
+            let targets: Vec<serde_yaml::Value> = match &s["Resource"] {
+                serde_yaml::Value::Sequence(l) => l.clone(),
+                serde_yaml::Value::Null => continue,
+                one => vec![one.clone()],
+            };
+            for target in targets {
+                let fine = match &target {
+                    serde_yaml::Value::String(star) if star == "*" => actions
+                        .iter()
+                        .all(|a| ONLY_ON_EVERYTHING.contains(&a.as_str())),
+                    serde_yaml::Value::Tagged(t) if t.tag == "Ref" || t.tag == "GetAtt" => {
+                        let named = t.value.as_str().unwrap_or_default();
+                        is_ours(named.split('.').next().unwrap())
+                    }
+                    serde_yaml::Value::Tagged(t) if t.tag == "Sub" => {
+                        let arn = t.value.as_str().unwrap_or_default();
+                        // A `${Resource}` or `${Resource.Attribute}` of the template in it.
+                        let names_ours = arn
+                            .split("${")
+                            .skip(1)
+                            .any(|r| r.split(['.', '}']).next().is_some_and(is_ours));
+                        names_ours
+                            || arn.contains("${EnvironmentName}")
+                            || UNNAMEABLE.contains(&arn)
+                    }
+                    _ => false,
+                };
+                if !fine {
+                    problems.push(format!("{name:?}: {actions:?} on {target:?}"));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "not scoped to the installation:\n{}",
+        problems.join("\n")
     );
 }

@@ -75,7 +75,7 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
     assert_eq!(rule["action"]["type"], "expire");
     assert_eq!(
         repo.repository_name(),
-        Some(format!("kiln/{}", project.simple()).as_str())
+        Some(format!("kiln-test/{}", project.simple()).as_str())
     );
     let started = codebuild
         .batch_get_builds()

@@ -67,10 +67,6 @@ fn deployment_name(project_id: Uuid, environment: Environment) -> String {
     )
 }
 
-fn repository_name(project_id: Uuid) -> String {
-    format!("kiln/{}", project_id.simple())
-}
-
 /// Where a deploy request's [`StackRequest`] is kept.
 fn request_key(stack: &str, request: Uuid) -> String {
     format!("deploys/{stack}/{request}.json")
@@ -116,6 +112,11 @@ impl EcsDeployer {
             bucket,
             settings,
         }
+    }
+
+    /// The project's image repository, under the installation's name.
+    fn repository_name(&self, project_id: Uuid) -> String {
+        format!("{}/{}", self.settings.stack_prefix, project_id.simple())
     }
 
     /// The stack of a project's environment.
@@ -379,7 +380,7 @@ impl Deployer for EcsDeployer {
             let out = self
                 .ecr
                 .delete_repository()
-                .repository_name(repository_name(project_id))
+                .repository_name(self.repository_name(project_id))
                 .force(true)
                 .send()
                 .await;

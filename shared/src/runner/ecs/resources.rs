@@ -5,7 +5,7 @@ use aws_sdk_cloudformation::types::{Parameter, Tag};
 use uuid::Uuid;
 
 use super::stack::{self, Event, StackNow, StackRequest};
-use super::{repository_name, EcsDeployer};
+use super::EcsDeployer;
 use crate::runner::RunnerError;
 
 /// How many images of a project its repository keeps: the versions a rollback is likely to
@@ -32,7 +32,7 @@ fn lifecycle_policy() -> String {
 impl EcsDeployer {
     /// The project's repository URI, creating the repository the first time.
     pub(super) async fn repository(&self, project_id: Uuid) -> Result<String, RunnerError> {
-        let name = repository_name(project_id);
+        let name = self.repository_name(project_id);
         let uri = match self
             .ecr
             .create_repository()
