@@ -444,6 +444,19 @@ async fn two_messages_back_to_back_take_effect_in_the_order_they_arrived() {
     assert_eq!(first_run.status, RunStatus::Succeeded, "{first_run:?}");
     assert_eq!(second_run.status, RunStatus::Succeeded, "{second_run:?}");
     assert_eq!(second_run.steps[0].name, "WaitTurn", "{second_run:?}");
+    let said = ctx
+        .projects
+        .list_messages(project.id, &PageRequest::first(100))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|m| {
+            m.content
+                .starts_with("Waiting for the request before this one")
+        })
+        .count();
+    assert_eq!(said, 1, "a waiting run says so once");
     assert!(
         first_run.updated_at <= second_run.steps[1].started_at.unwrap(),
         "the second run went on only after the first ended"

@@ -237,7 +237,7 @@ async fn dispatch(ctx: &AgentContext, request: &StepRequest) -> Result<Value, Ag
         }
         Step::Release => backend_developer::release(ctx, run, &draft(state)?).await,
         Step::Plan => pipeline::plan(ctx, run).await,
-        Step::WaitTurn => pipeline::wait_turn(ctx, run).await,
+        Step::WaitTurn => pipeline::wait_turn(ctx, run, state).await,
         Step::RefuseDeploy => pipeline::refuse_deploy(ctx, run).await.map(|_| Value::Null),
         Step::QaStart => qa_engineer::start(ctx, run).await,
         Step::QaCheck => qa_engineer::check(ctx, run, state).await,

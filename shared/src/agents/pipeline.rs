@@ -37,8 +37,13 @@ pub const ABANDONED_AFTER: time::Duration = time::Duration::minutes(10);
 
 /// Whether every earlier run of the project has finished: `{"done", "waiting_for"}`. A project's
 /// runs execute one at a time in the order their messages arrived ("add auth" then "build it"
-/// builds with auth), on every backend; a run that must wait says so once.
-pub(super) async fn wait_turn(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
+/// builds with auth), on every backend; a run that must wait says so once (on its first check:
+/// `state.turn` holds the answer of the one before).
+pub(super) async fn wait_turn(
+    ctx: &AgentContext,
+    run: &RunInput,
+    state: &Value,
+) -> Result<Value, AgentError> {
     let earlier = ctx
         .projects
         .runs_before(run.project_id, run.run_id, TURN_LOOKBACK)
@@ -53,10 +58,7 @@ pub(super) async fn wait_turn(ctx: &AgentContext, run: &RunInput) -> Result<Valu
             && now() - other.created_at > ABANDONED_AFTER
         {
             other.status = RunStatus::Failed;
-            other.error = Some(RunError {
-                code: RunError::NOT_STARTED.into(),
-                message: "The pipeline never started this run; send the message again with the same client_id to start it.".into(),
-            });
+            other.error = Some(RunError::not_started("The pipeline never started this run"));
             other.updated_at = now();
             if ctx
                 .projects
@@ -69,7 +71,10 @@ pub(super) async fn wait_turn(ctx: &AgentContext, run: &RunInput) -> Result<Valu
         // Newest first: the last one kept is the oldest still under way.
         waiting_for = Some(other.id);
     }
-    if let Some(id) = waiting_for {
+    let Some(id) = waiting_for else {
+        return Ok(json!({"done": true, "waiting_for": null}));
+    };
+    if state["turn"].is_null() {
         post(
             ctx,
             run,
@@ -81,9 +86,8 @@ pub(super) async fn wait_turn(ctx: &AgentContext, run: &RunInput) -> Result<Valu
             ),
         )
         .await?;
-        return Ok(json!({"done": false, "waiting_for": id}));
     }
-    Ok(json!({"done": true, "waiting_for": null}))
+    Ok(json!({"done": false, "waiting_for": id}))
 }
 
 /// The deploy gate said no: the version to deploy did not pass its tests. Records the run as

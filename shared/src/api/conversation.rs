@@ -29,12 +29,9 @@ pub(super) async fn start_run(state: &AppState, input: RunInput) -> Result<(), A
     tracing::warn!(error = %e, "the run could not be started");
     let mut run = state.agents.projects.get_run(project_id, run_id).await?;
     run.status = RunStatus::Failed;
-    run.error = Some(RunError {
-        code: RunError::NOT_STARTED.into(),
-        message: format!(
-            "The pipeline could not be started ({e}); send the message again with the same client_id to start it."
-        ),
-    });
+    run.error = Some(RunError::not_started(&format!(
+        "The pipeline could not be started ({e})"
+    )));
     run.updated_at = now();
     state
         .agents
@@ -135,56 +132,53 @@ pub async fn post_message(
         .post_user_message(&message, &run)
         .await?;
     if !posted.created {
-        let mut run = state
+        // A retry. If the first attempt stored the message but could not start its run, this
+        // one starts it (unless another retry already did).
+        let mut stored = state
             .agents
             .projects
             .get_run(project_id, posted.run.id)
             .await?;
-        if run
+        let unstarted = stored
             .error
             .as_ref()
-            .is_some_and(|e| e.code == RunError::NOT_STARTED)
-        {
-            // The first attempt stored the message but could not start its run: this retry
-            // starts it (unless another retry already did).
-            let mut queued = run.clone();
+            .is_some_and(|e| e.code == RunError::NOT_STARTED);
+        let mut restarted = false;
+        if unstarted {
+            let mut queued = stored.clone();
             queued.status = RunStatus::Queued;
             queued.error = None;
             queued.updated_at = now();
-            if state
+            restarted = state
                 .agents
                 .projects
                 .update_run_from(&queued, RunStatus::Failed)
-                .await?
-            {
-                super::trace::record(project_id, Some(run.id));
-                start_run(
-                    &state,
-                    RunInput {
-                        project_id,
-                        run_id: run.id,
-                        message_id: posted.message.id,
-                        intent: run.intent,
-                        owner,
-                    },
-                )
                 .await?;
-                let run = state.agents.projects.get_run(project_id, run.id).await?;
-                return Ok((
-                    StatusCode::ACCEPTED,
-                    Json(PostedMessage {
-                        message: posted.message,
-                        run,
-                    }),
-                ));
-            }
-            run = state.agents.projects.get_run(project_id, run.id).await?;
         }
+        if restarted {
+            super::trace::record(project_id, Some(stored.id));
+            let input = RunInput {
+                project_id,
+                run_id: stored.id,
+                message_id: posted.message.id,
+                intent: stored.intent,
+                owner,
+            };
+            start_run(&state, input).await?;
+        }
+        if unstarted {
+            stored = state.agents.projects.get_run(project_id, stored.id).await?;
+        }
+        let status = if restarted {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::OK
+        };
         return Ok((
-            StatusCode::OK,
+            status,
             Json(PostedMessage {
                 message: posted.message,
-                run,
+                run: stored,
             }),
         ));
     }

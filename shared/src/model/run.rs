@@ -102,6 +102,14 @@ impl RunError {
     /// The code of a run whose message was stored but whose workflow never started: the same
     /// message again (same `client_id`) starts it.
     pub const NOT_STARTED: &'static str = "not_started";
+
+    /// The error of a run whose pipeline did not start, `why`, with how to start it.
+    pub fn not_started(why: &str) -> Self {
+        RunError {
+            code: Self::NOT_STARTED.into(),
+            message: format!("{why}; send the message again with the same client_id to start it."),
+        }
+    }
 }
 
 /// What a message asks for; the workflow routes on it.

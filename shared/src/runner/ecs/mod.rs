@@ -166,8 +166,7 @@ impl EcsDeployer {
                     self.remake(request, wanted).await?;
                     RolloutStatus::Pending
                 }
-                // Being deleted (taken down, or a failed first create): made again after.
-                stack::Next::Wait if status.starts_with("DELETE") => {
+                stack::Next::AwaitDeletion => {
                     self.mark_remake(request, wanted).await?;
                     RolloutStatus::Pending
                 }

@@ -92,7 +92,14 @@ fn tags(wanted: &StackRequest) -> Vec<Tag> {
         .collect()
 }
 
-fn parameters(wanted: &StackRequest) -> Vec<Parameter> {
+/// The request's parameters and the listener rule's priority: `priority` when the stack is
+/// made, the stack's own (`UsePreviousValue`) when it is updated.
+fn parameters(wanted: &StackRequest, priority: Option<i32>) -> Vec<Parameter> {
+    let rule = Parameter::builder().parameter_key(stack::PRIORITY_PARAMETER);
+    let rule = match priority {
+        Some(p) => rule.parameter_value(p.to_string()),
+        None => rule.use_previous_value(true),
+    };
     wanted
         .parameters
         .iter()
@@ -102,6 +109,7 @@ fn parameters(wanted: &StackRequest) -> Vec<Parameter> {
                 .parameter_value(v)
                 .build()
         })
+        .chain([rule.build()])
         .collect()
 }
 
@@ -191,13 +199,7 @@ impl EcsDeployer {
             .create_stack()
             .stack_name(&wanted.stack)
             .template_body(&wanted.template)
-            .set_parameters(Some(parameters(wanted)))
-            .parameters(
-                Parameter::builder()
-                    .parameter_key(stack::PRIORITY_PARAMETER)
-                    .parameter_value(priority.to_string())
-                    .build(),
-            )
+            .set_parameters(Some(parameters(wanted, Some(priority))))
             .set_tags(Some(tags(wanted)))
             .role_arn(&self.settings.stack_role_arn)
             // A repeat of this call is recognised as one, not a second stack of the name.
@@ -227,13 +229,7 @@ impl EcsDeployer {
             .update_stack()
             .stack_name(&wanted.stack)
             .template_body(&wanted.template)
-            .set_parameters(Some(parameters(wanted)))
-            .parameters(
-                Parameter::builder()
-                    .parameter_key(stack::PRIORITY_PARAMETER)
-                    .use_previous_value(true)
-                    .build(),
-            )
+            .set_parameters(Some(parameters(wanted, None)))
             .set_tags(Some(tags(wanted)))
             .role_arn(&self.settings.stack_role_arn)
             .client_request_token(stack::request_token(request))

@@ -156,12 +156,15 @@ pub(super) enum Next {
     Wait,
     /// A stack whose first create failed cannot be updated: delete it, then make it again.
     Delete,
+    /// Being deleted (taken down, or a failed first create): make it again once it is gone.
+    AwaitDeletion,
 }
 
 /// What a stack in `status` allows.
 pub(super) fn next_for(status: &str) -> Next {
     match status {
         "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "DELETE_FAILED" => Next::Delete,
+        "DELETE_IN_PROGRESS" => Next::AwaitDeletion,
         s if s.ends_with("_IN_PROGRESS") => Next::Wait,
         _ => Next::Update,
     }
@@ -323,9 +326,9 @@ mod tests {
     }
 
     #[test]
-    fn a_request_token_does_not_match_a_longer_request() {
-        // Tokens are kiln-<uuid>; one uuid is never the prefix of another of the same length,
-        // but the suffix of a create (-p<n>) must still match its request.
+    fn tokens_are_what_cloudformation_accepts_and_a_create_matches_its_request() {
+        // CloudFormation takes [a-zA-Z][-a-zA-Z0-9]*, at most 128; a create's suffix (-p<n>)
+        // still matches its request.
         let a = Uuid::now_v7();
         assert!(create_token(a, 12).starts_with(&request_token(a)));
         assert!(create_token(a, 12).len() <= 128);
@@ -340,7 +343,8 @@ mod tests {
         assert_eq!(next_for("ROLLBACK_COMPLETE"), Next::Delete);
         assert_eq!(next_for("ROLLBACK_FAILED"), Next::Delete);
         assert_eq!(next_for("UPDATE_IN_PROGRESS"), Next::Wait);
-        assert_eq!(next_for("DELETE_IN_PROGRESS"), Next::Wait);
+        assert_eq!(next_for("DELETE_IN_PROGRESS"), Next::AwaitDeletion);
+        assert_eq!(next_for("UPDATE_ROLLBACK_IN_PROGRESS"), Next::Wait);
         assert_eq!(next_for("UPDATE_ROLLBACK_COMPLETE"), Next::Update);
         assert_eq!(next_for("CREATE_COMPLETE"), Next::Update);
     }

@@ -39,51 +39,17 @@ impl DynamoStore {
 impl ProjectStore for DynamoStore {
     async fn create_project_within(&self, project: &Project, limit: u64) -> StoreResult<()> {
         self.seed_project_count(&project.owner).await?;
-        let count = aws_sdk_dynamodb::types::TransactWriteItem::builder()
-            .update(
-                aws_sdk_dynamodb::types::Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(project_count_key(&project.owner)))
-                    .update_expression("ADD #n :one")
-                    .condition_expression("#n < :limit")
-                    .expression_attribute_names("#n", "n")
-                    .expression_attribute_values(":one", AttributeValue::N("1".into()))
-                    .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
-                    .build()
-                    .expect("complete update"),
-            )
-            .build();
         let put = self.put(project_item(project)?, Some("attribute_not_exists(PK)"));
-        match self
-            .client
-            .transact_write_items()
-            .transact_items(put)
-            .transact_items(count)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let failed: Vec<bool> = match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(t)) => t
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code() == Some("ConditionalCheckFailed"))
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                match failed.as_slice() {
-                    [true, ..] => Err(StoreError::Conflict(format!(
-                        "project {} exists",
-                        project.id
-                    ))),
-                    [_, true] => Err(StoreError::LimitReached(
-                        self.project_count(&project.owner).await?.unwrap_or(limit),
-                    )),
-                    _ => Err(backend(e)),
-                }
-            }
+        let count = self.count_change(&project.owner, 1, ("#n < :bound", limit));
+        match self.try_transact(vec![put, count]).await? {
+            None => Ok(()),
+            Some(0) => Err(StoreError::Conflict(format!(
+                "project {} exists",
+                project.id
+            ))),
+            Some(_) => Err(StoreError::LimitReached(
+                self.project_count(&project.owner).await?.unwrap_or(limit),
+            )),
         }
     }
 
@@ -295,20 +261,7 @@ impl ProjectStore for DynamoStore {
                     .expect("complete delete"),
             )
             .build();
-        let uncount = aws_sdk_dynamodb::types::TransactWriteItem::builder()
-            .update(
-                aws_sdk_dynamodb::types::Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(project_count_key(owner)))
-                    .update_expression("ADD #n :minus")
-                    .condition_expression("#n > :zero")
-                    .expression_attribute_names("#n", "n")
-                    .expression_attribute_values(":minus", AttributeValue::N("-1".into()))
-                    .expression_attribute_values(":zero", AttributeValue::N("0".into()))
-                    .build()
-                    .expect("complete update"),
-            )
-            .build();
+        let uncount = self.count_change(owner, -1, ("#n > :bound", 0));
         self.transact(vec![delete, uncount], "project").await
     }
 
@@ -531,6 +484,30 @@ fn project_count_key(owner: &Owner) -> Item {
 }
 
 impl DynamoStore {
+    /// A transaction item that adds `delta` to the owner's project count if `condition` (an
+    /// expression on `#n` and `:bound`, with the bound) holds.
+    fn count_change(
+        &self,
+        owner: &Owner,
+        delta: i64,
+        (condition, bound): (&str, u64),
+    ) -> aws_sdk_dynamodb::types::TransactWriteItem {
+        aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(
+                aws_sdk_dynamodb::types::Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(project_count_key(owner)))
+                    .update_expression("ADD #n :delta")
+                    .condition_expression(condition)
+                    .expression_attribute_names("#n", "n")
+                    .expression_attribute_values(":delta", AttributeValue::N(delta.to_string()))
+                    .expression_attribute_values(":bound", AttributeValue::N(bound.to_string()))
+                    .build()
+                    .expect("complete update"),
+            )
+            .build()
+    }
+
     /// The owner's project count, if the counter exists.
     async fn project_count(&self, owner: &Owner) -> StoreResult<Option<u64>> {
         let out = self

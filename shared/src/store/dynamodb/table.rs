@@ -70,34 +70,37 @@ impl DynamoStore {
         items: Vec<TransactWriteItem>,
         what: &str,
     ) -> StoreResult<()> {
-        match self
+        match self.try_transact(items).await? {
+            None => Ok(()),
+            Some(0) => Err(StoreError::NotFound("project")),
+            Some(_) => Err(StoreError::Conflict(format!("{what} exists"))),
+        }
+    }
+
+    /// Writes `items` in one transaction: `Some(i)` when nothing was written because the
+    /// condition of item `i` failed, `None` when all landed.
+    pub(super) async fn try_transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> StoreResult<Option<usize>> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        let Err(e) = self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let reasons: Vec<String> = match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(t)) => Some(t),
-                    _ => None,
-                }
-                .map(|t| {
-                    t.cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().unwrap_or("None").to_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
-                match reasons.iter().position(|r| r == "ConditionalCheckFailed") {
-                    Some(0) => Err(StoreError::NotFound("project")),
-                    Some(_) => Err(StoreError::Conflict(format!("{what} exists"))),
-                    None => Err(backend(e)),
-                }
-            }
-        }
+        else {
+            return Ok(None);
+        };
+        let failed = match e.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(t)) => t
+                .cancellation_reasons()
+                .iter()
+                .position(|r| r.code() == Some("ConditionalCheckFailed")),
+            _ => None,
+        };
+        failed.map(Some).ok_or_else(|| backend(e))
     }
 
     /// Queries the items of a project whose sort key starts with `prefix`.
