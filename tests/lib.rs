@@ -334,6 +334,18 @@ impl ServedApp {
     /// other process can take the port between choosing and binding it; the port it got is
     /// read from its startup line, which it prints once the app has started.
     pub fn start(dir: &Path, jwt_secret: &str) -> Result<ServedApp, String> {
+        let database = format!("sqlite:///{}", dir.join("app.db").display());
+        ServedApp::start_with(
+            dir,
+            &[
+                ("DATABASE_URL", database),
+                ("JWT_SECRET", jwt_secret.to_owned()),
+            ],
+        )
+    }
+
+    /// Serves the project in `dir` with the environment variables `env`.
+    pub fn start_with(dir: &Path, env: &[(&str, String)]) -> Result<ServedApp, String> {
         use std::io::BufRead;
         let mut child = Command::new(python())
             .args([
@@ -347,11 +359,7 @@ impl ServedApp {
                 "--no-access-log",
             ])
             .current_dir(dir)
-            .env(
-                "DATABASE_URL",
-                format!("sqlite:///{}", dir.join("app.db").display()),
-            )
-            .env("JWT_SECRET", jwt_secret)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env_remove("VIRTUAL_ENV")
             .env_remove("PYTHONPATH")

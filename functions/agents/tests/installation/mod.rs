@@ -41,11 +41,20 @@ pub struct Installation {
     outages: Mutex<HashMap<String, u32>>,
     /// Every failure a Task state got from the handler: `(state, error name)`.
     failures: Mutex<Vec<(String, String)>>,
+    /// The settings the agents run with.
+    pub config: kiln::config::Config,
+    /// The SDK's settings for the moto server.
+    pub sdk: aws_config::SdkConfig,
     /// The moto server, kept alive as long as the installation.
     pub moto: Moto,
 }
 
 pub async fn installation() -> Installation {
+    installation_where(|_| {}).await
+}
+
+/// The installation with its settings changed by `edit` before the agents are made.
+pub async fn installation_where(edit: impl FnOnce(&mut kiln::config::Config)) -> Installation {
     // moto reads this when a service is made; every test of this binary wants the same value.
     std::env::set_var("MOTO_ECS_SERVICE_RUNNING", "1");
     let moto = Moto::start();
@@ -76,6 +85,7 @@ pub async fn installation() -> Installation {
     config.aws.vpc_id = fixture["vpc_id"].as_str().map(str::to_owned);
     config.aws.subnets = strings(&fixture["subnets"]);
     config.aws.security_groups = vec![fixture["security_group"].as_str().unwrap().to_owned()];
+    edit(&mut config);
     let mut ctx = kiln::backends::aws_state_with(&config, &sdk)
         .await
         .unwrap()
@@ -106,6 +116,8 @@ pub async fn installation() -> Installation {
         dynamodb_down,
         outages: Mutex::new(HashMap::new()),
         failures: Mutex::new(Vec::new()),
+        config,
+        sdk,
         moto,
     }
 }
