@@ -270,6 +270,60 @@ fn cloudfront_can_read_every_bucket_it_serves() {
     assert!(served > 0, "the UI is served from a bucket");
 }
 
+/// The UI calls `/api/v2` on its own origin, on AWS as locally: the distribution forwards
+/// `/api/*` to the HTTP API (HTTPS only, every method, nothing cached, every viewer header but
+/// `Host`, which API Gateway needs to be its own), and the API, reached from the same origin,
+/// answers no cross-origin requests.
+#[test]
+fn the_ui_reaches_the_api_on_its_own_origin() {
+    const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
+    const ALL_VIEWER_EXCEPT_HOST_HEADER: &str = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
+    let t = parsed();
+    let config = &t["Resources"]["UiDistribution"]["Properties"]["DistributionConfig"];
+    let origins = config["Origins"].as_sequence().unwrap();
+    let api = origins
+        .iter()
+        .find(|o| text_of(&o["DomainName"]).starts_with("${HttpApi}.execute-api."))
+        .expect("the HTTP API is an origin of the distribution");
+    assert_eq!(
+        text_of(&api["DomainName"]),
+        "${HttpApi}.execute-api.${AWS::Region}.amazonaws.com"
+    );
+    assert_eq!(
+        api["CustomOriginConfig"]["OriginProtocolPolicy"].as_str(),
+        Some("https-only")
+    );
+    let ui_js = std::fs::read_to_string(repo().join("static/app.js")).unwrap();
+    assert!(ui_js.contains("const api = \"/api/v2\";"), "the UI's API path");
+    let behaviours = config["CacheBehaviors"].as_sequence().expect("behaviours");
+    let behaviour = behaviours
+        .iter()
+        .find(|b| b["PathPattern"].as_str() == Some("/api/*"))
+        .expect("an /api/* behaviour");
+    assert_eq!(behaviour["TargetOriginId"], api["Id"]);
+    // POST, PUT and DELETE cannot follow a redirect to HTTPS.
+    assert_eq!(behaviour["ViewerProtocolPolicy"].as_str(), Some("https-only"));
+    let methods: Vec<&str> = behaviour["AllowedMethods"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    for m in ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"] {
+        assert!(methods.contains(&m), "{m} reaches the API: {methods:?}");
+    }
+    assert_eq!(behaviour["CachePolicyId"].as_str(), Some(CACHING_DISABLED));
+    // With caching disabled, this policy forwards Authorization too.
+    assert_eq!(
+        behaviour["OriginRequestPolicyId"].as_str(),
+        Some(ALL_VIEWER_EXCEPT_HOST_HEADER)
+    );
+    assert!(
+        t["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"].is_null(),
+        "the API is called from the UI's own origin; no other origin needs CORS"
+    );
+}
+
 /// A value of the template as CloudFormation would resolve it with `given` parameters (the
 /// others at their defaults): `!Ref` to a parameter, `!Equals`, `!Not`, `!If` and conditions;
 /// `AWS::NoValue` resolves to null. Other intrinsics stay as they are.
