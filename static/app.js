@@ -17,14 +17,64 @@ async function request(method, path, body) {
   if (body !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(api + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (res.status === 401) {
-    const given = prompt("This Kiln server needs its token (KILN_TOKEN):");
-    if (given) {
-      localStorage.setItem("kiln-token", given.trim());
-      return request(method, path, body);
-    }
+    // The token was taken back (or never given): ask for one in the page, once.
+    localStorage.removeItem("kiln-token");
+    askForToken("The server no longer accepts your token; sign in again.");
+    throw new Error("Sign in to continue.");
   }
   return res;
 }
+
+// ------------------------------------------------------------------ signing in
+
+// How this server wants callers to sign in: "none" or "token" (GET /auth/config, public).
+async function signInMode() {
+  const res = await fetch(`${api}/auth/config`, { headers: { accept: "application/json" } });
+  if (!res.ok) throw new Error(`The server did not say how to sign in (HTTP ${res.status}).`);
+  return (await res.json()).mode;
+}
+
+function askForToken(message) {
+  showError(message ? new Error(message) : null, $("sign-in-error"));
+  $("sign-out").hidden = true;
+  if (!$("sign-in-dialog").open) {
+    $("sign-in").reset();
+    $("sign-in-dialog").showModal();
+  }
+  $("token").focus();
+}
+
+$("sign-in").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const token = $("token").value.trim();
+  // Checked before it is kept: a wrong token is said here, and nothing else is asked again.
+  const res = await fetch(`${api}/projects?limit=1`, { headers: { accept: "application/json", authorization: `Bearer ${token}` } })
+    .catch(() => null);
+  if (!res || res.status === 401) {
+    showError(new Error(res ? "That token is not this server's. Check it and try again." : "The server cannot be reached."), $("sign-in-error"));
+    $("token").select();
+    return;
+  }
+  localStorage.setItem("kiln-token", token);
+  $("sign-in-dialog").close();
+  await show().catch(showError);
+});
+// The page is of no use signed out: Escape does not close the sign-in.
+$("sign-in-dialog").addEventListener("cancel", (event) => event.preventDefault());
+
+$("sign-out").addEventListener("click", () => {
+  localStorage.removeItem("kiln-token");
+  if (state.events) state.events.close();
+  Object.assign(state, { projects: [], current: null, project: null, version: null, file: null, events: null });
+  $("projects").replaceChildren();
+  $("messages").replaceChildren();
+  $("composer").hidden = true;
+  $("panel").hidden = true;
+  $("panel-toggle").hidden = true;
+  $("project-title").textContent = "Pick or create a project";
+  history.replaceState(null, "", "#");
+  askForToken();
+});
 
 async function call(method, path, body) {
   const res = await request(method, path, body);
@@ -367,6 +417,17 @@ async function openProject(id) {
   $("message").focus();
 }
 
-// A link to #/projects/{id} opens that project.
-const linked = location.hash.match(/^#\/projects\/([0-9a-f-]{36})$/);
-(linked ? openProject(linked[1]) : loadProjects()).catch(showError);
+// What the page shows once signed in: a link to #/projects/{id} opens that project.
+async function show() {
+  $("sign-out").hidden = !localStorage.getItem("kiln-token");
+  const linked = location.hash.match(/^#\/projects\/([0-9a-f-]{36})$/);
+  await (linked ? openProject(linked[1]) : loadProjects());
+}
+
+async function start() {
+  const mode = await signInMode();
+  if (mode === "token" && !localStorage.getItem("kiln-token")) return askForToken();
+  await show();
+}
+
+start().catch(showError);

@@ -294,7 +294,10 @@ fn the_ui_reaches_the_api_on_its_own_origin() {
         Some("https-only")
     );
     let ui_js = std::fs::read_to_string(repo().join("static/app.js")).unwrap();
-    assert!(ui_js.contains("const api = \"/api/v2\";"), "the UI's API path");
+    assert!(
+        ui_js.contains("const api = \"/api/v2\";"),
+        "the UI's API path"
+    );
     let behaviours = config["CacheBehaviors"].as_sequence().expect("behaviours");
     let behaviour = behaviours
         .iter()
@@ -302,7 +305,10 @@ fn the_ui_reaches_the_api_on_its_own_origin() {
         .expect("an /api/* behaviour");
     assert_eq!(behaviour["TargetOriginId"], api["Id"]);
     // POST, PUT and DELETE cannot follow a redirect to HTTPS.
-    assert_eq!(behaviour["ViewerProtocolPolicy"].as_str(), Some("https-only"));
+    assert_eq!(
+        behaviour["ViewerProtocolPolicy"].as_str(),
+        Some("https-only")
+    );
     let methods: Vec<&str> = behaviour["AllowedMethods"]
         .as_sequence()
         .unwrap()

@@ -46,6 +46,57 @@ async fn a_token_is_required_when_set() {
     );
 }
 
+/// `GET /api/v2/auth/config` tells a client, before it has signed in, what signing in takes:
+/// nothing, or a bearer token; it answers without one and gives no secret away.
+#[tokio::test]
+async fn the_sign_in_a_server_needs_is_public() {
+    let config = |app: &crate::common::App| {
+        let app = app.router.clone();
+        async move {
+            let res = app
+                .oneshot(
+                    Request::builder()
+                        .uri("/api/v2/auth/config")
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let status = res.status();
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8(bytes.to_vec()).unwrap())
+        }
+    };
+    let open = app().await;
+    let (status, body) = config(&open).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"mode": "none"})
+    );
+
+    let guarded = app_with(&[("KILN_TOKEN", "s3cret-token")]).await;
+    let (status, body) = config(&guarded).await;
+    assert_eq!(status, StatusCode::OK, "answered without a token: {body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"mode": "token"})
+    );
+    assert!(!body.contains("s3cret"));
+
+    let doc = kiln::api::openapi();
+    let op = &doc.paths.paths["/api/v2/auth/config"].get.as_ref().unwrap();
+    assert!(
+        !op.responses.responses.contains_key("401"),
+        "documented as public"
+    );
+    assert_eq!(
+        serde_json::to_value(&op.security).unwrap(),
+        json!([{}]),
+        "no security requirement"
+    );
+}
+
 #[tokio::test]
 async fn another_owners_project_is_not_found() {
     let base = app().await;

@@ -16,12 +16,13 @@ mkdirSync(shots, { recursive: true });
 const dataDir = mkdtempSync(join(tmpdir(), "kiln-ui-"));
 let server, base, browser;
 
-function startServer() {
+function startServer(extra = {}, data = dataDir) {
   const bin = process.env.KILN_BIN || join(here, "..", "..", "target", "debug", "kiln");
   const child = spawn(bin, ["serve"], {
     env: {
+      ...extra,
       PATH: process.env.PATH, HOME: process.env.HOME || homedir(),
-      KILN_BIND: "127.0.0.1:0", KILN_DATA_DIR: dataDir, RUST_LOG: "warn",
+      KILN_BIND: "127.0.0.1:0", KILN_DATA_DIR: data, RUST_LOG: "warn",
       KILN_VENV_DIR: process.env.KILN_TEST_VENV_DIR || join(homedir(), ".cache/kiln/runtime-venv"),
       KILN_PIPELINE_TIME_SCALE: "0.25",
     },
@@ -55,13 +56,15 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function openPage(viewport = { width: 1400, height: 900 }) {
+async function openPage(viewport = { width: 1400, height: 900 }, at = base) {
   const context = await browser.newContext({ viewport, acceptDownloads: true });
   const page = await context.newPage();
   const problems = [];
   page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  await page.goto(base + "/");
+  // The page never asks with a browser prompt (one would block it).
+  page.on("dialog", (d) => { problems.push(`browser dialog: ${d.message()}`); d.dismiss(); });
+  await page.goto(at + "/");
   return { context, page, problems };
 }
 
@@ -271,4 +274,45 @@ test("a question instead of a guess, answered with a button", { timeout: 120_000
   await page.screenshot({ path: join(shots, "9-answered.png") });
   assert.deepEqual(problems, []);
   await context.close();
+});
+
+test("a server with a token asks for it in the page, and says so in place when it is wrong", { timeout: 120_000 }, async () => {
+  const data = mkdtempSync(join(tmpdir(), "kiln-ui-token-"));
+  const token = "a-long-server-token-0123456789";
+  const { child, url } = await startServer({ KILN_TOKEN: token }, data);
+  try {
+    const { context, page, problems } = await openPage({ width: 1400, height: 900 }, url);
+    await page.waitForSelector("#sign-in-dialog[open]");
+    assert.equal(await page.isVisible("#sign-in-error"), false);
+    await page.fill("#token", "not-the-token");
+    await page.click("#sign-in button[type=submit]");
+    await page.waitForSelector("#sign-in-error:not([hidden])");
+    assert.match(await page.textContent("#sign-in-error"), /not this server's/);
+    assert.ok(await page.isVisible("#sign-in-dialog"), "still asking");
+    assert.equal(await page.evaluate(() => localStorage.getItem("kiln-token")), null, "a wrong token is not kept");
+    await page.screenshot({ path: join(shots, "10-wrong-token.png") });
+
+    await page.fill("#token", token);
+    await page.click("#sign-in button[type=submit]");
+    await page.waitForSelector("#sign-in-dialog", { state: "hidden" });
+    await page.waitForFunction(() => /No projects yet/.test(document.querySelector("#projects").textContent));
+    assert.ok(await page.isVisible("#sign-out"));
+    // Signed in, the page works: a project made here is listed.
+    await page.click("#new-project-button");
+    await page.fill("#project-name", "Behind a token");
+    await page.click("#new-project button[type=submit]");
+    await page.waitForFunction(() => document.querySelector("#project-title").textContent === "Behind a token");
+
+    // Signing out forgets the token and asks again; nothing of the project stays on screen.
+    await page.click("#sign-out");
+    await page.waitForSelector("#sign-in-dialog[open]");
+    assert.equal(await page.evaluate(() => localStorage.getItem("kiln-token")), null);
+    assert.equal(await page.textContent("#projects"), "");
+    // The refused token logs one failed load; nothing else may.
+    assert.ok(problems.every((p) => /status of 401/.test(p)), problems.join("\n"));
+    await context.close();
+  } finally {
+    child.kill();
+    rmSync(data, { recursive: true, force: true });
+  }
 });

@@ -1,11 +1,13 @@
 //! The v2 HTTP API: one axum `Router`, used by `kiln serve` and by the api Lambda.
 
+mod auth;
 mod conversation;
 mod error;
 mod projects;
 mod trace;
 mod versions;
 
+pub use auth::{AuthConfig, AuthMode};
 pub use versions::diff_versions;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
@@ -107,8 +109,12 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The routes of the API and the OpenAPI document generated from their handlers.
-fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// The routes of the API behind authentication, the public ones, and the OpenAPI document
+/// generated from the handlers of both.
+fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let (public, public_doc) = OpenApiRouter::new()
+        .routes(routes!(auth::auth_config))
+        .split_for_parts();
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(projects::create_project, projects::list_projects))
         .routes(routes!(projects::get_project, projects::delete_project))
@@ -122,6 +128,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(versions::diff_version))
         .routes(routes!(versions::export))
         .split_for_parts();
+    doc.merge(public_doc);
     // axum writes a catch-all segment `{*path}`; OpenAPI calls the same parameter `{path}`.
     let paths = std::mem::take(&mut doc.paths.paths);
     doc.paths.paths = paths
@@ -129,7 +136,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .map(|(path, item)| (path.replace("{*", "{"), item))
         .collect();
     document_common_errors(&mut doc);
-    (router, doc)
+    (router, public, doc)
 }
 
 /// Every operation may answer 401 (it is behind authentication), and every one that takes a
@@ -163,6 +170,14 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
         .into_iter()
         .flatten()
         {
+            // An empty requirement (`security(())`) marks an operation anyone may call.
+            let public = op
+                .security
+                .as_ref()
+                .is_some_and(|s| serde_json::to_value(s).ok() == Some(serde_json::json!([{}])));
+            if public {
+                continue;
+            }
             let responses = &mut op.responses.responses;
             responses
                 .entry("401".into())
@@ -183,16 +198,17 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
 
 /// The OpenAPI document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented_routes().1
+    documented_routes().2
 }
 
 /// The API's router: `/api/v2/…`, `/api/v2/openapi.json` and `/healthz`.
 pub fn router(state: AppState) -> Router {
-    let (routes, doc) = documented_routes();
+    let (routes, public, doc) = documented_routes();
     let doc = Arc::new(doc);
     let body_limit = state.limits.max_body_bytes;
     routes
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .merge(public)
         .route(
             "/api/v2/openapi.json",
             get(move || {

@@ -23,7 +23,7 @@
 //!   uvicorn, with the container's environment, and forwards the request to it. A new task
 //!   definition (a rollout, a rollback) starts a new process; the old one stops.
 //! - **CloudFormation's deletions**: moto deletes a stack without deleting the ECS service,
-//!   listener rule and target group it made. A watcher notes what each app stack has made
+//!   task definitions, listener rule and target group it made. A watcher notes what each app stack has made
 //!   and, once the stack is deleted, deletes those as CloudFormation would.
 
 use std::collections::{BTreeMap, HashSet};
@@ -246,10 +246,12 @@ impl Route {
     }
 }
 
-/// The routes `infra/template.yaml` gives the api function, and whether each is authorized.
+/// The routes `infra/template.yaml` gives the api function, and whether each is authorized;
+/// as API Gateway matches them, exact paths before a greedy `{proxy+}`.
 fn routes(template: &serde_yaml::Value) -> Vec<Route> {
     let api = &template["Resources"]["ApiFunction"]["Properties"]["Events"];
-    api.as_mapping()
+    let mut routes: Vec<Route> = api
+        .as_mapping()
         .unwrap()
         .values()
         .filter(|e| e["Type"] == "HttpApi")
@@ -258,7 +260,9 @@ fn routes(template: &serde_yaml::Value) -> Vec<Route> {
             path: e["Properties"]["Path"].as_str().unwrap().to_owned(),
             authorized: e["Properties"]["Auth"]["Authorizer"].as_str() != Some("NONE"),
         })
-        .collect()
+        .collect();
+    routes.sort_by_key(|r| r.path.ends_with("{proxy+}"));
+    routes
 }
 
 struct Gateway {
@@ -481,7 +485,8 @@ async fn executions(sfn: aws_sdk_sfn::Client, machine: String, agents: Arc<Insta
 // ------------------------------------------------------------------- CloudFormation
 
 /// Deletes what each deleted app stack (named `{prefix}-…`) made, as CloudFormation does and
-/// moto does not: services, then listener rules, then target groups.
+/// moto does not: services (and their task definitions), then listener rules, then target
+/// groups.
 async fn deletions(sdk: aws_config::SdkConfig, prefix: String) {
     use aws_sdk_cloudformation::types::StackStatus;
     let cloudformation = aws_sdk_cloudformation::Client::new(&sdk);
@@ -529,6 +534,21 @@ async fn deletions(sdk: aws_config::SdkConfig, prefix: String) {
                         .cluster(cluster)
                         .service(physical)
                         .force(true)
+                        .send()
+                        .await;
+                }
+                if kind == "AWS::ECS::TaskDefinition" {
+                    // Deregistered, as CloudFormation leaves it; then deleted, since moto
+                    // answers DescribeTaskDefinition on a revision its updates made with a
+                    // container the SDK cannot read.
+                    let _ = ecs
+                        .deregister_task_definition()
+                        .task_definition(physical)
+                        .send()
+                        .await;
+                    let _ = ecs
+                        .delete_task_definitions()
+                        .task_definitions(physical)
                         .send()
                         .await;
                 }

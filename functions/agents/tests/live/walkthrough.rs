@@ -112,7 +112,7 @@ pub struct User {
 
 impl User {
     /// A fresh user, with a password that meets the pool's policy (12 characters or more,
-    /// upper and lower case, digits, a symbol).
+    /// upper and lower case, digits).
     pub fn fresh() -> User {
         let id = uuid::Uuid::new_v4().simple().to_string();
         User {
@@ -387,6 +387,27 @@ async fn left_of(clients: &Clients, made: &Made) -> Option<String> {
                 .iter()
                 .find(|s| s.status() != Some("INACTIVE"))
                 .map(|s| format!("service {} is {:?}", made.id, s.status()))
+        }
+        "AWS::ECS::TaskDefinition" => {
+            // Deleting the stack deregisters the revision; ECS keeps describing it as such.
+            let out = clients
+                .ecs
+                .describe_task_definition()
+                .task_definition(&made.id)
+                .send()
+                .await;
+            match out {
+                Ok(o) => o
+                    .task_definition()
+                    .and_then(|t| t.status())
+                    .filter(|s| s.as_str() == "ACTIVE")
+                    .map(|_| format!("task definition {} is active", made.id)),
+                Err(e) => {
+                    let text = format!("{e:?}");
+                    assert!(text.contains("ClientException"), "{text}");
+                    None
+                }
+            }
         }
         "AWS::ElasticLoadBalancingV2::TargetGroup" => {
             let out = clients

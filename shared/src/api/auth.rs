@@ -1,0 +1,42 @@
+//! What a client must do to sign in, asked before it has: `GET /api/v2/auth/config`.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{AppState, Authenticator};
+
+/// How a client signs in to this server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// Nothing to do: every request acts for the server's one owner.
+    None,
+    /// Every request carries a bearer token: one of the server's tokens (`KILN_TOKEN`,
+    /// `KILN_TOKENS`), or on AWS a token the installation's user pool issued.
+    Token,
+}
+
+/// What signing in takes here.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuthConfig {
+    /// How to sign in.
+    pub mode: AuthMode,
+}
+
+/// How to sign in to this server; answered to anyone.
+#[utoipa::path(
+    get,
+    path = "/api/v2/auth/config",
+    tag = "auth",
+    security(()),
+    responses((status = 200, description = "How to sign in", body = AuthConfig))
+)]
+pub async fn auth_config(State(state): State<AppState>) -> Json<AuthConfig> {
+    let mode = match &state.auth {
+        Authenticator::Bearer { tokens } if tokens.is_empty() => AuthMode::None,
+        Authenticator::Bearer { .. } | Authenticator::Verified => AuthMode::Token,
+    };
+    Json(AuthConfig { mode })
+}
