@@ -72,6 +72,7 @@ $("sign-out").addEventListener("click", () => {
   $("panel").hidden = true;
   $("panel-toggle").hidden = true;
   $("project-title").textContent = "Pick or create a project";
+  $("project-title").removeAttribute("title");
   history.replaceState(null, "", "#");
   askForToken();
 });
@@ -128,7 +129,7 @@ function renderProjects() {
   const shown = state.projects.filter((p) => p.name.toLowerCase().includes(query));
   $("projects").replaceChildren(...shown.map((p) => {
     const button = el("button", { type: "button", "aria-current": String(state.current === p.id), onclick: () => openProject(p.id) },
-      el("span", { class: "name", text: p.name }), el("span", { class: `badge ${p.status}`, text: p.status }));
+      el("span", { class: "name", text: p.name, title: p.name }), el("span", { class: `badge ${p.status}`, text: p.status }));
     return el("li", {}, button);
   }));
   if (!shown.length) $("projects").append(el("li", { class: "badge", text: query ? "No project matches" : "No projects yet" }));
@@ -413,6 +414,7 @@ async function openProject(id) {
   subscribe(id);
   await refreshProject();
   $("project-title").textContent = state.project.name;
+  $("project-title").title = state.project.name;
   await loadConversation();
   $("message").focus();
 }

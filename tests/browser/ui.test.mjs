@@ -226,6 +226,8 @@ test("readable at a phone's width, with no console errors", async () => {
   // A project of its own, so that this test needs no other to have run first.
   const name = `Phone check ${Date.now()}`;
   await api("POST", "/projects", { name, description: "An API for plants with a name" });
+  const long = `Inventory management for the northwestern regional warehouses ${Date.now()}`;
+  await api("POST", "/projects", { name: long });
   const { context, page, problems } = await openPage({ width: 390, height: 844 });
   await page.fill("#search", name);
   await page.click("#projects button");
@@ -233,6 +235,40 @@ test("readable at a phone's width, with no console errors", async () => {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow}px`);
   await page.screenshot({ path: join(shots, "7-narrow.png"), fullPage: true });
+
+  // A long name wraps between words or is cut with an ellipsis, never in the middle of a word.
+  await page.fill("#search", "northwestern");
+  await page.click("#projects button");
+  await page.waitForFunction((n) => document.querySelector("#project-title").textContent === n, long);
+  for (const where of ["#projects .name", "#project-title"]) {
+    const shown = await page.evaluate((sel) => {
+      const node = document.querySelector(sel);
+      const text = node.firstChild;
+      const tops = [];
+      for (let i = 0; i < text.length; i++) {
+        const r = document.createRange();
+        r.setStart(text, i);
+        r.setEnd(text, i + 1);
+        const rect = r.getClientRects()[0];
+        tops.push(rect ? Math.round(rect.top) : null);
+      }
+      const midWord = [];
+      for (let i = 1; i < text.length; i++) {
+        const a = text.data[i - 1], b = text.data[i];
+        if (tops[i] !== tops[i - 1] && a !== " " && b !== " ") midWord.push(text.data.slice(Math.max(0, i - 8), i + 8));
+      }
+      const style = getComputedStyle(node);
+      return { midWord, cut: node.scrollWidth > node.clientWidth, ellipsis: style.textOverflow === "ellipsis", title: node.getAttribute("title") };
+    }, where);
+    assert.deepEqual(shown.midWord, [], `${where} breaks a word`);
+    if (shown.cut) {
+      assert.ok(shown.ellipsis, `${where} is cut without an ellipsis`);
+      assert.equal(shown.title, long, `${where} shows the whole name on hover`);
+    }
+  }
+  const overflowLong = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflowLong <= 1, `a long name makes the page scroll sideways by ${overflowLong}px`);
+  await page.screenshot({ path: join(shots, "11-narrow-long-name.png"), fullPage: true });
   // Search filters the sidebar.
   await page.fill("#search", "no such project");
   assert.equal(await page.locator("#projects button").count(), 0);
