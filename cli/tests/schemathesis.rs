@@ -10,8 +10,19 @@ use common::Server;
 
 #[test]
 fn generated_requests_get_no_server_error_and_documented_answers() {
+    schemathesis(Some("schemathesis-token"));
+}
+
+/// Without a token the server documents no authentication, and answers as documented.
+#[test]
+fn without_a_token_too() {
+    schemathesis(None);
+}
+
+fn schemathesis(token: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[("KILN_TOKEN", "schemathesis-token")]);
+    let vars: Vec<(&str, &str)> = token.map(|t| ("KILN_TOKEN", t)).into_iter().collect();
+    let server = Server::start(dir.path(), &vars);
     let python = std::env::var("KILN_TEST_PYTHON").unwrap_or_else(|_| {
         format!(
             "{}/.cache/kiln/pyenv/bin/python",
@@ -19,16 +30,28 @@ fn generated_requests_get_no_server_error_and_documented_answers() {
         )
     });
     let st = std::path::Path::new(&python).with_file_name("st");
+    let header = token.map(|t| format!("Authorization: Bearer {t}"));
+    // With a token, also that a request without it or with another is refused.
+    let checks = if token.is_some() {
+        "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,ignored_auth"
+    } else {
+        "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance"
+    };
+    let auth: Vec<&str> = match &header {
+        Some(h) => vec!["-H", h.as_str()],
+        None => vec![],
+    };
     let out = Command::new(&st)
         .args([
             "run",
             &format!("{}/api/v2/openapi.json", server.base),
             "--url",
             &server.base,
-            "-H",
-            "Authorization: Bearer schemathesis-token",
+        ])
+        .args(&auth)
+        .args([
             "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance",
+            checks,
             "--max-examples",
             "20",
             "--request-timeout",

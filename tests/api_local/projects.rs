@@ -66,4 +66,34 @@ async fn the_openapi_document_is_served() {
     assert!(doc["paths"]["/api/v2/projects/{id}/messages"]["post"].is_object());
     assert!(doc["components"]["schemas"]["Project"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert_eq!(doc["security"], serde_json::json!([{"bearer": []}]));
+    assert!(doc["paths"]["/api/v2/projects"]["get"]["responses"]["401"].is_object());
+}
+
+/// A server that asks for no token documents none: no security scheme, no requirement, no
+/// 401 answer (a client generated from the document would otherwise send, or expect, what
+/// the server never checks).
+#[tokio::test]
+async fn a_server_without_tokens_documents_no_authentication() {
+    let app = crate::common::app().await;
+    let (status, doc) = app.call("GET", "/api/v2/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        doc["components"]["securitySchemes"].is_null(),
+        "{}",
+        doc["components"]
+    );
+    assert!(doc["security"].is_null(), "{}", doc["security"]);
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            assert!(op["security"].is_null(), "{method} {path}");
+            assert!(
+                op["responses"]["401"].is_null(),
+                "{method} {path} documents a 401"
+            );
+        }
+    }
+    assert!(operations > 10);
 }

@@ -196,14 +196,41 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// The OpenAPI document of the API.
+/// The document of a server that asks for no token: no security scheme, no requirement, no
+/// 401 answer.
+fn without_authentication(doc: &mut utoipa::openapi::OpenApi) {
+    doc.security = None;
+    if let Some(components) = doc.components.as_mut() {
+        components.security_schemes.clear();
+    }
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.put,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            op.security = None;
+            op.responses.responses.remove("401");
+        }
+    }
+}
+
+/// The OpenAPI document of the API (as a server that asks for a token serves it).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     documented_routes().2
 }
 
 /// The API's router: `/api/v2/…`, `/api/v2/openapi.json` and `/healthz`.
 pub fn router(state: AppState) -> Router {
-    let (routes, public, doc) = documented_routes();
+    let (routes, public, mut doc) = documented_routes();
+    if matches!(&state.auth, Authenticator::Bearer { tokens } if tokens.is_empty()) {
+        without_authentication(&mut doc);
+    }
     let doc = Arc::new(doc);
     let body_limit = state.limits.max_body_bytes;
     routes
