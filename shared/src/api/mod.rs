@@ -159,39 +159,28 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
                 .build(),
         )
     };
-    for item in doc.paths.paths.values_mut() {
-        for op in [
-            &mut item.get,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.put,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            // An empty requirement (`security(())`) marks an operation anyone may call.
-            let public = op
-                .security
-                .as_ref()
-                .is_some_and(|s| serde_json::to_value(s).ok() == Some(serde_json::json!([{}])));
-            if public {
-                continue;
-            }
-            let responses = &mut op.responses.responses;
-            responses
-                .entry("401".into())
-                .or_insert_with(|| error("Missing or wrong token"));
-            let has_query = op
-                .parameters
-                .iter()
-                .flatten()
-                .any(|p| p.parameter_in == ParameterIn::Query);
-            if has_query || op.request_body.is_some() {
-                responses.entry("400".into()).or_insert_with(|| {
-                    error("Malformed JSON, or a query parameter of the wrong type or range")
-                });
-            }
+    for op in operations(doc) {
+        // An empty requirement (`security(())`) marks an operation anyone may call.
+        let public = op
+            .security
+            .as_ref()
+            .is_some_and(|s| serde_json::to_value(s).ok() == Some(serde_json::json!([{}])));
+        if public {
+            continue;
+        }
+        let responses = &mut op.responses.responses;
+        responses
+            .entry("401".into())
+            .or_insert_with(|| error("Missing or wrong token"));
+        let has_query = op
+            .parameters
+            .iter()
+            .flatten()
+            .any(|p| p.parameter_in == ParameterIn::Query);
+        if has_query || op.request_body.is_some() {
+            responses.entry("400".into()).or_insert_with(|| {
+                error("Malformed JSON, or a query parameter of the wrong type or range")
+            });
         }
     }
 }
@@ -203,8 +192,18 @@ fn without_authentication(doc: &mut utoipa::openapi::OpenApi) {
     if let Some(components) = doc.components.as_mut() {
         components.security_schemes.clear();
     }
-    for item in doc.paths.paths.values_mut() {
-        for op in [
+    for op in operations(doc) {
+        op.security = None;
+        op.responses.responses.remove("401");
+    }
+}
+
+/// Every operation of the document.
+fn operations(
+    doc: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [
             &mut item.get,
             &mut item.post,
             &mut item.delete,
@@ -213,11 +212,7 @@ fn without_authentication(doc: &mut utoipa::openapi::OpenApi) {
         ]
         .into_iter()
         .flatten()
-        {
-            op.security = None;
-            op.responses.responses.remove("401");
-        }
-    }
+    })
 }
 
 /// The OpenAPI document of the API (as a server that asks for a token serves it).

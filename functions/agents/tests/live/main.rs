@@ -11,6 +11,7 @@
 
 #[path = "../installation/mod.rs"]
 mod installation;
+mod stack;
 mod stand_ins;
 mod walkthrough;
 

@@ -1,0 +1,231 @@
+//! API Gateway's part: the HTTP API's routes, its JWT authorizer, and the v2.0 events it
+//! hands the api Lambda (see `stand_ins/mod.rs`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use base64::Engine;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use crate::installation::Installation;
+
+/// A route of the HTTP API: method (`ANY` for all), path (`{proxy+}` for the rest) and
+/// whether the JWT authorizer guards it.
+#[derive(Debug, Clone)]
+struct Route {
+    method: String,
+    path: String,
+    authorized: bool,
+}
+
+impl Route {
+    fn matches(&self, method: &str, path: &str) -> bool {
+        let method_ok = self.method == "ANY" || self.method.eq_ignore_ascii_case(method);
+        let path_ok = match self.path.strip_suffix("{proxy+}") {
+            Some(prefix) => path.len() > prefix.len() && path.starts_with(prefix),
+            None => path == self.path,
+        };
+        method_ok && path_ok
+    }
+}
+
+/// The routes `infra/template.yaml` gives the api function, and whether each is authorized;
+/// as API Gateway matches them, exact paths before a greedy `{proxy+}`.
+fn routes(template: &serde_yaml::Value) -> Vec<Route> {
+    let api = &template["Resources"]["ApiFunction"]["Properties"]["Events"];
+    let mut routes: Vec<Route> = api
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|e| e["Type"] == "HttpApi")
+        .map(|e| Route {
+            method: e["Properties"]["Method"].as_str().unwrap().to_owned(),
+            path: e["Properties"]["Path"].as_str().unwrap().to_owned(),
+            authorized: e["Properties"]["Auth"]["Authorizer"].as_str() != Some("NONE"),
+        })
+        .collect();
+    routes.sort_by_key(|r| r.path.ends_with("{proxy+}"));
+    routes
+}
+
+pub(super) struct Gateway {
+    app: Router,
+    routes: Vec<Route>,
+    issuer: String,
+    audience: String,
+    /// The pool's signing keys by key id: (modulus, exponent).
+    keys: BTreeMap<String, (Vec<u8>, Vec<u8>)>,
+}
+
+impl Gateway {
+    pub(super) async fn new(
+        agents: &Installation,
+        template: &serde_yaml::Value,
+        pool: &str,
+        client: &str,
+    ) -> Arc<Gateway> {
+        let state = kiln::backends::aws_state_with(&agents.config, &agents.sdk)
+            .await
+            .unwrap();
+        // What the authorizer reads from `{issuer}/.well-known/jwks.json`; moto serves it on
+        // its own address.
+        let jwks: Value = reqwest::get(format!(
+            "{}/{pool}/.well-known/jwks.json",
+            agents.moto.endpoint
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let b64 = |v: &Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(v.as_str().unwrap())
+                .unwrap()
+        };
+        let keys = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["kty"] == "RSA")
+            .map(|k| {
+                (
+                    k["kid"].as_str().unwrap().to_owned(),
+                    (b64(&k["n"]), b64(&k["e"])),
+                )
+            })
+            .collect();
+        Arc::new(Gateway {
+            app: kiln_api_function::app(state),
+            routes: routes(template),
+            issuer: format!("https://cognito-idp.us-east-1.amazonaws.com/{pool}"),
+            audience: client.to_owned(),
+            keys,
+        })
+    }
+
+    /// The token's claims when the JWT authorizer would take it.
+    fn claims(&self, authorization: Option<&str>) -> Option<serde_json::Map<String, Value>> {
+        let token = authorization?.strip_prefix("Bearer ")?;
+        let parts: Vec<&str> = token.split('.').collect();
+        let [header, payload, signature] = parts[..] else {
+            return None;
+        };
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header: Value = serde_json::from_slice(&b64.decode(header).ok()?).ok()?;
+        if header["alg"] != "RS256" {
+            return None;
+        }
+        let (n, e) = self.keys.get(header["kid"].as_str()?)?;
+        ring::signature::RsaPublicKeyComponents { n, e }
+            .verify(
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                format!("{}.{payload}", parts[0]).as_bytes(),
+                &b64.decode(signature).ok()?,
+            )
+            .ok()?;
+        let claims: serde_json::Map<String, Value> =
+            serde_json::from_slice(&b64.decode(payload).ok()?).ok()?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let audience_ok = claims.get("aud").and_then(Value::as_str) == Some(self.audience.as_str())
+            || claims.get("client_id").and_then(Value::as_str) == Some(self.audience.as_str());
+        (claims.get("iss").and_then(Value::as_str) == Some(self.issuer.as_str())
+            && claims
+                .get("exp")
+                .and_then(Value::as_i64)
+                .is_some_and(|exp| exp > now)
+            && audience_ok)
+            .then_some(claims)
+    }
+}
+
+fn gateway_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "message": message }))).into_response()
+}
+
+pub(super) async fn gateway_call(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let Some(route) = gw.routes.iter().find(|r| r.matches(&method, &path)) else {
+        return gateway_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let authorization = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let claims = if route.authorized {
+        match gw.claims(authorization) {
+            Some(c) => Some(c),
+            None => return gateway_error(StatusCode::UNAUTHORIZED, "Unauthorized"),
+        }
+    } else {
+        None
+    };
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let mut headers = serde_json::Map::new();
+    for (name, value) in req.headers() {
+        let value = value.to_str().unwrap_or_default().to_owned();
+        match headers.get_mut(name.as_str()) {
+            // API Gateway joins repeated headers with commas.
+            Some(Value::String(seen)) => *seen = format!("{seen},{value}"),
+            _ => {
+                headers.insert(name.as_str().to_owned(), Value::String(value));
+            }
+        }
+    }
+    let domain = "kilnlive.execute-api.us-east-1.amazonaws.com";
+    headers.insert("host".into(), json!(domain));
+    let body = axum::body::to_bytes(req.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let route_key = format!("{} {}", route.method, route.path);
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "kilnlive", "domainName": domain,
+            "domainPrefix": "kilnlive", "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": route_key, "stage": "$default",
+            "time": "26/Nov/2026:10:00:00 +0000", "timeEpoch": 1795000000000u64,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": "127.0.0.1", "userAgent": "kiln-live"}
+        },
+        "isBase64Encoded": false
+    });
+    if !body.is_empty() {
+        match std::str::from_utf8(&body) {
+            Ok(text) => event["body"] = json!(text),
+            Err(_) => {
+                event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(&body));
+                event["isBase64Encoded"] = json!(true);
+            }
+        }
+    }
+    if let Some(claims) = claims {
+        // The authorizer hands claims on as strings.
+        let claims: serde_json::Map<String, Value> = claims
+            .into_iter()
+            .map(|(k, v)| {
+                let text = v
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string());
+                (k, Value::String(text))
+            })
+            .collect();
+        event["requestContext"]["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+    }
+    let req = lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event");
+    match gw.app.clone().oneshot(req).await {
+        Ok(res) => res,
+        Err(never) => match never {},
+    }
+}
