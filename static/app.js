@@ -3,7 +3,7 @@
 
 const api = "/api/v2";
 const $ = (id) => document.getElementById(id);
-const state = { projects: [], current: null, project: null, version: null, file: null, events: null };
+const state = { projects: [], current: null, project: null, version: null, file: null, events: null, after: null };
 
 // ------------------------------------------------------------------ HTTP
 
@@ -65,7 +65,8 @@ $("sign-in-dialog").addEventListener("cancel", (event) => event.preventDefault()
 $("sign-out").addEventListener("click", () => {
   localStorage.removeItem("kiln-token");
   if (state.events) state.events.close();
-  Object.assign(state, { projects: [], current: null, project: null, version: null, file: null, events: null });
+  clearTimeout(follower.timer);
+  Object.assign(state, { projects: [], current: null, project: null, version: null, file: null, events: null, after: null });
   $("projects").replaceChildren();
   $("messages").replaceChildren();
   $("composer").hidden = true;
@@ -204,13 +205,17 @@ function renderMessage(m) {
 async function loadConversation() {
   const items = [];
   let cursor = null;
+  let last = null;
   do {
-    const page = await call("GET", `/projects/${state.current}/conversation?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
-    items.push(...page.items);
-    cursor = page.next_cursor;
+    last = await call("GET", `/projects/${state.current}/conversation?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    items.push(...last.items);
+    cursor = last.next_cursor;
   } while (cursor);
   $("messages").replaceChildren(...items.map(renderMessage));
   $("messages").scrollTop = $("messages").scrollHeight;
+  // The last page's mark: from here on, only what changes is asked for.
+  state.after = last.after || null;
+  scheduleFollow(10_000);
 }
 
 function appendMessage(m) {
@@ -244,8 +249,51 @@ function renderSuggestions() {
   $("suggestions").replaceChildren(...items.map((s) => el("button", { type: "button", text: s, onclick: () => send(s) })));
 }
 
-// Follows a run until it ends: from the event stream when it is open, by polling otherwise.
+// ------------------------------------------------------------------ following without a stream
+
+// Without an event stream (a server behind a token, or on AWS), the page asks for what changed
+// since its last look (`?after=`): every second while a run goes, every 10 s otherwise, and
+// not at all while the tab is hidden. The whole conversation is read once, when it opens.
+const follower = { timer: null, waiting: new Map() };
+
+function scheduleFollow(delay) {
+  clearTimeout(follower.timer);
+  if (state.events || !state.after || document.hidden) return;
+  follower.timer = setTimeout(() => followOnce().catch(() => scheduleFollow(10_000)), delay);
+}
+
+async function followOnce() {
+  const projectId = state.current;
+  const changes = await call("GET", `/projects/${projectId}/conversation?after=${encodeURIComponent(state.after)}`);
+  if (projectId !== state.current) return;
+  state.after = changes.after;
+  for (const m of changes.items) appendMessage(m);
+  const runs = changes.runs || [];
+  const going = runs.filter((r) => r.status === "queued" || r.status === "running");
+  const ended = runs.filter((r) => r.status === "succeeded" || r.status === "failed");
+  if (going.length) showProgress(going[going.length - 1]);
+  for (const r of ended) {
+    const done = follower.waiting.get(r.id);
+    if (done) { follower.waiting.delete(r.id); done(r); }
+  }
+  if (ended.length && !follower.waiting.size) await refreshProject();
+  // One more look soon after a run ends, for a reply written just after its status.
+  scheduleFollow(going.length || ended.length || follower.waiting.size ? 1000 : 10_000);
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden) clearTimeout(follower.timer);
+  else scheduleFollow(0);
+});
+
+// Follows a run until it ends: from the event stream when it is open, from the changes the
+// page asks for otherwise.
 async function followRun(runId) {
+  if (!state.events && state.after) {
+    const run = await new Promise((resolve) => { follower.waiting.set(runId, resolve); scheduleFollow(0); });
+    showProgress(run);
+    return;
+  }
   const projectId = state.current;
   for (;;) {
     const run = await call("GET", `/projects/${projectId}/runs/${runId}`);
@@ -275,7 +323,8 @@ async function watch(work) {
   box.disabled = true;
   try {
     await work();
-    await Promise.all([loadConversation(), refreshProject()]);
+    // Following by changes, the conversation is already up to date.
+    await Promise.all([state.events || !state.after ? loadConversation() : null, refreshProject()]);
   } catch (err) { showError(err); } finally { box.disabled = false; box.focus(); showProgress(null); }
 }
 

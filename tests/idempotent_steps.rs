@@ -223,6 +223,16 @@ impl ProjectStore for CutShort {
     ) -> StoreResult<Page<Message>> {
         self.inner.list_messages(project_id, page).await
     }
+    async fn messages_made_since(
+        &self,
+        project_id: Uuid,
+        since: time::OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        self.inner
+            .messages_made_since(project_id, since, limit)
+            .await
+    }
     async fn get_run(&self, project_id: Uuid, run_id: Uuid) -> StoreResult<Run> {
         self.inner.get_run(project_id, run_id).await
     }

@@ -264,3 +264,70 @@ async fn events_stream_this_projects_messages_and_run_progress() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Following without a stream: the last page of the conversation hands out an `after` mark;
+/// asking with it answers only what is new (messages and the runs they belong to), and a mark
+/// the server did not hand out, or one mixed with paging, is a bad request.
+#[tokio::test]
+async fn after_a_mark_only_what_changed_is_answered() {
+    let app = app().await;
+    let id = app.create_project("p").await;
+    app.say(&id, "Build a REST API for managing tasks").await;
+    let (status, page) = app
+        .call("GET", &format!("/api/v2/projects/{id}/conversation"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let before = page["items"].as_array().unwrap().len();
+    assert!(before >= 3, "{page}");
+    let mark = page["after"]
+        .as_str()
+        .expect("the last page hands out a mark")
+        .to_owned();
+    let changes = |mark: String| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            app.call(
+                "GET",
+                &format!("/api/v2/projects/{id}/conversation?after={mark}"),
+                None,
+            )
+            .await
+        }
+    };
+    let (status, nothing) = changes(mark.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{nothing}");
+    assert_eq!(nothing["items"], json!([]), "nothing new: {nothing}");
+    assert!(nothing.get("runs").is_none(), "no run going: {nothing}");
+
+    let (_, said) = app.say(&id, "what can you do?").await;
+    let (_, news) = changes(nothing["after"].as_str().unwrap().to_owned()).await;
+    let items = news["items"].as_array().unwrap();
+    let roles: Vec<&str> = items.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant"], "{news}");
+    assert_eq!(items[0]["content"], "what can you do?");
+    let runs = news["runs"].as_array().expect("the new message's run");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["id"], said["run"]["id"]);
+    assert_eq!(runs[0]["status"], "succeeded");
+    // Asked again with the new mark: nothing is said twice.
+    let (_, again) = changes(news["after"].as_str().unwrap().to_owned()).await;
+    assert_eq!(again["items"], json!([]), "{again}");
+    // The whole conversation still reads the same.
+    let all = app.conversation(&id).await;
+    assert_eq!(all.len(), before + 2);
+
+    for bad in ["nonsense", "eyJ0IjowfQ", "%00"] {
+        let (status, body) = changes(bad.to_owned()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_query");
+    }
+    let (status, _) = app
+        .call(
+            "GET",
+            &format!("/api/v2/projects/{id}/conversation?after={mark}&limit=5"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -339,6 +339,23 @@ test("a server with a token asks for it in the page, and says so in place when i
     await page.click("#new-project button[type=submit]");
     await page.waitForFunction(() => document.querySelector("#project-title").textContent === "Behind a token");
 
+    // Without an event stream (a token rules it out), the page asks only for what changed:
+    // every 10 s while nothing runs, and never for the whole conversation again.
+    await page.waitForLoadState("networkidle");
+    const asked = [];
+    page.on("request", (r) => { if (r.url().includes("/conversation")) asked.push(r.url()); });
+    await page.waitForTimeout(11_000);
+    assert.ok(asked.length >= 1 && asked.length <= 2, `${asked.length} looks in 11 idle seconds:\n${asked.join("\n")}`);
+    assert.ok(asked.every((u) => u.includes("after=")), asked.join("\n"));
+    // A message's reply arrives through those changes, while its run goes.
+    asked.length = 0;
+    await page.fill("#message", "what can you do?");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => document.querySelectorAll("#messages .msg.assistant").length >= 1, null, { timeout: 60_000 });
+    await page.waitForSelector("#message:not([disabled])");
+    assert.ok(asked.length >= 1 && asked.every((u) => u.includes("after=")), asked.join("\n"));
+    assert.equal(await page.locator("#messages .msg.user").count(), 1, "the message is shown once");
+
     // Signing out forgets the token and asks again; nothing of the project stays on screen.
     await page.click("#sign-out");
     await page.waitForSelector("#sign-in-dialog[open]");

@@ -66,13 +66,34 @@ pub struct PostedMessage {
     pub run: Run,
 }
 
-/// A page of the conversation.
+/// A page of the conversation, or what changed in it since an `after` mark.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MessagePage {
-    /// Oldest first.
+    /// Oldest first; with `after`, only the messages that are new since that mark.
     pub items: Vec<Message>,
     /// Pass back as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
+    /// Pass back as `after` to get only what changed since this answer; on the last page,
+    /// and on every answer to `after`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// With `after`: the runs that were going at that mark or belong to the new messages, as
+    /// they are now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<Run>,
+}
+
+/// Paging through the conversation, or asking what changed since a mark.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConversationQuery {
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// `after` of an earlier answer: only what changed since it (no paging).
+    pub after: Option<String>,
 }
 
 /// Send a message to the project's crew.
@@ -210,9 +231,9 @@ pub async fn post_message(
     get,
     path = "/api/v2/projects/{id}/conversation",
     tag = "conversation",
-    params(("id" = String, Path, description = "Project id"), ListQuery),
+    params(("id" = String, Path, description = "Project id"), ConversationQuery),
     responses(
-        (status = 200, description = "A page of messages", body = MessagePage),
+        (status = 200, description = "A page of messages, or what changed since `after`", body = MessagePage),
         (status = 400, description = "Bad paging parameters", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
@@ -222,7 +243,7 @@ pub async fn list_conversation(
     State(state): State<AppState>,
     Extension(owner): Extension<Owner>,
     Path(id): Path<String>,
-    Params(query): Params<ListQuery>,
+    Params(query): Params<ConversationQuery>,
 ) -> Result<Json<MessagePage>, ApiError> {
     let project_id = parse_id(&id, "project")?;
     state
@@ -230,14 +251,42 @@ pub async fn list_conversation(
         .projects
         .get_project(&owner, project_id)
         .await?;
+    if let Some(after) = &query.after {
+        if query.cursor.is_some() || query.limit.is_some() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "`after` asks for what changed since a mark and takes no `cursor` or `limit`",
+            ));
+        }
+        return Ok(Json(
+            super::follow::changes(&state, project_id, after).await?,
+        ));
+    }
+    let at = now();
     let page = state
         .agents
         .projects
-        .list_messages(project_id, &query.page()?)
+        .list_messages(
+            project_id,
+            &ListQuery {
+                limit: query.limit,
+                cursor: query.cursor,
+            }
+            .page()?,
+        )
         .await?;
+    let after = match page.next_cursor {
+        None => {
+            Some(super::follow::mark_after_last_page(&state, project_id, at, &page.items).await?)
+        }
+        Some(_) => None,
+    };
     Ok(Json(MessagePage {
         items: page.items,
         next_cursor: page.next_cursor,
+        after,
+        runs: Vec::new(),
     }))
 }
 

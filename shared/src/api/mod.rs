@@ -3,6 +3,7 @@
 mod auth;
 mod conversation;
 mod error;
+mod follow;
 mod projects;
 mod trace;
 mod versions;

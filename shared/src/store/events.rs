@@ -118,6 +118,17 @@ impl ProjectStore for ObservedStore {
     async fn get_message(&self, project_id: Uuid, message_id: Uuid) -> StoreResult<Message> {
         self.inner.get_message(project_id, message_id).await
     }
+    async fn messages_made_since(
+        &self,
+        project_id: Uuid,
+        since: time::OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        self.inner
+            .messages_made_since(project_id, since, limit)
+            .await
+    }
+
     async fn list_messages(
         &self,
         project_id: Uuid,

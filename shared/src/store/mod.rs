@@ -141,6 +141,13 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// The lowest UUIDv7 made at `at` (its random bits zero): every id made at or after `at`
+/// sorts at or after it, as bytes and as hyphenated lowercase text.
+pub fn first_id_at(at: time::OffsetDateTime) -> Uuid {
+    let millis = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(millis, &[0u8; 10]).into_uuid()
+}
+
 /// Wraps a backend's position in an opaque cursor string.
 pub fn encode_cursor(position: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(position.as_bytes())
@@ -238,6 +245,17 @@ pub trait ProjectStore: Send + Sync {
         project_id: Uuid,
         page: &PageRequest,
     ) -> StoreResult<Page<Message>>;
+
+    /// The project's messages whose ids were made at or after `since` (a message's id is a
+    /// UUIDv7 made with it), in the conversation's order, at most `limit` (clamped like a
+    /// page): what a client following the conversation asks for, from a little before its
+    /// last look, to catch a message written a moment after it was made.
+    async fn messages_made_since(
+        &self,
+        project_id: Uuid,
+        since: time::OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
 
     /// A run of the project.
     async fn get_run(&self, project_id: Uuid, run_id: Uuid) -> StoreResult<Run>;

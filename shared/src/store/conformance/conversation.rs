@@ -228,3 +228,76 @@ pub async fn runs_are_tracked(store: &dyn ProjectStore) {
         RunStatus::Failed
     );
 }
+
+/// What a client following the conversation reads: the messages whose ids were made at or
+/// after a time, in the conversation's order, a message made earlier but written later
+/// included, and nothing of another project.
+pub async fn messages_made_since_a_time_are_found(store: &dyn ProjectStore) {
+    use time::Duration;
+    let owner = fresh_owner();
+    let p = new_project(store, &owner, "following").await;
+    let other = new_project(store, &owner, "elsewhere").await;
+    let run = new_id();
+    let say = |project: Uuid, text: &str| {
+        Message::from_agent(project, crate::model::Agent::Architect, run, text.into())
+    };
+    let old = say(p.id, "before");
+    store.append_message(&old).await.unwrap();
+    // The clock moves on past the id of `old` (ids carry milliseconds).
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let since = now();
+    let made_early = say(p.id, "made first, written last");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let second = say(p.id, "second");
+    store.append_message(&second).await.unwrap();
+    store
+        .append_message(&say(other.id, "another project"))
+        .await
+        .unwrap();
+    store.append_message(&made_early).await.unwrap();
+
+    let texts = |ms: Vec<Message>| ms.into_iter().map(|m| m.content).collect::<Vec<_>>();
+    let found = texts(store.messages_made_since(p.id, since, 50).await.unwrap());
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found.contains(&"made first, written last".to_owned()),
+        "{found:?}"
+    );
+    assert!(found.contains(&"second".to_owned()), "{found:?}");
+    // In the order the conversation lists them.
+    let listed: Vec<String> = texts(
+        store
+            .list_messages(p.id, &PageRequest::first(50))
+            .await
+            .unwrap()
+            .items,
+    )
+    .into_iter()
+    .filter(|t| found.contains(t))
+    .collect();
+    assert_eq!(found, listed);
+    assert_eq!(
+        texts(
+            store
+                .messages_made_since(p.id, since - Duration::minutes(1), 50)
+                .await
+                .unwrap()
+        )
+        .len(),
+        3
+    );
+    assert!(store
+        .messages_made_since(p.id, now() + Duration::seconds(1), 50)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .messages_made_since(p.id, since - Duration::minutes(1), 1)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "at most the limit"
+    );
+}

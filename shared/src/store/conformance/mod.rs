@@ -20,7 +20,9 @@ pub use concurrency::{
     concurrent_creates_stop_at_the_limit, concurrent_updates_conflict, run_concurrent,
     writers_that_lose_a_race_read_again_and_all_land,
 };
-pub use conversation::{messages_are_idempotent_and_ordered, runs_are_tracked};
+pub use conversation::{
+    messages_are_idempotent_and_ordered, messages_made_since_a_time_are_found, runs_are_tracked,
+};
 pub use projects::{
     a_change_and_its_message_land_together, a_stale_revision_conflicts,
     a_writer_that_lost_reads_again_and_both_changes_land, delete_removes_everything,
@@ -47,6 +49,7 @@ pub async fn run_all(projects: Arc<dyn ProjectStore>, artifacts: Arc<dyn Artifac
     a_taken_version_number_moves_the_build_to_the_next(projects.as_ref()).await;
     project_listing_pages(projects.as_ref()).await;
     messages_are_idempotent_and_ordered(projects.as_ref()).await;
+    messages_made_since_a_time_are_found(projects.as_ref()).await;
     runs_are_tracked(projects.as_ref()).await;
     versions_are_immutable_and_listed(projects.as_ref()).await;
     deployments_are_recorded(projects.as_ref()).await;

@@ -350,6 +350,21 @@ impl ProjectStore for DynamoStore {
         self.page(project_id, "MSG#", true, page).await
     }
 
+    async fn messages_made_since(
+        &self,
+        project_id: Uuid,
+        since: time::OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        // Sort keys are `MSG#{id}`: the query starts after the lowest id made at `since`.
+        let start = format!("MSG#{}", crate::store::first_id_at(since));
+        let limit = PageRequest::first(limit).limit() as i32;
+        let items = self
+            .query_prefix(project_id, "MSG#", true, Some(start), Some(limit))
+            .await?;
+        items.iter().map(from_item).collect()
+    }
+
     async fn get_run(&self, project_id: Uuid, run_id: Uuid) -> StoreResult<Run> {
         self.get_doc(pk(project_id), format!("RUN#{run_id}"), "run")
             .await

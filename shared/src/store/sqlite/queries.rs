@@ -281,6 +281,24 @@ impl ProjectStore for SqliteStore {
         .await
     }
 
+    async fn messages_made_since(
+        &self,
+        project_id: Uuid,
+        since: time::OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let floor = crate::store::first_id_at(since).to_string();
+        let limit = PageRequest::first(limit).limit();
+        self.with(move |c| {
+            all_docs(
+                c,
+                "SELECT doc FROM messages WHERE project_id = ?1 AND id >= ?2 ORDER BY seq LIMIT ?3",
+                params![project_id.to_string(), floor, limit],
+            )
+        })
+        .await
+    }
+
     async fn get_run(&self, project_id: Uuid, run_id: Uuid) -> StoreResult<Run> {
         self.with(move |c| {
             one_doc(
