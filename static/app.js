@@ -453,6 +453,9 @@ $("panel-toggle").addEventListener("click", async () => {
 // ------------------------------------------------------------------ navigation
 
 async function openProject(id) {
+  // A run followed in the project left behind is no longer waited for.
+  for (const done of follower.waiting.values()) done(null);
+  follower.waiting.clear();
   state.current = id;
   state.version = null;
   state.file = null;

@@ -440,6 +440,27 @@ pub fn aws_settings(table: &str, state_machine_arn: &str) -> Vec<(&'static str, 
     .collect()
 }
 
+/// Posts `text` as a user's message with a queued run, as the API does; the run's input.
+pub async fn post_queued(
+    projects: &dyn kiln::store::ProjectStore,
+    project: &kiln::model::Project,
+    text: &str,
+    intent: kiln::model::Intent,
+) -> kiln::model::RunInput {
+    use kiln::model::{Message, Run, RunInput};
+    let mut message = Message::from_user(project.id, text.into(), None);
+    let run = Run::queued(project.id, message.id, intent);
+    message.run_id = Some(run.id);
+    projects.post_user_message(&message, &run).await.unwrap();
+    RunInput {
+        project_id: project.id,
+        run_id: run.id,
+        message_id: message.id,
+        intent,
+        owner: project.owner.clone(),
+    }
+}
+
 /// Posts `text` as a user's message with a queued run, as the API does, and executes the
 /// pipeline for it with `tasks` answering every Task state, as Step Functions would. Returns
 /// the run as stored at the end and how the execution ended.
@@ -454,18 +475,7 @@ pub async fn execute_message(
     kiln::model::Run,
     Result<serde_json::Value, kiln::workflow::asl::Failure>,
 ) {
-    use kiln::model::{Message, Run, RunInput};
-    let mut message = Message::from_user(project.id, text.into(), None);
-    let run = Run::queued(project.id, message.id, intent);
-    message.run_id = Some(run.id);
-    projects.post_user_message(&message, &run).await.unwrap();
-    let input = RunInput {
-        project_id: project.id,
-        run_id: run.id,
-        message_id: message.id,
-        intent,
-        owner: project.owner.clone(),
-    };
+    let input = post_queued(projects, project, text, intent).await;
     let outcome = kiln::workflow::asl::execute(
         &kiln::workflow::pipeline(),
         kiln::workflow::execution_input(&input),
@@ -474,7 +484,7 @@ pub async fn execute_message(
         None,
     )
     .await;
-    let run = projects.get_run(project.id, run.id).await.unwrap();
+    let run = projects.get_run(project.id, input.run_id).await.unwrap();
     (run, outcome)
 }
 

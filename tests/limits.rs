@@ -8,11 +8,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kiln::agents::{run_step, Step, StepRequest, MAX_FILES_PER_VERSION};
-use kiln::model::{
-    FileEntry, Intent, Message, Owner, Project, Run, RunInput, TestFailure, TestReport,
-};
+use kiln::model::{FileEntry, Intent, Owner, Project, TestFailure, TestReport};
 use kiln::runner::{File, RunnerError, TestJob, TestRunner, TestStatus};
 use kiln::store::PageRequest;
+use kiln_integration_tests::post_queued;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -66,20 +65,13 @@ async fn the_largest_test_report_keeps_the_state_and_the_reply_within_aws_limits
     ctx.tests = Arc::new(Hopeless);
     let project = Project::new(Owner::local(), "Limits".into(), String::new());
     ctx.projects.create_project(&project).await.unwrap();
-    let mut message = Message::from_user(project.id, "run the tests".into(), None);
-    let run = Run::queued(project.id, message.id, Intent::Test);
-    message.run_id = Some(run.id);
-    ctx.projects
-        .post_user_message(&message, &run)
-        .await
-        .unwrap();
-    let input = RunInput {
-        project_id: project.id,
-        run_id: run.id,
-        message_id: message.id,
-        intent: Intent::Test,
-        owner: project.owner.clone(),
-    };
+    let input = post_queued(
+        ctx.projects.as_ref(),
+        &project,
+        "run the tests",
+        Intent::Test,
+    )
+    .await;
 
     // The state as the machine carries it into QaReport, with the largest draft a version may
     // hold (long paths) beside the test results.
@@ -401,20 +393,7 @@ async fn the_largest_spec_keeps_the_project_and_its_plan_within_aws_limits() {
     let mut project = Project::new(Owner::local(), "Huge".into(), String::new());
     project.spec = Some(spec);
     ctx.projects.create_project(&project).await.unwrap();
-    let mut message = Message::from_user(project.id, "design it".into(), None);
-    let run = Run::queued(project.id, message.id, Intent::Create);
-    message.run_id = Some(run.id);
-    ctx.projects
-        .post_user_message(&message, &run)
-        .await
-        .unwrap();
-    let input = RunInput {
-        project_id: project.id,
-        run_id: run.id,
-        message_id: message.id,
-        intent: Intent::Create,
-        owner: project.owner.clone(),
-    };
+    let input = post_queued(ctx.projects.as_ref(), &project, "design it", Intent::Create).await;
     let answer = run_step(
         &ctx,
         &StepRequest {

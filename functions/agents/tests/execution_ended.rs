@@ -3,7 +3,7 @@
 //! EventBridge sends the agents function a "Step Functions Execution Status Change" event in
 //! the documented shape, and the run is marked failed with the reason, said once.
 
-use kiln::model::{Intent, Message, Owner, Project, Run, RunInput, RunStatus};
+use kiln::model::{Intent, Owner, Project, RunInput, RunStatus};
 use kiln::store::PageRequest;
 use serde_json::{json, Value};
 
@@ -50,22 +50,17 @@ async fn an_execution_that_ends_unreported_fails_its_run_once_with_the_reason() 
     let start = |text: &'static str, intent: Intent| {
         let (ctx, project) = (ctx.clone(), project.clone());
         async move {
-            let mut message = Message::from_user(project.id, text.into(), None);
-            let mut run = Run::queued(project.id, message.id, intent);
-            message.run_id = Some(run.id);
-            ctx.projects
-                .post_user_message(&message, &run)
+            let input =
+                kiln_integration_tests::post_queued(ctx.projects.as_ref(), &project, text, intent)
+                    .await;
+            let mut run = ctx
+                .projects
+                .get_run(project.id, input.run_id)
                 .await
                 .unwrap();
             run.status = RunStatus::Running;
             ctx.projects.update_run(&run).await.unwrap();
-            RunInput {
-                project_id: project.id,
-                run_id: run.id,
-                message_id: message.id,
-                intent,
-                owner: project.owner.clone(),
-            }
+            input
         }
     };
     let said = |ctx: kiln::agents::AgentContext| async move {

@@ -360,22 +360,7 @@ async fn post(
     text: &str,
     intent: Intent,
 ) -> kiln::model::RunInput {
-    use kiln::model::{Message, Run, RunInput};
-    let mut message = Message::from_user(project.id, text.into(), None);
-    let run = Run::queued(project.id, message.id, intent);
-    message.run_id = Some(run.id);
-    aws.ctx
-        .projects
-        .post_user_message(&message, &run)
-        .await
-        .unwrap();
-    RunInput {
-        project_id: project.id,
-        run_id: run.id,
-        message_id: message.id,
-        intent,
-        owner: project.owner.clone(),
-    }
+    kiln_integration_tests::post_queued(aws.ctx.projects.as_ref(), project, text, intent).await
 }
 
 /// On AWS every message is its own execution, and executions start in no particular order: two

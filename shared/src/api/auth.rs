@@ -5,7 +5,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{AppState, Authenticator};
+use super::AppState;
 
 /// How a client signs in to this server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -34,9 +34,7 @@ pub struct AuthConfig {
     responses((status = 200, description = "How to sign in", body = AuthConfig))
 )]
 pub async fn auth_config(State(state): State<AppState>) -> Json<AuthConfig> {
-    let mode = match &state.auth {
-        Authenticator::Bearer { tokens } if tokens.is_empty() => AuthMode::None,
-        Authenticator::Bearer { .. } | Authenticator::Verified => AuthMode::Token,
-    };
-    Json(AuthConfig { mode })
+    Json(AuthConfig {
+        mode: state.auth.mode(),
+    })
 }

@@ -45,7 +45,8 @@ fn bad_mark() -> ApiError {
     )
 }
 
-fn decode(after: &str) -> Result<Mark, ApiError> {
+/// The mark `after`, and when its look was.
+fn decode(after: &str) -> Result<(Mark, OffsetDateTime), ApiError> {
     let text = decode_cursor(after).map_err(|_| bad_mark())?;
     let mark: Mark = serde_json::from_str(&text).map_err(|_| bad_mark())?;
     let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(mark.t) * 1_000_000)
@@ -53,7 +54,7 @@ fn decode(after: &str) -> Result<Mark, ApiError> {
     if mark.seen.len() > MOST_SEEN || mark.runs.len() > MOST_RUNS || t > now() + WINDOW {
         return Err(bad_mark());
     }
-    Ok(mark)
+    Ok((mark, t))
 }
 
 /// When a UUIDv7 was made.
@@ -134,15 +135,12 @@ pub(super) async fn changes(
     project_id: Uuid,
     after: &str,
 ) -> Result<MessagePage, ApiError> {
-    let before = decode(after)?;
+    let (before, looked_before) = decode(after)?;
     let at = now();
-    let since = OffsetDateTime::from_unix_timestamp_nanos(i128::from(before.t) * 1_000_000)
-        .map_err(|_| bad_mark())?
-        - WINDOW;
     let found = state
         .agents
         .projects
-        .messages_made_since(project_id, since, MAX_PAGE)
+        .messages_made_since(project_id, looked_before - WINDOW, MAX_PAGE)
         .await?;
     let full = found.len() >= MAX_PAGE as usize;
     let new: Vec<Message> = found
@@ -157,12 +155,7 @@ pub(super) async fn changes(
         .collect();
     let runs = runs_now(state, project_id, &wanted).await?;
     // A full answer may have left newer messages out: the next look starts where this did.
-    let looked = if full {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(before.t) * 1_000_000)
-            .map_err(|_| bad_mark())?
-    } else {
-        at
-    };
+    let looked = if full { looked_before } else { at };
     let after = mark(looked, &before.seen, &new, &runs);
     Ok(MessagePage {
         items: new,
@@ -180,7 +173,7 @@ mod tests {
     fn a_mark_is_read_back_and_anything_else_is_refused() {
         let at = now();
         let text = mark(at, &[], &[], &[]);
-        let back = decode(&text).unwrap();
+        let (back, _) = decode(&text).unwrap();
         assert_eq!(back.t, (at.unix_timestamp_nanos() / 1_000_000) as i64);
         for bad in [
             "",
@@ -200,7 +193,7 @@ mod tests {
         let at = now();
         let fresh = uuid::Uuid::now_v7();
         let old = crate::store::first_id_at(at - Duration::minutes(5));
-        let back = decode(&mark(at, &[old, fresh], &[], &[])).unwrap();
+        let (back, _) = decode(&mark(at, &[old, fresh], &[], &[])).unwrap();
         assert_eq!(back.seen, [fresh]);
     }
 }

@@ -44,6 +44,16 @@ pub enum Authenticator {
     Verified,
 }
 
+impl Authenticator {
+    /// How a client signs in to a server that authenticates this way.
+    pub fn mode(&self) -> AuthMode {
+        match self {
+            Authenticator::Bearer { tokens } if tokens.is_empty() => AuthMode::None,
+            Authenticator::Bearer { .. } | Authenticator::Verified => AuthMode::Token,
+        }
+    }
+}
+
 /// Limits on what one request may ask for.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -129,6 +139,8 @@ fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::
         .routes(routes!(versions::diff_version))
         .routes(routes!(versions::export))
         .split_for_parts();
+    // Only the routes behind authentication answer 401 and share the common errors.
+    document_common_errors(&mut doc);
     doc.merge(public_doc);
     // axum writes a catch-all segment `{*path}`; OpenAPI calls the same parameter `{path}`.
     let paths = std::mem::take(&mut doc.paths.paths);
@@ -136,7 +148,6 @@ fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::
         .into_iter()
         .map(|(path, item)| (path.replace("{*", "{"), item))
         .collect();
-    document_common_errors(&mut doc);
     (router, public, doc)
 }
 
@@ -161,14 +172,6 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
         )
     };
     for op in operations(doc) {
-        // An empty requirement (`security(())`) marks an operation anyone may call.
-        let public = op
-            .security
-            .as_ref()
-            .is_some_and(|s| serde_json::to_value(s).ok() == Some(serde_json::json!([{}])));
-        if public {
-            continue;
-        }
         let responses = &mut op.responses.responses;
         responses
             .entry("401".into())
@@ -224,7 +227,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The API's router: `/api/v2/…`, `/api/v2/openapi.json` and `/healthz`.
 pub fn router(state: AppState) -> Router {
     let (routes, public, mut doc) = documented_routes();
-    if matches!(&state.auth, Authenticator::Bearer { tokens } if tokens.is_empty()) {
+    if state.auth.mode() == AuthMode::None {
         without_authentication(&mut doc);
     }
     let doc = Arc::new(doc);
