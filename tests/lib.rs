@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 use kiln::generator::GeneratedFile;
 
+pub mod fake_oidc;
 pub mod understanding;
 
 /// The Python of the test environment that `scripts/test` sets up (`KILN_TEST_PYTHON`), with

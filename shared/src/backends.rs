@@ -25,6 +25,9 @@ pub enum StartError {
     /// Settings the backend needs are missing.
     #[error("the AWS backend needs these settings: {0}")]
     Missing(String),
+    /// Sign-in with the OpenID Connect provider cannot work.
+    #[error("KILN_OIDC_ISSUER: {0}")]
+    Oidc(#[from] crate::api::OidcError),
     /// A store could not be opened.
     #[error("could not open the store under {dir}: {source}")]
     Store {
@@ -51,9 +54,24 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
     if config.backend != Backend::Local {
         return Err(StartError::Unsupported("aws"));
     }
-    if !config.is_loopback() && config.bearer_tokens().is_empty() {
+    if !config.is_loopback() && config.bearer_tokens().is_empty() && config.oidc.is_none() {
         return Err(StartError::TokenRequired(config.bind));
     }
+    // Before anything else, so that a server that could not check a token never starts.
+    let auth = match &config.oidc {
+        Some(settings) => Authenticator::Oidc(Arc::new(
+            crate::api::OidcVerifier::discover(settings).await?,
+        )),
+        None => Authenticator::Bearer {
+            tokens: Arc::new(
+                config
+                    .bearer_tokens()
+                    .into_iter()
+                    .map(|(owner, token)| (crate::model::Owner(owner), token))
+                    .collect(),
+            ),
+        },
+    };
     let dir = &config.data_dir;
     let store_error = |source| StartError::Store {
         dir: dir.display().to_string(),
@@ -99,15 +117,7 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
         events: Some(projects),
         workflow: Arc::new(LocalWorkflow::new(ctx.clone(), config.pipeline_time_scale)),
         agents: ctx,
-        auth: Authenticator::Bearer {
-            tokens: Arc::new(
-                config
-                    .bearer_tokens()
-                    .into_iter()
-                    .map(|(owner, token)| (crate::model::Owner(owner), token))
-                    .collect(),
-            ),
-        },
+        auth,
         limits: Limits::from_config(config),
     })
 }
@@ -221,7 +231,14 @@ pub async fn aws_state_with(
         )),
         agents: ctx,
         events: None,
-        auth: Authenticator::Verified,
+        // API Gateway's authorizer checks the tokens; the settings only tell the UI where
+        // people sign in.
+        auth: Authenticator::Verified {
+            sign_in: match &config.oidc {
+                Some(settings) => Some(Arc::new(crate::api::SignIn::from_settings(settings)?)),
+                None => None,
+            },
+        },
         limits: Limits::from_config(config),
     })
 }

@@ -6,6 +6,7 @@ mod common;
 mod concurrency;
 mod conversation;
 mod limits;
+mod oidc;
 mod owners;
 mod projects;
 mod versions;

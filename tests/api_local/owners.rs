@@ -101,7 +101,7 @@ async fn the_sign_in_a_server_needs_is_public() {
 async fn another_owners_project_is_not_found() {
     let base = app().await;
     let mut state = base.state.clone();
-    state.auth = Authenticator::Verified;
+    state.auth = Authenticator::Verified { sign_in: None };
     // Stands in for the entry point that puts the verified caller into the request.
     let router = kiln::api::router(state).layer(axum::middleware::map_request(
         |mut req: Request<Body>| async move {

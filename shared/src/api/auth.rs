@@ -13,9 +13,12 @@ use super::AppState;
 pub enum AuthMode {
     /// Nothing to do: every request acts for the server's one owner.
     None,
-    /// Every request carries a bearer token: one of the server's tokens (`KILN_TOKEN`,
-    /// `KILN_TOKENS`), or on AWS a token the installation's user pool issued.
+    /// Every request carries one of the server's tokens (`KILN_TOKEN`, `KILN_TOKENS`) as a
+    /// bearer token.
     Token,
+    /// People sign in with an OpenID Connect provider (authorization code with PKCE, see
+    /// `oidc`), and every request carries the ID token it gives as a bearer token.
+    Oidc,
 }
 
 /// What signing in takes here.
@@ -23,6 +26,9 @@ pub enum AuthMode {
 pub struct AuthConfig {
     /// How to sign in.
     pub mode: AuthMode,
+    /// Where and how, when `mode` is `oidc`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<super::oidc::SignIn>,
 }
 
 /// How to sign in to this server; answered to anyone.
@@ -36,5 +42,6 @@ pub struct AuthConfig {
 pub async fn auth_config(State(state): State<AppState>) -> Json<AuthConfig> {
     Json(AuthConfig {
         mode: state.auth.mode(),
+        oidc: state.auth.sign_in().cloned(),
     })
 }

@@ -4,11 +4,13 @@ mod auth;
 mod conversation;
 mod error;
 mod follow;
+mod oidc;
 mod projects;
 mod trace;
 mod versions;
 
 pub use auth::{AuthConfig, AuthMode};
+pub use oidc::{OidcError, OidcVerifier, Rejected, SignIn, UNKNOWN_KEY_REFETCH};
 pub use versions::diff_versions;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
@@ -39,9 +41,16 @@ pub enum Authenticator {
         /// (owner, token) pairs.
         tokens: Arc<Vec<(Owner, String)>>,
     },
+    /// Every request carries an OpenID Connect provider's token, checked here against the
+    /// provider's keys; it acts for the token's subject.
+    Oidc(Arc<OidcVerifier>),
     /// Behind an authorizer that already verified the caller: the entry point puts the
-    /// [`Owner`] into the request's extensions; requests without one are refused.
-    Verified,
+    /// [`Owner`] into the request's extensions; requests without one are refused. People
+    /// sign in where `sign_in` says, if anywhere.
+    Verified {
+        /// The provider whose tokens the authorizer accepts.
+        sign_in: Option<Arc<SignIn>>,
+    },
 }
 
 impl Authenticator {
@@ -49,7 +58,19 @@ impl Authenticator {
     pub fn mode(&self) -> AuthMode {
         match self {
             Authenticator::Bearer { tokens } if tokens.is_empty() => AuthMode::None,
-            Authenticator::Bearer { .. } | Authenticator::Verified => AuthMode::Token,
+            Authenticator::Oidc(_) | Authenticator::Verified { sign_in: Some(_) } => AuthMode::Oidc,
+            Authenticator::Bearer { .. } | Authenticator::Verified { sign_in: None } => {
+                AuthMode::Token
+            }
+        }
+    }
+
+    /// Where people sign in, when with an OpenID Connect provider.
+    pub fn sign_in(&self) -> Option<&SignIn> {
+        match self {
+            Authenticator::Oidc(v) => Some(v.sign_in()),
+            Authenticator::Verified { sign_in } => sign_in.as_deref(),
+            Authenticator::Bearer { .. } => None,
         }
     }
 }
@@ -307,25 +328,59 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
             };
             req.extensions_mut().insert(owner);
         }
-        Authenticator::Verified => {
+        Authenticator::Oidc(verifier) => {
+            let Some(token) = bearer(&req) else {
+                return signed_out(
+                    "sign in: send your ID token as `Authorization: Bearer <token>`",
+                );
+            };
+            match verifier.verify(token).await {
+                Ok(owner) => {
+                    req.extensions_mut().insert(owner);
+                }
+                Err(rejected) => return invalid_token(&format!("{rejected}; sign in again")),
+            }
+        }
+        Authenticator::Verified { .. } => {
             if req.extensions().get::<Owner>().is_none() {
-                return unauthorized();
+                return signed_out(
+                    "sign in: send your ID token as `Authorization: Bearer <token>`",
+                );
             }
         }
     }
     next.run(req).await
 }
 
+/// The bearer token a request carries, if any.
+fn bearer(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
 fn unauthorized() -> Response {
-    let mut res = ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "send the server's token as `Authorization: Bearer <token>`",
-    )
-    .into_response();
+    signed_out("send the server's token as `Authorization: Bearer <token>`")
+}
+
+/// 401 for a request that did not say who it is (RFC 6750: no error code).
+fn signed_out(message: &str) -> Response {
+    refused(message, "Bearer")
+}
+
+/// 401 for a token that is not (or no longer) good.
+fn invalid_token(message: &str) -> Response {
+    refused(message, r#"Bearer error="invalid_token""#)
+}
+
+fn refused(message: &str, challenge: &'static str) -> Response {
+    let mut res = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response();
     res.headers_mut().insert(
         header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer"),
+        header::HeaderValue::from_static(challenge),
     );
     res
 }

@@ -4,6 +4,11 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod oidc;
+
+use oidc::oidc_settings;
+pub use oidc::{is_trusted_url, OidcSettings};
+
 /// Where Kiln keeps its state and runs its work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -77,6 +82,8 @@ pub struct Config {
     pub pipeline_time_scale: f64,
     /// Where the AWS backend runs tests and deployments.
     pub aws: AwsSettings,
+    /// Sign-in with an OpenID Connect provider, when `KILN_OIDC_ISSUER` is set.
+    pub oidc: Option<OidcSettings>,
 }
 
 /// Settings of the AWS backend's runners, each from its own variable.
@@ -142,6 +149,7 @@ impl std::fmt::Debug for Config {
             .field("venv_dir", &self.venv_dir)
             .field("test_timeout_secs", &self.test_timeout_secs)
             .field("deploy_timeout_secs", &self.deploy_timeout_secs)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }
@@ -193,6 +201,12 @@ pub const VARIABLES: &[&str] = &[
     "KILN_STACK_ROLE_ARN",
     "KILN_APPS_LOG_RETENTION_DAYS",
     "KILN_S3_PATH_STYLE",
+    "KILN_OIDC_ISSUER",
+    "KILN_OIDC_AUDIENCE",
+    "KILN_OIDC_SCOPES",
+    "KILN_OIDC_AUTHORIZATION_ENDPOINT",
+    "KILN_OIDC_TOKEN_ENDPOINT",
+    "KILN_OIDC_END_SESSION_ENDPOINT",
 ];
 
 /// The retention periods CloudWatch Logs accepts, in days.
@@ -207,7 +221,6 @@ pub const LOCAL_ONLY: &[&str] = &[
     "KILN_DATA_DIR",
     "KILN_BIND",
     "KILN_TOKEN",
-    "KILN_TOKENS",
     "KILN_TOKENS",
     "KILN_PYTHON",
     "KILN_VENV_DIR",
@@ -335,8 +348,18 @@ impl Config {
                 }
             },
         };
+        let oidc = oidc_settings(&get)?;
+        if oidc.is_some() && (get("KILN_TOKEN").is_some() || get("KILN_TOKENS").is_some()) {
+            return Err(invalid(
+                "KILN_OIDC_ISSUER",
+                "<set>",
+                "people sign in with the provider or with server tokens, not both: unset \
+                 KILN_TOKEN and KILN_TOKENS",
+            ));
+        }
         Ok(Config {
             aws,
+            oidc,
             venv_dir: get("KILN_VENV_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("venv")),
