@@ -1,25 +1,43 @@
 // Kiln's web UI: projects on the left, the conversation in the middle, files and
 // deployments on the right. User text is only ever set through textContent, never as HTML.
 
+import * as signin from "./signin.js";
+
 const api = "/api/v2";
 const $ = (id) => document.getElementById(id);
 const state = { projects: [], current: null, project: null, version: null, file: null, events: null, after: null };
 
 // ------------------------------------------------------------------ HTTP
 
+// How this server wants callers to sign in (GET /auth/config): "none", "token" (a server
+// token typed in the page, kept in localStorage) or "oidc" (the provider's sign-in page).
+const auth = { mode: "none", oidc: null };
+
+function bearer() {
+  return auth.mode === "oidc" ? signin.idToken() : localStorage.getItem("kiln-token");
+}
+
 function authHeaders() {
-  const token = localStorage.getItem("kiln-token");
+  const token = bearer();
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 
 async function request(method, path, body) {
-  const headers = { accept: "application/json", ...authHeaders() };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(api + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const send = () => {
+    const headers = { accept: "application/json", ...authHeaders() };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    return fetch(api + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  };
+  let res = await send();
+  // An ID token that expired while the tab slept is refreshed once, and the request repeated.
+  if (res.status === 401 && auth.mode === "oidc" && await signin.refresh(auth.oidc)) {
+    signin.keepFresh(auth.oidc, signedOut);
+    res = await send();
+  }
   if (res.status === 401) {
-    // The token was taken back (or never given): ask for one in the page, once.
-    localStorage.removeItem("kiln-token");
-    askForToken("The server no longer accepts your token; sign in again.");
+    signedOut(auth.mode === "oidc"
+      ? "Your session has ended; sign in again."
+      : "The server no longer accepts your token; sign in again.");
     throw new Error("Sign in to continue.");
   }
   return res;
@@ -27,25 +45,39 @@ async function request(method, path, body) {
 
 // ------------------------------------------------------------------ signing in
 
-// How this server wants callers to sign in: "none" or "token" (GET /auth/config, public).
-async function signInMode() {
+async function signInConfig() {
   const res = await fetch(`${api}/auth/config`, { headers: { accept: "application/json" } });
   if (!res.ok) throw new Error(`The server did not say how to sign in (HTTP ${res.status}).`);
-  return (await res.json()).mode;
+  return res.json();
 }
 
-function askForToken(message) {
+// Shows the sign-in, once: a token field, or a button to the provider's page.
+function askToSignIn(message) {
   showError(message ? new Error(message) : null, $("sign-in-error"));
   $("sign-out").hidden = true;
+  $("who").hidden = true;
+  const oidc = auth.mode === "oidc";
+  $("token-sign-in").hidden = oidc;
+  $("token").disabled = oidc;
+  $("oidc-sign-in").hidden = !oidc;
+  if (oidc) $("provider").textContent = new URL(auth.oidc.issuer).host;
   if (!$("sign-in-dialog").open) {
     $("sign-in").reset();
     $("sign-in-dialog").showModal();
   }
-  $("token").focus();
+  (oidc ? $("sign-in-submit") : $("token")).focus();
 }
 
 $("sign-in").addEventListener("submit", async (event) => {
   event.preventDefault();
+  if (auth.mode === "oidc") {
+    $("sign-in-submit").disabled = true;
+    await signin.beginSignIn(auth.oidc, location.hash).catch((err) => {
+      $("sign-in-submit").disabled = false;
+      showError(err, $("sign-in-error"));
+    });
+    return;
+  }
   const token = $("token").value.trim();
   // Checked before it is kept: a wrong token is said here, and nothing else is asked again.
   const res = await fetch(`${api}/projects?limit=1`, { headers: { accept: "application/json", authorization: `Bearer ${token}` } })
@@ -62,8 +94,10 @@ $("sign-in").addEventListener("submit", async (event) => {
 // The page is of no use signed out: Escape does not close the sign-in.
 $("sign-in-dialog").addEventListener("cancel", (event) => event.preventDefault());
 
-$("sign-out").addEventListener("click", () => {
+// Leaves the page as a signed-out visitor sees it, and asks to sign in.
+function signedOut(message) {
   localStorage.removeItem("kiln-token");
+  if (auth.mode === "oidc") signin.signOut(null);
   if (state.events) state.events.close();
   clearTimeout(follower.timer);
   Object.assign(state, { projects: [], current: null, project: null, version: null, file: null, events: null, after: null });
@@ -75,7 +109,13 @@ $("sign-out").addEventListener("click", () => {
   $("project-title").textContent = "Pick or create a project";
   $("project-title").removeAttribute("title");
   history.replaceState(null, "", "#");
-  askForToken();
+  askToSignIn(message);
+}
+
+$("sign-out").addEventListener("click", () => {
+  // At the provider too, which sends the browser back here signed out.
+  if (auth.mode === "oidc" && signin.signOut(auth.oidc)) return;
+  signedOut();
 });
 
 async function call(method, path, body) {
@@ -308,7 +348,8 @@ async function followRun(runId) {
 function subscribe(projectId) {
   if (state.events) state.events.close();
   state.events = null;
-  if (localStorage.getItem("kiln-token") || !window.EventSource) return;
+  // An event stream cannot carry a token: signed in, the page follows by asking.
+  if (bearer() || !window.EventSource) return;
   const source = new EventSource(`${api}/projects/${projectId}/events`);
   source.addEventListener("message", (e) => { if (state.current === projectId) appendMessage(JSON.parse(e.data)); });
   source.addEventListener("run", (e) => { if (state.current === projectId) showProgress(JSON.parse(e.data)); });
@@ -426,7 +467,7 @@ $("diff-button").addEventListener("click", async () => {
 });
 // With a token the download goes through fetch, since a plain link cannot carry it.
 $("download").addEventListener("click", async (event) => {
-  if (!localStorage.getItem("kiln-token")) return;
+  if (!bearer()) return;
   event.preventDefault();
   try {
     const res = await request("GET", $("download").dataset.path);
@@ -473,14 +514,29 @@ async function openProject(id) {
 
 // What the page shows once signed in: a link to #/projects/{id} opens that project.
 async function show() {
-  $("sign-out").hidden = !localStorage.getItem("kiln-token");
+  $("sign-out").hidden = !bearer();
+  const name = auth.mode === "oidc" ? signin.who() : null;
+  $("who").hidden = !name;
+  $("who").textContent = name ? `Signed in as ${name}` : "";
   const linked = location.hash.match(/^#\/projects\/([0-9a-f-]{36})$/);
   await (linked ? openProject(linked[1]) : loadProjects());
 }
 
 async function start() {
-  const mode = await signInMode();
-  if (mode === "token" && !localStorage.getItem("kiln-token")) return askForToken();
+  const config = await signInConfig();
+  Object.assign(auth, { mode: config.mode, oidc: config.oidc || null });
+  if (auth.mode === "oidc") {
+    let returnTo = null;
+    try {
+      returnTo = await signin.completeSignIn(auth.oidc);
+    } catch (err) {
+      return askToSignIn(err.message);
+    }
+    if (returnTo) history.replaceState(null, "", returnTo);
+    if (!signin.idToken()) return askToSignIn();
+    signin.keepFresh(auth.oidc, signedOut);
+  }
+  if (auth.mode === "token" && !bearer()) return askToSignIn();
   await show();
 }
 

@@ -302,7 +302,7 @@ async fn authorize_page(
         })
         .collect();
     Html(format!(
-        "<!doctype html><title>Fake provider: sign in</title><h1>Fake provider</h1>\
+        "<!doctype html><title>Fake provider: sign in</title><link rel=icon href=\"data:,\"><h1>Fake provider</h1>\
          <form method=post action=/authorize>{hidden}{buttons}</form>"
     ))
     .into_response()

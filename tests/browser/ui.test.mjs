@@ -3,51 +3,21 @@
 
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import { tmpdir, homedir } from "node:os";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as harness from "./harness.mjs";
+import { shots, launchBrowser } from "./harness.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const shots = join(here, "..", "screenshots");
-mkdirSync(shots, { recursive: true });
 const dataDir = mkdtempSync(join(tmpdir(), "kiln-ui-"));
 let server, base, browser;
 
-function startServer(extra = {}, data = dataDir) {
-  const bin = process.env.KILN_BIN || join(here, "..", "..", "target", "debug", "kiln");
-  const child = spawn(bin, ["serve"], {
-    env: {
-      ...extra,
-      PATH: process.env.PATH, HOME: process.env.HOME || homedir(),
-      KILN_BIND: "127.0.0.1:0", KILN_DATA_DIR: data, RUST_LOG: "warn",
-      KILN_VENV_DIR: process.env.KILN_TEST_VENV_DIR || join(homedir(), ".cache/kiln/runtime-venv"),
-      KILN_PIPELINE_TIME_SCALE: "0.25",
-    },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("kiln serve printed no URL")), 60_000);
-    child.on("error", reject);
-    child.stdout.on("data", (chunk) => {
-      const m = String(chunk).match(/Kiln is running at (http:\/\/\S+?)\/?\s/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1] });
-      }
-    });
-  });
-}
+const startServer = (extra = {}, data = dataDir) => harness.startServer(extra, data);
 
 before(async () => {
   ({ child: server, url: base } = await startServer());
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -56,17 +26,7 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function openPage(viewport = { width: 1400, height: 900 }, at = base) {
-  const context = await browser.newContext({ viewport, acceptDownloads: true });
-  const page = await context.newPage();
-  const problems = [];
-  page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  // The page never asks with a browser prompt (one would block it).
-  page.on("dialog", (d) => { problems.push(`browser dialog: ${d.message()}`); d.dismiss(); });
-  await page.goto(at + "/");
-  return { context, page, problems };
-}
+const openPage = (viewport = { width: 1400, height: 900 }, at = base) => harness.openPage(browser, viewport, at);
 
 /// Kiln's API, from the test itself (not through the page).
 async function api(method, path, body) {

@@ -1,0 +1,60 @@
+// What the browser tests share: `kiln serve` on a free loopback port, Debian's headless
+// Chromium, and a page that records every console error, page error and browser dialog.
+
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const here = dirname(fileURLToPath(import.meta.url));
+export const shots = join(here, "..", "screenshots");
+mkdirSync(shots, { recursive: true });
+
+// Starts a program that prints a URL, and answers { child, url } once it has.
+export function startPrinting(bin, args, env, pattern, what) {
+  const child = spawn(bin, args, { env, stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} printed no URL`)), 60_000);
+    child.on("error", reject);
+    child.stdout.on("data", (chunk) => {
+      const m = String(chunk).match(pattern);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1] });
+      }
+    });
+  });
+}
+
+export function startServer(extra, data) {
+  const bin = process.env.KILN_BIN || join(here, "..", "..", "target", "debug", "kiln");
+  return startPrinting(bin, ["serve"], {
+    ...extra,
+    PATH: process.env.PATH, HOME: process.env.HOME || homedir(),
+    KILN_BIND: "127.0.0.1:0", KILN_DATA_DIR: data, RUST_LOG: "warn",
+    KILN_VENV_DIR: process.env.KILN_TEST_VENV_DIR || join(homedir(), ".cache/kiln/runtime-venv"),
+    KILN_PIPELINE_TIME_SCALE: "0.25",
+  }, /Kiln is running at (http:\/\/\S+?)\/?\s/, "kiln serve");
+}
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
+export async function openPage(browser, viewport, at) {
+  const context = await browser.newContext({ viewport, acceptDownloads: true });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  // The page never asks with a browser prompt (one would block it).
+  page.on("dialog", (d) => { problems.push(`browser dialog: ${d.message()}`); d.dismiss(); });
+  await page.goto(at + "/");
+  return { context, page, problems };
+}
