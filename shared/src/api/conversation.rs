@@ -48,12 +48,17 @@ pub const MAX_CLIENT_ID_CHARS: usize = 128;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostMessage {
-    /// What the user says.
-    #[schema(min_length = 1, max_length = 8000)]
+    /// What the user says: not only blanks, no control characters but line breaks and tabs.
+    #[schema(
+        min_length = 1,
+        max_length = 8000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub content: String,
-    /// The client's idempotency key: a retry with the same key returns the first answer.
+    /// The client's idempotency key: a retry with the same key returns the first answer. No
+    /// control characters.
     #[serde(default)]
-    #[schema(max_length = 128)]
+    #[schema(max_length = 128, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub client_id: Option<String>,
 }
 

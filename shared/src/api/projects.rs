@@ -21,13 +21,21 @@ pub const MAX_DESCRIPTION_CHARS: usize = 4_000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
-    /// Display name, 1–100 characters, no control characters.
-    #[schema(min_length = 1, max_length = 100)]
+    /// Display name, 1–100 characters, not only blanks, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     /// What the app is for (optional). When given, it is the first requirement: it opens the
     /// conversation as the user's message and the product manager reads it at once.
+    /// No control characters but line breaks and tabs.
     #[serde(default)]
-    #[schema(max_length = 4000)]
+    #[schema(
+        max_length = 4000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub description: String,
 }
 
@@ -56,7 +64,8 @@ pub struct ListQuery {
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page of the same list, as handed out: a cursor is
+    /// opaque, and one this list did not hand out is a 400 (`invalid_cursor`).
     pub cursor: Option<String>,
 }
 
