@@ -83,10 +83,10 @@ test("describe, build, test and deploy a project in the browser", { timeout: 600
   await say(page, "Add user authentication", architects, 2);
   await say(page, "Add database support", architects, 3);
   await say(page, "Tasks have a title, a description and a due date", architects, 4);
-  await page.screenshot({ path: join(shots, "1-planned.png") });
   const plan = await page.textContent("#messages");
   assert.match(plan, /POST \/tasks/);
   assert.match(plan, /POST \/auth\/login/);
+  await page.screenshot({ path: join(shots, "1-planned.png") });
 
   // The suggestions follow the project; "Build it" is one of them now.
   await page.click("#suggestions >> text=Build it");
@@ -109,6 +109,7 @@ test("describe, build, test and deploy a project in the browser", { timeout: 600
   await page.screenshot({ path: join(shots, "3-tested.png") });
 
   await say(page, "Deploy it", () => [...document.querySelectorAll(".block.links a")].length > 0);
+  assert.match(await page.getAttribute(".block.links a", "href"), /^http:\/\/127\.0\.0\.1:\d+\//);
   await page.screenshot({ path: join(shots, "4-deployed.png") });
 
   // The project panel: a file of version 1, and the deployment.
