@@ -269,6 +269,9 @@ pub async fn walkthrough(
         status, 401,
         "the API answers nobody who has not signed in: {body}"
     );
+    // But the page asks how to sign in before it has a token.
+    let (status, body) = anonymous.call("GET", "/auth/config", None).await;
+    assert_eq!(status, 200, "how to sign in is public: {body}");
 
     let user = User::fresh();
     user.create(clients, kiln).await;

@@ -34,23 +34,67 @@ impl Route {
     }
 }
 
-/// The routes `infra/template.yaml` gives the api function, and whether each is authorized;
-/// as API Gateway matches them, exact paths before a greedy `{proxy+}`.
+/// The routes of `infra/template.yaml`'s HTTP API (its `AWS::ApiGatewayV2::Route`s: route key,
+/// and whether the JWT authorizer guards it), as API Gateway matches them: exact paths before
+/// a greedy `{proxy+}`. Each one reaches the api function (tests/infra holds the template to
+/// that).
 fn routes(template: &serde_yaml::Value) -> Vec<Route> {
-    let api = &template["Resources"]["ApiFunction"]["Properties"]["Events"];
-    let mut routes: Vec<Route> = api
+    let mut routes: Vec<Route> = template["Resources"]
         .as_mapping()
         .unwrap()
         .values()
-        .filter(|e| e["Type"] == "HttpApi")
-        .map(|e| Route {
-            method: e["Properties"]["Method"].as_str().unwrap().to_owned(),
-            path: e["Properties"]["Path"].as_str().unwrap().to_owned(),
-            authorized: e["Properties"]["Auth"]["Authorizer"].as_str() != Some("NONE"),
+        .filter(|r| r["Type"] == "AWS::ApiGatewayV2::Route")
+        .map(|r| {
+            let key = r["Properties"]["RouteKey"].as_str().unwrap();
+            let (method, path) = key
+                .split_once(' ')
+                .unwrap_or_else(|| panic!("the stand-in takes `METHOD /path` routes: {key}"));
+            // A route without an authorization type is open, as NONE.
+            let authorized = match r["Properties"]["AuthorizationType"].as_str() {
+                Some("JWT") => true,
+                None | Some("NONE") => false,
+                Some(other) => panic!("the stand-in has no {other} authorization ({key})"),
+            };
+            Route {
+                method: method.to_owned(),
+                path: path.to_owned(),
+                authorized,
+            }
         })
         .collect();
+    assert!(!routes.is_empty(), "infra/template.yaml has no routes");
     routes.sort_by_key(|r| r.path.ends_with("{proxy+}"));
     routes
+}
+
+/// The issuer and audience the template's JWT authorizer checks, for the user pool `pool` and
+/// its client `client` in us-east-1 (where moto runs them).
+fn issuer_and_audience(template: &serde_yaml::Value, pool: &str, client: &str) -> (String, String) {
+    let authorizers: Vec<&serde_yaml::Value> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::ApiGatewayV2::Authorizer")
+        .collect();
+    assert_eq!(authorizers.len(), 1, "one authorizer: {authorizers:?}");
+    let jwt = &authorizers[0]["Properties"]["JwtConfiguration"];
+    let text = |v: &serde_yaml::Value| -> String {
+        match v {
+            serde_yaml::Value::Tagged(t) => t.value.as_str().unwrap().to_owned(),
+            other => other.as_str().unwrap().to_owned(),
+        }
+    };
+    let issuer = text(&jwt["Issuer"])
+        .replace("${AWS::Region}", "us-east-1")
+        .replace("${UserPool}", pool);
+    let audiences = jwt["Audience"].as_sequence().unwrap();
+    assert_eq!(
+        audiences.iter().map(text).collect::<Vec<_>>(),
+        ["UserPoolClient"],
+        "the stand-in knows the web client's tokens only"
+    );
+    assert!(!issuer.contains("${"), "the stand-in cannot read {issuer}");
+    (issuer, client.to_owned())
 }
 
 pub(super) struct Gateway {
@@ -100,11 +144,12 @@ impl Gateway {
                 )
             })
             .collect();
+        let (issuer, audience) = issuer_and_audience(template, pool, client);
         Arc::new(Gateway {
             app: kiln_api_function::app(state),
             routes: routes(template),
-            issuer: format!("https://cognito-idp.us-east-1.amazonaws.com/{pool}"),
-            audience: client.to_owned(),
+            issuer,
+            audience,
             keys,
         })
     }

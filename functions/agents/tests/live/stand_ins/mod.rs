@@ -4,10 +4,11 @@
 //! Functions' API, CodeBuild's API, ECR, ECS, ELB); what it does not run, these stand in for,
 //! each doing only what the AWS service does with Kiln's own code:
 //!
-//! - **API Gateway** (HTTP API, `$default` stage): an HTTP server with the routes the template
-//!   gives the api function (`ANY /api/v2/{proxy+}` behind the Cognito JWT authorizer, `GET
-//!   /healthz` open). It checks the bearer token as the JWT authorizer does (RS256 signature
-//!   by the pool's published key, issuer, audience or client id, expiry; `401 {"message":
+//! - **API Gateway** (HTTP API, `$default` stage): an HTTP server with the template's routes
+//!   (its `AWS::ApiGatewayV2::Route`s: `ANY /api/v2/{proxy+}` behind the Cognito JWT
+//!   authorizer, `GET /healthz` and `GET /api/v2/auth/config` open). It checks the bearer
+//!   token as the template's JWT authorizer does (RS256 signature by the pool's published
+//!   key, its issuer, its audience (or client id), expiry; `401 {"message":
 //!   "Unauthorized"}` otherwise), turns the request into the v2.0 event API Gateway sends,
 //!   with the token's claims, and hands it to the api Lambda's own application. Anything
 //!   else is API Gateway's `404 {"message":"Not Found"}`.
@@ -25,6 +26,13 @@
 //! - **CloudFormation's deletions**: moto deletes a stack without deleting the ECS service,
 //!   task definitions, listener rule and target group it made. A watcher notes what each app stack has made
 //!   and, once the stack is deleted, deletes those as CloudFormation would.
+//!
+//! The installation's own stack is not made from `infra/template.yaml` on moto: moto's
+//! CloudFormation runs no SAM transform, and skips, with a warning, every resource type it has
+//! no model for, among them all of `AWS::ApiGatewayV2::*`, `AWS::Cognito::*` and
+//! `AWS::CloudFront::*`. It is a stack with one marker resource and the outputs the
+//! walkthrough reads; the stand-ins take their routes, authorizer and user pool settings from
+//! the template itself.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;

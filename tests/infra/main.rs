@@ -1,5 +1,9 @@
 //! The SAM template: cfn-lint (with the SAM transform) finds nothing, checkov fails no check
-//! and every skipped one says why, and the functions get every setting the code reads.
+//! and every skipped one says why, and the functions get every setting the code reads; the
+//! contracts between its parts that neither checks nor moto enforces (`sign_in.rs`: the web
+//! client, the user pool's domain, the API's routes and authorizer).
+
+mod sign_in;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -147,22 +151,47 @@ fn text_of(v: &serde_yaml::Value) -> String {
 }
 
 /// HTTP API keeps a named stage in the path the Lambda sees (`/v2/api/v2/…` on the API's own
-/// address), which the routes do not know: the API is published on `$default`, and the URL the
-/// stack gives out has no stage in it.
+/// address), which the routes do not know: the API is published on `$default` (one stage,
+/// deployed with every change, with its access logs and throttling), and the URL the stack
+/// gives out has no stage in it.
 #[test]
 fn the_api_is_published_on_the_default_stage() {
     let t = parsed();
     let api = &t["Resources"]["HttpApi"];
-    assert_eq!(api["Type"], "AWS::Serverless::HttpApi");
-    let stage = &api["Properties"]["StageName"];
-    assert!(
-        stage.is_null() || text_of(stage) == "$default",
-        "the HttpApi's stage is {stage:?}"
+    assert_eq!(api["Type"], "AWS::ApiGatewayV2::Api");
+    assert_eq!(api["Properties"]["ProtocolType"], "HTTP");
+    let stages: Vec<&serde_yaml::Value> = t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| {
+            r["Type"] == "AWS::ApiGatewayV2::Stage"
+                && text_of(&r["Properties"]["ApiId"]) == "HttpApi"
+        })
+        .collect();
+    assert_eq!(stages.len(), 1, "one stage: {stages:?}");
+    let stage = &stages[0]["Properties"];
+    assert_eq!(
+        text_of(&stage["StageName"]),
+        "$default",
+        "the HttpApi's stage is {:?}",
+        stage["StageName"]
     );
+    assert_eq!(
+        stage["AutoDeploy"],
+        serde_yaml::Value::Bool(true),
+        "without a deployment, the routes are never published"
+    );
+    assert_eq!(
+        text_of(&stage["AccessLogSettings"]["DestinationArn"]),
+        "ApiAccessLogs.Arn"
+    );
+    assert!(stage["DefaultRouteSettings"]["ThrottlingRateLimit"].is_number());
+    assert!(stage["DefaultRouteSettings"]["ThrottlingBurstLimit"].is_number());
     let url = text_of(&t["Outputs"]["ApiUrl"]["Value"]);
-    assert!(
-        url.ends_with(".amazonaws.com/api/v2"),
-        "the API's URL is the routes' path on the API's address: {url}"
+    assert_eq!(
+        url, "https://${HttpApi}.execute-api.${AWS::Region}.amazonaws.com/api/v2",
+        "the API's URL is the routes' path on the API's address"
     );
 }
 
