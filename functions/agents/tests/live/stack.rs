@@ -7,11 +7,12 @@ use aws_sdk_cloudformation::types::StackStatus;
 
 /// The outputs of the installation's stack the walkthrough reads; `infra/template.yaml`
 /// declares each one.
-pub const OUTPUTS: [&str; 5] = [
+pub const OUTPUTS: [&str; 6] = [
     "ApiUrl",
     "AppsUrl",
     "UserPoolId",
     "UserPoolClientId",
+    "SignInUrl",
     "AppStackPrefix",
 ];
 
@@ -45,6 +46,8 @@ pub struct Installation {
     pub apps_url: String,
     pub user_pool: String,
     pub client: String,
+    /// Cognito's managed login, `https://<prefix>.auth.<region>.amazoncognito.com`.
+    pub sign_in_url: String,
     /// Every project environment's stack is named `{prefix}-{project}-{environment}`.
     pub stack_prefix: String,
 }
@@ -77,6 +80,7 @@ pub async fn read_stack(
         apps_url: get("AppsUrl"),
         user_pool: get("UserPoolId"),
         client: get("UserPoolClientId"),
+        sign_in_url: get("SignInUrl"),
         stack_prefix: get("AppStackPrefix"),
     }
 }

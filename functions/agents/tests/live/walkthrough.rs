@@ -269,9 +269,23 @@ pub async fn walkthrough(
         status, 401,
         "the API answers nobody who has not signed in: {body}"
     );
-    // But the page asks how to sign in before it has a token.
+    // But the page asks how to sign in before it has a token: on the installation's managed
+    // login, as the installation's web client, for tokens of its user pool.
     let (status, body) = anonymous.call("GET", "/auth/config", None).await;
     assert_eq!(status, 200, "how to sign in is public: {body}");
+    let region = kiln.user_pool.split('_').next().unwrap();
+    let login = &kiln.sign_in_url;
+    assert_eq!(
+        body,
+        json!({"mode": "oidc", "oidc": {
+            "issuer": format!("https://cognito-idp.{region}.amazonaws.com/{}", kiln.user_pool),
+            "client_id": kiln.client,
+            "scopes": "openid email profile",
+            "authorization_endpoint": format!("{login}/oauth2/authorize"),
+            "token_endpoint": format!("{login}/oauth2/token"),
+            "end_session_endpoint": format!("{login}/logout"),
+        }})
+    );
 
     let user = User::fresh();
     user.create(clients, kiln).await;

@@ -97,6 +97,47 @@ fn issuer_and_audience(template: &serde_yaml::Value, pool: &str, client: &str) -
     (issuer, client.to_owned())
 }
 
+/// The functions' KILN_OIDC_* settings in the template's Globals, for the user pool `pool`,
+/// its client `client` and its domain prefix `domain` in us-east-1.
+fn sign_in_settings(
+    template: &serde_yaml::Value,
+    pool: &str,
+    client: &str,
+    domain: &str,
+) -> kiln::config::OidcSettings {
+    let vars = &template["Globals"]["Function"]["Environment"]["Variables"];
+    let get = |name: &str| -> String {
+        let value = match &vars[name] {
+            serde_yaml::Value::Tagged(t) if t.tag == "!Ref" => {
+                assert_eq!(t.value, "UserPoolClient", "{name}");
+                return client.to_owned();
+            }
+            serde_yaml::Value::Tagged(t) => t.value.as_str().unwrap().to_owned(),
+            other => other
+                .as_str()
+                .unwrap_or_else(|| panic!("the template does not set {name}"))
+                .to_owned(),
+        };
+        let value = value
+            .replace("${AWS::Region}", "us-east-1")
+            .replace("${UserPool}", pool)
+            .replace("${UserPoolDomain}", domain);
+        assert!(
+            !value.contains("${"),
+            "the stand-in cannot read {name}: {value}"
+        );
+        value
+    };
+    kiln::config::OidcSettings {
+        issuer: get("KILN_OIDC_ISSUER"),
+        audience: get("KILN_OIDC_AUDIENCE"),
+        scopes: get("KILN_OIDC_SCOPES"),
+        authorization_endpoint: Some(get("KILN_OIDC_AUTHORIZATION_ENDPOINT")),
+        token_endpoint: Some(get("KILN_OIDC_TOKEN_ENDPOINT")),
+        end_session_endpoint: Some(get("KILN_OIDC_END_SESSION_ENDPOINT")),
+    }
+}
+
 pub(super) struct Gateway {
     app: Router,
     routes: Vec<Route>,
@@ -112,8 +153,12 @@ impl Gateway {
         template: &serde_yaml::Value,
         pool: &str,
         client: &str,
+        domain: &str,
     ) -> Arc<Gateway> {
-        let state = kiln::backends::aws_state_with(&agents.config, &agents.sdk)
+        // The api function's settings, as the template gives them: where people sign in.
+        let mut config = agents.config.clone();
+        config.oidc = Some(sign_in_settings(template, pool, client, domain));
+        let state = kiln::backends::aws_state_with(&config, &agents.sdk)
             .await
             .unwrap();
         // What the authorizer reads from `{issuer}/.well-known/jwks.json`; moto serves it on

@@ -67,6 +67,9 @@ impl Drop for OnMoto {
     }
 }
 
+/// The prefix of the stand-in's user pool domain.
+const SIGN_IN_PREFIX: &str = "kiln-on-moto";
+
 fn template() -> serde_yaml::Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/template.yaml");
     serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -106,7 +109,9 @@ pub async fn start() -> OnMoto {
     assert_eq!(Some(&machine), agents.config.state_machine_arn.as_ref());
 
     let (pool, client) = user_pool(&sdk, &template).await;
-    let gateway = Gateway::new(&agents, &template, &pool, &client).await;
+    // moto has no user pool domains: the stand-in's managed login is named, never visited.
+    let sign_in_url = format!("https://{SIGN_IN_PREFIX}.auth.us-east-1.amazoncognito.com");
+    let gateway = Gateway::new(&agents, &template, &pool, &client, SIGN_IN_PREFIX).await;
     let balancer = Balancer::new(&agents);
 
     let mut tasks = vec![
@@ -135,6 +140,7 @@ pub async fn start() -> OnMoto {
                 "AppsUrl" => apps_url.clone(),
                 "UserPoolId" => pool.clone(),
                 "UserPoolClientId" => client.clone(),
+                "SignInUrl" => sign_in_url.clone(),
                 "AppStackPrefix" => agents.config.aws.stack_prefix.clone().unwrap(),
                 other => panic!("the stand-in has no value for the output {other}"),
             };
