@@ -277,7 +277,8 @@ impl Buildspec {
 /// The repository's root.
 pub fn repo() -> PathBuf {
     let mut dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
-    while !dir.join("infra").is_dir() {
+    // The repository's infra/ (tests/infra/ holds the template's tests, not the template).
+    while !dir.join("infra/template.yaml").is_file() {
         assert!(dir.pop(), "the repository has infra/");
     }
     dir
