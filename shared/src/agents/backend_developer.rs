@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde_json::{json, Value};
 
 use super::{change_and_say, post, AgentContext, AgentError, Step};
-use crate::generator::{generate_code, GeneratedFile};
+use crate::generator::{generate_version, GeneratedFile, SchemaVersion};
 use crate::model::{
     is_safe_relative_path, now, Agent, Block, FileEntry, Message, ProjectStatus, RunInput, Version,
 };
@@ -41,7 +41,24 @@ pub(super) async fn store_files(
 pub(super) async fn write_code(ctx: &AgentContext, input: &RunInput) -> Result<Value, AgentError> {
     let project = ctx.projects.load_project(input.project_id).await?;
     let spec = project.spec.ok_or(AgentError::NothingToBuild)?;
-    let files = generate_code(&spec)?;
+    // The versions before, oldest first, each with the spec it was built from: the new
+    // version's migrations carry every change of the tables since the first.
+    let earlier = earlier_specs(ctx, input.project_id).await?;
+    let next = earlier.last().map_or(1, |(n, _)| n + 1);
+    let mut versions: Vec<SchemaVersion> = earlier
+        .iter()
+        .map(|(number, spec)| SchemaVersion {
+            number: *number,
+            spec,
+            renames: &[],
+        })
+        .collect();
+    versions.push(SchemaVersion {
+        number: next,
+        spec: &spec,
+        renames: &[],
+    });
+    let files = generate_version(&versions)?;
     let draft = store_files(ctx.artifacts.as_ref(), &files).await?;
     let count = |prefix: &str| files.iter().filter(|f| f.path.starts_with(prefix)).count();
     let text = format!(
@@ -61,6 +78,33 @@ pub(super) async fn write_code(ctx: &AgentContext, input: &RunInput) -> Result<V
     );
     post(ctx, input, (Step::BackendDeveloper, "wrote"), reply).await?;
     Ok(json!({"files": draft}))
+}
+
+/// The project's versions that record their spec, oldest first.
+async fn earlier_specs(
+    ctx: &AgentContext,
+    project_id: uuid::Uuid,
+) -> Result<Vec<(u32, crate::spec::AppSpec)>, AgentError> {
+    let mut all = Vec::new();
+    let mut page = crate::store::PageRequest {
+        limit: Some(crate::store::MAX_PAGE),
+        cursor: None,
+    };
+    loop {
+        let versions = ctx.projects.list_versions(project_id, &page).await?;
+        all.extend(
+            versions
+                .items
+                .into_iter()
+                .filter_map(|v| Some((v.number, v.spec?))),
+        );
+        match versions.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    all.sort_by_key(|(number, _)| *number);
+    Ok(all)
 }
 
 /// Makes the draft an immutable version, the project's current one, and commits it to the

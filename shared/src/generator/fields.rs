@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::literal::{python_literal, python_value};
+use super::schema::ColumnType;
 use crate::spec::{Field, FieldType};
 
 /// An exact-match filter on a non-text field: `GET /tickets?status=open`.
@@ -96,12 +97,11 @@ pub(super) struct InvalidCase {
 
 impl FieldView {
     pub(super) fn new(f: &Field) -> Self {
-        let (input, output, py, column, sample, invalid) = match &f.ty {
+        let (input, output, py, sample, invalid) = match &f.ty {
             FieldType::String => (
                 "_ShortText".to_owned(),
                 "str",
                 "str",
-                "String(200)",
                 "f\"example {n}\"",
                 "\"\"".to_owned(),
             ),
@@ -109,39 +109,22 @@ impl FieldView {
                 "_LongText".into(),
                 "str",
                 "str",
-                "Text",
                 "f\"Some longer text, number {n}.\"",
                 "12345".into(),
             ),
-            FieldType::Integer => (
-                "_Int".into(),
-                "int",
-                "int",
-                "Integer",
-                "n",
-                "\"many\"".into(),
-            ),
+            FieldType::Integer => ("_Int".into(), "int", "int", "n", "\"many\"".into()),
             FieldType::Number => (
                 "_Number".into(),
                 "float",
                 "float",
-                "Float",
                 "n + 0.5",
                 "\"lots\"".into(),
             ),
-            FieldType::Boolean => (
-                "_Bool".into(),
-                "bool",
-                "bool",
-                "Boolean",
-                "True",
-                "\"perhaps\"".into(),
-            ),
+            FieldType::Boolean => ("_Bool".into(), "bool", "bool", "True", "\"perhaps\"".into()),
             FieldType::Date => (
                 "_Date".into(),
                 "datetime.date",
                 "datetime.date",
-                "Date",
                 "f\"2026-01-{n % 28 + 1:02d}\"",
                 "\"not-a-date\"".into(),
             ),
@@ -149,7 +132,6 @@ impl FieldView {
                 "_DateTime".into(),
                 "_DateTimeOut",
                 "datetime.datetime",
-                "DateTime",
                 "f\"2026-01-15T10:{n % 60:02d}:00Z\"",
                 "\"yesterday at noon\"".into(),
             ),
@@ -157,7 +139,6 @@ impl FieldView {
                 "_Email".into(),
                 "str",
                 "str",
-                "String(320)",
                 "f\"user{n}@example.com\"",
                 "\"not-an-email\"".into(),
             ),
@@ -165,7 +146,6 @@ impl FieldView {
                 "_Url".into(),
                 "str",
                 "str",
-                "String(2048)",
                 "f\"https://example.com/items/{n}\"",
                 "\"ftp:/nowhere\"".into(),
             ),
@@ -178,14 +158,7 @@ impl FieldView {
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
-                (
-                    literal,
-                    "str",
-                    "str",
-                    "String(50)",
-                    "",
-                    python_literal("not_one_of_them"),
-                )
+                (literal, "str", "str", "", python_literal("not_one_of_them"))
             }
         };
         let sample = match &f.ty {
@@ -194,7 +167,7 @@ impl FieldView {
         };
         let has_default = f.default.is_some();
         let nullable = !f.required && !has_default;
-        let mut column = column.to_owned();
+        let mut column = ColumnType::of(&f.ty).model();
         if nullable {
             column.push_str(", nullable=True");
         }

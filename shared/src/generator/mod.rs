@@ -11,12 +11,15 @@ mod design;
 mod diff;
 mod fields;
 mod literal;
+mod migrations;
+mod schema;
 mod templates;
 mod view;
 
 pub use design::design_for;
 pub use diff::unified_diff;
 pub use literal::{markdown_text, python_literal};
+pub use migrations::{migration_files, Rename, SchemaVersion};
 
 use serde::Serialize;
 
@@ -55,7 +58,7 @@ pub enum GenerateError {
 /// Pinned runtime dependencies of every generated project.
 pub const REQUIREMENTS: &[&str] = &["fastapi==0.165.0", "uvicorn==0.54.0", "pydantic==2.14.3"];
 /// Added when a database is on.
-pub const DATABASE_REQUIREMENTS: &[&str] = &["SQLAlchemy==2.1.9"];
+pub const DATABASE_REQUIREMENTS: &[&str] = &["SQLAlchemy==2.1.9", "alembic==1.20.1"];
 /// Added for PostgreSQL.
 pub const POSTGRES_REQUIREMENTS: &[&str] = &["psycopg[binary]==3.3.9"];
 /// Added when authentication is on.
@@ -96,8 +99,20 @@ pub fn with_defaults(spec: &AppSpec) -> AppSpec {
     spec
 }
 
-/// Every file of the project except its README, which the documentation writer adds.
+/// Every file of the project except its README, which the documentation writer adds, as its
+/// first version.
 pub fn generate_code(spec: &AppSpec) -> Result<Vec<GeneratedFile>, GenerateError> {
+    generate_version(&[SchemaVersion {
+        number: 1,
+        spec,
+        renames: &[],
+    }])
+}
+
+/// Every file of the last of `versions` (oldest first, each with its spec), its migrations
+/// made from how each version's tables differ from the one before.
+pub fn generate_version(versions: &[SchemaVersion]) -> Result<Vec<GeneratedFile>, GenerateError> {
+    let spec = versions.last().ok_or(GenerateError::NoResources)?.spec;
     let view = AppView::new(spec)?;
     let mut files = Vec::new();
     let mut add = |path: &str, contents: String| {
@@ -143,6 +158,7 @@ pub fn generate_code(spec: &AppSpec) -> Result<Vec<GeneratedFile>, GenerateError
             render("tests/test_resource.py", &ctx)?,
         );
     }
+    files.extend(migration_files(versions));
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }
