@@ -334,6 +334,109 @@ fn every_row_survives_six_versions_of_changing_tables() {
     assert_eq!(labels.len(), 5);
 }
 
+/// Writes version `number` (1-based) of the chain into `root/v{number}`.
+fn write_version(
+    root: &std::path::Path,
+    chain: &[(AppSpec, Vec<Rename>)],
+    number: usize,
+) -> std::path::PathBuf {
+    let history: Vec<SchemaVersion> = chain[..number]
+        .iter()
+        .enumerate()
+        .map(|(i, (spec, renames))| SchemaVersion {
+            number: i as u32 + 1,
+            spec,
+            renames,
+        })
+        .collect();
+    let dir = root.join(format!("v{number}"));
+    kiln_integration_tests::write_files(&dir, &generate_version(&history).unwrap());
+    dir
+}
+
+fn python_in(dir: &std::path::Path, db: &std::path::Path, code: &str) {
+    let out = std::process::Command::new(kiln_integration_tests::python())
+        .args(["-c", code])
+        .current_dir(dir)
+        .env("PYTHONPATH", dir)
+        .env("DATABASE_URL", format!("sqlite:///{}", db.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The last version's revisions undo their changes: the database goes back to version 3's
+/// tables, renamed columns and tables under their old names with their values, and version 3's
+/// app reads every row.
+#[test]
+fn a_rollback_takes_the_database_back_with_its_rows() {
+    let root = tempfile::tempdir().unwrap();
+    let db = root.path().join("app.db");
+    let chain = versions();
+    let first = write_version(root.path(), &chain, 2);
+    let plan = json!({"expect": {}, "create": {
+        "/tasks": [{"title": "kept", "done": true, "priority": 5, "notes": "n"}],
+        "/tags": [{"name": "red"}],
+    }});
+    assert_eq!(run_driver(&first, &db, &plan)["problems"], json!([]));
+    let last = write_version(root.path(), &chain, 6);
+    let plan = json!({"expect": {"/tasks": [{"id": 1, "title": "kept", "rank": 5, "estimate": 0}],
+                                 "/labels": [{"id": 1, "name": "red"}]}, "create": {}});
+    assert_eq!(run_driver(&last, &db, &plan)["problems"], json!([]));
+    python_in(
+        &last,
+        &db,
+        "from alembic.config import main; main(argv=['downgrade', 'v0003'])",
+    );
+    let third = write_version(root.path(), &chain, 3);
+    let plan = json!({"expect": {"/tasks": [{"id": 1, "title": "kept", "priority": 5, "notes": null}],
+                                 "/tags": [{"id": 1, "name": "red"}]},
+                      "create": {"/tasks": [{"title": "after the rollback", "done": false, "priority": 1}]}});
+    assert_eq!(run_driver(&third, &db, &plan)["problems"], json!([]));
+}
+
+/// A database made before apps had migrations (the tables made from the models, nothing
+/// recorded) is recognised by its tables, and brought forward with its rows.
+#[test]
+fn a_database_made_before_migrations_is_brought_forward() {
+    let root = tempfile::tempdir().unwrap();
+    let db = root.path().join("app.db");
+    let chain = versions();
+    let second = write_version(root.path(), &chain, 2);
+    python_in(
+        &second,
+        &db,
+        "from sqlalchemy import create_engine, text\n\
+         from app import models\n\
+         from app.config import Settings\n\
+         engine = create_engine(Settings().database_url)\n\
+         models.Base.metadata.create_all(engine)\n\
+         with engine.begin() as c:\n    \
+             c.execute(text(\"insert into tasks (title, done, priority) values ('old', 0, 2)\"))\n",
+    );
+    let last = write_version(root.path(), &chain, 6);
+    let plan = json!({"expect": {"/tasks": [{"id": 1, "title": "old", "rank": 2, "estimate": 0}],
+                                 "/labels": []}, "create": {}});
+    assert_eq!(run_driver(&last, &db, &plan)["problems"], json!([]));
+
+    // Tables no version made are left alone, and the app says so.
+    let stranger = root.path().join("other.db");
+    python_in(&second, &stranger, "import sqlite3, os\nsqlite3.connect(os.environ['DATABASE_URL'][10:]).execute('create table invoices (id integer)')");
+    let out = std::process::Command::new(kiln_integration_tests::python())
+        .args(["-c", "from app.main import create_app; create_app()"])
+        .current_dir(&last)
+        .env("PYTHONPATH", &last)
+        .env("DATABASE_URL", format!("sqlite:///{}", stranger.display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tables no version of this app made"));
+}
+
 fn run_driver(dir: &std::path::Path, db: &std::path::Path, plan: &Value) -> Value {
     use std::io::Write;
     let mut child = std::process::Command::new(kiln_integration_tests::python())

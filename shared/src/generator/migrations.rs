@@ -142,13 +142,33 @@ fn steps(before: &[Table], after: &[Table], renames: &[Rename]) -> Vec<Step> {
     }
     for (old, new) in &kept {
         if old.name != new.name {
+            // Its unique constraints go first, under the names they have, and come back
+            // under the new table's name (alter_table).
+            let mut code = String::new();
+            let uniques: Vec<&Column> = old.columns.iter().filter(|c| c.unique).collect();
+            if !uniques.is_empty() {
+                let _ = writeln!(
+                    code,
+                    "    with op.batch_alter_table({}, naming_convention=NAMING) as batch:",
+                    python_literal(&old.name)
+                );
+                for c in uniques {
+                    let _ = writeln!(
+                        code,
+                        "        batch.drop_constraint({}, type_=\"unique\")",
+                        python_literal(&unique_name(&old.name, &c.name))
+                    );
+                }
+            }
+            let _ = writeln!(
+                code,
+                "    op.rename_table({}, {})",
+                python_literal(&old.name),
+                python_literal(&new.name)
+            );
             out.push(Step {
                 says: format!("the table {} is now {}", old.name, new.name),
-                code: format!(
-                    "    op.rename_table({}, {})\n",
-                    python_literal(&old.name),
-                    python_literal(&new.name)
-                ),
+                code,
             });
         }
     }
@@ -292,7 +312,7 @@ fn alter_table(
                 python_literal(&index_name(&old.name, &o.name))
             );
         }
-        if o.unique {
+        if o.unique && old.name == new.name {
             let _ = writeln!(
                 batch,
                 "        batch.drop_constraint({}, type_=\"unique\")",
@@ -359,11 +379,19 @@ fn alter_table(
         // Constraints and indexes are named after their table and column: a rename renames
         // them too, so that later versions find them by the names they have.
         let renamed = old.name != new.name || o.name != c.name;
+        // A renamed table's unique constraints were dropped before the rename.
+        let was_unique = o.unique && old.name == new.name;
+        if was_unique && c.unique && renamed {
+            let _ = writeln!(
+                batch,
+                "        batch.drop_constraint({}, type_=\"unique\")",
+                python_literal(&unique_name(&old.name, &o.name)),
+            );
+        }
         if o.unique && c.unique && renamed {
             let _ = writeln!(
                 batch,
-                "        batch.drop_constraint({}, type_=\"unique\")\n        batch.create_unique_constraint({}, [{name}])",
-                python_literal(&unique_name(&old.name, &o.name)),
+                "        batch.create_unique_constraint({}, [{name}])",
                 python_literal(&unique_name(&new.name, &c.name)),
             );
         }
@@ -377,11 +405,13 @@ fn alter_table(
                 );
             } else {
                 says.push(format!("{}.{} values may repeat now", new.name, c.name));
-                let _ = writeln!(
-                    batch,
-                    "        batch.drop_constraint({}, type_=\"unique\")",
-                    python_literal(&unique_name(&old.name, &o.name))
-                );
+                if was_unique {
+                    let _ = writeln!(
+                        batch,
+                        "        batch.drop_constraint({}, type_=\"unique\")",
+                        python_literal(&unique_name(&old.name, &o.name))
+                    );
+                }
             }
         }
         if o.indexed != c.indexed {
@@ -458,7 +488,10 @@ fn alter_table(
     }
     let mut code = before;
     if !batch.is_empty() {
-        let _ = writeln!(code, "    with op.batch_alter_table({table}) as batch:");
+        let _ = writeln!(
+            code,
+            "    with op.batch_alter_table({table}, naming_convention=NAMING) as batch:"
+        );
         code.push_str(&batch);
     }
     code.push_str(&after);
@@ -534,6 +567,15 @@ fn revision_file(
         .map(|t| format!("    {}: ({},),\n", python_literal(&t.name), columns(t)))
         .collect();
     let (up_body, down_body) = (body(up), body(down));
+    // SQLite keeps no name for a unique constraint a table was made with by hand (or by an
+    // app before it had migrations); read back, it is named as Kiln names its own.
+    let naming = if up_body.contains("naming_convention=NAMING")
+        || down_body.contains("naming_convention=NAMING")
+    {
+        "\n# How a unique constraint without a name is called when a table is read back.\nNAMING = {\"uq\": \"uq_%(table_name)s_%(column_0_name)s\"}\n"
+    } else {
+        ""
+    };
     // Only what the revision uses: ruff's default rules refuse an unused import.
     let imports = if up_body.contains("sa.") || down_body.contains("sa.") {
         "import sqlalchemy as sa\nfrom alembic import op\n"
@@ -541,7 +583,7 @@ fn revision_file(
         "from alembic import op\n"
     };
     format!(
-        "\"\"\"Version {number}: what changed in the tables.\n\n{}\n\nRevision ID: {revision}\nRevises: {}\n\"\"\"\n\n{imports}\nrevision = {}\ndown_revision = {}\nbranch_labels = None\ndepends_on = None\n\n# The tables and their columns once this revision has run.\nTABLES = {{\n{}}}\n\n\ndef upgrade() -> None:\n{}\n\ndef downgrade() -> None:\n{}",
+        "\"\"\"Version {number}: what changed in the tables.\n\n{}\n\nRevision ID: {revision}\nRevises: {}\n\"\"\"\n\n{imports}\nrevision = {}\ndown_revision = {}\nbranch_labels = None\ndepends_on = None\n{naming}\n# The tables and their columns once this revision has run.\nTABLES = {{\n{}}}\n\n\ndef upgrade() -> None:\n{}\n\ndef downgrade() -> None:\n{}",
         summary.join("\n"),
         down_revision.unwrap_or("(none: the first)"),
         python_literal(revision),
