@@ -318,8 +318,28 @@ fn every_row_survives_six_versions_of_changing_tables() {
             comments.push(keep(row, &["id", "body", "task_id"]));
         }
     }
-    // The revisions are ordinary Python, clean by the project's own linter.
+    // The image holds what the app reads at start: a directory with only what the Dockerfile
+    // copies starts the last version over the same database.
+    let image = root.path().join("image");
+    std::fs::create_dir_all(&image).unwrap();
     let last = root.path().join(format!("v{}", chain.len()));
+    let dockerfile = std::fs::read_to_string(last.join("Dockerfile")).unwrap();
+    for line in dockerfile.lines().filter(|l| l.starts_with("COPY ")) {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let to = image.join(parts[2].trim_start_matches("./"));
+        let copied = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(last.join(parts[1]))
+            .arg(&to)
+            .status()
+            .unwrap();
+        assert!(copied.success(), "{line}");
+    }
+    let plan = json!({"expect": {"/tasks": tasks}, "create": {}});
+    let out = run_driver(&image, &db, &plan);
+    assert_eq!(out["problems"], json!([]), "from the image's files");
+
+    // The revisions are ordinary Python, clean by the project's own linter.
     let ruff = kiln_integration_tests::run_in(
         &last,
         &kiln_integration_tests::python_tool("ruff"),
