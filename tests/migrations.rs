@@ -5,8 +5,8 @@
 //! in it. Every row written by any version is still there, with its values, and every list,
 //! read and create answers (tests/python/migration_driver.py runs each version's app).
 
-use kiln::generator::{generate_version, Rename, SchemaVersion};
-use kiln::spec::AppSpec;
+use kiln::generator::{generate_version, SchemaVersion};
+use kiln::spec::{AppSpec, Renamed};
 use serde_json::{json, Value};
 
 fn field(name: &str, kind: &str, required: bool, default: Value) -> Value {
@@ -34,7 +34,7 @@ fn resource(name: &str, plural: &str, fields: Vec<Value>, parents: &[&str]) -> V
 }
 
 /// The six versions, each with the renames since the one before.
-fn versions() -> Vec<(AppSpec, Vec<Rename>)> {
+fn versions() -> Vec<(AppSpec, Vec<Renamed>)> {
     let title = |kind: &str| field("title", kind, true, Value::Null);
     let done = field("done", "boolean", false, json!(false));
     let unique_name = || {
@@ -121,12 +121,12 @@ fn versions() -> Vec<(AppSpec, Vec<Rename>)> {
                 true,
             ),
             vec![
-                Rename::Table {
-                    from: "tags".into(),
-                    to: "labels".into(),
+                Renamed::Resource {
+                    from: "tag".into(),
+                    to: "label".into(),
                 },
-                Rename::Column {
-                    table: "tasks".into(),
+                Renamed::Field {
+                    resource: "task".into(),
                     from: "priority".into(),
                     to: "rank".into(),
                 },
@@ -190,10 +190,24 @@ fn versions() -> Vec<(AppSpec, Vec<Rename>)> {
     ]
 }
 
+#[path = "postgres.rs"]
+mod postgres;
+
 #[test]
-fn every_row_survives_six_versions_of_changing_tables() {
+fn every_row_survives_six_versions_of_changing_tables_on_sqlite() {
     let root = tempfile::tempdir().unwrap();
-    let db = root.path().join("app.db");
+    let db = format!("sqlite:///{}", root.path().join("app.db").display());
+    six_versions(root.path(), &db);
+}
+
+#[test]
+fn every_row_survives_six_versions_of_changing_tables_on_postgresql() {
+    let server = postgres::Cluster::start();
+    let root = tempfile::tempdir().unwrap();
+    six_versions(root.path(), &server.database("chain"));
+}
+
+fn six_versions(root: &std::path::Path, db: &str) {
     let chain = versions();
     // What each table must hold, by path: (id, the values that must have stayed).
     let mut tasks: Vec<Value> = Vec::new();
@@ -211,7 +225,7 @@ fn every_row_survives_six_versions_of_changing_tables() {
             })
             .collect();
         let files = generate_version(&history).unwrap();
-        let dir = root.path().join(format!("v{number}"));
+        let dir = root.join(format!("v{number}"));
         kiln_integration_tests::write_files(&dir, &files);
         if std::env::var_os("KILN_SHOW_MIGRATIONS").is_some() && number == 6 {
             for f in files
@@ -287,7 +301,7 @@ fn every_row_survives_six_versions_of_changing_tables() {
         }
         let plan = json!({"expect": expect, "create": create});
 
-        let out = run_driver(&dir, &db, &plan);
+        let out = run_driver(&dir, db, &plan);
         let problems = out["problems"].as_array().unwrap();
         assert!(
             problems.is_empty(),
@@ -320,9 +334,9 @@ fn every_row_survives_six_versions_of_changing_tables() {
     }
     // The image holds what the app reads at start: a directory with only what the Dockerfile
     // copies starts the last version over the same database.
-    let image = root.path().join("image");
+    let image = root.join("image");
     std::fs::create_dir_all(&image).unwrap();
-    let last = root.path().join(format!("v{}", chain.len()));
+    let last = root.join(format!("v{}", chain.len()));
     let dockerfile = std::fs::read_to_string(last.join("Dockerfile")).unwrap();
     for line in dockerfile.lines().filter(|l| l.starts_with("COPY ")) {
         let parts: Vec<&str> = line.split_whitespace().collect();
@@ -336,7 +350,7 @@ fn every_row_survives_six_versions_of_changing_tables() {
         assert!(copied.success(), "{line}");
     }
     let plan = json!({"expect": {"/tasks": tasks}, "create": {}});
-    let out = run_driver(&image, &db, &plan);
+    let out = run_driver(&image, db, &plan);
     assert_eq!(out["problems"], json!([]), "from the image's files");
 
     // The revisions are ordinary Python, clean by the project's own linter.
@@ -357,7 +371,7 @@ fn every_row_survives_six_versions_of_changing_tables() {
 /// Writes version `number` (1-based) of the chain into `root/v{number}`.
 fn write_version(
     root: &std::path::Path,
-    chain: &[(AppSpec, Vec<Rename>)],
+    chain: &[(AppSpec, Vec<Renamed>)],
     number: usize,
 ) -> std::path::PathBuf {
     let history: Vec<SchemaVersion> = chain[..number]
@@ -374,12 +388,12 @@ fn write_version(
     dir
 }
 
-fn python_in(dir: &std::path::Path, db: &std::path::Path, code: &str) {
+fn python_in(dir: &std::path::Path, db: &str, code: &str) {
     let out = std::process::Command::new(kiln_integration_tests::python())
         .args(["-c", code])
         .current_dir(dir)
         .env("PYTHONPATH", dir)
-        .env("DATABASE_URL", format!("sqlite:///{}", db.display()))
+        .env("DATABASE_URL", db)
         .output()
         .unwrap();
     assert!(
@@ -393,30 +407,41 @@ fn python_in(dir: &std::path::Path, db: &std::path::Path, code: &str) {
 /// tables, renamed columns and tables under their old names with their values, and version 3's
 /// app reads every row.
 #[test]
-fn a_rollback_takes_the_database_back_with_its_rows() {
+fn a_rollback_takes_the_database_back_with_its_rows_on_sqlite() {
     let root = tempfile::tempdir().unwrap();
-    let db = root.path().join("app.db");
+    let db = format!("sqlite:///{}", root.path().join("app.db").display());
+    rollback(root.path(), &db);
+}
+
+#[test]
+fn a_rollback_takes_the_database_back_with_its_rows_on_postgresql() {
+    let server = postgres::Cluster::start();
+    let root = tempfile::tempdir().unwrap();
+    rollback(root.path(), &server.database("rollback"));
+}
+
+fn rollback(root: &std::path::Path, db: &str) {
     let chain = versions();
-    let first = write_version(root.path(), &chain, 2);
+    let first = write_version(root, &chain, 2);
     let plan = json!({"expect": {}, "create": {
         "/tasks": [{"title": "kept", "done": true, "priority": 5, "notes": "n"}],
         "/tags": [{"name": "red"}],
     }});
-    assert_eq!(run_driver(&first, &db, &plan)["problems"], json!([]));
-    let last = write_version(root.path(), &chain, 6);
+    assert_eq!(run_driver(&first, db, &plan)["problems"], json!([]));
+    let last = write_version(root, &chain, 6);
     let plan = json!({"expect": {"/tasks": [{"id": 1, "title": "kept", "rank": 5, "estimate": 0}],
                                  "/labels": [{"id": 1, "name": "red"}]}, "create": {}});
-    assert_eq!(run_driver(&last, &db, &plan)["problems"], json!([]));
+    assert_eq!(run_driver(&last, db, &plan)["problems"], json!([]));
     python_in(
         &last,
-        &db,
+        db,
         "from alembic.config import main; main(argv=['downgrade', 'v0003'])",
     );
-    let third = write_version(root.path(), &chain, 3);
+    let third = write_version(root, &chain, 3);
     let plan = json!({"expect": {"/tasks": [{"id": 1, "title": "kept", "priority": 5, "notes": null}],
                                  "/tags": [{"id": 1, "name": "red"}]},
                       "create": {"/tasks": [{"title": "after the rollback", "done": false, "priority": 1}]}});
-    assert_eq!(run_driver(&third, &db, &plan)["problems"], json!([]));
+    assert_eq!(run_driver(&third, db, &plan)["problems"], json!([]));
 }
 
 /// A database made before apps had migrations (the tables made from the models, nothing
@@ -424,7 +449,7 @@ fn a_rollback_takes_the_database_back_with_its_rows() {
 #[test]
 fn a_database_made_before_migrations_is_brought_forward() {
     let root = tempfile::tempdir().unwrap();
-    let db = root.path().join("app.db");
+    let db = format!("sqlite:///{}", root.path().join("app.db").display());
     let chain = versions();
     let second = write_version(root.path(), &chain, 2);
     python_in(
@@ -445,7 +470,8 @@ fn a_database_made_before_migrations_is_brought_forward() {
 
     // Tables no version made are left alone, and the app says so.
     let stranger = root.path().join("other.db");
-    python_in(&second, &stranger, "import sqlite3, os\nsqlite3.connect(os.environ['DATABASE_URL'][10:]).execute('create table invoices (id integer)')");
+    let stranger_url = format!("sqlite:///{}", stranger.display());
+    python_in(&second, &stranger_url, "import sqlite3, os\nsqlite3.connect(os.environ['DATABASE_URL'][10:]).execute('create table invoices (id integer)')");
     let out = std::process::Command::new(kiln_integration_tests::python())
         .args(["-c", "from app.main import create_app; create_app()"])
         .current_dir(&last)
@@ -457,7 +483,7 @@ fn a_database_made_before_migrations_is_brought_forward() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("tables no version of this app made"));
 }
 
-fn run_driver(dir: &std::path::Path, db: &std::path::Path, plan: &Value) -> Value {
+fn run_driver(dir: &std::path::Path, db: &str, plan: &Value) -> Value {
     use std::io::Write;
     let mut child = std::process::Command::new(kiln_integration_tests::python())
         .arg(concat!(
@@ -466,7 +492,7 @@ fn run_driver(dir: &std::path::Path, db: &std::path::Path, plan: &Value) -> Valu
         ))
         .current_dir(dir)
         .env("PYTHONPATH", dir)
-        .env("DATABASE_URL", format!("sqlite:///{}", db.display()))
+        .env("DATABASE_URL", db)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -241,6 +241,7 @@ async fn every_endpoint_hides_another_owners_project() {
                 size: 6,
             }],
             spec: None,
+            renames: Vec::new(),
             created_at: kiln::model::now(),
         })
         .await

@@ -4,6 +4,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
+use serde_json::json;
 use tower::ServiceExt;
 
 use crate::common::{app, App};
@@ -192,4 +193,69 @@ async fn building_before_describing_says_what_is_missing() {
         .call("GET", &format!("/api/v2/projects/{id}/export"), None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A rename said in the conversation reaches the next version's migration as a rename: the
+/// data moves with the name, and is not dropped and made again empty.
+#[tokio::test]
+async fn names_changed_in_the_conversation_move_the_data_in_the_next_migration() {
+    let app = app().await;
+    let id = app.create_project("Tasks").await;
+    app.say(
+        &id,
+        "Build a REST API for managing tasks. Each task has a title and a due date",
+    )
+    .await;
+    app.say(&id, "add database support").await;
+    let (_, built) = app.say(&id, "build it").await;
+    assert_eq!(built["run"]["status"], "succeeded", "{built}");
+    app.say(&id, "rename title to headline").await;
+    app.say(&id, "rename tasks to chores").await;
+    let (_, built) = app.say(&id, "build it").await;
+    assert_eq!(built["run"]["status"], "succeeded", "{built}");
+    let (status, v2) = app
+        .call("GET", &format!("/api/v2/projects/{id}/versions/2"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        v2["renames"],
+        json!([
+            {"kind": "field", "resource": "chore", "from": "title", "to": "headline"},
+            {"kind": "resource", "from": "task", "to": "chore"},
+        ]),
+        "{v2}"
+    );
+    let (status, revision) = text(
+        &app,
+        &format!("/api/v2/projects/{id}/versions/2/files/migrations/versions/v0002.py"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{revision}");
+    assert!(
+        revision.contains(r#"op.rename_table("tasks", "chores")"#),
+        "{revision}"
+    );
+    assert!(
+        revision.contains(r#"batch.alter_column("title", new_column_name="headline")"#),
+        "{revision}"
+    );
+    assert!(!revision.contains("drop_column"), "{revision}");
+
+    // Built, the renames are done: the next version changes no table, and has no revision.
+    app.say(&id, "add rate limiting").await;
+    let (_, built) = app.say(&id, "build it").await;
+    assert_eq!(built["run"]["status"], "succeeded", "{built}");
+    let (status, _) = text(
+        &app,
+        &format!("/api/v2/projects/{id}/versions/3/files/migrations/versions/v0003.py"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, project) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
+    assert!(
+        project.get("renamed").is_none_or(|r| r == &json!([])),
+        "{project}"
+    );
 }

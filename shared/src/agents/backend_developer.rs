@@ -44,19 +44,19 @@ pub(super) async fn write_code(ctx: &AgentContext, input: &RunInput) -> Result<V
     // The versions before, oldest first, each with the spec it was built from: the new
     // version's migrations carry every change of the tables since the first.
     let earlier = earlier_specs(ctx, input.project_id).await?;
-    let next = earlier.last().map_or(1, |(n, _)| n + 1);
+    let next = earlier.last().map_or(1, |(n, _, _)| n + 1);
     let mut versions: Vec<SchemaVersion> = earlier
         .iter()
-        .map(|(number, spec)| SchemaVersion {
+        .map(|(number, spec, renames)| SchemaVersion {
             number: *number,
             spec,
-            renames: &[],
+            renames,
         })
         .collect();
     versions.push(SchemaVersion {
         number: next,
         spec: &spec,
-        renames: &[],
+        renames: &project.renamed,
     });
     let files = generate_version(&versions)?;
     let draft = store_files(ctx.artifacts.as_ref(), &files).await?;
@@ -84,7 +84,7 @@ pub(super) async fn write_code(ctx: &AgentContext, input: &RunInput) -> Result<V
 async fn earlier_specs(
     ctx: &AgentContext,
     project_id: uuid::Uuid,
-) -> Result<Vec<(u32, crate::spec::AppSpec)>, AgentError> {
+) -> Result<Vec<(u32, crate::spec::AppSpec, Vec<crate::spec::Renamed>)>, AgentError> {
     let mut all = Vec::new();
     let mut page = crate::store::PageRequest {
         limit: Some(crate::store::MAX_PAGE),
@@ -96,14 +96,14 @@ async fn earlier_specs(
             versions
                 .items
                 .into_iter()
-                .filter_map(|v| Some((v.number, v.spec?))),
+                .filter_map(|v| Some((v.number, v.spec?, v.renames))),
         );
         match versions.next_cursor {
             Some(cursor) => page.cursor = Some(cursor),
             None => break,
         }
     }
-    all.sort_by_key(|(number, _)| *number);
+    all.sort_by_key(|(number, _, _)| *number);
     Ok(all)
 }
 
@@ -153,6 +153,7 @@ pub(super) async fn release(
                     message_id: Some(input.message_id),
                     manifest,
                     spec: project.spec.clone(),
+                    renames: project.renamed.clone(),
                     created_at: now(),
                 },
             )
@@ -204,6 +205,8 @@ pub(super) async fn release(
         }
         p.current_version = Some(version.number);
         p.status = ProjectStatus::Built;
+        // The version's migration moved the data under these names.
+        p.renamed.retain(|r| !version.renames.contains(r));
         Ok(Some(reply()))
     })
     .await?;

@@ -340,6 +340,8 @@ pub(super) async fn rollback(ctx: &AgentContext, run: &RunInput) -> Result<Value
         p.current_version = Some(version.number);
         if let Some(spec) = &version.spec {
             p.spec = Some(spec.clone());
+            // Back to that version's names: nothing is renamed since it.
+            p.renamed.clear();
             p.design = Some(crate::generator::design_for(spec));
         }
         let redeploy = !p.deployments.is_empty();

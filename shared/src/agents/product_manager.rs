@@ -32,6 +32,7 @@ pub(super) async fn read_requirements(
                 let (spec, read) = answered?;
                 project.focus = read.focus.clone();
                 change = read;
+                crate::spec::Renamed::record(&mut project.renamed, &change.renamed);
                 project.spec = Some(spec);
                 project.pending_question = None;
                 return Ok(Some(reply_to(input, project, &change)));
@@ -54,6 +55,7 @@ pub(super) async fn read_requirements(
         if change.is_empty() {
             return Ok((asking_changed || focus_changed).then(|| reply_to(input, project, &change)));
         }
+        crate::spec::Renamed::record(&mut project.renamed, &change.renamed);
         project.spec = Some(spec);
         if project.status == ProjectStatus::New {
             project.status = ProjectStatus::Specified;

@@ -19,7 +19,7 @@ mod view;
 pub use design::design_for;
 pub use diff::unified_diff;
 pub use literal::{markdown_text, python_literal};
-pub use migrations::{migration_files, Rename, SchemaVersion};
+pub use migrations::{migration_files, SchemaVersion};
 
 use serde::Serialize;
 

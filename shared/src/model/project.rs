@@ -88,6 +88,10 @@ pub struct Project {
     /// itself here and does not apply its change twice.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changed_by: Vec<String>,
+    /// Names changed since the current version was built: the next version's migration moves
+    /// the data under them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renamed: Vec<crate::spec::Renamed>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -116,6 +120,7 @@ impl Project {
             pending_question: None,
             focus: None,
             changed_by: Vec::new(),
+            renamed: Vec::new(),
             created_at: t,
             updated_at: t,
             revision: 0,

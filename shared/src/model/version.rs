@@ -34,6 +34,9 @@ pub struct Version {
     /// The spec it was built from.
     #[serde(default)]
     pub spec: Option<AppSpec>,
+    /// Names changed since the version before (its migration moved the data under them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renames: Vec<crate::spec::Renamed>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

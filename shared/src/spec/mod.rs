@@ -48,6 +48,74 @@ pub fn understand_after(
     Ok((next, change))
 }
 
+/// A name the user changed: the data stays, under the new name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Renamed {
+    /// A resource, by its singular names.
+    Resource {
+        /// The old name.
+        from: String,
+        /// The new name.
+        to: String,
+    },
+    /// A field of a resource (named as it is after).
+    Field {
+        /// The resource's singular name.
+        resource: String,
+        /// The old name.
+        from: String,
+        /// The new name.
+        to: String,
+    },
+}
+
+impl Renamed {
+    /// Adds `new` renames to those made since a version was built, composed: a renamed again
+    /// to c is a renamed to c, a rename back is none, and a field's resource is named as it
+    /// is now.
+    pub fn record(since: &mut Vec<Renamed>, new: &[Renamed]) {
+        for r in new {
+            match r {
+                Renamed::Resource { from, to } => {
+                    let earlier = since.iter_mut().find_map(|x| match x {
+                        Renamed::Resource { to: t, .. } if t == from => Some(t),
+                        _ => None,
+                    });
+                    match earlier {
+                        Some(t) => *t = to.clone(),
+                        None => since.push(r.clone()),
+                    }
+                    for x in since.iter_mut() {
+                        if let Renamed::Field { resource, .. } = x {
+                            if resource == from {
+                                *resource = to.clone();
+                            }
+                        }
+                    }
+                }
+                Renamed::Field { resource, from, to } => {
+                    let earlier = since.iter_mut().find_map(|x| match x {
+                        Renamed::Field {
+                            resource: res,
+                            to: t,
+                            ..
+                        } if res == resource && t == from => Some(t),
+                        _ => None,
+                    });
+                    match earlier {
+                        Some(t) => *t = to.clone(),
+                        None => since.push(r.clone()),
+                    }
+                }
+            }
+        }
+        since.retain(|x| match x {
+            Renamed::Resource { from, to } | Renamed::Field { from, to, .. } => from != to,
+        });
+    }
+}
+
 /// A field of a resource, by name: what "that field" or "it" refers to in the next message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FieldRef {
@@ -336,6 +404,31 @@ impl AppSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renames_since_a_build_compose() {
+        let field = |resource: &str, from: &str, to: &str| Renamed::Field {
+            resource: resource.into(),
+            from: from.into(),
+            to: to.into(),
+        };
+        let resource = |from: &str, to: &str| Renamed::Resource {
+            from: from.into(),
+            to: to.into(),
+        };
+        let mut since = Vec::new();
+        Renamed::record(&mut since, &[field("task", "title", "name")]);
+        Renamed::record(&mut since, &[field("task", "name", "headline")]);
+        Renamed::record(&mut since, &[resource("task", "chore")]);
+        Renamed::record(&mut since, &[resource("chore", "job")]);
+        assert_eq!(
+            since,
+            [field("job", "title", "headline"), resource("task", "job")]
+        );
+        // Back to where it started: no rename left.
+        Renamed::record(&mut since, &[field("job", "headline", "title")]);
+        assert_eq!(since, [resource("task", "job")]);
+    }
 
     #[test]
     fn understanding_names_a_new_spec_after_the_project_and_keeps_the_focus() {

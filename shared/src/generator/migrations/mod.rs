@@ -15,14 +15,13 @@ mod revision;
 use super::literal::python_literal;
 use super::schema::{schema_of, Column, Table};
 use super::GeneratedFile;
-use crate::spec::AppSpec;
+use crate::spec::{AppSpec, Renamed};
 use alter::alter_table;
 use revision::{revision_file, sql_value};
 
-/// A name the user changed between two versions: the rows stay, under the new name.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Rename {
+/// A table or column named anew between two versions: the rows stay, under the new name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Rename {
     /// A table (a resource's plural).
     Table {
         /// The old name.
@@ -49,7 +48,25 @@ pub struct SchemaVersion<'a> {
     /// What it was built from.
     pub spec: &'a AppSpec,
     /// Names changed since the version before.
-    pub renames: &'a [Rename],
+    pub renames: &'a [Renamed],
+}
+
+/// The tables and columns `renamed` names anew, from the spec `before` to the spec `after`.
+fn table_renames(renamed: &[Renamed], before: Option<&AppSpec>, after: &AppSpec) -> Vec<Rename> {
+    renamed
+        .iter()
+        .filter_map(|r| match r {
+            Renamed::Resource { from, to } => Some(Rename::Table {
+                from: before?.resource(from)?.plural.clone(),
+                to: after.resource(to)?.plural.clone(),
+            }),
+            Renamed::Field { resource, from, to } => Some(Rename::Column {
+                table: after.resource(resource)?.plural.clone(),
+                from: from.clone(),
+                to: to.clone(),
+            }),
+        })
+        .collect()
 }
 
 /// The migration files of the last of `versions` (oldest first): Alembic's settings, its
@@ -79,16 +96,19 @@ pub fn migration_files(versions: &[SchemaVersion]) -> Vec<GeneratedFile> {
     ];
     let mut before: Option<Vec<Table>> = None;
     let mut down_revision: Option<String> = None;
+    let mut before_spec: Option<&AppSpec> = None;
     for v in versions {
+        let renames = table_renames(v.renames, before_spec, v.spec);
+        before_spec = Some(v.spec);
         let Some(after) = schema_of(v.spec) else {
             // A version without a database leaves the tables where they were.
             continue;
         };
         let empty = Vec::new();
         let prev = before.as_ref().unwrap_or(&empty);
-        let up = steps(prev, &after, v.renames);
+        let up = steps(prev, &after, &renames);
         if !up.is_empty() {
-            let inverse: Vec<Rename> = v.renames.iter().map(invert).collect();
+            let inverse = invert(&renames);
             let down = steps(&after, prev, &inverse);
             let revision = format!("v{:04}", v.number);
             files.push(file(
@@ -115,18 +135,32 @@ fn file(path: &str, contents: &str) -> GeneratedFile {
     }
 }
 
-fn invert(r: &Rename) -> Rename {
-    match r {
-        Rename::Table { from, to } => Rename::Table {
-            from: to.clone(),
-            to: from.clone(),
-        },
-        Rename::Column { table, from, to } => Rename::Column {
-            table: table.clone(),
-            from: to.clone(),
-            to: from.clone(),
-        },
-    }
+/// The renames that undo `renames`: each the other way round, a column's table named as it
+/// was before.
+fn invert(renames: &[Rename]) -> Vec<Rename> {
+    let table_before = |table: &String| -> String {
+        renames
+            .iter()
+            .find_map(|r| match r {
+                Rename::Table { from, to } if to == table => Some(from.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| table.clone())
+    };
+    renames
+        .iter()
+        .map(|r| match r {
+            Rename::Table { from, to } => Rename::Table {
+                from: to.clone(),
+                to: from.clone(),
+            },
+            Rename::Column { table, from, to } => Rename::Column {
+                table: table_before(table),
+                from: to.clone(),
+                to: from.clone(),
+            },
+        })
+        .collect()
 }
 
 /// One step of a revision: a line of what it does in words, and its code.

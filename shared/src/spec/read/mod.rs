@@ -48,6 +48,8 @@ pub struct SpecChange {
     /// The field the conversation is about after the message: the last one it added, changed
     /// or renamed, else the one it came with. "make it required" in the next message means it.
     pub focus: Option<super::FieldRef>,
+    /// Names the message changed, so that the data under them moves with them.
+    pub renamed: Vec<super::Renamed>,
 }
 
 impl SpecChange {

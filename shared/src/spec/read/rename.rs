@@ -130,6 +130,10 @@ pub(super) fn read_rename(spec: &mut AppSpec, words: &[&str], change: &mut SpecC
         change
             .changed
             .push(format!("resource `{old_plural}` renamed to `{plural}`"));
+        change.renamed.push(crate::spec::Renamed::Resource {
+            from: old_name,
+            to: singular,
+        });
         return true;
     }
     let mut hit = false;
@@ -146,6 +150,11 @@ pub(super) fn read_rename(spec: &mut AppSpec, words: &[&str], change: &mut SpecC
             change
                 .changed
                 .push(format!("field `{}.{old}` renamed to `{new}`", r.name));
+            change.renamed.push(crate::spec::Renamed::Field {
+                resource: r.name.clone(),
+                from: old.clone(),
+                to: new.clone(),
+            });
             change.touched(&r.name, &new);
             let (from, to) = (format!("{}.{old}", r.name), format!("{}.{new}", r.name));
             for s in &mut spec.features.search {

@@ -273,6 +273,7 @@ pub async fn delete_removes_everything(store: &dyn ProjectStore) {
             message_id: Some(m.id),
             manifest: vec![],
             spec: None,
+            renames: Vec::new(),
             created_at: now(),
         })
         .await

@@ -17,6 +17,12 @@ pub async fn a_taken_version_number_moves_the_build_to_the_next(store: &dyn Proj
         number,
         message_id: None,
         spec: None,
+        // Read back as written: the names a version changed move its data.
+        renames: vec![crate::spec::Renamed::Field {
+            resource: "task".into(),
+            from: "title".into(),
+            to: format!("title_{number}"),
+        }],
         manifest: vec![FileEntry {
             path: "app/main.py".into(),
             sha256: crate::model::sha256_hex(text.as_bytes()),
@@ -51,6 +57,7 @@ pub async fn versions_are_immutable_and_listed(store: &dyn ProjectStore) {
             number: n,
             message_id: None,
             spec: None,
+            renames: Vec::new(),
             manifest: vec![FileEntry {
                 path: "app/main.py".into(),
                 sha256: crate::model::sha256_hex(format!("v{n}").as_bytes()),
@@ -66,6 +73,7 @@ pub async fn versions_are_immutable_and_listed(store: &dyn ProjectStore) {
         message_id: None,
         manifest: vec![],
         spec: None,
+        renames: Vec::new(),
         created_at: now(),
     };
     assert!(matches!(
