@@ -259,3 +259,85 @@ async fn names_changed_in_the_conversation_move_the_data_in_the_next_migration()
         "{project}"
     );
 }
+
+/// A field the stored rows cannot have (required, no default, on a table the last version
+/// keeps) is asked about before the next build: a default for them, or optional.
+#[tokio::test]
+async fn a_required_field_stored_rows_lack_is_asked_about_before_the_build() {
+    let app = app().await;
+    let id = app.create_project("Tasks").await;
+    app.say(
+        &id,
+        "Build a REST API for managing tasks. Each task has a title and a due date",
+    )
+    .await;
+    app.say(&id, "add database support").await;
+    app.say(&id, "build it").await;
+    // An optional field asks nothing.
+    app.say(&id, "tasks also have notes").await;
+    let (_, project) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
+    assert!(project["pending_question"].is_null(), "{project}");
+
+    app.say(&id, "tasks also have an estimate (a number)").await;
+    let (_, project) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
+    assert!(project["pending_question"].is_null(), "optional: {project}");
+    app.say(&id, "make it required").await;
+    let (_, project) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
+    let task = &project["spec"]["resources"][0];
+    let estimate = task["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "estimate")
+        .unwrap_or_else(|| panic!("{project}"));
+    assert_eq!(estimate["required"], true, "{estimate}");
+    let question = &project["pending_question"];
+    assert!(
+        question["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("tasks stored so far have no estimate")),
+        "{project}"
+    );
+    let conversation = app.conversation(&id).await;
+    let asked = conversation
+        .iter()
+        .rev()
+        .find(|m| m["agent"] == "product_manager")
+        .unwrap();
+    assert!(
+        asked["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["type"] == "question" && b.to_string().contains("estimate optional")),
+        "the reply asks it, with both choices: {asked}"
+    );
+
+    app.say(&id, "the first").await;
+    let (_, project) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
+    let fields = project["spec"]["resources"][0]["fields"]
+        .as_array()
+        .unwrap();
+    let estimate = fields.iter().find(|f| f["name"] == "estimate").unwrap();
+    assert!(!estimate["default"].is_null(), "{estimate}");
+    assert!(project["pending_question"].is_null(), "{project}");
+    let (_, built) = app.say(&id, "build it").await;
+    assert_eq!(built["run"]["status"], "succeeded", "{built}");
+    let (_, revision) = text(
+        &app,
+        &format!("/api/v2/projects/{id}/versions/2/files/migrations/versions/v0002.py"),
+    )
+    .await;
+    assert!(
+        revision.contains("tasks.estimate is new; rows written before get its default"),
+        "{revision}"
+    );
+}

@@ -20,6 +20,17 @@ pub(super) async fn read_requirements(
         .get_message(input.project_id, input.message_id)
         .await?;
     let describes_app = input.intent == Intent::Create;
+    // The tables the last built version keeps: a field they cannot fill for stored rows is
+    // asked about before the next build.
+    let built = match ctx
+        .projects
+        .load_project(input.project_id)
+        .await?
+        .current_version
+    {
+        Some(n) => ctx.projects.get_version(input.project_id, n).await?.spec,
+        None => None,
+    };
     let mut change = SpecChange::default();
     let key = (Step::ProductManager, "read");
     // The reply goes with the change in one write; a message that changes nothing is answered
@@ -46,6 +57,15 @@ pub(super) async fn read_requirements(
             project.focus.as_ref(),
         )?;
         change = read;
+        // Asked once, by the message that made the field one stored rows cannot fill.
+        if let (Some(built), Some(before), true) =
+            (&built, &project.spec, change.questions.is_empty())
+        {
+            let now = crate::spec::stored_rows_question(built, &spec);
+            if now.is_some() && now != crate::spec::stored_rows_question(built, before) {
+                change.questions.extend(now);
+            }
+        }
         let focus_changed = project.focus != change.focus;
         project.focus = change.focus.clone();
         // The newest question replaces one left unanswered.

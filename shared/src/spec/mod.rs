@@ -11,7 +11,7 @@ mod validate;
 pub use identifier::{
     check_identifier, check_resource_name, class_name, IdentifierError, MAX_IDENTIFIER_LEN,
 };
-pub use question::{Patch, Question, QuestionOption};
+pub use question::{stored_rows_question, Patch, Question, QuestionOption};
 pub use validate::{SpecError, MAX_CHOICES, MAX_FIELDS, MAX_RESOURCES, MAX_SPEC_BYTES};
 
 pub use read::{apply_message, pluralize, singularize, SpecChange};

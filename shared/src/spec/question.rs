@@ -65,6 +65,68 @@ pub enum Patch {
     },
 }
 
+/// The question a spec change raises for the rows the last built version stored: a field
+/// `next` requires on a resource `built` already kept in its database, with no default, is one
+/// those rows do not have. It asks for a default (the type's plain value, which every stored
+/// row then gets), or to leave the field optional.
+pub fn stored_rows_question(built: &AppSpec, next: &AppSpec) -> Option<Question> {
+    use super::DatabaseFeature::None as NoDatabase;
+    if built.features.database == NoDatabase || next.features.database == NoDatabase {
+        return None;
+    }
+    next.resources.iter().find_map(|r| {
+        let before = built.resources.iter().find(|b| b.name == r.name)?;
+        let field = r.fields.iter().find(|f| {
+            f.required && f.default.is_none() && !before.fields.iter().any(|b| b.name == f.name)
+        })?;
+        let (value, says) = match &field.ty {
+            FieldType::Enum { values } => (
+                serde_json::Value::String(values[0].clone()),
+                format!("\"{}\"", values[0]),
+            ),
+            FieldType::Integer | FieldType::Number => (serde_json::json!(0), "0".to_owned()),
+            FieldType::Boolean => (serde_json::Value::Bool(false), "false".to_owned()),
+            FieldType::Date => (serde_json::json!("1970-01-01"), "1970-01-01".to_owned()),
+            FieldType::Datetime => (
+                serde_json::json!("1970-01-01T00:00:00Z"),
+                "1970-01-01T00:00:00Z".to_owned(),
+            ),
+            _ => (serde_json::json!(""), "an empty text".to_owned()),
+        };
+        let label = r.plural.replace('_', " ");
+        let name = field.name.replace('_', " ");
+        Some(Question {
+            text: format!(
+                "The {label} stored so far have no {name}. Should they get {says} (its default from \
+                 now on), or may {name} stay empty?"
+            ),
+            options: vec![
+                QuestionOption {
+                    label: format!("a default of {says}"),
+                    patch: Patch::Field {
+                        resource: r.name.clone(),
+                        field: Field {
+                            default: Some(value),
+                            ..field.clone()
+                        },
+                    },
+                },
+                QuestionOption {
+                    label: format!("{name} optional"),
+                    patch: Patch::Field {
+                        resource: r.name.clone(),
+                        field: Field {
+                            required: false,
+                            ..field.clone()
+                        },
+                    },
+                },
+            ],
+            about: None,
+        })
+    })
+}
+
 /// Words that pick the first or the second option.
 const FIRST: &[&str] = &["1", "first", "former", "1st"];
 const SECOND: &[&str] = &["2", "second", "latter", "2nd"];
