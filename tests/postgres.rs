@@ -116,6 +116,11 @@ impl Cluster {
         out
     }
 
+    /// The server's own database, as a libpq URL: where databases are made from.
+    pub fn server_url(&self) -> String {
+        format!("postgresql://kiln@127.0.0.1:{}/postgres", self.port)
+    }
+
     /// A new, empty database, as a SQLAlchemy URL (psycopg 3).
     pub fn database(&self, name: &str) -> String {
         self.run(

@@ -9,9 +9,23 @@ use kiln::runner::{
 };
 use uuid::Uuid;
 
+#[path = "postgres.rs"]
+mod postgres;
+
 fn runners(
     dir: &std::path::Path,
     test_timeout: u64,
+) -> (
+    std::sync::Arc<LocalTestRunner>,
+    std::sync::Arc<kiln::runner::LocalDeployer>,
+) {
+    runners_on(dir, test_timeout, None)
+}
+
+fn runners_on(
+    dir: &std::path::Path,
+    test_timeout: u64,
+    postgres_url: Option<String>,
 ) -> (
     std::sync::Arc<LocalTestRunner>,
     std::sync::Arc<kiln::runner::LocalDeployer>,
@@ -24,6 +38,7 @@ fn runners(
         deploy_dir: dir.join("deployments"),
         test_timeout: Duration::from_secs(test_timeout),
         deploy_timeout: Duration::from_secs(20),
+        postgres_url,
     })
 }
 
@@ -281,4 +296,94 @@ async fn a_repeated_request_gets_the_job_and_the_rollout_it_started() {
         .unwrap_or_else(|e| panic!("{}: {e}", releases.display()));
     assert_eq!(started, 1, "one release directory for one request");
     deployer.stop(project, None).await.unwrap();
+}
+
+/// Waits for a rollout to answer, or fails with its log.
+async fn running(deployer: &kiln::runner::LocalDeployer, rollout: &kiln::runner::Rollout) {
+    for _ in 0..300 {
+        match deployer.rollout_status(rollout).await.unwrap() {
+            RolloutStatus::Pending => tokio::time::sleep(Duration::from_millis(100)).await,
+            RolloutStatus::Running => return,
+            RolloutStatus::Failed(log) => panic!("the rollout failed:\n{log}"),
+        }
+    }
+    panic!("the rollout never answered");
+}
+
+/// An app that keeps its data in PostgreSQL gets a database of its own per environment on
+/// the server KILN_POSTGRES_URL names, kept from one deploy to the next; without a server,
+/// the deploy says what to set and starts nothing.
+#[tokio::test]
+async fn postgres_apps_get_a_database_per_environment_on_the_configured_server() {
+    let spec: kiln::spec::AppSpec = serde_json::from_value(serde_json::json!({
+        "name": "Notes", "summary": "",
+        "resources": [{"name": "note", "plural": "notes", "relations": [],
+            "fields": [{"name": "title", "type": {"kind": "string"}, "required": true,
+                        "unique": false, "default": null}]}],
+        "features": {"auth": "none", "database": "postgres", "pagination": true, "search": [],
+                     "timestamps": false, "soft_delete": false, "cors": false, "rate_limit": false},
+    }))
+    .unwrap();
+    let files: Vec<(String, Vec<u8>)> = kiln::generator::generate_code(&spec)
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.path, f.contents.into_bytes()))
+        .collect();
+    let project = Uuid::now_v7();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (runner, deployer) = runners(dir.path(), 60);
+    runner.prepare_environment().await.unwrap();
+    let refused = deployer
+        .deploy(project, Environment::Dev, 1, files.clone(), Uuid::now_v7())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("set KILN_POSTGRES_URL"), "{refused}");
+    let releases = dir.path().join("deployments").join(project.to_string());
+    assert!(!releases.exists(), "nothing was started or written");
+
+    let server = postgres::Cluster::start();
+    let (_, deployer) = runners_on(dir.path(), 60, Some(server.server_url()));
+    let http = reqwest::Client::new();
+    let deploy = |env: Environment| {
+        let (deployer, files) = (deployer.clone(), files.clone());
+        async move {
+            let rollout = deployer
+                .deploy(project, env, 1, files, Uuid::now_v7())
+                .await
+                .unwrap();
+            running(&deployer, &rollout).await;
+            rollout.url.trim_end_matches('/').to_owned()
+        }
+    };
+    let dev = deploy(Environment::Dev).await;
+    let made = http
+        .post(format!("{dev}/notes"))
+        .json(&serde_json::json!({"title": "kept in dev"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 201, "{}", made.text().await.unwrap());
+    // The next deploy of dev finds the row; prod has a database of its own.
+    let dev = deploy(Environment::Dev).await;
+    let listed: serde_json::Value = http
+        .get(format!("{dev}/notes"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["title"], "kept in dev", "{listed}");
+    let prod = deploy(Environment::Prod).await;
+    let listed: serde_json::Value = http
+        .get(format!("{prod}/notes"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"], serde_json::json!([]), "{listed}");
 }

@@ -87,6 +87,7 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
         deploy_dir: dir.join("deployments"),
         test_timeout: Duration::from_secs(config.test_timeout_secs),
         deploy_timeout: Duration::from_secs(config.deploy_timeout_secs),
+        postgres_url: config.postgres_url.clone(),
     });
     let ctx = AgentContext {
         projects: projects.clone(),

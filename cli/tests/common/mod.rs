@@ -342,6 +342,7 @@ pub async fn runtime_python() -> std::path::PathBuf {
         deploy_dir: scratch.path().join("deployments"),
         test_timeout: Duration::from_secs(600),
         deploy_timeout: Duration::from_secs(120),
+        postgres_url: None,
     };
     let (runner, _) = kiln::runner::LocalTestRunner::with_deployer(settings.clone());
     use kiln::runner::TestRunner;

@@ -82,6 +82,9 @@ pub struct Config {
     pub pipeline_time_scale: f64,
     /// Where the AWS backend runs tests and deployments.
     pub aws: AwsSettings,
+    /// `KILN_POSTGRES_URL`: a PostgreSQL server on which `kiln serve` makes a database per
+    /// project environment for apps that keep their data in PostgreSQL.
+    pub postgres_url: Option<String>,
     /// Sign-in with an OpenID Connect provider, when `KILN_OIDC_ISSUER` is set.
     pub oidc: Option<OidcSettings>,
 }
@@ -150,6 +153,7 @@ impl std::fmt::Debug for Config {
             .field("test_timeout_secs", &self.test_timeout_secs)
             .field("deploy_timeout_secs", &self.deploy_timeout_secs)
             .field("oidc", &self.oidc)
+            .field("postgres_url", &self.postgres_url.as_ref().map(|_| "<set>"))
             .finish()
     }
 }
@@ -201,6 +205,7 @@ pub const VARIABLES: &[&str] = &[
     "KILN_STACK_ROLE_ARN",
     "KILN_APPS_LOG_RETENTION_DAYS",
     "KILN_S3_PATH_STYLE",
+    "KILN_POSTGRES_URL",
     "KILN_OIDC_ISSUER",
     "KILN_OIDC_AUDIENCE",
     "KILN_OIDC_SCOPES",
@@ -226,6 +231,7 @@ pub const LOCAL_ONLY: &[&str] = &[
     "KILN_VENV_DIR",
     "KILN_TEST_TIMEOUT_SECS",
     "KILN_PIPELINE_TIME_SCALE",
+    "KILN_POSTGRES_URL",
 ];
 
 impl Config {
@@ -357,9 +363,20 @@ impl Config {
                  KILN_TOKEN and KILN_TOKENS",
             ));
         }
+        let postgres_url = match get("KILN_POSTGRES_URL") {
+            Some(v) if !(v.starts_with("postgresql://") || v.starts_with("postgres://")) => {
+                return Err(invalid(
+                    "KILN_POSTGRES_URL",
+                    "<hidden>",
+                    "expected postgresql://user[:password]@host[:port]/database",
+                ))
+            }
+            v => v,
+        };
         Ok(Config {
             aws,
             oidc,
+            postgres_url,
             venv_dir: get("KILN_VENV_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("venv")),

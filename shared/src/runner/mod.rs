@@ -56,6 +56,9 @@ pub enum RunnerError {
     /// The job is not known (e.g. the server restarted since it was started).
     #[error("the job {0} is not known here; it may have been interrupted")]
     UnknownJob(String),
+    /// Something the job needs is not set up here; the message says what to set.
+    #[error("{0}")]
+    Missing(String),
     /// The service that runs jobs is busy or unreachable now (throttling, a timeout).
     #[error("{0}")]
     Unavailable(Cause),
@@ -66,9 +69,10 @@ impl RunnerError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             RunnerError::Unavailable(_) => ErrorKind::Transient,
-            RunnerError::Environment(_) | RunnerError::Process(_) | RunnerError::UnknownJob(_) => {
-                ErrorKind::Permanent
-            }
+            RunnerError::Environment(_)
+            | RunnerError::Process(_)
+            | RunnerError::UnknownJob(_)
+            | RunnerError::Missing(_) => ErrorKind::Permanent,
         }
     }
 }

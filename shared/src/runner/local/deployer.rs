@@ -144,6 +144,21 @@ impl Deployer for LocalDeployer {
         if let Some(started) = self.started(&id) {
             return Ok(started);
         }
+        // Nothing starts half-way: a database the version needs comes first.
+        let database = if super::postgres::runs_on_postgres(&files) {
+            let Some(server) = &self.env.settings.postgres_url else {
+                return Err(super::postgres::missing_server(version));
+            };
+            super::postgres::environment_database(
+                &self.env.python(),
+                server,
+                project_id,
+                environment,
+            )
+            .await?
+        } else {
+            format!("sqlite:///{}", root.join("data").join("app.db").display())
+        };
         let dir = root.join("releases").join(&id);
         tokio::fs::create_dir_all(root.join("data"))
             .await
@@ -153,7 +168,6 @@ impl Deployer for LocalDeployer {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
             .map_err(|e| RunnerError::Process(format!("no free port: {e}")))?;
         let port = listener.local_addr().map_err(io)?.port();
-        let database = format!("sqlite:///{}", root.join("data").join("app.db").display());
         let fd = LISTENER_FD.to_string();
         let child = spawn(
             &self.env.python(),

@@ -6,6 +6,7 @@
 
 mod deployer;
 mod files;
+mod postgres;
 mod process;
 mod python_env;
 mod test_runner;
@@ -34,6 +35,9 @@ pub struct LocalRunnerSettings {
     pub test_timeout: Duration,
     /// Longest a deployment may take to answer its health check.
     pub deploy_timeout: Duration,
+    /// The PostgreSQL server apps that keep their data in PostgreSQL get a database on, one
+    /// per project environment (`KILN_POSTGRES_URL`).
+    pub postgres_url: Option<String>,
 }
 
 impl LocalRunnerSettings {
