@@ -7,6 +7,9 @@ use kiln::generator::{generate_code, generate_readme};
 use kiln::spec::{apply_message, AppSpec};
 use kiln_integration_tests::{python, python_tool, run_in, show, write_files};
 
+#[path = "postgres.rs"]
+mod postgres;
+
 /// (project name, conversation) — with and without auth and database, one to four resources,
 /// every field type, relations, search, and the optional features.
 const PROJECTS: &[(&str, &[&str])] = &[
@@ -25,6 +28,7 @@ const PROJECTS: &[(&str, &[&str])] = &[
     ("Robert'); DROP TABLE students;--\"\"\"", &["API for tasks, with \"quotes\" and \\backslashes\\ and {{ braces }}"]),
     ("Tickets in SQL", &["API for tickets", "tickets have a title, a status from open/in progress/closed, a priority (low, medium, high), an urgent flag, a count of views, an estimate as a number, a due date and a start time (datetime)", "let me filter tickets by status, priority, urgent, views, estimate, due date, start time and title", "add database support"]),
     ("Tickets in memory", &["API for tickets", "tickets have a title, a status from open/in progress/closed, an urgent flag, a count of views, an estimate as a number and a due date", "filter tickets by status, urgent, views, estimate and due date"]),
+    ("Library in PostgreSQL", &["API for a library: books, authors and loans", "books belong to an author", "loans belong to a book", "books have a title (required), a unique isbn and a published date", "let me search books by title", "use postgres", "add authentication", "add timestamps"]),
     ("Teams", &["API for users and teams", "users belong to a team", "Add user authentication", "add database support", "add soft delete"]),
 ];
 
@@ -39,8 +43,15 @@ fn spec_for(name: &str, conversation: &[&str]) -> AppSpec {
     spec
 }
 
-fn check_project(name: &str, conversation: &[&str], root: &Path) -> Result<(), String> {
+fn check_project(
+    name: &str,
+    conversation: &[&str],
+    root: &Path,
+    server: &postgres::Cluster,
+) -> Result<(), String> {
     let spec = spec_for(name, conversation);
+    // An app that keeps its data in PostgreSQL runs its suite on a real server.
+    let on_postgres = spec.features.database == kiln::spec::DatabaseFeature::Postgres;
     let dir = root.join(
         name.chars()
             .filter(char::is_ascii_alphanumeric)
@@ -64,11 +75,15 @@ fn check_project(name: &str, conversation: &[&str], root: &Path) -> Result<(), S
         ),
         (
             "pytest",
-            run_in(
-                &dir,
-                &python(),
-                &["-m", "pytest", "-p", "no:cacheprovider", "-x"],
-            ),
+            std::process::Command::new(python())
+                .args(["-m", "pytest", "-p", "no:cacheprovider", "-x"])
+                .current_dir(&dir)
+                .envs(on_postgres.then(|| {
+                    let database = dir.file_name().unwrap().to_string_lossy().to_lowercase();
+                    ("TEST_DATABASE_URL", server.database(&database))
+                }))
+                .output()
+                .unwrap(),
         ),
     ];
     for (what, out) in checks {
@@ -88,8 +103,9 @@ fn check_project(name: &str, conversation: &[&str], root: &Path) -> Result<(), S
                 .unwrap_or_default()
                 .to_owned();
             println!(
-                "{name:<40} {:<60} pytest: {last}",
-                spec.describe().chars().take(60).collect::<String>()
+                "{name:<40} {:<60} pytest{}: {last}",
+                spec.describe().chars().take(60).collect::<String>(),
+                if on_postgres { " on PostgreSQL" } else { "" }
             );
         }
     }
@@ -100,6 +116,8 @@ fn check_project(name: &str, conversation: &[&str], root: &Path) -> Result<(), S
 fn every_generated_project_passes_its_own_tests_and_lint() {
     assert!(PROJECTS.len() >= 12);
     let root = tempfile::tempdir().unwrap();
+    let server = postgres::Cluster::start();
+    let server = &server;
     let failures: Vec<String> = std::thread::scope(|scope| {
         let chunks: Vec<_> = PROJECTS.chunks(PROJECTS.len().div_ceil(2)).collect();
         let handles: Vec<_> = chunks
@@ -110,7 +128,7 @@ fn every_generated_project_passes_its_own_tests_and_lint() {
                     chunk
                         .iter()
                         .filter_map(|(name, conversation)| {
-                            check_project(name, conversation, root).err()
+                            check_project(name, conversation, root, server).err()
                         })
                         .collect::<Vec<_>>()
                 })
