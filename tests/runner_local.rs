@@ -310,6 +310,11 @@ async fn running(deployer: &kiln::runner::LocalDeployer, rollout: &kiln::runner:
     panic!("the rollout never answered");
 }
 
+async fn notes(http: &reqwest::Client, base: &str) -> serde_json::Value {
+    let res = http.get(format!("{base}/notes")).send().await.unwrap();
+    res.json().await.unwrap()
+}
+
 /// An app that keeps its data in PostgreSQL gets a database of its own per environment on
 /// the server KILN_POSTGRES_URL names, kept from one deploy to the next; without a server,
 /// the deploy says what to set and starts nothing.
@@ -367,23 +372,9 @@ async fn postgres_apps_get_a_database_per_environment_on_the_configured_server()
     assert_eq!(made.status(), 201, "{}", made.text().await.unwrap());
     // The next deploy of dev finds the row; prod has a database of its own.
     let dev = deploy(Environment::Dev).await;
-    let listed: serde_json::Value = http
-        .get(format!("{dev}/notes"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = notes(&http, &dev).await;
     assert_eq!(listed["items"][0]["title"], "kept in dev", "{listed}");
     let prod = deploy(Environment::Prod).await;
-    let listed: serde_json::Value = http
-        .get(format!("{prod}/notes"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = notes(&http, &prod).await;
     assert_eq!(listed["items"], serde_json::json!([]), "{listed}");
 }

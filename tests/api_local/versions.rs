@@ -195,10 +195,8 @@ async fn building_before_describing_says_what_is_missing() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-/// A rename said in the conversation reaches the next version's migration as a rename: the
-/// data moves with the name, and is not dropped and made again empty.
-#[tokio::test]
-async fn names_changed_in_the_conversation_move_the_data_in_the_next_migration() {
+/// A project of tasks kept in a database, built once.
+async fn tasks_in_a_database() -> (App, String) {
     let app = app().await;
     let id = app.create_project("Tasks").await;
     app.say(
@@ -209,6 +207,14 @@ async fn names_changed_in_the_conversation_move_the_data_in_the_next_migration()
     app.say(&id, "add database support").await;
     let (_, built) = app.say(&id, "build it").await;
     assert_eq!(built["run"]["status"], "succeeded", "{built}");
+    (app, id)
+}
+
+/// A rename said in the conversation reaches the next version's migration as a rename: the
+/// data moves with the name, and is not dropped and made again empty.
+#[tokio::test]
+async fn names_changed_in_the_conversation_move_the_data_in_the_next_migration() {
+    let (app, id) = tasks_in_a_database().await;
     app.say(&id, "rename title to headline").await;
     app.say(&id, "rename tasks to chores").await;
     let (_, built) = app.say(&id, "build it").await;
@@ -264,15 +270,7 @@ async fn names_changed_in_the_conversation_move_the_data_in_the_next_migration()
 /// keeps) is asked about before the next build: a default for them, or optional.
 #[tokio::test]
 async fn a_required_field_stored_rows_lack_is_asked_about_before_the_build() {
-    let app = app().await;
-    let id = app.create_project("Tasks").await;
-    app.say(
-        &id,
-        "Build a REST API for managing tasks. Each task has a title and a due date",
-    )
-    .await;
-    app.say(&id, "add database support").await;
-    app.say(&id, "build it").await;
+    let (app, id) = tasks_in_a_database().await;
     // An optional field asks nothing.
     app.say(&id, "tasks also have notes").await;
     let (_, project) = app

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::revision::{fill_words, sql_value};
-use super::{column_def, index_name, unique_name, Rename, Step};
+use super::{column_def, drop_unique, index_name, unique_name, Rename, Step};
 use crate::generator::literal::python_literal;
 use crate::generator::schema::{Column, Table};
 
@@ -63,11 +63,7 @@ pub(super) fn alter_table(
             );
         }
         if o.unique && old.name == new.name {
-            let _ = writeln!(
-                batch,
-                "        batch.drop_constraint({}, type_=\"unique\")",
-                python_literal(&unique_name(&old.name, &o.name))
-            );
+            batch.push_str(&drop_unique(&old.name, &o.name));
         }
         let _ = writeln!(
             batch,
@@ -132,11 +128,7 @@ pub(super) fn alter_table(
         // A renamed table's unique constraints were dropped before the rename.
         let was_unique = o.unique && old.name == new.name;
         if was_unique && c.unique && renamed {
-            let _ = writeln!(
-                batch,
-                "        batch.drop_constraint({}, type_=\"unique\")",
-                python_literal(&unique_name(&old.name, &o.name)),
-            );
+            batch.push_str(&drop_unique(&old.name, &o.name));
         }
         if o.unique && c.unique && renamed {
             let _ = writeln!(
@@ -156,11 +148,7 @@ pub(super) fn alter_table(
             } else {
                 says.push(format!("{}.{} values may repeat now", new.name, c.name));
                 if was_unique {
-                    let _ = writeln!(
-                        batch,
-                        "        batch.drop_constraint({}, type_=\"unique\")",
-                        python_literal(&unique_name(&old.name, &o.name))
-                    );
+                    batch.push_str(&drop_unique(&old.name, &o.name));
                 }
             }
         }

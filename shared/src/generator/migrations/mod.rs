@@ -200,11 +200,7 @@ fn steps(before: &[Table], after: &[Table], renames: &[Rename]) -> Vec<Step> {
                     python_literal(&old.name)
                 );
                 for c in uniques {
-                    let _ = writeln!(
-                        code,
-                        "        batch.drop_constraint({}, type_=\"unique\")",
-                        python_literal(&unique_name(&old.name, &c.name))
-                    );
+                    code.push_str(&drop_unique(&old.name, &c.name));
                 }
             }
             let _ = writeln!(
@@ -295,6 +291,14 @@ fn create_table(t: &Table) -> Step {
         says: format!("a new table, {}", t.name),
         code,
     }
+}
+
+/// The batch line that drops a column's unique constraint, by the name Kiln gave it.
+pub(super) fn drop_unique(table: &str, column: &str) -> String {
+    format!(
+        "        batch.drop_constraint({}, type_=\"unique\")\n",
+        python_literal(&unique_name(table, column))
+    )
 }
 
 pub(super) fn unique_name(table: &str, column: &str) -> String {
