@@ -18,7 +18,8 @@ pub struct App {
     pub _dir: tempfile::TempDir,
 }
 
-pub async fn app_with(vars: &[(&str, &str)]) -> App {
+/// The settings `vars` make for a server whose data is in a directory of its own.
+pub fn config_with(vars: &[(&str, &str)]) -> (Config, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut map: HashMap<String, String> = vars
         .iter()
@@ -30,7 +31,11 @@ pub async fn app_with(vars: &[(&str, &str)]) -> App {
         kiln_integration_tests::runtime_venv_dir(),
     );
     map.insert("KILN_PIPELINE_TIME_SCALE".into(), "0.1".into());
-    let config = Config::from_vars(&map).unwrap();
+    (Config::from_vars(&map).unwrap(), dir)
+}
+
+pub async fn app_with(vars: &[(&str, &str)]) -> App {
+    let (config, dir) = config_with(vars);
     let state = kiln::backends::local_state(&config).await.unwrap();
     App {
         router: kiln::api::router(state.clone()),

@@ -2,8 +2,6 @@
 //! on loopback): it says where to sign in, acts for each token's subject, refuses every token
 //! that is not good, and keeps up with the provider's keys.
 
-use std::collections::HashMap;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -11,7 +9,7 @@ use kiln_integration_tests::fake_oidc::FakeOidc;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::common::{app_with, App};
+use crate::common::{app_with, config_with, App};
 
 const CLIENT: &str = "kiln-web-test";
 
@@ -278,13 +276,7 @@ async fn keys_are_read_once_and_again_when_the_provider_rotates_them() {
 }
 
 async fn start_error(vars: &[(&str, &str)]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let mut map: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    map.insert("KILN_DATA_DIR".into(), dir.path().display().to_string());
-    let config = kiln::config::Config::from_vars(&map).unwrap();
+    let (config, _dir) = config_with(vars);
     match kiln::backends::local_state(&config).await {
         Ok(_) => panic!("started with {vars:?}"),
         Err(e) => e.to_string(),
