@@ -7,8 +7,7 @@ use kiln::generator::{generate_code, generate_readme};
 use kiln::spec::{apply_message, AppSpec};
 use kiln_integration_tests::{python, python_tool, run_in, show, write_files};
 
-#[path = "postgres.rs"]
-mod postgres;
+use kiln_integration_tests::postgres;
 
 /// (project name, conversation) — with and without auth and database, one to four resources,
 /// every field type, relations, search, and the optional features.

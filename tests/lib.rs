@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 use kiln::generator::GeneratedFile;
 
 pub mod fake_oidc;
+pub mod postgres;
 pub mod understanding;
 
 /// The Python of the test environment that `scripts/test` sets up (`KILN_TEST_PYTHON`), with

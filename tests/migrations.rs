@@ -7,6 +7,7 @@
 
 use kiln::generator::{generate_version, SchemaVersion};
 use kiln::spec::{AppSpec, Renamed};
+use kiln_integration_tests::postgres;
 use serde_json::{json, Value};
 
 fn field(name: &str, kind: &str, required: bool, default: Value) -> Value {
@@ -189,9 +190,6 @@ fn versions() -> Vec<(AppSpec, Vec<Renamed>)> {
         ),
     ]
 }
-
-#[path = "postgres.rs"]
-mod postgres;
 
 #[test]
 fn every_row_survives_six_versions_of_changing_tables_on_sqlite() {

@@ -9,8 +9,7 @@ use kiln::runner::{
 };
 use uuid::Uuid;
 
-#[path = "postgres.rs"]
-mod postgres;
+use kiln_integration_tests::postgres;
 
 fn runners(
     dir: &std::path::Path,

@@ -471,6 +471,7 @@ async fn a_large_export_is_a_redirect_to_a_presigned_link() {
                     size: bytes.len() as u64,
                 }],
                 spec: None,
+                renames: Vec::new(),
                 created_at: kiln::model::now(),
             })
             .await
