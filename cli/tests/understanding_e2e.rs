@@ -19,7 +19,9 @@ const SAMPLE: &[&str] = &[
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sample_of_the_benchmark_is_built_tested_and_deployed() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
+    // Conversations that ask for PostgreSQL deploy onto a real one, as KILN_POSTGRES_URL says.
+    let postgres = kiln_integration_tests::postgres::Cluster::start();
+    let server = Server::start(dir.path(), &[("KILN_POSTGRES_URL", &postgres.server_url())]);
     let client = reqwest::Client::new();
     let all = cases();
     let mut failures = Vec::new();
