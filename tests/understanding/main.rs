@@ -65,8 +65,18 @@ fn end_to_end(cases: &[kiln_integration_tests::understanding::Case]) {
         format!("{target}/debug/kiln")
     });
     let data = std::env::temp_dir().join(format!("kiln-understanding-{}", std::process::id()));
+    // Conversations that ask for PostgreSQL deploy onto one: the caller's KILN_POSTGRES_URL,
+    // or a throwaway cluster kept for the run.
+    let cluster = std::env::var_os("KILN_POSTGRES_URL")
+        .is_none()
+        .then(kiln_integration_tests::postgres::Cluster::start);
     let mut child = std::process::Command::new(&bin)
         .arg("serve")
+        .envs(
+            cluster
+                .as_ref()
+                .map(|c| ("KILN_POSTGRES_URL", c.server_url())),
+        )
         .env("KILN_BIND", "127.0.0.1:0")
         .env("KILN_DATA_DIR", &data)
         .env("KILN_PIPELINE_TIME_SCALE", "0.25")
