@@ -511,3 +511,6 @@ fn run_driver(dir: &std::path::Path, db: &str, plan: &Value) -> Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+#[path = "migrations_retype.rs"]
+mod retype;

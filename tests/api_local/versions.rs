@@ -339,3 +339,56 @@ async fn a_required_field_stored_rows_lack_is_asked_about_before_the_build() {
         "{revision}"
     );
 }
+
+/// A type the stored values may not read as ("title becomes a number") is asked about before
+/// the build: a default for the values that do not, or leaving them empty; the migration then
+/// reads each value and keeps what converts.
+#[tokio::test]
+async fn a_type_stored_values_may_not_convert_to_is_asked_about_before_the_build() {
+    let (app, id) = tasks_in_a_database().await;
+    // Every date reads as text: nothing to ask.
+    app.say(&id, "the due date should be text").await;
+    let (_, project) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
+    assert!(project["pending_question"].is_null(), "{project}");
+
+    app.say(&id, "the title should be an integer").await;
+    let (_, project) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
+    let title = project["spec"]["resources"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "title")
+        .cloned()
+        .unwrap_or_else(|| panic!("{project}"));
+    assert_eq!(title["type"]["kind"], "integer", "{title}");
+    let question = &project["pending_question"];
+    let asked = question["text"].as_str().unwrap_or_default();
+    assert!(
+        asked.contains("tasks stored so far") && asked.contains("whole number"),
+        "{project}"
+    );
+    let labels: Vec<&str> = question["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["a default of 0", "title left empty"], "{question}");
+
+    app.say(&id, "the first").await;
+    let (_, built) = app.say(&id, "build it").await;
+    assert_eq!(built["run"]["status"], "succeeded", "{built}");
+    let (_, revision) = text(
+        &app,
+        &format!("/api/v2/projects/{id}/versions/2/files/migrations/versions/v0002.py"),
+    )
+    .await;
+    assert!(
+        revision.contains("tasks.title changes type from String(200) to Integer: each stored value that reads as one is kept, any other given its default, 0"),
+        "{revision}"
+    );
+}

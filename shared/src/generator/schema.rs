@@ -73,18 +73,38 @@ impl ColumnType {
             ColumnType::Timestamp => "TIMESTAMP WITH TIME ZONE".into(),
         }
     }
+}
 
-    /// Whether every value of `self` reads as a value of `to` without loss.
-    pub(super) fn widens_to(self, to: ColumnType) -> bool {
-        use ColumnType::*;
+/// What a column's values must be beyond their type (the app's schemas check it on every
+/// read): a value that breaks it cannot be kept when a column changes.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Rule {
+    /// Any value of the type.
+    Any,
+    /// An e-mail address.
+    Email,
+    /// An http(s) URL.
+    Url,
+    /// One of these.
+    Choices(Vec<String>),
+}
+
+impl Rule {
+    fn of(ty: &FieldType) -> Self {
+        match ty {
+            FieldType::Email => Rule::Email,
+            FieldType::Url => Rule::Url,
+            FieldType::Enum { values } => Rule::Choices(values.clone()),
+            _ => Rule::Any,
+        }
+    }
+
+    /// Whether every value that keeps `self` keeps `to`.
+    fn fits(&self, to: &Rule) -> bool {
         match (self, to) {
-            (a, b) if a == b => true,
-            (String(a), String(b)) => a <= b,
-            (String(_), Text) => true,
-            (Integer, Float) => true,
-            (Date, DateTime | Timestamp) => true,
-            (DateTime, Timestamp) => true,
-            _ => false,
+            (_, Rule::Any) => true,
+            (Rule::Choices(a), Rule::Choices(b)) => a.iter().all(|v| b.contains(v)),
+            (a, b) => a == b,
         }
     }
 }
@@ -110,6 +130,8 @@ pub(super) struct Column {
     pub(super) default: Option<Value>,
     /// What the type's zero value is for an enum: its first choice.
     pub(super) first_choice: Option<String>,
+    /// What its values must be beyond their type.
+    pub(super) rule: Rule,
     /// The table a foreign key points at.
     pub(super) references: Option<String>,
     /// An index of its own (foreign keys and searchable fields).
@@ -119,6 +141,20 @@ pub(super) struct Column {
 }
 
 impl Column {
+    /// Whether the values of `self` need reading one by one to become values of `to`: a
+    /// type that the database's own conversion could spoil (SQLite's CAST reads
+    /// "2024-05-01" as 2024), or a rule (a choice, an address) some may break.
+    pub(super) fn needs_reading_as(&self, to: &Column) -> bool {
+        use ColumnType::{Float, Integer, String, Text};
+        let plain = match (self.ty, to.ty) {
+            (a, b) if a == b => true,
+            (String(a), String(b)) => a <= b,
+            (String(_), Text) | (Integer, Float) => true,
+            _ => false,
+        };
+        !plain || !self.rule.fits(&to.rule)
+    }
+
     /// What existing rows get when this column becomes one they must have.
     pub(super) fn fill(&self) -> Fill {
         match (&self.default, self.kept_by_kiln) {
@@ -176,6 +212,7 @@ pub(super) fn schema_of(spec: &AppSpec) -> Option<Vec<Table>> {
                     FieldType::Enum { values } => values.first().cloned(),
                     _ => None,
                 },
+                rule: Rule::of(&field.ty),
                 references: None,
                 indexed: searched(&r.name, &field.name),
                 kept_by_kiln: false,
@@ -242,6 +279,7 @@ fn plain(name: &str, ty: ColumnType, nullable: bool, unique: bool, indexed: bool
         unique,
         default: None,
         first_choice: None,
+        rule: Rule::Any,
         references: None,
         indexed,
         kept_by_kiln: false,

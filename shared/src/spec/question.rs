@@ -65,10 +65,14 @@ pub enum Patch {
     },
 }
 
-/// The question a spec change raises for the rows the last built version stored: a field
-/// `next` requires on a resource `built` already kept in its database, with no default, is one
-/// those rows do not have. It asks for a default (the type's plain value, which every stored
-/// row then gets), or to leave the field optional.
+/// The question a spec change raises for the rows the last built version stored, about a
+/// resource `built` already kept in its database:
+/// - a field `next` requires, with no default, that those rows do not have;
+/// - a field whose new type some stored values may not read as ("title becomes a whole
+///   number"), with no default.
+///
+/// It asks for a default (the type's plain value, which those rows then get), or to leave
+/// the field empty there.
 pub fn stored_rows_question(built: &AppSpec, next: &AppSpec) -> Option<Question> {
     use super::DatabaseFeature::None as NoDatabase;
     if built.features.database == NoDatabase || next.features.database == NoDatabase {
@@ -76,55 +80,132 @@ pub fn stored_rows_question(built: &AppSpec, next: &AppSpec) -> Option<Question>
     }
     next.resources.iter().find_map(|r| {
         let before = built.resources.iter().find(|b| b.name == r.name)?;
-        let field = r.fields.iter().find(|f| {
-            f.required && f.default.is_none() && !before.fields.iter().any(|b| b.name == f.name)
-        })?;
-        let (value, says) = match &field.ty {
-            FieldType::Enum { values } => (
-                serde_json::Value::String(values[0].clone()),
-                format!("\"{}\"", values[0]),
-            ),
-            FieldType::Integer | FieldType::Number => (serde_json::json!(0), "0".to_owned()),
-            FieldType::Boolean => (serde_json::Value::Bool(false), "false".to_owned()),
-            FieldType::Date => (serde_json::json!("1970-01-01"), "1970-01-01".to_owned()),
-            FieldType::Datetime => (
-                serde_json::json!("1970-01-01T00:00:00Z"),
-                "1970-01-01T00:00:00Z".to_owned(),
-            ),
-            _ => (serde_json::json!(""), "an empty text".to_owned()),
-        };
         let label = r.plural.replace('_', " ");
-        let name = field.name.replace('_', " ");
-        Some(Question {
-            text: format!(
-                "The {label} stored so far have no {name}. Should they get {says} (its default from \
-                 now on), or may {name} stay empty?"
-            ),
-            options: vec![
-                QuestionOption {
-                    label: format!("a default of {says}"),
-                    patch: Patch::Field {
-                        resource: r.name.clone(),
-                        field: Field {
-                            default: Some(value),
-                            ..field.clone()
-                        },
-                    },
-                },
-                QuestionOption {
-                    label: format!("{name} optional"),
-                    patch: Patch::Field {
-                        resource: r.name.clone(),
-                        field: Field {
-                            required: false,
-                            ..field.clone()
-                        },
-                    },
-                },
-            ],
-            about: None,
+        let missing = r.fields.iter().find(|f| {
+            f.required && f.default.is_none() && !before.fields.iter().any(|b| b.name == f.name)
+        });
+        if let Some(field) = missing {
+            let name = field.name.replace('_', " ");
+            let (value, says) = plain_value(&field.ty);
+            return Some(ask(
+                r,
+                field,
+                (value, &says),
+                format!(
+                    "The {label} stored so far have no {name}. Should they get {says} (its \
+                     default from now on), or may {name} stay empty?"
+                ),
+                format!("{name} optional"),
+            ));
+        }
+        r.fields.iter().find_map(|field| {
+            let was = before.fields.iter().find(|b| b.name == field.name)?;
+            if field.default.is_some() || every_value_converts(&was.ty, &field.ty) {
+                return None;
+            }
+            let name = field.name.replace('_', " ");
+            let (value, says) = plain_value(&field.ty);
+            Some(ask(
+                r,
+                field,
+                (value, &says),
+                format!(
+                    "The {label} stored so far have a {name} that is {}; those that do not read \
+                     as {} cannot be kept as they are. Should they get {says} (its default from \
+                     now on), or be left empty?",
+                    type_words(&was.ty),
+                    type_words(&field.ty)
+                ),
+                format!("{name} left empty"),
+            ))
         })
     })
+}
+
+/// Whether every value of type `from` reads as a value of type `to`.
+pub fn every_value_converts(from: &FieldType, to: &FieldType) -> bool {
+    use FieldType::*;
+    match (from, to) {
+        (a, b) if a == b => true,
+        (Enum { values: a }, Enum { values: b }) => a.iter().all(|v| b.contains(v)),
+        (_, Text) => true,
+        (Integer | Number | Boolean | Date | Datetime | Enum { .. }, String) => true,
+        (Integer, Number) | (Date, Datetime) => true,
+        _ => false,
+    }
+}
+
+/// A type in words: "a whole number", "one of low, medium or high".
+fn type_words(ty: &FieldType) -> std::string::String {
+    match ty {
+        FieldType::String | FieldType::Text => "text".into(),
+        FieldType::Integer => "a whole number".into(),
+        FieldType::Number => "a number".into(),
+        FieldType::Boolean => "true or false".into(),
+        FieldType::Date => "a date".into(),
+        FieldType::Datetime => "a date and time".into(),
+        FieldType::Email => "an e-mail address".into(),
+        FieldType::Url => "a URL".into(),
+        FieldType::Enum { values } => match values.split_last() {
+            Some((last, [])) => format!("\"{last}\""),
+            Some((last, rest)) => format!("one of {} or {last}", rest.join(", ")),
+            None => "a choice".into(),
+        },
+    }
+}
+
+/// The plain value of a type, and how it reads.
+fn plain_value(ty: &FieldType) -> (serde_json::Value, std::string::String) {
+    match ty {
+        FieldType::Enum { values } => (
+            serde_json::Value::String(values[0].clone()),
+            format!("\"{}\"", values[0]),
+        ),
+        FieldType::Integer | FieldType::Number => (serde_json::json!(0), "0".to_owned()),
+        FieldType::Boolean => (serde_json::Value::Bool(false), "false".to_owned()),
+        FieldType::Date => (serde_json::json!("1970-01-01"), "1970-01-01".to_owned()),
+        FieldType::Datetime => (
+            serde_json::json!("1970-01-01T00:00:00Z"),
+            "1970-01-01T00:00:00Z".to_owned(),
+        ),
+        _ => (serde_json::json!(""), "an empty text".to_owned()),
+    }
+}
+
+/// The question with its two answers: `field` with a default of `value`, or optional.
+fn ask(
+    r: &Resource,
+    field: &Field,
+    (value, says): (serde_json::Value, &str),
+    text: std::string::String,
+    optional: std::string::String,
+) -> Question {
+    Question {
+        text,
+        options: vec![
+            QuestionOption {
+                label: format!("a default of {says}"),
+                patch: Patch::Field {
+                    resource: r.name.clone(),
+                    field: Field {
+                        default: Some(value),
+                        ..field.clone()
+                    },
+                },
+            },
+            QuestionOption {
+                label: optional,
+                patch: Patch::Field {
+                    resource: r.name.clone(),
+                    field: Field {
+                        required: false,
+                        ..field.clone()
+                    },
+                },
+            },
+        ],
+        about: None,
+    }
 }
 
 /// Words that pick the first or the second option.

@@ -3,10 +3,14 @@
 
 use std::fmt::Write as _;
 
-use super::revision::{fill_words, sql_value};
+use super::revision::{fill_words, python_fill, sql_value};
 use super::{column_def, drop_unique, index_name, unique_name, Rename, Step};
 use crate::generator::literal::python_literal;
-use crate::generator::schema::{Column, Table};
+use crate::generator::schema::{Column, ColumnType, Rule, Table};
+
+/// The patterns the app's schemas check e-mail addresses and URLs with.
+const EMAIL_PATTERN: &str = r"^[^@\s]+@[^@\s]+\.[^@\s]+$";
+const URL_PATTERN: &str = r"^https?://[^\s/?#]+[^\s]*$";
 
 /// The changes to one table that both versions have, in one batch (SQLite rebuilds the table
 /// for what its ALTER TABLE cannot do).
@@ -81,14 +85,12 @@ pub(super) fn alter_table(
                 python_literal(&o.name)
             );
         }
-        if o.ty != c.ty {
-            let how = if o.ty.widens_to(c.ty) {
-                "every value kept"
-            } else {
-                "values converted where they can be"
-            };
+        let retype = o.needs_reading_as(c);
+        if retype {
+            retype_column((old, o), (new, c), &mut says, &mut batch, &mut after);
+        } else if o.ty != c.ty {
             says.push(format!(
-                "{}.{} changes type from {} to {} ({how})",
+                "{}.{} changes type from {} to {} (every value kept)",
                 new.name,
                 c.name,
                 o.ty.model(),
@@ -101,6 +103,10 @@ pub(super) fn alter_table(
                 c.ty.migration(),
                 python_literal(&format!("\"{}\"::{}", c.name, c.ty.postgres()))
             );
+        }
+        if retype {
+            // Its type, nullability, constraint and index were all made anew.
+            continue;
         }
         if o.nullable && !c.nullable {
             says.push(format!(
@@ -237,4 +243,97 @@ pub(super) fn alter_table(
         says: says.join("; "),
         code,
     })
+}
+
+/// A column whose values are read one by one into its new type (`_retype` in the revision):
+/// its constraint and index go first and come back after.
+fn retype_column(
+    (old, o): (&Table, &Column),
+    (new, c): (&Table, &Column),
+    says: &mut Vec<String>,
+    batch: &mut String,
+    after: &mut String,
+) {
+    let rest = if c.nullable {
+        "left empty".to_owned()
+    } else {
+        format!("given {}", fill_words(c))
+    };
+    says.push(if o.ty == c.ty {
+        format!(
+            "{}.{} takes fewer values: each stored one it still takes is kept, any other {rest}",
+            new.name, c.name
+        )
+    } else {
+        format!(
+            "{}.{} changes type from {} to {}: each stored value that reads as one is kept, \
+             any other {rest}",
+            new.name,
+            c.name,
+            o.ty.model(),
+            c.ty.model()
+        )
+    });
+    if o.indexed {
+        let _ = writeln!(
+            batch,
+            "        batch.drop_index({})",
+            python_literal(&index_name(&old.name, &o.name))
+        );
+    }
+    if o.unique && old.name == new.name {
+        batch.push_str(&drop_unique(&old.name, &o.name));
+    }
+    let kind = match c.ty {
+        ColumnType::String(_) | ColumnType::Text => "text",
+        ColumnType::Integer => "integer",
+        ColumnType::Float => "float",
+        ColumnType::Boolean => "boolean",
+        ColumnType::Date => "date",
+        ColumnType::DateTime => "datetime",
+        ColumnType::Timestamp => "timestamp",
+    };
+    let mut rules: Vec<String> = Vec::new();
+    if let ColumnType::String(n) = c.ty {
+        rules.push(format!("\"length\": {n}"));
+    }
+    match &c.rule {
+        Rule::Any => {}
+        Rule::Email => rules.push(format!("\"pattern\": {}", python_literal(EMAIL_PATTERN))),
+        Rule::Url => rules.push(format!("\"pattern\": {}", python_literal(URL_PATTERN))),
+        Rule::Choices(values) => rules.push(format!(
+            "\"choices\": ({},)",
+            values
+                .iter()
+                .map(|v| python_literal(v))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+    let table = python_literal(&new.name);
+    let name = python_literal(&c.name);
+    let _ = writeln!(
+        after,
+        "    _retype(\n        {table},\n        {name},\n        ({}, {}),\n        {},\n        fill={},\n        nullable={},\n        rules={{{}}},\n    )",
+        o.ty.migration(),
+        c.ty.migration(),
+        python_literal(kind),
+        python_fill(c),
+        if c.nullable { "True" } else { "False" },
+        rules.join(", ")
+    );
+    if c.unique {
+        let _ = writeln!(
+            after,
+            "    with op.batch_alter_table({table}, naming_convention=NAMING) as batch:\n        batch.create_unique_constraint({}, [{name}])",
+            python_literal(&unique_name(&new.name, &c.name))
+        );
+    }
+    if c.indexed {
+        let _ = writeln!(
+            after,
+            "    op.create_index({}, {table}, [{name}])",
+            python_literal(&index_name(&new.name, &c.name))
+        );
+    }
 }

@@ -41,6 +41,45 @@ pub(super) fn sql_value(c: &Column, fill: &Fill) -> String {
     }
 }
 
+/// What a row's value becomes when it cannot be kept, as Python: `None` for a column that may
+/// be empty, else the column's default or its type's zero.
+pub(super) fn python_fill(c: &Column) -> String {
+    if c.nullable {
+        return "None".to_owned();
+    }
+    let iso = |v: &str| match c.ty {
+        ColumnType::Date => format!("datetime.date.fromisoformat({})", python_literal(v)),
+        ColumnType::DateTime | ColumnType::Timestamp => {
+            format!("datetime.datetime.fromisoformat({})", python_literal(v))
+        }
+        _ => python_literal(v),
+    };
+    match c.fill() {
+        Fill::Now => "datetime.datetime.now(datetime.UTC)".to_owned(),
+        Fill::Value(Value::Bool(b)) => (if b { "True" } else { "False" }).to_owned(),
+        Fill::Value(Value::Number(n)) if c.ty == ColumnType::Float => {
+            format!("{:?}", n.as_f64().unwrap_or(0.0))
+        }
+        Fill::Value(Value::Number(n)) => n.to_string(),
+        Fill::Value(Value::String(s)) => iso(&s),
+        Fill::Value(_) | Fill::Zero => match (c.ty, &c.first_choice) {
+            (_, Some(choice)) => python_literal(choice),
+            (ColumnType::String(_) | ColumnType::Text, _) => "\"\"".to_owned(),
+            (ColumnType::Integer, _) => "0".to_owned(),
+            (ColumnType::Float, _) => "0.0".to_owned(),
+            (ColumnType::Boolean, _) => "False".to_owned(),
+            (ColumnType::Date, _) => "datetime.date(1970, 1, 1)".to_owned(),
+            (ColumnType::DateTime, _) => "datetime.datetime(1970, 1, 1)".to_owned(),
+            (ColumnType::Timestamp, _) => {
+                "datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)".to_owned()
+            }
+        },
+    }
+}
+
+/// The helper revisions that retype a column carry (`_retype`, `_read`).
+const RETYPE: &str = include_str!("../../../templates/migrations/retype.py");
+
 pub(super) fn revision_file(
     number: u32,
     revision: &str,
@@ -75,7 +114,9 @@ pub(super) fn revision_file(
     let (up_body, down_body) = (body(up), body(down));
     // SQLite keeps no name for a unique constraint a table was made with by hand (or by an
     // app before it had migrations); read back, it is named as Kiln names its own.
-    let naming = if up_body.contains("naming_convention=NAMING")
+    let retypes = up_body.contains("_retype(") || down_body.contains("_retype(");
+    let naming = if retypes
+        || up_body.contains("naming_convention=NAMING")
         || down_body.contains("naming_convention=NAMING")
     {
         "\n# How a unique constraint without a name is called when a table is read back.\nNAMING = {\"uq\": \"uq_%(table_name)s_%(column_0_name)s\"}\n"
@@ -83,7 +124,9 @@ pub(super) fn revision_file(
         ""
     };
     // Only what the revision uses: ruff's default rules refuse an unused import.
-    let imports = if up_body.contains("sa.") || down_body.contains("sa.") {
+    let imports = if retypes {
+        "import datetime\nimport math\nimport re\nfrom typing import Any\n\nimport sqlalchemy as sa\nfrom alembic import op\n"
+    } else if up_body.contains("sa.") || down_body.contains("sa.") {
         "import sqlalchemy as sa\nfrom alembic import op\n"
     } else {
         "from alembic import op\n"
@@ -97,7 +140,7 @@ pub(super) fn revision_file(
         tables,
         up_body,
         down_body,
-    )
+    ) + if retypes { RETYPE } else { "" }
 }
 
 /// Text safe in a Python comment or docstring: one line, no quotes that end a docstring.
