@@ -257,9 +257,14 @@ async fn every_endpoint_hides_another_owners_project() {
             .replace("{id}", &id)
             .replace("{run_id}", &run)
             .replace("{number}", "1")
+            .replace("{environment}", "dev")
             .replace("{path}", "app/main.py");
         for method in item.as_object().unwrap().keys() {
-            let body = (method == "post").then(|| json!({"content": "let me in"}));
+            let body = match method.as_str() {
+                "post" => Some(json!({"content": "let me in"})),
+                "put" => Some(json!({"tables": {}})),
+                _ => None,
+            };
             let (status, err) = app
                 .send(as_user(
                     "bob-token-4567",

@@ -8,6 +8,7 @@
 mod common;
 
 mod aws;
+mod data;
 mod deployments;
 mod dockerfile;
 mod pipeline;

@@ -2,6 +2,7 @@
 
 mod auth;
 mod conversation;
+mod data;
 mod error;
 mod follow;
 mod oidc;
@@ -159,6 +160,12 @@ fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::
         .routes(routes!(versions::get_file))
         .routes(routes!(versions::diff_version))
         .routes(routes!(versions::export))
+        .routes(routes!(data::export_data))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(data::import_data))
+                .layer(DefaultBodyLimit::max(data::IMPORT_BODY_LIMIT)),
+        )
         .split_for_parts();
     // Only the routes behind authentication answer 401 and share the common errors.
     document_common_errors(&mut doc);

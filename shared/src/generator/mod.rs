@@ -143,6 +143,10 @@ pub fn generate_version(versions: &[SchemaVersion]) -> Result<Vec<GeneratedFile>
     ] {
         add(name, render(name, &view)?);
     }
+    if view.database {
+        add("app/data.py", render("app/data.py", &view)?);
+        add("tests/test_data.py", render("tests/test_data.py", &view)?);
+    }
     if view.auth {
         add("app/auth.py", render("app/auth.py", &view)?);
         add("tests/test_auth.py", render("tests/test_auth.py", &view)?);

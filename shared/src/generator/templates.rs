@@ -32,6 +32,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("app/db.py", include_str!("../../templates/app/db.py.j2")),
     (
+        "app/data.py",
+        include_str!("../../templates/app/data.py.j2"),
+    ),
+    (
         "app/models.py",
         include_str!("../../templates/app/models.py.j2"),
     ),
@@ -62,6 +66,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "tests/test_auth.py",
         include_str!("../../templates/tests/test_auth.py.j2"),
+    ),
+    (
+        "tests/test_data.py",
+        include_str!("../../templates/tests/test_data.py.j2"),
     ),
     (
         "tests/test_health.py",

@@ -20,7 +20,7 @@ pub(super) struct AppView {
     version: String,
     package: String,
     pub(super) auth: bool,
-    database: bool,
+    pub(super) database: bool,
     database_label: &'static str,
     default_database_url: String,
     default_database_url_plain: &'static str,

@@ -6,6 +6,7 @@
 mod bucket;
 #[cfg(feature = "aws")]
 mod codebuild;
+pub mod data;
 #[cfg(feature = "aws")]
 mod ecs;
 pub mod junit;
@@ -62,6 +63,13 @@ pub enum RunnerError {
     /// The service that runs jobs is busy or unreachable now (throttling, a timeout).
     #[error("{0}")]
     Unavailable(Cause),
+    /// Nothing runs where the request needs something running (an environment with no
+    /// deployment, an app that cannot do what was asked).
+    #[error("{0}")]
+    NotRunning(String),
+    /// The app refused what it was given, and changed nothing; the message lists why.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl RunnerError {
@@ -73,6 +81,8 @@ impl RunnerError {
             | RunnerError::Process(_)
             | RunnerError::UnknownJob(_)
             | RunnerError::Missing(_) => ErrorKind::Permanent,
+            RunnerError::NotRunning(_) => ErrorKind::NotFound,
+            RunnerError::Refused(_) => ErrorKind::Invalid,
         }
     }
 }
@@ -195,6 +205,24 @@ pub trait Deployer: Send + Sync {
 
     /// The last lines of a rollout's log.
     async fn logs(&self, rollout: &Rollout) -> String;
+
+    /// The data of the app running in the environment: every table's rows, as JSON
+    /// (`runner::data`).
+    async fn export_data(
+        &self,
+        project_id: Uuid,
+        environment: Environment,
+    ) -> Result<serde_json::Value, RunnerError>;
+
+    /// Replaces the data of the app running in the environment with `data` (as an export
+    /// gives it), in one transaction; answers how many rows each table now holds. Refused
+    /// data changes nothing.
+    async fn import_data(
+        &self,
+        project_id: Uuid,
+        environment: Environment,
+        data: serde_json::Value,
+    ) -> Result<serde_json::Value, RunnerError>;
 
     /// Stops what runs for the project: one environment, or all of them.
     async fn stop(

@@ -363,6 +363,23 @@ impl Deployer for EcsDeployer {
         )
     }
 
+    async fn export_data(
+        &self,
+        _project_id: Uuid,
+        _environment: Environment,
+    ) -> Result<Value, RunnerError> {
+        Err(RunnerError::Missing("PENDING-AWS-DATA".into()))
+    }
+
+    async fn import_data(
+        &self,
+        _project_id: Uuid,
+        _environment: Environment,
+        _data: Value,
+    ) -> Result<Value, RunnerError> {
+        Err(RunnerError::Missing("PENDING-AWS-DATA".into()))
+    }
+
     async fn stop(
         &self,
         project_id: Uuid,

@@ -16,6 +16,7 @@ use super::files::write_files;
 use super::process::{read_tail, spawn, stop_group, LISTENER_FD};
 use super::python_env::PythonEnv;
 use crate::model::Environment;
+use crate::runner::data::DATA_TOKEN_VARIABLE;
 use crate::runner::{Deployer, File, Rollout, RolloutStatus, RunnerError};
 
 pub(super) struct Instance {
@@ -83,9 +84,13 @@ async fn healthy(port: u16) -> bool {
         .unwrap_or(false)
 }
 
-/// The JWT secret of a project's environment: made once, kept beside its data, never logged.
-async fn secret(root: &Path) -> Result<String, RunnerError> {
-    let path = root.join("jwt_secret");
+/// A secret of a project's environment (`jwt_secret`, `data_token`): made once, kept beside
+/// its data, never logged.
+async fn secret(root: &Path, name: &str) -> Result<String, RunnerError> {
+    tokio::fs::create_dir_all(root)
+        .await
+        .map_err(|e| RunnerError::Process(e.to_string()))?;
+    let path = root.join(name);
     if let Ok(s) = tokio::fs::read_to_string(&path).await {
         if s.trim().len() >= 32 {
             return Ok(s.trim().to_owned());
@@ -101,6 +106,38 @@ async fn secret(root: &Path) -> Result<String, RunnerError> {
         let _ = tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).await;
     }
     Ok(value)
+}
+
+impl LocalDeployer {
+    /// Where the environment's app answers on loopback, and its data token.
+    async fn data_endpoint(
+        &self,
+        project_id: Uuid,
+        environment: Environment,
+    ) -> Result<(String, String), RunnerError> {
+        let port = self
+            .current
+            .lock()
+            .expect("deployments")
+            .get(&(project_id, environment))
+            .map(|i| i.port)
+            .ok_or_else(|| {
+                RunnerError::NotRunning(format!(
+                    "nothing runs in {} for this project: deploy it first",
+                    environment.as_str()
+                ))
+            })?;
+        let root = self
+            .env
+            .settings
+            .deploy_dir
+            .join(project_id.to_string())
+            .join(environment.as_str());
+        Ok((
+            format!("http://127.0.0.1:{port}"),
+            secret(&root, "data_token").await?,
+        ))
+    }
 }
 
 #[async_trait]
@@ -174,7 +211,8 @@ impl Deployer for LocalDeployer {
             &["-m", "uvicorn", "app.main:app", "--fd", &fd],
             &dir,
             &[
-                ("JWT_SECRET", secret(&root).await?),
+                ("JWT_SECRET", secret(&root, "jwt_secret").await?),
+                (DATA_TOKEN_VARIABLE, secret(&root, "data_token").await?),
                 ("DATABASE_URL", database),
                 ("BASE_PATH", String::new()),
                 ("PORT", port.to_string()),
@@ -275,6 +313,25 @@ impl Deployer for LocalDeployer {
             Some(d) => read_tail(&d.join("server.log"), 3000).await,
             None => String::new(),
         }
+    }
+
+    async fn export_data(
+        &self,
+        project_id: Uuid,
+        environment: Environment,
+    ) -> Result<serde_json::Value, RunnerError> {
+        let (url, token) = self.data_endpoint(project_id, environment).await?;
+        crate::runner::data::exchange(&url, &token, None).await
+    }
+
+    async fn import_data(
+        &self,
+        project_id: Uuid,
+        environment: Environment,
+        data: serde_json::Value,
+    ) -> Result<serde_json::Value, RunnerError> {
+        let (url, token) = self.data_endpoint(project_id, environment).await?;
+        crate::runner::data::exchange(&url, &token, Some(&data)).await
     }
 
     async fn stop(
