@@ -172,3 +172,69 @@ async fn an_app_without_a_database_says_it_has_no_data_to_move() {
         "{body}"
     );
 }
+
+/// A rollback over a database a later version migrated brings it back to the tables the
+/// earlier version reads (the later version's revisions undo their changes), so the earlier
+/// app answers with every row instead of failing on a column it does not know the type of.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollback_brings_the_database_back_to_what_the_earlier_version_reads() {
+    let session = Session::start(&[]);
+    let (client, api) = (&session.client, &session.api);
+    let id = project_after(
+        client,
+        api,
+        "Estimates",
+        &[
+            "API for tasks. Each task has a title and an estimate (text)",
+            "add database support",
+            "deploy it",
+        ],
+    )
+    .await;
+    let (dev, _) = deployment(&project(client, api, &id).await, "dev");
+    for (title, estimate) in [("a", "12"), ("b", "soon")] {
+        let (status, body) = call(
+            client,
+            Method::POST,
+            format!("{dev}/tasks"),
+            Some(json!({"title": title, "estimate": estimate})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let estimates = |page: &Value| -> Vec<Value> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["estimate"].clone())
+            .collect()
+    };
+    for message in [
+        "the estimate should be an integer",
+        "the first",
+        "deploy it",
+    ] {
+        crate::support::say(client, api, &id, message).await;
+    }
+    let (dev, version) = deployment(&project(client, api, &id).await, "dev");
+    assert_eq!(version, 2);
+    let (status, page) = call(client, Method::GET, format!("{dev}/tasks"), None).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(estimates(&page), [json!(12), json!(0)]);
+
+    crate::support::say(client, api, &id, "roll back to version 1").await;
+    let (dev, version) = deployment(&project(client, api, &id).await, "dev");
+    assert_eq!(version, 1);
+    let (status, page) = call(client, Method::GET, format!("{dev}/tasks"), None).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(estimates(&page), [json!("12"), json!("0")]);
+    let (status, body) = call(
+        client,
+        Method::POST,
+        format!("{dev}/tasks"),
+        Some(json!({"title": "c", "estimate": "a week"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}

@@ -27,7 +27,7 @@ pub(super) async fn build_image(ctx: &AgentContext, run: &RunInput) -> Result<Va
     let project = ctx.projects.load_project(run.project_id).await?;
     let number = project.current_version.ok_or(AgentError::NothingToBuild)?;
     let version = ctx.projects.get_version(project.id, number).await?;
-    let files = version_files(ctx, &version).await?;
+    let files = with_later_revisions(ctx, &project, &version).await?;
     let request = derived_id(run.run_id, Step::DevOpsBuildImage.name());
     let image = ctx
         .deployer
@@ -44,6 +44,40 @@ pub(super) async fn build_image(ctx: &AgentContext, run: &RunInput) -> Result<Va
         .await?;
     }
     Ok(json!({"image": image, "done": image.is_none()}))
+}
+
+/// The version's files, and, when a later version runs somewhere (this is a rollback), that
+/// version's migration revisions this one lacks, under `migrations/later/`: the app runs
+/// them backwards to bring the database back to its own tables.
+async fn with_later_revisions(
+    ctx: &AgentContext,
+    project: &crate::model::Project,
+    version: &crate::model::Version,
+) -> Result<Vec<crate::runner::File>, AgentError> {
+    let mut files = version_files(ctx, version).await?;
+    let newest = project
+        .deployments
+        .iter()
+        .map(|d| d.version)
+        .filter(|n| *n > version.number)
+        .max();
+    let Some(newest) = newest else {
+        return Ok(files);
+    };
+    let later = ctx.projects.get_version(project.id, newest).await?;
+    for entry in &later.manifest {
+        let Some(name) = entry.path.strip_prefix("migrations/versions/") else {
+            continue;
+        };
+        if version.manifest.iter().any(|e| e.path == entry.path) {
+            continue;
+        }
+        files.push((
+            format!("migrations/later/{name}"),
+            ctx.artifacts.get_blob(&entry.sha256).await?,
+        ));
+    }
+    Ok(files)
 }
 
 /// Polls the image build: `{"image", "done"}`.
@@ -85,7 +119,7 @@ pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, 
     };
     check_live_cap(ctx, &project, &environments).await?;
     let version = ctx.projects.get_version(project.id, number).await?;
-    let files = version_files(ctx, &version).await?;
+    let files = with_later_revisions(ctx, &project, &version).await?;
     let mut targets = Vec::new();
     for environment in environments {
         // The deployment, and the rollout it names, are the run's for that environment: a

@@ -168,6 +168,7 @@ pub async fn export_data(
         (status = 200, description = "Imported: the rows each table holds now", body = ImportSummary),
         (status = 404, description = "No such project or environment, nothing deployed there, or an app that keeps no data", body = ErrorBody),
         (status = 413, description = "Larger than an import may be (5 MiB)", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
         (status = 422, description = "The app refused the data and changed nothing", body = ErrorBody),
         (status = 502, description = "The app failed to answer", body = ErrorBody),
         (status = 503, description = "The app is not answering now", body = ErrorBody),
