@@ -315,3 +315,30 @@ async fn off_loopback_a_provider_is_enough() {
     let (status, _, _) = call(&app, None, "GET", "/api/v2/projects", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+/// Requests that arrive together with tokens signed by a key just rotated in are all accepted,
+/// and the keys are read once for them, not once per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rotation_met_by_many_requests_at_once_is_one_read() {
+    let provider = FakeOidc::start(CLIENT, 600);
+    let app = std::sync::Arc::new(oidc_app(&provider).await);
+    provider.rotate();
+    let tokens: Vec<String> = (0..24)
+        .map(|n| provider.mint(&format!("user-{n}"), json!({})))
+        .collect();
+    let calls: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                call(&app, Some(&token), "GET", "/api/v2/projects", None)
+                    .await
+                    .0
+            })
+        })
+        .collect();
+    for handle in calls {
+        assert_eq!(handle.await.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(provider.counts().jwks, 2, "{:?}", provider.counts());
+}

@@ -291,28 +291,26 @@ impl OidcVerifier {
     }
 
     /// The key a token names, reading the keys again when they are due or the id is new.
+    /// One request reads at a time; those that waited for it look again before reading, so
+    /// requests that meet a rotation together make one read, and all find the new key.
     async fn key(&self, kid: Option<&str>) -> Option<(Vec<u8>, Vec<u8>)> {
-        let (found, stale, may_read_unknown) = {
-            let keys = self.keys.read().await;
-            let now = Instant::now();
-            let recently =
-                |t: Option<Instant>, gap: Duration| t.is_some_and(|t| now.duration_since(t) < gap);
-            let stale = keys
-                .read_at
-                .is_none_or(|t| now.duration_since(t) >= keys.keep_for)
-                && !recently(keys.last_failed_read, UNKNOWN_KEY_REFETCH);
-            let may = !recently(keys.last_unknown_read, UNKNOWN_KEY_REFETCH)
-                && !recently(keys.last_failed_read, UNKNOWN_KEY_REFETCH);
-            (pick(&keys.by_id, kid), stale, may)
-        };
+        if let (Some(found), false) = self.look(kid).await {
+            return Some(found);
+        }
+        let _one = self.reading.lock().await;
+        let (found, stale) = self.look(kid).await;
         if found.is_some() && !stale {
             return found;
         }
-        if found.is_none() && !stale && !may_read_unknown {
-            return None;
-        }
-        if found.is_none() {
-            self.keys.write().await.last_unknown_read = Some(Instant::now());
+        if found.is_none() && !stale {
+            let mut keys = self.keys.write().await;
+            let now = Instant::now();
+            let recently =
+                |t: Option<Instant>| t.is_some_and(|t| now.duration_since(t) < UNKNOWN_KEY_REFETCH);
+            if recently(keys.last_unknown_read) || recently(keys.last_failed_read) {
+                return None;
+            }
+            keys.last_unknown_read = Some(now);
         }
         if let Err(e) = self.read_keys().await {
             // The keys held stay in use: the provider being away is no reason to refuse
@@ -322,9 +320,21 @@ impl OidcVerifier {
         pick(&self.keys.read().await.by_id, kid)
     }
 
-    /// Reads the provider's keys, one reader at a time.
+    /// The key a token names among those held, and whether they are due to be read again.
+    async fn look(&self, kid: Option<&str>) -> (Option<(Vec<u8>, Vec<u8>)>, bool) {
+        let keys = self.keys.read().await;
+        let now = Instant::now();
+        let stale = keys
+            .read_at
+            .is_none_or(|t| now.duration_since(t) >= keys.keep_for)
+            && !keys
+                .last_failed_read
+                .is_some_and(|t| now.duration_since(t) < UNKNOWN_KEY_REFETCH);
+        (pick(&keys.by_id, kid), stale)
+    }
+
+    /// Reads the provider's keys (at start, and under `reading`).
     async fn read_keys(&self) -> Result<(), OidcError> {
-        let _one = self.reading.lock().await;
         match get_json(&self.http, &self.jwks_uri).await {
             Ok((doc, keep_for)) => {
                 let by_id = rsa_keys(&doc);
