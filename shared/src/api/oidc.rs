@@ -327,9 +327,9 @@ impl OidcVerifier {
         let stale = keys
             .read_at
             .is_none_or(|t| now.duration_since(t) >= keys.keep_for)
-            && !keys
+            && keys
                 .last_failed_read
-                .is_some_and(|t| now.duration_since(t) < UNKNOWN_KEY_REFETCH);
+                .is_none_or(|t| now.duration_since(t) >= UNKNOWN_KEY_REFETCH);
         (pick(&keys.by_id, kid), stale)
     }
 
