@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -129,28 +129,7 @@ pub async fn export_data(
     let bytes =
         serde_json::to_vec(&data).map_err(|e| runner_error(RunnerError::Process(e.to_string())))?;
     let file_name = format!("{}-{}-data.json", project.id, environment.as_str());
-    if bytes.len() > state.limits.max_inline_export_bytes {
-        let key = format!("{}/{}", project.id, crate::model::new_id());
-        if let Some(link) = state
-            .agents
-            .artifacts
-            .export_link(&key, bytes.clone(), &file_name)
-            .await?
-        {
-            return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, link)]).into_response());
-        }
-    }
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file_name}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    super::versions::download(&state, project.id, bytes, &file_name, "application/json").await
 }
 
 /// Replace an environment's data with an export's: every table at once, or, when anything

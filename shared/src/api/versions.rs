@@ -286,12 +286,24 @@ pub async fn export(
     }
     let bytes = zip.finish().map_err(|e| zip_error(&e))?.into_inner();
     let file_name = format!("{folder}-v{number}.zip");
+    download(&state, project.id, bytes, &file_name, "application/zip").await
+}
+
+/// A file to download: inline, or, when larger than `max_inline_export_bytes` and the
+/// artifact store can link to it, a `303` to a link that serves it for a while.
+pub(super) async fn download(
+    state: &AppState,
+    project_id: Uuid,
+    bytes: Vec<u8>,
+    file_name: &str,
+    content_type: &'static str,
+) -> Result<Response, ApiError> {
     if bytes.len() > state.limits.max_inline_export_bytes {
-        let key = format!("{}/{}", project.id, crate::model::new_id());
+        let key = format!("{project_id}/{}", crate::model::new_id());
         if let Some(link) = state
             .agents
             .artifacts
-            .export_link(&key, bytes.clone(), &file_name)
+            .export_link(&key, bytes.clone(), file_name)
             .await?
         {
             return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, link)]).into_response());
@@ -300,7 +312,7 @@ pub async fn export(
     let disposition = format!("attachment; filename=\"{file_name}\"");
     Ok((
         [
-            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CONTENT_TYPE, content_type.to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         bytes,

@@ -109,6 +109,15 @@ async fn secret(root: &Path, name: &str) -> Result<String, RunnerError> {
 }
 
 impl LocalDeployer {
+    /// Where a project environment keeps its releases, data and secrets.
+    fn environment_dir(&self, project_id: Uuid, environment: Environment) -> PathBuf {
+        self.env
+            .settings
+            .deploy_dir
+            .join(project_id.to_string())
+            .join(environment.as_str())
+    }
+
     /// Where the environment's app answers on loopback, and its data token.
     async fn data_endpoint(
         &self,
@@ -127,12 +136,7 @@ impl LocalDeployer {
                     environment.as_str()
                 ))
             })?;
-        let root = self
-            .env
-            .settings
-            .deploy_dir
-            .join(project_id.to_string())
-            .join(environment.as_str());
+        let root = self.environment_dir(project_id, environment);
         Ok((
             format!("http://127.0.0.1:{port}"),
             secret(&root, "data_token").await?,
@@ -167,12 +171,7 @@ impl Deployer for LocalDeployer {
     ) -> Result<Rollout, RunnerError> {
         self.env.ensure().await?;
         let io = |e: std::io::Error| RunnerError::Process(e.to_string());
-        let root = self
-            .env
-            .settings
-            .deploy_dir
-            .join(project_id.to_string())
-            .join(environment.as_str());
+        let root = self.environment_dir(project_id, environment);
         let id = format!(
             "{project_id}-{}-v{version}-{}",
             environment.as_str(),
