@@ -2,7 +2,8 @@
 //! (`deploy/cloudformation.yaml`), read together with the installation's template and the
 //! deployer's code, for what moto does not enforce: cfn-lint finds nothing; the task runs on
 //! the CPU its image is built for; a rollout that cannot get healthy rolls back; every resource
-//! is tagged; the JWT secret is passed by reference where the tasks' role may read it; the role
+//! is tagged; the JWT secret and the database URL are passed by reference where the tasks'
+//! role may read them; the role
 //! CloudFormation makes the stacks with may do what their resource types' handlers call, on
 //! the names the template gives; and the project's README documents every parameter.
 
@@ -267,6 +268,7 @@ fn the_jwt_secret_is_passed_by_reference_where_the_tasks_may_read_it() {
         .unwrap()
         .iter()
         .map(|s| (text_of(&s["Name"]), reference(&s["ValueFrom"])))
+        .filter(|(name, _)| name != "DATABASE_URL")
         .collect();
     assert_eq!(by_reference, [("JWT_SECRET".to_owned(), Some("JwtSecret"))]);
     assert!(container["Environment"]
@@ -291,6 +293,42 @@ fn the_jwt_secret_is_passed_by_reference_where_the_tasks_may_read_it() {
     let container =
         &of_type(&t, "AWS::ECS::TaskDefinition")["Properties"]["ContainerDefinitions"][0];
     assert!(container["Secrets"].is_null());
+}
+
+/// An app with a database takes its `DATABASE_URL` from the secret the deployer names
+/// (`DatabaseUrlSecretArn`, required), by reference, never as a value in the task
+/// definition; an app without one is given no URL at all.
+#[test]
+fn the_database_url_is_passed_by_reference_and_never_as_a_value() {
+    for name in [WITH_AUTH, "notes_postgres"] {
+        let t = template(name);
+        let parameter = &t["Parameters"]["DatabaseUrlSecretArn"];
+        assert_eq!(parameter["Type"], "String", "{name}");
+        assert!(
+            parameter["Default"].is_null(),
+            "{name}: the URL is required"
+        );
+        let container =
+            &of_type(&t, "AWS::ECS::TaskDefinition")["Properties"]["ContainerDefinitions"][0];
+        let urls: Vec<Option<&str>> = container["Secrets"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter(|s| text_of(&s["Name"]) == "DATABASE_URL")
+            .map(|s| reference(&s["ValueFrom"]))
+            .collect();
+        assert_eq!(urls, [Some("DatabaseUrlSecretArn")], "{name}");
+        assert!(
+            container["Environment"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .all(|e| text_of(&e["Name"]) != "DATABASE_URL"),
+            "{name}"
+        );
+    }
+    let t = template_text(WITHOUT_AUTH);
+    assert!(!t.contains("DATABASE_URL") && !t.contains("DatabaseUrlSecretArn"));
 }
 
 /// What CloudFormation's handlers call for each resource type the template uses (create, read,

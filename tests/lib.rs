@@ -435,6 +435,18 @@ pub fn aws_settings(table: &str, state_machine_arn: &str) -> Vec<(&'static str, 
             "KILN_STACK_ROLE_ARN",
             "arn:aws:iam::123456789012:role/kiln-app-stacks",
         ),
+        (
+            "KILN_APPS_DATABASE_ARN",
+            "arn:aws:rds:us-east-1:123456789012:cluster:kiln-test-apps",
+        ),
+        (
+            "KILN_APPS_DATABASE_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-kiln-test-apps-AbCdEf",
+        ),
+        (
+            "KILN_APPS_DATABASE_HOST",
+            "kiln-test-apps.cluster-abc.us-east-1.rds.amazonaws.com",
+        ),
         ("KILN_S3_PATH_STYLE", "true"),
     ]
     .into_iter()

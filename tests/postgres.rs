@@ -142,6 +142,55 @@ impl Cluster {
         );
         format!("postgresql+psycopg://kiln@127.0.0.1:{}/{name}", self.port)
     }
+
+    /// Runs one SQL command with `psql` in `database` as the superuser; the output as it is,
+    /// failed or not.
+    pub fn psql(&self, database: &str, sql: &str) -> Output {
+        let target = format!("postgresql://kiln@127.0.0.1:{}/{database}", self.port);
+        self.psql_at(&target, sql)
+    }
+
+    /// Runs one SQL command with `psql` at the libpq URL `url`, without a password file or
+    /// environment: only what the URL says.
+    pub fn psql_at(&self, url: &str, sql: &str) -> Output {
+        Command::new(self.bin.join("psql"))
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                url,
+                "-c",
+                sql,
+            ])
+            .env_remove("PGPASSWORD")
+            .env("PGPASSFILE", "/nonexistent/pgpass")
+            .env("PGCONNECT_TIMEOUT", "10")
+            .output()
+            .unwrap_or_else(|e| panic!("psql: {e}"))
+    }
+
+    /// The port the server listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Makes the server ask `role` for its password (SCRAM) on loopback, where everyone else
+    /// is trusted.
+    pub fn require_password_for(&self, role: &str) {
+        let hba = self.dir.path().join("data/pg_hba.conf");
+        let rest = std::fs::read_to_string(&hba).unwrap();
+        std::fs::write(
+            &hba,
+            format!("host all {role} 127.0.0.1/32 scram-sha-256\n{rest}"),
+        )
+        .unwrap();
+        let out = self.psql("postgres", "SELECT pg_reload_conf()");
+        assert!(out.status.success(), "{out:?}");
+    }
 }
 
 impl Drop for Cluster {

@@ -160,7 +160,9 @@ pub async fn aws_state_with(
     config: &Config,
     sdk: &aws_config::SdkConfig,
 ) -> Result<AppState, StartError> {
-    use crate::runner::{CodeBuildTestRunner, EcsDeployer, EcsSettings, JobBucket};
+    use crate::runner::{
+        AppDatabases, CodeBuildTestRunner, DatabaseSettings, EcsDeployer, EcsSettings, JobBucket,
+    };
     use crate::store::{DynamoStore, S3ArtifactStore};
     use crate::workflow::StepFunctionsWorkflow;
 
@@ -188,6 +190,11 @@ pub async fn aws_state_with(
         subnets: a.subnets.clone(),
         security_groups: a.security_groups.clone(),
         log_retention_days: a.apps_log_retention_days,
+    };
+    let database = DatabaseSettings {
+        cluster_arn: need(&a.apps_database_arn, "KILN_APPS_DATABASE_ARN"),
+        admin_secret_arn: need(&a.apps_database_secret_arn, "KILN_APPS_DATABASE_SECRET_ARN"),
+        host: need(&a.apps_database_host, "KILN_APPS_DATABASE_HOST"),
     };
     if settings.subnets.is_empty() {
         missing.push("KILN_SUBNETS".into());
@@ -219,6 +226,11 @@ pub async fn aws_state_with(
             aws_sdk_cloudformation::Client::new(sdk),
             aws_sdk_elasticloadbalancingv2::Client::new(sdk),
             codebuild,
+            AppDatabases::new(
+                aws_sdk_rdsdata::Client::new(sdk),
+                aws_sdk_secretsmanager::Client::new(sdk),
+                database,
+            ),
             jobs,
             settings,
         )),

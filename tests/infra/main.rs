@@ -1,8 +1,10 @@
 //! The SAM template: cfn-lint (with the SAM transform) finds nothing, checkov fails no check
 //! and every skipped one says why, and the functions get every setting the code reads; the
 //! contracts between its parts that neither checks nor moto enforces (`sign_in.rs`: the web
-//! client, the user pool's domain, the API's routes and authorizer).
+//! client, the user pool's domain, the API's routes and authorizer; `database.rs`: the apps'
+//! PostgreSQL cluster, its network and who may reach it).
 
+mod database;
 mod sign_in;
 
 use std::collections::BTreeSet;

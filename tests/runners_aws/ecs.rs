@@ -25,6 +25,13 @@ async fn deployments_become_ecs_services_behind_path_rules_and_are_torn_down() {
         cloudformation.clone(),
         elb.clone(),
         codebuild.clone(),
+        // moto's Data API runs no SQL (every statement answers no rows): the databases
+        // themselves are tested in `database.rs`, on PostgreSQL.
+        AppDatabases::new(
+            aws_sdk_rdsdata::Client::new(&aws.sdk),
+            aws_sdk_secretsmanager::Client::new(&aws.sdk),
+            database_settings("kiln-test-apps.cluster-abc.us-east-1.rds.amazonaws.com"),
+        ),
         aws.jobs.clone(),
         EcsSettings {
             cluster: "kiln-apps".into(),
@@ -390,7 +397,7 @@ fn file_of(files: &[(String, Vec<u8>)], path: &str) -> String {
 }
 
 /// The `Parameters.member.N` of a CloudFormation request: value, or `(previous)`.
-fn parameters(body: &Value) -> BTreeMap<String, String> {
+pub(crate) fn parameters(body: &Value) -> BTreeMap<String, String> {
     members(body, "Parameters", "ParameterKey")
         .into_iter()
         .map(|(key, fields)| {

@@ -5,7 +5,8 @@
 use kiln::model::Environment;
 use kiln::runner::JobBucket;
 use kiln::runner::{
-    CodeBuildTestRunner, Deployer, EcsDeployer, EcsSettings, RolloutStatus, TestRunner, TestStatus,
+    AppDatabases, CodeBuildTestRunner, DatabaseSettings, Deployer, EcsDeployer, EcsSettings,
+    RolloutStatus, TestRunner, TestStatus,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,7 +18,9 @@ use uuid::Uuid;
 mod fake_codebuild;
 
 mod codebuild;
+mod database;
 mod ecs;
+mod fake_data_api;
 use fake_codebuild::{expand, run_test_build, Buildspec, SentRequests};
 
 struct Aws {
@@ -79,4 +82,37 @@ fn suite() -> Vec<(String, Vec<u8>)> {
     .into_iter()
     .map(|(path, text)| (path.to_owned(), text.as_bytes().to_vec()))
     .collect()
+}
+
+/// The apps' cluster as the installation names it, with its writer at `host`.
+fn database_settings(host: &str) -> DatabaseSettings {
+    DatabaseSettings {
+        cluster_arn: "arn:aws:rds:us-east-1:123456789012:cluster:kiln-test-apps".into(),
+        admin_secret_arn:
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-kiln-test-apps-AbCdEf"
+                .into(),
+        host: host.into(),
+    }
+}
+
+/// The deployer's settings for the fixture's network.
+fn ecs_settings(f: &Value) -> EcsSettings {
+    EcsSettings {
+        cluster: "kiln-apps".into(),
+        image_project: "kiln-images".into(),
+        listener_arn: f["listener_arn"].as_str().unwrap().to_owned(),
+        vpc_id: f["vpc_id"].as_str().unwrap().into(),
+        subnets: f["subnets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect(),
+        security_groups: vec![f["security_group"].as_str().unwrap().into()],
+        execution_role_arn: "arn:aws:iam::123456789012:role/kiln-tasks".into(),
+        public_url: "https://apps.example.com/".into(),
+        stack_prefix: "kiln-test".into(),
+        stack_role_arn: "arn:aws:iam::123456789012:role/kiln-app-stacks".into(),
+        log_retention_days: 14,
+    }
 }

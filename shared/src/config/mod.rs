@@ -114,6 +114,12 @@ pub struct AwsSettings {
     pub stack_prefix: Option<String>,
     /// `KILN_STACK_ROLE_ARN`: the role CloudFormation makes the apps' resources with.
     pub stack_role_arn: Option<String>,
+    /// `KILN_APPS_DATABASE_ARN`: the Aurora PostgreSQL cluster the apps' databases are on.
+    pub apps_database_arn: Option<String>,
+    /// `KILN_APPS_DATABASE_SECRET_ARN`: that cluster's master user secret (for the Data API).
+    pub apps_database_secret_arn: Option<String>,
+    /// `KILN_APPS_DATABASE_HOST`: that cluster's writer endpoint, which the apps connect to.
+    pub apps_database_host: Option<String>,
     /// `KILN_APPS_LOG_RETENTION_DAYS`: how long deployed apps' logs are kept (one of the
     /// periods CloudWatch Logs offers; 30 by default).
     pub apps_log_retention_days: u32,
@@ -204,6 +210,9 @@ pub const VARIABLES: &[&str] = &[
     "KILN_STACK_PREFIX",
     "KILN_STACK_ROLE_ARN",
     "KILN_APPS_LOG_RETENTION_DAYS",
+    "KILN_APPS_DATABASE_ARN",
+    "KILN_APPS_DATABASE_SECRET_ARN",
+    "KILN_APPS_DATABASE_HOST",
     "KILN_S3_PATH_STYLE",
     "KILN_POSTGRES_URL",
     "KILN_OIDC_ISSUER",
@@ -331,6 +340,9 @@ impl Config {
             apps_url: get("KILN_APPS_URL"),
             stack_prefix: get("KILN_STACK_PREFIX"),
             stack_role_arn: get("KILN_STACK_ROLE_ARN"),
+            apps_database_arn: get("KILN_APPS_DATABASE_ARN"),
+            apps_database_secret_arn: get("KILN_APPS_DATABASE_SECRET_ARN"),
+            apps_database_host: get("KILN_APPS_DATABASE_HOST"),
             apps_log_retention_days: {
                 let days: u32 = number(&get, "KILN_APPS_LOG_RETENTION_DAYS", 30, 1)?;
                 if !LOG_RETENTION_DAYS.contains(&days) {

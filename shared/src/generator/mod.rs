@@ -59,7 +59,8 @@ pub enum GenerateError {
 pub const REQUIREMENTS: &[&str] = &["fastapi==0.165.0", "uvicorn==0.54.0", "pydantic==2.14.3"];
 /// Added when a database is on.
 pub const DATABASE_REQUIREMENTS: &[&str] = &["SQLAlchemy==2.1.9", "alembic==1.20.1"];
-/// Added for PostgreSQL.
+/// Added when a database is on, whichever it defaults to: the PostgreSQL driver, since a
+/// deployed app may be given a PostgreSQL `DATABASE_URL` (on AWS it always is).
 pub const POSTGRES_REQUIREMENTS: &[&str] = &["psycopg[binary]==3.3.9"];
 /// Added when authentication is on.
 pub const AUTH_REQUIREMENTS: &[&str] = &["PyJWT==2.15.1"];

@@ -129,9 +129,9 @@ impl AppView {
 
         let mut requirements: Vec<&'static str> = REQUIREMENTS.to_vec();
         if database {
+            // Every app with a database may be given a PostgreSQL DATABASE_URL (on AWS it
+            // always is), whatever it defaults to.
             requirements.extend(DATABASE_REQUIREMENTS);
-        }
-        if f.database == DatabaseFeature::Postgres {
             requirements.extend(POSTGRES_REQUIREMENTS);
         }
         if f.auth == AuthFeature::Jwt {

@@ -17,7 +17,10 @@ pub use bucket::JobBucket;
 #[cfg(feature = "aws")]
 pub use codebuild::CodeBuildTestRunner;
 #[cfg(feature = "aws")]
-pub use ecs::{EcsDeployer, EcsSettings, TEMPLATE_BODY_LIMIT, TEMPLATE_PATH};
+pub use ecs::{
+    database_name, database_url, AppDatabases, DatabaseSettings, EcsDeployer, EcsSettings,
+    TEMPLATE_BODY_LIMIT, TEMPLATE_PATH,
+};
 pub use local::{LocalDeployer, LocalRunnerSettings, LocalTestRunner};
 
 /// A zip archive of a version's files, as CodeBuild takes its source.

@@ -2,8 +2,11 @@
 //! CloudFormation stack per project environment, made from the version's own
 //! `deploy/cloudformation.yaml` (an ECS Fargate service behind a path rule of the shared load
 //! balancer, its target group, log group, alarms and secrets). CloudFormation rolls a failed
-//! update back and deletes everything with the stack.
+//! update back and deletes everything with the stack. An app with a database gets its own
+//! database on the installation's Aurora PostgreSQL cluster (`database.rs`), made before its
+//! stack and dropped with the project.
 
+mod database;
 mod resources;
 mod stack;
 
@@ -14,6 +17,7 @@ use uuid::Uuid;
 use super::codebuild::{build_status, start_build};
 use super::{zip_files, Deployer, File, JobBucket, Rollout, RolloutStatus, RunnerError};
 use crate::model::Environment;
+pub use database::{database_name, database_url, AppDatabases, DatabaseSettings};
 use stack::{Judgement, StackRequest};
 pub use stack::{TEMPLATE_BODY_LIMIT, TEMPLATE_PATH};
 
@@ -54,6 +58,7 @@ pub struct EcsDeployer {
     cloudformation: aws_sdk_cloudformation::Client,
     elb: aws_sdk_elasticloadbalancingv2::Client,
     codebuild: aws_sdk_codebuild::Client,
+    databases: AppDatabases,
     bucket: JobBucket,
     settings: EcsSettings,
 }
@@ -88,19 +93,35 @@ impl EcsDeployer {
         "cloudformation:DescribeStackEvents",
         "cloudformation:DeleteStack",
         "iam:PassRole",
+        // The database of an app that has one: the Data API (which reads the cluster's
+        // master secret with the caller's rights), and the URL's secret (read to keep its
+        // password, made with tags, or given a new value).
+        "rds-data:ExecuteStatement",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:CreateSecret",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:TagResource",
     ];
 
     /// The IAM actions taking a project's deployments down calls (when the project is deleted):
-    /// CloudFormation deletes each stack with the role it was made with.
-    pub const IAM_ACTIONS_TO_TEAR_DOWN: &'static [&'static str] =
-        &["cloudformation:DeleteStack", "ecr:DeleteRepository"];
+    /// CloudFormation deletes each stack with the role it was made with; the repository and
+    /// the environments' databases go too (their URL secrets are read, since an environment
+    /// without one has no database, and deleted).
+    pub const IAM_ACTIONS_TO_TEAR_DOWN: &'static [&'static str] = &[
+        "cloudformation:DeleteStack",
+        "ecr:DeleteRepository",
+        "rds-data:ExecuteStatement",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DeleteSecret",
+    ];
 
-    /// A deployer with these clients and settings.
+    /// A deployer with these clients and settings; the apps' databases are `databases`.
     pub fn new(
         ecr: aws_sdk_ecr::Client,
         cloudformation: aws_sdk_cloudformation::Client,
         elb: aws_sdk_elasticloadbalancingv2::Client,
         codebuild: aws_sdk_codebuild::Client,
+        databases: AppDatabases,
         bucket: JobBucket,
         settings: EcsSettings,
     ) -> Self {
@@ -109,9 +130,16 @@ impl EcsDeployer {
             cloudformation,
             elb,
             codebuild,
+            databases,
             bucket,
             settings,
         }
+    }
+
+    /// The secret of an environment's `DATABASE_URL`, under its stack's name (which the
+    /// tasks' role may read).
+    pub fn database_secret_name(&self, project_id: Uuid, environment: Environment) -> String {
+        format!("{}/database-url", self.stack_name(project_id, environment))
     }
 
     /// The project's image repository, under the installation's name.
@@ -294,10 +322,21 @@ impl Deployer for EcsDeployer {
         let image = format!("{}:v{version}", self.repository(project_id).await?);
         let s = &self.settings;
         let parameter = |k: &str, v: String| (k.to_owned(), v);
+        // The database first: the app migrates it as it starts.
+        let database = if stack::declares_parameter(&template, stack::DATABASE_PARAMETER) {
+            let secret = self.database_secret_name(project_id, environment);
+            let arn = self
+                .databases
+                .ensure(project_id, environment, &secret)
+                .await?;
+            vec![parameter(stack::DATABASE_PARAMETER, arn)]
+        } else {
+            Vec::new()
+        };
         let wanted = StackRequest {
             stack: self.stack_name(project_id, environment),
             template,
-            parameters: vec![
+            parameters: [
                 parameter("ProjectId", project_id.to_string()),
                 parameter("Environment", environment.as_str().into()),
                 parameter("Version", version.to_string()),
@@ -311,7 +350,10 @@ impl Deployer for EcsDeployer {
                 parameter("ExecutionRoleArn", s.execution_role_arn.clone()),
                 parameter("LogRetentionDays", s.log_retention_days.to_string()),
                 parameter(stack::REQUEST_PARAMETER, stack::request_token(request)),
-            ],
+            ]
+            .into_iter()
+            .chain(database)
+            .collect(),
             tags: vec![
                 ("kiln:project".into(), project_id.to_string()),
                 ("kiln:environment".into(), environment.as_str().into()),
@@ -389,10 +431,16 @@ impl Deployer for EcsDeployer {
             Some(e) => vec![e],
             None => Environment::ALL.to_vec(),
         };
-        for e in environments {
-            self.delete_stack(&self.stack_name(project_id, e)).await?;
+        for e in &environments {
+            self.delete_stack(&self.stack_name(project_id, *e)).await?;
         }
         if environment.is_none() {
+            // The project is going: its data goes with it (an environment stopped on its own
+            // keeps its database for its next deploy).
+            for e in environments {
+                let secret = self.database_secret_name(project_id, e);
+                self.databases.drop(project_id, e, &secret).await?;
+            }
             let out = self
                 .ecr
                 .delete_repository()

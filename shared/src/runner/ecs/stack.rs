@@ -26,6 +26,22 @@ pub(super) const PRIORITY_PARAMETER: &str = "ListenerRulePriority";
 /// The template parameter that names the deploy request.
 pub(super) const REQUEST_PARAMETER: &str = "DeployRequest";
 
+/// The template parameter of an app with a database: the ARN of the secret that holds its
+/// `DATABASE_URL`. A version whose template declares it gets a PostgreSQL database.
+pub(super) const DATABASE_PARAMETER: &str = "DatabaseUrlSecretArn";
+
+/// Whether the template declares the parameter `name`: a key of two spaces' indent in its
+/// top-level `Parameters` section (the generated templates' layout).
+pub(super) fn declares_parameter(template: &str, name: &str) -> bool {
+    let wanted = format!("  {name}:");
+    template
+        .lines()
+        .skip_while(|l| l.trim_end() != "Parameters:")
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with(' ') || l.starts_with('#'))
+        .any(|l| l.trim_end() == wanted)
+}
+
 /// What a deploy request asks of its stack, kept in the runners' bucket so that the polls that
 /// follow can make the stack again (see the module's note on priorities).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,6 +202,21 @@ pub(super) fn free_priority(stack: &str, used: &[i32]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parameter_is_declared_only_in_the_parameters_section() {
+        let template = "AWSTemplateFormatVersion: \"2010-09-09\"\nParameters:\n  ProjectId:\n    Type: String\n\n  DatabaseUrlSecretArn:\n    Type: String\nResources:\n  Other:\n    Type: X\n";
+        assert!(declares_parameter(template, DATABASE_PARAMETER));
+        assert!(declares_parameter(template, "ProjectId"));
+        assert!(!declares_parameter(template, "Other"));
+        assert!(!declares_parameter(template, "Type"));
+        let without = template.replace("  DatabaseUrlSecretArn:\n    Type: String\n", "");
+        assert!(!declares_parameter(&without, DATABASE_PARAMETER));
+        assert!(!declares_parameter(
+            "Resources:\n  DatabaseUrlSecretArn:\n",
+            DATABASE_PARAMETER
+        ));
+    }
 
     fn stack(status: &str, request: Option<&str>) -> StackNow {
         StackNow {

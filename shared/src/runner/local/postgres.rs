@@ -9,14 +9,30 @@ use uuid::Uuid;
 use crate::model::Environment;
 use crate::runner::RunnerError;
 
-/// Whether a version's files run on PostgreSQL: its requirements pin the driver.
+/// Whether a version's files run on PostgreSQL: the app's own default `DATABASE_URL` (in
+/// `app/config.py`) names PostgreSQL. Every app with a database pins the driver (it may be
+/// given a PostgreSQL URL wherever it is deployed), so the pin says nothing; the default says
+/// where the app expects its data when nobody says otherwise.
 pub(super) fn runs_on_postgres(files: &[(String, Vec<u8>)]) -> bool {
-    files.iter().any(|(path, contents)| {
-        path == "requirements.txt"
-            && String::from_utf8_lossy(contents)
-                .lines()
-                .any(|l| l.trim_start().starts_with("psycopg"))
-    })
+    files
+        .iter()
+        .find(|(path, _)| path == "app/config.py")
+        .and_then(|(_, contents)| default_database_url(&String::from_utf8_lossy(contents)))
+        .is_some_and(|url| url.starts_with("postgresql"))
+}
+
+/// The default of `DATABASE_URL` in a generated `app/config.py`: the string literal after
+/// the variable's name on the line that reads it (`_env("DATABASE_URL", "…")`).
+fn default_database_url(config: &str) -> Option<String> {
+    let line = config
+        .lines()
+        .find(|l| l.contains("_env(") && l.contains("DATABASE_URL"))?;
+    // Past the name and its closing quote, the next literal is the default.
+    let rest = line.split_once("DATABASE_URL")?.1.get(1..)?;
+    let start = rest.find(['"', '\''])?;
+    let quote = rest[start..].chars().next()?;
+    let value = &rest[start + 1..];
+    Some(value[..value.find(quote)?].to_owned())
 }
 
 /// The database of a project environment: `kiln_<project>_<environment>`, within
@@ -87,6 +103,69 @@ with psycopg.connect(os.environ["KILN_SERVER_URL"], autocommit=True, connect_tim
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn config(text: &str) -> Vec<(String, Vec<u8>)> {
+        vec![
+            ("app/config.py".into(), text.as_bytes().to_vec()),
+            (
+                "requirements.txt".into(),
+                b"SQLAlchemy==2.1.9\npsycopg[binary]==3.3.9\n".to_vec(),
+            ),
+        ]
+    }
+
+    #[test]
+    fn an_app_runs_on_postgres_when_its_default_url_names_postgres_whatever_it_pins() {
+        let line = |url: &str| {
+            format!(
+                "    database_url: str = field(default_factory=lambda: _env(\"DATABASE_URL\", \"{url}\"))\n"
+            )
+        };
+        assert!(runs_on_postgres(&config(&line(
+            "postgresql+psycopg://app:app@localhost:5432/app"
+        ))));
+        // SQLite apps pin the driver too, for AWS: the pin does not decide.
+        assert!(!runs_on_postgres(&config(&line("sqlite:///./app.db"))));
+        // No database at all, or no config.
+        assert!(!runs_on_postgres(&config("BASE_PATH = ''\n")));
+        assert!(!runs_on_postgres(&[(
+            "requirements.txt".into(),
+            b"psycopg[binary]==3.3.9\n".to_vec()
+        )]));
+        assert_eq!(
+            default_database_url("x = _env('DATABASE_URL', 'postgresql://h/d')").as_deref(),
+            Some("postgresql://h/d")
+        );
+    }
+
+    /// The generator's own files: its PostgreSQL flavour runs on PostgreSQL, its SQLite one
+    /// (which pins the driver too) and its in-memory one do not.
+    #[test]
+    fn generated_projects_run_on_postgres_only_in_their_postgres_flavour() {
+        let specs = [
+            (
+                include_str!("../../../../tests/golden/specs/notes_postgres.json"),
+                true,
+            ),
+            (
+                include_str!("../../../../tests/golden/specs/library_sqlite_auth.json"),
+                false,
+            ),
+            (
+                include_str!("../../../../tests/golden/specs/typed_tasks_in_memory.json"),
+                false,
+            ),
+        ];
+        for (json, postgres) in specs {
+            let spec: crate::spec::AppSpec = serde_json::from_str(json).unwrap();
+            let files: Vec<(String, Vec<u8>)> = crate::generator::generate_code(&spec)
+                .unwrap()
+                .into_iter()
+                .map(|f| (f.path, f.contents.into_bytes()))
+                .collect();
+            assert_eq!(runs_on_postgres(&files), postgres, "{}", spec.name);
+        }
+    }
 
     #[test]
     fn the_url_names_the_environment_database_and_keeps_the_rest() {

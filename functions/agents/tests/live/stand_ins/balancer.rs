@@ -24,7 +24,8 @@ struct Target {
 struct Container {
     image: String,
     environment: Vec<(String, String)>,
-    secrets: usize,
+    /// The names of the variables the task takes from secrets.
+    secrets: Vec<String>,
 }
 
 pub(super) struct Balancer {
@@ -211,7 +212,7 @@ impl Balancer {
                     .iter()
                     .filter_map(|kv| Some((kv.name()?.to_owned(), kv.value()?.to_owned())))
                     .collect(),
-                secrets: app.secrets().len(),
+                secrets: app.secrets().iter().map(|s| s.name().to_owned()).collect(),
             });
         }
         let stack = target
@@ -273,7 +274,12 @@ impl Balancer {
                 .flatten()
                 .filter_map(|kv| Some((resolve(&kv["Name"])?, resolve(&kv["Value"])?)))
                 .collect(),
-            secrets: app["Secrets"].as_sequence().map_or(0, Vec::len),
+            secrets: app["Secrets"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| resolve(&s["Name"]))
+                .collect(),
         })
     }
 
@@ -338,12 +344,17 @@ impl Balancer {
             .iter()
             .map(|(k, v)| (k.as_str(), v.clone()))
             .collect();
+        // The stand-in plays the apps' PostgreSQL cluster with a SQLite file per environment:
+        // the DATABASE_URL the task would take from its secret points at it instead.
         env.push((
             "DATABASE_URL",
             format!("sqlite:///{}", data.join("app.db").display()),
         ));
-        if container.secrets > 0 {
-            return Err("the stand-in reads no secrets; the walkthrough's app has no auth".into());
+        if container.secrets.iter().any(|s| s != "DATABASE_URL") {
+            return Err(
+                "the stand-in reads no secrets but DATABASE_URL; the walkthrough's app has no auth"
+                    .into(),
+            );
         }
         let served = ServedApp::start_with(dir.path(), &env)?;
         Ok((served, dir))
