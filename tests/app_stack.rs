@@ -270,12 +270,18 @@ fn the_jwt_secret_is_passed_by_reference_where_the_tasks_may_read_it() {
         .map(|s| (text_of(&s["Name"]), reference(&s["ValueFrom"])))
         .filter(|(name, _)| name != "DATABASE_URL")
         .collect();
-    assert_eq!(by_reference, [("JWT_SECRET".to_owned(), Some("JwtSecret"))]);
+    assert_eq!(
+        by_reference,
+        [
+            ("KILN_DATA_TOKEN".to_owned(), Some("DataTokenSecretArn")),
+            ("JWT_SECRET".to_owned(), Some("JwtSecret"))
+        ]
+    );
     assert!(container["Environment"]
         .as_sequence()
         .unwrap()
         .iter()
-        .all(|e| text_of(&e["Name"]) != "JWT_SECRET"));
+        .all(|e| !["JWT_SECRET", "KILN_DATA_TOKEN"].contains(&text_of(&e["Name"]).as_str())));
     let reads = serde_yaml::to_string(
         &installation()["Resources"]["AppsExecutionRole"]["Properties"]["Policies"],
     )

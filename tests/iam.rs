@@ -242,6 +242,9 @@ fn every_backend_declares_the_actions_its_code_calls() {
             set(EcsDeployer::IAM_ACTIONS_TO_DEPLOY)
                 .union(&set(EcsDeployer::IAM_ACTIONS_TO_TEAR_DOWN))
                 .cloned()
+                .collect::<BTreeSet<String>>()
+                .union(&set(EcsDeployer::IAM_ACTIONS_TO_MOVE_DATA))
+                .cloned()
                 .collect(),
             files(&["shared/src/runner/ecs"]),
             vec![
@@ -311,8 +314,8 @@ fn granted(function: &str) -> BTreeSet<String> {
 }
 
 /// Each function's policy grants exactly what the code it runs calls: the api function serves
-/// the API (the store, the artifacts, starting runs, and taking a deleted project's
-/// deployments and databases down); the agents function runs the steps (the store, the
+/// the API (the store, the artifacts, starting runs, taking a deleted project's deployments
+/// and databases down, and moving an environment's data); the agents function runs the steps (the store, the
 /// artifacts, the runners' bucket, CodeBuild, and deploying with the apps' databases, never
 /// deleting). Both read the data key's data.
 #[test]
@@ -329,6 +332,7 @@ fn each_function_is_granted_exactly_what_its_code_calls() {
         S3ArtifactStore::IAM_ACTIONS,
         StepFunctionsWorkflow::IAM_ACTIONS,
         EcsDeployer::IAM_ACTIONS_TO_TEAR_DOWN,
+        EcsDeployer::IAM_ACTIONS_TO_MOVE_DATA,
         &data_key,
     ]);
     let agents = union(&[

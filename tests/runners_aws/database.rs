@@ -14,7 +14,7 @@ use super::*;
 const CLUSTER_ARN: &str = "arn:aws:rds:us-east-1:123456789012:cluster:kiln-test-apps";
 
 /// A generated project's files, from a golden spec.
-fn project_files(spec: &str) -> Vec<(String, Vec<u8>)> {
+pub(super) fn project_files(spec: &str) -> Vec<(String, Vec<u8>)> {
     let path = format!("{}/golden/specs/{spec}.json", env!("CARGO_MANIFEST_DIR"));
     let spec: kiln::spec::AppSpec =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

@@ -18,6 +18,7 @@ use uuid::Uuid;
 mod fake_codebuild;
 
 mod codebuild;
+mod data;
 mod database;
 mod ecs;
 mod fake_data_api;

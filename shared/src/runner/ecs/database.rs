@@ -28,7 +28,7 @@ pub struct DatabaseSettings {
 /// The apps' databases: the Data API to make and drop them, Secrets Manager to keep their URLs.
 pub struct AppDatabases {
     rdsdata: aws_sdk_rdsdata::Client,
-    secrets: aws_sdk_secretsmanager::Client,
+    pub(super) secrets: aws_sdk_secretsmanager::Client,
     settings: DatabaseSettings,
 }
 
@@ -66,7 +66,7 @@ fn identifier(name: &str) -> Result<String, RunnerError> {
 }
 
 /// A random password of letters and digits.
-fn new_password() -> Result<String, RunnerError> {
+pub(super) fn new_password() -> Result<String, RunnerError> {
     use ring::rand::SecureRandom;
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let random = ring::rand::SystemRandom::new();
@@ -254,7 +254,10 @@ impl AppDatabases {
     }
 
     /// The URL secret's ARN and value, if the secret exists.
-    async fn stored_url(&self, name: &str) -> Result<Option<(String, String)>, RunnerError> {
+    pub(super) async fn stored_url(
+        &self,
+        name: &str,
+    ) -> Result<Option<(String, String)>, RunnerError> {
         match self.secrets.get_secret_value().secret_id(name).send().await {
             Ok(out) => Ok(Some((
                 out.arn().unwrap_or(name).to_owned(),

@@ -6,6 +6,7 @@
 //! database on the installation's Aurora PostgreSQL cluster (`database.rs`), made before its
 //! stack and dropped with the project.
 
+mod data_token;
 mod database;
 mod resources;
 mod stack;
@@ -114,6 +115,41 @@ impl EcsDeployer {
         "secretsmanager:GetSecretValue",
         "secretsmanager:DeleteSecret",
     ];
+
+    /// The IAM actions moving an environment's data calls: reading its data token.
+    pub const IAM_ACTIONS_TO_MOVE_DATA: &'static [&'static str] =
+        &["secretsmanager:GetSecretValue"];
+
+    /// The secret of a project environment's data token (`data_token.rs`).
+    pub fn data_token_name(&self, project_id: Uuid, environment: Environment) -> String {
+        format!("{}/data-token", self.stack_name(project_id, environment))
+    }
+
+    /// Where the environment's app answers on the load balancer, and its data token.
+    async fn data_endpoint(
+        &self,
+        project_id: Uuid,
+        environment: Environment,
+    ) -> Result<(String, String), RunnerError> {
+        let token = self
+            .databases
+            .data_token(&self.data_token_name(project_id, environment))
+            .await?
+            .ok_or_else(|| {
+                RunnerError::NotRunning(format!(
+                    "nothing that keeps data Kiln can move runs in {} for this project (an app \
+                     without a database, or one deployed before Kiln could move data: deploy \
+                     it again)",
+                    environment.as_str()
+                ))
+            })?;
+        let url = format!(
+            "{}/{}",
+            self.settings.public_url.trim_end_matches('/'),
+            deployment_name(project_id, environment)
+        );
+        Ok((url, token))
+    }
 
     /// A deployer with these clients and settings; the apps' databases are `databases`.
     pub fn new(
@@ -329,7 +365,18 @@ impl Deployer for EcsDeployer {
                 .databases
                 .ensure(project_id, environment, &secret)
                 .await?;
-            vec![parameter(stack::DATABASE_PARAMETER, arn)]
+            let tags = [
+                ("kiln:project", project_id.to_string()),
+                ("kiln:environment", environment.as_str().to_owned()),
+            ];
+            let token = self
+                .databases
+                .ensure_data_token(&self.data_token_name(project_id, environment), tags)
+                .await?;
+            vec![
+                parameter(stack::DATABASE_PARAMETER, arn),
+                parameter(stack::DATA_TOKEN_PARAMETER, token),
+            ]
         } else {
             Vec::new()
         };
@@ -407,19 +454,21 @@ impl Deployer for EcsDeployer {
 
     async fn export_data(
         &self,
-        _project_id: Uuid,
-        _environment: Environment,
+        project_id: Uuid,
+        environment: Environment,
     ) -> Result<Value, RunnerError> {
-        Err(RunnerError::Missing("PENDING-AWS-DATA".into()))
+        let (url, token) = self.data_endpoint(project_id, environment).await?;
+        super::data::exchange(&url, &token, None).await
     }
 
     async fn import_data(
         &self,
-        _project_id: Uuid,
-        _environment: Environment,
-        _data: Value,
+        project_id: Uuid,
+        environment: Environment,
+        data: Value,
     ) -> Result<Value, RunnerError> {
-        Err(RunnerError::Missing("PENDING-AWS-DATA".into()))
+        let (url, token) = self.data_endpoint(project_id, environment).await?;
+        super::data::exchange(&url, &token, Some(&data)).await
     }
 
     async fn stop(
@@ -440,6 +489,9 @@ impl Deployer for EcsDeployer {
             for e in environments {
                 let secret = self.database_secret_name(project_id, e);
                 self.databases.drop(project_id, e, &secret).await?;
+                self.databases
+                    .delete_data_token(&self.data_token_name(project_id, e))
+                    .await?;
             }
             let out = self
                 .ecr

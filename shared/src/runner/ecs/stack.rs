@@ -30,6 +30,9 @@ pub(super) const REQUEST_PARAMETER: &str = "DeployRequest";
 /// `DATABASE_URL`. A version whose template declares it gets a PostgreSQL database.
 pub(super) const DATABASE_PARAMETER: &str = "DatabaseUrlSecretArn";
 
+/// The parameter of an app with a database that names its data token's secret.
+pub(super) const DATA_TOKEN_PARAMETER: &str = "DataTokenSecretArn";
+
 /// Whether the template declares the parameter `name`: a key of two spaces' indent in its
 /// top-level `Parameters` section (the generated templates' layout).
 pub(super) fn declares_parameter(template: &str, name: &str) -> bool {

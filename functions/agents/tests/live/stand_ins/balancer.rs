@@ -33,6 +33,7 @@ pub(super) struct Balancer {
     ecs: aws_sdk_ecs::Client,
     cloudformation: aws_sdk_cloudformation::Client,
     s3: aws_sdk_s3::Client,
+    secrets: aws_sdk_secretsmanager::Client,
     listener: String,
     cluster: String,
     bucket: String,
@@ -50,6 +51,7 @@ impl Balancer {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&agents.sdk),
             ecs: aws_sdk_ecs::Client::new(&agents.sdk),
             cloudformation: aws_sdk_cloudformation::Client::new(&agents.sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(&agents.sdk),
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(&agents.sdk)
                     .force_path_style(true)
@@ -350,9 +352,32 @@ impl Balancer {
             "DATABASE_URL",
             format!("sqlite:///{}", data.join("app.db").display()),
         ));
-        if container.secrets.iter().any(|s| s != "DATABASE_URL") {
+        // The data token the deployer made under the stack's name, as ECS would read it.
+        if container.secrets.iter().any(|s| s == "KILN_DATA_TOKEN") {
+            let stack = target
+                .stack
+                .as_deref()
+                .ok_or("a data token without its stack")?;
+            let token = self
+                .secrets
+                .get_secret_value()
+                .secret_id(format!("{stack}/data-token"))
+                .send()
+                .await
+                .map_err(|e| format!("{e:?}"))?;
+            env.push((
+                "KILN_DATA_TOKEN",
+                token.secret_string().unwrap_or_default().to_owned(),
+            ));
+        }
+        if container
+            .secrets
+            .iter()
+            .any(|s| s != "DATABASE_URL" && s != "KILN_DATA_TOKEN")
+        {
             return Err(
-                "the stand-in reads no secrets but DATABASE_URL; the walkthrough's app has no auth"
+                "the stand-in reads no secrets but DATABASE_URL and KILN_DATA_TOKEN; the \
+                 walkthrough's app has no auth"
                     .into(),
             );
         }
