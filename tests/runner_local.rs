@@ -376,4 +376,14 @@ async fn postgres_apps_get_a_database_per_environment_on_the_configured_server()
     let prod = deploy(Environment::Prod).await;
     let listed = notes(&http, &prod).await;
     assert_eq!(listed["items"], serde_json::json!([]), "{listed}");
+    // Between requests an app holds no connection open, so that a server that pauses when
+    // idle (Aurora Serverless v2 on AWS) can.
+    let open = server.psql(
+        "postgres",
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'kiln_{}_dev'",
+            project.simple()
+        ),
+    );
+    assert_eq!(String::from_utf8_lossy(&open.stdout).trim(), "0");
 }
