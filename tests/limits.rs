@@ -216,7 +216,11 @@ async fn an_owner_runs_at_most_the_apps_the_cap_allows() {
 
 /// A deployer whose rollouts never answer: ECS that keeps a deployment IN_PROGRESS, an app
 /// that never passes its health check.
-struct NeverHealthy;
+struct NeverHealthy {
+    /// Whether taking the apps down meets a service that is not answering now (the apps'
+    /// database resuming from a pause).
+    resuming: bool,
+}
 
 #[async_trait]
 impl kiln::runner::Deployer for NeverHealthy {
@@ -271,6 +275,11 @@ impl kiln::runner::Deployer for NeverHealthy {
         Err(RunnerError::NotRunning("never healthy".into()))
     }
     async fn stop(&self, _: Uuid, _: Option<kiln::model::Environment>) -> Result<(), RunnerError> {
+        if self.resuming {
+            return Err(RunnerError::Unavailable(kiln::model::Cause::new(
+                "the apps' database is resuming",
+            )));
+        }
         Ok(())
     }
 }
@@ -290,7 +299,7 @@ async fn a_rollout_that_never_answers_fails_at_its_deadline() {
     ]);
     let config = kiln::config::Config::from_vars(&vars).unwrap();
     let mut ctx = kiln::backends::local_state(&config).await.unwrap().agents;
-    ctx.deployer = Arc::new(NeverHealthy);
+    ctx.deployer = Arc::new(NeverHealthy { resuming: false });
     let tasks = Once(ctx.clone());
     let project = Project::new(Owner::local(), "Stuck".into(), String::new());
     ctx.projects.create_project(&project).await.unwrap();
@@ -438,4 +447,44 @@ async fn the_largest_spec_keeps_the_project_and_its_plan_within_aws_limits() {
         let item = serde_json::to_vec(m).unwrap().len();
         assert!(item < ITEM_LIMIT * 3 / 4, "a reply is {item} bytes");
     }
+}
+
+/// A project whose apps cannot be taken down this moment (a service that will answer again
+/// soon) is not deleted, and the answer says to try again: 503 with `Retry-After`, not 502.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delete_that_meets_a_resuming_service_says_to_try_again() {
+    use tower::ServiceExt;
+    let dir = tempfile::tempdir().unwrap();
+    let vars = std::collections::HashMap::from([
+        ("KILN_DATA_DIR".to_owned(), dir.path().display().to_string()),
+        (
+            "KILN_VENV_DIR".to_owned(),
+            kiln_integration_tests::runtime_venv_dir(),
+        ),
+    ]);
+    let config = kiln::config::Config::from_vars(&vars).unwrap();
+    let mut state = kiln::backends::local_state(&config).await.unwrap();
+    state.agents.deployer = Arc::new(NeverHealthy { resuming: true });
+    let project = Project::new(Owner::local(), "Resuming".into(), String::new());
+    state
+        .agents
+        .projects
+        .create_project(&project)
+        .await
+        .unwrap();
+    let router = kiln::api::router(state.clone());
+    let request = axum::http::Request::builder()
+        .method("DELETE")
+        .uri(format!("/api/v2/projects/{}", project.id))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let answer = router.oneshot(request).await.unwrap();
+    assert_eq!(answer.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+    assert!(answer.headers().contains_key("retry-after"));
+    state
+        .agents
+        .projects
+        .get_project(&Owner::local(), project.id)
+        .await
+        .expect("the project is still there");
 }

@@ -243,6 +243,8 @@ pub async fn get_project(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
+        (status = 502, description = "Its deployments could not be stopped; nothing was deleted", body = ErrorBody),
+        (status = 503, description = "Its deployments cannot be stopped this moment; nothing was deleted, try again after `Retry-After`", body = ErrorBody),
     )
 )]
 pub async fn delete_project(
@@ -253,13 +255,24 @@ pub async fn delete_project(
     let id = parse_id(&id, "project")?;
     state.agents.projects.get_project(&owner, id).await?;
     // Tear down what runs before the records go, so nothing is left serving unseen.
-    state.agents.deployer.stop(id, None).await.map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "teardown_failed",
-            format!("could not stop the project's deployments: {e}"),
-        )
-    })?;
+    state
+        .agents
+        .deployer
+        .stop(id, None)
+        .await
+        .map_err(|e| match e {
+            // A service that will answer again soon (the apps' database resuming from a pause):
+            // nothing is deleted, and the same request may pass in a moment.
+            crate::runner::RunnerError::Unavailable(cause) => ApiError::unavailable(
+                "teardown_unavailable",
+                format!("could not stop the project's deployments now, try again: {cause}"),
+            ),
+            other => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "teardown_failed",
+                format!("could not stop the project's deployments: {other}"),
+            ),
+        })?;
     state.agents.projects.delete_project(&owner, id).await?;
     super::trace::record(id, None);
     tracing::info!("project deleted");
