@@ -73,6 +73,9 @@ async fn the_aws_backend_starts_from_its_settings_and_names_the_missing_ones() {
         "KILN_SUBNETS",
         "KILN_EXECUTION_ROLE_ARN",
         "KILN_APPS_URL",
+        "KILN_APPS_DATABASE_ARN",
+        "KILN_APPS_DATABASE_SECRET_ARN",
+        "KILN_APPS_DATABASE_HOST",
     ] {
         let settings: Vec<_> = aws_settings("kiln")
             .into_iter()
