@@ -294,37 +294,8 @@ impl AppDatabases {
             }
             return Ok(arn);
         }
-        let tags = tags.into_iter().map(|(k, v)| {
-            aws_sdk_secretsmanager::types::Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-        });
-        let created = self
-            .secrets
-            .create_secret()
-            .name(name)
-            .description("DATABASE_URL of a Kiln app's environment")
-            .secret_string(url)
-            .set_tags(Some(tags.collect()))
-            .send()
-            .await;
-        match created {
-            Ok(out) => out
-                .arn()
-                .map(str::to_owned)
-                .ok_or_else(|| RunnerError::Process(format!("the secret {name} has no ARN"))),
-            // Made meanwhile by a repeat of this step: the next attempt reads it.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_exists_exception()) =>
-            {
-                Err(RunnerError::Unavailable(Cause::new(format!(
-                    "the secret {name} was made meanwhile; the deploy is tried again"
-                ))))
-            }
-            Err(e) => Err(crate::runner::aws_call_failed(e)),
-        }
+        self.create_secret(name, "DATABASE_URL of a Kiln app's environment", url, tags)
+            .await
     }
 
     /// Makes sure the environment has its role, its database and its URL secret, keeping
@@ -402,23 +373,7 @@ impl AppDatabases {
             .await?;
         // Without a recovery window: the secret names a role and a database that are gone,
         // so there is nothing it could give back.
-        match self
-            .secrets
-            .delete_secret()
-            .secret_id(secret_name)
-            .force_delete_without_recovery(true)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(crate::runner::aws_call_failed(e)),
-        }
+        self.delete_secret(secret_name).await
     }
 }
 

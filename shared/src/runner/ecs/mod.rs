@@ -9,6 +9,7 @@
 mod data_token;
 mod database;
 mod resources;
+mod secrets;
 mod stack;
 
 use async_trait::async_trait;
