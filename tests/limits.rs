@@ -259,19 +259,11 @@ impl kiln::runner::Deployer for NeverHealthy {
     async fn logs(&self, _: &kiln::runner::Rollout) -> String {
         String::new()
     }
-    async fn export_data(
+    async fn data_endpoint(
         &self,
         _: Uuid,
         _: kiln::model::Environment,
-    ) -> Result<serde_json::Value, RunnerError> {
-        Err(RunnerError::NotRunning("never healthy".into()))
-    }
-    async fn import_data(
-        &self,
-        _: Uuid,
-        _: kiln::model::Environment,
-        _: serde_json::Value,
-    ) -> Result<serde_json::Value, RunnerError> {
+    ) -> Result<(String, String), RunnerError> {
         Err(RunnerError::NotRunning("never healthy".into()))
     }
     async fn stop(&self, _: Uuid, _: Option<kiln::model::Environment>) -> Result<(), RunnerError> {

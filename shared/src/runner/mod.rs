@@ -209,13 +209,24 @@ pub trait Deployer: Send + Sync {
     /// The last lines of a rollout's log.
     async fn logs(&self, rollout: &Rollout) -> String;
 
+    /// Where the app running in the environment answers (its base URL) and the data token
+    /// it was started with; `NotRunning` when nothing there keeps data Kiln can move.
+    async fn data_endpoint(
+        &self,
+        project_id: Uuid,
+        environment: Environment,
+    ) -> Result<(String, String), RunnerError>;
+
     /// The data of the app running in the environment: every table's rows, as JSON
     /// (`runner::data`).
     async fn export_data(
         &self,
         project_id: Uuid,
         environment: Environment,
-    ) -> Result<serde_json::Value, RunnerError>;
+    ) -> Result<serde_json::Value, RunnerError> {
+        let (url, token) = self.data_endpoint(project_id, environment).await?;
+        data::exchange(&url, &token, None).await
+    }
 
     /// Replaces the data of the app running in the environment with `data` (as an export
     /// gives it), in one transaction; answers how many rows each table now holds. Refused
@@ -225,7 +236,10 @@ pub trait Deployer: Send + Sync {
         project_id: Uuid,
         environment: Environment,
         data: serde_json::Value,
-    ) -> Result<serde_json::Value, RunnerError>;
+    ) -> Result<serde_json::Value, RunnerError> {
+        let (url, token) = self.data_endpoint(project_id, environment).await?;
+        data::exchange(&url, &token, Some(&data)).await
+    }
 
     /// Stops what runs for the project: one environment, or all of them.
     async fn stop(

@@ -126,32 +126,6 @@ impl EcsDeployer {
         format!("{}/data-token", self.stack_name(project_id, environment))
     }
 
-    /// Where the environment's app answers on the load balancer, and its data token.
-    async fn data_endpoint(
-        &self,
-        project_id: Uuid,
-        environment: Environment,
-    ) -> Result<(String, String), RunnerError> {
-        let token = self
-            .databases
-            .data_token(&self.data_token_name(project_id, environment))
-            .await?
-            .ok_or_else(|| {
-                RunnerError::NotRunning(format!(
-                    "nothing that keeps data Kiln can move runs in {} for this project (an app \
-                     without a database, or one deployed before Kiln could move data: deploy \
-                     it again)",
-                    environment.as_str()
-                ))
-            })?;
-        let url = format!(
-            "{}/{}",
-            self.settings.public_url.trim_end_matches('/'),
-            deployment_name(project_id, environment)
-        );
-        Ok((url, token))
-    }
-
     /// A deployer with these clients and settings; the apps' databases are `databases`.
     pub fn new(
         ecr: aws_sdk_ecr::Client,
@@ -453,23 +427,30 @@ impl Deployer for EcsDeployer {
         )
     }
 
-    async fn export_data(
+    /// Where the environment's app answers on the load balancer, and its data token.
+    async fn data_endpoint(
         &self,
         project_id: Uuid,
         environment: Environment,
-    ) -> Result<Value, RunnerError> {
-        let (url, token) = self.data_endpoint(project_id, environment).await?;
-        super::data::exchange(&url, &token, None).await
-    }
-
-    async fn import_data(
-        &self,
-        project_id: Uuid,
-        environment: Environment,
-        data: Value,
-    ) -> Result<Value, RunnerError> {
-        let (url, token) = self.data_endpoint(project_id, environment).await?;
-        super::data::exchange(&url, &token, Some(&data)).await
+    ) -> Result<(String, String), RunnerError> {
+        let token = self
+            .databases
+            .data_token(&self.data_token_name(project_id, environment))
+            .await?
+            .ok_or_else(|| {
+                RunnerError::NotRunning(format!(
+                    "nothing that keeps data Kiln can move runs in {} for this project (an app \
+                     without a database, or one deployed before Kiln could move data: deploy \
+                     it again)",
+                    environment.as_str()
+                ))
+            })?;
+        let url = format!(
+            "{}/{}",
+            self.settings.public_url.trim_end_matches('/'),
+            deployment_name(project_id, environment)
+        );
+        Ok((url, token))
     }
 
     async fn stop(

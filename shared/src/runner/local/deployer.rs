@@ -117,31 +117,6 @@ impl LocalDeployer {
             .join(project_id.to_string())
             .join(environment.as_str())
     }
-
-    /// Where the environment's app answers on loopback, and its data token.
-    async fn data_endpoint(
-        &self,
-        project_id: Uuid,
-        environment: Environment,
-    ) -> Result<(String, String), RunnerError> {
-        let port = self
-            .current
-            .lock()
-            .expect("deployments")
-            .get(&(project_id, environment))
-            .map(|i| i.port)
-            .ok_or_else(|| {
-                RunnerError::NotRunning(format!(
-                    "nothing runs in {} for this project: deploy it first",
-                    environment.as_str()
-                ))
-            })?;
-        let root = self.environment_dir(project_id, environment);
-        Ok((
-            format!("http://127.0.0.1:{port}"),
-            secret(&root, "data_token").await?,
-        ))
-    }
 }
 
 #[async_trait]
@@ -314,23 +289,29 @@ impl Deployer for LocalDeployer {
         }
     }
 
-    async fn export_data(
+    /// Where the environment's app answers on loopback, and its data token.
+    async fn data_endpoint(
         &self,
         project_id: Uuid,
         environment: Environment,
-    ) -> Result<serde_json::Value, RunnerError> {
-        let (url, token) = self.data_endpoint(project_id, environment).await?;
-        crate::runner::data::exchange(&url, &token, None).await
-    }
-
-    async fn import_data(
-        &self,
-        project_id: Uuid,
-        environment: Environment,
-        data: serde_json::Value,
-    ) -> Result<serde_json::Value, RunnerError> {
-        let (url, token) = self.data_endpoint(project_id, environment).await?;
-        crate::runner::data::exchange(&url, &token, Some(&data)).await
+    ) -> Result<(String, String), RunnerError> {
+        let port = self
+            .current
+            .lock()
+            .expect("deployments")
+            .get(&(project_id, environment))
+            .map(|i| i.port)
+            .ok_or_else(|| {
+                RunnerError::NotRunning(format!(
+                    "nothing runs in {} for this project: deploy it first",
+                    environment.as_str()
+                ))
+            })?;
+        let root = self.environment_dir(project_id, environment);
+        Ok((
+            format!("http://127.0.0.1:{port}"),
+            secret(&root, "data_token").await?,
+        ))
     }
 
     async fn stop(
