@@ -75,6 +75,11 @@ impl ColumnType {
     }
 }
 
+/// The pattern the app's schemas check e-mail addresses with (and a retyped column's values).
+pub(super) const EMAIL_PATTERN: &str = r"^[^@\s]+@[^@\s]+\.[^@\s]+$";
+/// The pattern the app's schemas check URLs with.
+pub(super) const URL_PATTERN: &str = r"^https?://[^\s/?#]+[^\s]*$";
+
 /// What a column's values must be beyond their type (the app's schemas check it on every
 /// read): a value that breaks it cannot be kept when a column changes.
 #[derive(Debug, Clone, PartialEq)]

@@ -32,6 +32,8 @@ pub(super) struct AppView {
     uses_date: bool,
     uses_datetime: bool,
     uses_enum: bool,
+    email_pattern: &'static str,
+    url_pattern: &'static str,
     sa_imports: Vec<&'static str>,
     /// `app.routers` modules, sorted as an import list wants them.
     router_modules: Vec<String>,
@@ -171,6 +173,8 @@ impl AppView {
             uses_date,
             uses_datetime,
             uses_enum: uses(|t| matches!(t, FieldType::Enum { .. })),
+            email_pattern: super::schema::EMAIL_PATTERN,
+            url_pattern: super::schema::URL_PATTERN,
             sa_imports,
             router_modules,
             requirements,

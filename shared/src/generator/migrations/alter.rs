@@ -6,11 +6,7 @@ use std::fmt::Write as _;
 use super::revision::{fill_words, python_fill, sql_value};
 use super::{column_def, drop_unique, index_name, unique_name, Rename, Step};
 use crate::generator::literal::python_literal;
-use crate::generator::schema::{Column, ColumnType, Rule, Table};
-
-/// The patterns the app's schemas check e-mail addresses and URLs with.
-const EMAIL_PATTERN: &str = r"^[^@\s]+@[^@\s]+\.[^@\s]+$";
-const URL_PATTERN: &str = r"^https?://[^\s/?#]+[^\s]*$";
+use crate::generator::schema::{Column, ColumnType, Rule, Table, EMAIL_PATTERN, URL_PATTERN};
 
 /// The changes to one table that both versions have, in one batch (SQLite rebuilds the table
 /// for what its ALTER TABLE cannot do).
