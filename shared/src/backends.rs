@@ -42,6 +42,9 @@ pub enum StartError {
          data on one instance's disk and loses it when the instance goes"
     )]
     LocalInLambda,
+    /// The language model the settings name cannot be used.
+    #[error(transparent)]
+    Understander(#[from] crate::understand::UnderstanderError),
     /// Interrupted runs could not be recorded as failed.
     #[error("could not recover interrupted runs: {0}")]
     Recovery(#[from] WorkflowError),
@@ -95,6 +98,7 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
         repos: Some(dir.join("repos")),
         tests,
         deployer,
+        understander: crate::understand::from_settings(config.llm, &config.llm_settings).await?,
         max_live_deployments: config.max_live_deployments_per_owner,
         deploy_timeout: Duration::from_secs(config.deploy_timeout_secs),
     };
@@ -234,6 +238,7 @@ pub async fn aws_state_with(
             jobs,
             settings,
         )),
+        understander: crate::understand::from_settings(config.llm, &config.llm_settings).await?,
         max_live_deployments: config.max_live_deployments_per_owner,
         deploy_timeout: Duration::from_secs(config.deploy_timeout_secs),
     };

@@ -16,4 +16,5 @@ pub mod model;
 pub mod runner;
 pub mod spec;
 pub mod store;
+pub mod understand;
 pub mod workflow;

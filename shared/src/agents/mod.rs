@@ -40,6 +40,9 @@ pub struct AgentContext {
     pub tests: Arc<dyn TestRunner>,
     /// Runs deployments.
     pub deployer: Arc<dyn Deployer>,
+    /// Reads messages into spec changes (`KILN_LLM`: the rules, or a model with the rules
+    /// standing in when it fails).
+    pub understander: Arc<dyn crate::understand::Understander>,
     /// Most apps one owner may have running at once (`KILN_MAX_LIVE_DEPLOYMENTS`).
     pub max_live_deployments: usize,
     /// Longest a rollout may take to answer its health check (`KILN_DEPLOY_TIMEOUT_SECS`),

@@ -3,12 +3,13 @@
 use serde_json::{json, Value};
 
 use super::{change_and_say, post, AgentContext, AgentError, Step};
-use crate::model::{Agent, Block, Intent, Message, Project, ProjectStatus, RunInput};
+use crate::model::{Agent, Block, Intent, Message, ModelUsage, Project, ProjectStatus, RunInput};
 use crate::spec::{
     mentions, mentions_auth, understand_after, words_of, AppSpec, AuthFeature, DatabaseFeature,
     SpecChange,
 };
 use crate::store::PageRequest;
+use crate::understand::Request;
 
 /// Merges the user's message into the project's spec and says what changed.
 pub(super) async fn read_requirements(
@@ -22,15 +23,34 @@ pub(super) async fn read_requirements(
     let describes_app = input.intent == Intent::Create;
     // The tables the last built version keeps: a field they cannot fill for stored rows is
     // asked about before the next build.
-    let built = match ctx
-        .projects
-        .load_project(input.project_id)
-        .await?
-        .current_version
-    {
+    let loaded = ctx.projects.load_project(input.project_id).await?;
+    let built = match loaded.current_version {
         Some(n) => ctx.projects.get_version(input.project_id, n).await?.spec,
         None => None,
     };
+    // A reply that picks an answer to the question asked last is read by the rules, in the
+    // write below; any other message is read here, by the configured understander (a model
+    // call may take seconds, so never inside the write).
+    let answers_question = loaded.pending_question.as_ref().is_some_and(|q| {
+        let current = loaded.spec.clone().unwrap_or_default();
+        crate::spec::answer(&current, q, &message.content).is_some()
+    });
+    let understood = if answers_question {
+        None
+    } else {
+        Some(
+            ctx.understander
+                .understand(&Request {
+                    spec: loaded.spec.as_ref(),
+                    project_name: &loaded.name,
+                    text: &message.content,
+                    describes_app,
+                    focus: loaded.focus.as_ref(),
+                })
+                .await?,
+        )
+    };
+    let usage = understood.as_ref().and_then(|u| u.usage.clone());
     let mut change = SpecChange::default();
     let key = (Step::ProductManager, "read");
     // The reply goes with the change in one write; a message that changes nothing is answered
@@ -46,17 +66,31 @@ pub(super) async fn read_requirements(
                 crate::spec::Renamed::record(&mut project.renamed, &change.renamed);
                 project.spec = Some(spec);
                 project.pending_question = None;
-                return Ok(Some(reply_to(input, project, &change)));
+                return Ok(Some(reply_to(input, project, &change, None)));
             }
         }
-        let (spec, read) = understand_after(
-            project.spec.as_ref(),
-            &project.name,
-            &message.content,
-            describes_app,
-            project.focus.as_ref(),
-        )?;
+        let (spec, read) = match &understood {
+            // Read against the spec as it still is.
+            Some(u) if project.spec == loaded.spec && project.focus == loaded.focus => {
+                (u.spec.clone(), u.change.clone())
+            }
+            // The project changed since (another writer): the same patch on what is there now,
+            // or the rules if it no longer applies.
+            Some(u) => match u.patch.apply(&request_base(project)) {
+                Ok((spec, mut read)) => {
+                    read.notes = u.change.notes.clone();
+                    read.questions = u.change.questions.clone();
+                    (spec, read)
+                }
+                Err(_) => rules_read(project, &message.content, describes_app)?,
+            },
+            None => rules_read(project, &message.content, describes_app)?,
+        };
         change = read;
+        // What a model reading cost counts once, with the write that records the reading.
+        if let Some(u) = &usage {
+            project.model_usage.add(u);
+        }
         // Asked once, by the message that made the field one stored rows cannot fill.
         if let (Some(built), Some(before), true) =
             (&built, &project.spec, change.questions.is_empty())
@@ -73,28 +107,42 @@ pub(super) async fn read_requirements(
         let asking_changed = project.pending_question != asked;
         project.pending_question = asked;
         if change.is_empty() {
-            return Ok((asking_changed || focus_changed).then(|| reply_to(input, project, &change)));
+            return Ok((asking_changed || focus_changed || usage.is_some())
+                .then(|| reply_to(input, project, &change, usage.as_ref())));
         }
         crate::spec::Renamed::record(&mut project.renamed, &change.renamed);
         project.spec = Some(spec);
         if project.status == ProjectStatus::New {
             project.status = ProjectStatus::Specified;
         }
-        Ok(Some(reply_to(input, project, &change)))
+        Ok(Some(reply_to(input, project, &change, usage.as_ref())))
     })
     .await?;
+    if let Some(usage) = &usage {
+        // The run shows what its reading cost (the step's own record re-reads the run after).
+        let mut run = ctx.projects.get_run(input.project_id, input.run_id).await?;
+        if run.usage.as_ref() != Some(usage) {
+            run.usage = Some(usage.clone());
+            ctx.projects.update_run(&run).await?;
+        }
+    }
     if repeat {
         // An earlier run of this step made the change and said so in the same write.
         return Ok(json!({"changed": true}));
     }
     // Nothing was saved, so nothing was said yet.
-    post(ctx, input, key, reply_to(input, &project, &change)).await?;
+    post(ctx, input, key, reply_to(input, &project, &change, None)).await?;
     Ok(json!({"changed": !change.is_empty()}))
 }
 
 /// What the product manager says about a read of the message: what changed in the spec, the
 /// notes, and the first question, if any.
-fn reply_to(input: &RunInput, project: &Project, change: &SpecChange) -> Message {
+fn reply_to(
+    input: &RunInput,
+    project: &Project,
+    change: &SpecChange,
+    usage: Option<&ModelUsage>,
+) -> Message {
     let spec = project.spec.clone().unwrap_or_default();
     let notes = change
         .notes
@@ -166,8 +214,40 @@ fn reply_to(input: &RunInput, project: &Project, change: &SpecChange) -> Message
             options,
         });
     }
+    if let Some(usage) = usage {
+        reply.blocks.push(Block::Usage {
+            usage: usage.clone(),
+        });
+    }
     reply.content = reply.content.trim().to_owned();
     reply
+}
+
+/// The spec a reading of the project's next message starts from.
+fn request_base(project: &Project) -> AppSpec {
+    Request {
+        spec: project.spec.as_ref(),
+        project_name: &project.name,
+        text: "",
+        describes_app: false,
+        focus: None,
+    }
+    .base()
+}
+
+/// The rules' reading of `text` against the project as it is.
+fn rules_read(
+    project: &Project,
+    text: &str,
+    describes_app: bool,
+) -> Result<(AppSpec, SpecChange), crate::spec::SpecError> {
+    understand_after(
+        project.spec.as_ref(),
+        &project.name,
+        text,
+        describes_app,
+        project.focus.as_ref(),
+    )
 }
 
 fn nothing_understood(spec: &AppSpec) -> String {

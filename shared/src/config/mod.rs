@@ -4,8 +4,11 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod llm;
 mod oidc;
 
+use llm::llm_settings;
+pub use llm::LlmSettings;
 use oidc::oidc_settings;
 pub use oidc::{is_trusted_url, OidcSettings};
 
@@ -51,6 +54,8 @@ pub struct Config {
     pub state_machine_arn: Option<String>,
     /// `KILN_LLM`: `rules` (default), `bedrock` or `openai`.
     pub llm: Llm,
+    /// How the model behind `KILN_LLM` is reached, each from its own `KILN_LLM_*` variable.
+    pub llm_settings: LlmSettings,
     /// `KILN_MAX_BODY_BYTES`: largest request body accepted (default 256 KiB).
     pub max_body_bytes: usize,
     /// `KILN_MAX_MESSAGE_CHARS`: longest chat message accepted (default 8,000).
@@ -147,6 +152,7 @@ impl std::fmt::Debug for Config {
             .field("bucket", &self.bucket)
             .field("state_machine_arn", &self.state_machine_arn)
             .field("llm", &self.llm)
+            .field("llm_settings", &self.llm_settings)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_message_chars", &self.max_message_chars)
             .field("max_projects_per_owner", &self.max_projects_per_owner)
@@ -187,6 +193,15 @@ pub const VARIABLES: &[&str] = &[
     "KILN_BUCKET",
     "KILN_STATE_MACHINE_ARN",
     "KILN_LLM",
+    "KILN_LLM_MODEL",
+    "KILN_LLM_BASE_URL",
+    "KILN_LLM_API_KEY",
+    "KILN_LLM_API_KEY_SECRET",
+    "KILN_LLM_TIMEOUT_SECS",
+    "KILN_LLM_MAX_TOKENS",
+    "KILN_LLM_INPUT_PRICE",
+    "KILN_LLM_OUTPUT_PRICE",
+    "KILN_LLM_RECORD_DIR",
     "KILN_MAX_BODY_BYTES",
     "KILN_MAX_MESSAGE_CHARS",
     "KILN_MAX_PROJECTS",
@@ -241,6 +256,8 @@ pub const LOCAL_ONLY: &[&str] = &[
     "KILN_TEST_TIMEOUT_SECS",
     "KILN_PIPELINE_TIME_SCALE",
     "KILN_POSTGRES_URL",
+    "KILN_LLM_API_KEY",
+    "KILN_LLM_RECORD_DIR",
 ];
 
 impl Config {
@@ -366,6 +383,7 @@ impl Config {
                 }
             },
         };
+        let llm_settings = llm_settings(&get, llm)?;
         let oidc = oidc_settings(&get)?;
         if oidc.is_some() && (get("KILN_TOKEN").is_some() || get("KILN_TOKENS").is_some()) {
             return Err(invalid(
@@ -386,6 +404,7 @@ impl Config {
             v => v,
         };
         Ok(Config {
+            llm_settings,
             aws,
             oidc,
             postgres_url,

@@ -151,6 +151,11 @@ pub enum Block {
         /// The answers, in order; replying with one (or its number) picks it.
         options: Vec<String>,
     },
+    /// The language-model calls behind the message, and why the rules answered if they did.
+    Usage {
+        /// Provider, model, calls, tokens, cost, latency, fallback.
+        usage: super::ModelUsage,
+    },
     /// A link, such as a deployment URL.
     Link {
         /// What it is.

@@ -9,6 +9,7 @@ mod error;
 mod project;
 mod run;
 mod test_report;
+mod usage;
 mod version;
 
 pub use conversation::{Agent, Block, Message, Role};
@@ -17,6 +18,7 @@ pub use error::{Cause, ErrorKind};
 pub use project::{DeploymentRef, Environment, Project, ProjectStatus, ProjectSummary};
 pub use run::{Intent, Run, RunError, RunInput, RunStatus, RunStep};
 pub use test_report::{TestFailure, TestReport};
+pub use usage::{ModelUsage, UsageTotal};
 pub use version::{is_safe_relative_path, sha256_hex, FileEntry, Version};
 
 use serde::{Deserialize, Serialize};

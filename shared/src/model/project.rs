@@ -92,6 +92,9 @@ pub struct Project {
     /// the data under them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub renamed: Vec<crate::spec::Renamed>,
+    /// What reading its messages with a language model has cost so far.
+    #[serde(default, skip_serializing_if = "super::UsageTotal::is_zero")]
+    pub model_usage: super::UsageTotal,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -121,6 +124,7 @@ impl Project {
             focus: None,
             changed_by: Vec::new(),
             renamed: Vec::new(),
+            model_usage: Default::default(),
             created_at: t,
             updated_at: t,
             revision: 0,

@@ -63,6 +63,9 @@ pub struct Run {
     pub steps: Vec<RunStep>,
     /// Why it failed.
     pub error: Option<RunError>,
+    /// The language-model calls it made, when a model read its message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<super::ModelUsage>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -83,6 +86,7 @@ impl Run {
             status: RunStatus::Queued,
             steps: Vec::new(),
             error: None,
+            usage: None,
             created_at: t,
             updated_at: t,
         }

@@ -1,0 +1,346 @@
+//! Understanding: how one user message becomes a change to the spec, behind one port with
+//! three backends. The rules (the default, offline and deterministic) read the message
+//! themselves; `bedrock` and `openai` ask a language model for a [`SpecPatch`], which is parsed
+//! strictly, applied to a copy of the spec and validated like the rules' reading. A refused
+//! patch gets one repair call carrying the concrete errors; if that fails too, or the provider
+//! fails (auth, timeout, retries exhausted), the rules answer and the reply says so and why.
+
+mod between;
+mod openai;
+mod patch;
+mod prompt;
+mod record;
+mod retry;
+
+#[cfg(feature = "aws")]
+mod bedrock;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::config::{Llm, LlmSettings};
+use crate::model::ModelUsage;
+use crate::spec::{understand_after, AppSpec, FieldRef, SpecChange, SpecError};
+
+pub use patch::{FieldSpec, Operation, SpecPatch, TYPES};
+pub use prompt::{schema, TOOL_NAME};
+
+/// One message to read.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The spec as it is, if any.
+    pub spec: Option<&'a AppSpec>,
+    /// The project's name (a new spec takes it).
+    pub project_name: &'a str,
+    /// The message.
+    pub text: &'a str,
+    /// Whether it describes the whole app (a description or a first message).
+    pub describes_app: bool,
+    /// The field the conversation was last about.
+    pub focus: Option<&'a FieldRef>,
+}
+
+impl Request<'_> {
+    /// The spec the patch applies to: the one there is, or a new one named after the project.
+    pub fn base(&self) -> AppSpec {
+        self.spec.cloned().unwrap_or_else(|| AppSpec {
+            name: self.project_name.to_owned(),
+            ..AppSpec::default()
+        })
+    }
+}
+
+/// What a message was read as.
+#[derive(Debug, Clone)]
+pub struct Understood {
+    /// The spec after the message, validated.
+    pub spec: AppSpec,
+    /// What changed, for the reply; notes say when the rules stood in for the model.
+    pub change: SpecChange,
+    /// The same change as operations.
+    pub patch: SpecPatch,
+    /// The model calls it took, when a model was asked.
+    pub usage: Option<ModelUsage>,
+}
+
+/// Reads messages into spec changes.
+#[async_trait]
+pub trait Understander: Send + Sync {
+    /// Reads one message. An error is a message the rules refuse whole (it would break the
+    /// spec); a model's failures never surface as errors, the rules answer instead.
+    async fn understand(&self, request: &Request<'_>) -> Result<Understood, SpecError>;
+}
+
+/// The product manager's own rules.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rules;
+
+#[async_trait]
+impl Understander for Rules {
+    async fn understand(&self, request: &Request<'_>) -> Result<Understood, SpecError> {
+        let base = request.base();
+        let (spec, change) = understand_after(
+            request.spec,
+            request.project_name,
+            request.text,
+            request.describes_app,
+            request.focus,
+        )?;
+        let patch = SpecPatch::between(&base, &spec, &change.renamed);
+        Ok(Understood {
+            spec,
+            change,
+            patch,
+            usage: None,
+        })
+    }
+}
+
+/// What a model is asked: the instructions, the message, and each refused answer with why.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    /// Instructions and the spec as it is.
+    pub system: String,
+    /// The user's message.
+    pub user: String,
+    /// Earlier answers that could not be applied, in order.
+    pub repairs: Vec<Repair>,
+}
+
+/// An answer the model gave that could not be applied, and the errors it is told.
+#[derive(Debug, Clone)]
+pub struct Repair {
+    /// The patch as the model sent it.
+    pub answer: Value,
+    /// The id of the tool call that carried it (Bedrock).
+    pub tool_use_id: Option<String>,
+    /// The concrete errors.
+    pub errors: Vec<String>,
+}
+
+/// One answer of a model.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The proposed patch as sent (a string when the model did not send JSON).
+    pub patch: Value,
+    /// The id of the tool call that carried it (Bedrock).
+    pub tool_use_id: Option<String>,
+    /// Input tokens the provider counted.
+    pub input_tokens: u64,
+    /// Output tokens the provider counted.
+    pub output_tokens: u64,
+}
+
+/// Why a provider gave no answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProviderError {
+    /// The credentials or the key were refused, or the model is not enabled for them.
+    #[error("the provider refused the credentials: {0}")]
+    Auth(String),
+    /// The provider kept saying to slow down, or kept failing, until the retries ran out.
+    #[error("the provider was still throttling or failing after {attempts} attempts: {last}")]
+    Exhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        last: String,
+    },
+    /// No answer within the timeout.
+    #[error("the provider did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The request was refused as invalid (a wrong model id, a schema it does not take).
+    #[error("the provider refused the request: {0}")]
+    Refused(String),
+    /// The answer could not be read.
+    #[error("the provider's answer could not be read: {0}")]
+    Malformed(String),
+}
+
+/// A language model that proposes spec patches.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// `bedrock` or `openai`.
+    fn name(&self) -> &'static str;
+    /// The model id.
+    fn model(&self) -> &str;
+    /// Asks once (with the provider's retries).
+    async fn propose(&self, prompt: &Prompt) -> Result<Answer, ProviderError>;
+}
+
+/// Prices per million tokens, in US dollars.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Prices {
+    /// Per million input tokens.
+    pub input_per_million: f64,
+    /// Per million output tokens.
+    pub output_per_million: f64,
+}
+
+/// A model first, the rules when it fails.
+pub struct WithModel {
+    provider: Box<dyn Provider>,
+    prices: Prices,
+}
+
+impl WithModel {
+    /// Reads with `provider`, priced at `prices`.
+    pub fn new(provider: Box<dyn Provider>, prices: Prices) -> Self {
+        WithModel { provider, prices }
+    }
+}
+
+#[async_trait]
+impl Understander for WithModel {
+    async fn understand(&self, request: &Request<'_>) -> Result<Understood, SpecError> {
+        let base = request.base();
+        let mut prompt = Prompt {
+            system: prompt::system(&base, request.focus),
+            user: prompt::user(request.text, request.describes_app),
+            repairs: Vec::new(),
+        };
+        let mut usage = ModelUsage {
+            provider: self.provider.name().to_owned(),
+            model: self.provider.model().to_owned(),
+            ..ModelUsage::default()
+        };
+        let why = loop {
+            let started = Instant::now();
+            let answer = self.provider.propose(&prompt).await;
+            usage.latency_ms += started.elapsed().as_millis() as u64;
+            let answer = match answer {
+                Ok(a) => a,
+                Err(e) => break e.to_string(),
+            };
+            usage.calls += 1;
+            usage.input_tokens += answer.input_tokens;
+            usage.output_tokens += answer.output_tokens;
+            usage.cost_usd = cost(&usage, self.prices);
+            let applied = SpecPatch::parse(&answer.patch)
+                .map_err(|e| vec![e])
+                .and_then(|patch| patch.apply(&base).map(|done| (patch, done)));
+            match applied {
+                Ok((patch, (spec, mut change))) => {
+                    if change.focus.is_none() {
+                        change.focus = request.focus.cloned();
+                    }
+                    return Ok(Understood {
+                        spec,
+                        change,
+                        patch,
+                        usage: Some(usage),
+                    });
+                }
+                Err(errors) if prompt.repairs.is_empty() => prompt.repairs.push(Repair {
+                    answer: answer.patch,
+                    tool_use_id: answer.tool_use_id,
+                    errors,
+                }),
+                Err(errors) => {
+                    break format!(
+                        "its patch could not be applied after one repair: {}",
+                        errors.join("; ")
+                    )
+                }
+            }
+        };
+        tracing::warn!(provider = usage.provider, model = usage.model, reason = %why, "the rules read the message instead of the model");
+        let mut read = Rules.understand(request).await?;
+        read.change.notes.insert(
+            0,
+            format!(
+                "I read this with the rules instead of {} ({}), because {why}",
+                usage.model, usage.provider
+            ),
+        );
+        usage.fallback = Some(why);
+        read.usage = Some(usage);
+        Ok(read)
+    }
+}
+
+#[cfg(feature = "aws")]
+async fn secret_key(secret: &str) -> Result<String, String> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let value = client
+        .get_secret_value()
+        .secret_id(secret)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())?;
+    value
+        .secret_string()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| "the secret holds no text".to_owned())
+}
+
+#[cfg(not(feature = "aws"))]
+async fn secret_key(_: &str) -> Result<String, String> {
+    Err("this build has no AWS SDK (build with the `aws` feature)".into())
+}
+
+fn cost(usage: &ModelUsage, prices: Prices) -> f64 {
+    let dollars = usage.input_tokens as f64 * prices.input_per_million / 1e6
+        + usage.output_tokens as f64 * prices.output_per_million / 1e6;
+    (dollars * 1e6).round() / 1e6
+}
+
+/// Why the configured understander could not be made.
+#[derive(Debug, thiserror::Error)]
+#[error("KILN_LLM={provider}: {reason}")]
+pub struct UnderstanderError {
+    provider: &'static str,
+    reason: String,
+}
+
+/// The understander the settings ask for. The OpenAI-compatible key is `KILN_LLM_API_KEY`,
+/// or the Secrets Manager secret `KILN_LLM_API_KEY_SECRET` names (read once, here).
+pub async fn from_settings(
+    llm: Llm,
+    settings: &LlmSettings,
+) -> Result<Arc<dyn Understander>, UnderstanderError> {
+    let api_key = match (&settings.api_key_secret, llm) {
+        (Some(secret), Llm::Openai) => {
+            Some(
+                secret_key(secret)
+                    .await
+                    .map_err(|reason| UnderstanderError {
+                        provider: "openai",
+                        reason: format!("KILN_LLM_API_KEY_SECRET: {reason}"),
+                    })?,
+            )
+        }
+        _ => settings.api_key.clone(),
+    };
+    let prices = Prices {
+        input_per_million: settings.input_price_per_million,
+        output_per_million: settings.output_price_per_million,
+    };
+    let recorder = settings.record_dir.clone().map(record::Recorder::new);
+    let provider: Box<dyn Provider> = match llm {
+        Llm::Rules => return Ok(Arc::new(Rules)),
+        Llm::Openai => Box::new(openai::OpenAi::new(settings, api_key, recorder).map_err(
+            |reason| UnderstanderError {
+                provider: "openai",
+                reason,
+            },
+        )?),
+        #[cfg(feature = "aws")]
+        Llm::Bedrock => Box::new(bedrock::Bedrock::new(settings, recorder).await),
+        #[cfg(not(feature = "aws"))]
+        Llm::Bedrock => {
+            return Err(UnderstanderError {
+                provider: "bedrock",
+                reason: "this build has no AWS SDK (build with the `aws` feature)".into(),
+            })
+        }
+    };
+    Ok(Arc::new(WithModel::new(provider, prices)))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,229 @@
+//! Any OpenAI-compatible chat-completions server (OpenAI, vLLM, Ollama, llama.cpp):
+//! `POST {base}/chat/completions` with the key as a bearer token, the answer constrained by
+//! `response_format` to the patch's strict JSON schema.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::record::{Exchange, Recorder};
+use super::{prompt, retry, Answer, Prompt, Provider, ProviderError};
+use crate::config::LlmSettings;
+
+/// The OpenAI-compatible provider.
+pub struct OpenAi {
+    client: reqwest::Client,
+    url: String,
+    model: String,
+    key: Option<String>,
+    max_tokens: u32,
+    timeout: Duration,
+    recorder: Option<Recorder>,
+}
+
+impl OpenAi {
+    /// A client for the server at `settings.base_url`.
+    pub fn new(
+        settings: &LlmSettings,
+        key: Option<String>,
+        recorder: Option<Recorder>,
+    ) -> Result<Self, String> {
+        let base = settings
+            .base_url
+            .clone()
+            .ok_or("KILN_LLM_BASE_URL is needed")?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10).min(settings.timeout))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(OpenAi {
+            client,
+            url: format!("{base}/chat/completions"),
+            model: settings.model.clone(),
+            key,
+            max_tokens: settings.max_tokens,
+            timeout: settings.timeout,
+            recorder,
+        })
+    }
+
+    /// The request body for `prompt`.
+    pub fn body(&self, prompt: &Prompt) -> Value {
+        let mut messages = vec![
+            json!({"role": "system", "content": prompt.system}),
+            json!({"role": "user", "content": prompt.user}),
+        ];
+        for r in &prompt.repairs {
+            let said = match &r.answer {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            messages.push(json!({"role": "assistant", "content": said}));
+            messages.push(json!({"role": "user", "content": prompt::repair(&r.errors)}));
+        }
+        json!({
+            "model": self.model,
+            "messages": messages,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": prompt::TOOL_NAME,
+                    "description": prompt::TOOL_DESCRIPTION,
+                    "strict": true,
+                    "schema": prompt::schema(),
+                },
+            },
+            "max_tokens": self.max_tokens,
+            "temperature": 0,
+        })
+    }
+
+    fn record(
+        &self,
+        request: &[u8],
+        status: u16,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+    ) {
+        if let Some(r) = &self.recorder {
+            let headers = headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+                .collect();
+            let secrets: Vec<&str> = self.key.iter().map(String::as_str).collect();
+            r.record(
+                &Exchange {
+                    provider: "openai",
+                    model: &self.model,
+                    request,
+                    status,
+                    headers,
+                    body,
+                },
+                &secrets,
+            );
+        }
+    }
+}
+
+/// The message of an error body in OpenAI's format, or the start of the body.
+fn error_message(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect())
+}
+
+/// Reads a 200 answer: the patch in the first choice's content, and the token counts.
+fn read_answer(body: &[u8]) -> Result<Answer, ProviderError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ProviderError::Malformed(format!("not JSON: {e}")))?;
+    let message = &v["choices"][0]["message"];
+    if let Some(refusal) = message["refusal"].as_str() {
+        return Err(ProviderError::Refused(format!(
+            "the model refused: {refusal}"
+        )));
+    }
+    let content = message["content"]
+        .as_str()
+        .ok_or_else(|| ProviderError::Malformed("no content in the first choice".into()))?;
+    let tokens = |k: &str| v["usage"][k].as_u64().unwrap_or(0);
+    Ok(Answer {
+        patch: serde_json::from_str(content).unwrap_or_else(|_| Value::String(content.to_owned())),
+        tool_use_id: None,
+        input_tokens: tokens("prompt_tokens"),
+        output_tokens: tokens("completion_tokens"),
+    })
+}
+
+#[async_trait]
+impl Provider for OpenAi {
+    fn name(&self) -> &'static str {
+        "openai"
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    async fn propose(&self, prompt: &Prompt) -> Result<Answer, ProviderError> {
+        let body = serde_json::to_vec(&self.body(prompt)).expect("a JSON value serializes");
+        let deadline = Instant::now() + self.timeout;
+        let mut last = String::new();
+        for attempt in 1..=retry::MAX_ATTEMPTS {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ProviderError::Timeout(self.timeout));
+            }
+            let mut request = self
+                .client
+                .post(&self.url)
+                .timeout(left)
+                .header("content-type", "application/json")
+                .body(body.clone());
+            if let Some(key) = &self.key {
+                request = request.bearer_auth(key);
+            }
+            let retry_after = match request.send().await {
+                Err(e) if e.is_timeout() => return Err(ProviderError::Timeout(self.timeout)),
+                Err(e) => {
+                    last = format!("could not reach {}: {e}", self.url);
+                    None
+                }
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let headers = response.headers().clone();
+                    let answer = match response.bytes().await {
+                        Err(e) if e.is_timeout() => {
+                            return Err(ProviderError::Timeout(self.timeout))
+                        }
+                        Err(e) => Err(e.to_string()),
+                        Ok(b) => Ok(b),
+                    };
+                    let bytes = match answer {
+                        Ok(b) => b,
+                        Err(e) => {
+                            last = format!("the answer broke off: {e}");
+                            continue;
+                        }
+                    };
+                    self.record(&body, status, &headers, &bytes);
+                    match status {
+                        200..=299 => return read_answer(&bytes),
+                        401 | 403 => return Err(ProviderError::Auth(error_message(&bytes))),
+                        s if !retry::retryable(s) => {
+                            return Err(ProviderError::Refused(format!(
+                                "{s}: {}",
+                                error_message(&bytes)
+                            )))
+                        }
+                        s => {
+                            last = format!("{s}: {}", error_message(&bytes));
+                            headers
+                                .get("retry-after")
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_owned)
+                        }
+                    }
+                }
+            };
+            if attempt == retry::MAX_ATTEMPTS {
+                break;
+            }
+            let wait = retry::wait(attempt, retry_after.as_deref());
+            if Instant::now() + wait >= deadline {
+                // Waiting would pass the deadline: give up now, saying why.
+                return Err(ProviderError::Exhausted {
+                    attempts: attempt,
+                    last,
+                });
+            }
+            tokio::time::sleep(wait).await;
+        }
+        Err(ProviderError::Exhausted {
+            attempts: retry::MAX_ATTEMPTS,
+            last,
+        })
+    }
+}
