@@ -5,6 +5,7 @@
 //! patch gets one repair call carrying the concrete errors; if that fails too, or the provider
 //! fails (auth, timeout, retries exhausted), the rules answer and the reply says so and why.
 
+mod apply;
 mod between;
 mod openai;
 mod patch;
