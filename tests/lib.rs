@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 use kiln::generator::GeneratedFile;
 
+pub mod fake_llm;
 pub mod fake_oidc;
 pub mod postgres;
 pub mod understanding;
