@@ -67,6 +67,10 @@ pub struct Understood {
     pub usage: Option<ModelUsage>,
 }
 
+/// The IAM actions a model reading may need on AWS: Bedrock's Converse (authorised as
+/// `InvokeModel`, on the configured model) and the OpenAI-compatible key's secret.
+pub const IAM_ACTIONS: &[&str] = &["bedrock:InvokeModel", "secretsmanager:GetSecretValue"];
+
 /// Reads messages into spec changes.
 #[async_trait]
 pub trait Understander: Send + Sync {
@@ -262,8 +266,9 @@ impl Understander for WithModel {
     }
 }
 
+/// Reads the key from Secrets Manager.
 #[cfg(feature = "aws")]
-async fn secret_key(secret: &str) -> Result<String, String> {
+pub(crate) async fn secret_key(secret: &str) -> Result<String, String> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     let value = client
@@ -280,7 +285,7 @@ async fn secret_key(secret: &str) -> Result<String, String> {
 }
 
 #[cfg(not(feature = "aws"))]
-async fn secret_key(_: &str) -> Result<String, String> {
+pub(crate) async fn secret_key(_: &str) -> Result<String, String> {
     Err("this build has no AWS SDK (build with the `aws` feature)".into())
 }
 
@@ -299,23 +304,19 @@ pub struct UnderstanderError {
 }
 
 /// The understander the settings ask for. The OpenAI-compatible key is `KILN_LLM_API_KEY`,
-/// or the Secrets Manager secret `KILN_LLM_API_KEY_SECRET` names (read once, here).
+/// or the Secrets Manager secret `KILN_LLM_API_KEY_SECRET` names, read when first needed (so a
+/// process that never reads a message, the API's, never reads it).
 pub async fn from_settings(
     llm: Llm,
     settings: &LlmSettings,
 ) -> Result<Arc<dyn Understander>, UnderstanderError> {
-    let api_key = match (&settings.api_key_secret, llm) {
-        (Some(secret), Llm::Openai) => {
-            Some(
-                secret_key(secret)
-                    .await
-                    .map_err(|reason| UnderstanderError {
-                        provider: "openai",
-                        reason: format!("KILN_LLM_API_KEY_SECRET: {reason}"),
-                    })?,
-            )
-        }
-        _ => settings.api_key.clone(),
+    let key = match (&settings.api_key_secret, &settings.api_key) {
+        (Some(secret), _) => openai::Key::Secret {
+            id: secret.clone(),
+            value: tokio::sync::OnceCell::new(),
+        },
+        (None, Some(key)) => openai::Key::Plain(key.clone()),
+        (None, None) => openai::Key::None,
     };
     let prices = Prices {
         input_per_million: settings.input_price_per_million,
@@ -324,7 +325,7 @@ pub async fn from_settings(
     let recorder = settings.record_dir.clone().map(record::Recorder::new);
     let provider: Box<dyn Provider> = match llm {
         Llm::Rules => return Ok(Arc::new(Rules)),
-        Llm::Openai => Box::new(openai::OpenAi::new(settings, api_key, recorder).map_err(
+        Llm::Openai => Box::new(openai::OpenAi::new(settings, key, recorder).map_err(
             |reason| UnderstanderError {
                 provider: "openai",
                 reason,

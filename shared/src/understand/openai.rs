@@ -11,12 +11,41 @@ use super::record::{Exchange, Recorder};
 use super::{prompt, retry, Answer, Prompt, Provider, ProviderError};
 use crate::config::LlmSettings;
 
+/// Where the key comes from.
+pub enum Key {
+    /// No key (a local server that takes none).
+    None,
+    /// `KILN_LLM_API_KEY`.
+    Plain(String),
+    /// A Secrets Manager secret, read once when first needed.
+    Secret {
+        /// Its id or ARN.
+        id: String,
+        /// The key, once read.
+        value: tokio::sync::OnceCell<String>,
+    },
+}
+
+impl Key {
+    async fn get(&self) -> Result<Option<&str>, ProviderError> {
+        match self {
+            Key::None => Ok(None),
+            Key::Plain(k) => Ok(Some(k)),
+            Key::Secret { id, value } => value
+                .get_or_try_init(|| super::secret_key(id))
+                .await
+                .map(|k| Some(k.as_str()))
+                .map_err(|e| ProviderError::Auth(format!("the key's secret {id}: {e}"))),
+        }
+    }
+}
+
 /// The OpenAI-compatible provider.
 pub struct OpenAi {
     client: reqwest::Client,
     url: String,
     model: String,
-    key: Option<String>,
+    key: Key,
     max_tokens: u32,
     timeout: Duration,
     recorder: Option<Recorder>,
@@ -26,7 +55,7 @@ impl OpenAi {
     /// A client for the server at `settings.base_url`.
     pub fn new(
         settings: &LlmSettings,
-        key: Option<String>,
+        key: Key,
         recorder: Option<Recorder>,
     ) -> Result<Self, String> {
         let base = settings
@@ -81,6 +110,7 @@ impl OpenAi {
 
     fn record(
         &self,
+        key: Option<&str>,
         request: &[u8],
         status: u16,
         headers: &reqwest::header::HeaderMap,
@@ -91,7 +121,7 @@ impl OpenAi {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
                 .collect();
-            let secrets: Vec<&str> = self.key.iter().map(String::as_str).collect();
+            let secrets: Vec<&str> = key.into_iter().collect();
             r.record(
                 &Exchange {
                     provider: "openai",
@@ -150,6 +180,7 @@ impl Provider for OpenAi {
     async fn propose(&self, prompt: &Prompt) -> Result<Answer, ProviderError> {
         let body = serde_json::to_vec(&self.body(prompt)).expect("a JSON value serializes");
         let deadline = Instant::now() + self.timeout;
+        let key = self.key.get().await?;
         let mut last = String::new();
         for attempt in 1..=retry::MAX_ATTEMPTS {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -162,7 +193,7 @@ impl Provider for OpenAi {
                 .timeout(left)
                 .header("content-type", "application/json")
                 .body(body.clone());
-            if let Some(key) = &self.key {
+            if let Some(key) = key {
                 request = request.bearer_auth(key);
             }
             let retry_after = match request.send().await {
@@ -188,7 +219,7 @@ impl Provider for OpenAi {
                             continue;
                         }
                     };
-                    self.record(&body, status, &headers, &bytes);
+                    self.record(key, &body, status, &headers, &bytes);
                     match status {
                         200..=299 => return read_answer(&bytes),
                         401 | 403 => return Err(ProviderError::Auth(error_message(&bytes))),
