@@ -42,6 +42,7 @@ fn sdk_operations() -> BTreeMap<&'static str, BTreeSet<String>> {
         ("aws-sdk-cloudformation", "cloudformation"),
         ("aws-sdk-rdsdata", "rds-data"),
         ("aws-sdk-secretsmanager", "secretsmanager"),
+        ("aws-sdk-bedrockruntime", "bedrock"),
     ];
     let mut ops = BTreeMap::new();
     for (name, prefix) in crates {
@@ -93,6 +94,9 @@ fn actions_of(prefix: &str, op: &str) -> Vec<String> {
         // A read that tells a missing object from a refused one needs to list the bucket.
         ("s3", "get_object" | "head_object") => vec![named("GetObject"), named("ListBucket")],
         ("s3", "list_objects_v2") => vec![named("ListBucket")],
+        // Bedrock authorises Converse as InvokeModel (its API reference says so).
+        ("bedrock", "converse") => vec![named("InvokeModel")],
+        ("bedrock", "converse_stream") => vec![named("InvokeModelWithResponseStream")],
         // IAM authorises each item of a transaction by its kind.
         ("dynamodb", "transact_write_items") => TRANSACTION_ITEMS
             .iter()
@@ -259,6 +263,13 @@ fn every_backend_declares_the_actions_its_code_calls() {
             vec!["iam:PassRole", "secretsmanager:TagResource"],
         ),
         (
+            "Understander",
+            set(kiln::understand::IAM_ACTIONS),
+            files(&["shared/src/understand"]),
+            vec!["bedrock", "secretsmanager"],
+            vec![],
+        ),
+        (
             "StepFunctionsWorkflow",
             set(StepFunctionsWorkflow::IAM_ACTIONS),
             files(&["shared/src/workflow/step_functions.rs"]),
@@ -341,6 +352,7 @@ fn each_function_is_granted_exactly_what_its_code_calls() {
         JobBucket::IAM_ACTIONS,
         CodeBuildTestRunner::IAM_ACTIONS,
         EcsDeployer::IAM_ACTIONS_TO_DEPLOY,
+        kiln::understand::IAM_ACTIONS,
         &data_key,
     ]);
     for (function, needs) in [("ApiFunction", api), ("AgentsFunction", agents)] {
@@ -414,6 +426,10 @@ const ONLY_ON_EVERYTHING: &[&str] = &[
 
 /// ARNs that cannot carry the installation's name, and why.
 const UNNAMEABLE: &[&str] = &[
+    // A Bedrock model (or a system inference profile) is AWS's, named by its id: the agents
+    // function may invoke the one configured, no other.
+    "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/${LlmModel}",
+    "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:inference-profile/${LlmModel}",
     // CloudFormation names each app's target group from a cut stack name (32 characters leave
     // no room for the installation's): the stacks' role may touch target groups by any name.
     "arn:${AWS::Partition}:elasticloadbalancing:${AWS::Region}:${AWS::AccountId}:targetgroup/*",

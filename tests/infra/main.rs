@@ -2,9 +2,11 @@
 //! and every skipped one says why, and the functions get every setting the code reads; the
 //! contracts between its parts that neither checks nor moto enforces (`sign_in.rs`: the web
 //! client, the user pool's domain, the API's routes and authorizer; `database.rs`: the apps'
-//! PostgreSQL cluster, its network and who may reach it).
+//! PostgreSQL cluster, its network and who may reach it; `model.rs`: the language model's
+//! timeouts and rights).
 
 mod database;
+mod model;
 mod sign_in;
 
 use std::collections::BTreeSet;

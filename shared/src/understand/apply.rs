@@ -152,10 +152,12 @@ pub(super) fn apply_one(
             }
             let plural = plural.clone().unwrap_or_else(|| pluralize(name));
             check_identifier(&plural).map_err(|e| format!("plural `{plural}`: {e}"))?;
-            let fields = fields
-                .iter()
-                .map(make_field)
-                .collect::<Result<Vec<_>, _>>()?;
+            // A field that cannot be made is an error; the resource is still added with the
+            // others, so that later operations on it are judged on their own.
+            let (made, refused): (Vec<_>, Vec<_>) =
+                fields.iter().map(make_field).partition(Result::is_ok);
+            let fields: Vec<Field> = made.into_iter().map(Result::unwrap).collect();
+            let refused: Vec<String> = refused.into_iter().filter_map(Result::err).collect();
             change.added.push(format!("resource `{plural}`"));
             for f in &fields {
                 change
@@ -169,6 +171,9 @@ pub(super) fn apply_one(
                 fields,
                 relations: Vec::new(),
             });
+            if !refused.is_empty() {
+                return Err(refused.join("; "));
+            }
         }
         Operation::RemoveResource { name } => {
             let r = index(spec, name)?;
@@ -310,7 +315,12 @@ pub(super) fn apply_one(
             resource,
             belongs_to,
         } => {
-            let (c, p) = (index(spec, resource)?, index(spec, belongs_to)?);
+            let (c, p) = match (index(spec, resource), index(spec, belongs_to)) {
+                (Ok(c), Ok(p)) => (c, p),
+                // Both ends named, when both are wrong.
+                (Err(a), Err(b)) => return Err(format!("{a}; {b}")),
+                (Err(e), _) | (_, Err(e)) => return Err(e),
+            };
             if c == p {
                 return Err(format!("`{resource}` cannot belong to itself"));
             }

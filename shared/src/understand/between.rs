@@ -175,7 +175,8 @@ fn type_and_values(ty: &FieldType) -> (String, Option<Vec<String>>) {
     }
 }
 
-fn field_spec(f: &Field) -> FieldSpec {
+/// A field in the patch's words.
+pub(super) fn field_spec(f: &Field) -> FieldSpec {
     let (ty, values) = type_and_values(&f.ty);
     FieldSpec {
         name: f.name.clone(),

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::patch::TYPES;
-use crate::spec::{AppSpec, FieldRef};
+use crate::spec::{AppSpec, FieldRef, RelationKind};
 
 /// The name of the tool (Bedrock) and of the response format (OpenAI).
 pub const TOOL_NAME: &str = "propose_spec_patch";
@@ -16,7 +16,7 @@ pub const TOOL_DESCRIPTION: &str =
 
 /// The instructions, with the spec as it is and the field the conversation is about.
 pub fn system(spec: &AppSpec, focus: Option<&FieldRef>) -> String {
-    let current = serde_json::to_string(spec).unwrap_or_default();
+    let current = view(spec).to_string();
     let focus = match focus {
         Some(f) => format!(
             "The conversation was last about the field `{}` of `{}`: \"it\" or \"that field\" means it.",
@@ -40,6 +40,34 @@ timestamps, soft delete, CORS and rate limiting; text search is per field.\n\
 The spec now: {current}\n{focus}",
         types = TYPES.join(", "),
     )
+}
+
+/// The spec in the patch's own words (types as the patch names them, links as `belongs_to`).
+fn view(spec: &AppSpec) -> Value {
+    let f = &spec.features;
+    json!({
+        "name": spec.name,
+        "summary": spec.summary,
+        "resources": spec.resources.iter().map(|r| json!({
+            "name": r.name,
+            "plural": r.plural,
+            "fields": r.fields.iter().map(super::between::field_spec).collect::<Vec<_>>(),
+            "belongs_to": r.relations.iter()
+                .filter(|x| x.kind == RelationKind::BelongsTo)
+                .map(|x| x.target.as_str())
+                .collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "features": {
+            "auth": f.auth,
+            "database": f.database,
+            "pagination": f.pagination,
+            "timestamps": f.timestamps,
+            "soft_delete": f.soft_delete,
+            "cors": f.cors,
+            "rate_limit": f.rate_limit,
+            "search": f.search,
+        },
+    })
 }
 
 /// The user's turn.
