@@ -6,6 +6,7 @@ mod common;
 mod concurrency;
 mod conversation;
 mod limits;
+mod model;
 mod oidc;
 mod owners;
 mod projects;

@@ -53,8 +53,7 @@ impl UsageTotal {
         self.calls += u64::from(usage.calls);
         self.input_tokens += usage.input_tokens;
         self.output_tokens += usage.output_tokens;
-        // Kept to a millionth of a dollar, so that sums read the same everywhere.
-        self.cost_usd = ((self.cost_usd + usage.cost_usd) * 1e6).round() / 1e6;
+        self.cost_usd += usage.cost_usd;
         self.fallbacks += u64::from(usage.fallback.is_some());
     }
 }

@@ -290,9 +290,9 @@ pub(crate) async fn secret_key(_: &str) -> Result<String, String> {
 }
 
 fn cost(usage: &ModelUsage, prices: Prices) -> f64 {
-    let dollars = usage.input_tokens as f64 * prices.input_per_million / 1e6
-        + usage.output_tokens as f64 * prices.output_per_million / 1e6;
-    (dollars * 1e6).round() / 1e6
+    // Not rounded: one message often costs less than a thousandth of a cent.
+    usage.input_tokens as f64 * prices.input_per_million / 1e6
+        + usage.output_tokens as f64 * prices.output_per_million / 1e6
 }
 
 /// Why the configured understander could not be made.

@@ -253,7 +253,7 @@ async fn a_valid_patch_is_used_and_priced() {
         (usage.calls, usage.input_tokens, usage.output_tokens),
         (1, 1000, 200)
     );
-    assert_eq!(usage.cost_usd, 0.006);
+    assert!((usage.cost_usd - 0.006).abs() < 1e-12, "{}", usage.cost_usd);
     assert_eq!(usage.fallback, None);
     assert!(
         prompts[0].system.contains("\"recipe\""),
