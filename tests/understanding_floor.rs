@@ -33,6 +33,40 @@ fn conversations_score_at_least_the_floor() {
     );
 }
 
+/// Every reading of the rules over the whole benchmark, as the patch the port carries: sent
+/// over the wire (serialized, parsed strictly) and applied to the spec it was read against, it
+/// gives the very spec the rules made, with the same renames (so the data moves the same).
+#[test]
+fn every_reading_of_the_rules_is_a_patch_that_applies_back() {
+    use kiln::understand::SpecPatch;
+    let mut readings = 0;
+    let mut read = |spec: Option<&kiln::spec::AppSpec>,
+                    name: &str,
+                    text: &str,
+                    describes_app: bool,
+                    focus: Option<&kiln::spec::FieldRef>| {
+        let (after, change) = kiln::spec::understand_after(spec, name, text, describes_app, focus)?;
+        let before = spec.cloned().unwrap_or_else(|| kiln::spec::AppSpec {
+            name: name.to_owned(),
+            ..Default::default()
+        });
+        let patch = SpecPatch::between(&before, &after, &change.renamed);
+        let wire = serde_json::to_value(&patch).unwrap();
+        let patch = SpecPatch::parse(&wire).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let (applied, replayed) = patch
+            .apply(&before)
+            .unwrap_or_else(|e| panic!("{text}: {e:?}\n{wire}"));
+        assert_eq!(applied, after, "{text}\n{wire}");
+        assert_eq!(replayed.renamed, change.renamed, "{text}");
+        readings += 1;
+        Ok((after, change))
+    };
+    for case in cases() {
+        kiln_integration_tests::understanding::replay_with(&case, &mut read);
+    }
+    assert!(readings > 300, "only {readings} readings");
+}
+
 #[test]
 fn intents_are_read_right_on_the_labelled_messages() {
     let (report, per_intent) = intent_report(true);

@@ -20,7 +20,11 @@ fn tokens(name: &str) -> (u64, u64) {
 
 #[tokio::test]
 async fn each_reply_run_and_project_shows_what_the_model_cost_and_a_fallback_says_why() {
-    let fake = FakeLlm::from_fixtures(&["openai/recipes.http", "openai/reviews.http", "openai/auth.http"]);
+    let fake = FakeLlm::from_fixtures(&[
+        "openai/recipes.http",
+        "openai/reviews.http",
+        "openai/auth.http",
+    ]);
     let base = fake.openai_base_url();
     let app = app_with(&[
         ("KILN_LLM", "openai"),
@@ -43,13 +47,25 @@ async fn each_reply_run_and_project_shows_what_the_model_cost_and_a_fallback_say
         assert_eq!(body["run"]["status"], "succeeded", "{body}");
         said.push(body["run"].clone());
     }
-    let (_, project) = app.call("GET", &format!("/api/v2/projects/{id}"), None).await;
+    let (_, project) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
     let spec = &project["spec"]["resources"];
     assert_eq!(spec[0]["name"], "recipe");
     assert_eq!(spec[1]["name"], "review");
     // The third message was read by the rules: the field they make of it is there.
-    let recipe_fields: Vec<&str> = spec[0]["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
-    assert!(recipe_fields.iter().any(|f| f.contains("cooking_time") || *f == "duration"), "{recipe_fields:?}");
+    let recipe_fields: Vec<&str> = spec[0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        recipe_fields
+            .iter()
+            .any(|f| f.contains("cooking_time") || *f == "duration"),
+        "{recipe_fields:?}"
+    );
 
     let (a, b) = (tokens("recipes"), tokens("reviews"));
     let cost = |t: (u64, u64)| (t.0 as f64 * 0.15 + t.1 as f64 * 0.6) / 1e6;
@@ -60,13 +76,30 @@ async fn each_reply_run_and_project_shows_what_the_model_cost_and_a_fallback_say
         assert_eq!(usage["model"], "gpt-4o-mini");
         match t {
             Some(t) => {
-                assert_eq!((usage["calls"].as_u64(), usage["input_tokens"].as_u64(), usage["output_tokens"].as_u64()), (Some(1), Some(t.0), Some(t.1)), "{usage}");
-                assert!((usage["cost_usd"].as_f64().unwrap() - cost(t)).abs() < 1e-9, "{usage}");
+                assert_eq!(
+                    (
+                        usage["calls"].as_u64(),
+                        usage["input_tokens"].as_u64(),
+                        usage["output_tokens"].as_u64()
+                    ),
+                    (Some(1), Some(t.0), Some(t.1)),
+                    "{usage}"
+                );
+                assert!(
+                    (usage["cost_usd"].as_f64().unwrap() - cost(t)).abs() < 1e-9,
+                    "{usage}"
+                );
                 assert!(usage.get("fallback").is_none(), "{usage}");
             }
             None => {
                 assert_eq!(usage["calls"], 0, "{usage}");
-                assert!(usage["fallback"].as_str().unwrap().contains("refused the credentials"), "{usage}");
+                assert!(
+                    usage["fallback"]
+                        .as_str()
+                        .unwrap()
+                        .contains("refused the credentials"),
+                    "{usage}"
+                );
             }
         }
     }
@@ -79,7 +112,12 @@ async fn each_reply_run_and_project_shows_what_the_model_cost_and_a_fallback_say
         .collect();
     assert_eq!(replies.len(), 3);
     for (reply, run) in replies.iter().zip(&said) {
-        let block = reply["blocks"].as_array().unwrap().iter().find(|b| b["type"] == "usage").unwrap_or_else(|| panic!("{reply}"));
+        let block = reply["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["type"] == "usage")
+            .unwrap_or_else(|| panic!("{reply}"));
         assert_eq!(block["usage"], run["usage"]);
     }
     let last = replies[2]["content"].as_str().unwrap();
@@ -90,6 +128,9 @@ async fn each_reply_run_and_project_shows_what_the_model_cost_and_a_fallback_say
     assert_eq!(total["input_tokens"], a.0 + b.0);
     assert_eq!(total["output_tokens"], a.1 + b.1);
     assert_eq!(total["fallbacks"], 1);
-    assert!((total["cost_usd"].as_f64().unwrap() - (cost(a) + cost(b))).abs() < 1e-6, "{total}");
+    assert!(
+        (total["cost_usd"].as_f64().unwrap() - (cost(a) + cost(b))).abs() < 1e-6,
+        "{total}"
+    );
     assert_eq!((fake.unexpected(), fake.remaining()), (0, 0));
 }

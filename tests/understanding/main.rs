@@ -2,8 +2,13 @@
 //! conversation of the understanding benchmark through the product manager's reader and
 //! prints what it got right and wrong, per conversation and overall, and the intent
 //! classifier's accuracy on the labelled short messages.
+//!
+//! With `KILN_LLM=bedrock|openai` (and its `KILN_LLM_*` settings) every message is read by that
+//! model instead, through the same port the product manager uses, with the rules standing in
+//! where it fails; the table then compares with the rules' on the same cases, and the model's
+//! calls, tokens, cost and fallbacks are printed after it.
 
-use kiln_integration_tests::understanding::{cases, intent_report, run_all};
+use kiln_integration_tests::understanding::{cases, intent_report, run_all, run_all_with};
 
 fn main() {
     let verbose = std::env::args().any(|a| a == "--verbose" || a == "-v");
@@ -49,6 +54,10 @@ fn main() {
             println!("{}", kiln_integration_tests::understanding::trace(c));
         }
         return;
+    }
+    let config = kiln::config::Config::from_env().unwrap_or_else(|e| panic!("{e}"));
+    if config.llm != kiln::config::Llm::Rules {
+        return with_model(&config, &cases, verbose);
     }
     let (report, _) = run_all(&cases, verbose);
     println!("{report}");
@@ -134,4 +143,62 @@ fn end_to_end(cases: &[kiln_integration_tests::understanding::Case]) {
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// The benchmark read by the configured model, beside the rules' score on the same cases.
+fn with_model(
+    config: &kiln::config::Config,
+    cases: &[kiln_integration_tests::understanding::Case],
+    verbose: bool,
+) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let understander = runtime
+        .block_on(kiln::understand::from_settings(
+            config.llm,
+            &config.llm_settings,
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut total = kiln::model::UsageTotal::default();
+    let mut latency_ms = 0;
+    let mut read = |spec: Option<&kiln::spec::AppSpec>,
+                    name: &str,
+                    text: &str,
+                    describes_app: bool,
+                    focus: Option<&kiln::spec::FieldRef>| {
+        let read = runtime.block_on(understander.understand(&kiln::understand::Request {
+            spec,
+            project_name: name,
+            text,
+            describes_app,
+            focus,
+        }))?;
+        if let Some(u) = &read.usage {
+            total.add(u);
+            latency_ms += u.latency_ms;
+            if let (true, Some(why)) = (verbose, &u.fallback) {
+                println!("  rules stood in for \"{text}\": {why}");
+            }
+        }
+        Ok((read.spec, read.change))
+    };
+    let (report, model) = run_all_with(cases, verbose, &mut read);
+    println!("{report}");
+    let (_, rules) = run_all(cases, false);
+    println!(
+        "{} ({:?}): overall {:.1}% against the rules' {:.1}% on the same {} conversations",
+        config.llm_settings.model,
+        config.llm,
+        model.overall() * 100.0,
+        rules.overall() * 100.0,
+        cases.len()
+    );
+    println!(
+        "{} calls, {} input and {} output tokens, ${:.4}, {:.1} s waiting, {} readings by the rules instead",
+        total.calls,
+        total.input_tokens,
+        total.output_tokens,
+        total.cost_usd,
+        latency_ms as f64 / 1000.0,
+        total.fallbacks
+    );
 }

@@ -22,6 +22,6 @@ pub use case::{
     ExpectedResource, NewProject,
 };
 pub use intents::{intent_messages, intent_report, label};
-pub use replay::{replay, trace, Outcome};
-pub use report::run_all;
+pub use replay::{replay, replay_with, trace, Outcome, Reader};
+pub use report::{run_all, run_all_with};
 pub use scoring::{score, Score, Tally};

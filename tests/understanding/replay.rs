@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use kiln::intent::classify;
 use kiln::model::Intent;
-use kiln::spec::{understand_after, AppSpec, FieldRef};
+use kiln::spec::{understand_after, AppSpec, FieldRef, SpecChange, SpecError};
 
 use super::{label, Case};
 
@@ -18,10 +18,26 @@ pub struct Outcome {
     pub intents: Vec<&'static str>,
 }
 
+/// What reads one message: the spec so far, the project's name, the text, whether it describes
+/// the app, the field in focus; as [`understand_after`] does.
+pub type Reader<'a> = dyn FnMut(
+        Option<&AppSpec>,
+        &str,
+        &str,
+        bool,
+        Option<&FieldRef>,
+    ) -> Result<(AppSpec, SpecChange), SpecError>
+    + 'a;
+
+/// Replays a conversation through the rules.
+pub fn replay(case: &Case) -> Outcome {
+    replay_with(case, &mut understand_after)
+}
+
 /// Replays a conversation the way `POST /projects` and `POST /messages` drive the product
 /// manager: the description first, as a message that describes the app, then each message,
-/// classified, and read when it describes or changes the app.
-pub fn replay(case: &Case) -> Outcome {
+/// classified, and read (by `understand_after`) when it describes or changes the app.
+pub fn replay_with(case: &Case, understand_after: &mut Reader<'_>) -> Outcome {
     let mut spec: Option<AppSpec> = None;
     let name = case.project.name.trim();
     let description = case.project.description.trim();

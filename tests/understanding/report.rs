@@ -2,10 +2,15 @@
 
 use std::fmt::Write as _;
 
-use super::{replay, score, Case, Score, Tally};
+use super::{replay_with, score, Case, Reader, Score, Tally};
 
 /// Runs every case; returns the report text and the total score.
 pub fn run_all(cases: &[Case], verbose: bool) -> (String, Score) {
+    run_all_with(cases, verbose, &mut kiln::spec::understand_after)
+}
+
+/// [`run_all`], each message read by `read` (a model, when the benchmark is run with one).
+pub fn run_all_with(cases: &[Case], verbose: bool, read: &mut Reader<'_>) -> (String, Score) {
     let mut out = String::new();
     let mut total = Score::default();
     let _ = writeln!(
@@ -14,7 +19,7 @@ pub fn run_all(cases: &[Case], verbose: bool) -> (String, Score) {
         "case", "style", "resources", "fields", "types", "relations", "features", "intents"
     );
     for case in cases {
-        let outcome = replay(case);
+        let outcome = replay_with(case, read);
         let mut notes = Vec::new();
         let s = score(case, &outcome, &mut notes);
         let cell = |t: Tally| format!("{}/{}", t.right, t.right + t.wrong);

@@ -124,8 +124,9 @@ impl SpecPatch {
                 }
             }
         }
-        // Links after every resource exists.
-        for (resource, belongs_to) in links {
+        // Links after every resource exists, in an order that leaves each resource's links
+        // listed as the reading left them.
+        for (resource, belongs_to) in link_order(&cur, after, links) {
             ops.push(Operation::AddRelation {
                 resource,
                 belongs_to,
@@ -240,4 +241,46 @@ fn features(before: &AppSpec, after: &AppSpec, ops: &mut Vec<Operation>) {
     if op != unchanged {
         ops.push(op);
     }
+}
+
+/// The new links (child, parent) ordered so that, each appended to both ends' lists as it is
+/// made, every resource's links end in `after`'s order: each resource's new links, in that
+/// order, constrain the order of the links they belong to; any order meeting them all will do.
+fn link_order(
+    before: &AppSpec,
+    after: &AppSpec,
+    links: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    let position =
+        |child: &str, parent: &str| links.iter().position(|l| l.0 == child && l.1 == parent);
+    let mut after_edges: Vec<(usize, usize)> = Vec::new();
+    for r in &after.resources {
+        let old = before
+            .resources
+            .iter()
+            .find(|b| b.name == r.name)
+            .map(|b| b.relations.clone())
+            .unwrap_or_default();
+        let new: Vec<usize> = r
+            .relations
+            .iter()
+            .filter(|rel| !old.contains(rel))
+            .filter_map(|rel| match rel.kind {
+                RelationKind::BelongsTo => position(&r.name, &rel.target),
+                RelationKind::HasMany => position(&rel.target, &r.name),
+            })
+            .collect();
+        after_edges.extend(new.windows(2).map(|w| (w[0], w[1])));
+    }
+    let mut done = vec![false; links.len()];
+    let mut order = Vec::with_capacity(links.len());
+    while order.len() < links.len() {
+        let ready = (0..links.len())
+            .find(|&i| !done[i] && after_edges.iter().all(|&(a, b)| b != i || done[a]));
+        // A loop in the constraints cannot come from one reading; the given order then.
+        let next = ready.unwrap_or_else(|| (0..links.len()).find(|&i| !done[i]).unwrap());
+        done[next] = true;
+        order.push(links[next].clone());
+    }
+    order
 }
