@@ -7,15 +7,17 @@ use kiln_integration_tests::understanding::references::{
 use kiln_integration_tests::understanding::{cases, intent_report, run_all};
 
 /// The overall score (mean share right of resources, fields, types, relations and features)
-/// the reader must reach on the held-out conversations.
-const CONVERSATION_FLOOR: f64 = 0.83;
+/// the reader must reach on each set of held-out conversations, by the file they came in:
+/// each set's floor only ever goes up. A new set starts at what the reader made of it once it
+/// had been widened on it (its first-run score is in the README).
+const CONVERSATION_FLOORS: &[(&str, f64)] = &[("abc", 0.83), ("d", 0.60)];
 /// The share of labelled messages whose intent must be read right, per intent.
 const INTENT_FLOOR: f64 = 0.97;
 
 #[test]
 fn conversations_score_at_least_the_floor() {
     let cases = cases();
-    assert!(cases.len() >= 60, "only {} conversations", cases.len());
+    assert!(cases.len() >= 100, "only {} conversations", cases.len());
     for c in &cases {
         assert!(
             (2..=8).contains(&c.messages.len()),
@@ -24,12 +26,26 @@ fn conversations_score_at_least_the_floor() {
             c.messages.len()
         );
     }
-    let (report, total) = run_all(&cases, true);
+    let (report, _) = run_all(&cases, true);
     println!("{report}");
+    for (sets, floor) in CONVERSATION_FLOORS {
+        let set: Vec<_> = cases
+            .iter()
+            .filter(|c| c.id.starts_with(|ch: char| sets.contains(ch)))
+            .cloned()
+            .collect();
+        assert!(!set.is_empty(), "no conversations in {sets}");
+        let (_, total) = run_all(&set, false);
+        assert!(
+            total.overall() >= *floor,
+            "conversations {sets}: overall {:.3} is below the floor {floor}",
+            total.overall()
+        );
+    }
+    let sets: String = CONVERSATION_FLOORS.iter().map(|(s, _)| *s).collect();
     assert!(
-        total.overall() >= CONVERSATION_FLOOR,
-        "overall {:.3} is below the floor {CONVERSATION_FLOOR}",
-        total.overall()
+        cases.iter().all(|c| c.id.starts_with(|ch: char| sets.contains(ch))),
+        "every set of conversations has a floor"
     );
 }
 
