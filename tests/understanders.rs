@@ -354,6 +354,47 @@ for_both! {
     timeout => no_answer_in_time_is_a_timeout;
 }
 
+/// A request Bedrock refuses as invalid is not retried: the rules answer, saying why.
+#[tokio::test]
+async fn bedrock_refusing_the_request_is_not_retried() {
+    let fake = FakeLlm::start(fixtures(Bedrock, &["refused_request"]));
+    let u = understander(Bedrock, &fake, &[]).await;
+    let read = read(u.as_ref(), &recipes(), MESSAGE).await;
+    let why = read.usage.unwrap().fallback.unwrap();
+    assert!(
+        why.starts_with("the provider refused the request: ValidationException"),
+        "{why}"
+    );
+    assert_eq!(fake.requests().len(), 1);
+}
+
+/// A server that refuses `max_tokens` (OpenAI's reasoning models) is asked again once with
+/// `max_completion_tokens` and no temperature, and keeps being asked that way.
+#[tokio::test]
+async fn openai_servers_that_take_the_newer_limit_words_are_asked_in_them() {
+    let fake = FakeLlm::start(fixtures(Openai, &["refused_request", "reviews", "reviews"]));
+    let u = understander(Openai, &fake, &[]).await;
+    assert_reviews(&read(u.as_ref(), &recipes(), MESSAGE).await);
+    assert_reviews(&read(u.as_ref(), &recipes(), MESSAGE).await);
+    let r = fake.requests();
+    assert_eq!(r.len(), 3);
+    assert_eq!(
+        (
+            r[0].body["max_tokens"].as_u64(),
+            r[0].body["temperature"].as_u64()
+        ),
+        (Some(4096), Some(0))
+    );
+    for later in &r[1..] {
+        assert_eq!(later.body["max_completion_tokens"], 4096);
+        assert!(
+            later.body.get("max_tokens").is_none() && later.body.get("temperature").is_none(),
+            "{}",
+            later.body
+        );
+    }
+}
+
 #[tokio::test]
 async fn bedrock_retries_run_out_after_the_sdks_standard_attempts() {
     retries_run_out_and_the_rules_answer(Bedrock, 3).await;

@@ -44,7 +44,9 @@ fn conversations_score_at_least_the_floor() {
     }
     let sets: String = CONVERSATION_FLOORS.iter().map(|(s, _)| *s).collect();
     assert!(
-        cases.iter().all(|c| c.id.starts_with(|ch: char| sets.contains(ch))),
+        cases
+            .iter()
+            .all(|c| c.id.starts_with(|ch: char| sets.contains(ch))),
         "every set of conversations has a floor"
     );
 }

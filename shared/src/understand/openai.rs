@@ -49,6 +49,8 @@ pub struct OpenAi {
     max_tokens: u32,
     timeout: Duration,
     recorder: Option<Recorder>,
+    /// Whether the server refused `max_tokens` or `temperature` (see [`OpenAi::limited`]).
+    reasoning: std::sync::atomic::AtomicBool,
 }
 
 impl OpenAi {
@@ -74,6 +76,7 @@ impl OpenAi {
             max_tokens: settings.max_tokens,
             timeout: settings.timeout,
             recorder,
+            reasoning: Default::default(),
         })
     }
 
@@ -103,9 +106,21 @@ impl OpenAi {
                     "schema": prompt::schema(),
                 },
             },
-            "max_tokens": self.max_tokens,
-            "temperature": 0,
         })
+    }
+
+    /// The body with the answer's length bounded and its sampling made deterministic, in the
+    /// words the server takes: `max_tokens` and `temperature` 0 by default (what vLLM, Ollama
+    /// and llama.cpp take), or, once the server has refused either (OpenAI's reasoning models
+    /// do), `max_completion_tokens` and no temperature.
+    fn limited(&self, mut body: Value) -> Value {
+        if self.reasoning.load(std::sync::atomic::Ordering::Relaxed) {
+            body["max_completion_tokens"] = json!(self.max_tokens);
+        } else {
+            body["max_tokens"] = json!(self.max_tokens);
+            body["temperature"] = json!(0);
+        }
+        body
     }
 
     fn record(
@@ -145,6 +160,14 @@ fn error_message(body: &[u8]) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect())
 }
 
+/// Whether a 400 refuses `max_tokens` or `temperature` (OpenAI names the parameter).
+fn refuses_limits(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["param"].as_str().map(str::to_owned))
+        .is_some_and(|p| p == "max_tokens" || p == "temperature")
+}
+
 /// Reads a 200 answer: the patch in the first choice's content, and the token counts.
 fn read_answer(body: &[u8]) -> Result<Answer, ProviderError> {
     let v: Value = serde_json::from_slice(body)
@@ -178,7 +201,8 @@ impl Provider for OpenAi {
     }
 
     async fn propose(&self, prompt: &Prompt) -> Result<Answer, ProviderError> {
-        let body = serde_json::to_vec(&self.body(prompt)).expect("a JSON value serializes");
+        let mut body =
+            serde_json::to_vec(&self.limited(self.body(prompt))).expect("a JSON value serializes");
         let deadline = Instant::now() + self.timeout;
         let key = self.key.get().await?;
         let mut last = String::new();
@@ -223,6 +247,17 @@ impl Provider for OpenAi {
                     match status {
                         200..=299 => return read_answer(&bytes),
                         401 | 403 => return Err(ProviderError::Auth(error_message(&bytes))),
+                        // The server takes the newer words for the same limits: once, again.
+                        400 if refuses_limits(&bytes)
+                            && !self
+                                .reasoning
+                                .swap(true, std::sync::atomic::Ordering::Relaxed) =>
+                        {
+                            last = format!("400: {}", error_message(&bytes));
+                            body = serde_json::to_vec(&self.limited(self.body(prompt)))
+                                .expect("a JSON value serializes");
+                            continue;
+                        }
                         s if !retry::retryable(s) => {
                             return Err(ProviderError::Refused(format!(
                                 "{s}: {}",
