@@ -10,6 +10,7 @@ use super::{fixtures_dir, Exchange, FakeLlm, Wire};
 const NAMES: &[&str] = &[
     "auth.http",
     "phone.http",
+    "recipes.http",
     "reviews.http",
     "reviews_invalid.http",
     "reviews_unknown_key.http",
