@@ -106,6 +106,7 @@ function signedOut(message) {
   $("composer").hidden = true;
   $("panel").hidden = true;
   $("panel-toggle").hidden = true;
+  $("model-usage").hidden = true;
   $("project-title").textContent = "Pick or create a project";
   $("project-title").removeAttribute("title");
   history.replaceState(null, "", "#");
@@ -153,6 +154,14 @@ function showError(err, box = $("error")) {
   box.hidden = !err;
   box.textContent = err ? String(err.message || err) : "";
 }
+
+// Numbers as people read them: 2,412 tokens, $0.000594 (to the millionth the server keeps,
+// no zeros past the cents), 0.8 s.
+const count = (n) => Number(n || 0).toLocaleString("en-US");
+const counted = (n, one, many) => `${count(n)} ${n === 1 ? one : many}`;
+const dollars = (usd) => `$${Number(usd || 0).toFixed(6).replace(/(\.\d\d\d*?)0+$/, "$1")}`;
+const seconds = (ms) => `${(Number(ms || 0) / 1000).toFixed(1)} s`;
+const tokens = (u) => `${count(u.input_tokens)} in / ${count(u.output_tokens)} out tokens`;
 
 const stepLabel = (name) => name.replace(/([a-z])([A-Z])/g, "$1 $2").replace("Dev Ops", "DevOps").replace("Qa ", "QA ");
 const safeUrl = (url) => /^https?:\/\//.test(url);
@@ -218,6 +227,12 @@ function renderBlock(block) {
   } else if (block.type === "file_list") {
     const open = el("button", { type: "button", text: `Browse version ${block.version}`, onclick: () => showPanel(block.version) });
     box.append(el("strong", { text: `Version ${block.version}: ${block.files.length} files ` }), open);
+  } else if (block.type === "usage") {
+    // What reading the message with a language model cost, and why the rules answered if they did.
+    const u = block.usage;
+    box.classList.add("usage");
+    box.append(el("p", { class: "cost", text: [u.provider, u.model, counted(u.calls, "call", "calls"), tokens(u), dollars(u.cost_usd), seconds(u.latency_ms)].join(" · ") }));
+    if (u.fallback) box.append(el("p", { class: "fallback", role: "note", text: `Read by the rules: ${u.fallback}` }));
   } else if (block.type === "test_report") {
     const r = block.report;
     const ok = r.failed === 0 && r.errors === 0 && !r.timed_out;
@@ -397,8 +412,18 @@ async function refreshProject() {
   $("project-status").className = `badge ${state.project.status}`;
   renderSuggestions();
   renderDeployments();
+  renderModelUsage();
   await loadProjects();
   if (!$("panel").hidden) await loadVersions();
+}
+
+// What reading the project's messages with a language model has cost so far, if anything.
+function renderModelUsage() {
+  const u = state.project && state.project.model_usage;
+  $("model-usage").hidden = !u;
+  $("model-usage").textContent = u
+    ? `Language model: ${[counted(u.calls, "call", "calls"), tokens(u), dollars(u.cost_usd), `${counted(u.fallbacks || 0, "fallback", "fallbacks")} to the rules`].join(" · ")}`
+    : "";
 }
 
 function renderDeployments() {
