@@ -21,6 +21,7 @@
 
 mod add;
 mod items;
+mod keeping;
 mod predicates;
 mod questions;
 pub(super) mod relations;
@@ -174,6 +175,11 @@ pub(super) fn read_statement(
                 return true;
             }
         }
+    }
+    if keeping::read_keeping(spec, words, ctx, change)
+        || keeping::read_contribution(spec, words, ctx, change)
+    {
+        return true;
     }
     // "a loan is one piece of equipment lent to one employee": a copula before any verb.
     let verb = first_verb(words, 0);
