@@ -269,4 +269,49 @@ mod tests {
             "player(name:string!) game(title:string!) review(score:integer, >game, >player)"
         );
     }
+
+    #[test]
+    fn a_plural_with_fields_of_its_own_among_the_items_is_a_thing_of_its_own() {
+        assert_eq!(
+            converse(&[
+                "trails: name",
+                "each trail can have photos with a caption and a date",
+            ]),
+            "trail(name:string!) photo(caption:string, date:date, >trail)"
+        );
+        assert_eq!(
+            converse(&["gyms: name", "gyms have coaches with a name and a phone"]),
+            "gym(name:string!) coach(name:string!, phone:string, >gym)"
+        );
+    }
+
+    #[test]
+    fn when_something_happened_names_the_field_after_the_verb() {
+        assert_eq!(
+            converse(&[
+                "parcels: weight, when it was shipped, the date it arrived, the time they signed"
+            ]),
+            "parcel(weight:number, shipped_at:datetime, arrived_on:date, signed_at:datetime)"
+        );
+    }
+
+    #[test]
+    fn a_heading_that_says_whose_things_they_are_links_them() {
+        assert_eq!(
+            converse(&["bands: name", "albums by a band: title, release year"]),
+            "band(name:string!) album(title:string!, release_year:integer, >band)"
+        );
+        assert_eq!(
+            converse(&["drivers: name", "trips: for a driver, distance"]),
+            "driver(name:string!) trip(distance:number, >driver)"
+        );
+    }
+
+    #[test]
+    fn a_copula_with_only_before_its_items_still_lists_them() {
+        assert_eq!(
+            converse(&["suppliers are just a name and a phone"]),
+            "supplier(name:string!, phone:string)"
+        );
+    }
 }
