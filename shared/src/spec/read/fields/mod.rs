@@ -215,6 +215,21 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
                 continue;
             }
             // "in minutes", "in kg": the unit says the type and leaves the name.
+            // "in whole cm": a unit counted whole is an integer.
+            "in" if next == Some("whole")
+                && words.get(i + 2).copied().and_then(unit_type).is_some()
+                && !cur.words.is_empty() =>
+            {
+                cur.unit = Some(FieldType::Integer);
+                i += 3;
+                continue;
+            }
+            // "no separate owners table": what is not wanted is no field.
+            "no" | "without"
+                if cur.words.is_empty() && next.is_some_and(|n| !is_sep(n) && n != "of") =>
+            {
+                cur.closed = true;
+            }
             "in" if next.and_then(unit_type).is_some() && !cur.words.is_empty() => {
                 cur.unit = next.and_then(unit_type);
                 i += 2;

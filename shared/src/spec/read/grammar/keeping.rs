@@ -314,4 +314,12 @@ mod tests {
             "supplier(name:string!, phone:string)"
         );
     }
+
+    #[test]
+    fn what_is_not_wanted_is_no_field_and_whole_units_are_integers() {
+        assert_eq!(
+            converse(&["boats: name, hull length in whole metres, no separate owners list"]),
+            "boat(name:string!, hull_length:integer)"
+        );
+    }
 }
