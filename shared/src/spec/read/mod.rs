@@ -289,6 +289,8 @@ const MARKERS: &[&str] = &[
     "i",
     "think",
     "guess",
+    "mean",
+    "meant",
     "maybe",
     "could",
     "can",

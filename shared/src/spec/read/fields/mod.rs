@@ -215,6 +215,21 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
                 continue;
             }
             // "in minutes", "in kg": the unit says the type and leaves the name.
+            // "in whole cm": a unit counted whole is an integer.
+            "in" if next == Some("whole")
+                && words.get(i + 2).copied().and_then(unit_type).is_some()
+                && !cur.words.is_empty() =>
+            {
+                cur.unit = Some(FieldType::Integer);
+                i += 3;
+                continue;
+            }
+            // "no separate owners table": what is not wanted is no field.
+            "no" | "without"
+                if cur.words.is_empty() && next.is_some_and(|n| !is_sep(n) && n != "of") =>
+            {
+                cur.closed = true;
+            }
             "in" if next.and_then(unit_type).is_some() && !cur.words.is_empty() => {
                 cur.unit = next.and_then(unit_type);
                 i += 2;
@@ -431,6 +446,36 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
             "unique" | "distinct" => cur.unique = true,
             "flag" | "checkbox" | "boolean" | "bool" => cur.flag = true,
             "which" | "what" if cur.words.is_empty() => cur.pointer = true,
+            // "the date it was issued" → issued_on, "the time they arrived" → arrived_at.
+            _ if matches!(cur.words.as_slice(), [one] if matches!(one.as_str(), "date" | "day" | "time" | "datetime"))
+                && EVENT_WORDS.contains(&w) =>
+            {
+                if let Some((verb, end)) = event_verb(words, i) {
+                    let on = matches!(cur.words[0].as_str(), "date" | "day");
+                    cur.words = vec![format!("{verb}_{}", if on { "on" } else { "at" })];
+                    i = end;
+                    continue;
+                }
+                cur.closed = true;
+            }
+            // "when it was published" → published_at.
+            "when" if cur.words.is_empty() => {
+                if let Some((verb, end)) = event_verb(words, i + 1) {
+                    cur.words = vec![format!("{verb}_at")];
+                    i = end;
+                    continue;
+                }
+                cur.words.push(w.to_owned());
+            }
+            // "from a donor", "for a bike": an item that opens with a preposition and a
+            // determiner names what it points at.
+            "from" | "for" | "by" | "to" | "on" | "in" | "at" | "under"
+                if cur.words.is_empty()
+                    && next.is_some_and(|n| matches!(n, "a" | "an" | "one" | "the" | "each")) =>
+            {
+                i += 2;
+                continue;
+            }
             _ if EXPLAINERS.contains(&w) && !cur.words.is_empty() => cur.closed = true,
             // "the mileage at service" ends at "at"; "created at" keeps it.
             "at" if !cur.words.is_empty()
@@ -477,6 +522,25 @@ pub(super) fn parse_fields(words: &[&str]) -> Vec<FieldDraft> {
     }
     flush(&mut cur, &mut out);
     out
+}
+
+/// Pronouns and auxiliaries between "when" (or "the date") and the verb of an event.
+const EVENT_WORDS: &[&str] = &[
+    "it", "they", "he", "she", "we", "was", "were", "is", "are", "got", "gets", "get", "been",
+    "has", "have", "had", "first", "last", "actually", "being", "its", "theyre", "were",
+];
+
+/// "it was published", "they joined": the verb of an event from `i` on, when one word ends the
+/// item, and where the item ends.
+fn event_verb(words: &[&str], i: usize) -> Option<(String, usize)> {
+    let mut j = i;
+    while j < words.len() && EVENT_WORDS.contains(&words[j]) {
+        j += 1;
+    }
+    let verb = *words.get(j)?;
+    let ends = words.get(j + 1).is_none_or(|n| is_sep(n) || *n == "(");
+    (j > i && ends && verb.len() > 2 && verb.chars().all(|c| c.is_ascii_lowercase()))
+        .then(|| (verb.to_owned(), j + 1))
 }
 
 /// "1-5", "1 to 5", "0-100": a numeric range.

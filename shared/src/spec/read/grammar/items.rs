@@ -9,9 +9,10 @@ use super::Context;
 use crate::spec::read::fields::naming::COMMON_FIELDS;
 use crate::spec::read::fields::types::{describe_field, infer_type, uncertain_type};
 use crate::spec::read::fields::{parse_fields, FieldDraft};
+use crate::spec::read::phrases::noun_phrase;
 use crate::spec::read::resources::{ensure_resource, find_resource};
 use crate::spec::read::words::{looks_plural, singularize};
-use crate::spec::read::{ident, SpecChange};
+use crate::spec::read::{ident, is_sep, SpecChange};
 use crate::spec::{check_resource_name, AppSpec, Field, Patch, Question, QuestionOption};
 
 /// Adds the items of a field list to resource `r`: fields, and relations for the items that
@@ -23,6 +24,9 @@ pub(super) fn declare_items(
     ctx: &mut Context,
     change: &mut SpecChange,
 ) {
+    if things_with_fields(spec, r, words, ctx, change) {
+        return;
+    }
     let resource_name = spec.resources[r].name.clone();
     for draft in parse_fields(words) {
         // "a member books a class": an item naming two things links to both.
@@ -96,6 +100,48 @@ pub(super) fn declare_items(
             res.fields.push(field);
         }
     }
+}
+
+/// "reviews with a rating from 1 to 5" among the items of `r`: a plural with fields of its own
+/// is a thing of its own that belongs to `r`; the items before it stay `r`'s.
+fn things_with_fields(
+    spec: &mut AppSpec,
+    r: usize,
+    words: &[&str],
+    ctx: &mut Context,
+    change: &mut SpecChange,
+) -> bool {
+    let Some(w) = words.iter().position(|w| *w == "with") else {
+        return false;
+    };
+    let start = words[..w]
+        .iter()
+        .rposition(|x| is_sep(x))
+        .map_or(0, |k| k + 1);
+    let head = noun_phrase(&words[start..w]);
+    let plain = w - start <= 4
+        && words[start..w]
+            .iter()
+            .all(|x| x.chars().all(|c| c.is_ascii_alphabetic()));
+    if !plain
+        || words[..w].contains(&"(")
+        || !(1..=2).contains(&head.len())
+        || !head.last().is_some_and(|l| looks_plural(l))
+        || words
+            .get(w + 1)
+            .is_none_or(|n| matches!(*n, "decimals" | "decimal" | "cents"))
+    {
+        return false;
+    }
+    let Some(child) = ensure_resource(spec, &head, change).filter(|c| *c != r) else {
+        return false;
+    };
+    relate(spec, child, r, change);
+    if start > 0 {
+        declare_items(spec, r, &words[..start], ctx, change);
+    }
+    declare_items(spec, child, &words[w + 1..], ctx, change);
+    true
 }
 
 /// Plurals that are values of a record, not things of their own.

@@ -21,6 +21,7 @@
 
 mod add;
 mod items;
+mod keeping;
 mod predicates;
 mod questions;
 pub(super) mod relations;
@@ -161,6 +162,33 @@ pub(super) fn read_statement(
                 return true;
             }
         }
+        // "artworks by an artist: title, year": the head names what they belong to.
+        let by = head.iter().position(|w| {
+            matches!(
+                *w,
+                "by" | "for" | "from" | "of" | "in" | "on" | "at" | "under"
+            )
+        });
+        if let Some(p) = by.filter(|p| {
+            *p > 0
+                && head.len() <= 7
+                && first_verb(&head, 0).is_none()
+                && head
+                    .get(p + 1)
+                    .is_some_and(|d| matches!(*d, "a" | "an" | "one" | "each" | "the" | "some"))
+        }) {
+            let parent = find_resource(spec, &head[p + 2..]);
+            if let Some(parent) = parent {
+                if let Some(r) = subject_resource(spec, &head[..p], ctx, change) {
+                    if r != parent {
+                        relations::relate(spec, r, parent, change);
+                        ctx.set_last(spec, r);
+                        declare_items(spec, r, rest, ctx, change);
+                        return true;
+                    }
+                }
+            }
+        }
         if first_verb(&head, 0).is_none() && !head.is_empty() && head.len() <= 5 {
             if let Some(r) = subject_resource(spec, &head, ctx, change) {
                 ctx.set_last(spec, r);
@@ -175,6 +203,11 @@ pub(super) fn read_statement(
             }
         }
     }
+    if keeping::read_keeping(spec, words, ctx, change)
+        || keeping::read_contribution(spec, words, ctx, change)
+    {
+        return true;
+    }
     // "a loan is one piece of equipment lent to one employee": a copula before any verb.
     let verb = first_verb(words, 0);
     if let Some(c) = words
@@ -183,7 +216,15 @@ pub(super) fn read_statement(
         .filter(|c| verb.is_none_or(|(v, _, _)| *c + 1 < v))
     {
         let subject = trim_modals(&words[..c]);
-        let after = &words[c + 1..];
+        // "customers are just a name and an email".
+        let mut a = c + 1;
+        while words
+            .get(a)
+            .is_some_and(|w| matches!(*w, "just" | "only" | "simply" | "basically"))
+        {
+            a += 1;
+        }
+        let after = &words[a..];
         let points = after
             .first()
             .is_some_and(|w| matches!(*w, "one" | "a" | "an" | "exactly" | "a single"));

@@ -58,7 +58,7 @@ pub(super) const PRONOUNS: &[&str] = &[
 const TRIGGERS: &[&str] = &[
     "track", "manage", "store", "keep", "handle", "list", "record", "log", "also", "and", "oh",
     "plus", "then", "now", "need", "want", "add", "a", "an", "the", "some", "lets", "let", "us",
-    "we", "i", "ok", "so", "finally",
+    "we", "i", "ok", "so", "finally", "to",
 ];
 
 pub(super) fn strip_triggers<'a>(words: &[&'a str]) -> Vec<&'a str> {
