@@ -462,3 +462,44 @@ async fn exchanges_are_recorded_as_fixtures_without_the_key() {
     let again = understander(Openai, &replayed, &[]).await;
     assert_reviews(&read(again.as_ref(), &recipes(), MESSAGE).await);
 }
+
+/// Bedrock's exchanges are recorded from the SDK's own request and answer (the signature, in
+/// the headers, never written), and served again as a fixture.
+#[tokio::test]
+async fn bedrock_exchanges_are_recorded_as_fixtures_without_the_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("bedrock");
+    let fake = FakeLlm::start(fixtures(Bedrock, &["reviews"]));
+    let u = understander(
+        Bedrock,
+        &fake,
+        &[("KILN_LLM_RECORD_DIR", record.to_str().unwrap())],
+    )
+    .await;
+    assert_reviews(&read(u.as_ref(), &recipes(), MESSAGE).await);
+    let files: Vec<PathBuf> = std::fs::read_dir(&record)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(
+            !text.contains("AWS4-HMAC-SHA256") && !text.contains("kiln-test-secret"),
+            "{text}"
+        );
+    }
+    let request = files
+        .iter()
+        .find(|f| f.to_string_lossy().ends_with(".request.json"))
+        .unwrap();
+    let sent: Value = serde_json::from_str(&std::fs::read_to_string(request).unwrap()).unwrap();
+    assert_eq!(sent, fake.requests()[0].body);
+    let answer = files
+        .iter()
+        .find(|f| f.extension().unwrap() == "http")
+        .unwrap();
+    let replayed = FakeLlm::start(vec![Exchange::load(answer).unwrap()]);
+    let again = understander(Bedrock, &replayed, &[]).await;
+    assert_reviews(&read(again.as_ref(), &recipes(), MESSAGE).await);
+}

@@ -10,7 +10,7 @@ use kiln_integration_tests::understanding::{cases, intent_report, run_all};
 /// the reader must reach on each set of held-out conversations, by the file they came in:
 /// each set's floor only ever goes up. A new set starts at what the reader made of it once it
 /// had been widened on it (its first-run score is in the README).
-const CONVERSATION_FLOORS: &[(&str, f64)] = &[("abc", 0.83), ("d", 0.60)];
+const CONVERSATION_FLOORS: &[(&str, f64)] = &[("abc", 0.83), ("d", 0.66)];
 /// The share of labelled messages whose intent must be read right, per intent.
 const INTENT_FLOOR: f64 = 0.97;
 

@@ -71,7 +71,7 @@ pub struct ExpectedField {
     /// Type label (string, text, integer, number, boolean, date, datetime, email, url, enum).
     #[serde(rename = "type")]
     pub ty: String,
-    /// Enum values.
+    /// Enum values (none listed: any choices will do).
     #[serde(default)]
     pub values: Vec<String>,
     /// Other acceptable names.
