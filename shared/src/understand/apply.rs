@@ -440,31 +440,20 @@ fn set_features(
             "jwt" => AuthFeature::Jwt,
             other => return Err(format!("auth `{other}`: `none` or `jwt`")),
         };
-        if spec.features.auth != want {
-            spec.features.auth = want;
-            match want {
-                AuthFeature::Jwt => change
-                    .added
-                    .push("JWT authentication (register, login, protected routes)".into()),
-                AuthFeature::None => change.removed.push("authentication".into()),
-            }
-        }
+        crate::spec::set_auth(spec, want, change);
     }
     if let Some(db) = database {
-        let (want, label) = match db.as_str() {
-            "none" => (DatabaseFeature::None, "in memory"),
-            "sqlite" => (DatabaseFeature::Sqlite, "SQLite"),
-            "postgres" => (DatabaseFeature::Postgres, "PostgreSQL"),
+        let want = match db.as_str() {
+            "none" => DatabaseFeature::None,
+            "sqlite" => DatabaseFeature::Sqlite,
+            "postgres" => DatabaseFeature::Postgres,
             other => {
                 return Err(format!(
                     "database `{other}`: `none`, `sqlite` or `postgres`"
                 ))
             }
         };
-        if spec.features.database != want {
-            spec.features.database = want;
-            change.changed.push(format!("storage: {label}"));
-        }
+        crate::spec::set_database(spec, want, change);
     }
     let f = &mut spec.features;
     let slots = [

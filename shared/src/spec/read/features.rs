@@ -46,15 +46,7 @@ pub(super) fn read_features(spec: &mut AppSpec, t: &[String], change: &mut SpecC
         } else {
             AuthFeature::Jwt
         };
-        if spec.features.auth != want {
-            spec.features.auth = want;
-            match want {
-                AuthFeature::Jwt => change
-                    .added
-                    .push("JWT authentication (register, login, protected routes)".into()),
-                AuthFeature::None => change.removed.push("authentication".into()),
-            }
-        }
+        set_auth(spec, want, change);
     }
     let db = if has(&["postgres", "postgresql", "psql"]) {
         Some(if negated {
@@ -84,15 +76,7 @@ pub(super) fn read_features(spec: &mut AppSpec, t: &[String], change: &mut SpecC
     };
     if let Some(db) = db {
         touched = true;
-        if spec.features.database != db {
-            let label = match db {
-                DatabaseFeature::None => "in-memory storage",
-                DatabaseFeature::Sqlite => "SQLite database (SQLAlchemy)",
-                DatabaseFeature::Postgres => "PostgreSQL database (SQLAlchemy)",
-            };
-            change.changed.push(format!("storage: {label}"));
-            spec.features.database = db;
-        }
+        set_database(spec, db, change);
     }
     let toggles: [Toggle; 5] = [
         (
@@ -161,4 +145,30 @@ pub(super) fn read_features(spec: &mut AppSpec, t: &[String], change: &mut SpecC
                 "has" | "have" | "belong" | "belongs" | "field" | "rename"
             )
         })
+}
+
+/// Sets the authentication scheme, saying so when it changes (for every reader of a message).
+pub(crate) fn set_auth(spec: &mut AppSpec, want: AuthFeature, change: &mut SpecChange) {
+    if spec.features.auth != want {
+        spec.features.auth = want;
+        match want {
+            AuthFeature::Jwt => change
+                .added
+                .push("JWT authentication (register, login, protected routes)".into()),
+            AuthFeature::None => change.removed.push("authentication".into()),
+        }
+    }
+}
+
+/// Sets the storage, saying so when it changes (for every reader of a message).
+pub(crate) fn set_database(spec: &mut AppSpec, db: DatabaseFeature, change: &mut SpecChange) {
+    if spec.features.database != db {
+        let label = match db {
+            DatabaseFeature::None => "in-memory storage",
+            DatabaseFeature::Sqlite => "SQLite database (SQLAlchemy)",
+            DatabaseFeature::Postgres => "PostgreSQL database (SQLAlchemy)",
+        };
+        change.changed.push(format!("storage: {label}"));
+        spec.features.database = db;
+    }
 }

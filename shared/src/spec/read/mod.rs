@@ -18,6 +18,7 @@ mod retype;
 mod search;
 mod words;
 
+pub(crate) use features::{set_auth, set_database};
 pub(crate) use fields::types::{describe_field, type_word};
 pub(crate) use grammar::relations::relate_names;
 pub use words::{pluralize, singularize};
