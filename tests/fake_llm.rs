@@ -12,7 +12,6 @@
 //! other provider, a path it does not serve) gets an error and counts in [`FakeLlm::unexpected`].
 
 use std::collections::VecDeque;
-use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -268,19 +267,7 @@ impl FakeLlm {
         });
         let app = Router::new().fallback(answer).with_state(shared.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                tokio::select! {
-                    served = axum::serve(listener, app).into_future() => served.unwrap(),
-                    _ = stopped => {}
-                }
-            });
-        });
+        crate::serve_on_own_thread(listener, app, Some(stopped));
         FakeLlm {
             shared,
             url,

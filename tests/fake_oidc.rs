@@ -88,16 +88,7 @@ impl FakeOidc {
             counts: Mutex::default(),
         });
         let app = router(shared.clone());
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, app).await.unwrap();
-            });
-        });
+        crate::serve_on_own_thread(listener, app, None);
         FakeOidc { shared }
     }
 
