@@ -5,6 +5,7 @@
 mod common;
 mod concurrency;
 mod conversation;
+mod history;
 mod limits;
 mod model;
 mod oidc;

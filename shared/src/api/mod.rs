@@ -5,6 +5,7 @@ mod conversation;
 mod data;
 mod error;
 mod follow;
+mod history;
 mod oidc;
 mod projects;
 mod trace;
@@ -154,6 +155,8 @@ fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::
         .routes(routes!(conversation::post_message))
         .routes(routes!(conversation::list_conversation))
         .routes(routes!(conversation::get_run))
+        .routes(routes!(history::list_runs))
+        .routes(routes!(history::list_deployments))
         .routes(routes!(conversation::events))
         .routes(routes!(versions::list_versions))
         .routes(routes!(versions::get_version))
