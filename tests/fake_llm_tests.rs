@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::{fixtures_dir, Exchange, FakeLlm, Wire};
 
 const NAMES: &[&str] = &[
+    "answer.http",
     "auth.http",
     "phone.http",
     "recipes.http",
@@ -20,11 +21,28 @@ const NAMES: &[&str] = &[
     "unavailable.http",
 ];
 
-/// The spec patch a successful fixture carries, and its (input, output, total) tokens.
+/// The spec patch a successful fixture carries (the text, for an answer in words), and its
+/// (input, output, total) tokens.
 fn patch_and_usage(e: &Exchange) -> (Value, [u64; 3]) {
     let body: Value = serde_json::from_str(&e.body).unwrap();
     let usage = |keys: [&str; 3]| keys.map(|k| body["usage"][k].as_u64().unwrap());
+    let words = e.origin.ends_with("answer.http");
     match e.wire {
+        Wire::Bedrock if words => {
+            assert_eq!(body["stopReason"], "end_turn");
+            let text = body["output"]["message"]["content"][0]["text"].clone();
+            (
+                json!({"operations": [text]}),
+                usage(["inputTokens", "outputTokens", "totalTokens"]),
+            )
+        }
+        Wire::Openai if words => {
+            let text = body["choices"][0]["message"]["content"].clone();
+            (
+                json!({"operations": [text]}),
+                usage(["prompt_tokens", "completion_tokens", "total_tokens"]),
+            )
+        }
         Wire::Bedrock => {
             assert_eq!(body["stopReason"], "tool_use");
             let block = &body["output"]["message"]["content"][0]["toolUse"];

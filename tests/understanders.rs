@@ -338,6 +338,46 @@ async fn no_answer_in_time_is_a_timeout(provider: Provider) {
     assert!(why.contains("did not answer within 1s"), "{why}");
 }
 
+async fn a_question_is_answered_in_words_from_the_facts(provider: Provider) {
+    let fake = FakeLlm::start(fixtures(provider, &["answer"]));
+    let u = understander(provider, &fake, &[]).await;
+    let facts = "Project: Cookbook\nEndpoints:\n  GET /recipes — list recipes";
+    let answered = u
+        .answer(&kiln::understand::Asked {
+            question: "what endpoints does it have?",
+            facts,
+        })
+        .await
+        .expect("a model answers questions");
+    assert!(answered.text.unwrap().starts_with("Recipes are listed"));
+    let (input, output) = tokens_of(provider, "answer");
+    assert_eq!(
+        (
+            answered.usage.calls,
+            answered.usage.input_tokens,
+            answered.usage.output_tokens
+        ),
+        (1, input, output)
+    );
+    let body = &fake.requests()[0].body;
+    let sent = body.to_string();
+    assert!(sent.contains("GET /recipes — list recipes"), "{sent}");
+    assert!(sent.contains("what endpoints does it have?"), "{sent}");
+    // Words, not a patch: no tool, no response format.
+    assert!(
+        body.get("toolConfig").is_none() && body.get("response_format").is_none(),
+        "{sent}"
+    );
+    // Without a model there is no model answer: the rules answer.
+    assert!(Rules
+        .answer(&kiln::understand::Asked {
+            question: "?",
+            facts
+        })
+        .await
+        .is_none());
+}
+
 macro_rules! for_both {
     ($($name:ident => $body:expr;)*) => {
         mod bedrock { use super::*; $(#[tokio::test] async fn $name() { let p = Bedrock; $body(p).await })* }
@@ -352,6 +392,7 @@ for_both! {
     throttling_then_success => throttling_is_retried;
     auth_error => a_refused_key_is_not_retried;
     timeout => no_answer_in_time_is_a_timeout;
+    a_question_is_answered_in_words => a_question_is_answered_in_words_from_the_facts;
 }
 
 /// A request Bedrock refuses as invalid is not retried: the rules answer, saying why.

@@ -134,3 +134,78 @@ async fn each_reply_run_and_project_shows_what_the_model_cost_and_a_fallback_say
     );
     assert_eq!((fake.unexpected(), fake.remaining()), (0, 0));
 }
+
+/// A question is answered by the model from the project's facts (the spec and endpoints are in
+/// what it is sent); when the model fails, the rules' answer stands and says why. Both show the
+/// call, and the project counts it.
+#[tokio::test]
+async fn questions_are_answered_by_the_model_from_the_projects_facts() {
+    let fake = FakeLlm::from_fixtures(&[
+        "openai/recipes.http",
+        "openai/reviews.http",
+        "openai/answer.http",
+        "openai/auth.http",
+    ]);
+    let base = fake.openai_base_url();
+    let app = app_with(&[
+        ("KILN_LLM", "openai"),
+        ("KILN_LLM_MODEL", "gpt-4o-mini"),
+        ("KILN_LLM_BASE_URL", &base),
+    ])
+    .await;
+    let id = app.create_project("Cookbook").await;
+    for text in [
+        "a place to keep my recipes",
+        "other people can leave reviews on a recipe with a rating from 1 to 5",
+        "what endpoints does it have?",
+        "is there authentication?",
+    ] {
+        let (_, body) = app.say(&id, text).await;
+        assert_eq!(body["run"]["status"], "succeeded", "{body}");
+    }
+    let replies: Vec<Value> = app
+        .conversation(&id)
+        .await
+        .into_iter()
+        .filter(|m| m["agent"] == "product_manager")
+        .collect();
+    let answer: Value =
+        serde_json::from_str(&Exchange::fixture("openai/answer.http").body).unwrap();
+    assert_eq!(
+        replies[2]["content"], answer["choices"][0]["message"]["content"],
+        "the model's answer is the reply"
+    );
+    let usage = |m: &Value| {
+        m["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["type"] == "usage")
+            .map(|b| b["usage"].clone())
+            .unwrap_or_else(|| panic!("{m}"))
+    };
+    assert_eq!(usage(&replies[2])["input_tokens"], tokens("answer").0);
+    // The rules' answer, with the reason.
+    let last = replies[3]["content"].as_str().unwrap();
+    assert!(last.starts_with("No, the API is open."), "{last}");
+    assert!(last.contains("Note: I answered with the rules instead of gpt-4o-mini (openai), because the provider refused the credentials"), "{last}");
+    assert!(usage(&replies[3])["fallback"].is_string());
+    // What the model was given: the facts, the spec and endpoints among them; the question as
+    // the user's turn.
+    let asked = &fake.requests()[2].body;
+    let system = asked["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        system.contains("review(rating:integer") && system.contains("GET /reviews"),
+        "{system}"
+    );
+    assert_eq!(
+        asked["messages"][1]["content"],
+        "what endpoints does it have?"
+    );
+    assert!(asked.get("response_format").is_none());
+    let (_, project) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
+    assert_eq!(project["model_usage"]["calls"], 3);
+    assert_eq!(project["model_usage"]["fallbacks"], 1);
+}

@@ -6,6 +6,7 @@ mod architect;
 mod backend_developer;
 mod devops_engineer;
 mod documentation_writer;
+mod facts;
 mod pipeline;
 mod product_manager;
 mod qa_engineer;

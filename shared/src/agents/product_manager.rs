@@ -346,6 +346,42 @@ pub(super) async fn answer(ctx: &AgentContext, input: &RunInput) -> Result<Value
     let mut reply =
         Message::from_agent(input.project_id, Agent::ProductManager, input.run_id, text);
     reply.blocks = blocks;
-    post(ctx, input, (Step::Answer, "answer"), reply).await?;
+    let facts = super::facts::of(ctx, &project).await?;
+    let asked = crate::understand::Asked {
+        question: &message.content,
+        facts: &facts,
+    };
+    let Some(answered) = ctx.understander.answer(&asked).await else {
+        post(ctx, input, (Step::Answer, "answer"), reply).await?;
+        return Ok(Value::Null);
+    };
+    // A model answers from the project's facts; if it fails, the rules' answer stands and
+    // says why. Either way the reply shows the call, and the project counts it, in one write.
+    let usage = answered.usage;
+    match (answered.text, &usage.fallback) {
+        (Some(text), _) => reply.content = text,
+        (None, why) => {
+            reply.content = format!(
+                "{} Note: I answered with the rules instead of {} ({}), because {}.",
+                reply.content,
+                usage.model,
+                usage.provider,
+                why.as_deref().unwrap_or("the model gave no answer")
+            )
+        }
+    }
+    reply.blocks.push(Block::Usage {
+        usage: usage.clone(),
+    });
+    change_and_say(ctx, input, (Step::Answer, "answer"), |p| {
+        p.model_usage.add(&usage);
+        Ok(Some(reply.clone()))
+    })
+    .await?;
+    let mut run = ctx.projects.get_run(input.project_id, input.run_id).await?;
+    if run.usage.as_ref() != Some(&usage) {
+        run.usage = Some(usage);
+        ctx.projects.update_run(&run).await?;
+    }
     Ok(Value::Null)
 }

@@ -23,7 +23,7 @@ use aws_smithy_types::{Document, Number};
 use serde_json::Value;
 
 use super::record::{Exchange, Recorder};
-use super::{prompt, Answer, Prompt, Provider, ProviderError};
+use super::{prompt, Answer, Prompt, Provider, ProviderError, Said};
 use crate::config::LlmSettings;
 
 /// Attempts the SDK's standard retry mode makes (its default).
@@ -233,6 +233,42 @@ fn failure(
 
 #[async_trait]
 impl Provider for Bedrock {
+    async fn answer(&self, system: &str, question: &str) -> Result<Said, ProviderError> {
+        let output = self
+            .client
+            .converse()
+            .model_id(&self.model)
+            .system(SystemContentBlock::Text(system.to_owned()))
+            .messages(text_message(ConversationRole::User, question.to_owned()))
+            .inference_config(
+                InferenceConfiguration::builder()
+                    .max_tokens(i32::try_from(self.max_tokens).unwrap_or(i32::MAX))
+                    .temperature(0.0)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| failure(e, self.timeout))?;
+        let (input_tokens, output_tokens) = tokens(&output);
+        let text = match output.output() {
+            Some(ConverseOutput::Message(m)) => m
+                .content()
+                .iter()
+                .filter_map(|b| b.as_text().ok().cloned())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => String::new(),
+        };
+        if text.trim().is_empty() {
+            return Err(ProviderError::Malformed("no text in the answer".into()));
+        }
+        Ok(Said {
+            text: text.trim().to_owned(),
+            input_tokens,
+            output_tokens,
+        })
+    }
+
     fn name(&self) -> &'static str {
         "bedrock"
     }
@@ -260,15 +296,7 @@ impl Provider for Bedrock {
             .send()
             .await
             .map_err(|e| failure(e, self.timeout))?;
-        let (input_tokens, output_tokens) = output
-            .usage()
-            .map(|u| {
-                (
-                    u.input_tokens().max(0) as u64,
-                    u.output_tokens().max(0) as u64,
-                )
-            })
-            .unwrap_or((0, 0));
+        let (input_tokens, output_tokens) = tokens(&output);
         let content = match output.output() {
             Some(ConverseOutput::Message(m)) => m.content(),
             _ => return Err(ProviderError::Malformed("no message in the answer".into())),
@@ -298,6 +326,19 @@ impl Provider for Bedrock {
             output_tokens,
         })
     }
+}
+
+/// The input and output tokens an answer counts.
+fn tokens(output: &aws_sdk_bedrockruntime::operation::converse::ConverseOutput) -> (u64, u64) {
+    output
+        .usage()
+        .map(|u| {
+            (
+                u.input_tokens().max(0) as u64,
+                u.output_tokens().max(0) as u64,
+            )
+        })
+        .unwrap_or((0, 0))
 }
 
 /// Records each attempt's request and answer (`KILN_LLM_RECORD_DIR`). The SDK signs requests

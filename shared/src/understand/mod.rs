@@ -77,6 +77,12 @@ pub trait Understander: Send + Sync {
     /// Reads one message. An error is a message the rules refuse whole (it would break the
     /// spec); a model's failures never surface as errors, the rules answer instead.
     async fn understand(&self, request: &Request<'_>) -> Result<Understood, SpecError>;
+
+    /// Answers a question from the facts given, when a model is configured (`None`: the
+    /// rules answer, as always without one).
+    async fn answer(&self, _asked: &Asked<'_>) -> Option<Answered> {
+        None
+    }
 }
 
 /// The product manager's own rules.
@@ -139,6 +145,36 @@ pub struct Answer {
     pub output_tokens: u64,
 }
 
+/// A model's answer in words.
+#[derive(Debug, Clone)]
+pub struct Said {
+    /// The text.
+    pub text: String,
+    /// Input tokens the provider counted.
+    pub input_tokens: u64,
+    /// Output tokens the provider counted.
+    pub output_tokens: u64,
+}
+
+/// A question about the project, and the facts it is answered from.
+#[derive(Debug, Clone, Copy)]
+pub struct Asked<'a> {
+    /// The user's question.
+    pub question: &'a str,
+    /// What the project holds, as text: its spec, endpoints, versions, last test report,
+    /// deployments. The answer may say nothing else.
+    pub facts: &'a str,
+}
+
+/// How a question was answered by a model.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    /// The model's answer; `None` when the model failed and the rules answer instead.
+    pub text: Option<String>,
+    /// The call, and why the rules answer if they do.
+    pub usage: ModelUsage,
+}
+
 /// Why a provider gave no answer.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ProviderError {
@@ -173,6 +209,8 @@ pub trait Provider: Send + Sync {
     fn model(&self) -> &str;
     /// Asks once (with the provider's retries).
     async fn propose(&self, prompt: &Prompt) -> Result<Answer, ProviderError>;
+    /// Asks a question in words, answered in words.
+    async fn answer(&self, system: &str, question: &str) -> Result<Said, ProviderError>;
 }
 
 /// Prices per million tokens, in US dollars.
@@ -199,6 +237,10 @@ impl WithModel {
 
 #[async_trait]
 impl Understander for WithModel {
+    async fn answer(&self, asked: &Asked<'_>) -> Option<Answered> {
+        Some(self.answer_question(asked).await)
+    }
+
     async fn understand(&self, request: &Request<'_>) -> Result<Understood, SpecError> {
         let base = request.base();
         let mut prompt = Prompt {
@@ -206,11 +248,7 @@ impl Understander for WithModel {
             user: prompt::user(request.text, request.describes_app),
             repairs: Vec::new(),
         };
-        let mut usage = ModelUsage {
-            provider: self.provider.name().to_owned(),
-            model: self.provider.model().to_owned(),
-            ..ModelUsage::default()
-        };
+        let mut usage = self.usage();
         let why = loop {
             let started = Instant::now();
             let answer = self.provider.propose(&prompt).await;
@@ -287,6 +325,43 @@ pub(crate) async fn secret_key(secret: &str) -> Result<String, String> {
 #[cfg(not(feature = "aws"))]
 pub(crate) async fn secret_key(_: &str) -> Result<String, String> {
     Err("this build has no AWS SDK (build with the `aws` feature)".into())
+}
+
+impl WithModel {
+    fn usage(&self) -> ModelUsage {
+        ModelUsage {
+            provider: self.provider.name().to_owned(),
+            model: self.provider.model().to_owned(),
+            ..ModelUsage::default()
+        }
+    }
+
+    /// A question answered by the model, from the facts only.
+    async fn answer_question(&self, asked: &Asked<'_>) -> Answered {
+        let mut usage = self.usage();
+        let started = Instant::now();
+        let said = self
+            .provider
+            .answer(&prompt::answer_system(asked.facts), asked.question)
+            .await;
+        usage.latency_ms = started.elapsed().as_millis() as u64;
+        match said {
+            Ok(said) => {
+                usage.calls = 1;
+                usage.input_tokens = said.input_tokens;
+                usage.output_tokens = said.output_tokens;
+                usage.cost_usd = cost(&usage, self.prices);
+                Answered {
+                    text: Some(said.text),
+                    usage,
+                }
+            }
+            Err(e) => {
+                usage.fallback = Some(e.to_string());
+                Answered { text: None, usage }
+            }
+        }
+    }
 }
 
 fn cost(usage: &ModelUsage, prices: Prices) -> f64 {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::record::{Exchange, Recorder};
-use super::{prompt, retry, Answer, Prompt, Provider, ProviderError};
+use super::{prompt, retry, Answer, Prompt, Provider, ProviderError, Said};
 use crate::config::LlmSettings;
 
 /// Where the key comes from.
@@ -201,8 +201,43 @@ impl Provider for OpenAi {
     }
 
     async fn propose(&self, prompt: &Prompt) -> Result<Answer, ProviderError> {
-        let mut body =
-            serde_json::to_vec(&self.limited(self.body(prompt))).expect("a JSON value serializes");
+        read_answer(&self.send(&|| self.body(prompt)).await?)
+    }
+
+    async fn answer(&self, system: &str, question: &str) -> Result<Said, ProviderError> {
+        let make = || {
+            json!({
+                "model": self.model,
+                "messages": [
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": question},
+                ],
+            })
+        };
+        let bytes = self.send(&make).await?;
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ProviderError::Malformed(format!("not JSON: {e}")))?;
+        let text = v["choices"][0]["message"]["content"]
+            .as_str()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| ProviderError::Malformed("no text in the first choice".into()))?;
+        let tokens = |k: &str| v["usage"][k].as_u64().unwrap_or(0);
+        Ok(Said {
+            text: text.trim().to_owned(),
+            input_tokens: tokens("prompt_tokens"),
+            output_tokens: tokens("completion_tokens"),
+        })
+    }
+}
+
+impl OpenAi {
+    /// Posts the body `make` gives (with the answer's limits added) until an answer comes, a
+    /// failure no retry fixes, the retries run out or the deadline passes.
+    async fn send(
+        &self,
+        make: &(dyn Fn() -> Value + Send + Sync),
+    ) -> Result<Vec<u8>, ProviderError> {
+        let mut body = serde_json::to_vec(&self.limited(make())).expect("a JSON value serializes");
         let deadline = Instant::now() + self.timeout;
         let key = self.key.get().await?;
         let mut last = String::new();
@@ -245,7 +280,7 @@ impl Provider for OpenAi {
                     };
                     self.record(key, &body, status, &headers, &bytes);
                     match status {
-                        200..=299 => return read_answer(&bytes),
+                        200..=299 => return Ok(bytes.to_vec()),
                         401 | 403 => return Err(ProviderError::Auth(error_message(&bytes))),
                         // The server takes the newer words for the same limits: once, again.
                         400 if refuses_limits(&bytes)
@@ -254,7 +289,7 @@ impl Provider for OpenAi {
                                 .swap(true, std::sync::atomic::Ordering::Relaxed) =>
                         {
                             last = format!("400: {}", error_message(&bytes));
-                            body = serde_json::to_vec(&self.limited(self.body(prompt)))
+                            body = serde_json::to_vec(&self.limited(make()))
                                 .expect("a JSON value serializes");
                             continue;
                         }
