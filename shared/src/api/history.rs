@@ -110,7 +110,7 @@ pub async fn list_deployments(
     store.get_project(&owner, project_id).await?;
     let mut all = store.list_deployments(project_id).await?;
     // Newest first by id (UUIDv7), whatever order the store gave.
-    all.sort_by(|a, b| b.id.cmp(&a.id));
+    all.sort_by_key(|d| std::cmp::Reverse(d.id));
     let limit = page.limit() as usize;
     let mut items: Vec<Deployment> = all
         .into_iter()

@@ -219,6 +219,9 @@ impl Provider for std::sync::Arc<Scripted> {
             .pop_front()
             .expect("a scripted answer")
     }
+    async fn answer(&self, _: &str, _: &str) -> Result<Said, ProviderError> {
+        Err(ProviderError::Malformed("not scripted".into()))
+    }
 }
 
 async fn read_with(answers: Vec<Result<Value, ProviderError>>) -> (Understood, Vec<Prompt>) {
