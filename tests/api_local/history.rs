@@ -36,7 +36,13 @@ async fn runs_are_listed_newest_first_a_page_at_a_time() {
     let app = app().await;
     let id = app.create_project("Pages").await;
     let mut runs = Vec::new();
-    for text in ["tasks with a title", "add a due date", "add a priority from low/high", "make the title required", "what endpoints does it have?"] {
+    for text in [
+        "tasks with a title",
+        "add a due date",
+        "add a priority from low/high",
+        "make the title required",
+        "what endpoints does it have?",
+    ] {
         let (_, body) = app.say(&id, text).await;
         runs.push(body["run"]["id"].as_str().unwrap().to_owned());
     }
@@ -44,11 +50,15 @@ async fn runs_are_listed_newest_first_a_page_at_a_time() {
     let (listed, pages) = walk(&app, &format!("/api/v2/projects/{id}/runs"), 2).await;
     assert_eq!(listed, runs);
     assert_eq!(pages, 3);
-    let (_, first) = app.call("GET", &format!("/api/v2/projects/{id}/runs?limit=1"), None).await;
+    let (_, first) = app
+        .call("GET", &format!("/api/v2/projects/{id}/runs?limit=1"), None)
+        .await;
     assert_eq!(first["items"][0]["status"], "succeeded");
     assert_eq!(first["items"][0]["intent"], "question");
     // Exactly a page's worth: no cursor to a page that would be empty.
-    let (_, all) = app.call("GET", &format!("/api/v2/projects/{id}/runs?limit=5"), None).await;
+    let (_, all) = app
+        .call("GET", &format!("/api/v2/projects/{id}/runs?limit=5"), None)
+        .await;
     assert_eq!(all["items"].as_array().unwrap().len(), 5);
     assert!(all["next_cursor"].is_null(), "{all}");
 }
@@ -59,7 +69,10 @@ async fn deployments_are_listed_newest_first_a_page_at_a_time() {
     let id = app.create_project("Deployed").await;
     let project_id: uuid::Uuid = id.parse().unwrap();
     let mut made = Vec::new();
-    for (i, env) in [Environment::Dev, Environment::Staging, Environment::Dev].into_iter().enumerate() {
+    for (i, env) in [Environment::Dev, Environment::Staging, Environment::Dev]
+        .into_iter()
+        .enumerate()
+    {
         let d = Deployment {
             id: uuid::Uuid::now_v7(),
             project_id,
@@ -78,7 +91,13 @@ async fn deployments_are_listed_newest_first_a_page_at_a_time() {
     made.reverse();
     let (listed, pages) = walk(&app, &format!("/api/v2/projects/{id}/deployments"), 2).await;
     assert_eq!((listed, pages), (made, 2));
-    let (_, one) = app.call("GET", &format!("/api/v2/projects/{id}/deployments?limit=1"), None).await;
+    let (_, one) = app
+        .call(
+            "GET",
+            &format!("/api/v2/projects/{id}/deployments?limit=1"),
+            None,
+        )
+        .await;
     assert_eq!(one["items"][0]["version"], 3);
     assert_eq!(one["items"][0]["environment"], "dev");
 }
@@ -90,7 +109,9 @@ async fn each_list_takes_back_only_its_own_cursors() {
     for text in ["tasks with a title", "add a due date"] {
         app.say(&id, text).await;
     }
-    let (_, runs) = app.call("GET", &format!("/api/v2/projects/{id}/runs?limit=1"), None).await;
+    let (_, runs) = app
+        .call("GET", &format!("/api/v2/projects/{id}/runs?limit=1"), None)
+        .await;
     let run_cursor = runs["next_cursor"].as_str().unwrap().to_owned();
     let (_, projects) = app.call("GET", "/api/v2/projects?limit=1", None).await;
     let wrong: Vec<String> = ["not%20a%20cursor!".to_owned(), "bm90LWEtcnVu".to_owned()]
@@ -98,16 +119,40 @@ async fn each_list_takes_back_only_its_own_cursors() {
         .chain(projects["next_cursor"].as_str().map(str::to_owned))
         .collect();
     for cursor in wrong {
-        let (status, body) = app.call("GET", &format!("/api/v2/projects/{id}/runs?cursor={cursor}"), None).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_cursor")), "{cursor}: {body}");
+        let (status, body) = app
+            .call(
+                "GET",
+                &format!("/api/v2/projects/{id}/runs?cursor={cursor}"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_cursor")),
+            "{cursor}: {body}"
+        );
     }
-    let (status, body) = app.call("GET", &format!("/api/v2/projects/{id}/deployments?cursor={run_cursor}"), None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_cursor")), "{body}");
-    let (status, _) = app.call("GET", &format!("/api/v2/projects/{id}/runs?limit=0"), None).await;
+    let (status, body) = app
+        .call(
+            "GET",
+            &format!("/api/v2/projects/{id}/deployments?cursor={run_cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_cursor")),
+        "{body}"
+    );
+    let (status, _) = app
+        .call("GET", &format!("/api/v2/projects/{id}/runs?limit=0"), None)
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let missing = uuid::Uuid::now_v7();
     for list in ["runs", "deployments"] {
-        let (status, body): (StatusCode, Value) = app.call("GET", &format!("/api/v2/projects/{missing}/{list}"), None).await;
+        let (status, body): (StatusCode, Value) = app
+            .call("GET", &format!("/api/v2/projects/{missing}/{list}"), None)
+            .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     }
 }
