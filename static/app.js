@@ -1,7 +1,9 @@
-// Kiln's web UI: projects on the left, the conversation in the middle, files and
-// deployments on the right. User text is only ever set through textContent, never as HTML.
+// Kiln's web UI: projects on the left, the conversation in the middle, files, deployments
+// and the project's history on the right. User text is only ever set through textContent, never
+// as HTML.
 
 import * as signin from "./signin.js";
+import { createHistory } from "./history.js";
 
 const api = "/api/v2";
 const $ = (id) => document.getElementById(id);
@@ -106,6 +108,7 @@ function signedOut(message) {
   $("composer").hidden = true;
   $("panel").hidden = true;
   $("panel-toggle").hidden = true;
+  projectHistory.clear();
   $("model-usage").hidden = true;
   $("project-title").textContent = "Pick or create a project";
   $("project-title").removeAttribute("title");
@@ -165,6 +168,8 @@ const tokens = (u) => `${count(u.input_tokens)} in / ${count(u.output_tokens)} o
 
 const stepLabel = (name) => name.replace(/([a-z])([A-Z])/g, "$1 $2").replace("Dev Ops", "DevOps").replace("Qa ", "QA ");
 const safeUrl = (url) => /^https?:\/\//.test(url);
+
+const projectHistory = createHistory({ call, el, current: () => state.current, stepLabel, safeUrl, dollars, showError });
 
 // ------------------------------------------------------------------ projects
 
@@ -414,7 +419,7 @@ async function refreshProject() {
   renderDeployments();
   renderModelUsage();
   await loadProjects();
-  if (!$("panel").hidden) await loadVersions();
+  if (!$("panel").hidden) await Promise.all([loadVersions(), projectHistory.reload()]);
 }
 
 // What reading the project's messages with a language model has cost so far, if anything.
@@ -506,14 +511,14 @@ $("download").addEventListener("click", async (event) => {
 async function showPanel(version) {
   $("panel").hidden = false;
   $("panel-toggle").setAttribute("aria-expanded", "true");
-  await loadVersions(version);
+  await Promise.all([loadVersions(version), projectHistory.reload()]);
 }
 
 $("panel-toggle").addEventListener("click", async () => {
   const open = $("panel").hidden;
   $("panel").hidden = !open;
   $("panel-toggle").setAttribute("aria-expanded", String(open));
-  if (open) await loadVersions().catch(showError);
+  if (open) await Promise.all([loadVersions(), projectHistory.reload()]).catch(showError);
 });
 
 // ------------------------------------------------------------------ navigation
@@ -525,6 +530,7 @@ async function openProject(id) {
   state.current = id;
   state.version = null;
   state.file = null;
+  projectHistory.clear();
   history.replaceState(null, "", `#/projects/${id}`);
   $("composer").hidden = false;
   $("panel-toggle").hidden = false;

@@ -131,6 +131,20 @@ test("describe, build, test and deploy a project in the browser", { timeout: 600
   assert.match(deployment, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   await page.screenshot({ path: join(shots, "5-files.png") });
 
+  // The panel's history: the deployment, running at its link, and the run that made it on top.
+  const [deployed] = (await api("GET", `/projects/${project.id}/deployments`)).items;
+  const row = page.locator("#history-deployments > li");
+  await row.first().waitFor();
+  assert.equal(await row.count(), 1);
+  assert.deepEqual(await row.locator(".environment, .version, .status").allTextContents(), ["dev", "version 1", "running"]);
+  assert.equal(await row.locator("a").getAttribute("href"), deployment);
+  assert.equal(await row.locator("a").textContent(), deployment);
+  assert.equal(await row.locator("time").getAttribute("datetime"), deployed.created_at);
+  assert.equal(await page.isVisible("#history-deployments-more"), false);
+  assert.deepEqual(await page.locator("#history-runs > li").first().locator(".intent, .status").allTextContents(), ["deploy", "succeeded"]);
+  await page.locator("#history").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(shots, "22-history-deployed.png") });
+
   // The deployment link opens the running app, whose root leads to its interactive docs.
   const [app] = await Promise.all([context.waitForEvent("page"), page.click(".block.links a")]);
   await app.waitForLoadState();

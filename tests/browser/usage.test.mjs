@@ -138,6 +138,17 @@ test("each reply read by the model shows what it cost, the rules' stand-in says 
   await expectText(page, "#model-usage", expected);
   assert.equal(await page.locator(".block.usage .fallback").count(), 1);
   await page.screenshot({ path: join(shots, "17-model-usage-total.png") });
+  // The panel's history: each run with what its reading cost, newest first.
+  await page.click("#panel-toggle");
+  await page.waitForFunction(() => document.querySelectorAll("#history-runs > li").length === 3);
+  assert.deepEqual(await page.locator("#history-runs .cost").allTextContents(), [
+    `openai · ${MODEL} · $0.00 (read by the rules)`,
+    `openai · ${MODEL} · ${shown.dollars(micros(reviews))}`,
+    `openai · ${MODEL} · ${shown.dollars(micros(recipes))}`,
+  ]);
+  await page.locator("#history").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(shots, "23-history-costs.png") });
+  await page.click("#panel-toggle");
   // At a phone's width the lines wrap; nothing scrolls sideways.
   await page.setViewportSize({ width: 390, height: 844 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
