@@ -6,7 +6,7 @@
 use kiln_integration_tests::fake_llm::{Exchange, FakeLlm};
 use serde_json::Value;
 
-use crate::common::app_with;
+use crate::common::{app_with, App};
 
 /// The (input, output) tokens a fixture's answer counts, as written in the fixture.
 fn tokens(name: &str) -> (u64, u64) {
@@ -18,22 +18,45 @@ fn tokens(name: &str) -> (u64, u64) {
     )
 }
 
-#[tokio::test]
-async fn each_reply_run_and_project_shows_what_the_model_cost_and_a_fallback_says_why() {
-    let fake = FakeLlm::from_fixtures(&[
-        "openai/recipes.http",
-        "openai/reviews.http",
-        "openai/auth.http",
-    ]);
+/// A server whose messages `gpt-4o-mini` reads at the fake, which answers with `fixtures`.
+async fn app_reading_with(fixtures: &[&str], extra: &[(&str, &str)]) -> (FakeLlm, App) {
+    let fake = FakeLlm::from_fixtures(fixtures);
     let base = fake.openai_base_url();
-    let app = app_with(&[
+    let mut vars = vec![
         ("KILN_LLM", "openai"),
         ("KILN_LLM_MODEL", "gpt-4o-mini"),
-        ("KILN_LLM_BASE_URL", &base),
-        ("KILN_LLM_API_KEY", "sk-test-kiln-0123456789"),
-        ("KILN_LLM_INPUT_PRICE", "0.15"),
-        ("KILN_LLM_OUTPUT_PRICE", "0.6"),
-    ])
+        ("KILN_LLM_BASE_URL", base.as_str()),
+    ];
+    vars.extend_from_slice(extra);
+    let app = app_with(&vars).await;
+    (fake, app)
+}
+
+/// The `usage` block of a reply.
+fn usage_of(reply: &Value) -> Value {
+    reply["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "usage")
+        .map(|b| b["usage"].clone())
+        .unwrap_or_else(|| panic!("no usage block: {reply}"))
+}
+
+#[tokio::test]
+async fn each_reply_run_and_project_shows_what_the_model_cost_and_a_fallback_says_why() {
+    let (fake, app) = app_reading_with(
+        &[
+            "openai/recipes.http",
+            "openai/reviews.http",
+            "openai/auth.http",
+        ],
+        &[
+            ("KILN_LLM_API_KEY", "sk-test-kiln-0123456789"),
+            ("KILN_LLM_INPUT_PRICE", "0.15"),
+            ("KILN_LLM_OUTPUT_PRICE", "0.6"),
+        ],
+    )
     .await;
     let id = app.create_project("Cookbook").await;
     let mut said = Vec::new();
@@ -112,13 +135,7 @@ async fn each_reply_run_and_project_shows_what_the_model_cost_and_a_fallback_say
         .collect();
     assert_eq!(replies.len(), 3);
     for (reply, run) in replies.iter().zip(&said) {
-        let block = reply["blocks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["type"] == "usage")
-            .unwrap_or_else(|| panic!("{reply}"));
-        assert_eq!(block["usage"], run["usage"]);
+        assert_eq!(usage_of(reply), run["usage"]);
     }
     let last = replies[2]["content"].as_str().unwrap();
     assert!(last.contains("Note: I read this with the rules instead of gpt-4o-mini (openai), because the provider refused the credentials"), "{last}");
@@ -140,18 +157,15 @@ async fn each_reply_run_and_project_shows_what_the_model_cost_and_a_fallback_say
 /// call, and the project counts it.
 #[tokio::test]
 async fn questions_are_answered_by_the_model_from_the_projects_facts() {
-    let fake = FakeLlm::from_fixtures(&[
-        "openai/recipes.http",
-        "openai/reviews.http",
-        "openai/answer.http",
-        "openai/auth.http",
-    ]);
-    let base = fake.openai_base_url();
-    let app = app_with(&[
-        ("KILN_LLM", "openai"),
-        ("KILN_LLM_MODEL", "gpt-4o-mini"),
-        ("KILN_LLM_BASE_URL", &base),
-    ])
+    let (fake, app) = app_reading_with(
+        &[
+            "openai/recipes.http",
+            "openai/reviews.http",
+            "openai/answer.http",
+            "openai/auth.http",
+        ],
+        &[],
+    )
     .await;
     let id = app.create_project("Cookbook").await;
     for text in [
@@ -175,15 +189,7 @@ async fn questions_are_answered_by_the_model_from_the_projects_facts() {
         replies[2]["content"], answer["choices"][0]["message"]["content"],
         "the model's answer is the reply"
     );
-    let usage = |m: &Value| {
-        m["blocks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["type"] == "usage")
-            .map(|b| b["usage"].clone())
-            .unwrap_or_else(|| panic!("{m}"))
-    };
+    let usage = usage_of;
     assert_eq!(usage(&replies[2])["input_tokens"], tokens("answer").0);
     // The rules' answer, with the reason.
     let last = replies[3]["content"].as_str().unwrap();
