@@ -13,7 +13,7 @@ mod prompt;
 mod record;
 mod retry;
 
-#[cfg(feature = "aws")]
+#[cfg(feature = "bedrock")]
 mod bedrock;
 
 use std::sync::Arc;
@@ -406,13 +406,14 @@ pub async fn from_settings(
                 reason,
             },
         )?),
-        #[cfg(feature = "aws")]
+        #[cfg(feature = "bedrock")]
         Llm::Bedrock => Box::new(bedrock::Bedrock::new(settings, recorder).await),
-        #[cfg(not(feature = "aws"))]
+        #[cfg(not(feature = "bedrock"))]
         Llm::Bedrock => {
             return Err(UnderstanderError {
                 provider: "bedrock",
-                reason: "this build has no AWS SDK (build with the `aws` feature)".into(),
+                reason: "this build has no Bedrock client (build with the `bedrock` feature)"
+                    .into(),
             })
         }
     };
