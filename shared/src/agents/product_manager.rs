@@ -5,8 +5,7 @@ use serde_json::{json, Value};
 use super::{change_and_say, post, AgentContext, AgentError, Step};
 use crate::model::{Agent, Block, Intent, Message, ModelUsage, Project, ProjectStatus, RunInput};
 use crate::spec::{
-    mentions, mentions_auth, understand_after, words_of, AppSpec, AuthFeature, DatabaseFeature,
-    SpecChange,
+    mentions, mentions_auth, words_of, AppSpec, AuthFeature, DatabaseFeature, SpecChange,
 };
 use crate::store::PageRequest;
 use crate::understand::Request;
@@ -69,23 +68,17 @@ pub(super) async fn read_requirements(
                 return Ok(Some(reply_to(input, project, &change, None)));
             }
         }
-        let (spec, read) = match &understood {
-            // Read against the spec as it still is.
-            Some(u) if project.spec == loaded.spec && project.focus == loaded.focus => {
-                (u.spec.clone(), u.change.clone())
-            }
-            // The project changed since (another writer): the same patch on what is there now,
-            // or the rules if it no longer applies.
-            Some(u) => match u.patch.apply(&request_base(project)) {
-                Ok((spec, mut read)) => {
-                    read.notes = u.change.notes.clone();
-                    read.questions = u.change.questions.clone();
-                    (spec, read)
-                }
-                Err(_) => rules_read(project, &message.content, describes_app)?,
-            },
-            None => rules_read(project, &message.content, describes_app)?,
+        // The reading was made against the project as loaded; if another writer changed what
+        // it read from, the step runs again (a transient conflict) and reads anew.
+        let (Some(u), true) = (
+            &understood,
+            project.spec == loaded.spec
+                && project.focus == loaded.focus
+                && project.pending_question == loaded.pending_question,
+        ) else {
+            return Err(AgentError::Contended);
         };
+        let (spec, read) = (u.spec.clone(), u.change.clone());
         change = read;
         // What a model reading cost counts once, with the write that records the reading.
         if let Some(u) = &usage {
@@ -118,13 +111,8 @@ pub(super) async fn read_requirements(
         Ok(Some(reply_to(input, project, &change, usage.as_ref())))
     })
     .await?;
-    if let Some(usage) = &usage {
-        // The run shows what its reading cost (the step's own record re-reads the run after).
-        let mut run = ctx.projects.get_run(input.project_id, input.run_id).await?;
-        if run.usage.as_ref() != Some(usage) {
-            run.usage = Some(usage.clone());
-            ctx.projects.update_run(&run).await?;
-        }
+    if let Some(usage) = usage {
+        record_usage(ctx, input, usage).await?;
     }
     if repeat {
         // An earlier run of this step made the change and said so in the same write.
@@ -223,31 +211,18 @@ fn reply_to(
     reply
 }
 
-/// The spec a reading of the project's next message starts from.
-fn request_base(project: &Project) -> AppSpec {
-    Request {
-        spec: project.spec.as_ref(),
-        project_name: &project.name,
-        text: "",
-        describes_app: false,
-        focus: None,
+/// The run shows what its model calls cost (the step's own record re-reads the run after).
+async fn record_usage(
+    ctx: &AgentContext,
+    input: &RunInput,
+    usage: ModelUsage,
+) -> Result<(), AgentError> {
+    let mut run = ctx.projects.get_run(input.project_id, input.run_id).await?;
+    if run.usage.as_ref() != Some(&usage) {
+        run.usage = Some(usage);
+        ctx.projects.update_run(&run).await?;
     }
-    .base()
-}
-
-/// The rules' reading of `text` against the project as it is.
-fn rules_read(
-    project: &Project,
-    text: &str,
-    describes_app: bool,
-) -> Result<(AppSpec, SpecChange), crate::spec::SpecError> {
-    understand_after(
-        project.spec.as_ref(),
-        &project.name,
-        text,
-        describes_app,
-        project.focus.as_ref(),
-    )
+    Ok(())
 }
 
 fn nothing_understood(spec: &AppSpec) -> String {
@@ -346,12 +321,18 @@ pub(super) async fn answer(ctx: &AgentContext, input: &RunInput) -> Result<Value
     let mut reply =
         Message::from_agent(input.project_id, Agent::ProductManager, input.run_id, text);
     reply.blocks = blocks;
-    let facts = super::facts::of(ctx, &project).await?;
-    let asked = crate::understand::Asked {
-        question: &message.content,
-        facts: &facts,
+    // The facts are gathered only for a model that reads them.
+    let answered = if ctx.understander.answers_questions() {
+        let facts = super::facts::of(ctx, &project).await?;
+        let asked = crate::understand::Asked {
+            question: &message.content,
+            facts: &facts,
+        };
+        ctx.understander.answer(&asked).await
+    } else {
+        None
     };
-    let Some(answered) = ctx.understander.answer(&asked).await else {
+    let Some(answered) = answered else {
         post(ctx, input, (Step::Answer, "answer"), reply).await?;
         return Ok(Value::Null);
     };
@@ -378,10 +359,6 @@ pub(super) async fn answer(ctx: &AgentContext, input: &RunInput) -> Result<Value
         Ok(Some(reply.clone()))
     })
     .await?;
-    let mut run = ctx.projects.get_run(input.project_id, input.run_id).await?;
-    if run.usage.as_ref() != Some(&usage) {
-        run.usage = Some(usage);
-        ctx.projects.update_run(&run).await?;
-    }
+    record_usage(ctx, input, usage).await?;
     Ok(Value::Null)
 }

@@ -78,6 +78,12 @@ pub trait Understander: Send + Sync {
     /// spec); a model's failures never surface as errors, the rules answer instead.
     async fn understand(&self, request: &Request<'_>) -> Result<Understood, SpecError>;
 
+    /// Whether questions go to a model ([`Understander::answer`]); without one the rules
+    /// answer them, and nothing need be gathered for it.
+    fn answers_questions(&self) -> bool {
+        false
+    }
+
     /// Answers a question from the facts given, when a model is configured (`None`: the
     /// rules answer, as always without one).
     async fn answer(&self, _asked: &Asked<'_>) -> Option<Answered> {
@@ -237,6 +243,10 @@ impl WithModel {
 
 #[async_trait]
 impl Understander for WithModel {
+    fn answers_questions(&self) -> bool {
+        true
+    }
+
     async fn answer(&self, asked: &Asked<'_>) -> Option<Answered> {
         Some(self.answer_question(asked).await)
     }
