@@ -140,7 +140,9 @@ pub fn answer(
     let (next, change) = read::answer::choices_for(spec, about, reply)?;
     Some(next.validate().map(|()| (next, change)))
 }
-pub(crate) use read::{describe_field, mentions, mentions_auth, set_auth, set_database, words_of};
+pub(crate) use read::{
+    describe_field, mentions, mentions_auth, relate_names, set_auth, set_database, words_of,
+};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

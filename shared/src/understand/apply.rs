@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::patch::{FieldSpec, Operation, MAX_SUMMARY_CHARS, TYPES};
 use crate::spec::{
     check_identifier, check_resource_name, describe_field, pluralize, AppSpec, AuthFeature,
-    DatabaseFeature, Field, FieldType, Relation, RelationKind, Renamed, SpecChange,
+    DatabaseFeature, Field, FieldType, RelationKind, Renamed, SpecChange,
 };
 
 pub(super) fn op_name(op: &Operation) -> &'static str {
@@ -315,44 +315,19 @@ pub(super) fn apply_one(
             resource,
             belongs_to,
         } => {
-            let (c, p) = match (index(spec, resource), index(spec, belongs_to)) {
-                (Ok(c), Ok(p)) => (c, p),
+            match (index(spec, resource), index(spec, belongs_to)) {
+                (Ok(_), Ok(_)) => {}
                 // Both ends named, when both are wrong.
                 (Err(a), Err(b)) => return Err(format!("{a}; {b}")),
                 (Err(e), _) | (_, Err(e)) => return Err(e),
-            };
-            if c == p {
-                return Err(format!("`{resource}` cannot belong to itself"));
             }
-            let has = |spec: &AppSpec, at: usize, kind, target: &str| {
-                spec.resources[at]
-                    .relations
-                    .iter()
-                    .any(|r| r.kind == kind && r.target == target)
-            };
-            if has(spec, c, RelationKind::BelongsTo, belongs_to) {
-                return Ok(());
+            // The rules' own linking (both sides, the old link field dropped, no loop and no
+            // link both ways); what it declines it says in a note, which here is the error.
+            let said = change.notes.len();
+            crate::spec::relate_names(spec, resource, belongs_to, change);
+            if change.notes.len() > said {
+                return Err(change.notes.split_off(said).join("; "));
             }
-            if has(spec, p, RelationKind::BelongsTo, resource) {
-                return Err(format!(
-                    "`{belongs_to}` already belongs to `{resource}`; links can't go both ways"
-                ));
-            }
-            let link = format!("{belongs_to}_id");
-            spec.resources[c]
-                .fields
-                .retain(|f| f.name != *belongs_to && f.name != link);
-            spec.resources[c].relations.push(Relation {
-                kind: RelationKind::BelongsTo,
-                target: belongs_to.clone(),
-            });
-            spec.resources[p].relations.push(Relation {
-                kind: RelationKind::HasMany,
-                target: resource.clone(),
-            });
-            change.added.push(format!(
-                "relation: each `{resource}` belongs to `{belongs_to}`"
-            ));
         }
         Operation::RemoveRelation {
             resource,
@@ -385,8 +360,8 @@ pub(super) fn apply_one(
             set_features(
                 spec,
                 change,
-                auth,
-                database,
+                *auth,
+                *database,
                 [
                     (*pagination, "pagination"),
                     (*timestamps, "created/updated timestamps"),
@@ -394,7 +369,7 @@ pub(super) fn apply_one(
                     (*cors, "CORS"),
                     (*rate_limit, "rate limiting"),
                 ],
-            )?;
+            );
         }
         Operation::SetSearch {
             resource,
@@ -430,29 +405,14 @@ pub(super) fn apply_one(
 fn set_features(
     spec: &mut AppSpec,
     change: &mut SpecChange,
-    auth: &Option<String>,
-    database: &Option<String>,
+    auth: Option<AuthFeature>,
+    database: Option<DatabaseFeature>,
     toggles: [(Option<bool>, &str); 5],
-) -> Result<(), String> {
-    if let Some(auth) = auth {
-        let want = match auth.as_str() {
-            "none" => AuthFeature::None,
-            "jwt" => AuthFeature::Jwt,
-            other => return Err(format!("auth `{other}`: `none` or `jwt`")),
-        };
+) {
+    if let Some(want) = auth {
         crate::spec::set_auth(spec, want, change);
     }
-    if let Some(db) = database {
-        let want = match db.as_str() {
-            "none" => DatabaseFeature::None,
-            "sqlite" => DatabaseFeature::Sqlite,
-            "postgres" => DatabaseFeature::Postgres,
-            other => {
-                return Err(format!(
-                    "database `{other}`: `none`, `sqlite` or `postgres`"
-                ))
-            }
-        };
+    if let Some(want) = database {
         crate::spec::set_database(spec, want, change);
     }
     let f = &mut spec.features;
@@ -475,5 +435,4 @@ fn set_features(
             }
         }
     }
-    Ok(())
 }

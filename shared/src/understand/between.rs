@@ -2,10 +2,7 @@
 //! first (as the reading said them), so that the data under a renamed name moves with it.
 
 use super::patch::{FieldSpec, Operation, SpecPatch};
-use crate::spec::{
-    pluralize, type_label, AppSpec, AuthFeature, DatabaseFeature, Field, FieldType, RelationKind,
-    Renamed,
-};
+use crate::spec::{pluralize, type_label, AppSpec, Field, FieldType, RelationKind, Renamed};
 
 impl SpecPatch {
     /// The patch that takes `before` to `after`, given the renames the reading made.
@@ -208,21 +205,8 @@ fn features(before: &AppSpec, after: &AppSpec, ops: &mut Vec<Operation>) {
     let (b, a) = (&before.features, &after.features);
     let flag = |x: bool, y: bool| (x != y).then_some(y);
     let op = Operation::SetFeatures {
-        auth: (b.auth != a.auth).then(|| {
-            match a.auth {
-                AuthFeature::None => "none",
-                AuthFeature::Jwt => "jwt",
-            }
-            .to_owned()
-        }),
-        database: (b.database != a.database).then(|| {
-            match a.database {
-                DatabaseFeature::None => "none",
-                DatabaseFeature::Sqlite => "sqlite",
-                DatabaseFeature::Postgres => "postgres",
-            }
-            .to_owned()
-        }),
+        auth: (b.auth != a.auth).then_some(a.auth),
+        database: (b.database != a.database).then_some(a.database),
         pagination: flag(b.pagination, a.pagination),
         timestamps: flag(b.timestamps, a.timestamps),
         soft_delete: flag(b.soft_delete, a.soft_delete),

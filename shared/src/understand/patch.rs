@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::apply::{apply_one, op_name};
-use crate::spec::{AppSpec, SpecChange};
+use crate::spec::{AppSpec, AuthFeature, DatabaseFeature, SpecChange};
 
 /// Longest summary a patch may set.
 pub const MAX_SUMMARY_CHARS: usize = 1000;
@@ -136,10 +136,10 @@ pub enum Operation {
     SetFeatures {
         /// `none` or `jwt`.
         #[serde(default)]
-        auth: Option<String>,
+        auth: Option<AuthFeature>,
         /// `none`, `sqlite` or `postgres`.
         #[serde(default)]
-        database: Option<String>,
+        database: Option<DatabaseFeature>,
         /// Paginated lists.
         #[serde(default)]
         pagination: Option<bool>,
