@@ -44,8 +44,23 @@ fn after(page: &PageRequest, kind: &str) -> Result<Option<Uuid>, ApiError> {
         .ok_or_else(|| StoreError::BadCursor.into())
 }
 
-fn cursor(kind: &str, id: Uuid) -> String {
-    encode_cursor(&format!("{kind}:{id}"))
+/// A page of `items` read one beyond `limit`: the extra one only says there is a next page,
+/// whose cursor is the last item kept.
+fn page_of<T>(
+    mut items: Vec<T>,
+    limit: u32,
+    kind: &str,
+    id: fn(&T) -> Uuid,
+) -> (Vec<T>, Option<String>) {
+    let limit = limit as usize;
+    if items.len() <= limit {
+        return (items, None);
+    }
+    items.truncate(limit);
+    let next = items
+        .last()
+        .map(|last| encode_cursor(&format!("{kind}:{}", id(last))));
+    (items, next)
 }
 
 /// List the project's runs, newest first.
@@ -73,14 +88,8 @@ pub async fn list_runs(
     let store = &state.agents.projects;
     store.get_project(&owner, project_id).await?;
     let limit = page.limit();
-    // One more than asked: whether there is a next page, without a count.
-    let mut items = store.runs_before(project_id, before, limit + 1).await?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|r| cursor("run", r.id))
-    } else {
-        None
-    };
+    let read = store.runs_before(project_id, before, limit + 1).await?;
+    let (items, next_cursor) = page_of(read, limit, "run", |r| r.id);
     Ok(Json(RunPage { items, next_cursor }))
 }
 
@@ -111,17 +120,12 @@ pub async fn list_deployments(
     let mut all = store.list_deployments(project_id).await?;
     // Newest first by id (UUIDv7), whatever order the store gave.
     all.sort_by_key(|d| std::cmp::Reverse(d.id));
-    let limit = page.limit() as usize;
-    let mut items: Vec<Deployment> = all
+    let limit = page.limit();
+    let read: Vec<Deployment> = all
         .into_iter()
         .filter(|d| before.is_none_or(|b| d.id < b))
-        .take(limit + 1)
+        .take(limit as usize + 1)
         .collect();
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|d| cursor("deployment", d.id))
-    } else {
-        None
-    };
+    let (items, next_cursor) = page_of(read, limit, "deployment", |d| d.id);
     Ok(Json(DeploymentPage { items, next_cursor }))
 }
