@@ -19,7 +19,9 @@ pub fn intent_messages() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for p in files {
         for line in std::fs::read_to_string(&p).unwrap().lines() {
-            if let Some((label, text)) = line.split_once('\t') {
+            // A third column (the name a clone request gives) is not part of the message.
+            if let Some((label, rest)) = line.split_once('\t') {
+                let text = rest.split('\t').next().unwrap_or(rest);
                 out.push((label.to_owned(), text.to_owned()));
             }
         }
@@ -41,7 +43,7 @@ pub fn label(intent: Intent) -> &'static str {
 pub fn intent_report(verbose: bool) -> (String, Vec<(String, usize, f64)>) {
     let messages = intent_messages();
     let labels = [
-        "describe", "build", "test", "deploy", "question", "rollback",
+        "describe", "build", "test", "deploy", "question", "rollback", "clone",
     ];
     let mut out = String::new();
     let mut rows = Vec::new();

@@ -90,7 +90,7 @@ pub fn replay_with(case: &Case, understand_after: &mut Reader<'_>) -> Outcome {
                     spec = Some(versions[target - 1].clone());
                 }
             }
-            Intent::Question => {}
+            Intent::Question | Intent::Clone => {}
         }
     }
     Outcome {

@@ -9,6 +9,7 @@
 //! of `tests/understanding/intents/`, written by people who had not read these rules.
 
 mod action;
+mod clone;
 mod describe;
 mod extract;
 mod openers;
@@ -16,6 +17,7 @@ mod question;
 mod sentences;
 mod typos;
 
+pub use clone::clone_name_in;
 pub use extract::{environment_in, version_in};
 
 use crate::model::Intent;
@@ -66,6 +68,7 @@ enum Action {
     Test,
     Deploy,
     Rollback,
+    Clone,
 }
 
 impl Action {
@@ -75,6 +78,7 @@ impl Action {
             Action::Test => Intent::Test,
             Action::Deploy => Intent::Deploy,
             Action::Rollback => Intent::Rollback,
+            Action::Clone => Intent::Clone,
         }
     }
 }
@@ -120,6 +124,29 @@ fn read_sentence(s: &Sentence) -> Reading {
             // "quick question, does the api …?", "sorry if this is dumb but what's …?"
             || (s.asks || has(words, &["but"])) && clause_opens_question(words)
             || s.asks && seq(words, "or not"));
+    // "clone this project as Inventory v2", "can you make a copy of this app?": a request to
+    // copy the project itself; "can I clone a project?" and "if I clone this, …?" ask about it.
+    if clone::asks_to_clone(words)
+        && (!questioning
+            || [
+                "can you",
+                "could you",
+                "would you",
+                "will you",
+                "can u",
+                "could u",
+                "can we",
+                "could we",
+                "can i get",
+                "could i get",
+                "can i have",
+                "could i have",
+            ]
+            .iter()
+            .any(|s| seq(words, s)))
+    {
+        return Reading::Action(Action::Clone);
+    }
     if questioning {
         // "do the tests pass?", "does everything pass?": asking for a test run.
         if matches!(first, "do" | "does")

@@ -134,6 +134,8 @@ pub enum Intent {
     Question,
     /// Go back to an earlier version.
     Rollback,
+    /// Copy the project into a new one.
+    Clone,
 }
 
 impl Intent {
@@ -147,6 +149,7 @@ impl Intent {
             Intent::Deploy => "deploy",
             Intent::Question => "question",
             Intent::Rollback => "rollback",
+            Intent::Clone => "clone",
         }
     }
 }
