@@ -108,6 +108,7 @@ function signedOut(message) {
   $("composer").hidden = true;
   $("panel").hidden = true;
   $("panel-toggle").hidden = true;
+  $("clone-button").hidden = true;
   projectHistory.clear();
   $("model-usage").hidden = true;
   $("project-title").textContent = "Pick or create a project";
@@ -212,6 +213,24 @@ $("new-project").addEventListener("submit", async (event) => {
   } catch (err) { showError(err, $("new-project-error")); }
 });
 
+// A copy of the open project (POST …/clone), named "<name> (copy)" unless the user says.
+$("clone-button").addEventListener("click", () => {
+  showError(null, $("clone-error"));
+  $("clone-name").value = `${state.project.name.slice(0, 93).trimEnd()} (copy)`;
+  $("clone-dialog").showModal();
+  $("clone-name").select();
+});
+$("clone-cancel").addEventListener("click", () => $("clone-dialog").close());
+$("clone-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const copy = await call("POST", `/projects/${state.current}/clone`, { name: $("clone-name").value });
+    $("clone-dialog").close();
+    await openProject(copy.id);
+    await loadProjects();
+  } catch (err) { showError(err, $("clone-error")); }
+});
+
 // ------------------------------------------------------------------ conversation
 
 function renderBlock(block) {
@@ -226,6 +245,10 @@ function renderBlock(block) {
     box.classList.add("question");
     box.append(el("strong", { text: block.text }),
       el("div", { class: "options" }, ...block.options.map((o) => el("button", { type: "button", text: o, onclick: () => send(o) }))));
+  } else if (block.type === "project") {
+    // Another project of the same owner, such as the copy a clone made: opened here.
+    box.classList.add("links");
+    box.append(el("button", { type: "button", text: `Open ${block.name}`, onclick: () => openProject(block.project_id).then(loadProjects).catch(showError) }));
   } else if (block.type === "link" && safeUrl(block.url)) {
     box.classList.add("links");
     box.append(el("a", { href: block.url, target: "_blank", rel: "noopener", text: `Open ${block.label}` }));
@@ -534,6 +557,7 @@ async function openProject(id) {
   history.replaceState(null, "", `#/projects/${id}`);
   $("composer").hidden = false;
   $("panel-toggle").hidden = false;
+  $("clone-button").hidden = false;
   showError(null);
   subscribe(id);
   await refreshProject();

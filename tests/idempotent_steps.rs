@@ -74,7 +74,7 @@ impl TaskHandler for Twice {
 }
 
 /// The conversation both tests hold, with the intent each message is routed with.
-const CONVERSATION: [(&str, Intent); 10] = [
+const CONVERSATION: [(&str, Intent); 11] = [
     ("API for notes. Each note has a title", Intent::Create),
     ("what endpoints does it have?", Intent::Question),
     ("build it", Intent::Build),
@@ -86,6 +86,7 @@ const CONVERSATION: [(&str, Intent); 10] = [
     ("the second one", Intent::Refine),
     ("deploy it", Intent::Deploy),
     ("roll back to version 1", Intent::Rollback),
+    ("clone this project as Notes copy", Intent::Clone),
 ];
 
 /// The local backend on a fresh data directory.
@@ -126,7 +127,19 @@ async fn every_step_run_twice_leaves_what_one_run_leaves() {
         changed: Mutex::new(BTreeSet::new()),
         ran: Mutex::new(BTreeSet::new()),
     };
-    converse(twice.ctx.projects.as_ref(), &twice).await;
+    let project = converse(twice.ctx.projects.as_ref(), &twice).await;
+    // The clone run twice made one copy, with one version and one opening message.
+    let owned = twice
+        .ctx
+        .projects
+        .list_projects(&Owner::local(), &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(owned.len(), 2, "{owned:?}");
+    let copy = copy_state(twice.ctx.projects.as_ref(), &project).await;
+    assert_eq!(copy["versions"].as_array().unwrap().len(), 1, "{copy}");
+    assert_eq!(copy["messages"].as_array().unwrap().len(), 1, "{copy}");
     let changed: Vec<String> = twice.changed.lock().unwrap().iter().cloned().collect();
     assert!(
         changed.is_empty(),
@@ -427,6 +440,51 @@ async fn a_step_cut_short_at_any_write_and_retried_ends_where_one_clean_run_ends
         }
         assert_eq!(got, want, "{part} differ after retries");
     }
+    // The copy made through retries is the copy a clean run makes.
+    assert_eq!(
+        masked(&copy_state(ctx.projects.as_ref(), &cut).await),
+        masked(&copy_state(ctx.projects.as_ref(), &clean).await),
+        "the copy differs after retries"
+    );
+}
+
+/// The copy the conversation's clone request made (named in its reply), as stored: the
+/// project, its versions and its conversation.
+async fn copy_state(projects: &dyn ProjectStore, original: &Project) -> Value {
+    let messages = projects
+        .list_messages(original.id, &PageRequest::first(200))
+        .await
+        .unwrap()
+        .items;
+    let copies: Vec<Uuid> = messages
+        .iter()
+        .flat_map(|m| &m.blocks)
+        .filter_map(|b| match b {
+            kiln::model::Block::Project { project_id, .. } => Some(*project_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(copies.len(), 1, "one reply names one copy: {copies:?}");
+    let id = copies[0];
+    let project = projects.load_project(id).await.unwrap();
+    let versions = projects
+        .list_versions(id, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    let messages = projects
+        .list_messages(id, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    serde_json::json!({
+        "project": [project.name, project.status, project.spec, project.design,
+            project.current_version, project.renamed],
+        "versions": versions.iter()
+            .map(|v| serde_json::json!([v.number, v.manifest, v.spec])).collect::<Vec<_>>(),
+        "messages": messages.iter()
+            .map(|m| serde_json::json!([m.role, m.agent, m.content, m.blocks])).collect::<Vec<_>>(),
+    })
 }
 
 /// The id of the project's latest run.

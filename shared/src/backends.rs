@@ -99,6 +99,7 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
         tests,
         deployer,
         understander: crate::understand::from_settings(config.llm, &config.llm_settings).await?,
+        max_projects_per_owner: config.max_projects_per_owner,
         max_live_deployments: config.max_live_deployments_per_owner,
         deploy_timeout: Duration::from_secs(config.deploy_timeout_secs),
     };
@@ -239,6 +240,7 @@ pub async fn aws_state_with(
             settings,
         )),
         understander: crate::understand::from_settings(config.llm, &config.llm_settings).await?,
+        max_projects_per_owner: config.max_projects_per_owner,
         max_live_deployments: config.max_live_deployments_per_owner,
         deploy_timeout: Duration::from_secs(config.deploy_timeout_secs),
     };

@@ -2,6 +2,7 @@
 //!
 //! `common` makes the app and calls it as a client would; the tests are grouped by area.
 
+mod clone;
 mod common;
 mod concurrency;
 mod conversation;

@@ -261,6 +261,7 @@ async fn every_endpoint_hides_another_owners_project() {
             .replace("{path}", "app/main.py");
         for method in item.as_object().unwrap().keys() {
             let body = match method.as_str() {
+                "post" if path.ends_with("/clone") => Some(json!({"name": "bob's copy"})),
                 "post" => Some(json!({"content": "let me in"})),
                 "put" => Some(json!({"tables": {}})),
                 _ => None,

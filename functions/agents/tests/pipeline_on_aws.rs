@@ -165,6 +165,42 @@ async fn describe_and_build_through_the_lambda_handler_on_dynamodb_and_s3() {
     let last = last_message(ctx, &project).await;
     assert!(last.starts_with("Version 1 is ready"), "{last}");
 
+    // A copy, with DynamoDB out for the first attempt: retried, and one copy is made.
+    aws.outage("Clone", 1);
+    let run = say(
+        &aws,
+        &project,
+        "clone this project as Tasks two",
+        Intent::Clone,
+    )
+    .await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert_eq!(step_names(&run), ["Clone", "Complete"]);
+    let failures = aws.failures();
+    assert_eq!(
+        failures,
+        [("Clone".to_owned(), "Kiln.Transient".to_owned())]
+    );
+    check_against_definition(&failures);
+    let owned = ctx
+        .projects
+        .list_projects(&project.owner, &kiln::store::PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(owned.len(), 2, "{owned:?}");
+    let copy = owned.iter().find(|p| p.id != project.id).unwrap();
+    assert_eq!(copy.name, "Tasks two");
+    assert_eq!(copy.current_version, Some(1));
+    let copied = ctx.projects.get_version(copy.id, 1).await.unwrap();
+    for file in &copied.manifest {
+        assert!(
+            ctx.artifacts.has_blob(&file.sha256).await.unwrap(),
+            "{} is in S3",
+            file.path
+        );
+    }
+
     // Out for longer than the retries last: caught, reported, the run failed as transient.
     let tries = attempts("Answer", "Kiln.Transient");
     assert!(tries > 1, "Answer retries Kiln.Transient");

@@ -248,7 +248,7 @@ fn compare(old: &[FileEntry], new: &[FileEntry]) -> (usize, usize, usize) {
 
 /// Writes the version's files into the repository at `repo` (created on first use) and
 /// commits them as "Version N", tagged `vN`.
-async fn commit_version(
+pub(super) async fn commit_version(
     artifacts: &dyn ArtifactStore,
     repo: &Path,
     version: &Version,

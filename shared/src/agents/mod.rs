@@ -4,6 +4,7 @@
 
 mod architect;
 mod backend_developer;
+mod clone;
 mod devops_engineer;
 mod documentation_writer;
 mod facts;
@@ -12,6 +13,7 @@ mod product_manager;
 mod qa_engineer;
 
 pub use backend_developer::MAX_FILES_PER_VERSION;
+pub use clone::clone_project;
 pub use pipeline::{complete, execution_ended, report_failure};
 
 use std::str::FromStr;
@@ -44,6 +46,8 @@ pub struct AgentContext {
     /// Reads messages into spec changes (`KILN_LLM`: the rules, or a model with the rules
     /// standing in when it fails).
     pub understander: Arc<dyn crate::understand::Understander>,
+    /// Most projects one owner may have (`KILN_MAX_PROJECTS_PER_OWNER`): a copy counts.
+    pub max_projects_per_owner: u64,
     /// Most apps one owner may have running at once (`KILN_MAX_LIVE_DEPLOYMENTS`).
     pub max_live_deployments: usize,
     /// Longest a rollout may take to answer its health check (`KILN_DEPLOY_TIMEOUT_SECS`),
@@ -92,6 +96,7 @@ steps! {
     DevOpsCheck: "Checks whether the rollout answers its health check.",
     DevOpsReport: "Records the deployment and replies with its URL.",
     Rollback: "Makes an earlier version current.",
+    Clone: "Copies the project into a new one with its own history.",
     ReportFailure: "Says in the conversation why the run failed, and marks it failed.",
     Complete: "Marks the run succeeded.",
 }
@@ -252,6 +257,7 @@ async fn dispatch(ctx: &AgentContext, request: &StepRequest) -> Result<Value, Ag
         Step::DevOpsCheck => devops_engineer::check(ctx, run, state).await,
         Step::DevOpsReport => devops_engineer::report(ctx, run, state).await,
         Step::Rollback => devops_engineer::rollback(ctx, run).await,
+        Step::Clone => clone::from_chat(ctx, run, ctx.max_projects_per_owner).await,
         Step::Complete => complete(ctx, run).await.map(|_| Value::Null),
         Step::ReportFailure => {
             let error = request.error.clone().unwrap_or(Value::Null);

@@ -1,6 +1,7 @@
 //! The v2 HTTP API: one axum `Router`, used by `kiln serve` and by the api Lambda.
 
 mod auth;
+mod clone;
 mod conversation;
 mod data;
 mod error;
@@ -152,6 +153,7 @@ fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(projects::create_project, projects::list_projects))
         .routes(routes!(projects::get_project, projects::delete_project))
+        .routes(routes!(clone::clone))
         .routes(routes!(conversation::post_message))
         .routes(routes!(conversation::list_conversation))
         .routes(routes!(conversation::get_run))

@@ -12,8 +12,6 @@ use super::AppState;
 use crate::model::{Intent, Message, Owner, Project, ProjectSummary, Run, RunInput};
 use crate::store::{Page, PageRequest};
 
-/// Longest project name, in characters.
-pub const MAX_NAME_CHARS: usize = 100;
 /// Longest project description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 4_000;
 
@@ -132,10 +130,9 @@ pub async fn create_project(
     Body(body): Body<CreateProject>,
 ) -> Result<impl IntoResponse, ApiError> {
     let name = body.name.trim();
-    if name.is_empty() {
-        return Err(ApiError::invalid("`name` must not be empty"));
+    if let Some(problem) = crate::model::project_name_error(name) {
+        return Err(ApiError::invalid(problem));
     }
-    check_text("name", name, MAX_NAME_CHARS, false)?;
     let description = body.description.trim();
     check_text("description", description, MAX_DESCRIPTION_CHARS, true)?;
     let project = Project::new(owner.clone(), name.to_owned(), description.to_owned());

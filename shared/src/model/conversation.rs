@@ -156,6 +156,13 @@ pub enum Block {
         /// Provider, model, calls, tokens, cost, latency, fallback.
         usage: super::ModelUsage,
     },
+    /// Another project of the same owner, such as the copy a clone made.
+    Project {
+        /// Its id.
+        project_id: Uuid,
+        /// Its name when the block was written.
+        name: String,
+    },
     /// A link, such as a deployment URL.
     Link {
         /// What it is.

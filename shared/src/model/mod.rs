@@ -15,7 +15,10 @@ mod version;
 pub use conversation::{Agent, Block, Message, Role};
 pub use deployment::{Deployment, DeploymentStatus};
 pub use error::{Cause, ErrorKind};
-pub use project::{DeploymentRef, Environment, Project, ProjectStatus, ProjectSummary};
+pub use project::{
+    copy_name, project_name_error, DeploymentRef, Environment, Project, ProjectStatus,
+    ProjectSummary, MAX_PROJECT_NAME_CHARS,
+};
 pub use run::{Intent, Run, RunError, RunInput, RunStatus, RunStep};
 pub use test_report::{TestFailure, TestReport};
 pub use usage::{ModelUsage, UsageTotal};

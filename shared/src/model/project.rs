@@ -52,6 +52,35 @@ impl Environment {
     }
 }
 
+/// Longest project name, in characters.
+pub const MAX_PROJECT_NAME_CHARS: usize = 100;
+
+/// What is wrong with a project name (already trimmed), if anything: empty, longer than
+/// [`MAX_PROJECT_NAME_CHARS`], or holding control characters. A name is only ever shown as text.
+pub fn project_name_error(name: &str) -> Option<String> {
+    let n = name.chars().count();
+    if name.trim().is_empty() {
+        Some("`name` must not be empty".to_owned())
+    } else if n > MAX_PROJECT_NAME_CHARS {
+        Some(format!(
+            "`name` is {n} characters long; at most {MAX_PROJECT_NAME_CHARS} are allowed"
+        ))
+    } else if name.chars().any(char::is_control) {
+        Some("`name` may not contain control characters".to_owned())
+    } else {
+        None
+    }
+}
+
+/// The name of a copy of the project named `name`: "`name` (copy)", the original shortened
+/// to keep it within [`MAX_PROJECT_NAME_CHARS`].
+pub fn copy_name(name: &str) -> String {
+    const SUFFIX: &str = " (copy)";
+    let room = MAX_PROJECT_NAME_CHARS - SUFFIX.chars().count();
+    let base: String = name.trim().chars().take(room).collect();
+    format!("{}{SUFFIX}", base.trim_end())
+}
+
 /// A project: one app being described, built, tested and deployed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Project {

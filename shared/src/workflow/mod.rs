@@ -256,7 +256,9 @@ mod tests {
         let def: Value = serde_json::from_str(PIPELINE_JSON).unwrap();
         StateMachine::from_value(&def).unwrap();
         let route = def["States"]["Route"].to_string();
-        for intent in ["create", "refine", "build", "test", "deploy", "rollback"] {
+        for intent in [
+            "create", "refine", "build", "test", "deploy", "rollback", "clone",
+        ] {
             assert!(
                 route.contains(&format!("\"{intent}\"")),
                 "{intent} is not routed"

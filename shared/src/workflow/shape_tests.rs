@@ -208,3 +208,10 @@ async fn a_rollback_redeploys_without_building_or_testing() {
     assert!(out.is_ok());
     assert_eq!(ran, chain(&[&["Rollback"], &DEPLOY, &["Complete"]]));
 }
+
+#[tokio::test]
+async fn a_clone_copies_and_completes_without_building_or_deploying() {
+    let (ran, out) = steps("clone", Value::Null, true).await;
+    assert!(out.is_ok());
+    assert_eq!(ran, ["Clone", "Complete"]);
+}
