@@ -182,7 +182,15 @@ impl Deployer for LocalDeployer {
         let fd = LISTENER_FD.to_string();
         let child = spawn(
             &self.env.python(),
-            &["-m", "uvicorn", "app.main:app", "--fd", &fd],
+            // The app logs each request itself, as one JSON line.
+            &[
+                "-m",
+                "uvicorn",
+                "app.main:app",
+                "--fd",
+                &fd,
+                "--no-access-log",
+            ],
             &dir,
             &[
                 ("JWT_SECRET", secret(&root, "jwt_secret").await?),
