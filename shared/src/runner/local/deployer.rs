@@ -17,7 +17,7 @@ use super::process::{read_tail, spawn, stop_group, LISTENER_FD};
 use super::python_env::PythonEnv;
 use crate::model::Environment;
 use crate::runner::data::DATA_TOKEN_VARIABLE;
-use crate::runner::{Deployer, File, Rollout, RolloutStatus, RunnerError};
+use crate::runner::{Deployer, File, LogPage, Rollout, RolloutStatus, RunnerError};
 
 pub(super) struct Instance {
     child: Child,
@@ -106,6 +106,14 @@ async fn secret(root: &Path, name: &str) -> Result<String, RunnerError> {
         let _ = tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).await;
     }
     Ok(value)
+}
+
+/// Nothing serves the environment.
+fn not_running(environment: Environment) -> RunnerError {
+    RunnerError::NotRunning(format!(
+        "nothing runs in {} for this project: deploy it first",
+        environment.as_str()
+    ))
 }
 
 impl LocalDeployer {
@@ -297,6 +305,28 @@ impl Deployer for LocalDeployer {
         }
     }
 
+    /// The log of the release serving the environment (its `server.log`).
+    async fn read_logs(
+        &self,
+        project_id: Uuid,
+        environment: Environment,
+        since: Option<&str>,
+        limit: u32,
+    ) -> Result<LogPage, RunnerError> {
+        let dir = self
+            .current
+            .lock()
+            .expect("deployments")
+            .get(&(project_id, environment))
+            .map(|i| i.dir.clone())
+            .ok_or_else(|| not_running(environment))?;
+        let release = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        super::logs::read(&dir.join("server.log"), &release, since, limit).await
+    }
+
     /// Where the environment's app answers on loopback, and its data token.
     async fn data_endpoint(
         &self,
@@ -309,12 +339,7 @@ impl Deployer for LocalDeployer {
             .expect("deployments")
             .get(&(project_id, environment))
             .map(|i| i.port)
-            .ok_or_else(|| {
-                RunnerError::NotRunning(format!(
-                    "nothing runs in {} for this project: deploy it first",
-                    environment.as_str()
-                ))
-            })?;
+            .ok_or_else(|| not_running(environment))?;
         let root = self.environment_dir(project_id, environment);
         Ok((
             format!("http://127.0.0.1:{port}"),
