@@ -5,7 +5,8 @@
 use crate::common::{app, App};
 use axum::http::StatusCode;
 
-/// Requests the deployed app at `url` answered `status` to, each with its own request id.
+/// Requests to the deployed app at `url`, one after the other, each with its own request id.
+/// The app logs a request once it has answered it whole, so each answer is read to its end.
 async fn requests(url: &str, paths: &[(&str, &str)]) {
     let client = reqwest::Client::new();
     for (path, id) in paths {
@@ -16,6 +17,7 @@ async fn requests(url: &str, paths: &[(&str, &str)]) {
             .await
             .unwrap();
         assert_eq!(res.headers()["x-request-id"], *id);
+        res.bytes().await.unwrap();
     }
 }
 
