@@ -4,6 +4,7 @@
 
 import * as signin from "./signin.js";
 import { createHistory } from "./history.js";
+import { createLogs } from "./logs.js";
 
 const api = "/api/v2";
 const $ = (id) => document.getElementById(id);
@@ -110,6 +111,7 @@ function signedOut(message) {
   $("panel-toggle").hidden = true;
   $("clone-button").hidden = true;
   projectHistory.clear();
+  projectLogs.clear();
   $("model-usage").hidden = true;
   $("project-title").textContent = "Pick or create a project";
   $("project-title").removeAttribute("title");
@@ -127,7 +129,11 @@ async function call(method, path, body) {
   const res = await request(method, path, body);
   if (res.status === 204) return null;
   const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(data.error ? data.error.message : `HTTP ${res.status}`);
+  if (!res.ok) {
+    const err = new Error(data.error ? data.error.message : `HTTP ${res.status}`);
+    err.status = res.status;
+    throw err;
+  }
   return data;
 }
 
@@ -171,6 +177,7 @@ const stepLabel = (name) => name.replace(/([a-z])([A-Z])/g, "$1 $2").replace("De
 const safeUrl = (url) => /^https?:\/\//.test(url);
 
 const projectHistory = createHistory({ call, el, current: () => state.current, stepLabel, safeUrl, dollars, showError });
+const projectLogs = createLogs({ call, el, current: () => state.current, showError });
 
 // ------------------------------------------------------------------ projects
 
@@ -458,7 +465,9 @@ function renderDeployments() {
   const list = (state.project && state.project.deployments) || [];
   $("deployments").replaceChildren(...list.map((d) => el("li", {},
     el("strong", { text: `${d.environment} ` }), el("span", { text: `version ${d.version} ` }),
-    d.url && safeUrl(d.url) ? el("a", { href: d.url, target: "_blank", rel: "noopener", text: d.url }) : el("span", { text: "(no URL)" }))));
+    d.url && safeUrl(d.url) ? el("a", { href: d.url, target: "_blank", rel: "noopener", text: d.url }) : el("span", { text: "(no URL)" }),
+    el("button", { type: "button", class: "logs-button", "aria-label": `Logs of ${d.environment}`, text: "Logs",
+      onclick: () => projectLogs.open(d.environment) }))));
   if (!list.length) $("deployments").append(el("li", { class: "badge", text: "Not deployed yet" }));
 }
 
@@ -554,6 +563,7 @@ async function openProject(id) {
   state.version = null;
   state.file = null;
   projectHistory.clear();
+  projectLogs.clear();
   history.replaceState(null, "", `#/projects/${id}`);
   $("composer").hidden = false;
   $("panel-toggle").hidden = false;

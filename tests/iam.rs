@@ -43,6 +43,7 @@ fn sdk_operations() -> BTreeMap<&'static str, BTreeSet<String>> {
         ("aws-sdk-rdsdata", "rds-data"),
         ("aws-sdk-secretsmanager", "secretsmanager"),
         ("aws-sdk-bedrockruntime", "bedrock"),
+        ("aws-sdk-cloudwatchlogs", "logs"),
     ];
     let mut ops = BTreeMap::new();
     for (name, prefix) in crates {
@@ -249,6 +250,9 @@ fn every_backend_declares_the_actions_its_code_calls() {
                 .collect::<BTreeSet<String>>()
                 .union(&set(EcsDeployer::IAM_ACTIONS_TO_MOVE_DATA))
                 .cloned()
+                .collect::<BTreeSet<String>>()
+                .union(&set(EcsDeployer::IAM_ACTIONS_TO_READ_LOGS))
+                .cloned()
                 .collect(),
             files(&["shared/src/runner/ecs"]),
             vec![
@@ -257,6 +261,7 @@ fn every_backend_declares_the_actions_its_code_calls() {
                 "cloudformation",
                 "rds-data",
                 "secretsmanager",
+                "logs",
             ],
             // Making a stack with the stacks' role needs PassRole; making a secret with tags
             // needs TagResource.
@@ -326,7 +331,7 @@ fn granted(function: &str) -> BTreeSet<String> {
 
 /// Each function's policy grants exactly what the code it runs calls: the api function serves
 /// the API (the store, the artifacts, starting runs, taking a deleted project's deployments
-/// and databases down, and moving an environment's data); the agents function runs the steps (the store, the
+/// and databases down, moving an environment's data, and reading an app's log); the agents function runs the steps (the store, the
 /// artifacts, the runners' bucket, CodeBuild, and deploying with the apps' databases, never
 /// deleting). Both read the data key's data.
 #[test]
@@ -344,6 +349,7 @@ fn each_function_is_granted_exactly_what_its_code_calls() {
         StepFunctionsWorkflow::IAM_ACTIONS,
         EcsDeployer::IAM_ACTIONS_TO_TEAR_DOWN,
         EcsDeployer::IAM_ACTIONS_TO_MOVE_DATA,
+        EcsDeployer::IAM_ACTIONS_TO_READ_LOGS,
         &data_key,
     ]);
     let agents = union(&[

@@ -259,6 +259,15 @@ impl kiln::runner::Deployer for NeverHealthy {
     async fn logs(&self, _: &kiln::runner::Rollout) -> String {
         String::new()
     }
+    async fn read_logs(
+        &self,
+        _: Uuid,
+        _: kiln::model::Environment,
+        _: Option<&str>,
+        _: u32,
+    ) -> Result<kiln::runner::LogPage, RunnerError> {
+        Err(RunnerError::NotRunning("never healthy".into()))
+    }
     async fn data_endpoint(
         &self,
         _: Uuid,

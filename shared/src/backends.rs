@@ -226,19 +226,22 @@ pub async fn aws_state_with(
             jobs.clone(),
             test_project,
         )),
-        deployer: Arc::new(EcsDeployer::new(
-            aws_sdk_ecr::Client::new(sdk),
-            aws_sdk_cloudformation::Client::new(sdk),
-            aws_sdk_elasticloadbalancingv2::Client::new(sdk),
-            codebuild,
-            AppDatabases::new(
-                aws_sdk_rdsdata::Client::new(sdk),
-                aws_sdk_secretsmanager::Client::new(sdk),
-                database,
-            ),
-            jobs,
-            settings,
-        )),
+        deployer: Arc::new(
+            EcsDeployer::new(
+                aws_sdk_ecr::Client::new(sdk),
+                aws_sdk_cloudformation::Client::new(sdk),
+                aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+                codebuild,
+                AppDatabases::new(
+                    aws_sdk_rdsdata::Client::new(sdk),
+                    aws_sdk_secretsmanager::Client::new(sdk),
+                    database,
+                ),
+                jobs,
+                settings,
+            )
+            .with_logs(aws_sdk_cloudwatchlogs::Client::new(sdk)),
+        ),
         understander: crate::understand::from_settings(config.llm, &config.llm_settings).await?,
         max_projects_per_owner: config.max_projects_per_owner,
         max_live_deployments: config.max_live_deployments_per_owner,

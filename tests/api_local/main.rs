@@ -8,6 +8,7 @@ mod concurrency;
 mod conversation;
 mod history;
 mod limits;
+mod logs;
 mod model;
 mod oidc;
 mod owners;

@@ -6,7 +6,7 @@ use kiln::model::Environment;
 use kiln::runner::JobBucket;
 use kiln::runner::{
     AppDatabases, CodeBuildTestRunner, DatabaseSettings, Deployer, EcsDeployer, EcsSettings,
-    RolloutStatus, TestRunner, TestStatus,
+    RolloutStatus, RunnerError, TestRunner, TestStatus,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,6 +22,7 @@ mod data;
 mod database;
 mod ecs;
 mod fake_data_api;
+mod logs;
 use fake_codebuild::{expand, run_test_build, Buildspec, SentRequests};
 
 struct Aws {

@@ -53,7 +53,7 @@ fn environment(raw: &str) -> Result<Environment, ApiError> {
 }
 
 /// The project and the environment, which must have a deployment.
-async fn deployed(
+pub(super) async fn deployed(
     state: &AppState,
     owner: &Owner,
     id: &str,

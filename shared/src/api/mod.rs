@@ -7,6 +7,7 @@ mod data;
 mod error;
 mod follow;
 mod history;
+mod logs;
 mod oidc;
 mod projects;
 mod trace;
@@ -159,6 +160,7 @@ fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::
         .routes(routes!(conversation::get_run))
         .routes(routes!(history::list_runs))
         .routes(routes!(history::list_deployments))
+        .routes(routes!(logs::read_logs))
         .routes(routes!(conversation::events))
         .routes(routes!(versions::list_versions))
         .routes(routes!(versions::get_version))
@@ -435,6 +437,7 @@ mod tests {
             "/api/v2/projects/{id}/versions/{number}/diff",
             "/api/v2/projects/{id}/export",
             "/api/v2/projects/{id}/versions/{number}/files/{path}",
+            "/api/v2/projects/{id}/deployments/{environment}/logs",
         ] {
             assert!(
                 paths.iter().any(|k| k.as_str() == p),

@@ -129,6 +129,8 @@ fn images_come_from_a_registry_that_does_not_throttle_codebuild_and_trust_the_lo
     // Behind the load balancer: the scheme and client address come from X-Forwarded-*.
     assert!(dockerfile.contains("--proxy-headers"), "{dockerfile}");
     assert!(dockerfile.contains("FORWARDED_ALLOW_IPS=*"), "{dockerfile}");
+    // The app logs each request as JSON itself; uvicorn's own line would double it.
+    assert!(dockerfile.contains("--no-access-log"), "{dockerfile}");
     for base in bases {
         assert!(
             base.starts_with("public.ecr.aws/docker/library/"),

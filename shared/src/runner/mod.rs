@@ -11,6 +11,7 @@ pub mod data;
 mod ecs;
 pub mod junit;
 mod local;
+pub mod logs;
 
 #[cfg(feature = "aws")]
 pub use bucket::JobBucket;
@@ -19,9 +20,10 @@ pub use codebuild::CodeBuildTestRunner;
 #[cfg(feature = "aws")]
 pub use ecs::{
     database_name, database_url, AppDatabases, DatabaseSettings, EcsDeployer, EcsSettings,
-    TEMPLATE_BODY_LIMIT, TEMPLATE_PATH,
+    FILTER_LIMIT_MAX, PAGES_PER_READ, RECENT, TEMPLATE_BODY_LIMIT, TEMPLATE_PATH,
 };
 pub use local::{LocalDeployer, LocalRunnerSettings, LocalTestRunner};
+pub use logs::{LogLine, LogPage};
 
 /// A zip archive of a version's files, as CodeBuild takes its source.
 pub fn zip_files(files: &[File]) -> Result<Vec<u8>, RunnerError> {
@@ -73,6 +75,9 @@ pub enum RunnerError {
     /// The app refused what it was given, and changed nothing; the message lists why.
     #[error("{0}")]
     Refused(String),
+    /// A cursor that was not handed out by the call it was given back to.
+    #[error("{0}")]
+    InvalidCursor(String),
 }
 
 impl RunnerError {
@@ -85,7 +90,7 @@ impl RunnerError {
             | RunnerError::UnknownJob(_)
             | RunnerError::Missing(_) => ErrorKind::Permanent,
             RunnerError::NotRunning(_) => ErrorKind::NotFound,
-            RunnerError::Refused(_) => ErrorKind::Invalid,
+            RunnerError::Refused(_) | RunnerError::InvalidCursor(_) => ErrorKind::Invalid,
         }
     }
 }
@@ -208,6 +213,20 @@ pub trait Deployer: Send + Sync {
 
     /// The last lines of a rollout's log.
     async fn logs(&self, rollout: &Rollout) -> String;
+
+    /// The log of the app running in the environment, oldest line first: with no `since`,
+    /// its latest lines (locally the last `limit` of its log file; on AWS those of the last
+    /// few minutes); with `since` (a page's `next`), the lines written after that page. At
+    /// most `limit` lines (1 to [`logs::MAX_LOG_LIMIT`]) and [`logs::MAX_PAGE_BYTES`] of
+    /// text; `NotRunning` when nothing runs there, `InvalidCursor` for a `since` it did not
+    /// hand out.
+    async fn read_logs(
+        &self,
+        project_id: Uuid,
+        environment: Environment,
+        since: Option<&str>,
+        limit: u32,
+    ) -> Result<LogPage, RunnerError>;
 
     /// Where the app running in the environment answers (its base URL) and the data token
     /// it was started with; `NotRunning` when nothing there keeps data Kiln can move.

@@ -4,10 +4,12 @@
 //! balancer, its target group, log group, alarms and secrets). CloudFormation rolls a failed
 //! update back and deletes everything with the stack. An app with a database gets its own
 //! database on the installation's Aurora PostgreSQL cluster (`database.rs`), made before its
-//! stack and dropped with the project.
+//! stack and dropped with the project. The app's log is read back from the stack's log group
+//! (`logs.rs`).
 
 mod data_token;
 mod database;
+mod logs;
 mod resources;
 mod secrets;
 mod stack;
@@ -17,9 +19,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::codebuild::{build_status, start_build};
-use super::{zip_files, Deployer, File, JobBucket, Rollout, RolloutStatus, RunnerError};
+use super::{zip_files, Deployer, File, JobBucket, LogPage, Rollout, RolloutStatus, RunnerError};
 use crate::model::Environment;
 pub use database::{database_name, database_url, AppDatabases, DatabaseSettings};
+pub use logs::{FILTER_LIMIT_MAX, PAGES_PER_READ, RECENT};
 use stack::{Judgement, StackRequest};
 pub use stack::{TEMPLATE_BODY_LIMIT, TEMPLATE_PATH};
 
@@ -63,6 +66,7 @@ pub struct EcsDeployer {
     databases: AppDatabases,
     bucket: JobBucket,
     settings: EcsSettings,
+    logs: Option<aws_sdk_cloudwatchlogs::Client>,
 }
 
 /// The path prefix of a project's environment on the load balancer (at most 32 characters).
@@ -144,6 +148,15 @@ impl EcsDeployer {
             databases,
             bucket,
             settings,
+            logs: None,
+        }
+    }
+
+    /// The deployer, reading the apps' logs with `logs`.
+    pub fn with_logs(self, logs: aws_sdk_cloudwatchlogs::Client) -> Self {
+        EcsDeployer {
+            logs: Some(logs),
+            ..self
         }
     }
 
@@ -425,6 +438,22 @@ impl Deployer for EcsDeployer {
         format!(
             "The app's logs are in the CloudWatch log group /kiln/apps/{stack}; the stack {stack} lists what failed in its events."
         )
+    }
+
+    /// The stack's log group, through CloudWatch Logs (`logs.rs`).
+    async fn read_logs(
+        &self,
+        project_id: Uuid,
+        environment: Environment,
+        since: Option<&str>,
+        limit: u32,
+    ) -> Result<LogPage, RunnerError> {
+        let client = logs::client(self.logs.as_ref())?;
+        let group = self.log_group_name(&self.stack_name(project_id, environment));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        logs::read(client, &group, since, limit, now).await
     }
 
     /// Where the environment's app answers on the load balancer, and its data token.

@@ -17,7 +17,7 @@ use super::process::{read_tail, spawn, stop_group, LISTENER_FD};
 use super::python_env::PythonEnv;
 use crate::model::Environment;
 use crate::runner::data::DATA_TOKEN_VARIABLE;
-use crate::runner::{Deployer, File, Rollout, RolloutStatus, RunnerError};
+use crate::runner::{Deployer, File, LogPage, Rollout, RolloutStatus, RunnerError};
 
 pub(super) struct Instance {
     child: Child,
@@ -108,6 +108,14 @@ async fn secret(root: &Path, name: &str) -> Result<String, RunnerError> {
     Ok(value)
 }
 
+/// Nothing serves the environment.
+fn not_running(environment: Environment) -> RunnerError {
+    RunnerError::NotRunning(format!(
+        "nothing runs in {} for this project: deploy it first",
+        environment.as_str()
+    ))
+}
+
 impl LocalDeployer {
     /// Where a project environment keeps its releases, data and secrets.
     fn environment_dir(&self, project_id: Uuid, environment: Environment) -> PathBuf {
@@ -182,7 +190,15 @@ impl Deployer for LocalDeployer {
         let fd = LISTENER_FD.to_string();
         let child = spawn(
             &self.env.python(),
-            &["-m", "uvicorn", "app.main:app", "--fd", &fd],
+            // The app logs each request itself, as one JSON line.
+            &[
+                "-m",
+                "uvicorn",
+                "app.main:app",
+                "--fd",
+                &fd,
+                "--no-access-log",
+            ],
             &dir,
             &[
                 ("JWT_SECRET", secret(&root, "jwt_secret").await?),
@@ -289,6 +305,28 @@ impl Deployer for LocalDeployer {
         }
     }
 
+    /// The log of the release serving the environment (its `server.log`).
+    async fn read_logs(
+        &self,
+        project_id: Uuid,
+        environment: Environment,
+        since: Option<&str>,
+        limit: u32,
+    ) -> Result<LogPage, RunnerError> {
+        let dir = self
+            .current
+            .lock()
+            .expect("deployments")
+            .get(&(project_id, environment))
+            .map(|i| i.dir.clone())
+            .ok_or_else(|| not_running(environment))?;
+        let release = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        super::logs::read(&dir.join("server.log"), &release, since, limit).await
+    }
+
     /// Where the environment's app answers on loopback, and its data token.
     async fn data_endpoint(
         &self,
@@ -301,12 +339,7 @@ impl Deployer for LocalDeployer {
             .expect("deployments")
             .get(&(project_id, environment))
             .map(|i| i.port)
-            .ok_or_else(|| {
-                RunnerError::NotRunning(format!(
-                    "nothing runs in {} for this project: deploy it first",
-                    environment.as_str()
-                ))
-            })?;
+            .ok_or_else(|| not_running(environment))?;
         let root = self.environment_dir(project_id, environment);
         Ok((
             format!("http://127.0.0.1:{port}"),

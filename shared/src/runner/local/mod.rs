@@ -2,10 +2,12 @@
 //! every package a generated project pins.
 //!
 //! `python_env` is the shared virtualenv, `test_runner` and `deployer` the two runners;
-//! `process` starts and stops their child processes and `files` writes a version out for them.
+//! `process` starts and stops their child processes and `files` writes a version out for them;
+//! `logs` reads a deployed app's log back.
 
 mod deployer;
 mod files;
+mod logs;
 mod postgres;
 mod process;
 mod python_env;
