@@ -82,6 +82,8 @@ async fn deployments_are_listed_newest_first_a_page_at_a_time() {
             url: Some(format!("http://127.0.0.1:{}/", 9000 + i)),
             resources: Default::default(),
             logs: String::new(),
+            monthly_usd: None,
+            confirmed_by: None,
             created_at: time::OffsetDateTime::now_utc(),
         };
         app.state.agents.projects.put_deployment(&d).await.unwrap();

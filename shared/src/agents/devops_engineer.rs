@@ -101,11 +101,25 @@ struct Target {
     outcome: Option<String>,
     #[serde(default)]
     failure: Option<String>,
+    /// What it was estimated to cost a month, and who confirmed it, when someone had to.
+    #[serde(default)]
+    monthly_usd: Option<f64>,
+    #[serde(default)]
+    confirmed_by: Option<Uuid>,
 }
 
 /// Starts the current version in the environment the message names (dev by default), or,
 /// after a rollback, in every environment that was deployed: `{"targets", "done": false}`.
-pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
+pub(super) async fn deploy(
+    ctx: &AgentContext,
+    run: &RunInput,
+    state: &Value,
+) -> Result<Value, AgentError> {
+    // What the estimate before it said (a rollback has none).
+    let monthly_usd = state["estimate"]["monthly_usd"].as_f64();
+    let confirmed_by = state["estimate"]["confirmed_by"]
+        .as_str()
+        .and_then(|id| id.parse().ok());
     let project = ctx.projects.load_project(run.project_id).await?;
     let number = project.current_version.ok_or(AgentError::NothingToBuild)?;
     let environments: Vec<Environment> = if run.intent == Intent::Rollback {
@@ -140,6 +154,8 @@ pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, 
             status: DeploymentStatus::Pending,
             url: Some(rollout.url.clone()),
             resources: rollout.resources.clone(),
+            monthly_usd,
+            confirmed_by,
             logs: String::new(),
             created_at: now(),
         };
@@ -152,6 +168,8 @@ pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, 
             deadline: Some(now().unix_timestamp() + ctx.deploy_timeout.as_secs() as i64),
             outcome: None,
             failure: None,
+            monthly_usd,
+            confirmed_by,
         });
     }
     let names: Vec<&str> = targets.iter().map(|t| t.environment.as_str()).collect();
@@ -268,6 +286,8 @@ pub(super) async fn report(
             },
             url: Some(t.rollout.url.clone()),
             resources: t.rollout.resources.clone(),
+            monthly_usd: t.monthly_usd,
+            confirmed_by: t.confirmed_by,
             logs,
             created_at: now(),
         };
@@ -297,6 +317,7 @@ pub(super) async fn report(
                 deployment_id: t.deployment_id,
                 url: Some(t.rollout.url.clone()),
                 version: t.version,
+                monthly_usd: t.monthly_usd,
             });
         }
         p.deployments.sort_by_key(|d| d.environment);

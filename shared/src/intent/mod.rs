@@ -10,6 +10,7 @@
 
 mod action;
 mod clone;
+mod confirm;
 mod describe;
 mod extract;
 mod openers;
@@ -18,6 +19,7 @@ mod sentences;
 mod typos;
 
 pub use clone::clone_name_in;
+pub use confirm::confirms;
 pub use extract::{environment_in, version_in};
 
 use crate::model::Intent;

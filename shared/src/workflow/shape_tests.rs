@@ -46,6 +46,8 @@ impl TaskHandler for Scripted {
             }
             "QaReport" => json!({"passed": self.passed}),
             "Rollback" => json!({"redeploy": true}),
+            // A deploy goes on unless the plan says it waits for the user's confirmation.
+            "DevOpsEstimate" => json!({"go": self.plan["confirmed"] != false}),
             _ => Value::Null,
         })
     }
@@ -78,7 +80,8 @@ fn plan(build: bool, test: bool, deploy: bool, passed: bool) -> Value {
 
 const BUILD: [&str; 3] = ["BackendDeveloper", "DocumentationWriter", "Release"];
 const TEST: [&str; 3] = ["QaStart", "QaCheck", "QaReport"];
-const DEPLOY: [&str; 5] = [
+const DEPLOY: [&str; 6] = [
+    "DevOpsEstimate",
     "DevOpsBuildImage",
     "DevOpsImageCheck",
     "DevOpsDeploy",
@@ -103,7 +106,7 @@ fn each_agent_step_appears_once() {
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), all, "a step appears twice: {names:?}");
-    assert!(states.len() <= 37, "{} states", states.len());
+    assert!(states.len() <= 48, "{} states", states.len());
 }
 
 /// Every run first waits for the runs of its project before it (the WaitTurn loop), and only
@@ -206,7 +209,8 @@ async fn the_gate_lets_no_failing_version_through() {
 async fn a_rollback_redeploys_without_building_or_testing() {
     let (ran, out) = steps("rollback", Value::Null, true).await;
     assert!(out.is_ok());
-    assert_eq!(ran, chain(&[&["Rollback"], &DEPLOY, &["Complete"]]));
+    // A rollback redeploys what ran before: no estimate, no confirmation.
+    assert_eq!(ran, chain(&[&["Rollback"], &DEPLOY[1..], &["Complete"]]));
 }
 
 #[tokio::test]
@@ -214,4 +218,13 @@ async fn a_clone_copies_and_completes_without_building_or_deploying() {
     let (ran, out) = steps("clone", Value::Null, true).await;
     assert!(out.is_ok());
     assert_eq!(ran, ["Clone", "Complete"]);
+}
+
+#[tokio::test]
+async fn a_deploy_waiting_for_confirmation_ends_after_the_estimate() {
+    let mut waiting = plan(false, false, true, true);
+    waiting["confirmed"] = json!(false);
+    let (ran, out) = steps("deploy", waiting, true).await;
+    assert!(out.is_ok());
+    assert_eq!(ran, ["Plan", "DevOpsEstimate", "Complete"]);
 }
