@@ -2,29 +2,15 @@
 // cost a month on AWS (free here), and a deploy to prod waits for the "Yes, deploy to prod"
 // button, which deploys it; against a real `kiln serve` with real deployments.
 
-import { test, after, before } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { shots, launchBrowser, openPage, startServer } from "./harness.mjs";
+import { shots, openPage, useServer } from "./harness.mjs";
 
-const dataDir = mkdtempSync(join(tmpdir(), "kiln-ui-cost-"));
-let server, base, browser;
-
-before(async () => {
-  ({ child: server, url: base } = await startServer({}, dataDir));
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const running = useServer("cost");
 
 async function api(path) {
-  const res = await fetch(`${base}/api/v2${path}`);
+  const res = await fetch(`${running.base}/api/v2${path}`);
   assert.ok(res.ok, `GET ${path}: ${res.status}`);
   return res.json();
 }
@@ -57,7 +43,7 @@ const lines = (block) => block.locator("tr").evaluateAll((rows) =>
   rows.map((r) => [...r.children].map((c) => c.textContent)));
 
 test("the cost of a deploy is shown first, and prod waits for a yes", { timeout: 600_000 }, async () => {
-  const { context, page, problems } = await openPage(browser, { width: 1400, height: 1000 }, base);
+  const { context, page, problems } = await openPage(running.browser, { width: 1400, height: 1000 }, running.base);
   await page.click("#new-project-button");
   await page.fill("#project-name", "Priced");
   await page.click("#new-project button[type=submit]");
