@@ -218,14 +218,14 @@ pub(super) async fn smoke_failed(
     if !reverts.is_empty() {
         let back: Vec<String> = reverts
             .iter()
-            .map(|r| format!("{} to version {}", r.environment.as_str(), r.version))
+            .map(|r| format!("{} back to version {}", r.environment.as_str(), r.version))
             .collect();
         let how = if state["smoke"]["passed"] == Value::Bool(true) {
             "which answers again"
         } else {
             "but that failed its smoke test too; it is left running as it was before"
         };
-        parts.push(format!("I rolled {} back, {how}", back.join(", ")));
+        parts.push(format!("I rolled {}, {how}", back.join(", ")));
     }
     let cause = format!("{}.", parts.join("; "));
     super::report_failure(
