@@ -12,11 +12,8 @@
 //! Retry and Catch rules: `Kiln.Transient` (injected by making DynamoDB unreachable for chosen
 //! invocations) is retried, and every other name is caught without being retried.
 
+mod balanced;
 mod installation;
-// The load balancer's and Fargate's stand-in of the live test: the image's source under
-// uvicorn, found through the listener's rules, at the installation's apps URL.
-#[path = "live/stand_ins/balancer.rs"]
-mod balancer;
 
 use std::sync::atomic::Ordering;
 
@@ -223,33 +220,9 @@ async fn describe_and_build_through_the_lambda_handler_on_dynamodb_and_s3() {
     check_against_definition(&failures);
 }
 
-/// The installation with the load balancer's stand-in answering at its apps URL, and a load
-/// test of `requests` after each smoke test.
-async fn installation_with_balancer(
-    requests: u32,
-) -> (
-    installation::Installation,
-    String,
-    tokio::task::JoinHandle<()>,
-) {
-    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let apps_url = format!("http://{}", socket.local_addr().unwrap());
-    let aws = installation::installation_where(|c| {
-        c.aws.apps_url = Some(apps_url.clone());
-        c.load_test_requests = requests;
-    })
-    .await;
-    let lb = balancer::Balancer::new(&aws);
-    let app = axum::Router::new()
-        .fallback(balancer::balancer_call)
-        .with_state(lb);
-    let served = tokio::spawn(async move { axum::serve(socket, app).await.unwrap() });
-    (aws, apps_url, served)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ecs() {
-    let (aws, apps_url, balancer) = installation_with_balancer(100).await;
+    let (aws, apps_url, balancer) = balanced::installation_with_balancer(100).await;
     let ctx = &aws.ctx;
     let project = Project::new(Owner("alice".into()), "Tasks".into(), String::new());
     ctx.projects.create_project(&project).await.unwrap();
