@@ -92,6 +92,7 @@ pub struct SmokeOutcome {
 
 struct Caller<'a> {
     app: &'a AppUrl,
+    nonce: u32,
     client: reqwest::Client,
     token: Option<String>,
     report: SmokeReport,
@@ -115,7 +116,9 @@ impl Caller<'_> {
             }
         };
         let method = reqwest::Method::from_bytes(call.method.as_bytes()).unwrap_or_default();
-        let mut request = self.client.request(method, url);
+        // Marked as Kiln's in the app's log (its request id): `kiln-smoke-{nonce}-{call}`.
+        let id = format!("kiln-smoke-{}-{}", self.nonce, self.report.calls);
+        let mut request = self.client.request(method, url).header("x-request-id", id);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
@@ -217,6 +220,7 @@ pub async fn smoke_test(app: &AppUrl, spec: &AppSpec, nonce: u32) -> SmokeOutcom
     let spec = crate::generator::with_defaults(spec);
     let mut caller = Caller {
         app,
+        nonce,
         client: app.client(CALL_TIMEOUT, 1),
         token: None,
         report: SmokeReport::default(),

@@ -154,9 +154,11 @@ pub async fn load_test(
                     return seen;
                 }
                 let url = urls[i as usize % urls.len()].clone();
+                // Marked as Kiln's in the app's log (its request id).
                 let sent = client
                     .get(url)
                     .headers(headers.clone())
+                    .header("x-request-id", format!("kiln-load-{i}"))
                     .timeout(deadline - now)
                     .send();
                 let ok = match sent.await {
