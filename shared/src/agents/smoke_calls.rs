@@ -16,6 +16,10 @@ use crate::spec::{AppSpec, AuthFeature, Field, FieldType, Resource};
 /// Longest one call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Longest the whole smoke test may take: calls past it are not made (and count as failed),
+/// so the step ends well within its Task's `TimeoutSeconds` (300) with the load test after it.
+const TIME_LIMIT: Duration = Duration::from_secs(120);
+
 /// Most characters of an answer quoted in a failure.
 const QUOTED_CHARS: usize = 200;
 
@@ -93,6 +97,7 @@ pub struct SmokeOutcome {
 struct Caller<'a> {
     app: &'a AppUrl,
     nonce: u32,
+    deadline: std::time::Instant,
     client: reqwest::Client,
     token: Option<String>,
     report: SmokeReport,
@@ -108,6 +113,14 @@ impl Caller<'_> {
             status,
             problem: quoted(&problem),
         };
+        if std::time::Instant::now() >= self.deadline {
+            let why = format!(
+                "not tried: the smoke test ran past {} s",
+                TIME_LIMIT.as_secs()
+            );
+            self.report.failures.push(fail(None, why));
+            return None;
+        }
         let url = match self.app.join(&call.path) {
             Ok(u) => u,
             Err(e) => {
@@ -221,6 +234,7 @@ pub async fn smoke_test(app: &AppUrl, spec: &AppSpec, nonce: u32) -> SmokeOutcom
     let mut caller = Caller {
         app,
         nonce,
+        deadline: std::time::Instant::now() + TIME_LIMIT,
         client: app.client(CALL_TIMEOUT, 1),
         token: None,
         report: SmokeReport::default(),
