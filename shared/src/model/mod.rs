@@ -9,6 +9,7 @@ mod deployment;
 mod error;
 mod project;
 mod run;
+mod smoke;
 mod test_report;
 mod usage;
 mod version;
@@ -22,6 +23,7 @@ pub use project::{
     ProjectStatus, ProjectSummary, MAX_PROJECT_NAME_CHARS,
 };
 pub use run::{Intent, Run, RunError, RunInput, RunStatus, RunStep};
+pub use smoke::{LatencyBucket, LoadReport, SmokeFailure, SmokeReport};
 pub use test_report::{TestFailure, TestReport};
 pub use usage::{ModelUsage, UsageTotal};
 pub use version::{is_safe_relative_path, sha256_hex, FileEntry, Version};
