@@ -223,10 +223,9 @@ async fn describe_and_build_through_the_lambda_handler_on_dynamodb_and_s3() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ecs() {
     // A budget below what one app costs: the first deploy waits for the owner's word.
-    let (aws, apps_url, balancer) = balanced::installation_with_balancer_where(100, |c| {
-        c.costs.monthly_budget_usd = Some(5.0)
-    })
-    .await;
+    let (aws, apps_url, balancer) =
+        balanced::installation_with_balancer_where(100, |c| c.costs.monthly_budget_usd = Some(5.0))
+            .await;
     let ctx = &aws.ctx;
     let project = Project::new(Owner("alice".into()), "Tasks".into(), String::new());
     ctx.projects.create_project(&project).await.unwrap();
