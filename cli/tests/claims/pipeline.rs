@@ -10,7 +10,7 @@ use crate::common::{
 use crate::support::{post, say, test_report, NOTES};
 
 /// What a deploy of a version that must be built and tested first records, step by step.
-const BUILD_TEST_DEPLOY: [&str; 14] = [
+const BUILD_TEST_DEPLOY: [&str; 15] = [
     "Plan",
     "BackendDeveloper",
     "DocumentationWriter",
@@ -24,6 +24,7 @@ const BUILD_TEST_DEPLOY: [&str; 14] = [
     "DevOpsDeploy",
     "DevOpsCheck",
     "DevOpsReport",
+    "SmokeTest",
     "Complete",
 ];
 
@@ -106,6 +107,7 @@ async fn a_rollback_redeploys_the_earlier_version() {
             "DevOpsDeploy",
             "DevOpsCheck",
             "DevOpsReport",
+            "SmokeTest",
             "Complete"
         ]
     );
