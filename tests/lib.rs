@@ -10,6 +10,7 @@ pub mod fake_oidc;
 mod own_thread;
 pub use own_thread::serve_on_own_thread;
 pub mod postgres;
+pub mod steps;
 pub mod understanding;
 
 /// The Python of the test environment that `scripts/test` sets up (`KILN_TEST_PYTHON`), with
