@@ -206,6 +206,14 @@ impl ProjectStore for CutShort {
     ) -> StoreResult<Page<ProjectSummary>> {
         self.inner.list_projects(owner, page).await
     }
+    async fn search_projects(
+        &self,
+        owner: &Owner,
+        text: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ProjectSummary>> {
+        self.inner.search_projects(owner, text, page).await
+    }
     async fn count_projects(&self, owner: &Owner) -> StoreResult<u64> {
         self.inner.count_projects(owner).await
     }
@@ -242,6 +250,13 @@ impl ProjectStore for CutShort {
         page: &PageRequest,
     ) -> StoreResult<Page<Message>> {
         self.inner.list_messages(project_id, page).await
+    }
+    async fn list_messages_backwards(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>> {
+        self.inner.list_messages_backwards(project_id, page).await
     }
     async fn messages_made_since(
         &self,

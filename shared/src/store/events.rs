@@ -78,6 +78,14 @@ impl ProjectStore for ObservedStore {
     ) -> StoreResult<Page<ProjectSummary>> {
         self.inner.list_projects(owner, page).await
     }
+    async fn search_projects(
+        &self,
+        owner: &Owner,
+        text: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ProjectSummary>> {
+        self.inner.search_projects(owner, text, page).await
+    }
     async fn count_projects(&self, owner: &Owner) -> StoreResult<u64> {
         self.inner.count_projects(owner).await
     }
@@ -135,6 +143,13 @@ impl ProjectStore for ObservedStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Message>> {
         self.inner.list_messages(project_id, page).await
+    }
+    async fn list_messages_backwards(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>> {
+        self.inner.list_messages_backwards(project_id, page).await
     }
     async fn get_run(&self, project_id: Uuid, run_id: Uuid) -> StoreResult<Run> {
         self.inner.get_run(project_id, run_id).await

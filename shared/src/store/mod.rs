@@ -161,6 +161,27 @@ pub fn decode_cursor(cursor: &str) -> StoreResult<String> {
     String::from_utf8(bytes).map_err(|_| StoreError::BadCursor)
 }
 
+/// A cursor of a list read backwards, from its end (a conversation's newest page first): the
+/// position of the oldest item handed out, marked so that the list read forwards and this one
+/// never take each other's cursors.
+pub fn encode_back_cursor(position: &str) -> String {
+    encode_cursor(&format!("<{position}"))
+}
+
+/// Reads back a cursor made by [`encode_back_cursor`]; any other is `BadCursor`.
+pub fn decode_back_cursor(cursor: &str) -> StoreResult<String> {
+    decode_cursor(cursor)?
+        .strip_prefix('<')
+        .map(str::to_owned)
+        .ok_or(StoreError::BadCursor)
+}
+
+/// Text as a search compares it: in lower case, by Unicode's rules. Both backends fold a
+/// project's name and the text searched for with this one function, so they find the same.
+pub fn fold_case(text: &str) -> String {
+    text.to_lowercase()
+}
+
 /// The outcome of posting a user message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Posted {
@@ -205,6 +226,17 @@ pub trait ProjectStore: Send + Sync {
         page: &PageRequest,
     ) -> StoreResult<Page<ProjectSummary>>;
 
+    /// The owner's projects whose name holds `text` ignoring case (both folded by
+    /// [`fold_case`]), most recently updated first, paged as [`ProjectStore::list_projects`]
+    /// is. `text` is only text: no character in it is a pattern or reaches a query. An empty
+    /// `text` is in every name.
+    async fn search_projects(
+        &self,
+        owner: &Owner,
+        text: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ProjectSummary>>;
+
     /// How many projects the owner has.
     async fn count_projects(&self, owner: &Owner) -> StoreResult<u64>;
 
@@ -241,6 +273,16 @@ pub trait ProjectStore: Send + Sync {
 
     /// The conversation, oldest first.
     async fn list_messages(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>>;
+
+    /// The conversation read from its end, a page at a time: the `limit` messages just before
+    /// `page.cursor` (without one, the newest), oldest first. `next_cursor` reads the page
+    /// before them and is absent when they begin the conversation. This list and
+    /// [`ProjectStore::list_messages`] refuse each other's cursors (`BadCursor`).
+    async fn list_messages_backwards(
         &self,
         project_id: Uuid,
         page: &PageRequest,
@@ -421,6 +463,19 @@ mod tests {
         let c = encode_cursor("42|abc");
         assert_eq!(decode_cursor(&c).unwrap(), "42|abc");
         assert!(matches!(decode_cursor("%%%"), Err(StoreError::BadCursor)));
+        let back = encode_back_cursor("42");
+        assert_eq!(decode_back_cursor(&back).unwrap(), "42");
+        assert_eq!(
+            decode_cursor(&back).unwrap(),
+            "<42",
+            "not a forward position"
+        );
+        assert!(matches!(decode_back_cursor(&c), Err(StoreError::BadCursor)));
+    }
+
+    #[test]
+    fn case_is_folded_beyond_ascii() {
+        assert_eq!(fold_case("Ünïcode ÄPFEL Task"), "ünïcode äpfel task");
     }
 
     #[test]

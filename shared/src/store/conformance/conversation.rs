@@ -1,5 +1,5 @@
 //! Checks of a project's conversation: user messages stored once per client id with their run,
-//! read back in order, and runs that update and are listed while unfinished.
+//! read back in order from either end, and runs that update and are listed while unfinished.
 
 use uuid::Uuid;
 
@@ -300,4 +300,112 @@ pub async fn messages_made_since_a_time_are_found(store: &dyn ProjectStore) {
         1,
         "at most the limit"
     );
+}
+
+/// The conversation read from its end, as a page opens it: the newest messages oldest first,
+/// then each page before them until its first message, together the conversation as it
+/// reads forwards; a cursor of the list read forwards, or anything else, is refused.
+pub async fn the_conversation_is_read_from_its_end(store: &dyn ProjectStore) {
+    let owner = fresh_owner();
+    let p = new_project(store, &owner, "a long chat").await;
+    let back = |cursor: Option<String>, limit: u32| PageRequest {
+        limit: Some(limit),
+        cursor,
+    };
+    let empty = store
+        .list_messages_backwards(p.id, &back(None, 5))
+        .await
+        .expect("list_messages_backwards");
+    assert!(empty.items.is_empty(), "{:?}", empty.items);
+    assert_eq!(empty.next_cursor, None, "no page before an empty one");
+
+    let run = new_id();
+    let mut said = Vec::new();
+    for i in 0..11 {
+        let m = Message::from_agent(p.id, crate::model::Agent::Architect, run, format!("m{i}"));
+        store.append_message(&m).await.unwrap();
+        said.push(m.content);
+    }
+    let elsewhere = new_project(store, &owner, "another chat").await;
+    let noise = Message::from_agent(
+        elsewhere.id,
+        crate::model::Agent::Architect,
+        run,
+        "x".into(),
+    );
+    store.append_message(&noise).await.unwrap();
+
+    let texts = |page: &crate::store::Page<Message>| {
+        page.items
+            .iter()
+            .map(|m| m.content.clone())
+            .collect::<Vec<_>>()
+    };
+    let newest = store
+        .list_messages_backwards(p.id, &back(None, 4))
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&newest),
+        ["m7", "m8", "m9", "m10"],
+        "the newest, oldest first"
+    );
+    let mut pages = vec![texts(&newest)];
+    let mut cursor = newest.next_cursor.clone();
+    while let Some(c) = cursor {
+        let page = store
+            .list_messages_backwards(p.id, &back(Some(c), 4))
+            .await
+            .unwrap();
+        pages.push(texts(&page));
+        cursor = page.next_cursor;
+        assert!(pages.len() < 10, "paging back does not end");
+    }
+    assert_eq!(
+        pages,
+        [
+            vec!["m7", "m8", "m9", "m10"],
+            vec!["m3", "m4", "m5", "m6"],
+            vec!["m0", "m1", "m2"],
+        ],
+        "each page the one before, until the first message"
+    );
+    // Joined, the pages are the conversation as it reads forwards.
+    let forwards = store
+        .list_messages(p.id, &PageRequest::first(50))
+        .await
+        .unwrap();
+    let joined: Vec<String> = pages.into_iter().rev().flatten().collect();
+    assert_eq!(joined, texts(&forwards));
+    assert_eq!(joined, said);
+    // Exactly the whole conversation: no cursor to an empty page.
+    let all = store
+        .list_messages_backwards(p.id, &back(None, 11))
+        .await
+        .unwrap();
+    assert_eq!(texts(&all), said);
+    assert_eq!(all.next_cursor, None);
+
+    // Each list takes only its own cursors.
+    let forward_cursor = store
+        .list_messages(p.id, &PageRequest::first(2))
+        .await
+        .unwrap()
+        .next_cursor
+        .expect("a next page");
+    let backward_cursor = newest.next_cursor.expect("a page before");
+    let not_a_position = crate::store::encode_back_cursor("MSG#not-an-id");
+    for bad in [forward_cursor, "not a cursor!".into(), not_a_position] {
+        let read = store
+            .list_messages_backwards(p.id, &back(Some(bad.clone()), 4))
+            .await;
+        assert!(
+            matches!(read, Err(StoreError::BadCursor)),
+            "{bad}: {read:?}"
+        );
+    }
+    let read = store
+        .list_messages(p.id, &back(Some(backward_cursor), 4))
+        .await;
+    assert!(matches!(read, Err(StoreError::BadCursor)), "{read:?}");
 }

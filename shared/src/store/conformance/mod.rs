@@ -5,9 +5,9 @@
 //! projects, so they can share one store and run concurrently. A failed check panics with a
 //! message naming what went wrong.
 //!
-//! The checks are grouped by what they check: `projects` (their lifecycle, owners and
-//! revisions), `conversation` (messages and runs), `versions` (versions and deployments),
-//! `blobs`, and `concurrency` (real concurrent writers).
+//! The checks are grouped by what they check: `projects` (their lifecycle, owners, revisions,
+//! listing and search), `conversation` (messages, read from either end, and runs), `versions`
+//! (versions and deployments), `blobs`, and `concurrency` (real concurrent writers).
 
 mod blobs;
 mod concurrency;
@@ -22,11 +22,12 @@ pub use concurrency::{
 };
 pub use conversation::{
     messages_are_idempotent_and_ordered, messages_made_since_a_time_are_found, runs_are_tracked,
+    the_conversation_is_read_from_its_end,
 };
 pub use projects::{
     a_change_and_its_message_land_together, a_stale_revision_conflicts,
     a_writer_that_lost_reads_again_and_both_changes_land, delete_removes_everything,
-    owners_are_isolated, project_lifecycle, project_listing_pages,
+    owners_are_isolated, project_lifecycle, project_listing_pages, projects_are_searched_by_name,
     the_project_limit_is_counted_with_each_create,
 };
 pub use versions::{
@@ -48,7 +49,9 @@ pub async fn run_all(projects: Arc<dyn ProjectStore>, artifacts: Arc<dyn Artifac
     a_writer_that_lost_reads_again_and_both_changes_land(projects.clone()).await;
     a_taken_version_number_moves_the_build_to_the_next(projects.as_ref()).await;
     project_listing_pages(projects.as_ref()).await;
+    projects_are_searched_by_name(projects.as_ref()).await;
     messages_are_idempotent_and_ordered(projects.as_ref()).await;
+    the_conversation_is_read_from_its_end(projects.as_ref()).await;
     messages_made_since_a_time_are_found(projects.as_ref()).await;
     runs_are_tracked(projects.as_ref()).await;
     versions_are_immutable_and_listed(projects.as_ref()).await;

@@ -1,5 +1,6 @@
 //! Checks of projects: their lifecycle, owners kept apart, revisions that conflict and a writer
-//! that lost reading again, listing by pages, and a delete that removes everything.
+//! that lost reading again, listing by pages, searching by name, and a delete that removes
+//! everything.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -354,4 +355,105 @@ pub async fn the_project_limit_is_counted_with_each_create(store: &dyn ProjectSt
         )
         .await
         .unwrap();
+}
+
+/// A search finds the owner's projects whose name holds the text, ignoring case (beyond ASCII
+/// too), newest first and paged like the list, over pages whose matches lie far apart (past
+/// a hundred projects that do not match); what is searched for is only text; and another
+/// owner's projects are never found.
+pub async fn projects_are_searched_by_name(store: &dyn ProjectStore) {
+    let (owner, other) = (fresh_owner(), fresh_owner());
+    let matching = [0, 7, 60, 119];
+    for i in 0..120 {
+        let name = if matching.contains(&i) {
+            format!("Ünïcode INVENTORY {i}")
+        } else {
+            format!("Tasks {i}")
+        };
+        new_project(store, &owner, &name).await;
+    }
+    new_project(store, &other, "ünïcode inventory of someone else").await;
+    let odd = new_project(
+        store,
+        &owner,
+        "100% _done_ 'quoted' \"x\" [a-z]* \\ ünïcode",
+    )
+    .await;
+
+    let search = |text: &'static str, limit: u32, cursor: Option<String>| {
+        let owner = owner.clone();
+        async move {
+            store
+                .search_projects(
+                    &owner,
+                    text,
+                    &PageRequest {
+                        limit: Some(limit),
+                        cursor,
+                    },
+                )
+                .await
+        }
+    };
+    // Every page of a search, as the names in the order found.
+    let walk = |text: &'static str, limit: u32| async move {
+        let (mut names, mut cursor, mut pages) = (Vec::new(), None, 0);
+        loop {
+            let page = search(text, limit, cursor).await.expect("search_projects");
+            assert!(
+                page.items.len() <= limit as usize,
+                "{text}: a page too long"
+            );
+            names.extend(page.items.into_iter().map(|s| s.name));
+            pages += 1;
+            assert!(pages < 200, "{text}: paging does not end");
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return (names, pages),
+            }
+        }
+    };
+    let inventory: Vec<String> = [119, 60, 7, 0]
+        .iter()
+        .map(|i| format!("Ünïcode INVENTORY {i}"))
+        .collect();
+    assert_eq!(
+        walk("inventory", 1).await,
+        (inventory.clone(), 4),
+        "one match a page, newest first"
+    );
+    assert_eq!(walk("ÜNÏCODE inv", 3).await, (inventory.clone(), 2));
+    assert_eq!(
+        walk("inventory", 4).await,
+        (inventory, 1),
+        "exactly a page's worth: no cursor to an empty page"
+    );
+    // Both owners have a match; each finds only their own.
+    assert_eq!(walk("ünïcode", 50).await.0.len(), 5);
+    let theirs = store
+        .search_projects(&other, "INVENTORY", &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(theirs.items.len(), 1);
+    assert_eq!(theirs.items[0].name, "ünïcode inventory of someone else");
+
+    // Wildcards, quotes, brackets and escapes are only characters of a name.
+    for text in ["%", "_", "_done_", "'", "\"", "[a-z]*", "\\", "100% _"] {
+        let (names, _) = walk(text, 50).await;
+        assert_eq!(
+            names,
+            std::slice::from_ref(&odd.name),
+            "{text:?} is only text"
+        );
+    }
+    for text in ["' OR '1'='1", "%%", "\u{0}", "inventory'--", "^.*$"] {
+        assert!(
+            walk(text, 50).await.0.is_empty(),
+            "{text:?} matches no name"
+        );
+    }
+    // An empty text is in every name.
+    assert_eq!(walk("", 200).await.0.len(), 121);
+    let bad = search("inventory", 5, Some("not a cursor!".into())).await;
+    assert!(matches!(bad, Err(StoreError::BadCursor)), "{bad:?}");
 }

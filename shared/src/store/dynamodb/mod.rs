@@ -9,6 +9,7 @@
 //! the operations are made of, `queries` the `ProjectStore` operations.
 
 mod items;
+mod lists;
 mod queries;
 mod table;
 

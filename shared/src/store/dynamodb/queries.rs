@@ -16,9 +16,7 @@ use super::DynamoStore;
 use crate::model::{
     now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Role, Run, RunStatus, Version,
 };
-use crate::store::{
-    decode_cursor, encode_cursor, Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult,
-};
+use crate::store::{Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult};
 
 impl DynamoStore {
     /// Why a conditional save of `project` failed: another writer saved first, or the project
@@ -62,63 +60,16 @@ impl ProjectStore for DynamoStore {
         owner: &Owner,
         page: &PageRequest,
     ) -> StoreResult<Page<ProjectSummary>> {
-        let limit = page.limit() as usize;
-        let gsi1pk = format!("OWNER#{owner}");
-        let mut start: Option<Item> = match page.cursor.as_deref() {
-            None => None,
-            Some(c) => {
-                let key: HashMap<String, String> =
-                    serde_json::from_str(&decode_cursor(c)?).map_err(|_| StoreError::BadCursor)?;
-                if key.get("GSI1PK") != Some(&gsi1pk) || key.len() != 4 {
-                    return Err(StoreError::BadCursor);
-                }
-                Some(key.into_iter().map(|(k, v)| (k, s(v))).collect())
-            }
-        };
-        let mut items: Vec<Item> = Vec::new();
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("GSI1")
-                .key_condition_expression("GSI1PK = :o")
-                .expression_attribute_values(":o", s(gsi1pk.clone()))
-                .scan_index_forward(false)
-                .limit((limit + 1 - items.len()) as i32)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(backend)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() || items.len() > limit {
-                break;
-            }
-        }
-        let more = items.len() > limit;
-        items.truncate(limit);
-        let next_cursor = match (more, items.last()) {
-            (true, Some(last)) => {
-                let key: HashMap<&str, &str> = ["PK", "SK", "GSI1PK", "GSI1SK"]
-                    .into_iter()
-                    .filter_map(|k| {
-                        last.get(k)
-                            .and_then(|v| v.as_s().ok())
-                            .map(|v| (k, v.as_str()))
-                    })
-                    .collect();
-                Some(encode_cursor(&serde_json::to_string(&key).map_err(
-                    |e| StoreError::failed_with("encoding a cursor", e),
-                )?))
-            }
-            _ => None,
-        };
-        let items = items
-            .iter()
-            .map(|i| from_item::<Project>(i).map(|p| p.summary()))
-            .collect::<StoreResult<_>>()?;
-        Ok(Page { items, next_cursor })
+        self.owner_projects(owner, page, None).await
+    }
+
+    async fn search_projects(
+        &self,
+        owner: &Owner,
+        text: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ProjectSummary>> {
+        self.owner_projects(owner, page, Some(text)).await
     }
 
     async fn count_projects(&self, owner: &Owner) -> StoreResult<u64> {
@@ -348,6 +299,14 @@ impl ProjectStore for DynamoStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Message>> {
         self.page(project_id, "MSG#", true, page).await
+    }
+
+    async fn list_messages_backwards(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>> {
+        self.messages_backwards(project_id, page).await
     }
 
     async fn messages_made_since(

@@ -4,8 +4,9 @@
 //! schema stays small and the documents match what the API returns.
 //!
 //! `schema` holds the tables and their migrations, `rows` how a row maps to an entity and back,
-//! `queries` the `ProjectStore` operations.
+//! `queries` the `ProjectStore` operations, `lists` the lists read more than one way.
 
+mod lists;
 mod queries;
 mod rows;
 mod schema;

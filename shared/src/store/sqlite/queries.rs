@@ -9,13 +9,11 @@ use super::rows::{
     all_docs, backend, cursor_position, from_doc, is_unique_violation, micros, one_doc, page_of,
     project_exists, status_key, to_doc,
 };
-use super::SqliteStore;
+use super::{lists, SqliteStore};
 use crate::model::{
     now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Role, Run, RunStatus, Version,
 };
-use crate::store::{
-    decode_cursor, encode_cursor, Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult,
-};
+use crate::store::{Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult};
 
 #[async_trait]
 impl ProjectStore for SqliteStore {
@@ -70,49 +68,21 @@ impl ProjectStore for SqliteStore {
         owner: &Owner,
         page: &PageRequest,
     ) -> StoreResult<Page<ProjectSummary>> {
-        let owner = owner.0.clone();
-        let limit = page.limit();
-        // Position: "updated_us|id" of the last item handed out.
-        let after = page
-            .cursor
-            .as_deref()
-            .map(|c| {
-                let pos = decode_cursor(c)?;
-                let (us, id) = pos.split_once('|').ok_or(StoreError::BadCursor)?;
-                let us: i64 = us.parse().map_err(|_| StoreError::BadCursor)?;
-                let id: Uuid = id.parse().map_err(|_| StoreError::BadCursor)?;
-                Ok::<_, StoreError>((us, id.to_string()))
-            })
-            .transpose()?;
-        self.with(move |c| {
-            let (after_us, after_id) = after.unwrap_or((i64::MAX, String::new()));
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT updated_us, id, doc FROM projects WHERE owner = ?1
-                     AND (?4 = '' OR updated_us < ?2 OR (updated_us = ?2 AND id < ?4))
-                     ORDER BY updated_us DESC, id DESC LIMIT ?3",
-                )
-                .map_err(backend)?;
-            let rows: Vec<(i64, String, String)> = stmt
-                .query_map(params![owner, after_us, limit + 1, after_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .map_err(backend)?
-                .collect::<Result<_, _>>()
-                .map_err(backend)?;
-            let more = rows.len() > limit as usize;
-            let rows = &rows[..rows.len().min(limit as usize)];
-            let next_cursor = match (more, rows.last()) {
-                (true, Some((us, id, _))) => Some(encode_cursor(&format!("{us}|{id}"))),
-                _ => None,
-            };
-            let items = rows
-                .iter()
-                .map(|(_, _, doc)| from_doc::<Project>(doc).map(|p| p.summary()))
-                .collect::<StoreResult<_>>()?;
-            Ok(Page { items, next_cursor })
-        })
-        .await
+        let (owner, after, limit) = (owner.0.clone(), lists::projects_after(page)?, page.limit());
+        self.with(move |c| lists::owner_projects(c, &owner, after, limit, None))
+            .await
+    }
+
+    async fn search_projects(
+        &self,
+        owner: &Owner,
+        text: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ProjectSummary>> {
+        let (owner, after, limit) = (owner.0.clone(), lists::projects_after(page)?, page.limit());
+        let text = text.to_owned();
+        self.with(move |c| lists::owner_projects(c, &owner, after, limit, Some(&text)))
+            .await
     }
 
     async fn count_projects(&self, owner: &Owner) -> StoreResult<u64> {
@@ -279,6 +249,16 @@ impl ProjectStore for SqliteStore {
             )
         })
         .await
+    }
+
+    async fn list_messages_backwards(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>> {
+        let (before, limit) = (lists::messages_before(page)?, page.limit());
+        self.with(move |c| lists::messages_backwards(c, &project_id.to_string(), before, limit))
+            .await
     }
 
     async fn messages_made_since(

@@ -1,0 +1,164 @@
+//! Lists read more than one way: an owner's projects, every one or those whose name holds a
+//! text; a conversation read from its end, a page at a time.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::items::{backend, from_item, s, Item};
+use super::DynamoStore;
+use crate::model::{Message, Project, ProjectSummary};
+use crate::store::{
+    decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, Page,
+    PageRequest, StoreError, StoreResult,
+};
+
+/// Items a search evaluates per query call: a search reads on until its page is full, so it
+/// asks for more than the page at a time rather than one round trip per item left.
+const SEARCH_BATCH: usize = 100;
+
+/// The keys of an item of the owner index that a cursor holds.
+const PROJECT_KEYS: [&str; 4] = ["PK", "SK", "GSI1PK", "GSI1SK"];
+
+/// The one field a search compares, read without the rest of the project.
+#[derive(Deserialize)]
+struct Named {
+    name: String,
+}
+
+impl DynamoStore {
+    /// A page of the owner's projects, most recently updated first; with `text`, only those
+    /// whose name holds it ignoring case.
+    ///
+    /// The search reads the owner's projects, not the table: their partition of the index
+    /// `GSI1`, newest first, a batch at a time, until one more than the page matched or the
+    /// partition ends. The names are compared here, each folded by [`fold_case`] as the
+    /// SQLite store folds them: a `FilterExpression`'s `contains` tells case apart, and a
+    /// filter saves no reads (DynamoDB counts the items it evaluates, kept or not). `text`
+    /// never reaches an expression, so no character in it is a pattern.
+    pub(super) async fn owner_projects(
+        &self,
+        owner: &crate::model::Owner,
+        page: &PageRequest,
+        text: Option<&str>,
+    ) -> StoreResult<Page<ProjectSummary>> {
+        let limit = page.limit() as usize;
+        let gsi1pk = format!("OWNER#{owner}");
+        let mut start: Option<Item> = match page.cursor.as_deref() {
+            None => None,
+            Some(c) => {
+                let key: HashMap<String, String> =
+                    serde_json::from_str(&decode_cursor(c)?).map_err(|_| StoreError::BadCursor)?;
+                if key.get("GSI1PK") != Some(&gsi1pk) || key.len() != PROJECT_KEYS.len() {
+                    return Err(StoreError::BadCursor);
+                }
+                Some(key.into_iter().map(|(k, v)| (k, s(v))).collect())
+            }
+        };
+        let folded = text.map(fold_case);
+        // One more than the page, to know whether there is a next.
+        let mut items: Vec<Item> = Vec::new();
+        while items.len() <= limit {
+            let wanted = limit + 1 - items.len();
+            let batch = if folded.is_some() {
+                wanted.max(SEARCH_BATCH)
+            } else {
+                wanted
+            };
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("GSI1")
+                .key_condition_expression("GSI1PK = :o")
+                .expression_attribute_values(":o", s(gsi1pk.clone()))
+                .scan_index_forward(false)
+                .limit(batch as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend)?;
+            for item in out.items.unwrap_or_default() {
+                if items.len() > limit {
+                    break;
+                }
+                if let Some(folded) = &folded {
+                    let named: Named = from_item(&item)?;
+                    if !fold_case(&named.name).contains(folded.as_str()) {
+                        continue;
+                    }
+                }
+                items.push(item);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next_cursor = match (more, items.last()) {
+            (true, Some(last)) => {
+                let key: HashMap<&str, &str> = PROJECT_KEYS
+                    .into_iter()
+                    .filter_map(|k| {
+                        last.get(k)
+                            .and_then(|v| v.as_s().ok())
+                            .map(|v| (k, v.as_str()))
+                    })
+                    .collect();
+                Some(encode_cursor(&serde_json::to_string(&key).map_err(
+                    |e| StoreError::failed_with("encoding a cursor", e),
+                )?))
+            }
+            _ => None,
+        };
+        let items = items
+            .iter()
+            .map(|i| from_item::<Project>(i).map(|p| p.summary()))
+            .collect::<StoreResult<_>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
+    /// The `limit` messages of the project before the cursor's (the newest without one), read
+    /// backwards from the sort key `MSG#{id}` and handed out oldest first.
+    pub(super) async fn messages_backwards(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>> {
+        let before = match page.cursor.as_deref() {
+            None => None,
+            Some(c) => {
+                let sk = decode_back_cursor(c)?;
+                // Only a message's own sort key: anything else would reach the query.
+                sk.strip_prefix("MSG#")
+                    .and_then(|id| id.parse::<Uuid>().ok())
+                    .ok_or(StoreError::BadCursor)?;
+                Some(sk)
+            }
+        };
+        let limit = page.limit() as usize;
+        let mut items = self
+            .query_prefix(project_id, "MSG#", false, before, Some(limit as i32 + 1))
+            .await?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        items.reverse();
+        let next_cursor = match (more, items.first()) {
+            (true, Some(oldest)) => Some(encode_back_cursor(
+                oldest
+                    .get("SK")
+                    .and_then(|v| v.as_s().ok())
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+            )),
+            _ => None,
+        };
+        Ok(Page {
+            items: items.iter().map(from_item).collect::<StoreResult<_>>()?,
+            next_cursor,
+        })
+    }
+}

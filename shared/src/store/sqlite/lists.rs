@@ -1,0 +1,140 @@
+//! Lists read more than one way: an owner's projects, every one or those whose name holds a
+//! text; a conversation read from its end, a page at a time.
+
+use rusqlite::{params, Connection};
+
+use super::rows::{backend, from_doc};
+use crate::model::{Message, Project, ProjectSummary};
+use crate::store::{
+    decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, Page,
+    PageRequest, StoreError, StoreResult,
+};
+
+/// Where a page of an owner's projects starts: after `(updated_us, id)` of the last project
+/// handed out, `"updated_us|id"` in the cursor.
+pub(super) fn projects_after(page: &PageRequest) -> StoreResult<Option<(i64, String)>> {
+    page.cursor
+        .as_deref()
+        .map(|c| {
+            let pos = decode_cursor(c)?;
+            let (us, id) = pos.split_once('|').ok_or(StoreError::BadCursor)?;
+            let us: i64 = us.parse().map_err(|_| StoreError::BadCursor)?;
+            let id: uuid::Uuid = id.parse().map_err(|_| StoreError::BadCursor)?;
+            Ok((us, id.to_string()))
+        })
+        .transpose()
+}
+
+/// A page of the owner's projects, most recently updated first, after `after`; with `text`,
+/// only those whose name holds it ignoring case.
+///
+/// The search reads the owner's projects, not the table: the rows of the owner's range of the
+/// index `projects_by_owner`, newest first, each name folded by [`fold_case`] and compared here
+/// (so `text` never reaches SQL, and no character in it is a pattern), until one more than the
+/// page matched or the owner's projects end.
+pub(super) fn owner_projects(
+    c: &Connection,
+    owner: &str,
+    after: Option<(i64, String)>,
+    limit: u32,
+    text: Option<&str>,
+) -> StoreResult<Page<ProjectSummary>> {
+    let (after_us, after_id) = after.unwrap_or((i64::MAX, String::new()));
+    let folded = text.map(fold_case);
+    // The list reads one more than the page; the search reads on until that many matched.
+    let sql = if folded.is_none() {
+        "SELECT updated_us, id, doc FROM projects
+         WHERE owner = ?1 AND (?3 = '' OR updated_us < ?2 OR (updated_us = ?2 AND id < ?3))
+         ORDER BY updated_us DESC, id DESC LIMIT ?4"
+    } else {
+        "SELECT updated_us, id, doc, json_extract(doc, '$.name') FROM projects
+         WHERE owner = ?1 AND (?3 = '' OR updated_us < ?2 OR (updated_us = ?2 AND id < ?3))
+         ORDER BY updated_us DESC, id DESC LIMIT ?4"
+    };
+    let mut stmt = c.prepare_cached(sql).map_err(backend)?;
+    let most: i64 = if folded.is_none() {
+        i64::from(limit) + 1
+    } else {
+        -1
+    };
+    let mut rows = stmt
+        .query(params![owner, after_us, after_id, most])
+        .map_err(backend)?;
+    // One more than the page, to know whether there is a next.
+    let mut kept: Vec<(i64, String, String)> = Vec::new();
+    while kept.len() <= limit as usize {
+        let Some(row) = rows.next().map_err(backend)? else {
+            break;
+        };
+        if let Some(folded) = &folded {
+            let name: Option<String> = row.get(3).map_err(backend)?;
+            if !fold_case(name.as_deref().unwrap_or_default()).contains(folded.as_str()) {
+                continue;
+            }
+        }
+        kept.push((
+            row.get(0).map_err(backend)?,
+            row.get(1).map_err(backend)?,
+            row.get(2).map_err(backend)?,
+        ));
+    }
+    let more = kept.len() > limit as usize;
+    kept.truncate(limit as usize);
+    let next_cursor = match (more, kept.last()) {
+        (true, Some((us, id, _))) => Some(encode_cursor(&format!("{us}|{id}"))),
+        _ => None,
+    };
+    let items = kept
+        .iter()
+        .map(|(_, _, doc)| from_doc::<Project>(doc).map(|p| p.summary()))
+        .collect::<StoreResult<_>>()?;
+    Ok(Page { items, next_cursor })
+}
+
+/// The `seq` a backward page of a conversation ends before.
+pub(super) fn messages_before(page: &PageRequest) -> StoreResult<Option<i64>> {
+    page.cursor
+        .as_deref()
+        .map(|c| {
+            decode_back_cursor(c)?
+                .parse()
+                .map_err(|_| StoreError::BadCursor)
+        })
+        .transpose()
+}
+
+/// The `limit` messages of the project before `seq` `before` (the newest without it), read
+/// backwards over the index `messages_by_project` and handed out oldest first.
+pub(super) fn messages_backwards(
+    c: &Connection,
+    project_id: &str,
+    before: Option<i64>,
+    limit: u32,
+) -> StoreResult<Page<Message>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT seq, doc FROM messages WHERE project_id = ?1 AND seq < ?2
+             ORDER BY seq DESC LIMIT ?3",
+        )
+        .map_err(backend)?;
+    let mut rows: Vec<(i64, String)> = stmt
+        .query_map(
+            params![project_id, before.unwrap_or(i64::MAX), limit + 1],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    rows.reverse();
+    let next_cursor = match (more, rows.first()) {
+        (true, Some((seq, _))) => Some(encode_back_cursor(&seq.to_string())),
+        _ => None,
+    };
+    let items = rows
+        .iter()
+        .map(|(_, doc)| from_doc(doc))
+        .collect::<StoreResult<_>>()?;
+    Ok(Page { items, next_cursor })
+}
