@@ -13,5 +13,6 @@ mod logs;
 mod model;
 mod oidc;
 mod owners;
+mod paging;
 mod projects;
 mod versions;

@@ -12,11 +12,11 @@ use tokio::sync::broadcast;
 use utoipa::ToSchema;
 
 use super::error::{parse_id, ApiError, Body, ErrorBody, Params};
-use super::projects::{check_text, ListQuery};
+use super::projects::{check_limit, check_text, ListQuery};
 use super::AppState;
 use crate::intent::classify;
 use crate::model::{now, Intent, Message, Owner, Run, RunError, RunInput, RunStatus};
-use crate::store::ProjectEvent;
+use crate::store::{PageRequest, ProjectEvent, MAX_PAGE};
 
 /// Starts a stored, queued run. If the workflow cannot start it, the run fails with the reason
 /// (unless a step wrote it meanwhile) and the error is the answer: no run stays queued for
@@ -76,10 +76,15 @@ pub struct PostedMessage {
 pub struct MessagePage {
     /// Oldest first; with `after`, only the messages that are new since that mark.
     pub items: Vec<Message>,
-    /// Pass back as `cursor` for the next page; absent on the last page.
+    /// Pass back as `cursor` for the next page; absent on the last page, and on pages read
+    /// backwards (`latest`, `before`), which page on with `before`.
     pub next_cursor: Option<String>,
-    /// Pass back as `after` to get only what changed since this answer; on the last page,
-    /// and on every answer to `after`.
+    /// With `latest` or `before`: pass back as `before` for the messages just before these;
+    /// absent when these begin the conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// Pass back as `after` to get only what changed since this answer; on the last page
+    /// (the answer to `latest` is one), and on every answer to `after`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
     /// With `after`: the runs that were going at that mark or belong to the new messages, as
@@ -88,17 +93,83 @@ pub struct MessagePage {
     pub runs: Vec<Run>,
 }
 
-/// Paging through the conversation, or asking what changed since a mark.
+/// Paging through the conversation, forwards from its start or backwards from its end, or
+/// asking what changed since a mark.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConversationQuery {
-    /// Items per page, 1–200 (default 50).
+    /// Items per page, 1–200 (default 50); with `before`, how many messages before it.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `after` of an earlier answer: only what changed since it (no paging).
     pub after: Option<String>,
+    /// The newest this many messages, 1–200, oldest first, with `before` for the page before
+    /// them and `after` to follow on (no other parameter).
+    #[param(minimum = 1, maximum = 200)]
+    pub latest: Option<u32>,
+    /// `before` of an earlier answer: the `limit` messages just before those it answered.
+    pub before: Option<String>,
+}
+
+/// A conversation query the server does not take: ways of reading it mixed, or a bound passed.
+fn bad_query(what: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", what.to_owned())
+}
+
+/// The conversation read backwards: the newest `latest` messages, or those before a `before`
+/// cursor, with the cursor of the page before them; the newest page also carries the `after`
+/// mark that follows on from it.
+async fn read_backwards(
+    state: &AppState,
+    project_id: uuid::Uuid,
+    query: ConversationQuery,
+) -> Result<MessagePage, ApiError> {
+    if query.cursor.is_some() {
+        return Err(bad_query(
+            "`latest` and `before` page backwards and take no `cursor` (page on with `before`)",
+        ));
+    }
+    let newest = query.latest.is_some();
+    if newest && (query.before.is_some() || query.limit.is_some()) {
+        return Err(bad_query(
+            "`latest` asks for the newest messages and takes no `before` or `limit`",
+        ));
+    }
+    let limit = match query.latest {
+        Some(n) if !(1..=MAX_PAGE).contains(&n) => {
+            return Err(bad_query(&format!(
+                "latest must be from 1 to {MAX_PAGE}: how many of the newest messages to answer"
+            )))
+        }
+        Some(n) => Some(n),
+        None => check_limit(query.limit, MAX_PAGE)?,
+    };
+    let at = now();
+    let page = state
+        .agents
+        .projects
+        .list_messages_backwards(
+            project_id,
+            &PageRequest {
+                limit,
+                cursor: query.before,
+            },
+        )
+        .await?;
+    let after = if newest {
+        Some(super::follow::mark_after_last_page(state, project_id, at, &page.items).await?)
+    } else {
+        None
+    };
+    Ok(MessagePage {
+        items: page.items,
+        next_cursor: None,
+        before: page.next_cursor,
+        after,
+        runs: Vec::new(),
+    })
 }
 
 /// Send a message to the project's crew.
@@ -231,7 +302,8 @@ pub async fn post_message(
     ))
 }
 
-/// Read the conversation, oldest first.
+/// Read the conversation, oldest first: a page at a time from its start (`cursor`), or from
+/// its end (`latest`, then `before`), or only what changed since a mark (`after`).
 #[utoipa::path(
     get,
     path = "/api/v2/projects/{id}/conversation",
@@ -239,7 +311,7 @@ pub async fn post_message(
     params(("id" = String, Path, description = "Project id"), ConversationQuery),
     responses(
         (status = 200, description = "A page of messages, or what changed since `after`", body = MessagePage),
-        (status = 400, description = "Bad paging parameters", body = ErrorBody),
+        (status = 400, description = "Bad paging parameters, a cursor or mark this server did not hand out, or ways of reading mixed", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
     )
@@ -257,16 +329,21 @@ pub async fn list_conversation(
         .get_project(&owner, project_id)
         .await?;
     if let Some(after) = &query.after {
-        if query.cursor.is_some() || query.limit.is_some() {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                "`after` asks for what changed since a mark and takes no `cursor` or `limit`",
+        if query.cursor.is_some()
+            || query.limit.is_some()
+            || query.latest.is_some()
+            || query.before.is_some()
+        {
+            return Err(bad_query(
+                "`after` asks for what changed since a mark and takes no `cursor`, `limit`, `latest` or `before`",
             ));
         }
         return Ok(Json(
             super::follow::changes(&state, project_id, after).await?,
         ));
+    }
+    if query.latest.is_some() || query.before.is_some() {
+        return Ok(Json(read_backwards(&state, project_id, query).await?));
     }
     let at = now();
     let page = state
@@ -290,6 +367,7 @@ pub async fn list_conversation(
     Ok(Json(MessagePage {
         items: page.items,
         next_cursor: page.next_cursor,
+        before: None,
         after,
         runs: Vec::new(),
     }))

@@ -2,10 +2,12 @@
 //! out, and what changed since one (`GET …/conversation?after=`).
 //!
 //! A mark holds when the client last looked, the ids it has been given that were made within
-//! [`WINDOW`] of then, and the runs that were still going. The next look asks the store for
-//! the messages made since a [`WINDOW`] before the last (a message is written a moment after
-//! its id is made, so one made before a look may land after it), leaves out those already
-//! given, and reads the runs that were going and those of the new messages.
+//! [`WINDOW`] of then, the runs that were still going, and the oldest message of the page it
+//! was handed out with. The next look asks the store for the messages made since a [`WINDOW`]
+//! before the last (a message is written a moment after its id is made, so one made before a
+//! look may land after it), leaves out those already given and those older than that page
+//! (they are on the pages before it, which the client reads or may read), and reads the runs
+//! that were going and those of the new messages.
 
 use std::collections::BTreeSet;
 
@@ -35,6 +37,10 @@ struct Mark {
     seen: Vec<Uuid>,
     /// Runs that were queued or running.
     runs: Vec<Uuid>,
+    /// The oldest message of the page the first mark was handed out with: every message made
+    /// before it is on a page before that one, not new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    from: Option<Uuid>,
 }
 
 fn bad_mark() -> ApiError {
@@ -64,15 +70,21 @@ fn made_at(id: Uuid) -> Option<OffsetDateTime> {
         .ok()
 }
 
-/// The mark of a look at `at` after which the client has `given` (and earlier, `seen`), with
-/// `runs` still going.
-fn mark(at: OffsetDateTime, seen: &[Uuid], given: &[Message], runs: &[Run]) -> String {
-    let from = at - WINDOW;
+/// The mark of a look at `at` after which the client has `given` (and earlier, `seen`, and
+/// every message made before `from`), with `runs` still going.
+fn mark(
+    at: OffsetDateTime,
+    seen: &[Uuid],
+    given: &[Message],
+    runs: &[Run],
+    from: Option<Uuid>,
+) -> String {
+    let window = at - WINDOW;
     let mut ids: Vec<Uuid> = seen
         .iter()
         .copied()
         .chain(given.iter().map(|m| m.id))
-        .filter(|id| made_at(*id).is_some_and(|t| t >= from))
+        .filter(|id| made_at(*id).is_some_and(|t| t >= window))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -88,6 +100,7 @@ fn mark(at: OffsetDateTime, seen: &[Uuid], given: &[Message], runs: &[Run]) -> S
         t: (at.unix_timestamp_nanos() / 1_000_000) as i64,
         seen: ids,
         runs: going,
+        from,
     };
     encode_cursor(&serde_json::to_string(&mark).unwrap_or_default())
 }
@@ -110,7 +123,8 @@ async fn runs_now(state: &AppState, project_id: Uuid, ids: &[Uuid]) -> Result<Ve
 }
 
 /// The mark for a client that has just read the last page of the conversation, `last`,
-/// looking at `at`: the runs of its newest user messages that are still going are followed.
+/// looking at `at`: the runs of its newest user messages that are still going are followed,
+/// and the messages before the page are not new (the client has them, or pages back to them).
 pub(super) async fn mark_after_last_page(
     state: &AppState,
     project_id: Uuid,
@@ -125,7 +139,8 @@ pub(super) async fn mark_after_last_page(
         .take(5)
         .collect();
     let runs = runs_now(state, project_id, &newest_runs).await?;
-    Ok(mark(at, &[], last, &runs))
+    let from = last.iter().map(|m| m.id).min();
+    Ok(mark(at, &[], last, &runs, from))
 }
 
 /// What changed in the conversation since `after`: the new messages, oldest first, and the
@@ -145,7 +160,7 @@ pub(super) async fn changes(
     let full = found.len() >= MAX_PAGE as usize;
     let new: Vec<Message> = found
         .into_iter()
-        .filter(|m| !before.seen.contains(&m.id))
+        .filter(|m| !before.seen.contains(&m.id) && before.from.is_none_or(|from| m.id >= from))
         .collect();
     let wanted: Vec<Uuid> = before
         .runs
@@ -156,10 +171,11 @@ pub(super) async fn changes(
     let runs = runs_now(state, project_id, &wanted).await?;
     // A full answer may have left newer messages out: the next look starts where this did.
     let looked = if full { looked_before } else { at };
-    let after = mark(looked, &before.seen, &new, &runs);
+    let after = mark(looked, &before.seen, &new, &runs, before.from);
     Ok(MessagePage {
         items: new,
         next_cursor: None,
+        before: None,
         after: Some(after),
         runs,
     })
@@ -172,7 +188,7 @@ mod tests {
     #[test]
     fn a_mark_is_read_back_and_anything_else_is_refused() {
         let at = now();
-        let text = mark(at, &[], &[], &[]);
+        let text = mark(at, &[], &[], &[], None);
         let (back, _) = decode(&text).unwrap();
         assert_eq!(back.t, (at.unix_timestamp_nanos() / 1_000_000) as i64);
         for bad in [
@@ -184,7 +200,7 @@ mod tests {
             assert!(decode(bad).is_err(), "{bad}");
         }
         // A mark from the future is not one this server handed out.
-        let later = mark(at + Duration::hours(1), &[], &[], &[]);
+        let later = mark(at + Duration::hours(1), &[], &[], &[], None);
         assert!(decode(&later).is_err());
     }
 
@@ -193,7 +209,8 @@ mod tests {
         let at = now();
         let fresh = uuid::Uuid::now_v7();
         let old = crate::store::first_id_at(at - Duration::minutes(5));
-        let (back, _) = decode(&mark(at, &[old, fresh], &[], &[])).unwrap();
+        let (back, _) = decode(&mark(at, &[old, fresh], &[], &[], Some(old))).unwrap();
         assert_eq!(back.seen, [fresh]);
+        assert_eq!(back.from, Some(old), "the page's oldest message is kept");
     }
 }

@@ -67,6 +67,26 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
+/// Longest text `q` searches project names for, in characters: a name is at most 100.
+pub const MAX_SEARCH_CHARS: usize = 100;
+
+/// Paging parameters of the projects list, and the text its names are searched for.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProjectQuery {
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page of the same list, as handed out: a cursor is
+    /// opaque, and one this list did not hand out is a 400 (`invalid_cursor`).
+    pub cursor: Option<String>,
+    /// Only the projects whose name holds this text, ignoring case, paged the same way (pass
+    /// the same `q` with each `cursor`). It is only text: no character in it is a pattern.
+    /// Empty: every project.
+    #[param(max_length = 100)]
+    pub q: Option<String>,
+}
+
 impl ListQuery {
     /// The page asked for; a limit outside 1–200 is a bad request, not silently changed.
     pub(super) fn page(self) -> Result<PageRequest, ApiError> {
@@ -188,28 +208,43 @@ async fn read_description(
     .await
 }
 
-/// List your projects, most recently updated first.
+/// List your projects, most recently updated first; with `q`, those whose name holds it.
 #[utoipa::path(
     get,
     path = "/api/v2/projects",
     tag = "projects",
-    params(ListQuery),
+    params(ProjectQuery),
     responses(
         (status = 200, description = "A page of projects", body = ProjectPage),
-        (status = 400, description = "Bad paging parameters", body = ErrorBody),
+        (status = 400, description = "Bad paging parameters, or a `q` over 100 characters", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
     )
 )]
 pub async fn list_projects(
     State(state): State<AppState>,
     Extension(owner): Extension<Owner>,
-    Params(query): Params<ListQuery>,
+    Params(query): Params<ProjectQuery>,
 ) -> Result<Json<ProjectPage>, ApiError> {
-    let page = state
-        .agents
-        .projects
-        .list_projects(&owner, &query.page()?)
-        .await?;
+    let page = ListQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .page()?;
+    let projects = &state.agents.projects;
+    let page = match query.q.as_deref().filter(|q| !q.is_empty()) {
+        None => projects.list_projects(&owner, &page).await?,
+        Some(q) => {
+            let n = q.chars().count();
+            if n > MAX_SEARCH_CHARS {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("`q` is {n} characters long; at most {MAX_SEARCH_CHARS} are allowed"),
+                ));
+            }
+            projects.search_projects(&owner, q, &page).await?
+        }
+    };
     Ok(Json(page.into()))
 }
 
