@@ -3,13 +3,16 @@
 // as HTML.
 
 import * as signin from "./signin.js";
+import { createConversation } from "./conversation.js";
 import { createHistory } from "./history.js";
 import { createLogs } from "./logs.js";
 import { renderLoadTest } from "./loadtest.js";
+import { createProjectList } from "./projects.js";
+import { createVersions } from "./versions.js";
 
 const api = "/api/v2";
 const $ = (id) => document.getElementById(id);
-const state = { projects: [], current: null, project: null, version: null, file: null, events: null, after: null };
+const state = { current: null, project: null, events: null, after: null };
 
 // ------------------------------------------------------------------ HTTP
 
@@ -104,9 +107,10 @@ function signedOut(message) {
   if (auth.mode === "oidc") signin.signOut(null);
   if (state.events) state.events.close();
   clearTimeout(follower.timer);
-  Object.assign(state, { projects: [], current: null, project: null, version: null, file: null, events: null, after: null });
-  $("projects").replaceChildren();
-  $("messages").replaceChildren();
+  Object.assign(state, { current: null, project: null, events: null, after: null });
+  projectList.clear();
+  conversation.clear();
+  versions.clear();
   $("composer").hidden = true;
   $("panel").hidden = true;
   $("panel-toggle").hidden = true;
@@ -178,29 +182,16 @@ const tokens = (u) => `${count(u.input_tokens)} in / ${count(u.output_tokens)} o
 const stepLabel = (name) => name.replace(/([a-z])([A-Z])/g, "$1 $2").replace("Dev Ops", "DevOps").replace("Qa ", "QA ");
 const safeUrl = (url) => /^https?:\/\//.test(url);
 
-const projectHistory = createHistory({ call, el, current: () => state.current, stepLabel, safeUrl, dollars, showError });
-const projectLogs = createLogs({ call, el, current: () => state.current, showError });
+const current = () => state.current;
+const projectHistory = createHistory({ call, el, current, stepLabel, safeUrl, dollars, showError });
+const projectLogs = createLogs({ call, el, current, showError });
+const projectList = createProjectList({ call, el, current, open: (id) => openProject(id).catch(showError), showError });
+const conversation = createConversation({ call, el, current, render: (m) => renderMessage(m), showError });
+const versions = createVersions({ api, call, text, request, bearer, el, current, showError });
 
 // ------------------------------------------------------------------ projects
 
-async function loadProjects() {
-  const page = await call("GET", "/projects?limit=200");
-  state.projects = page.items;
-  renderProjects();
-}
-
-function renderProjects() {
-  const query = $("search").value.trim().toLowerCase();
-  const shown = state.projects.filter((p) => p.name.toLowerCase().includes(query));
-  $("projects").replaceChildren(...shown.map((p) => {
-    const button = el("button", { type: "button", "aria-current": String(state.current === p.id), onclick: () => openProject(p.id) },
-      el("span", { class: "name", text: p.name, title: p.name }), el("span", { class: `badge ${p.status}`, text: p.status }));
-    return el("li", {}, button);
-  }));
-  if (!shown.length) $("projects").append(el("li", { class: "badge", text: query ? "No project matches" : "No projects yet" }));
-}
-
-$("search").addEventListener("input", renderProjects);
+const loadProjects = () => projectList.reload();
 
 $("new-project-button").addEventListener("click", () => {
   showError(null, $("new-project-error"));
@@ -310,24 +301,17 @@ function renderMessage(m) {
   return el("li", { class: `msg ${m.role}`, "data-id": m.id }, el("span", { class: "who", text: who }), el("span", { class: "content", text: m.content }), ...m.blocks.map(renderBlock));
 }
 
-async function loadConversation() {
-  const items = [];
-  let cursor = null;
-  let last = null;
-  do {
-    last = await call("GET", `/projects/${state.current}/conversation?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
-    items.push(...last.items);
-    cursor = last.next_cursor;
-  } while (cursor);
-  $("messages").replaceChildren(...items.map(renderMessage));
-  $("messages").scrollTop = $("messages").scrollHeight;
-  // The last page's mark: from here on, only what changes is asked for.
-  state.after = last.after || null;
+// The conversation's newest page: the whole of it for a project just opened (`opened`), else
+// merged into what is shown. Its mark: from here on, only what changes is asked for.
+async function loadConversation(opened) {
+  const mark = await (opened ? conversation.open() : conversation.refresh());
+  if (mark === undefined) return;
+  state.after = mark;
   scheduleFollow(10_000);
 }
 
 function appendMessage(m) {
-  if (document.querySelector(`[data-id="${m.id}"]`)) return;
+  if ($("messages").querySelector(`li.msg[data-id="${CSS.escape(m.id)}"]`)) return;
   $("messages").append(renderMessage(m));
   $("messages").scrollTop = $("messages").scrollHeight;
 }
@@ -361,7 +345,7 @@ function renderSuggestions() {
 
 // Without an event stream (a server behind a token, or on AWS), the page asks for what changed
 // since its last look (`?after=`): every second while a run goes, every 10 s otherwise, and
-// not at all while the tab is hidden. The whole conversation is read once, when it opens.
+// not at all while the tab is hidden. The newest page is read once, when it opens.
 const follower = { timer: null, waiting: new Map() };
 
 function scheduleFollow(delay) {
@@ -489,74 +473,7 @@ function renderDeployments() {
   if (!list.length) $("deployments").append(el("li", { class: "badge", text: "Not deployed yet" }));
 }
 
-async function loadVersions(select) {
-  const page = await call("GET", `/projects/${state.current}/versions?limit=200`);
-  const options = page.items.map((v) => el("option", { value: String(v.number), text: `Version ${v.number}` }));
-  $("version-select").replaceChildren(...options);
-  if (!page.items.length) {
-    $("file-tree").replaceChildren(el("li", { class: "badge", text: "Nothing built yet" }));
-    $("viewer").textContent = "";
-    return;
-  }
-  const number = select || state.version || page.items[0].number;
-  $("version-select").value = String(number);
-  await showVersion(Number($("version-select").value));
-}
-
-async function showVersion(number) {
-  state.version = number;
-  const version = await call("GET", `/projects/${state.current}/versions/${number}`);
-  const downloadPath = `/projects/${state.current}/export?version=${number}`;
-  $("download").href = api + downloadPath;
-  $("download").dataset.path = downloadPath;
-  const rows = [];
-  let dir = null;
-  // Grouped by directory, so that each directory's files stand together under one heading.
-  const split = (p) => [p.slice(0, Math.max(0, p.lastIndexOf("/"))), p.slice(p.lastIndexOf("/") + 1)];
-  const files = [...version.manifest].sort((a, b) => {
-    const [da, na] = split(a.path);
-    const [db, nb] = split(b.path);
-    return da === db ? na.localeCompare(nb) : da.localeCompare(db);
-  });
-  for (const f of files) {
-    const parts = f.path.split("/");
-    const d = parts.slice(0, -1).join("/");
-    if (d !== dir) { dir = d; if (d) rows.push(el("li", { class: "dir", text: `${d}/` })); }
-    rows.push(el("li", {}, el("button", { type: "button", "data-path": f.path, "aria-current": String(state.file === f.path), text: `${d ? "  " : ""}${parts[parts.length - 1]}`, onclick: () => showFile(f.path) })));
-  }
-  $("file-tree").replaceChildren(...rows);
-  const first = version.manifest.find((f) => f.path === state.file) || version.manifest.find((f) => f.path === "app/main.py") || version.manifest[0];
-  if (first) await showFile(first.path);
-}
-
-async function showFile(path) {
-  state.file = path;
-  for (const b of $("file-tree").querySelectorAll("button")) b.setAttribute("aria-current", String(b.dataset.path === path));
-  $("viewer-title").textContent = `${path} (version ${state.version})`;
-  $("viewer").textContent = await text(`/projects/${state.current}/versions/${state.version}/files/${path.split("/").map(encodeURIComponent).join("/")}`);
-}
-
-$("version-select").addEventListener("change", () => showVersion(Number($("version-select").value)).catch(showError));
-$("diff-button").addEventListener("click", async () => {
-  try {
-    const diff = await text(`/projects/${state.current}/versions/${state.version}/diff`);
-    $("viewer-title").textContent = `Changes in version ${state.version}`;
-    $("viewer").replaceChildren(...(diff || "No changes.").split("\n").map((line) =>
-      el("span", { class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "", text: `${line}\n` })));
-  } catch (err) { showError(err); }
-});
-// With a token the download goes through fetch, since a plain link cannot carry it.
-$("download").addEventListener("click", async (event) => {
-  if (!bearer()) return;
-  event.preventDefault();
-  try {
-    const res = await request("GET", $("download").dataset.path);
-    const url = URL.createObjectURL(await res.blob());
-    const a = el("a", { href: url, download: `version-${state.version}.zip` });
-    a.click();
-    URL.revokeObjectURL(url);
-  } catch (err) { showError(err); }
-});
+const loadVersions = (select) => versions.load(select);
 
 async function showPanel(version) {
   $("panel").hidden = false;
@@ -578,8 +495,9 @@ async function openProject(id) {
   for (const done of follower.waiting.values()) done(null);
   follower.waiting.clear();
   state.current = id;
-  state.version = null;
-  state.file = null;
+  versions.clear();
+  conversation.clear();
+  projectList.mark();
   projectHistory.clear();
   projectLogs.clear();
   history.replaceState(null, "", `#/projects/${id}`);
@@ -591,7 +509,7 @@ async function openProject(id) {
   await refreshProject();
   $("project-title").textContent = state.project.name;
   $("project-title").title = state.project.name;
-  await loadConversation();
+  await loadConversation(true);
   $("message").focus();
 }
 

@@ -47,7 +47,7 @@ test("a deploy's smoke and load test show with a latency chart, and a failed smo
 
   // The same conversation, answered with the smoke test failed at two calls.
   const hostile = "<img src=x onerror=\"window.pwned=1\">";
-  await page.route(/\/conversation\?limit=200/, async (route) => {
+  await page.route(/\/conversation\?latest=/, async (route) => {
     const res = await route.fetch();
     const body = await res.json();
     for (const m of body.items) {
