@@ -343,6 +343,7 @@ pub async fn runtime_python() -> std::path::PathBuf {
         test_timeout: Duration::from_secs(600),
         deploy_timeout: Duration::from_secs(120),
         postgres_url: None,
+        osv_url: None,
     };
     let (runner, _) = kiln::runner::LocalTestRunner::with_deployer(settings.clone());
     use kiln::runner::TestRunner;

@@ -101,6 +101,9 @@ struct Target {
     outcome: Option<String>,
     #[serde(default)]
     failure: Option<String>,
+    /// Deployed over the review's blocking findings, because the message said so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    review_override: Option<crate::model::ReviewOverride>,
 }
 
 /// Starts the current version in the environment the message names (dev by default), or,
@@ -118,6 +121,7 @@ pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, 
         vec![environment_in(&message.content).unwrap_or(Environment::Dev)]
     };
     check_live_cap(ctx, &project, &environments).await?;
+    let review_override = super::reviewer::deploy_override(ctx, run, &project, number).await?;
     let version = ctx.projects.get_version(project.id, number).await?;
     let files = with_later_revisions(ctx, &project, &version).await?;
     let mut targets = Vec::new();
@@ -141,6 +145,7 @@ pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, 
             url: Some(rollout.url.clone()),
             resources: rollout.resources.clone(),
             logs: String::new(),
+            review_override: review_override.clone(),
             created_at: now(),
         };
         ctx.projects.put_deployment(&deployment).await?;
@@ -152,6 +157,7 @@ pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, 
             deadline: Some(now().unix_timestamp() + ctx.deploy_timeout.as_secs() as i64),
             outcome: None,
             failure: None,
+            review_override: review_override.clone(),
         });
     }
     let names: Vec<&str> = targets.iter().map(|t| t.environment.as_str()).collect();
@@ -269,6 +275,7 @@ pub(super) async fn report(
             url: Some(t.rollout.url.clone()),
             resources: t.rollout.resources.clone(),
             logs,
+            review_override: t.review_override.clone(),
             created_at: now(),
         };
         ctx.projects.put_deployment(&deployment).await?;

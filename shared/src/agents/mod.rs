@@ -11,6 +11,7 @@ mod facts;
 mod pipeline;
 mod product_manager;
 mod qa_engineer;
+mod reviewer;
 
 pub use backend_developer::MAX_FILES_PER_VERSION;
 pub use clone::clone_project;
@@ -85,11 +86,13 @@ steps! {
     BackendDeveloper: "Writes the code into a draft.",
     DocumentationWriter: "Adds the README to the draft.",
     Release: "Makes the draft a version.",
+    Review: "Starts the review of the current version (Kiln's own checks, ruff, bandit, pip-audit), unless it was reviewed before.",
+    ReviewCheck: "Checks whether the review finished; then records it on the project and replies with its findings.",
     Plan: "Decides what a build, test or deploy request still needs: a build (nothing built, or the spec changed), a test run, a deploy.",
     QaStart: "Starts the test suite of the current version.",
     QaCheck: "Checks whether the test suite finished.",
     QaReport: "Reports the test results.",
-    RefuseDeploy: "Records that the version was not deployed because its tests did not pass.",
+    RefuseDeploy: "Records that the version was not deployed because its tests did not pass (`tests_failed`) or its review found something of high severity (`review_failed`).",
     DevOpsBuildImage: "Starts building the image to deploy.",
     DevOpsImageCheck: "Checks whether the image is built.",
     DevOpsDeploy: "Starts the rollout of the current version.",
@@ -247,7 +250,11 @@ async fn dispatch(ctx: &AgentContext, request: &StepRequest) -> Result<Value, Ag
         Step::Release => backend_developer::release(ctx, run, &draft(state)?).await,
         Step::Plan => pipeline::plan(ctx, run).await,
         Step::WaitTurn => pipeline::wait_turn(ctx, run, state).await,
-        Step::RefuseDeploy => pipeline::refuse_deploy(ctx, run).await.map(|_| Value::Null),
+        Step::RefuseDeploy => pipeline::refuse_deploy(ctx, run, state)
+            .await
+            .map(|_| Value::Null),
+        Step::Review => reviewer::start(ctx, run).await,
+        Step::ReviewCheck => reviewer::check(ctx, run, state).await,
         Step::QaStart => qa_engineer::start(ctx, run).await,
         Step::QaCheck => qa_engineer::check(ctx, run, state).await,
         Step::QaReport => qa_engineer::report(ctx, run, state).await,

@@ -6,10 +6,12 @@ use super::{post, AgentContext, AgentError, Step};
 use crate::model::{now, Intent, Message, RunError, RunInput, RunStatus};
 
 /// What a build, test or deploy request still needs, decided once for the run:
-/// `{"build", "test", "deploy", "tests": {"passed"}}`. A build is needed when asked for, when
+/// `{"build", "test", "deploy", "tests": {"passed"}, "review_override"}`. A build is needed when asked for, when
 /// nothing was built yet, or when the spec changed since the current version; tests run when
 /// asked for, or before a deploy of a version whose tests have not passed. `tests.passed` says
 /// whether the version to deploy passed its tests; the QA report replaces it when the tests run.
+/// `review_override` says that a deploy request asked to deploy over the review's blocking
+/// findings ("deploy anyway"): the `ReviewPassed?` gate lets it through, and only that gate.
 pub(super) async fn plan(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
     let project = ctx.projects.load_project(run.project_id).await?;
     let spec = project.spec.as_ref().ok_or(AgentError::NothingToBuild)?;
@@ -23,7 +25,21 @@ pub(super) async fn plan(ctx: &AgentContext, run: &RunInput) -> Result<Value, Ag
         && project.tested_version == project.current_version;
     let deploy = run.intent == Intent::Deploy;
     let test = run.intent == Intent::Test || (deploy && !passed);
-    Ok(json!({"build": build, "test": test, "deploy": deploy, "tests": {"passed": passed}}))
+    let review_override = deploy
+        && super::reviewer::overrides(
+            run,
+            &ctx.projects
+                .get_message(run.project_id, run.message_id)
+                .await?
+                .content,
+        );
+    Ok(json!({
+        "build": build,
+        "test": test,
+        "deploy": deploy,
+        "tests": {"passed": passed},
+        "review_override": review_override,
+    }))
 }
 
 /// How many earlier runs a run looks back at for one still under way (the newest ones: an
@@ -90,24 +106,46 @@ pub(super) async fn wait_turn(
     Ok(json!({"done": false, "waiting_for": id}))
 }
 
-/// The deploy gate said no: the version to deploy did not pass its tests. Records the run as
-/// failed with the reason (`tests_failed`) and says it in the conversation.
-pub(super) async fn refuse_deploy(ctx: &AgentContext, run: &RunInput) -> Result<(), AgentError> {
+/// The deploy gate said no: the version to deploy did not pass its tests (`tests_failed`), or
+/// it did and its review found something of high severity (`review_failed`, naming the
+/// findings). Records the run as failed with the reason and says it in the conversation.
+pub(super) async fn refuse_deploy(
+    ctx: &AgentContext,
+    run: &RunInput,
+    state: &Value,
+) -> Result<(), AgentError> {
     let project = ctx.projects.load_project(run.project_id).await?;
     let version = project
         .current_version
         .map(|n| format!("version {n}"))
         .unwrap_or_else(|| "the current version".into());
-    let cause = format!(
-        "{version} did not pass its tests, so I did not deploy it; the test report above \
-         says what failed"
-    );
-    report_failure(
-        ctx,
-        run,
-        &json!({"Error": "Kiln.tests_failed", "Cause": cause}),
-    )
-    .await
+    let review = project.current_version.and_then(|n| project.review_of(n));
+    // The tests' gate comes first: with its tests passed, it was the review's gate that said no.
+    let (error, cause) = if state["plan"]["tests"]["passed"] == Value::Bool(true) {
+        (
+            "Kiln.review_failed",
+            format!(
+                "{version}'s review found {} high-severity issue(s) ({}), so I did not deploy \
+                 it; fix them and say \"build it\", or say \"deploy anyway\" to deploy over them",
+                review.map_or(0, |r| r.counts.high),
+                review.map_or_else(|| "see the review above".into(), super::reviewer::named)
+            ),
+        )
+    } else {
+        (
+            "Kiln.tests_failed",
+            format!(
+                "{version} did not pass its tests, so I did not deploy it; the test report above \
+                 says what failed{}",
+                if state["plan"]["review_override"] == Value::Bool(true) {
+                    " (\"deploy anyway\" overrides the review, never failing tests)"
+                } else {
+                    ""
+                }
+            ),
+        )
+    };
+    report_failure(ctx, run, &json!({"Error": error, "Cause": cause})).await
 }
 
 /// Marks the run succeeded, unless it already ended.

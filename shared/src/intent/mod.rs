@@ -14,11 +14,13 @@ mod describe;
 mod extract;
 mod openers;
 mod question;
+mod review_override;
 mod sentences;
 mod typos;
 
 pub use clone::clone_name_in;
 pub use extract::{environment_in, version_in};
+pub use review_override::overrides_review;
 
 use crate::model::Intent;
 use action::action_in;

@@ -7,6 +7,7 @@ mod conversation;
 mod deployment;
 mod error;
 mod project;
+mod review;
 mod run;
 mod test_report;
 mod usage;
@@ -18,6 +19,9 @@ pub use error::{Cause, ErrorKind};
 pub use project::{
     copy_name, project_name_error, DeploymentRef, Environment, Project, ProjectStatus,
     ProjectSummary, MAX_PROJECT_NAME_CHARS,
+};
+pub use review::{
+    Finding, Review, ReviewOverride, ReviewRecord, Severity, SeverityCounts, MAX_REVIEW_BYTES,
 };
 pub use run::{Intent, Run, RunError, RunInput, RunStatus, RunStep};
 pub use test_report::{TestFailure, TestReport};

@@ -121,6 +121,10 @@ pub struct Project {
     /// the data under them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub renamed: Vec<crate::spec::Renamed>,
+    /// The reviews of its latest versions (at most [`super::ReviewRecord::KEPT`], oldest
+    /// first): whether each may be deployed, and what stops it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviews: Vec<super::ReviewRecord>,
     /// What reading its messages with a language model has cost so far.
     #[serde(default, skip_serializing_if = "super::UsageTotal::is_zero")]
     pub model_usage: super::UsageTotal,
@@ -153,6 +157,7 @@ impl Project {
             focus: None,
             changed_by: Vec::new(),
             renamed: Vec::new(),
+            reviews: Vec::new(),
             model_usage: Default::default(),
             created_at: t,
             updated_at: t,
@@ -162,6 +167,11 @@ impl Project {
 
     /// How many of the steps that changed the project it remembers.
     pub const CHANGED_BY_KEPT: usize = 16;
+
+    /// The review of version `number`, if it was reviewed.
+    pub fn review_of(&self, number: u32) -> Option<&super::ReviewRecord> {
+        self.reviews.iter().rev().find(|r| r.version == number)
+    }
 
     /// The short form used in lists.
     pub fn summary(&self) -> ProjectSummary {

@@ -1,6 +1,7 @@
 //! The committed pipeline's shape, run through the interpreter with scripted agents: each agent
-//! step appears once, the Choices route on what the request still needs, and the deploy gate
-//! is the one place that lets a version through to the DevOps steps.
+//! step appears once, the Choices route on what the request still needs, and the deploy gates
+//! (the tests', then the review's) are the one place that lets a version through to the DevOps
+//! steps.
 
 use std::sync::Mutex;
 
@@ -15,6 +16,8 @@ use super::pipeline;
 struct Scripted {
     plan: Value,
     passed: bool,
+    /// The review's verdict.
+    review_passed: bool,
     steps: Mutex<Vec<String>>,
     /// How many times `WaitTurn` answers "not done" before it lets the run go on.
     turns_to_wait: Mutex<u32>,
@@ -40,7 +43,8 @@ impl TaskHandler for Scripted {
         self.steps.lock().unwrap().push(step.clone());
         Ok(match step.as_str() {
             "Plan" => self.plan.clone(),
-            "QaStart" | "DevOpsDeploy" => json!({"done": false}),
+            "QaStart" | "DevOpsDeploy" | "Review" => json!({"done": false}),
+            "ReviewCheck" => json!({"done": true, "passed": self.review_passed}),
             "QaCheck" | "DevOpsBuildImage" | "DevOpsImageCheck" | "DevOpsCheck" => {
                 json!({"done": true})
             }
@@ -53,9 +57,20 @@ impl TaskHandler for Scripted {
 
 /// The steps an execution ran for `intent`, and how it ended.
 async fn steps(intent: &str, plan: Value, passed: bool) -> (Vec<String>, Result<Value, Failure>) {
+    reviewed(intent, plan, passed, true).await
+}
+
+/// The same, with the review's verdict too.
+async fn reviewed(
+    intent: &str,
+    plan: Value,
+    passed: bool,
+    review_passed: bool,
+) -> (Vec<String>, Result<Value, Failure>) {
     let agents = Scripted {
         plan,
         passed,
+        review_passed,
         steps: Mutex::new(Vec::new()),
         turns_to_wait: Mutex::new(0),
         turns: Mutex::new(Vec::new()),
@@ -73,10 +88,19 @@ async fn steps(intent: &str, plan: Value, passed: bool) -> (Vec<String>, Result<
 }
 
 fn plan(build: bool, test: bool, deploy: bool, passed: bool) -> Value {
-    json!({"build": build, "test": test, "deploy": deploy, "tests": {"passed": passed}})
+    json!({
+        "build": build,
+        "test": test,
+        "deploy": deploy,
+        "tests": {"passed": passed},
+        "review_override": false,
+    })
 }
 
 const BUILD: [&str; 3] = ["BackendDeveloper", "DocumentationWriter", "Release"];
+/// Every build, test or deploy request has its current version reviewed (at once when it was
+/// reviewed before: the scripted review always polls once).
+const REVIEW: [&str; 2] = ["Review", "ReviewCheck"];
 const TEST: [&str; 3] = ["QaStart", "QaCheck", "QaReport"];
 const DEPLOY: [&str; 5] = [
     "DevOpsBuildImage",
@@ -103,7 +127,7 @@ fn each_agent_step_appears_once() {
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), all, "a step appears twice: {names:?}");
-    assert!(states.len() <= 37, "{} states", states.len());
+    assert!(states.len() <= 42, "{} states", states.len());
 }
 
 /// Every run first waits for the runs of its project before it (the WaitTurn loop), and only
@@ -113,6 +137,7 @@ async fn a_run_waits_its_turn_before_anything_else() {
     let agents = Scripted {
         plan: plan(true, false, false, false),
         passed: true,
+        review_passed: true,
         steps: Mutex::new(Vec::new()),
         turns_to_wait: Mutex::new(2),
         turns: Mutex::new(Vec::new()),
@@ -130,7 +155,7 @@ async fn a_run_waits_its_turn_before_anything_else() {
     assert_eq!(agents.turns.into_inner().unwrap(), [false, false, true]);
     assert_eq!(
         agents.steps.into_inner().unwrap(),
-        chain(&[&["Plan"], &BUILD, &["Complete"]])
+        chain(&[&["Plan"], &BUILD, &REVIEW, &["Complete"]])
     );
 }
 
@@ -152,27 +177,27 @@ async fn a_request_runs_only_what_its_plan_still_needs() {
         (
             "build",
             plan(true, false, false, false),
-            chain(&[&["Plan"], &BUILD, &["Complete"]]),
+            chain(&[&["Plan"], &BUILD, &REVIEW, &["Complete"]]),
         ),
         (
             "test",
             plan(false, true, false, false),
-            chain(&[&["Plan"], &TEST, &["Complete"]]),
+            chain(&[&["Plan"], &REVIEW, &TEST, &["Complete"]]),
         ),
         (
             "test",
             plan(true, true, false, false),
-            chain(&[&["Plan"], &BUILD, &TEST, &["Complete"]]),
+            chain(&[&["Plan"], &BUILD, &REVIEW, &TEST, &["Complete"]]),
         ),
         (
             "deploy",
             plan(false, false, true, true),
-            chain(&[&["Plan"], &DEPLOY, &["Complete"]]),
+            chain(&[&["Plan"], &REVIEW, &DEPLOY, &["Complete"]]),
         ),
         (
             "deploy",
             plan(true, true, true, false),
-            chain(&[&["Plan"], &BUILD, &TEST, &DEPLOY, &["Complete"]]),
+            chain(&[&["Plan"], &BUILD, &REVIEW, &TEST, &DEPLOY, &["Complete"]]),
         ),
     ];
     for (intent, plan, expected) in cases {
@@ -188,18 +213,65 @@ async fn the_gate_lets_no_failing_version_through() {
     let (ran, out) = steps("deploy", plan(true, true, true, false), false).await;
     assert_eq!(
         ran,
-        chain(&[&["Plan"], &BUILD, &TEST, &["RefuseDeploy"]]),
+        chain(&[&["Plan"], &BUILD, &REVIEW, &TEST, &["RefuseDeploy"]]),
         "no DevOps step runs"
     );
     assert_eq!(out.unwrap_err().error, "Kiln.RunFailed");
 
     // A plan that says the version passed is overruled by tests that fail when they run.
     let (ran, _) = steps("deploy", plan(false, true, true, true), false).await;
-    assert_eq!(ran, chain(&[&["Plan"], &TEST, &["RefuseDeploy"]]));
+    assert_eq!(ran, chain(&[&["Plan"], &REVIEW, &TEST, &["RefuseDeploy"]]));
 
     // No test run and no record of passing: refused too.
     let (ran, _) = steps("deploy", plan(false, false, true, false), true).await;
-    assert_eq!(ran, ["Plan", "RefuseDeploy"]);
+    assert_eq!(ran, chain(&[&["Plan"], &REVIEW, &["RefuseDeploy"]]));
+}
+
+fn overriding(mut plan: Value) -> Value {
+    plan["review_override"] = json!(true);
+    plan
+}
+
+#[tokio::test]
+async fn the_review_gate_stops_a_tested_version_with_blocking_findings() {
+    // Tests pass, the review does not: refused, no DevOps step.
+    let (ran, out) = reviewed("deploy", plan(true, true, true, false), true, false).await;
+    assert_eq!(
+        ran,
+        chain(&[&["Plan"], &BUILD, &REVIEW, &TEST, &["RefuseDeploy"]])
+    );
+    assert_eq!(out.unwrap_err().error, "Kiln.RunFailed");
+    let (ran, _) = reviewed("deploy", plan(false, false, true, true), true, false).await;
+    assert_eq!(ran, chain(&[&["Plan"], &REVIEW, &["RefuseDeploy"]]));
+
+    // "Deploy anyway" opens the review's gate…
+    let (ran, out) = reviewed(
+        "deploy",
+        overriding(plan(false, false, true, true)),
+        true,
+        false,
+    )
+    .await;
+    assert!(out.is_ok(), "{out:?}");
+    assert_eq!(ran, chain(&[&["Plan"], &REVIEW, &DEPLOY, &["Complete"]]));
+
+    // …and never the tests'.
+    let (ran, _) = reviewed(
+        "deploy",
+        overriding(plan(false, true, true, false)),
+        false,
+        false,
+    )
+    .await;
+    assert_eq!(ran, chain(&[&["Plan"], &REVIEW, &TEST, &["RefuseDeploy"]]));
+    let (ran, _) = reviewed(
+        "deploy",
+        overriding(plan(false, false, true, false)),
+        true,
+        true,
+    )
+    .await;
+    assert_eq!(ran, chain(&[&["Plan"], &REVIEW, &["RefuseDeploy"]]));
 }
 
 #[tokio::test]
