@@ -13,4 +13,5 @@ mod model;
 mod oidc;
 mod owners;
 mod projects;
+mod review;
 mod versions;
