@@ -1,7 +1,8 @@
 //! Step Functions may run a Task again after it succeeded or half-succeeded (a retry after a
 //! transient error, an answer lost on the way back). A whole conversation — describe, ask,
-//! build, test, deploy, refine, answer a question, deploy again, roll back — runs on the local
-//! backend (SQLite on disk, real pytest, real uvicorn) in two ways:
+//! build and review, test, deploy over the review's finding, refine, answer a question, deploy
+//! again, roll back — runs on the local backend (SQLite on disk, real pytest, real uvicorn, the
+//! review's real tools with pip-audit asking a stand-in database) in two ways:
 //!
 //! - every Task runs twice in a row, and the stored state after the second run must equal the
 //!   state after the first: the project, its versions, its conversation, its deployments, the
@@ -79,15 +80,31 @@ const CONVERSATION: [(&str, Intent); 11] = [
     ("what endpoints does it have?", Intent::Question),
     ("build it", Intent::Build),
     ("run the tests", Intent::Test),
-    ("deploy it", Intent::Deploy),
+    // The review found the stand-in database's advisory (see `local_context`): deployed over it.
+    ("deploy it anyway", Intent::Deploy),
     ("notes also have a body", Intent::Refine),
     // A question asked, then answered: the answer is read against the question once.
     ("notes have line items", Intent::Refine),
     ("the second one", Intent::Refine),
-    ("deploy it", Intent::Deploy),
+    ("deploy it regardless of the review", Intent::Deploy),
     ("roll back to version 1", Intent::Rollback),
     ("clone this project as Notes copy", Intent::Clone),
 ];
+
+/// The vulnerability database the reviews ask: it knows one advisory of the FastAPI every
+/// version pins, so every review has a high-severity finding.
+static OSV: std::sync::LazyLock<kiln_integration_tests::fake_osv::FakeOsv> =
+    std::sync::LazyLock::new(|| {
+        kiln_integration_tests::fake_osv::FakeOsv::start(vec![
+            kiln_integration_tests::fake_osv::Advisory {
+                package: "fastapi".into(),
+                version: "0.165.0".into(),
+                id: "GHSA-kiln-twice-0001".into(),
+                summary: "a stand-in advisory".into(),
+                fixed: "0.165.1".into(),
+            },
+        ])
+    });
 
 /// The local backend on a fresh data directory.
 async fn local_context(dir: &std::path::Path) -> AgentContext {
@@ -97,6 +114,7 @@ async fn local_context(dir: &std::path::Path) -> AgentContext {
             "KILN_VENV_DIR".to_owned(),
             kiln_integration_tests::runtime_venv_dir(),
         ),
+        ("KILN_OSV_URL".to_owned(), OSV.url()),
     ]);
     let config = kiln::config::Config::from_vars(&vars).unwrap();
     kiln::backends::local_state(&config).await.unwrap().agents
@@ -140,6 +158,15 @@ async fn every_step_run_twice_leaves_what_one_run_leaves() {
     let copy = copy_state(twice.ctx.projects.as_ref(), &project).await;
     assert_eq!(copy["versions"].as_array().unwrap().len(), 1, "{copy}");
     assert_eq!(copy["messages"].as_array().unwrap().len(), 1, "{copy}");
+    // Both deploys went out over the review's finding, and said so on their deployment; the
+    // rollback's redeploy is no override.
+    let deployments = twice.ctx.projects.list_deployments(project.id).await.unwrap();
+    let overridden: Vec<Option<u32>> = deployments
+        .iter()
+        .rev()
+        .map(|d| d.review_override.as_ref().map(|o| o.version))
+        .collect();
+    assert_eq!(overridden, [Some(1), Some(2), None], "{deployments:#?}");
     let changed: Vec<String> = twice.changed.lock().unwrap().iter().cloned().collect();
     assert!(
         changed.is_empty(),
