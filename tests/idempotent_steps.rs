@@ -160,7 +160,12 @@ async fn every_step_run_twice_leaves_what_one_run_leaves() {
     assert_eq!(copy["messages"].as_array().unwrap().len(), 1, "{copy}");
     // Both deploys went out over the review's finding, and said so on their deployment; the
     // rollback's redeploy is no override.
-    let deployments = twice.ctx.projects.list_deployments(project.id).await.unwrap();
+    let deployments = twice
+        .ctx
+        .projects
+        .list_deployments(project.id)
+        .await
+        .unwrap();
     let overridden: Vec<Option<u32>> = deployments
         .iter()
         .rev()

@@ -26,7 +26,9 @@ async fn review_of(app: &App, id: &str, n: u64) -> Value {
 }
 
 async fn project(app: &App, id: &str) -> Value {
-    let (status, body) = app.call("GET", &format!("/api/v2/projects/{id}"), None).await;
+    let (status, body) = app
+        .call("GET", &format!("/api/v2/projects/{id}"), None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
@@ -62,16 +64,27 @@ async fn a_clean_build_is_reviewed_with_every_tool_and_deploys() {
         .map(|f| f["rule"].as_str().unwrap())
         .collect();
     assert!(
-        !rules.iter().any(|r| r.ends_with("/did-not-run") || *r == "pip-audit/unreachable"),
+        !rules
+            .iter()
+            .any(|r| r.ends_with("/did-not-run") || *r == "pip-audit/unreachable"),
         "{rules:?}"
     );
     let asked: Vec<String> = osv
         .queries()
         .iter()
-        .map(|q| format!("{}=={}", q["package"]["name"].as_str().unwrap(), q["version"].as_str().unwrap()))
+        .map(|q| {
+            format!(
+                "{}=={}",
+                q["package"]["name"].as_str().unwrap(),
+                q["version"].as_str().unwrap()
+            )
+        })
         .collect();
     for pin in ["fastapi==0.165.0", "uvicorn==0.54.0", "pydantic==2.14.3"] {
-        assert!(asked.contains(&pin.to_owned()), "{pin} not asked: {asked:?}");
+        assert!(
+            asked.contains(&pin.to_owned()),
+            "{pin} not asked: {asked:?}"
+        );
     }
     let p = project(&app, &id).await;
     assert_eq!(p["reviews"][0]["version"], 1, "{p:#}");
@@ -81,7 +94,11 @@ async fn a_clean_build_is_reviewed_with_every_tool_and_deploys() {
     let queries = osv.queries().len();
     let (_, body) = app.say(&id, "deploy it").await;
     assert_eq!(body["run"]["status"], "succeeded", "{body}");
-    assert_eq!(osv.queries().len(), queries, "no second review of version 1");
+    assert_eq!(
+        osv.queries().len(),
+        queries,
+        "no second review of version 1"
+    );
     assert!(body["run"].get("review_override").is_none(), "{body}");
 }
 
@@ -99,7 +116,10 @@ async fn a_high_finding_refuses_the_deploy_until_deploy_anyway() {
     let id = app.create_project("Vulnerable").await;
     app.say(&id, "API for notes. Each note has a title").await;
     let (_, body) = app.say(&id, "build it").await;
-    assert_eq!(body["run"]["status"], "succeeded", "a review never fails a build: {body}");
+    assert_eq!(
+        body["run"]["status"], "succeeded",
+        "a review never fails a build: {body}"
+    );
 
     let reply = review_of(&app, &id, 1).await;
     let review = &reply["blocks"][0]["review"];
@@ -108,8 +128,14 @@ async fn a_high_finding_refuses_the_deploy_until_deploy_anyway() {
     assert_eq!(first["rule"], "pip-audit/GHSA-kiln-test-0001");
     assert_eq!(first["severity"], "high");
     assert_eq!(first["file"], "requirements.txt");
-    assert!(first["fix"].as_str().unwrap().contains("fastapi==0.165.1"), "{first}");
-    assert!(reply["content"].as_str().unwrap().contains("deploy anyway"), "{reply}");
+    assert!(
+        first["fix"].as_str().unwrap().contains("fastapi==0.165.1"),
+        "{first}"
+    );
+    assert!(
+        reply["content"].as_str().unwrap().contains("deploy anyway"),
+        "{reply}"
+    );
 
     // The tests pass, the review does not: refused, with the finding named.
     let (_, body) = app.say(&id, "deploy it").await;
@@ -144,7 +170,10 @@ async fn a_high_finding_refuses_the_deploy_until_deploy_anyway() {
     let conversation = app.conversation(&id).await;
     assert!(
         conversation.iter().any(|m| m["agent"] == "code_reviewer"
-            && m["content"].as_str().unwrap().starts_with("Deploying version 1 over its review")),
+            && m["content"]
+                .as_str()
+                .unwrap()
+                .starts_with("Deploying version 1 over its review")),
         "the override is said"
     );
     let p = project(&app, &id).await;

@@ -166,7 +166,10 @@ async fn a_review_build_plays_the_review_buildspec_and_its_findings_come_back() 
     let started = sent.start_builds();
     assert_eq!(started.len(), 1);
     let build = &started[0];
-    assert_eq!(build.project, "kiln-tests", "the test project runs reviews too");
+    assert_eq!(
+        build.project, "kiln-tests",
+        "the test project runs reviews too"
+    );
     assert_eq!(build.buildspec, buildspec.text, "the buildspec of infra/");
     let mut wanted = buildspec.variables_from_outside();
     wanted.insert("KILN_OSV_URL".into());
@@ -176,7 +179,10 @@ async fn a_review_build_plays_the_review_buildspec_and_its_findings_come_back() 
         "the variables the buildspec reads, and the database the script asks"
     );
     // The source: the version's files, the script and the tools' pins.
-    let source_key = build.source_location.strip_prefix("kiln-artifacts/").unwrap();
+    let source_key = build
+        .source_location
+        .strip_prefix("kiln-artifacts/")
+        .unwrap();
     let zip = aws.jobs.get(source_key).await.unwrap().unwrap();
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
     assert_eq!(archive.len(), version.len() + 2);
@@ -187,7 +193,9 @@ async fn a_review_build_plays_the_review_buildspec_and_its_findings_come_back() 
     };
     assert_eq!(read(&mut archive, ".kiln/review.sh"), REVIEW_SCRIPT);
     assert_eq!(
-        read(&mut archive, ".kiln/requirements.txt").lines().collect::<Vec<_>>(),
+        read(&mut archive, ".kiln/requirements.txt")
+            .lines()
+            .collect::<Vec<_>>(),
         tools
     );
 
@@ -198,7 +206,11 @@ async fn a_review_build_plays_the_review_buildspec_and_its_findings_come_back() 
     let rules: Vec<&str> = found.iter().map(|f| f.rule.as_str()).collect();
     assert_eq!(
         rules,
-        ["ruff/did-not-run", "bandit/did-not-run", "pip-audit/unreachable"]
+        [
+            "ruff/did-not-run",
+            "bandit/did-not-run",
+            "pip-audit/unreachable"
+        ]
     );
 
     // Played as CodeBuild's container would, the tools' outputs come back under the prefix.
@@ -219,7 +231,11 @@ async fn a_review_build_plays_the_review_buildspec_and_its_findings_come_back() 
         seen,
         [
             ("app/run.py", "bandit/B602", Severity::High),
-            ("requirements.txt", "pip-audit/GHSA-kiln-aws-0001", Severity::High),
+            (
+                "requirements.txt",
+                "pip-audit/GHSA-kiln-aws-0001",
+                Severity::High
+            ),
         ],
         "{found:#?}"
     );

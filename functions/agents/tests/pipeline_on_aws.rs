@@ -162,8 +162,33 @@ async fn describe_and_build_through_the_lambda_handler_on_dynamodb_and_s3() {
             file.path
         );
     }
-    let last = last_message(ctx, &project).await;
-    assert!(last.starts_with("Version 1 is ready"), "{last}");
+    // The release's reply, then the review's (its tools ran as a build of the test project).
+    let conversation = ctx
+        .projects
+        .list_messages(project.id, &PageRequest::first(100))
+        .await
+        .unwrap()
+        .items;
+    let [.., release, reviewing, review] = conversation.as_slice() else {
+        panic!("{conversation:#?}")
+    };
+    assert!(
+        release.content.starts_with("Version 1 is ready"),
+        "{release:?}"
+    );
+    assert!(
+        reviewing.content.starts_with("Reviewing version 1"),
+        "{reviewing:?}"
+    );
+    assert!(
+        review.content.starts_with("Version 1 passed its review"),
+        "{review:?}"
+    );
+    assert_eq!(
+        aws.reviewed.load(Ordering::SeqCst),
+        1,
+        "the review build ran"
+    );
 
     // A copy, with DynamoDB out for the first attempt: retried, and one copy is made.
     aws.outage("Clone", 1);
@@ -273,7 +298,8 @@ async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ec
     assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
     assert_eq!(
         step_names(&run),
-        ["Plan", "QaStart", "QaCheck", "QaReport", "Complete"]
+        ["Plan", "Review", "QaStart", "QaCheck", "QaReport", "Complete"],
+        "version 1 was reviewed when it was built"
     );
     let failures = aws.failures();
     assert_eq!(
@@ -310,6 +336,7 @@ async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ec
         step_names(&run),
         [
             "Plan",
+            "Review",
             "DevOpsBuildImage",
             "DevOpsImageCheck",
             "DevOpsDeploy",

@@ -15,7 +15,12 @@ use crate::runner::review::name_files;
 use crate::runner::{ReviewStatus, TestJob};
 use crate::spec::AuthFeature;
 
-async fn say(ctx: &AgentContext, run: &RunInput, key: (Step, &str), text: String) -> Result<(), AgentError> {
+async fn say(
+    ctx: &AgentContext,
+    run: &RunInput,
+    key: (Step, &str),
+    text: String,
+) -> Result<(), AgentError> {
     super::reply(ctx, run, key, Agent::CodeReviewer, text, vec![]).await
 }
 
@@ -76,7 +81,8 @@ pub(super) async fn check(
         .map_err(|e| AgentError::BadInput(format!("state.review.job: {e}")))?;
     let number = state["review"]["version"]
         .as_u64()
-        .ok_or_else(|| AgentError::BadInput("state.review.version".into()))? as u32;
+        .ok_or_else(|| AgentError::BadInput("state.review.version".into()))?
+        as u32;
     let ReviewStatus::Finished(mut found) = ctx.tests.poll_review(&job).await? else {
         return Ok(json!({"job": job, "version": number, "done": false}));
     };
@@ -120,7 +126,12 @@ pub(super) async fn check(
 /// What the reviewer says of a review.
 fn verdict(number: u32, review: &Review) -> String {
     let c = review.counts;
-    if review.passed() {
+    if review.findings.is_empty() && review.omitted == 0 {
+        format!(
+            "Version {number} passed its review: Kiln's own checks, ruff, bandit and pip-audit \
+             found nothing."
+        )
+    } else if review.passed() {
         format!(
             "Version {number} passed its review: nothing of high severity ({} medium, {} low; \
              the findings are below).",
@@ -140,7 +151,10 @@ fn verdict(number: u32, review: &Review) -> String {
 pub(super) fn named(record: &ReviewRecord) -> String {
     let mut names: Vec<String> = record.blocking.iter().map(|f| f.short()).collect();
     if record.counts.high as usize > names.len() {
-        names.push(format!("and {} more", record.counts.high as usize - names.len()));
+        names.push(format!(
+            "and {} more",
+            record.counts.high as usize - names.len()
+        ));
     }
     names.join(", ")
 }

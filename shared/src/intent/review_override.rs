@@ -43,28 +43,34 @@ const IN_SPITE_PAIRS: &[(&str, &str)] = &[
 ];
 /// What the review is called.
 const REVIEW: &[&str] = &[
-    "review",
-    "reviews",
-    "reviewer",
-    "gate",
-    "finding",
-    "findings",
-    "warning",
-    "warnings",
-    "issue",
-    "issues",
-    "check",
-    "checks",
-    "audit",
+    "review", "reviews", "reviewer", "gate", "finding", "findings", "warning", "warnings", "issue",
+    "issues", "check", "checks", "audit",
 ];
 /// Turning against it: "ignore the review", "skip the checks".
 const AGAINST: &[&str] = &[
-    "ignore", "ignoring", "skip", "skipping", "bypass", "bypassing", "override", "overriding",
-    "overrule", "disregard",
+    "ignore",
+    "ignoring",
+    "skip",
+    "skipping",
+    "bypass",
+    "bypassing",
+    "override",
+    "overriding",
+    "overrule",
+    "disregard",
 ];
 /// Words that negate a clause.
 const NEGATIONS: &[&str] = &[
-    "don't", "dont", "do not", "never", "not", "no", "shouldn't", "mustn't", "won't", "cannot",
+    "don't",
+    "dont",
+    "do not",
+    "never",
+    "not",
+    "no",
+    "shouldn't",
+    "mustn't",
+    "won't",
+    "cannot",
     "can't",
 ];
 
@@ -76,20 +82,25 @@ pub fn overrides_review(text: &str) -> bool {
         if clause.question || negated(&words) {
             return false;
         }
-        let against = words.windows(2).any(|w| AGAINST.contains(&w[0]) && REVIEW.contains(&w[1]))
+        let against = words
+            .windows(2)
+            .any(|w| AGAINST.contains(&w[0]) && REVIEW.contains(&w[1]))
             || words.windows(3).any(|w| {
-                AGAINST.contains(&w[0]) && matches!(w[1], "the" | "its" | "this" | "that" | "all")
+                AGAINST.contains(&w[0])
+                    && matches!(w[1], "the" | "its" | "this" | "that" | "all")
                     && REVIEW.contains(&w[2])
             })
-            || words.windows(4).any(|w| {
-                AGAINST.contains(&w[0]) && w[1] == "the" && REVIEW.contains(&w[3])
-            });
+            || words
+                .windows(4)
+                .any(|w| AGAINST.contains(&w[0]) && w[1] == "the" && REVIEW.contains(&w[3]));
         let deploys = words.iter().any(|w| DEPLOY.contains(w));
         let in_spite = words.iter().any(|w| IN_SPITE.contains(w))
-            || words.windows(2).any(|w| IN_SPITE_PAIRS.contains(&(w[0], w[1])))
-            || words.windows(3).any(|w| {
-                w[0] == "over" && (REVIEW.contains(&w[1]) || REVIEW.contains(&w[2]))
-            });
+            || words
+                .windows(2)
+                .any(|w| IN_SPITE_PAIRS.contains(&(w[0], w[1])))
+            || words
+                .windows(3)
+                .any(|w| w[0] == "over" && (REVIEW.contains(&w[1]) || REVIEW.contains(&w[2])));
         against || (deploys && in_spite)
     })
 }
@@ -149,7 +160,10 @@ mod tests {
     fn the_labelled_messages_are_read_right() {
         let mut wrong = Vec::new();
         let mut n = 0;
-        for line in CASES.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        for line in CASES
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
             let (label, text) = line.split_once('\t').expect("label<TAB>text");
             let read = classify(text, true) == Intent::Deploy && overrides_review(text);
             if read != (label == "override") {

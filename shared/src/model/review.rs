@@ -114,7 +114,12 @@ pub const MAX_FINDING_TEXT_CHARS: usize = 500;
 /// Longest file or rule kept, in characters.
 pub const MAX_FINDING_NAME_CHARS: usize = 200;
 /// How many blocking findings the project keeps per reviewed version (the refusal names them).
-pub const BLOCKING_KEPT: usize = 5;
+pub const BLOCKING_KEPT: usize = 3;
+/// Longest file or rule a project keeps of a blocking finding, in characters.
+pub const KEPT_NAME_CHARS: usize = 100;
+/// Most bytes all of a project's review records take as JSON: they live in the project's
+/// DynamoDB item beside the spec (48 KiB at most) and its design, under 400 KB in all.
+pub const MAX_RECORDS_BYTES: usize = 40 * 1024;
 
 /// A version's review: every finding, most severe first, cut to fit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -185,10 +190,12 @@ pub struct ReviewRecord {
 
 impl ReviewRecord {
     /// How many reviews a project keeps, newest last.
-    pub const KEPT: usize = 20;
+    pub const KEPT: usize = 10;
 
-    /// What a project keeps of `review`.
+    /// What a project keeps of `review`: the counts, and the first blocking findings by file,
+    /// line and rule only (what a refusal names; the reply's block has the rest).
     pub fn of(version: u32, review: &Review) -> Self {
+        let name = |s: &str| s.chars().take(KEPT_NAME_CHARS).collect::<String>();
         ReviewRecord {
             version,
             counts: review.counts,
@@ -197,7 +204,13 @@ impl ReviewRecord {
                 .iter()
                 .filter(|f| f.severity == Severity::High)
                 .take(BLOCKING_KEPT)
-                .cloned()
+                .map(|f| Finding {
+                    file: name(&f.file),
+                    rule: name(&f.rule),
+                    message: String::new(),
+                    fix: String::new(),
+                    ..f.clone()
+                })
                 .collect(),
         }
     }
@@ -238,7 +251,19 @@ mod tests {
         // Characters JSON escapes to six bytes, far over every limit.
         let escaped = "\u{1}".repeat(3 * MAX_FINDING_TEXT_CHARS);
         let findings: Vec<Finding> = (0..5_000)
-            .map(|n| finding(if n % 7 == 0 { Severity::High } else { Severity::Low }, n, &escaped))
+            .map(|n| Finding {
+                file: escaped.clone(),
+                rule: escaped.clone(),
+                ..finding(
+                    if n % 7 == 0 {
+                        Severity::High
+                    } else {
+                        Severity::Low
+                    },
+                    n,
+                    &escaped,
+                )
+            })
             .collect();
         let review = Review::of(findings);
         let bytes = serde_json::to_vec(&review).unwrap().len();
@@ -257,6 +282,10 @@ mod tests {
         let record = ReviewRecord::of(3, &review);
         assert_eq!(record.blocking.len(), BLOCKING_KEPT);
         assert!(!record.passed());
+        // As many of the largest records as a project keeps fit their budget.
+        let kept = vec![record; ReviewRecord::KEPT];
+        let bytes = serde_json::to_vec(&kept).unwrap().len();
+        assert!(bytes <= MAX_RECORDS_BYTES, "{bytes} bytes");
     }
 
     #[test]

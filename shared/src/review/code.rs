@@ -195,7 +195,10 @@ mod tests {
     #[test]
     fn reload_flags_where_the_server_starts() {
         let text = "FROM python\n# CMD uvicorn --reload\nCMD [\"uvicorn\", \"app.main:app\", \"--reload\"]\n";
-        assert_eq!(lines(&reload_flags("Dockerfile", text)), [("kiln/reload", 3)]);
+        assert_eq!(
+            lines(&reload_flags("Dockerfile", text)),
+            [("kiln/reload", 3)]
+        );
         assert!(reload_flags("Dockerfile", "CMD [\"uvicorn\", \"--reloader-off\"]\n").is_empty());
     }
 
@@ -207,7 +210,8 @@ mod tests {
             lines(&wildcard_cors("app/main.py", bad)),
             [("kiln/cors-credentials", 2)]
         );
-        let regex = "app.add_middleware(CORSMiddleware, allow_origin_regex='.*', allow_credentials=True)\n";
+        let regex =
+            "app.add_middleware(CORSMiddleware, allow_origin_regex='.*', allow_credentials=True)\n";
         assert_eq!(lines(&wildcard_cors("app/main.py", regex)).len(), 1);
         // Every origin without credentials, or credentials for listed origins, are fine.
         let open = "app.add_middleware(CORSMiddleware, allow_origins=['*'], allow_methods=['*'])\n";

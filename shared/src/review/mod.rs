@@ -142,7 +142,10 @@ mod tests {
         assert_eq!(without_comment("x = 1  # note"), "x = 1  ");
         assert_eq!(without_comment("x = 'a#b'  # c"), "x = 'a#b'  ");
         assert_eq!(without_comment(r##"x = "a\"#" # c"##), r##"x = "a\"#" "##);
-        assert_eq!(outside_strings("f(debug=True, h='debug=True') # x"), "f(debug=True, h='          ') ");
+        assert_eq!(
+            outside_strings("f(debug=True, h='debug=True') # x"),
+            "f(debug=True, h='          ') "
+        );
     }
 
     #[test]
@@ -194,8 +197,10 @@ mod tests {
             ("Dockerfile", "CMD uvicorn app.main:app --reload\n"),
         ]);
         let found = own_checks(&bad, ReviewContext::default());
-        let rules: Vec<(&str, Severity)> =
-            found.iter().map(|f| (f.rule.as_str(), f.severity)).collect();
+        let rules: Vec<(&str, Severity)> = found
+            .iter()
+            .map(|f| (f.rule.as_str(), f.severity))
+            .collect();
         assert_eq!(
             rules,
             [

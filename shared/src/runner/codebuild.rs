@@ -220,7 +220,10 @@ impl TestRunner for CodeBuildTestRunner {
         request: Uuid,
     ) -> Result<TestJob, RunnerError> {
         let tools: String = self.review_tools.iter().map(|t| format!("{t}\n")).collect();
-        files.push((format!("{REVIEW_DIR}/review.sh"), REVIEW_SCRIPT.as_bytes().to_vec()));
+        files.push((
+            format!("{REVIEW_DIR}/review.sh"),
+            REVIEW_SCRIPT.as_bytes().to_vec(),
+        ));
         files.push((format!("{REVIEW_DIR}/requirements.txt"), tools.into_bytes()));
         let source_key = format!("sources/{project_id}/v{version}-{request}-review.zip");
         self.bucket
@@ -245,7 +248,7 @@ impl TestRunner for CodeBuildTestRunner {
         )
         .await?;
         let id = serde_json::to_string(&Job { build, report_key })
-        .map_err(|e| RunnerError::Process(e.to_string()))?;
+            .map_err(|e| RunnerError::Process(e.to_string()))?;
         Ok(TestJob { id })
     }
 

@@ -16,7 +16,12 @@ pub const REVIEW_SCRIPT: &str = include_str!("review.sh");
 pub const REVIEW_DIR: &str = ".kiln";
 
 /// What the tools leave in `$KILN_REVIEW_OUT`.
-pub const OUTPUTS: [&str; 4] = ["ruff.json", "bandit.json", "pip-audit.json", "pip-audit.log"];
+pub const OUTPUTS: [&str; 4] = [
+    "ruff.json",
+    "bandit.json",
+    "pip-audit.json",
+    "pip-audit.log",
+];
 
 /// What the tools wrote, by the names of [`OUTPUTS`]; a missing output is `None`.
 #[derive(Debug, Clone, Default)]
@@ -104,12 +109,12 @@ fn ruff(bytes: Option<&[u8]>, paths: &[String]) -> Vec<Finding> {
             let code = i["code"].as_str().unwrap_or("syntax");
             // Pyflakes (F: undefined names, unused imports), syntax errors and ruff's own
             // security rules (S) may break or expose the app; the rest is style.
-            let severity = if code.starts_with('F') || code.starts_with("E9") || code.starts_with('S')
-            {
-                Severity::Medium
-            } else {
-                Severity::Low
-            };
+            let severity =
+                if code.starts_with('F') || code.starts_with("E9") || code.starts_with('S') {
+                    Severity::Medium
+                } else {
+                    Severity::Low
+                };
             let fix = i["fix"]["message"]
                 .as_str()
                 .map(|m| format!("{m} (ruff check --fix)"))
@@ -248,8 +253,22 @@ mod tests {
     #[test]
     fn files_are_named_by_the_version_s_paths() {
         let mut found = vec![
-            Finding::new("/codebuild/output/src1/src/app/main.py", 1, "r", Severity::Low, "", ""),
-            Finding::new("/codebuild/output/src1/src/main.py", 1, "r", Severity::Low, "", ""),
+            Finding::new(
+                "/codebuild/output/src1/src/app/main.py",
+                1,
+                "r",
+                Severity::Low,
+                "",
+                "",
+            ),
+            Finding::new(
+                "/codebuild/output/src1/src/main.py",
+                1,
+                "r",
+                Severity::Low,
+                "",
+                "",
+            ),
             Finding::new("/elsewhere/other.py", 1, "r", Severity::Low, "", ""),
         ];
         name_files(&mut found, &paths());
@@ -265,7 +284,8 @@ mod tests {
                 bandit: Some(b"{not json".to_vec()),
                 pip_audit: None,
                 pip_audit_log: Some(
-                    b"Traceback\nrequests.exceptions.ConnectionError: Max retries exceeded\n".to_vec(),
+                    b"Traceback\nrequests.exceptions.ConnectionError: Max retries exceeded\n"
+                        .to_vec(),
                 ),
             },
             &paths(),
@@ -273,9 +293,15 @@ mod tests {
         let rules: Vec<&str> = found.iter().map(|f| f.rule.as_str()).collect();
         assert_eq!(
             rules,
-            ["ruff/did-not-run", "bandit/did-not-run", "pip-audit/unreachable"]
+            [
+                "ruff/did-not-run",
+                "bandit/did-not-run",
+                "pip-audit/unreachable"
+            ]
         );
-        assert!(found[2].message.contains("ConnectionError: Max retries exceeded"));
+        assert!(found[2]
+            .message
+            .contains("ConnectionError: Max retries exceeded"));
         assert!(found.iter().all(|f| f.severity == Severity::Medium));
     }
 

@@ -122,7 +122,12 @@ impl LocalReviews {
         let _ = process.child.wait().await;
         let mut outputs = ToolOutputs::default();
         for name in OUTPUTS {
-            outputs.set(name, tokio::fs::read(process.dir.join("out").join(name)).await.ok());
+            outputs.set(
+                name,
+                tokio::fs::read(process.dir.join("out").join(name))
+                    .await
+                    .ok(),
+            );
         }
         let found = findings(&outputs, &process.paths);
         let _ = tokio::fs::remove_dir_all(&process.dir).await;

@@ -17,9 +17,7 @@ use super::python_env::PythonEnv;
 use super::review::LocalReviews;
 use super::LocalRunnerSettings;
 use crate::model::{TestFailure, TestReport};
-use crate::runner::{
-    junit, File, ReviewStatus, RunnerError, TestJob, TestRunner, TestStatus,
-};
+use crate::runner::{junit, File, ReviewStatus, RunnerError, TestJob, TestRunner, TestStatus};
 
 struct TestProcess {
     child: Child,
