@@ -21,7 +21,8 @@ pub use project::{
     ProjectSummary, MAX_PROJECT_NAME_CHARS,
 };
 pub use review::{
-    Finding, Review, ReviewOverride, ReviewRecord, Severity, SeverityCounts, MAX_REVIEW_BYTES,
+    Finding, Review, ReviewOverride, ReviewRecord, Severity, SeverityCounts, MAX_RECORDS_BYTES,
+    MAX_REVIEW_BYTES,
 };
 pub use run::{Intent, Run, RunError, RunInput, RunStatus, RunStep};
 pub use test_report::{TestFailure, TestReport};

@@ -99,13 +99,12 @@ pub(super) fn assignments(path: &str, text: &str) -> Vec<Finding> {
 /// an environment variable or a template.
 fn looks_like_a_secret(value: &str) -> bool {
     let v = value.trim();
-    v.chars().count() >= 6
-        && !v.contains('{')
-        && !v.starts_with('$')
-        && !v.starts_with('<')
-        // A NAME_IN_CAPITALS is the variable to read it from, not the secret.
-        && !(v.chars().any(|c| c.is_ascii_uppercase())
-            && v.chars().all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit()))
+    // A NAME_IN_CAPITALS is the variable to read it from, not the secret.
+    let variable_name = v.chars().any(|c| c.is_ascii_uppercase())
+        && v.chars()
+            .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit());
+    let template = v.contains('{') || v.starts_with('$') || v.starts_with('<');
+    v.chars().count() >= 6 && !template && !variable_name
 }
 
 #[cfg(test)]
