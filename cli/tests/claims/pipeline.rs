@@ -10,11 +10,13 @@ use crate::common::{
 use crate::support::{post, say, test_report, NOTES};
 
 /// What a deploy of a version that must be built and tested first records, step by step.
-const BUILD_TEST_DEPLOY: [&str; 13] = [
+const BUILD_TEST_DEPLOY: [&str; 15] = [
     "Plan",
     "BackendDeveloper",
     "DocumentationWriter",
     "Release",
+    "Review",
+    "ReviewCheck",
     "QaStart",
     "QaCheck",
     "QaReport",
@@ -42,6 +44,8 @@ async fn test_and_deploy_build_first_when_the_spec_changed() {
             "BackendDeveloper",
             "DocumentationWriter",
             "Release",
+            "Review",
+            "ReviewCheck",
             "QaStart",
             "QaCheck",
             "QaReport",
