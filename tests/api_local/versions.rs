@@ -42,6 +42,8 @@ async fn building_makes_immutable_versions_with_files_diffs_exports_and_commits(
             "BackendDeveloper",
             "DocumentationWriter",
             "Release",
+            "Review",
+            "ReviewCheck",
             "Complete"
         ]
     );
