@@ -171,6 +171,7 @@ function showError(err, box = $("error")) {
 const count = (n) => Number(n || 0).toLocaleString("en-US");
 const counted = (n, one, many) => `${count(n)} ${n === 1 ? one : many}`;
 const dollars = (usd) => `$${Number(usd || 0).toFixed(6).replace(/(\.\d\d\d*?)0+$/, "$1")}`;
+const usd = (x) => `$${Number(x || 0).toFixed(Number(x) > 0 && Number(x) < 0.01 ? 4 : 2)}`;
 const seconds = (ms) => `${(Number(ms || 0) / 1000).toFixed(1)} s`;
 const tokens = (u) => `${count(u.input_tokens)} in / ${count(u.output_tokens)} out tokens`;
 
@@ -253,6 +254,20 @@ function renderBlock(block) {
     box.classList.add("question");
     box.append(el("strong", { text: block.text }),
       el("div", { class: "options" }, ...block.options.map((o) => el("button", { type: "button", text: o, onclick: () => send(o) }))));
+  } else if (block.type === "cost") {
+    // What the version would cost a month on AWS, line by line, and the confirmation a deploy
+    // to prod or over budget waits for, offered as a button that says it.
+    const e = block.estimate;
+    box.classList.add("cost");
+    box.append(el("strong", { text: `${block.environment}, version ${block.version}: about ${usd(e.monthly_usd)} a month on AWS (${e.region}, prices of ${e.prices_date})` }));
+    if (!e.billed) box.append(el("p", { class: "free", text: "Deployed here, it runs on this machine for free." }));
+    box.append(el("table", {}, el("tbody", {}, ...e.items.map((i) =>
+      el("tr", {}, el("th", { scope: "row", text: i.name }), el("td", { text: i.detail }), el("td", { class: "usd", text: usd(i.monthly_usd) }))))));
+    box.append(el("p", { class: "assumptions", text: `Assumed: ${e.assumptions.join("; ")}.` }));
+    if (block.reasons && block.reasons.length) box.append(el("p", { class: "reasons", role: "note", text: `Waiting for your confirmation: ${block.reasons.join("; ")}.` }));
+    if (block.confirm) {
+      box.append(el("div", { class: "options" }, el("button", { type: "button", class: "primary", text: `Yes, deploy to ${block.environment}`, onclick: () => send(block.confirm) })));
+    }
   } else if (block.type === "project") {
     // Another project of the same owner, such as the copy a clone made: opened here.
     box.classList.add("links");

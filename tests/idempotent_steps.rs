@@ -75,7 +75,7 @@ impl TaskHandler for Twice {
 }
 
 /// The conversation both tests hold, with the intent each message is routed with.
-const CONVERSATION: [(&str, Intent); 11] = [
+const CONVERSATION: [(&str, Intent); 13] = [
     ("API for notes. Each note has a title", Intent::Create),
     ("what endpoints does it have?", Intent::Question),
     ("build it", Intent::Build),
@@ -88,6 +88,9 @@ const CONVERSATION: [(&str, Intent); 11] = [
     ("the second one", Intent::Refine),
     ("deploy it regardless of the review", Intent::Deploy),
     ("roll back to version 1", Intent::Rollback),
+    // Prod waits for a yes, which the next message gives.
+    ("deploy it to prod", Intent::Deploy),
+    ("yes, deploy to prod", Intent::Deploy),
     ("clone this project as Notes copy", Intent::Clone),
 ];
 
@@ -377,6 +380,11 @@ fn masked(v: &Value) -> Value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .filter(|(k, _)| k.as_str() != "duration_secs")
+                // What a deploy would cost depends on the apps already running (the other
+                // conversation's among them); its figures are tested on their own.
+                .filter(|(k, _)| {
+                    !(k.as_str() == "estimate" && map.get("type") == Some(&Value::from("cost")))
+                })
                 .map(|(k, v)| (k.clone(), masked(v)))
                 .collect(),
         ),
@@ -394,6 +402,13 @@ fn mask(s: &str) -> String {
         } else if rest.get(..36).is_some_and(|id| Uuid::parse_str(id).is_ok()) {
             out.push_str("ID");
             rest = &rest[36..];
+        } else if let Some(after) = rest
+            .strip_prefix('$')
+            .filter(|a| a.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            // "$26.91 a month": the estimate's figure.
+            out.push_str("$N");
+            rest = after.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
         } else if let Some(after) = rest.strip_prefix(" in ") {
             // "passed in 1.3 s", pytest's "13 passed in 0.69s"
             let number = after.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
@@ -423,6 +438,7 @@ fn the_mask_hides_ports_ids_and_timings_only() {
         "live at http://127.0.0.1:PORT/ in N s; 13 passed in N s, run ID"
     );
     assert_eq!(mask("version 2 in dev…"), "version 2 in dev…");
+    assert_eq!(mask("about $26.91 a month, $5"), "about $N a month, $N");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -22,6 +22,9 @@ pub enum StartError {
     /// This build cannot serve the asked-for backend.
     #[error("this build has no {0} backend (build with the `aws` feature for KILN_BACKEND=aws)")]
     Unsupported(&'static str),
+    /// The price table `KILN_PRICE_TABLE` names cannot be used.
+    #[error("KILN_PRICE_TABLE: {0}")]
+    PriceTable(String),
     /// Settings the backend needs are missing.
     #[error("the AWS backend needs these settings: {0}")]
     Missing(String),
@@ -101,6 +104,7 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
         deployer,
         understander: crate::understand::from_settings(config.llm, &config.llm_settings).await?,
         max_projects_per_owner: config.max_projects_per_owner,
+        costs: Arc::new(costs(config, false)?),
         max_live_deployments: config.max_live_deployments_per_owner,
         deploy_timeout: Duration::from_secs(config.deploy_timeout_secs),
     };
@@ -244,6 +248,7 @@ pub async fn aws_state_with(
         ),
         understander: crate::understand::from_settings(config.llm, &config.llm_settings).await?,
         max_projects_per_owner: config.max_projects_per_owner,
+        costs: Arc::new(costs(config, true)?),
         max_live_deployments: config.max_live_deployments_per_owner,
         deploy_timeout: Duration::from_secs(config.deploy_timeout_secs),
     };
@@ -264,4 +269,17 @@ pub async fn aws_state_with(
         },
         limits: Limits::from_config(config),
     })
+}
+
+/// What deploys cost and may cost; a price table file that cannot be used stops the start.
+fn costs(config: &Config, billed: bool) -> Result<crate::agents::Costs, StartError> {
+    let costs = crate::agents::Costs::from_settings(
+        &config.costs,
+        billed,
+        config.aws.apps_log_retention_days,
+    );
+    if let Err(e) = &costs.table {
+        return Err(StartError::PriceTable(e.clone()));
+    }
+    Ok(costs)
 }

@@ -83,6 +83,8 @@ async fn deployments_are_listed_newest_first_a_page_at_a_time() {
             resources: Default::default(),
             logs: String::new(),
             review_override: None,
+            monthly_usd: None,
+            confirmed_by: None,
             created_at: time::OffsetDateTime::now_utc(),
         };
         app.state.agents.projects.put_deployment(&d).await.unwrap();

@@ -6,6 +6,7 @@ mod clone;
 mod common;
 mod concurrency;
 mod conversation;
+mod cost;
 mod history;
 mod limits;
 mod logs;

@@ -1,29 +1,15 @@
 // Cloning from the page: the Clone button's dialog (POST …/clone), and "clone this project as
 // …" in the chat, whose reply opens the copy; against a real `kiln serve`.
 
-import { test, after, before } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { shots, launchBrowser, openPage, startServer } from "./harness.mjs";
+import { shots, openPage, useServer } from "./harness.mjs";
 
-const dataDir = mkdtempSync(join(tmpdir(), "kiln-ui-clone-"));
-let server, base, browser;
-
-before(async () => {
-  ({ child: server, url: base } = await startServer({}, dataDir));
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const running = useServer("clone");
 
 async function api(path) {
-  const res = await fetch(`${base}/api/v2${path}`);
+  const res = await fetch(`${running.base}/api/v2${path}`);
   assert.ok(res.ok, `GET ${path}: ${res.status}`);
   return res.json();
 }
@@ -48,7 +34,7 @@ const title = (page) => page.textContent("#project-title");
 const sidebar = async (page) => (await page.locator("#projects .name").allTextContents()).sort();
 
 test("a project is cloned from its button and from the chat", { timeout: 300_000 }, async () => {
-  const { context, page, problems } = await openPage(browser, { width: 1400, height: 900 }, base);
+  const { context, page, problems } = await openPage(running.browser, { width: 1400, height: 900 }, running.base);
   // Nothing open, nothing to clone.
   assert.equal(await page.isVisible("#clone-button"), false);
   await page.click("#new-project-button");

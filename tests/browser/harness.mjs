@@ -2,8 +2,9 @@
 // Chromium, and a page that records every console error, page error and browser dialog.
 
 import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { homedir } from "node:os";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { after, before } from "node:test";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -82,4 +83,22 @@ export async function openPage(browser, viewport, at) {
   page.on("dialog", (d) => { problems.push(`browser dialog: ${d.message()}`); d.dismiss(); });
   await page.goto(at + "/");
   return { context, page, problems };
+}
+
+// One test file's `kiln serve` (on a data directory of its own, with `env` added to its
+// settings) and browser: started before the file's tests, stopped and removed after them.
+// `base` and `browser` are set once started.
+export function useServer(name, env = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), `kiln-ui-${name}-`));
+  const ctx = { base: null, browser: null, server: null };
+  before(async () => {
+    ({ child: ctx.server, url: ctx.base } = await startServer(env, dataDir));
+    ctx.browser = await launchBrowser();
+  });
+  after(async () => {
+    await ctx.browser?.close();
+    ctx.server?.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  return ctx;
 }

@@ -2,29 +2,15 @@
 // a "Load more" button, against a real `kiln serve`. The deployment rows are checked in
 // ui.test.mjs, where a project is deployed anyway.
 
-import { test, after, before } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { shots, launchBrowser, openPage, startServer } from "./harness.mjs";
+import { shots, openPage, useServer } from "./harness.mjs";
 
-const dataDir = mkdtempSync(join(tmpdir(), "kiln-ui-history-"));
-let server, base, browser;
-
-before(async () => {
-  ({ child: server, url: base } = await startServer({}, dataDir));
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const running = useServer("history");
 
 async function api(path) {
-  const res = await fetch(`${base}/api/v2${path}`);
+  const res = await fetch(`${running.base}/api/v2${path}`);
   assert.ok(res.ok, `GET ${path}: ${res.status}`);
   return res.json();
 }
@@ -52,7 +38,7 @@ const rows = (page) => page.locator("#history-runs > li").evaluateAll((lis) =>
   lis.map((li) => [li.querySelector(".intent")?.textContent, li.querySelector(".status")?.textContent]));
 
 test("the runs of a project, newest first, 20 at a time", { timeout: 300_000 }, async () => {
-  const { context, page, problems } = await openPage(browser, { width: 1400, height: 900 }, base);
+  const { context, page, problems } = await openPage(running.browser, { width: 1400, height: 900 }, running.base);
   await page.click("#new-project-button");
   await page.fill("#project-name", "History check");
   await page.click("#new-project button[type=submit]");

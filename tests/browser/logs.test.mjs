@@ -2,29 +2,15 @@
 // under uvicorn: the "Logs" button of a deployment shows the app's request lines, new
 // requests are appended while the view is open, and closing it stops the polling.
 
-import { test, after, before } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { shots, launchBrowser, openPage, startServer } from "./harness.mjs";
+import { shots, openPage, useServer } from "./harness.mjs";
 
-const dataDir = mkdtempSync(join(tmpdir(), "kiln-ui-logs-"));
-let server, base, browser;
-
-before(async () => {
-  ({ child: server, url: base } = await startServer({}, dataDir));
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const running = useServer("logs");
 
 async function api(method, path, body) {
-  const res = await fetch(`${base}/api/v2${path}`, {
+  const res = await fetch(`${running.base}/api/v2${path}`, {
     method, headers: body ? { "content-type": "application/json" } : {},
     body: body ? JSON.stringify(body) : undefined,
   });
@@ -70,7 +56,7 @@ test("a deployment's log shows its requests and follows new ones until closed", 
   const app = dev.url.replace(/\/$/, "");
   await requests(app, [["/notes", "ui-1"], ["/notes/404", "ui-2"]]);
 
-  const { context, page, problems } = await openPage(browser, { width: 1400, height: 900 }, base);
+  const { context, page, problems } = await openPage(running.browser, { width: 1400, height: 900 }, running.base);
   const polls = [];
   page.on("request", (r) => { if (r.url().includes("/deployments/dev/logs")) polls.push(r.url()); });
   await page.locator("#projects button", { hasText: "Logs check" }).click();

@@ -5,6 +5,7 @@
 //! PostgreSQL cluster, its network and who may reach it; `model.rs`: the language model's
 //! timeouts and rights).
 
+mod cost;
 mod database;
 mod model;
 mod sign_in;

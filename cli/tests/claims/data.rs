@@ -50,6 +50,8 @@ async fn data_moves_between_environments_and_a_kept_copy_restores_it() {
             "add database support",
             "deploy it",
             "deploy to prod",
+            // Prod waits for a yes.
+            "yes, deploy to prod",
         ],
     )
     .await;

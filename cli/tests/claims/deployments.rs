@@ -109,6 +109,8 @@ async fn staging_and_prod_each_get_their_own_process_and_data() {
             "add database support",
             "deploy it to staging",
             "push it to production",
+            // Prod waits for a yes.
+            "yes, push it to production",
         ],
     )
     .await;

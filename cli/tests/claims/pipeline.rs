@@ -10,7 +10,7 @@ use crate::common::{
 use crate::support::{post, say, test_report, NOTES};
 
 /// What a deploy of a version that must be built and tested first records, step by step.
-const BUILD_TEST_DEPLOY: [&str; 15] = [
+const BUILD_TEST_DEPLOY: [&str; 16] = [
     "Plan",
     "BackendDeveloper",
     "DocumentationWriter",
@@ -20,6 +20,7 @@ const BUILD_TEST_DEPLOY: [&str; 15] = [
     "QaStart",
     "QaCheck",
     "QaReport",
+    "DevOpsEstimate",
     "DevOpsBuildImage",
     "DevOpsImageCheck",
     "DevOpsDeploy",

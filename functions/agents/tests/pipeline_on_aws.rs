@@ -13,7 +13,7 @@ mod installation;
 
 use std::sync::atomic::Ordering;
 
-use installation::{installation, last_message, say, step_names};
+use installation::{installation, installation_where, last_message, say, step_names};
 use kiln::model::{
     DeploymentStatus, Environment, Intent, Owner, Project, ProjectStatus, RunStatus,
 };
@@ -243,7 +243,8 @@ async fn describe_and_build_through_the_lambda_handler_on_dynamodb_and_s3() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ecs() {
-    let aws = installation().await;
+    // A budget below what one app costs: the first deploy waits for the owner's word.
+    let aws = installation_where(|c| c.costs.monthly_budget_usd = Some(5.0)).await;
     let ctx = &aws.ctx;
     let project = Project::new(Owner("alice".into()), "Tasks".into(), String::new());
     ctx.projects.create_project(&project).await.unwrap();
@@ -329,14 +330,34 @@ async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ec
     let loaded = ctx.projects.load_project(project.id).await.unwrap();
     assert_eq!(loaded.tested_version, Some(1));
 
-    // Deploying the tested version: image build, ECS service, rollout checked, reported live.
+    // Deploying the tested version: it would take the owner over the budget, so the estimate
+    // asks first and nothing is deployed.
     let run = say(&aws, &project, "deploy it", Intent::Deploy).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert_eq!(step_names(&run), ["Plan", "DevOpsEstimate", "Complete"]);
+    let asked = last_message(ctx, &project).await;
+    assert!(
+        asked.contains("over your budget of $5.00") && asked.contains("yes, deploy to dev"),
+        "{asked}"
+    );
+    let loaded = ctx.projects.load_project(project.id).await.unwrap();
+    assert!(loaded.deployments.is_empty());
+    let waiting = loaded.awaiting_confirmation.clone().unwrap();
+    assert_eq!(
+        (waiting.environment, waiting.version),
+        (Environment::Dev, 1)
+    );
+    assert!(waiting.monthly_usd > 5.0, "{waiting:?}");
+
+    // Confirmed: image build, ECS service, rollout checked, reported live.
+    let run = say(&aws, &project, "yes, deploy to dev", Intent::Deploy).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
     assert_eq!(
         step_names(&run),
         [
             "Plan",
             "Review",
+            "DevOpsEstimate",
             "DevOpsBuildImage",
             "DevOpsImageCheck",
             "DevOpsDeploy",
@@ -355,6 +376,19 @@ async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ec
     assert_eq!(deployments.len(), 1);
     let deployment = &deployments[0];
     assert_eq!(deployment.status, DeploymentStatus::Running);
+    // The deployment keeps who confirmed it and what it was estimated to cost.
+    let confirming = ctx
+        .projects
+        .list_messages(project.id, &PageRequest::first(200))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .rfind(|m| m.content == "yes, deploy to dev")
+        .unwrap();
+    assert_eq!(deployment.confirmed_by, Some(confirming.id));
+    assert_eq!(deployment.monthly_usd, Some(waiting.monthly_usd));
+    assert_eq!(loaded.awaiting_confirmation, None);
     let url = deployment.url.clone().unwrap();
     assert!(url.starts_with("https://apps.example.com/kiln-"), "{url}");
     // The environment is a stack made from the version's template; its service runs.
@@ -505,8 +539,12 @@ async fn two_messages_back_to_back_take_effect_in_the_order_they_arrived() {
         })
         .count();
     assert_eq!(said, 1, "a waiting run says so once");
+    // The first run ends inside its Complete step (which then records its own finish, so the
+    // run's `updated_at` may come a moment after the second run went on).
+    let completed = first_run.steps.last().unwrap();
+    assert_eq!(completed.name, "Complete");
     assert!(
-        first_run.updated_at <= second_run.steps[1].started_at.unwrap(),
+        completed.started_at.unwrap() <= second_run.steps[1].started_at.unwrap(),
         "the second run went on only after the first ended"
     );
     // What it built includes what the first message asked for.

@@ -71,6 +71,7 @@ async fn every_step_run_twice_on_aws_leaves_what_one_run_leaves() {
         ("roll back to version 1", Intent::Rollback),
         ("run the tests", Intent::Test),
         ("deploy it", Intent::Deploy),
+        ("clone this project as Notes copy", Intent::Clone),
     ] {
         let (run, outcome) =
             kiln_integration_tests::execute_message(projects, &project, text, intent, &twice, 0.0)

@@ -104,11 +104,25 @@ struct Target {
     /// Deployed over the review's blocking findings, because the message said so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     review_override: Option<crate::model::ReviewOverride>,
+    /// What it was estimated to cost a month, and who confirmed it, when someone had to.
+    #[serde(default)]
+    monthly_usd: Option<f64>,
+    #[serde(default)]
+    confirmed_by: Option<Uuid>,
 }
 
 /// Starts the current version in the environment the message names (dev by default), or,
 /// after a rollback, in every environment that was deployed: `{"targets", "done": false}`.
-pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
+pub(super) async fn deploy(
+    ctx: &AgentContext,
+    run: &RunInput,
+    state: &Value,
+) -> Result<Value, AgentError> {
+    // What the estimate before it said (a rollback has none).
+    let monthly_usd = state["estimate"]["monthly_usd"].as_f64();
+    let confirmed_by = state["estimate"]["confirmed_by"]
+        .as_str()
+        .and_then(|id| id.parse().ok());
     let project = ctx.projects.load_project(run.project_id).await?;
     let number = project.current_version.ok_or(AgentError::NothingToBuild)?;
     let environments: Vec<Environment> = if run.intent == Intent::Rollback {
@@ -144,6 +158,8 @@ pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, 
             status: DeploymentStatus::Pending,
             url: Some(rollout.url.clone()),
             resources: rollout.resources.clone(),
+            monthly_usd,
+            confirmed_by,
             logs: String::new(),
             review_override: review_override.clone(),
             created_at: now(),
@@ -158,6 +174,8 @@ pub(super) async fn deploy(ctx: &AgentContext, run: &RunInput) -> Result<Value, 
             outcome: None,
             failure: None,
             review_override: review_override.clone(),
+            monthly_usd,
+            confirmed_by,
         });
     }
     let names: Vec<&str> = targets.iter().map(|t| t.environment.as_str()).collect();
@@ -274,6 +292,8 @@ pub(super) async fn report(
             },
             url: Some(t.rollout.url.clone()),
             resources: t.rollout.resources.clone(),
+            monthly_usd: t.monthly_usd,
+            confirmed_by: t.confirmed_by,
             logs,
             review_override: t.review_override.clone(),
             created_at: now(),
@@ -304,6 +324,7 @@ pub(super) async fn report(
                 deployment_id: t.deployment_id,
                 url: Some(t.rollout.url.clone()),
                 version: t.version,
+                monthly_usd: t.monthly_usd,
             });
         }
         p.deployments.sort_by_key(|d| d.environment);

@@ -5,8 +5,10 @@
 mod architect;
 mod backend_developer;
 mod clone;
+mod cost;
 mod devops_engineer;
 mod documentation_writer;
+mod estimate;
 mod facts;
 mod pipeline;
 mod product_manager;
@@ -15,6 +17,7 @@ mod reviewer;
 
 pub use backend_developer::MAX_FILES_PER_VERSION;
 pub use clone::clone_project;
+pub use cost::{Costs, PriceTable};
 pub use pipeline::{complete, execution_ended, report_failure};
 
 use std::str::FromStr;
@@ -47,6 +50,9 @@ pub struct AgentContext {
     /// Reads messages into spec changes (`KILN_LLM`: the rules, or a model with the rules
     /// standing in when it fails).
     pub understander: Arc<dyn crate::understand::Understander>,
+    /// What deploys are estimated to cost, and the owners' budget (`KILN_PRICE_*`,
+    /// `KILN_MONTHLY_BUDGET_USD`).
+    pub costs: Arc<Costs>,
     /// Most projects one owner may have (`KILN_MAX_PROJECTS_PER_OWNER`): a copy counts.
     pub max_projects_per_owner: u64,
     /// Most apps one owner may have running at once (`KILN_MAX_LIVE_DEPLOYMENTS`).
@@ -93,6 +99,7 @@ steps! {
     QaCheck: "Checks whether the test suite finished.",
     QaReport: "Reports the test results.",
     RefuseDeploy: "Records that the version was not deployed because its tests did not pass (`tests_failed`) or its review found something of high severity (`review_failed`).",
+    DevOpsEstimate: "Says what the version would cost a month on AWS before its first deploy to an environment, and waits for the user's confirmation of a deploy to prod or over budget.",
     DevOpsBuildImage: "Starts building the image to deploy.",
     DevOpsImageCheck: "Checks whether the image is built.",
     DevOpsDeploy: "Starts the rollout of the current version.",
@@ -260,7 +267,8 @@ async fn dispatch(ctx: &AgentContext, request: &StepRequest) -> Result<Value, Ag
         Step::QaReport => qa_engineer::report(ctx, run, state).await,
         Step::DevOpsBuildImage => devops_engineer::build_image(ctx, run).await,
         Step::DevOpsImageCheck => devops_engineer::image_check(ctx, state).await,
-        Step::DevOpsDeploy => devops_engineer::deploy(ctx, run).await,
+        Step::DevOpsEstimate => estimate::estimate(ctx, run).await,
+        Step::DevOpsDeploy => devops_engineer::deploy(ctx, run, state).await,
         Step::DevOpsCheck => devops_engineer::check(ctx, run, state).await,
         Step::DevOpsReport => devops_engineer::report(ctx, run, state).await,
         Step::Rollback => devops_engineer::rollback(ctx, run).await,

@@ -4,9 +4,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod cost;
 mod llm;
 mod oidc;
 
+use cost::cost_settings;
+pub use cost::CostSettings;
 use llm::llm_settings;
 pub use llm::LlmSettings;
 use oidc::oidc_settings;
@@ -96,6 +99,9 @@ pub struct Config {
     pub postgres_url: Option<String>,
     /// Sign-in with an OpenID Connect provider, when `KILN_OIDC_ISSUER` is set.
     pub oidc: Option<OidcSettings>,
+    /// `KILN_PRICE_REGION`, `KILN_PRICE_TABLE`, `KILN_MONTHLY_BUDGET_USD`: what a deploy is
+    /// estimated to cost, and what an owner's running apps may cost a month.
+    pub costs: CostSettings,
 }
 
 /// Settings of the AWS backend's runners, each from its own variable.
@@ -242,6 +248,9 @@ pub const VARIABLES: &[&str] = &[
     "KILN_OIDC_AUTHORIZATION_ENDPOINT",
     "KILN_OIDC_TOKEN_ENDPOINT",
     "KILN_OIDC_END_SESSION_ENDPOINT",
+    "KILN_PRICE_REGION",
+    "KILN_PRICE_TABLE",
+    "KILN_MONTHLY_BUDGET_USD",
 ];
 
 /// The retention periods CloudWatch Logs accepts, in days.
@@ -266,6 +275,7 @@ pub const LOCAL_ONLY: &[&str] = &[
     "KILN_OSV_URL",
     "KILN_LLM_API_KEY",
     "KILN_LLM_RECORD_DIR",
+    "KILN_PRICE_TABLE",
 ];
 
 impl Config {
@@ -413,6 +423,7 @@ impl Config {
         };
         Ok(Config {
             llm_settings,
+            costs: cost_settings(&get)?,
             aws,
             oidc,
             postgres_url,

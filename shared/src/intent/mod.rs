@@ -10,6 +10,7 @@
 
 mod action;
 mod clone;
+mod confirm;
 mod describe;
 mod extract;
 mod openers;
@@ -19,6 +20,7 @@ mod sentences;
 mod typos;
 
 pub use clone::clone_name_in;
+pub use confirm::confirms;
 pub use extract::{environment_in, version_in};
 pub use review_override::overrides_review;
 

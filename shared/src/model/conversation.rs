@@ -166,6 +166,22 @@ pub enum Block {
         /// Provider, model, calls, tokens, cost, latency, fallback.
         usage: super::ModelUsage,
     },
+    /// What the version would cost a month where it is about to run, and, when the deploy
+    /// waits for the user's word, the message that gives it.
+    Cost {
+        /// The environment about to be deployed.
+        environment: super::Environment,
+        /// The version about to be deployed.
+        version: u32,
+        /// The estimate, itemised.
+        estimate: super::CostEstimate,
+        /// Why the deploy waits for a confirmation (prod, over budget); empty when it does not.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reasons: Vec<String>,
+        /// The message that confirms ("yes, deploy to prod"), offered as a button.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confirm: Option<String>,
+    },
     /// Another project of the same owner, such as the copy a clone made.
     Project {
         /// Its id.

@@ -39,6 +39,13 @@ pub struct Deployment {
     /// Provider-specific handles (process id, ECS service ARN, …).
     #[serde(default)]
     pub resources: serde_json::Map<String, serde_json::Value>,
+    /// What it was estimated to cost a month on AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_usd: Option<f64>,
+    /// The user's message that confirmed it, when it needed a confirmation (prod, or over
+    /// the owner's monthly budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_by: Option<Uuid>,
     /// The last lines of its log.
     #[serde(default)]
     pub logs: String,

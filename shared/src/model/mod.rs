@@ -4,6 +4,7 @@
 //! Identifiers are UUIDv7 (time-ordered) and timestamps are RFC 3339 UTC.
 
 mod conversation;
+mod cost;
 mod deployment;
 mod error;
 mod project;
@@ -14,11 +15,12 @@ mod usage;
 mod version;
 
 pub use conversation::{Agent, Block, Message, Role};
+pub use cost::{CostEstimate, CostItem};
 pub use deployment::{Deployment, DeploymentStatus};
 pub use error::{Cause, ErrorKind};
 pub use project::{
-    copy_name, project_name_error, DeploymentRef, Environment, Project, ProjectStatus,
-    ProjectSummary, MAX_PROJECT_NAME_CHARS,
+    copy_name, project_name_error, AwaitingConfirmation, DeploymentRef, Environment, Project,
+    ProjectStatus, ProjectSummary, MAX_PROJECT_NAME_CHARS,
 };
 pub use review::{
     Finding, Review, ReviewOverride, ReviewRecord, Severity, SeverityCounts, MAX_RECORDS_BYTES,

@@ -125,6 +125,10 @@ pub struct Project {
     /// first): whether each may be deployed, and what stops it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reviews: Vec<super::ReviewRecord>,
+    /// A deploy that waits for the user's confirmation (of prod, or of going over budget):
+    /// the next deploy message that confirms it goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting_confirmation: Option<AwaitingConfirmation>,
     /// What reading its messages with a language model has cost so far.
     #[serde(default, skip_serializing_if = "super::UsageTotal::is_zero")]
     pub model_usage: super::UsageTotal,
@@ -159,6 +163,7 @@ impl Project {
             renamed: Vec::new(),
             reviews: Vec::new(),
             model_usage: Default::default(),
+            awaiting_confirmation: None,
             created_at: t,
             updated_at: t,
             revision: 0,
@@ -185,8 +190,19 @@ impl Project {
     }
 }
 
+/// A deploy the DevOps engineer asked the user to confirm, with what it was shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AwaitingConfirmation {
+    /// Where it would deploy.
+    pub environment: Environment,
+    /// Which version.
+    pub version: u32,
+    /// The monthly estimate shown, in US dollars.
+    pub monthly_usd: f64,
+}
+
 /// The deployment that currently serves one environment of a project.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DeploymentRef {
     /// Target environment.
     pub environment: Environment,
@@ -196,6 +212,9 @@ pub struct DeploymentRef {
     pub url: Option<String>,
     /// Which version runs there.
     pub version: u32,
+    /// What it was estimated to cost a month on AWS when it was deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_usd: Option<f64>,
 }
 
 /// A project as listed in the sidebar.

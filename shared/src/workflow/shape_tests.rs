@@ -50,6 +50,8 @@ impl TaskHandler for Scripted {
             }
             "QaReport" => json!({"passed": self.passed}),
             "Rollback" => json!({"redeploy": true}),
+            // A deploy goes on unless the plan says it waits for the user's confirmation.
+            "DevOpsEstimate" => json!({"go": self.plan["confirmed"] != false}),
             _ => Value::Null,
         })
     }
@@ -102,7 +104,8 @@ const BUILD: [&str; 3] = ["BackendDeveloper", "DocumentationWriter", "Release"];
 /// reviewed before: the scripted review always polls once).
 const REVIEW: [&str; 2] = ["Review", "ReviewCheck"];
 const TEST: [&str; 3] = ["QaStart", "QaCheck", "QaReport"];
-const DEPLOY: [&str; 5] = [
+const DEPLOY: [&str; 6] = [
+    "DevOpsEstimate",
     "DevOpsBuildImage",
     "DevOpsImageCheck",
     "DevOpsDeploy",
@@ -127,7 +130,7 @@ fn each_agent_step_appears_once() {
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), all, "a step appears twice: {names:?}");
-    assert!(states.len() <= 42, "{} states", states.len());
+    assert!(states.len() <= 48, "{} states", states.len());
 }
 
 /// Every run first waits for the runs of its project before it (the WaitTurn loop), and only
@@ -278,7 +281,8 @@ async fn the_review_gate_stops_a_tested_version_with_blocking_findings() {
 async fn a_rollback_redeploys_without_building_or_testing() {
     let (ran, out) = steps("rollback", Value::Null, true).await;
     assert!(out.is_ok());
-    assert_eq!(ran, chain(&[&["Rollback"], &DEPLOY, &["Complete"]]));
+    // A rollback redeploys what ran before: no estimate, no confirmation.
+    assert_eq!(ran, chain(&[&["Rollback"], &DEPLOY[1..], &["Complete"]]));
 }
 
 #[tokio::test]
@@ -286,4 +290,16 @@ async fn a_clone_copies_and_completes_without_building_or_deploying() {
     let (ran, out) = steps("clone", Value::Null, true).await;
     assert!(out.is_ok());
     assert_eq!(ran, ["Clone", "Complete"]);
+}
+
+#[tokio::test]
+async fn a_deploy_waiting_for_confirmation_ends_after_the_estimate() {
+    let mut waiting = plan(false, false, true, true);
+    waiting["confirmed"] = json!(false);
+    let (ran, out) = steps("deploy", waiting, true).await;
+    assert!(out.is_ok());
+    assert_eq!(
+        ran,
+        chain(&[&["Plan"], &REVIEW, &["DevOpsEstimate", "Complete"]])
+    );
 }

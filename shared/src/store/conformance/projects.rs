@@ -289,6 +289,8 @@ pub async fn delete_removes_everything(store: &dyn ProjectStore) {
             resources: Default::default(),
             logs: String::new(),
             review_override: None,
+            monthly_usd: None,
+            confirmed_by: None,
             created_at: now(),
         })
         .await

@@ -129,6 +129,8 @@ pub async fn deployments_are_recorded(store: &dyn ProjectStore) {
         resources: Default::default(),
         logs: String::new(),
         review_override: None,
+        monthly_usd: None,
+        confirmed_by: None,
         created_at: now(),
     };
     store.put_deployment(&d).await.expect("put_deployment");
