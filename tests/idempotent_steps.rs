@@ -88,8 +88,9 @@ const CONVERSATION: [(&str, Intent); 13] = [
     ("the second one", Intent::Refine),
     ("deploy it regardless of the review", Intent::Deploy),
     ("roll back to version 1", Intent::Rollback),
-    // Prod waits for a yes, which the next message gives.
-    ("deploy it to prod", Intent::Deploy),
+    // Prod waits for a yes, which the next message gives; the yes carries the request's
+    // "anyway" over the review's finding.
+    ("deploy it to prod anyway", Intent::Deploy),
     ("yes, deploy to prod", Intent::Deploy),
     ("clone this project as Notes copy", Intent::Clone),
 ];
@@ -161,8 +162,8 @@ async fn every_step_run_twice_leaves_what_one_run_leaves() {
     let copy = copy_state(twice.ctx.projects.as_ref(), &project).await;
     assert_eq!(copy["versions"].as_array().unwrap().len(), 1, "{copy}");
     assert_eq!(copy["messages"].as_array().unwrap().len(), 1, "{copy}");
-    // Both deploys went out over the review's finding, and said so on their deployment; the
-    // rollback's redeploy is no override.
+    // Every deploy went out over the review's finding, and said so on its deployment (the
+    // prod deploy on its confirmation's run); the rollback's redeploy is no override.
     let deployments = twice
         .ctx
         .projects
@@ -174,7 +175,11 @@ async fn every_step_run_twice_leaves_what_one_run_leaves() {
         .rev()
         .map(|d| d.review_override.as_ref().map(|o| o.version))
         .collect();
-    assert_eq!(overridden, [Some(1), Some(2), None], "{deployments:#?}");
+    assert_eq!(
+        overridden,
+        [Some(1), Some(2), None, Some(1)],
+        "{deployments:#?}"
+    );
     let changed: Vec<String> = twice.changed.lock().unwrap().iter().cloned().collect();
     assert!(
         changed.is_empty(),

@@ -162,27 +162,24 @@ async fn describe_and_build_through_the_lambda_handler_on_dynamodb_and_s3() {
             file.path
         );
     }
-    // The release's reply, then the review's (its tools ran as a build of the test project).
-    let conversation = ctx
+    // The release's reply, then the review's: its tools ran as a build of the test project.
+    let said = ctx
         .projects
-        .list_messages(project.id, &PageRequest::first(100))
+        .list_messages(project.id, &PageRequest::first(100));
+    let said: Vec<String> = said
         .await
         .unwrap()
-        .items;
-    let [.., release, reviewing, review] = conversation.as_slice() else {
-        panic!("{conversation:#?}")
-    };
+        .items
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
     assert!(
-        release.content.starts_with("Version 1 is ready"),
-        "{release:?}"
+        said[said.len() - 3].starts_with("Version 1 is ready"),
+        "{said:#?}"
     );
     assert!(
-        reviewing.content.starts_with("Reviewing version 1"),
-        "{reviewing:?}"
-    );
-    assert!(
-        review.content.starts_with("Version 1 passed its review"),
-        "{review:?}"
+        said[said.len() - 1].starts_with("Version 1 passed its review"),
+        "{said:#?}"
     );
     assert_eq!(
         aws.reviewed.load(Ordering::SeqCst),

@@ -135,7 +135,8 @@ pub(super) async fn deploy(
         vec![environment_in(&message.content).unwrap_or(Environment::Dev)]
     };
     check_live_cap(ctx, &project, &environments).await?;
-    let review_override = super::reviewer::deploy_override(ctx, run, &project, number).await?;
+    let review_override =
+        super::reviewer::deploy_override(ctx, run, (&project, number), state).await?;
     let version = ctx.projects.get_version(project.id, number).await?;
     let files = with_later_revisions(ctx, &project, &version).await?;
     let mut targets = Vec::new();

@@ -26,8 +26,9 @@ pub(super) async fn plan(ctx: &AgentContext, run: &RunInput) -> Result<Value, Ag
     let deploy = run.intent == Intent::Deploy;
     let test = run.intent == Intent::Test || (deploy && !passed);
     let review_override = deploy
-        && super::reviewer::overrides(
+        && super::reviewer::overrides_in(
             run,
+            &project,
             &ctx.projects
                 .get_message(run.project_id, run.message_id)
                 .await?

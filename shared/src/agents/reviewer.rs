@@ -159,33 +159,45 @@ pub(super) fn named(record: &ReviewRecord) -> String {
     names.join(", ")
 }
 
-/// Whether a deploy request's message overrides the review gate for the current version.
+/// Whether a deploy request's message says to deploy over the review's findings.
 pub(super) fn overrides(run: &RunInput, message: &str) -> bool {
     run.intent == Intent::Deploy && crate::intent::overrides_review(message)
 }
 
+/// Whether a deploy request overrides the review gate for the project's current version: its
+/// message says so, or it confirms a waiting deploy of that version whose message said so
+/// ("deploy to prod anyway", then "yes, deploy to prod").
+pub(super) fn overrides_in(run: &RunInput, project: &Project, message: &str) -> bool {
+    let confirmed_override = project.awaiting_confirmation.as_ref().is_some_and(|a| {
+        a.review_override
+            && Some(a.version) == project.current_version
+            && crate::intent::environment_in(message).unwrap_or(crate::model::Environment::Dev)
+                == a.environment
+            && crate::intent::confirms(message)
+    });
+    overrides(run, message) || (run.intent == Intent::Deploy && confirmed_override)
+}
+
 /// The override a deploy of version `number` makes, if it goes out over blocking findings
-/// because its message said so; recorded on the run and said once. `None` for every other
-/// deploy (a review that passed, a rollback, a message that did not ask).
+/// because the plan says its message asked to (`state.plan.review_override`, what opened the
+/// `ReviewPassed?` gate); recorded on the run and said once. `None` for every other deploy (a
+/// review that passed, a rollback, a message that did not ask).
 pub(super) async fn deploy_override(
     ctx: &AgentContext,
     run: &RunInput,
-    project: &Project,
-    number: u32,
+    (project, number): (&Project, u32),
+    state: &Value,
 ) -> Result<Option<ReviewOverride>, AgentError> {
     let Some(record) = project.review_of(number).filter(|r| !r.passed()) else {
         return Ok(None);
     };
-    if run.intent != Intent::Deploy {
+    if run.intent != Intent::Deploy || state["plan"]["review_override"] != Value::Bool(true) {
         return Ok(None);
     }
     let message = ctx
         .projects
         .get_message(run.project_id, run.message_id)
         .await?;
-    if !overrides(run, &message.content) {
-        return Ok(None);
-    }
     let given = ReviewOverride {
         version: number,
         high: record.counts.high,

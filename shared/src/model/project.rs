@@ -199,6 +199,10 @@ pub struct AwaitingConfirmation {
     pub version: u32,
     /// The monthly estimate shown, in US dollars.
     pub monthly_usd: f64,
+    /// Whether the deploy that waits asked to go over its review's blocking findings ("deploy
+    /// to prod anyway"): the confirmation carries that on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub review_override: bool,
 }
 
 /// The deployment that currently serves one environment of a project.
