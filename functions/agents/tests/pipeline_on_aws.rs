@@ -163,16 +163,9 @@ async fn describe_and_build_through_the_lambda_handler_on_dynamodb_and_s3() {
         );
     }
     // The release's reply, then the review's: its tools ran as a build of the test project.
-    let said = ctx
-        .projects
-        .list_messages(project.id, &PageRequest::first(100));
-    let said: Vec<String> = said
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|m| m.content)
-        .collect();
+    let page = PageRequest::first(100);
+    let said = ctx.projects.list_messages(project.id, &page).await.unwrap();
+    let said: Vec<&str> = said.items.iter().map(|m| m.content.as_str()).collect();
     assert!(
         said[said.len() - 3].starts_with("Version 1 is ready"),
         "{said:#?}"
