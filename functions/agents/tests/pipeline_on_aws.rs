@@ -324,7 +324,10 @@ async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ec
     // asks first and nothing is deployed.
     let run = say(&aws, &project, "deploy it", Intent::Deploy).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
-    assert_eq!(step_names(&run), ["Plan", "DevOpsEstimate", "Complete"]);
+    assert_eq!(
+        step_names(&run),
+        ["Plan", "Review", "DevOpsEstimate", "Complete"]
+    );
     let asked = last_message(ctx, &project).await;
     assert!(
         asked.contains("over your budget of $5.00") && asked.contains("yes, deploy to dev"),
