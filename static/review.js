@@ -9,7 +9,8 @@ export function renderReview(box, block, el) {
   const { findings, counts, omitted } = block.review;
   box.classList.add("review");
   box.append(el("strong", {
-    class: counts.high ? "failed" : "passed",
+    // Not "passed"/"failed": those name a test report's verdict on the page.
+    class: counts.high ? "verdict blocked" : "verdict clean",
     text: `Review of version ${block.version}: ${counts.high} high, ${counts.medium} medium, ${counts.low} low`,
   }));
   if (findings.length) {

@@ -69,7 +69,7 @@ test("a review's findings are listed, block the deploy, and deploy anyway goes o
   const block = page.locator(".block.review").first();
   await block.waitFor();
   assert.equal(await block.locator("strong").textContent(), "Review of version 1: 1 high, 0 medium, 0 low");
-  assert.equal(await block.locator("strong").getAttribute("class"), "failed");
+  assert.equal(await block.locator("strong").getAttribute("class"), "verdict blocked");
   const listed = await findings(page);
   assert.equal(listed.length, 1, JSON.stringify(listed));
   assert.deepEqual(
