@@ -6,6 +6,7 @@ import * as signin from "./signin.js";
 import { createHistory } from "./history.js";
 import { createLogs } from "./logs.js";
 import { renderReview } from "./review.js";
+import { renderLoadTest } from "./loadtest.js";
 
 const api = "/api/v2";
 const $ = (id) => document.getElementById(id);
@@ -284,6 +285,8 @@ function renderBlock(block) {
     box.classList.add("usage");
     box.append(el("p", { class: "cost", text: [u.provider, u.model, counted(u.calls, "call", "calls"), tokens(u), dollars(u.cost_usd), seconds(u.latency_ms)].join(" · ") }));
     if (u.fallback) box.append(el("p", { class: "fallback", role: "note", text: `Read by the rules: ${u.fallback}` }));
+  } else if (block.type === "load_test") {
+    renderLoadTest(box, block, el);
   } else if (block.type === "test_report") {
     const r = block.report;
     const ok = r.failed === 0 && r.errors === 0 && !r.timed_out;

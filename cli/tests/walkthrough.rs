@@ -66,7 +66,7 @@ async fn create_described(
 }
 
 /// The steps of a deploy of a version that is built, reviewed and tested already.
-const DEPLOY_ONLY: [&str; 9] = [
+const DEPLOY_ONLY: [&str; 10] = [
     "Plan",
     "Review",
     "DevOpsEstimate",
@@ -75,6 +75,7 @@ const DEPLOY_ONLY: [&str; 9] = [
     "DevOpsDeploy",
     "DevOpsCheck",
     "DevOpsReport",
+    "SmokeTest",
     "Complete",
 ];
 
@@ -144,7 +145,7 @@ async fn describe_refine_build_test_deploy_and_use_it() {
     );
 
     // The version was built and tested, and the spec has not changed since: the deploy
-    // neither rebuilds nor re-tests, and only the DevOps engineer speaks.
+    // neither rebuilds nor re-tests: the DevOps engineer speaks, then QA about the live app.
     let deployed = say(client, api, &id, "Deploy it").await;
     assert_eq!(common::step_names(&deployed), DEPLOY_ONLY);
     let agents: Vec<Value> = replies_to(client, api, &id, &deployed)
@@ -152,8 +153,17 @@ async fn describe_refine_build_test_deploy_and_use_it() {
         .iter()
         .map(|m| m["agent"].clone())
         .collect();
-    // What it would cost on AWS, "Starting …", "Version N is live".
-    assert_eq!(agents, vec![json!("devops_engineer"); 3]);
+    // What it would cost on AWS, "Starting …", "Version N is live", then the smoke and load
+    // test of the live app.
+    assert_eq!(
+        agents,
+        [
+            json!("devops_engineer"),
+            json!("devops_engineer"),
+            json!("devops_engineer"),
+            json!("qa_engineer")
+        ]
+    );
     let (_, project) = call(client, Method::GET, format!("{api}/projects/{id}"), None).await;
     assert_eq!(project["status"], "deployed");
     let url = project["deployments"][0]["url"]

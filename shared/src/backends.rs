@@ -107,6 +107,10 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
         costs: Arc::new(costs(config, false)?),
         max_live_deployments: config.max_live_deployments_per_owner,
         deploy_timeout: Duration::from_secs(config.deploy_timeout_secs),
+        load_test: crate::runner::LoadSettings {
+            requests: config.load_test_requests,
+            ..crate::runner::LoadSettings::default()
+        },
     };
     let interrupted = fail_interrupted_runs(&ctx).await?;
     if interrupted > 0 {
@@ -251,6 +255,10 @@ pub async fn aws_state_with(
         costs: Arc::new(costs(config, true)?),
         max_live_deployments: config.max_live_deployments_per_owner,
         deploy_timeout: Duration::from_secs(config.deploy_timeout_secs),
+        load_test: crate::runner::LoadSettings {
+            requests: config.load_test_requests,
+            ..crate::runner::LoadSettings::default()
+        },
     };
     Ok(AppState {
         workflow: Arc::new(StepFunctionsWorkflow::new(

@@ -10,7 +10,7 @@ use crate::common::{
 use crate::support::{post, say, test_report, NOTES};
 
 /// What a deploy of a version that must be built and tested first records, step by step.
-const BUILD_TEST_DEPLOY: [&str; 16] = [
+const BUILD_TEST_DEPLOY: [&str; 17] = [
     "Plan",
     "BackendDeveloper",
     "DocumentationWriter",
@@ -26,6 +26,7 @@ const BUILD_TEST_DEPLOY: [&str; 16] = [
     "DevOpsDeploy",
     "DevOpsCheck",
     "DevOpsReport",
+    "SmokeTest",
     "Complete",
 ];
 
@@ -110,6 +111,7 @@ async fn a_rollback_redeploys_the_earlier_version() {
             "DevOpsDeploy",
             "DevOpsCheck",
             "DevOpsReport",
+            "SmokeTest",
             "Complete"
         ]
     );

@@ -3,17 +3,21 @@
 //! stores, CodeBuild for test runs and image builds, ECR, ECS and ELB for deployments, all on
 //! moto. moto's CodeBuild runs nothing, so the test plays each test build's buildspec on the
 //! source the build was started with (real pytest on the generated project); moto's ECS
-//! reports every new service's deployment COMPLETED (`MOTO_ECS_SERVICE_RUNNING=1`).
+//! reports every new service's deployment COMPLETED (`MOTO_ECS_SERVICE_RUNNING=1`). A deploy's
+//! smoke and load tests reach the app as the agents Lambda does on AWS, at the load balancer's
+//! address (the deployment's URL): here the live test's stand-in of the load balancer and
+//! Fargate, which runs the image's source under uvicorn.
 //!
 //! The error names a failing step gives Step Functions are checked against the definition's
 //! Retry and Catch rules: `Kiln.Transient` (injected by making DynamoDB unreachable for chosen
 //! invocations) is retried, and every other name is caught without being retried.
 
+mod balanced;
 mod installation;
 
 use std::sync::atomic::Ordering;
 
-use installation::{installation, installation_where, last_message, say, step_names};
+use installation::{installation, last_message, say, step_names};
 use kiln::model::{
     DeploymentStatus, Environment, Intent, Owner, Project, ProjectStatus, RunStatus,
 };
@@ -234,7 +238,9 @@ async fn describe_and_build_through_the_lambda_handler_on_dynamodb_and_s3() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ecs() {
     // A budget below what one app costs: the first deploy waits for the owner's word.
-    let aws = installation_where(|c| c.costs.monthly_budget_usd = Some(5.0)).await;
+    let (aws, apps_url, balancer) =
+        balanced::installation_with_balancer_where(100, |c| c.costs.monthly_budget_usd = Some(5.0))
+            .await;
     let ctx = &aws.ctx;
     let project = Project::new(Owner("alice".into()), "Tasks".into(), String::new());
     ctx.projects.create_project(&project).await.unwrap();
@@ -356,6 +362,7 @@ async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ec
             "DevOpsDeploy",
             "DevOpsCheck",
             "DevOpsReport",
+            "SmokeTest",
             "Complete"
         ]
     );
@@ -383,7 +390,7 @@ async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ec
     assert_eq!(deployment.monthly_usd, Some(waiting.monthly_usd));
     assert_eq!(loaded.awaiting_confirmation, None);
     let url = deployment.url.clone().unwrap();
-    assert!(url.starts_with("https://apps.example.com/kiln-"), "{url}");
+    assert!(url.starts_with(&format!("{apps_url}/kiln-")), "{url}");
     // The environment is a stack made from the version's template; its service runs.
     let stack = deployment.resources["stack"].as_str().unwrap();
     let described = aws
@@ -435,11 +442,35 @@ async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ec
             .ends_with(":v1"),
         "{deployment:?}"
     );
-    let last = last_message(ctx, &project).await;
-    assert!(
-        last.starts_with(&format!("Version 1 is live: dev at {url}")),
-        "{last}"
-    );
+    // QA called the app through the load balancer: every endpoint, then the load test.
+    let conversation = ctx
+        .projects
+        .list_messages(project.id, &PageRequest::first(200))
+        .await
+        .unwrap()
+        .items;
+    let live = conversation
+        .iter()
+        .find(|m| m.content.starts_with("Version 1 is live: dev at "))
+        .unwrap();
+    assert!(live.content.contains(&url), "{}", live.content);
+    let checked = conversation.last().unwrap();
+    let Some(kiln::model::Block::LoadTest {
+        environment,
+        version,
+        smoke,
+        load,
+    }) = checked.blocks.first()
+    else {
+        panic!("no load test block: {checked:?}");
+    };
+    assert_eq!((*environment, *version), (Environment::Dev, 1));
+    assert!(smoke.passed, "{smoke:?}");
+    // Version 1 (rolled back to) has no authentication.
+    assert_eq!(smoke.calls, 1 + 6, "health and six calls for tasks");
+    let load = load.as_ref().expect("a load test");
+    assert_eq!((load.requests, load.errors), (100, 0), "{load:?}");
+    balancer.abort();
     let _ = &aws.moto;
 }
 

@@ -87,18 +87,18 @@ pub(super) async fn image_check(ctx: &AgentContext, state: &Value) -> Result<Val
     Ok(json!({"image": image, "done": done}))
 }
 
-/// One environment's rollout, carried between the deploy steps.
+/// One environment's rollout, carried between the deploy steps (and read by the smoke test).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Target {
-    environment: Environment,
-    deployment_id: Uuid,
-    version: u32,
-    rollout: Rollout,
+pub(super) struct Target {
+    pub(super) environment: Environment,
+    pub(super) deployment_id: Uuid,
+    pub(super) version: u32,
+    pub(super) rollout: Rollout,
     /// When the rollout must answer its health check by, in Unix seconds.
     #[serde(default)]
     deadline: Option<i64>,
     #[serde(default)]
-    outcome: Option<String>,
+    pub(super) outcome: Option<String>,
     #[serde(default)]
     failure: Option<String>,
     /// Deployed over the review's blocking findings, because the message said so.
@@ -109,10 +109,23 @@ struct Target {
     monthly_usd: Option<f64>,
     #[serde(default)]
     confirmed_by: Option<Uuid>,
+    /// The deployment this one replaces in its environment, if one ran there: what a failed
+    /// smoke test rolls the environment back to.
+    #[serde(default)]
+    pub(super) replaced: Option<DeploymentRef>,
+}
+
+/// An environment a failed smoke test rolls back, and the version it goes back to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Revert {
+    pub(super) environment: Environment,
+    pub(super) version: u32,
 }
 
 /// Starts the current version in the environment the message names (dev by default), or,
-/// after a rollback, in every environment that was deployed: `{"targets", "done": false}`.
+/// after a rollback, in every environment that was deployed; after a failed smoke test
+/// (`state.revert`), the version each failed environment ran before, there:
+/// `{"targets", "done": false}`.
 pub(super) async fn deploy(
     ctx: &AgentContext,
     run: &RunInput,
@@ -123,6 +136,9 @@ pub(super) async fn deploy(
     let confirmed_by = state["estimate"]["confirmed_by"]
         .as_str()
         .and_then(|id| id.parse().ok());
+    if !state["revert"].is_null() {
+        return revert(ctx, run, state).await;
+    }
     let project = ctx.projects.load_project(run.project_id).await?;
     let number = project.current_version.ok_or(AgentError::NothingToBuild)?;
     let environments: Vec<Environment> = if run.intent == Intent::Rollback {
@@ -177,6 +193,11 @@ pub(super) async fn deploy(
             review_override: review_override.clone(),
             monthly_usd,
             confirmed_by,
+            replaced: project
+                .deployments
+                .iter()
+                .find(|d| d.environment == environment)
+                .cloned(),
         });
     }
     let names: Vec<&str> = targets.iter().map(|t| t.environment.as_str()).collect();
@@ -185,6 +206,81 @@ pub(super) async fn deploy(
         run,
         (Step::DevOpsDeploy, "starting"),
         format!("Starting version {number} in {}…", names.join(", ")),
+        vec![],
+    )
+    .await?;
+    Ok(json!({"targets": targets, "done": false}))
+}
+
+/// Starts, in each environment whose new version failed its smoke test, the version it ran
+/// before (`state.revert.revert`), through the same rollout as any deploy. Its image was built
+/// when it was first deployed. The deployments are the run's own (`DevOpsDeploy/revert/{env}`),
+/// so a repeat finds them.
+async fn revert(ctx: &AgentContext, run: &RunInput, state: &Value) -> Result<Value, AgentError> {
+    let reverts: Vec<Revert> = serde_json::from_value(state["revert"]["revert"].clone())
+        .map_err(|e| AgentError::BadInput(format!("state.revert.revert: {e}")))?;
+    let project = ctx.projects.load_project(run.project_id).await?;
+    let mut targets = Vec::new();
+    let mut said = Vec::new();
+    for r in reverts {
+        // What the environment was estimated to cost (a version's task size rarely changes).
+        let monthly_usd = project
+            .deployments
+            .iter()
+            .find(|d| d.environment == r.environment)
+            .and_then(|d| d.monthly_usd);
+        let version = ctx.projects.get_version(project.id, r.version).await?;
+        let files = with_later_revisions(ctx, &project, &version).await?;
+        let id = derived_id(
+            run.run_id,
+            &format!(
+                "{}/revert/{}",
+                Step::DevOpsDeploy.name(),
+                r.environment.as_str()
+            ),
+        );
+        let rollout = ctx
+            .deployer
+            .deploy(project.id, r.environment, r.version, files, id)
+            .await?;
+        ctx.projects
+            .put_deployment(&Deployment {
+                id,
+                project_id: project.id,
+                environment: r.environment,
+                version: r.version,
+                status: DeploymentStatus::Pending,
+                url: Some(rollout.url.clone()),
+                resources: rollout.resources.clone(),
+                monthly_usd,
+                confirmed_by: None,
+                logs: String::new(),
+                created_at: now(),
+            })
+            .await?;
+        said.push(format!(
+            "{} to version {}",
+            r.environment.as_str(),
+            r.version
+        ));
+        targets.push(Target {
+            environment: r.environment,
+            deployment_id: id,
+            version: r.version,
+            rollout,
+            deadline: Some(now().unix_timestamp() + ctx.deploy_timeout.as_secs() as i64),
+            outcome: None,
+            failure: None,
+            monthly_usd,
+            confirmed_by: None,
+            replaced: None,
+        });
+    }
+    say(
+        ctx,
+        run,
+        (Step::DevOpsDeploy, "reverting"),
+        format!("Rolling {} back…", said.join(", ")),
         vec![],
     )
     .await?;
@@ -232,7 +328,7 @@ async fn check_live_cap(
     Ok(())
 }
 
-fn targets_of(state: &Value) -> Result<Vec<Target>, AgentError> {
+pub(super) fn targets_of(state: &Value) -> Result<Vec<Target>, AgentError> {
     serde_json::from_value(state["deploy"]["targets"].clone())
         .map_err(|e| AgentError::BadInput(format!("state.deploy.targets: {e}")))
 }
@@ -347,7 +443,13 @@ pub(super) async fn report(
             live[0].rollout.url,
             live[0].rollout.url
         );
-        say(ctx, run, (Step::DevOpsReport, "live"), text, blocks).await?;
+        // A rollback after a failed smoke test says so under its own key.
+        let what = if state["revert"].is_null() {
+            "live"
+        } else {
+            "live-again"
+        };
+        say(ctx, run, (Step::DevOpsReport, what), text, blocks).await?;
     }
     if !failures.is_empty() {
         return Err(AgentError::Refused(format!(

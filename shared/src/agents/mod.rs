@@ -14,11 +14,14 @@ mod pipeline;
 mod product_manager;
 mod qa_engineer;
 mod reviewer;
+mod smoke_calls;
+mod smoke_test;
 
 pub use backend_developer::MAX_FILES_PER_VERSION;
 pub use clone::clone_project;
 pub use cost::{Costs, PriceTable};
 pub use pipeline::{complete, execution_ended, report_failure};
+pub use smoke_calls::{smoke_test, SmokeOutcome};
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -60,6 +63,8 @@ pub struct AgentContext {
     /// Longest a rollout may take to answer its health check (`KILN_DEPLOY_TIMEOUT_SECS`),
     /// counted from its start in the run's state, on every backend.
     pub deploy_timeout: std::time::Duration,
+    /// The load test after a deploy's smoke test (`KILN_LOAD_TEST_REQUESTS`).
+    pub load_test: crate::runner::LoadSettings,
 }
 
 macro_rules! steps {
@@ -105,6 +110,8 @@ steps! {
     DevOpsDeploy: "Starts the rollout of the current version.",
     DevOpsCheck: "Checks whether the rollout answers its health check.",
     DevOpsReport: "Records the deployment and replies with its URL.",
+    SmokeTest: "Calls every endpoint of the live deployment with valid data, then load-tests its safe endpoints, and says what it found.",
+    SmokeFailed: "Ends a run whose deployment failed its smoke test: says what it was rolled back to (or stops an environment that ran nothing before) and marks the run failed (smoke_failed).",
     Rollback: "Makes an earlier version current.",
     Clone: "Copies the project into a new one with its own history.",
     ReportFailure: "Says in the conversation why the run failed, and marks it failed.",
@@ -272,6 +279,8 @@ async fn dispatch(ctx: &AgentContext, request: &StepRequest) -> Result<Value, Ag
         Step::DevOpsCheck => devops_engineer::check(ctx, run, state).await,
         Step::DevOpsReport => devops_engineer::report(ctx, run, state).await,
         Step::Rollback => devops_engineer::rollback(ctx, run).await,
+        Step::SmokeTest => smoke_test::smoke_test(ctx, run, state).await,
+        Step::SmokeFailed => smoke_test::smoke_failed(ctx, run, state).await,
         Step::Clone => clone::from_chat(ctx, run, ctx.max_projects_per_owner).await,
         Step::Complete => complete(ctx, run).await.map(|_| Value::Null),
         Step::ReportFailure => {

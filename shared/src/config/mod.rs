@@ -84,6 +84,9 @@ pub struct Config {
     /// `KILN_DEPLOY_TIMEOUT_SECS`: longest a deployment may take to answer `/health` (default
     /// 120), on every backend: the DevOps steps carry the deadline in the run's state.
     pub deploy_timeout_secs: u64,
+    /// `KILN_LOAD_TEST_REQUESTS`: requests of the load test after a deploy's smoke test
+    /// (default 2,000, at most 10,000; 0 skips it), at 16 connections within 15 s.
+    pub load_test_requests: u32,
     /// `KILN_PIPELINE_TIME_SCALE`: multiplies the pipeline's Wait and Retry intervals when the
     /// local interpreter runs it (default 0.1: the state machine is timed for AWS, where a
     /// poll every 10 to 15 s keeps state transitions few, and one machine answers in a tenth).
@@ -174,6 +177,7 @@ impl std::fmt::Debug for Config {
             .field("venv_dir", &self.venv_dir)
             .field("test_timeout_secs", &self.test_timeout_secs)
             .field("deploy_timeout_secs", &self.deploy_timeout_secs)
+            .field("load_test_requests", &self.load_test_requests)
             .field("oidc", &self.oidc)
             .field("postgres_url", &self.postgres_url.as_ref().map(|_| "<set>"))
             .field("osv_url", &self.osv_url)
@@ -223,6 +227,7 @@ pub const VARIABLES: &[&str] = &[
     "KILN_VENV_DIR",
     "KILN_TEST_TIMEOUT_SECS",
     "KILN_DEPLOY_TIMEOUT_SECS",
+    "KILN_LOAD_TEST_REQUESTS",
     "KILN_PIPELINE_TIME_SCALE",
     "KILN_TEST_PROJECT",
     "KILN_IMAGE_PROJECT",
@@ -443,6 +448,16 @@ impl Config {
             python: get("KILN_PYTHON").unwrap_or_else(|| "python3".to_owned()),
             test_timeout_secs: number(&get, "KILN_TEST_TIMEOUT_SECS", 600, 1)?,
             deploy_timeout_secs: number(&get, "KILN_DEPLOY_TIMEOUT_SECS", 120, 1)?,
+            load_test_requests: match number(&get, "KILN_LOAD_TEST_REQUESTS", 2_000, 0)? {
+                n if n <= 10_000 => n,
+                n => {
+                    return Err(invalid(
+                        "KILN_LOAD_TEST_REQUESTS",
+                        &n.to_string(),
+                        "at most 10000",
+                    ))
+                }
+            },
             pipeline_time_scale,
             backend,
             data_dir,

@@ -189,6 +189,18 @@ pub enum Block {
         /// Its name when the block was written.
         name: String,
     },
+    /// What QA found when it called a live deployment: the smoke test, and the load test
+    /// after it (none when the smoke test failed).
+    LoadTest {
+        /// The environment called.
+        environment: super::Environment,
+        /// The version running there.
+        version: u32,
+        /// Every endpoint called once with valid data.
+        smoke: super::SmokeReport,
+        /// Many safe requests at once, within a time bound.
+        load: Option<super::LoadReport>,
+    },
     /// A link, such as a deployment URL.
     Link {
         /// What it is.

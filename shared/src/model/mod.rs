@@ -10,6 +10,7 @@ mod error;
 mod project;
 mod review;
 mod run;
+mod smoke;
 mod test_report;
 mod usage;
 mod version;
@@ -27,6 +28,7 @@ pub use review::{
     MAX_REVIEW_BYTES,
 };
 pub use run::{Intent, Run, RunError, RunInput, RunStatus, RunStep};
+pub use smoke::{LatencyBucket, LoadReport, SmokeFailure, SmokeReport};
 pub use test_report::{TestFailure, TestReport};
 pub use usage::{ModelUsage, UsageTotal};
 pub use version::{is_safe_relative_path, sha256_hex, FileEntry, Version};

@@ -10,6 +10,7 @@ pub mod data;
 #[cfg(feature = "aws")]
 mod ecs;
 pub mod junit;
+pub mod load;
 mod local;
 pub mod logs;
 pub mod review;
@@ -23,6 +24,7 @@ pub use ecs::{
     database_name, database_url, AppDatabases, DatabaseSettings, EcsDeployer, EcsSettings,
     FILTER_LIMIT_MAX, PAGES_PER_READ, RECENT, TEMPLATE_BODY_LIMIT, TEMPLATE_PATH,
 };
+pub use load::{load_test, AppUrl, LoadSettings};
 pub use local::{LocalDeployer, LocalRunnerSettings, LocalTestRunner};
 pub use logs::{LogLine, LogPage};
 

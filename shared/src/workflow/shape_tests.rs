@@ -23,6 +23,8 @@ struct Scripted {
     turns_to_wait: Mutex<u32>,
     /// Each `WaitTurn` answer, in order (kept apart from the agent steps).
     turns: Mutex<Vec<bool>>,
+    /// What each smoke test finds, in order; passed when the script runs out.
+    smoke: Mutex<Vec<Value>>,
 }
 
 #[async_trait]
@@ -52,6 +54,14 @@ impl TaskHandler for Scripted {
             "Rollback" => json!({"redeploy": true}),
             // A deploy goes on unless the plan says it waits for the user's confirmation.
             "DevOpsEstimate" => json!({"go": self.plan["confirmed"] != false}),
+            "SmokeTest" => {
+                let mut left = self.smoke.lock().unwrap();
+                if left.is_empty() {
+                    json!({"passed": true, "reverting": false})
+                } else {
+                    left.remove(0)
+                }
+            }
             _ => Value::Null,
         })
     }
@@ -59,7 +69,7 @@ impl TaskHandler for Scripted {
 
 /// The steps an execution ran for `intent`, and how it ended.
 async fn steps(intent: &str, plan: Value, passed: bool) -> (Vec<String>, Result<Value, Failure>) {
-    reviewed(intent, plan, passed, true).await
+    run(intent, plan, passed, true, vec![]).await
 }
 
 /// The same, with the review's verdict too.
@@ -69,6 +79,27 @@ async fn reviewed(
     passed: bool,
     review_passed: bool,
 ) -> (Vec<String>, Result<Value, Failure>) {
+    run(intent, plan, passed, review_passed, vec![]).await
+}
+
+/// The steps an execution ran for `intent` whose smoke tests find `smoke` in turn.
+async fn steps_smoked(
+    intent: &str,
+    plan: Value,
+    passed: bool,
+    smoke: Vec<Value>,
+) -> (Vec<String>, Result<Value, Failure>) {
+    run(intent, plan, passed, true, smoke).await
+}
+
+/// The steps an execution ran, with the review's verdict and the smoke tests' answers.
+async fn run(
+    intent: &str,
+    plan: Value,
+    passed: bool,
+    review_passed: bool,
+    smoke: Vec<Value>,
+) -> (Vec<String>, Result<Value, Failure>) {
     let agents = Scripted {
         plan,
         passed,
@@ -76,6 +107,7 @@ async fn reviewed(
         steps: Mutex::new(Vec::new()),
         turns_to_wait: Mutex::new(0),
         turns: Mutex::new(Vec::new()),
+        smoke: Mutex::new(smoke),
     };
     let input = json!({"run": {"intent": intent}, "state": {}});
     let out = execute(
@@ -104,14 +136,17 @@ const BUILD: [&str; 3] = ["BackendDeveloper", "DocumentationWriter", "Release"];
 /// reviewed before: the scripted review always polls once).
 const REVIEW: [&str; 2] = ["Review", "ReviewCheck"];
 const TEST: [&str; 3] = ["QaStart", "QaCheck", "QaReport"];
-const DEPLOY: [&str; 6] = [
+const DEPLOY: [&str; 7] = [
     "DevOpsEstimate",
     "DevOpsBuildImage",
     "DevOpsImageCheck",
     "DevOpsDeploy",
     "DevOpsCheck",
     "DevOpsReport",
+    "SmokeTest",
 ];
+/// Going back to the deployment a failed smoke test replaced: its image exists already.
+const REVERT: [&str; 4] = ["DevOpsDeploy", "DevOpsCheck", "DevOpsReport", "SmokeTest"];
 
 fn chain(parts: &[&[&str]]) -> Vec<String> {
     parts.concat().into_iter().map(str::to_owned).collect()
@@ -144,6 +179,7 @@ async fn a_run_waits_its_turn_before_anything_else() {
         steps: Mutex::new(Vec::new()),
         turns_to_wait: Mutex::new(2),
         turns: Mutex::new(Vec::new()),
+        smoke: Mutex::new(Vec::new()),
     };
     let input = json!({"run": {"intent": "build"}, "state": {}});
     let out = execute(
@@ -301,5 +337,34 @@ async fn a_deploy_waiting_for_confirmation_ends_after_the_estimate() {
     assert_eq!(
         ran,
         chain(&[&["Plan"], &REVIEW, &["DevOpsEstimate", "Complete"]])
+    );
+}
+
+fn smoke_failed(revert: bool) -> Value {
+    json!({"passed": false, "reverting": revert})
+}
+
+/// A deployment that fails its smoke test goes back to the one it replaced (without building
+/// an image: it was built when that version was first deployed), whose own smoke test ends the
+/// run as failed whatever it finds: a rollback is never rolled back.
+#[tokio::test]
+async fn a_failed_smoke_test_rolls_back_once_and_fails_the_run() {
+    let deploy = plan(false, false, true, true);
+    let expected = chain(&[&["Plan"], &DEPLOY, &REVERT, &["SmokeFailed"]]);
+    for after in [json!({"passed": true}), smoke_failed(true)] {
+        let script = vec![smoke_failed(true), after.clone()];
+        let (ran, out) = steps_smoked("deploy", deploy.clone(), true, script).await;
+        assert_eq!(ran, expected, "the rollback's smoke test found {after}");
+        assert_eq!(out.unwrap_err().error, "Kiln.RunFailed");
+    }
+    // Nothing ran there before: nothing to go back to.
+    let (ran, out) = steps_smoked("deploy", deploy, true, vec![smoke_failed(false)]).await;
+    assert_eq!(ran, chain(&[&["Plan"], &DEPLOY, &["SmokeFailed"]]));
+    assert_eq!(out.unwrap_err().error, "Kiln.RunFailed");
+    // A rollback the user asked for is smoke-tested as well, and goes back the same way.
+    let (ran, _) = steps_smoked("rollback", Value::Null, true, vec![smoke_failed(true)]).await;
+    assert_eq!(
+        ran,
+        chain(&[&["Rollback"], &DEPLOY[1..], &REVERT, &["SmokeFailed"]])
     );
 }
