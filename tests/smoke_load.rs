@@ -338,6 +338,8 @@ async fn a_deploy_that_fails_its_smoke_test_goes_back_to_the_deployment_it_repla
         names,
         [
             "Plan",
+            "Review",
+            "ReviewCheck",
             "DevOpsEstimate",
             "DevOpsBuildImage",
             "DevOpsImageCheck",

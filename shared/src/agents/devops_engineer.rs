@@ -254,6 +254,8 @@ async fn revert(ctx: &AgentContext, run: &RunInput, state: &Value) -> Result<Val
                 resources: rollout.resources.clone(),
                 monthly_usd,
                 confirmed_by: None,
+                // Going back to what ran before overrides nothing.
+                review_override: None,
                 logs: String::new(),
                 created_at: now(),
             })
@@ -273,6 +275,7 @@ async fn revert(ctx: &AgentContext, run: &RunInput, state: &Value) -> Result<Val
             failure: None,
             monthly_usd,
             confirmed_by: None,
+            review_override: None,
             replaced: None,
         });
     }

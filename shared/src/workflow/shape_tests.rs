@@ -350,7 +350,7 @@ fn smoke_failed(revert: bool) -> Value {
 #[tokio::test]
 async fn a_failed_smoke_test_rolls_back_once_and_fails_the_run() {
     let deploy = plan(false, false, true, true);
-    let expected = chain(&[&["Plan"], &DEPLOY, &REVERT, &["SmokeFailed"]]);
+    let expected = chain(&[&["Plan"], &REVIEW, &DEPLOY, &REVERT, &["SmokeFailed"]]);
     for after in [json!({"passed": true}), smoke_failed(true)] {
         let script = vec![smoke_failed(true), after.clone()];
         let (ran, out) = steps_smoked("deploy", deploy.clone(), true, script).await;
@@ -359,7 +359,7 @@ async fn a_failed_smoke_test_rolls_back_once_and_fails_the_run() {
     }
     // Nothing ran there before: nothing to go back to.
     let (ran, out) = steps_smoked("deploy", deploy, true, vec![smoke_failed(false)]).await;
-    assert_eq!(ran, chain(&[&["Plan"], &DEPLOY, &["SmokeFailed"]]));
+    assert_eq!(ran, chain(&[&["Plan"], &REVIEW, &DEPLOY, &["SmokeFailed"]]));
     assert_eq!(out.unwrap_err().error, "Kiln.RunFailed");
     // A rollback the user asked for is smoke-tested as well, and goes back the same way.
     let (ran, _) = steps_smoked("rollback", Value::Null, true, vec![smoke_failed(true)]).await;
