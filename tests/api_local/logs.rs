@@ -18,6 +18,9 @@ async fn requests(url: &str, paths: &[(&str, &str)]) {
             .unwrap();
         assert_eq!(res.headers()["x-request-id"], *id);
         res.bytes().await.unwrap();
+        // The app logs a request just after its answer: a moment apart, the lines keep the
+        // requests' order (the limits below count from the newest).
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     }
 }
 
@@ -44,12 +47,33 @@ async fn page(app: &App, path: &str) -> (Vec<(String, String, String, u64)>, Str
     (lines, body["next_since"].as_str().unwrap().to_owned())
 }
 
+/// The test's own request lines, by request id: the app writes a line once it has answered
+/// in full, so two requests one after the other may be logged in either order.
 fn ours(lines: &[(String, String, String, u64)]) -> Vec<(&str, &str, u64)> {
-    lines
+    let mut ours: Vec<(&str, &str, u64)> = lines
         .iter()
         .filter(|l| l.0.starts_with("test-"))
         .map(|l| (l.0.as_str(), l.2.as_str(), l.3))
-        .collect()
+        .collect();
+    ours.sort_unstable();
+    ours
+}
+
+/// A page read again (for up to 10 s) until it holds `want` of the test's own lines: a line is
+/// written a moment after its answer.
+async fn page_with(
+    app: &App,
+    path: &str,
+    want: usize,
+) -> (Vec<(String, String, String, u64)>, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (lines, next) = page(app, path).await;
+        if ours(&lines).len() >= want || std::time::Instant::now() > deadline {
+            return (lines, next);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -78,7 +102,7 @@ async fn a_deployed_apps_requests_come_back_as_lines_and_since_follows_on() {
         &[("/notes?title=secret", "test-1"), ("/notes/999", "test-2")],
     )
     .await;
-    let (first, since) = page(&app, &logs).await;
+    let (first, since) = page_with(&app, &logs, 2).await;
     assert_eq!(
         ours(&first),
         [("test-1", "/notes", 200), ("test-2", "/notes/999", 404)]
@@ -91,7 +115,7 @@ async fn a_deployed_apps_requests_come_back_as_lines_and_since_follows_on() {
     let (nothing, same) = page(&app, &format!("{logs}?since={since}")).await;
     assert!(nothing.is_empty(), "{nothing:?}");
     requests(&url, &[("/notes", "test-3"), ("/docs", "test-4")]).await;
-    let (next, after) = page(&app, &format!("{logs}?since={same}")).await;
+    let (next, after) = page_with(&app, &format!("{logs}?since={same}"), 2).await;
     assert_eq!(
         ours(&next),
         [("test-3", "/notes", 200), ("test-4", "/docs", 200)]
@@ -108,6 +132,7 @@ async fn a_deployed_apps_requests_come_back_as_lines_and_since_follows_on() {
         ],
     )
     .await;
+    page_with(&app, &format!("{logs}?since={after}"), 3).await;
     let (latest, _) = page(&app, &format!("{logs}?limit=2")).await;
     assert_eq!(
         ours(&latest),
