@@ -11,6 +11,7 @@ pub mod fake_osv;
 mod own_thread;
 pub use own_thread::serve_on_own_thread;
 pub mod postgres;
+pub mod steps;
 pub mod understanding;
 
 /// The Python of the test environment that `scripts/test` sets up (`KILN_TEST_PYTHON`), with

@@ -66,7 +66,17 @@ fn expected_calls(spec: &AppSpec) -> u32 {
     } else {
         0
     };
-    1 + auth + 6 * spec.resources.len() as u32
+    let calls = 1 + auth + 6 * spec.resources.len() as u32;
+    // Every endpoint the generator designs is called once, and each record is read once more
+    // after its delete: an endpoint the smoke test does not know of fails here.
+    let endpoints = kiln::generator::design_for(spec).endpoints.len();
+    assert_eq!(
+        calls as usize,
+        endpoints + spec.resources.len(),
+        "the smoke test calls every endpoint of {:?}",
+        kiln::generator::design_for(spec).endpoint_lines()
+    );
+    calls
 }
 
 fn serve(
@@ -127,10 +137,6 @@ async fn every_generated_app_passes_the_smoke_test_and_its_load_adds_up() {
             .await
             .unwrap();
         assert_eq!((load.requests, load.errors), (120, 0), "{stem}: {load:?}");
-        assert!(
-            load.p50_ms <= load.p95_ms && load.p95_ms <= load.p99_ms,
-            "{load:?}"
-        );
         assert_eq!(load.histogram.iter().map(|b| b.count).sum::<u32>(), 120);
         if !outcome.headers.is_empty() {
             // Without the token every list is refused: the errors are counted.
@@ -320,7 +326,6 @@ async fn a_deploy_that_fails_its_smoke_test_goes_back_to_the_deployment_it_repla
         (200, 16, 0),
         "{load:?}"
     );
-    assert!(load.p50_ms <= load.p95_ms && load.p95_ms <= load.p99_ms);
 
     broken_version(&ctx, project.id).await;
     let run = say("deploy it", Intent::Deploy).await;
@@ -336,23 +341,13 @@ async fn a_deploy_that_fails_its_smoke_test_goes_back_to_the_deployment_it_repla
     let names: Vec<&str> = run.steps.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
-        [
-            "Plan",
-            "Review",
-            "ReviewCheck",
-            "DevOpsEstimate",
-            "DevOpsBuildImage",
-            "DevOpsImageCheck",
-            "DevOpsDeploy",
-            "DevOpsCheck",
-            "DevOpsReport",
-            "SmokeTest",
-            "DevOpsDeploy",
-            "DevOpsCheck",
-            "DevOpsReport",
-            "SmokeTest",
-            "SmokeFailed"
-        ]
+        kiln_integration_tests::steps::chain(&[
+            &["Plan"],
+            &kiln_integration_tests::steps::REVIEW,
+            &kiln_integration_tests::steps::DEPLOY,
+            &kiln_integration_tests::steps::REVERT,
+            &["SmokeFailed"]
+        ])
     );
     // Version 2's report names the broken route; version 1's, after it, passed.
     let messages = ctx

@@ -100,5 +100,24 @@ export function useServer(name, env = {}) {
     ctx.server?.kill();
     rmSync(dataDir, { recursive: true, force: true });
   });
+  // A call to the server's API that must succeed; answers its JSON.
+  ctx.api = async (method, path, body) => {
+    const res = await fetch(`${ctx.base}/api/v2${path}`, {
+      method, headers: body ? { "content-type": "application/json" } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+  // Posts a message as the API's client would and waits for its run to end; answers the run.
+  ctx.say = async (projectId, content) => {
+    const { run } = await ctx.api("POST", `/projects/${projectId}/messages`, { content });
+    for (let i = 0; ; i++) {
+      const now = await ctx.api("GET", `/projects/${projectId}/runs/${run.id}`);
+      if (now.status === "succeeded" || now.status === "failed") return now;
+      if (i >= 3000) throw new Error(`"${content}" did not end`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
   return ctx;
 }

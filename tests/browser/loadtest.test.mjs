@@ -4,45 +4,13 @@
 // failed smoke test (the conversation's JSON as the server sends it, with the block's smoke
 // test failed, whose problem text is hostile): the failures are listed as text.
 
-import { test, after, before } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { shots, launchBrowser, openPage, startServer } from "./harness.mjs";
+import { shots, openPage, useServer } from "./harness.mjs";
 
-const dataDir = mkdtempSync(join(tmpdir(), "kiln-ui-loadtest-"));
-let server, base, browser;
-
-before(async () => {
-  ({ child: server, url: base } = await startServer({ KILN_LOAD_TEST_REQUESTS: "300" }, dataDir));
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-async function api(method, path, body) {
-  const res = await fetch(`${base}/api/v2${path}`, {
-    method, headers: body ? { "content-type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
-  return res.json();
-}
-
-async function say(projectId, content) {
-  const { run } = await api("POST", `/projects/${projectId}/messages`, { content });
-  for (let i = 0; ; i++) {
-    const now = await api("GET", `/projects/${projectId}/runs/${run.id}`);
-    if (now.status === "succeeded" || now.status === "failed") return now;
-    assert.ok(i < 3000, `"${content}" did not end`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const running = useServer("loadtest", { KILN_LOAD_TEST_REQUESTS: "300" });
+const { api, say } = running;
 
 test("a deploy's smoke and load test show with a latency chart, and a failed smoke test lists its calls", { timeout: 600_000 }, async () => {
   const project = await api("POST", "/projects", { name: "Load check" });
@@ -54,7 +22,7 @@ test("a deploy's smoke and load test show with a latency chart, and a failed smo
   assert.ok(block, "QA posted a load_test block");
   assert.equal(block.load.requests, 300);
 
-  const { context, page, problems } = await openPage(browser, { width: 1300, height: 900 }, base);
+  const { context, page, problems } = await openPage(running.browser, { width: 1300, height: 900 }, running.base);
   await page.locator("#projects button", { hasText: "Load check" }).click();
   const shown = page.locator(".block.load-test");
   await shown.waitFor();

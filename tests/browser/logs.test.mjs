@@ -10,25 +10,7 @@ import { shots, openPage, useServer } from "./harness.mjs";
 // No load test after the deploy: its 2,000 requests would push the rollout out of the page.
 const running = useServer("logs", { KILN_LOAD_TEST_REQUESTS: "0" });
 
-async function api(method, path, body) {
-  const res = await fetch(`${running.base}/api/v2${path}`, {
-    method, headers: body ? { "content-type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
-  return res.json();
-}
-
-// Posts a message and waits for its run to end; answers the run.
-async function say(projectId, content) {
-  const { run } = await api("POST", `/projects/${projectId}/messages`, { content });
-  for (let i = 0; ; i++) {
-    const now = await api("GET", `/projects/${projectId}/runs/${run.id}`);
-    if (now.status === "succeeded" || now.status === "failed") return now;
-    assert.ok(i < 3000, `"${content}" did not end`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const { api, say } = running;
 
 // Requests to the deployed app, one after the other, each with its own request id. The app
 // logs a request once it has answered it whole, so each answer is read to its end first.
@@ -37,6 +19,8 @@ async function requests(app, list) {
     const res = await fetch(`${app}${path}`, { headers: { "X-Request-ID": id } });
     assert.equal(res.headers.get("x-request-id"), id);
     await res.text();
+    // A line is written just after its answer: a moment apart, the lines keep this order.
+    await new Promise((resolve) => setTimeout(resolve, 150));
   }
 }
 
@@ -86,10 +70,11 @@ test("a deployment's log shows its requests and follows new ones until closed", 
 
   // Requests made while the view is open are appended below, in order, without a reload.
   const before = await page.locator("#log-lines > li").count();
-  await requests(app, [["/notes", "ui-3"], ["/docs", "ui-4"], ["/nowhere", "ui-5"]]);
+  // The last path is markup (sent encoded, logged as the app decoded it): it must stay text.
+  await requests(app, [["/notes", "ui-3"], ["/docs", "ui-4"], ["/%3Cb%3Ex%3C%2Fb%3E", "ui-5"]]);
   await page.waitForFunction((n) => document.querySelectorAll("#log-lines > li").length >= n + 3, before, { timeout: 20_000 });
   assert.deepEqual(await ours(page), [["ui-1", "/notes", "200"], ["ui-2", "/notes/404", "404"],
-    ["ui-3", "/notes", "200"], ["ui-4", "/docs", "200"], ["ui-5", "/nowhere", "404"]], JSON.stringify(await requestRows(page)));
+    ["ui-3", "/notes", "200"], ["ui-4", "/docs", "200"], ["ui-5", "/<b>x</b>", "404"]], JSON.stringify(await requestRows(page)));
   assert.ok(polls.some((u) => u.includes("since=")), "followed with since");
   // The server's words are text: the rows hold only the page's own elements.
   assert.deepEqual(await page.locator("#log-lines *").evaluateAll((ns) => [...new Set(ns.map((n) => n.tagName))].sort()),

@@ -1,6 +1,7 @@
 """Runs one version of a generated app over a database an earlier version left, as a deploy
 does: the app starts (and migrates), then every list and every kept row is read back, and new
-rows are written. Reads a JSON plan on stdin, answers JSON on stdout.
+rows are written. Reads a JSON plan on stdin, answers JSON on stdout. The app's own request log
+(one JSON line per request, on stdout) goes to stderr meanwhile, so the answer stays one value.
 
 plan: {"create": {"/tasks": [body, ...]}, "expect": {"/tasks": [{"id": 1, "title": "..."}]}}
 answer: {"created": {"/tasks": [row, ...]}, "problems": ["...", ...]}
@@ -19,6 +20,7 @@ def items(answer):
 
 
 def main() -> None:
+    answer, sys.stdout = sys.stdout, sys.stderr
     plan = json.load(sys.stdin)
     problems = []
     client = TestClient(create_app())
@@ -49,7 +51,7 @@ def main() -> None:
                 problems.append(f"POST {path} {body}: {res.status_code} {res.text}")
             else:
                 created[path].append(res.json())
-    json.dump({"created": created, "problems": problems}, sys.stdout)
+    json.dump({"created": created, "problems": problems}, answer)
 
 
 main()

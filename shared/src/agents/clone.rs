@@ -17,8 +17,8 @@ use super::backend_developer::{commit_version, store_files};
 use super::{post, AgentContext, AgentError, Step};
 use crate::generator::{generate_readme, generate_version, GeneratedFile, SchemaVersion};
 use crate::model::{
-    copy_name, now, project_name_error, Agent, Block, FileEntry, Intent, Message, Owner, Project,
-    ProjectStatus, Role, RunInput, Version,
+    copy_name, derived_id, now, project_name_error, Agent, Block, FileEntry, Intent, Message,
+    Owner, Project, ProjectStatus, Role, RunInput, Version,
 };
 use crate::store::{PageRequest, StoreError, MAX_PAGE};
 
@@ -32,15 +32,14 @@ const REQUIREMENTS_LISTED: usize = 30;
 const REQUIREMENT_CHARS: usize = 200;
 
 /// Copies the project `source` of `owner` into a new project `id` named `name` (or
-/// "<name> (copy)"), counted against the owner's `max_projects`. Running it again with the
-/// same id finishes and returns the same copy.
+/// "<name> (copy)"), counted against the owner's projects (`max_projects_per_owner`). Running
+/// it again with the same id finishes and returns the same copy.
 pub async fn clone_project(
     ctx: &AgentContext,
     owner: &Owner,
     source: Uuid,
     name: Option<&str>,
     id: Uuid,
-    max_projects: u64,
 ) -> Result<Project, AgentError> {
     let original = ctx.projects.get_project(owner, source).await?;
     let name = match name.map(str::trim) {
@@ -80,7 +79,7 @@ pub async fn clone_project(
     };
     match ctx
         .projects
-        .create_project_within(&copy, max_projects)
+        .create_project_within(&copy, ctx.max_projects_per_owner)
         .await
     {
         Ok(()) => {}
@@ -89,8 +88,9 @@ pub async fn clone_project(
         Err(e) => return Err(e.into()),
     }
 
+    let mut first = None;
     if let (Some(v), Some(manifest)) = (&version, manifest) {
-        let first = Version {
+        let made = Version {
             project_id: id,
             number: 1,
             message_id: None,
@@ -99,15 +99,16 @@ pub async fn clone_project(
             renames: Vec::new(),
             created_at: now(),
         };
-        match ctx.projects.create_version(&first).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {}
+        let made = match ctx.projects.create_version(&made).await {
+            Ok(()) => made,
+            // Made by an earlier attempt: that one stands.
+            Err(StoreError::Conflict(_)) => ctx.projects.get_version(id, 1).await?,
             Err(e) => return Err(e.into()),
-        }
-        let first = ctx.projects.get_version(id, 1).await?;
+        };
         if let Some(root) = &ctx.repos {
-            commit_version(ctx.artifacts.as_ref(), &root.join(id.to_string()), &first).await?;
+            commit_version(ctx.artifacts.as_ref(), &root.join(id.to_string()), &made).await?;
         }
+        first = Some(made);
         super::update_project(ctx, id, |p| {
             if p.current_version.is_some() {
                 return Ok(false);
@@ -128,7 +129,7 @@ pub async fn clone_project(
     );
     opening.run_id = None;
     opening.client_id = Some(format!("clone/{id}/summary"));
-    opening.blocks = summary_blocks(ctx, &original, &copy).await?;
+    opening.blocks = summary_blocks(ctx, &original, &copy, first).await?;
     ctx.projects.append_message(&opening).await?;
     tracing::info!(source = %source, copy = %id, "project cloned");
     Ok(copy)
@@ -197,6 +198,7 @@ async fn summary_blocks(
     ctx: &AgentContext,
     original: &Project,
     copy: &Project,
+    first: Option<Version>,
 ) -> Result<Vec<Block>, AgentError> {
     let mut blocks = Vec::new();
     let asked = requirements(ctx, original).await?;
@@ -212,8 +214,7 @@ async fn summary_blocks(
             items: design.endpoint_lines(),
         });
     }
-    if let Some(n) = copy.current_version {
-        let v = ctx.projects.get_version(copy.id, n).await?;
+    if let Some(v) = first {
         blocks.push(Block::FileList {
             version: v.number,
             files: v.manifest,
@@ -222,8 +223,8 @@ async fn summary_blocks(
     Ok(blocks)
 }
 
-/// The user's messages that described or changed the app, oldest first, the newest
-/// [`REQUIREMENTS_LISTED`] of the newest [`MESSAGES_READ`] messages.
+/// The user's messages that described or changed the app, oldest first: the newest
+/// [`REQUIREMENTS_LISTED`] of the conversation's first [`MESSAGES_READ`] messages.
 async fn requirements(ctx: &AgentContext, original: &Project) -> Result<Vec<String>, AgentError> {
     let mut texts = Vec::new();
     let mut page = PageRequest {
@@ -275,24 +276,8 @@ fn quote(text: &str) -> String {
     }
 }
 
-/// The id of the copy a chat request makes: the run's time with bits of a hash of the run's
-/// id, so an attempt of the step made again names the same copy.
-fn copy_id(run_id: Uuid) -> Uuid {
-    let digest = crate::model::sha256_hex(format!("clone/{run_id}").as_bytes());
-    let hashed = hex::decode(&digest[..32]).unwrap_or_default();
-    let mut bytes = *run_id.as_bytes();
-    bytes[6..16].copy_from_slice(&hashed[6..16]);
-    bytes[6] = (bytes[6] & 0x0F) | 0x70;
-    bytes[8] = (bytes[8] & 0x3F) | 0x80;
-    Uuid::from_bytes(bytes)
-}
-
 /// The `Clone` step: "clone this project as Inventory v2" makes the copy and says where it is.
-pub(super) async fn from_chat(
-    ctx: &AgentContext,
-    run: &RunInput,
-    max_projects: u64,
-) -> Result<Value, AgentError> {
+pub(super) async fn from_chat(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
     let message = ctx
         .projects
         .get_message(run.project_id, run.message_id)
@@ -303,8 +288,8 @@ pub(super) async fn from_chat(
         &run.owner,
         run.project_id,
         name.as_deref(),
-        copy_id(run.run_id),
-        max_projects,
+        // The run's own id for its copy: a repeat of the step finishes the same one.
+        derived_id(run.run_id, Step::Clone.name()),
     )
     .await
     .map_err(|e| match e {
@@ -338,21 +323,6 @@ pub(super) async fn from_chat(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_run_names_one_copy_and_it_is_a_uuid_v7_of_the_runs_time() {
-        let run = crate::model::new_id();
-        let a = copy_id(run);
-        assert_eq!(a, copy_id(run), "the same run names the same copy");
-        assert_ne!(a, run);
-        assert_ne!(a, copy_id(crate::model::new_id()));
-        assert_eq!(a.get_version_num(), 7);
-        assert_eq!(
-            a.as_bytes()[..6],
-            run.as_bytes()[..6],
-            "made at the run's time"
-        );
-    }
 
     #[test]
     fn long_requirements_are_cut_on_one_line() {

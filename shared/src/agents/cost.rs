@@ -86,10 +86,30 @@ impl PriceTable {
         Self::parse(BUILT_IN).expect("the built-in price table parses")
     }
 
-    /// A table from JSON, every price and assumption checked to be a finite number ≥ 0 and
-    /// the date to be `YYYY-MM-DD`.
+    /// A table from JSON, every price and assumption checked to be a number ≥ 0 and the date
+    /// to be `YYYY-MM-DD`.
     pub fn parse(json: &str) -> Result<Self, String> {
-        let table: PriceTable = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        // Every figure of the assumptions and of each region's prices (JSON has no NaN or
+        // infinity, so only a sign can be wrong).
+        let figures = value["assumptions"]
+            .as_object()
+            .into_iter()
+            .chain(
+                value["regions"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|r| r.values().filter_map(serde_json::Value::as_object)),
+            )
+            .flatten();
+        for (name, figure) in figures {
+            if figure.as_f64().is_some_and(|x| x < 0.0) {
+                return Err(format!(
+                    "`{name}` must be a number of 0 or more, not {figure}"
+                ));
+            }
+        }
+        let table: PriceTable = serde_json::from_value(value).map_err(|e| e.to_string())?;
         let date_ok = table.date.len() == 10
             && table.date.chars().enumerate().all(|(i, c)| {
                 if i == 4 || i == 7 {
@@ -100,40 +120,6 @@ impl PriceTable {
             });
         if !date_ok {
             return Err(format!("`date` must be YYYY-MM-DD, not {:?}", table.date));
-        }
-        let a = &table.assumptions;
-        let mut numbers = vec![
-            ("hours_per_month", a.hours_per_month),
-            ("requests_per_month", a.requests_per_month),
-            ("log_bytes_per_request", a.log_bytes_per_request),
-            ("load_balancer_lcu", a.load_balancer_lcu),
-            ("image_gb", a.image_gb),
-            (
-                "database_acu_hours_per_month",
-                a.database_acu_hours_per_month,
-            ),
-            ("database_storage_gb", a.database_storage_gb),
-        ];
-        for p in table.regions.values() {
-            numbers.extend([
-                ("fargate_arm64_vcpu_hour", p.fargate_arm64_vcpu_hour),
-                ("fargate_arm64_gb_hour", p.fargate_arm64_gb_hour),
-                ("alb_hour", p.alb_hour),
-                ("alb_lcu_hour", p.alb_lcu_hour),
-                ("logs_ingestion_gb", p.logs_ingestion_gb),
-                ("logs_storage_gb_month", p.logs_storage_gb_month),
-                ("ecr_storage_gb_month", p.ecr_storage_gb_month),
-                (
-                    "aurora_serverless_v2_acu_hour",
-                    p.aurora_serverless_v2_acu_hour,
-                ),
-                ("aurora_storage_gb_month", p.aurora_storage_gb_month),
-            ]);
-        }
-        if let Some((name, value)) = numbers.iter().find(|(_, v)| !v.is_finite() || *v < 0.0) {
-            return Err(format!(
-                "`{name}` must be a number of 0 or more, not {value}"
-            ));
         }
         if table.regions.is_empty() {
             return Err("the table prices no region".into());
@@ -433,6 +419,12 @@ mod tests {
         json["regions"]["us-east-1"]["alb_hour"] = serde_json::json!(-1);
         let err = PriceTable::parse(&json.to_string()).unwrap_err();
         assert!(err.contains("alb_hour"), "{err}");
+        json["regions"]["us-east-1"]["alb_hour"] = serde_json::json!(0.0225);
+        json["assumptions"]["image_gb"] = serde_json::json!(-0.5);
+        let err = PriceTable::parse(&json.to_string()).unwrap_err();
+        assert!(err.contains("image_gb"), "{err}");
+        json["assumptions"]["image_gb"] = serde_json::json!(0.2);
+        assert!(PriceTable::parse(&json.to_string()).is_ok());
         json["date"] = serde_json::json!("Nov 2026");
         assert!(PriceTable::parse(&json.to_string())
             .unwrap_err()

@@ -115,13 +115,6 @@ pub(super) struct Target {
     pub(super) replaced: Option<DeploymentRef>,
 }
 
-/// An environment a failed smoke test rolls back, and the version it goes back to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct Revert {
-    pub(super) environment: Environment,
-    pub(super) version: u32,
-}
-
 /// Starts the current version in the environment the message names (dev by default), or,
 /// after a rollback, in every environment that was deployed; after a failed smoke test
 /// (`state.revert`), the version each failed environment ran before, there:
@@ -131,14 +124,14 @@ pub(super) async fn deploy(
     run: &RunInput,
     state: &Value,
 ) -> Result<Value, AgentError> {
+    if !state["revert"].is_null() {
+        return revert(ctx, run, state).await;
+    }
     // What the estimate before it said (a rollback has none).
     let monthly_usd = state["estimate"]["monthly_usd"].as_f64();
     let confirmed_by = state["estimate"]["confirmed_by"]
         .as_str()
         .and_then(|id| id.parse().ok());
-    if !state["revert"].is_null() {
-        return revert(ctx, run, state).await;
-    }
     let project = ctx.projects.load_project(run.project_id).await?;
     let number = project.current_version.ok_or(AgentError::NothingToBuild)?;
     let environments: Vec<Environment> = if run.intent == Intent::Rollback {
@@ -217,18 +210,14 @@ pub(super) async fn deploy(
 /// when it was first deployed. The deployments are the run's own (`DevOpsDeploy/revert/{env}`),
 /// so a repeat finds them.
 async fn revert(ctx: &AgentContext, run: &RunInput, state: &Value) -> Result<Value, AgentError> {
-    let reverts: Vec<Revert> = serde_json::from_value(state["revert"]["revert"].clone())
+    // The deployments the failed ones replaced.
+    let reverts: Vec<DeploymentRef> = serde_json::from_value(state["revert"]["revert"].clone())
         .map_err(|e| AgentError::BadInput(format!("state.revert.revert: {e}")))?;
     let project = ctx.projects.load_project(run.project_id).await?;
     let mut targets = Vec::new();
     let mut said = Vec::new();
     for r in reverts {
-        // What the environment was estimated to cost (a version's task size rarely changes).
-        let monthly_usd = project
-            .deployments
-            .iter()
-            .find(|d| d.environment == r.environment)
-            .and_then(|d| d.monthly_usd);
+        let monthly_usd = r.monthly_usd;
         let version = ctx.projects.get_version(project.id, r.version).await?;
         let files = with_later_revisions(ctx, &project, &version).await?;
         let id = derived_id(
@@ -304,23 +293,7 @@ async fn check_live_cap(
     if adding == 0 {
         return Ok(());
     }
-    let mut running = 0;
-    let mut page = crate::store::PageRequest::first(100);
-    loop {
-        let listed = ctx.projects.list_projects(&project.owner, &page).await?;
-        for summary in &listed.items {
-            running += ctx
-                .projects
-                .load_project(summary.id)
-                .await?
-                .deployments
-                .len();
-        }
-        match listed.next_cursor {
-            Some(cursor) => page.cursor = Some(cursor),
-            None => break,
-        }
-    }
+    let running = running_apps(ctx, &project.owner).await?.len();
     let cap = ctx.max_live_deployments;
     if running + adding > cap {
         return Err(AgentError::Refused(format!(
@@ -329,6 +302,28 @@ async fn check_live_cap(
         )));
     }
     Ok(())
+}
+
+/// Every app the owner has running: each project's deployment per environment, with the
+/// project's id.
+pub(super) async fn running_apps(
+    ctx: &AgentContext,
+    owner: &crate::model::Owner,
+) -> Result<Vec<(Uuid, DeploymentRef)>, AgentError> {
+    let mut running = Vec::new();
+    let mut page = crate::store::PageRequest::first(100);
+    loop {
+        let listed = ctx.projects.list_projects(owner, &page).await?;
+        for summary in &listed.items {
+            let project = ctx.projects.load_project(summary.id).await?;
+            running.extend(project.deployments.into_iter().map(|d| (project.id, d)));
+        }
+        match listed.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    Ok(running)
 }
 
 pub(super) fn targets_of(state: &Value) -> Result<Vec<Target>, AgentError> {

@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 use super::cost::{estimate as price, Workload};
-use super::{change_and_say, changed_by_mark, post, AgentContext, AgentError, Step};
+use super::{change_and_say, post, AgentContext, AgentError, Step};
 use crate::intent::{confirms, environment_in};
 use crate::model::{
     Agent, AwaitingConfirmation, Block, CostEstimate, DeploymentStatus, Environment, Message,
@@ -77,16 +77,9 @@ pub(super) async fn estimate(ctx: &AgentContext, run: &RunInput) -> Result<Value
             .as_ref()
             .is_some_and(|a| a.environment == environment && a.version == number)
     };
-    // A repeat of this step (a retry after a lost answer) finds what the first attempt did.
-    if project
-        .changed_by
-        .contains(&changed_by_mark(run, Step::DevOpsEstimate))
-    {
-        return Ok(decision(!waiting_for_this(&project), monthly, &message));
-    }
     let confirmed = confirms(&message.content) && waiting_for_this(&project);
     let confirm = format!("yes, deploy to {}", environment.as_str());
-    change_and_say(ctx, run, (Step::DevOpsEstimate, "confirmation"), |p| {
+    let (now, repeat) = change_and_say(ctx, run, (Step::DevOpsEstimate, "confirmation"), |p| {
         if confirmed {
             p.awaiting_confirmation = None;
             Ok(Some(devops(
@@ -111,7 +104,14 @@ pub(super) async fn estimate(ctx: &AgentContext, run: &RunInput) -> Result<Value
         }
     })
     .await?;
-    Ok(decision(confirmed, monthly, &message))
+    // A repeat of this step (a retry after a lost answer) goes the way the first attempt
+    // went: on only if that attempt took the confirmation.
+    let go = if repeat {
+        !waiting_for_this(&now)
+    } else {
+        confirmed
+    };
+    Ok(decision(go, monthly, &message))
 }
 
 fn decision(go: bool, monthly: Option<f64>, message: &Message) -> Value {
@@ -213,25 +213,12 @@ async fn running_cost(
     project: &Project,
     environment: Environment,
 ) -> Result<f64, AgentError> {
-    let mut total = 0.0;
-    let mut page = crate::store::PageRequest::first(100);
-    loop {
-        let listed = ctx.projects.list_projects(&project.owner, &page).await?;
-        for summary in &listed.items {
-            let other = ctx.projects.load_project(summary.id).await?;
-            total += other
-                .deployments
-                .iter()
-                .filter(|d| !(other.id == project.id && d.environment == environment))
-                .filter_map(|d| d.monthly_usd)
-                .sum::<f64>();
-        }
-        match listed.next_cursor {
-            Some(cursor) => page.cursor = Some(cursor),
-            None => break,
-        }
-    }
-    Ok(total)
+    let running = super::devops_engineer::running_apps(ctx, &project.owner).await?;
+    Ok(running
+        .iter()
+        .filter(|(id, d)| !(*id == project.id && d.environment == environment))
+        .filter_map(|(_, d)| d.monthly_usd)
+        .sum())
 }
 
 /// Whether the version never ran in the environment before.

@@ -281,7 +281,7 @@ async fn dispatch(ctx: &AgentContext, request: &StepRequest) -> Result<Value, Ag
         Step::Rollback => devops_engineer::rollback(ctx, run).await,
         Step::SmokeTest => smoke_test::smoke_test(ctx, run, state).await,
         Step::SmokeFailed => smoke_test::smoke_failed(ctx, run, state).await,
-        Step::Clone => clone::from_chat(ctx, run, ctx.max_projects_per_owner).await,
+        Step::Clone => clone::from_chat(ctx, run).await,
         Step::Complete => complete(ctx, run).await.map(|_| Value::Null),
         Step::ReportFailure => {
             let error = request.error.clone().unwrap_or(Value::Null);

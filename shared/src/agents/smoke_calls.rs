@@ -1,5 +1,6 @@
-//! The smoke test's calls, made from the spec the version was built from (the generator's own
-//! routes: `generator::design_for`): the health check; with authentication a new account
+//! The smoke test's calls, made from the spec the version was built from, along the routes the
+//! generator writes (every endpoint `generator::design_for` lists; `tests/smoke_load.rs` holds
+//! the count to that list): the health check; with authentication a new account
 //! registered, logged in and its token sent on every later call; then for each resource,
 //! parents before children, a record created with a valid value in every field (and the ids of
 //! the records it belongs to), listed, read, changed, and at the end deleted, children first.
@@ -37,16 +38,24 @@ pub struct Call {
 }
 
 /// A valid value for `field`: `variant` 0 for a create, 1 for a change. `nonce` keeps values
-/// of unique fields apart from earlier smoke tests' records.
+/// of unique fields apart from earlier smoke tests' records (a soft-deleted row keeps its
+/// unique values, and a user's rows are there too): every type but a boolean and a choice
+/// takes its value from `2 × nonce + variant`, so no two smoke tests' values meet.
 pub fn valid_value(field: &Field, variant: u32, nonce: u32) -> Value {
+    let n = 2 * i64::from(nonce) + i64::from(variant);
+    let from_2000 = |step: time::Duration| {
+        time::macros::datetime!(2000-01-01 0:00 UTC) + step * i32::try_from(n).unwrap_or(i32::MAX)
+    };
     match &field.ty {
         FieldType::String => json!(format!("smoke {nonce} {variant}")),
         FieldType::Text => json!(format!("Smoke test text {nonce}, take {variant}.")),
-        FieldType::Integer => json!(i64::from(nonce) + i64::from(variant)),
-        FieldType::Number => json!(1.5 + f64::from(variant)),
+        FieldType::Integer => json!(n),
+        FieldType::Number => json!(n as f64 + 0.5),
         FieldType::Boolean => json!(variant == 0),
-        FieldType::Date => json!(format!("2026-02-{:02}", 3 + variant)),
-        FieldType::Datetime => json!(format!("2026-02-03T{:02}:00:00Z", 10 + variant)),
+        FieldType::Date => json!(from_2000(time::Duration::DAY).date().to_string()),
+        FieldType::Datetime => json!(from_2000(time::Duration::MINUTE)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()),
         FieldType::Email => json!(format!("smoke-{nonce}-{variant}@example.com")),
         FieldType::Url => json!(format!("https://example.com/smoke/{nonce}/{variant}")),
         FieldType::Enum { values } => json!(values[variant as usize % values.len()]),
@@ -231,11 +240,30 @@ fn quoted(text: &str) -> String {
 /// Runs the smoke test of the app at `app`, built from `spec`.
 pub async fn smoke_test(app: &AppUrl, spec: &AppSpec, nonce: u32) -> SmokeOutcome {
     let spec = crate::generator::with_defaults(spec);
+    let client = match app.client(CALL_TIMEOUT, 1) {
+        Ok(client) => client,
+        Err(e) => {
+            return SmokeOutcome {
+                report: SmokeReport {
+                    passed: false,
+                    calls: 0,
+                    failures: vec![SmokeFailure {
+                        method: "GET".into(),
+                        path: "/health".into(),
+                        status: None,
+                        problem: e.to_string(),
+                    }],
+                },
+                headers: Vec::new(),
+                safe_paths: Vec::new(),
+            }
+        }
+    };
     let mut caller = Caller {
         app,
         nonce,
         deadline: std::time::Instant::now() + TIME_LIMIT,
-        client: app.client(CALL_TIMEOUT, 1),
+        client,
         token: None,
         report: SmokeReport::default(),
     };
@@ -461,6 +489,31 @@ mod tests {
         }
         let email = valid_value(&field("e", FieldType::Email), 0, 7);
         assert_eq!(email, "smoke-7-0@example.com");
+        // Values of unique fields never meet another smoke test's, created or changed.
+        for ty in [
+            FieldType::Integer,
+            FieldType::Number,
+            FieldType::Date,
+            FieldType::Datetime,
+        ] {
+            let f = field("u", ty.clone());
+            let values: std::collections::BTreeSet<String> = (0..50)
+                .flat_map(|nonce| [0, 1].map(|v| valid_value(&f, v, nonce).to_string()))
+                .collect();
+            assert_eq!(values.len(), 100, "{ty:?}");
+        }
+        assert_eq!(
+            valid_value(&field("d", FieldType::Date), 1, 0),
+            "2000-01-02"
+        );
+        assert_eq!(
+            valid_value(&field("t", FieldType::Datetime), 1, 1),
+            "2000-01-01T00:03:00Z"
+        );
+        assert_eq!(
+            valid_value(&field("d", FieldType::Date), 0, 999_999),
+            "7475-10-23"
+        );
         let one_choice = field(
             "k",
             FieldType::Enum {

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use super::devops_engineer::{targets_of, Revert};
+use super::devops_engineer::targets_of;
 use super::{update_project, AgentContext, AgentError, Step};
 use crate::model::{
     Agent, Block, DeploymentStatus, Environment, LoadReport, RunInput, SmokeReport,
@@ -77,10 +77,7 @@ pub(super) async fn smoke_test(
         if !outcome.report.passed {
             failed.push(t.environment);
             match &t.replaced {
-                Some(before) => revert.push(Revert {
-                    environment: t.environment,
-                    version: before.version,
-                }),
+                Some(before) => revert.push(before.clone()),
                 None => stop.push(t.environment),
             }
         }
@@ -177,7 +174,7 @@ pub(super) async fn smoke_failed(
     };
     let failed = list(&first["failed"])?;
     let stop = list(&first["stop"])?;
-    let reverts: Vec<Revert> = serde_json::from_value(first["revert"].clone())
+    let reverts: Vec<crate::model::DeploymentRef> = serde_json::from_value(first["revert"].clone())
         .map_err(|e| AgentError::BadInput(format!("revert: {e}")))?;
     let targets = targets_of(state)?;
     for environment in &stop {

@@ -59,27 +59,20 @@ pub async fn clone(
     if let Some(problem) = name.and_then(project_name_error) {
         return Err(ApiError::invalid(problem));
     }
-    let copy = clone_project(
-        &state.agents,
-        &owner,
-        id,
-        name,
-        new_id(),
-        state.limits.max_projects_per_owner,
-    )
-    .await
-    .map_err(|e| match e {
-        AgentError::Store(e) => e.into(),
-        AgentError::Refused(m) => ApiError::invalid(m),
-        other => {
-            tracing::error!(error = %other, "clone failed");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "clone_failed",
-                format!("the project could not be copied: {other}"),
-            )
-        }
-    })?;
+    let copy = clone_project(&state.agents, &owner, id, name, new_id())
+        .await
+        .map_err(|e| match e {
+            AgentError::Store(e) => e.into(),
+            AgentError::Refused(m) => ApiError::invalid(m),
+            other => {
+                tracing::error!(error = %other, "clone failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "clone_failed",
+                    format!("the project could not be copied: {other}"),
+                )
+            }
+        })?;
     super::trace::record(copy.id, None);
     let location = format!("/api/v2/projects/{}", copy.id);
     Ok((

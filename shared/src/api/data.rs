@@ -81,19 +81,12 @@ pub(super) async fn deployed(
 
 fn runner_error(e: RunnerError) -> ApiError {
     match e {
-        RunnerError::NotRunning(why) => ApiError::new(StatusCode::NOT_FOUND, "not_running", why),
         RunnerError::Refused(why) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "data_refused",
             format!("the app refused the data and changed nothing: {why}"),
         ),
-        RunnerError::Unavailable(cause) => {
-            ApiError::unavailable("app_unavailable", cause.to_string())
-        }
-        other => {
-            tracing::error!(error = %other, "data request failed");
-            ApiError::new(StatusCode::BAD_GATEWAY, "app_failed", other.to_string())
-        }
+        other => super::error::runner_error(other, ("app_unavailable", "app_failed")),
     }
 }
 

@@ -145,6 +145,27 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// An app's runner failing a request about it: nothing running there (404), a cursor the
+/// runner did not hand out (400), the app or its backend unreachable for now (503 with
+/// `unavailable`), anything else (502 with `failed`, logged).
+pub fn runner_error(
+    e: crate::runner::RunnerError,
+    (unavailable, failed): (&'static str, &'static str),
+) -> ApiError {
+    use crate::runner::RunnerError;
+    match e {
+        RunnerError::NotRunning(why) => ApiError::new(StatusCode::NOT_FOUND, "not_running", why),
+        RunnerError::InvalidCursor(why) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", why)
+        }
+        RunnerError::Unavailable(cause) => ApiError::unavailable(unavailable, cause.to_string()),
+        other => {
+            tracing::error!(error = %other, code = failed, "a request to an app failed");
+            ApiError::new(StatusCode::BAD_GATEWAY, failed, other.to_string())
+        }
+    }
+}
+
 impl From<WorkflowError> for ApiError {
     fn from(e: WorkflowError) -> Self {
         match e {

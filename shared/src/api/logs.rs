@@ -5,16 +5,15 @@
 //! the release's log file, on AWS the stack's CloudWatch log group.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, ErrorBody, Params};
+use super::error::{runner_error, ApiError, ErrorBody, Params};
 use super::AppState;
 use crate::model::Owner;
 use crate::runner::logs::{DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT};
-use crate::runner::{LogLine, RunnerError};
+use crate::runner::LogLine;
 
 /// Which lines to read.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -64,39 +63,17 @@ pub async fn read_logs(
     Path((id, env)): Path<(String, String)>,
     Params(query): Params<LogQuery>,
 ) -> Result<Json<LogLines>, ApiError> {
-    let limit = query.limit.unwrap_or(DEFAULT_LOG_LIMIT);
-    if !(1..=MAX_LOG_LIMIT).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            format!("limit must be from 1 to {MAX_LOG_LIMIT}"),
-        ));
-    }
+    let limit =
+        super::projects::check_limit(query.limit, MAX_LOG_LIMIT)?.unwrap_or(DEFAULT_LOG_LIMIT);
     let (project, environment) = super::data::deployed(&state, &owner, &id, &env).await?;
     let page = state
         .agents
         .deployer
         .read_logs(project.id, environment, query.since.as_deref(), limit)
         .await
-        .map_err(runner_error)?;
+        .map_err(|e| runner_error(e, ("logs_unavailable", "logs_failed")))?;
     Ok(Json(LogLines {
         items: page.lines,
         next_since: page.next,
     }))
-}
-
-fn runner_error(e: RunnerError) -> ApiError {
-    match e {
-        RunnerError::NotRunning(why) => ApiError::new(StatusCode::NOT_FOUND, "not_running", why),
-        RunnerError::InvalidCursor(why) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", why)
-        }
-        RunnerError::Unavailable(cause) => {
-            ApiError::unavailable("logs_unavailable", cause.to_string())
-        }
-        other => {
-            tracing::error!(error = %other, "reading an app's log failed");
-            ApiError::new(StatusCode::BAD_GATEWAY, "logs_failed", other.to_string())
-        }
-    }
 }

@@ -70,19 +70,23 @@ pub struct ListQuery {
 impl ListQuery {
     /// The page asked for; a limit outside 1–200 is a bad request, not silently changed.
     pub(super) fn page(self) -> Result<PageRequest, ApiError> {
-        if let Some(limit) = self.limit {
-            if !(1..=crate::store::MAX_PAGE).contains(&limit) {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_query",
-                    format!("limit must be from 1 to {}", crate::store::MAX_PAGE),
-                ));
-            }
-        }
         Ok(PageRequest {
-            limit: self.limit,
+            limit: check_limit(self.limit, crate::store::MAX_PAGE)?,
             cursor: self.cursor,
         })
+    }
+}
+
+/// A list's `limit`, if given, from 1 to `max`: any other is a bad request, not silently
+/// changed.
+pub(super) fn check_limit(limit: Option<u32>, max: u32) -> Result<Option<u32>, ApiError> {
+    match limit {
+        Some(n) if !(1..=max).contains(&n) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("limit must be from 1 to {max}"),
+        )),
+        other => Ok(other),
     }
 }
 

@@ -45,7 +45,7 @@ const THIS: &[&str] = &[
     "now",
 ];
 /// Where a deployment goes.
-const TARGETS: &[&str] = &[
+pub(super) const TARGETS: &[&str] = &[
     "staging",
     "stage",
     "production",

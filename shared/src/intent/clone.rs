@@ -5,6 +5,9 @@
 //! refused", "books have copies"), so the object decides: the project itself ("it", "this",
 //! "the project", "my app"), never a thing of the app.
 
+use super::action::TARGETS;
+use super::typos::{slip, Slip};
+
 /// Verbs that copy something.
 const VERBS: &[&str] = &["clone", "duplicate", "copy", "fork", "replicate", "dupe"];
 /// The same as nouns ("a copy of this project").
@@ -77,19 +80,6 @@ const GETTING: &[&str] = &[
     "make", "create", "save", "spin", "want", "need", "get", "give", "have", "do", "keep",
     "produce", "set", "like",
 ];
-/// Where a deploy goes: "clone to staging" names no copy.
-const TARGETS: &[&str] = &[
-    "staging",
-    "stage",
-    "prod",
-    "production",
-    "dev",
-    "development",
-    "live",
-    "aws",
-    "cloud",
-    "uat",
-];
 /// Words that deny what follows ("not a copy", "don't clone anything").
 const NEGATIONS: &[&str] = &["not", "no", "don't", "dont", "never", "without"];
 
@@ -97,32 +87,14 @@ const NEGATIONS: &[&str] = &["not", "no", "don't", "dont", "never", "without"];
 /// swapped ("clnoe", "porject"), from seven letters on one letter wrong ("dublicate"), from
 /// six on one letter more or less ("projet").
 fn is(word: &str, target: &str) -> bool {
-    if word == target {
-        return true;
-    }
     let (w, t): (Vec<char>, Vec<char>) = (word.chars().collect(), target.chars().collect());
-    if w.len() == t.len() {
-        let diff: Vec<usize> = (0..w.len()).filter(|&i| w[i] != t[i]).collect();
-        return match diff.as_slice() {
-            [a, b] => w.len() >= 4 && *b == a + 1 && w[*a] == t[*b] && w[*b] == t[*a],
-            [_] => w.len() >= 7,
-            _ => false,
-        };
-    }
-    let (short, long) = if w.len() < t.len() {
-        (&w, &t)
-    } else {
-        (&t, &w)
-    };
-    if t.len() < 6 || long.len() != short.len() + 1 {
-        return false;
-    }
-    let i = short
-        .iter()
-        .zip(long.iter())
-        .take_while(|(a, b)| a == b)
-        .count();
-    short[i..] == long[i + 1..]
+    word == target
+        || match slip(&w, &t) {
+            Some(Slip::Swap) => w.len() >= 4,
+            Some(Slip::Substitution) => w.len() >= 7,
+            Some(Slip::Insertion | Slip::Deletion) => t.len() >= 6,
+            None => false,
+        }
 }
 
 fn one_of(word: &str, set: &[&str]) -> bool {

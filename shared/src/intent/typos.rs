@@ -74,27 +74,54 @@ pub(super) fn correct(word: &str) -> String {
     let w: Vec<char> = word.chars().collect();
     for v in VOCABULARY {
         let t: Vec<char> = v.chars().collect();
-        let ok = if w.len() == t.len() {
-            let diff: Vec<usize> = (0..w.len()).filter(|&i| w[i] != t[i]).collect();
-            match diff.as_slice() {
-                [a, b] => *b == a + 1 && w[*a] == t[*b] && w[*b] == t[*a],
-                [_] => w.len() >= 5,
-                _ => false,
+        let ok = match slip(&w, &t) {
+            Some(Slip::Swap) => true,
+            Some(Slip::Substitution) => w.len() >= 5,
+            Some(Slip::Deletion) => w.len() >= 3 && t.len() >= 4,
+            Some(Slip::Insertion) => {
+                w.len() >= 5 && !(w.last() == Some(&'s') && w[..w.len() - 1] == t[..])
             }
-        } else if w.len() + 1 == t.len() {
-            w.len() >= 3 && t.len() >= 4 && one_insertion(&w, &t)
-        } else if w.len() == t.len() + 1 {
-            w.len() >= 5
-                && one_insertion(&t, &w)
-                && !(w.last() == Some(&'s') && w[..w.len() - 1] == t[..])
-        } else {
-            false
+            None => false,
         };
         if ok {
             return (*v).to_owned();
         }
     }
     word.to_owned()
+}
+
+/// How a word differs from the one meant by a single slip of a typist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Slip {
+    /// Two adjacent letters swapped ("tset").
+    Swap,
+    /// One letter wrong ("genarate").
+    Substitution,
+    /// One letter more ("deploy" typed "depploy").
+    Insertion,
+    /// One letter less ("buil").
+    Deletion,
+}
+
+/// The one slip that makes `word` of `meant`, if one does (`None` when they are equal too).
+pub(super) fn slip(word: &[char], meant: &[char]) -> Option<Slip> {
+    if word.len() == meant.len() {
+        let diff: Vec<usize> = (0..word.len()).filter(|&i| word[i] != meant[i]).collect();
+        return match diff.as_slice() {
+            [a, b] if *b == a + 1 && word[*a] == meant[*b] && word[*b] == meant[*a] => {
+                Some(Slip::Swap)
+            }
+            [_] => Some(Slip::Substitution),
+            _ => None,
+        };
+    }
+    if word.len() + 1 == meant.len() && one_insertion(word, meant) {
+        return Some(Slip::Deletion);
+    }
+    if word.len() == meant.len() + 1 && one_insertion(meant, word) {
+        return Some(Slip::Insertion);
+    }
+    None
 }
 
 /// Whether `long` is `short` with one letter inserted.

@@ -22,15 +22,13 @@ pub(crate) async fn exchange(
     token: &str,
     body: Option<&Value>,
 ) -> Result<Value, RunnerError> {
-    let client = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| RunnerError::Process(e.to_string()))?;
-    let url = format!("{}/_kiln/data", base_url.trim_end_matches('/'));
+    // Only the app's own address, never a redirect away from it.
+    let app = super::AppUrl::new(base_url)?;
+    let client = app.client(TIMEOUT, 1)?;
+    let url = app.join("/_kiln/data")?;
     let request = match body {
-        None => client.get(&url),
-        Some(b) => client.put(&url).json(b),
+        None => client.get(url),
+        Some(b) => client.put(url).json(b),
     };
     let response = request
         .bearer_auth(token)

@@ -15,8 +15,8 @@ pub const MAX_LOG_LIMIT: u32 = 500;
 pub const DEFAULT_LOG_LIMIT: u32 = 100;
 /// A line longer than this (in bytes) is cut, and not read as JSON.
 pub const MAX_LINE_BYTES: usize = 4096;
-/// A page stops once its lines' text holds this many bytes: with each JSON line's fields as
-/// well, an answer stays far under the 6 MB a Lambda function may answer.
+/// A page stops once its lines, as the answer writes them (text, fields and escapes), hold this
+/// many bytes: an answer stays far under the 6 MB a Lambda function may answer.
 pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 /// The longest cursor taken back (a longer one was not handed out).
 const MAX_CURSOR_CHARS: usize = 4096;
@@ -36,6 +36,11 @@ pub struct LogLine {
 }
 
 impl LogLine {
+    /// The bytes the line takes in an answer (its JSON), what a page's budget counts.
+    pub(crate) fn weight(&self) -> usize {
+        serde_json::to_vec(self).map_or(2 * self.text.len(), |json| json.len())
+    }
+
     /// The line `text` (without its line break), written at `ts` when that is known.
     pub fn new(text: &str, ts: Option<String>) -> LogLine {
         let text = text.trim_end_matches(['\n', '\r']);
@@ -79,7 +84,12 @@ pub struct LogPage {
     pub next: String,
 }
 
-/// Adds lines to a page until it holds `limit` of them or [`MAX_PAGE_BYTES`] of text.
+/// The lines a page asked for `limit` holds at most: at least one, at most [`MAX_LOG_LIMIT`].
+pub(crate) fn page_lines(limit: u32) -> usize {
+    limit.clamp(1, MAX_LOG_LIMIT) as usize
+}
+
+/// Adds lines to a page until it holds `limit` of them or [`MAX_PAGE_BYTES`] of answer.
 #[derive(Debug)]
 pub(crate) struct PageBudget {
     limit: usize,
@@ -87,27 +97,23 @@ pub(crate) struct PageBudget {
 }
 
 impl PageBudget {
-    /// A budget of `limit` lines (at least one, at most [`MAX_LOG_LIMIT`]).
+    /// A budget of `limit` lines ([`page_lines`]).
     pub(crate) fn new(limit: u32) -> PageBudget {
         PageBudget {
-            limit: limit.clamp(1, MAX_LOG_LIMIT) as usize,
+            limit: page_lines(limit),
             bytes: 0,
         }
     }
 
-    /// Whether the page can take a line of `len` bytes more; takes it if so.
-    pub(crate) fn take(&mut self, len: usize) -> bool {
+    /// Whether the page can take `line` too; takes it if so.
+    pub(crate) fn take(&mut self, line: &LogLine) -> bool {
+        let len = line.weight();
         if self.limit == 0 || (self.bytes > 0 && self.bytes + len > MAX_PAGE_BYTES) {
             return false;
         }
         self.limit -= 1;
         self.bytes += len;
         true
-    }
-
-    /// How many lines more may come.
-    pub(crate) fn lines_left(&self) -> usize {
-        self.limit
     }
 }
 
@@ -175,15 +181,25 @@ mod tests {
 
     #[test]
     fn a_page_stops_at_its_limit_or_its_bytes() {
+        let short = LogLine::new("short", None);
         let mut budget = PageBudget::new(3);
-        assert!(budget.take(10) && budget.take(10) && budget.take(10));
-        assert!(!budget.take(1));
-        let mut budget = PageBudget::new(MAX_LOG_LIMIT + 100);
-        assert_eq!(budget.lines_left(), MAX_LOG_LIMIT as usize);
-        assert!(budget.take(MAX_PAGE_BYTES - 10));
-        assert!(!budget.take(MAX_LINE_BYTES));
+        assert!(budget.take(&short) && budget.take(&short) && budget.take(&short));
+        assert!(!budget.take(&short));
+        assert_eq!(page_lines(MAX_LOG_LIMIT + 100), MAX_LOG_LIMIT as usize);
+        assert_eq!(page_lines(0), 1);
+        // What counts is the line as the answer writes it: a control character is six bytes
+        // there ("\u0001"), so 600 of them weigh more than 3,600 bytes, and a page holds
+        // fewer than 1 MB / 3,600 of them (counting the text alone would take all 500).
+        let escaped = LogLine::new(&"\u{1}".repeat(600), None);
+        assert!(escaped.weight() > 3_600, "{}", escaped.weight());
+        let mut budget = PageBudget::new(MAX_LOG_LIMIT);
+        let taken = (0..MAX_LOG_LIMIT)
+            .take_while(|_| budget.take(&escaped))
+            .count();
+        assert!(taken <= MAX_PAGE_BYTES / 3_600, "{taken}");
         // One line always fits, however long.
-        assert!(PageBudget::new(0).take(MAX_PAGE_BYTES * 2));
+        let long = LogLine::new(&"x".repeat(MAX_LINE_BYTES), None);
+        assert!(PageBudget::new(0).take(&long));
     }
 
     #[test]

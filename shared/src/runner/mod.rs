@@ -22,7 +22,7 @@ pub use codebuild::CodeBuildTestRunner;
 #[cfg(feature = "aws")]
 pub use ecs::{
     database_name, database_url, AppDatabases, DatabaseSettings, EcsDeployer, EcsSettings,
-    FILTER_LIMIT_MAX, PAGES_PER_READ, RECENT, TEMPLATE_BODY_LIMIT, TEMPLATE_PATH,
+    TEMPLATE_BODY_LIMIT, TEMPLATE_PATH,
 };
 pub use load::{load_test, AppUrl, LoadSettings};
 pub use local::{LocalDeployer, LocalRunnerSettings, LocalTestRunner};

@@ -10,17 +10,17 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::EcsDeployer;
-use crate::runner::logs::{decode_cursor, encode_cursor, PageBudget};
+use crate::runner::logs::{decode_cursor, encode_cursor, page_lines, PageBudget};
 use crate::runner::{LogLine, LogPage, RunnerError};
 
 /// Cursors of CloudWatch logs start with this.
 const KIND: &str = "cloudwatch";
 /// The most events `FilterLogEvents` answers in one page (its `limit` is 1 to 10,000).
-pub const FILTER_LIMIT_MAX: i32 = 10_000;
+const FILTER_LIMIT_MAX: i32 = 10_000;
 /// Pages one read asks for at most: a poll does a bounded amount of work.
-pub const PAGES_PER_READ: usize = 4;
+const PAGES_PER_READ: usize = 4;
 /// Without a cursor, the lines of this last stretch of time.
-pub const RECENT: Duration = Duration::from_secs(5 * 60);
+const RECENT: Duration = Duration::from_secs(5 * 60);
 /// Most event ids a cursor keeps (those at its time, already given).
 const MAX_SEEN: usize = 100;
 
@@ -72,9 +72,10 @@ pub(super) async fn read(
             seen: Vec::new(),
         },
     };
-    let mut budget = PageBudget::new(limit);
-    let wanted = budget.lines_left();
-    let mut events: Vec<Event> = Vec::new();
+    let wanted = page_lines(limit);
+    // Raw until the page is cut: a tail may pass over tens of thousands of events, and only
+    // the ones kept are read as lines.
+    let mut events: std::collections::VecDeque<(i64, String, String)> = Default::default();
     let mut token: Option<String> = None;
     'pages: for _ in 0..PAGES_PER_READ {
         let asked = if tail {
@@ -113,10 +114,10 @@ pub(super) async fn read(
             if t < from.t || (t == from.t && from.seen.iter().any(|s| s == id)) {
                 continue;
             }
-            let line = LogLine::new(event.message().unwrap_or_default(), rfc3339(t));
-            events.push((t, id.to_owned(), line));
+            let message = event.message().unwrap_or_default().to_owned();
+            events.push_back((t, id.to_owned(), message));
             if tail && events.len() > wanted {
-                events.remove(0);
+                events.pop_front();
             } else if !tail && events.len() >= wanted {
                 break 'pages;
             }
@@ -126,7 +127,11 @@ pub(super) async fn read(
             None => break,
         }
     }
-    let events = fit(events, &mut budget, tail);
+    let events: Vec<Event> = events
+        .into_iter()
+        .map(|(t, id, message)| (t, id, LogLine::new(&message, rfc3339(t))))
+        .collect();
+    let events = fit(events, &mut PageBudget::new(limit), tail);
     Ok(LogPage {
         next: encode_cursor(KIND, &after(&from, &events)),
         lines: events.into_iter().map(|(_, _, line)| line).collect(),
@@ -140,7 +145,7 @@ fn fit(mut events: Vec<Event>, budget: &mut PageBudget, tail: bool) -> Vec<Event
     }
     let mut kept: Vec<Event> = Vec::new();
     for event in events {
-        if !budget.take(event.2.text.len()) {
+        if !budget.take(&event.2) {
             break;
         }
         kept.push(event);
@@ -187,9 +192,6 @@ fn rfc3339(ms: i64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_cloudwatchlogs::config::http::HttpResponse;
-    use aws_sdk_cloudwatchlogs::error::{ErrorMetadata, SdkError};
-    use aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsError;
 
     fn event(t: i64, id: &str) -> Event {
         (t, id.into(), LogLine::new(id, rfc3339(t)))
@@ -230,26 +232,5 @@ mod tests {
             rfc3339(1_769_860_800_123).as_deref(),
             Some("2026-01-31T12:00:00.123Z")
         );
-    }
-
-    #[test]
-    fn throttling_is_transient_and_a_refusal_is_not() {
-        let failed = |code: &str, status: u16| {
-            let error = FilterLogEventsError::generic(ErrorMetadata::builder().code(code).build());
-            let response = HttpResponse::new(status.try_into().unwrap(), "".into());
-            crate::runner::aws_call_failed(SdkError::service_error(error, response))
-        };
-        assert!(matches!(
-            failed("ThrottlingException", 400),
-            RunnerError::Unavailable(_)
-        ));
-        assert!(matches!(
-            failed("ServiceUnavailableException", 503),
-            RunnerError::Unavailable(_)
-        ));
-        assert!(matches!(
-            failed("AccessDeniedException", 400),
-            RunnerError::Process(_)
-        ));
     }
 }

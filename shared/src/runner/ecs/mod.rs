@@ -22,7 +22,6 @@ use super::codebuild::{build_status, start_build};
 use super::{zip_files, Deployer, File, JobBucket, LogPage, Rollout, RolloutStatus, RunnerError};
 use crate::model::Environment;
 pub use database::{database_name, database_url, AppDatabases, DatabaseSettings};
-pub use logs::{FILTER_LIMIT_MAX, PAGES_PER_READ, RECENT};
 use stack::{Judgement, StackRequest};
 pub use stack::{TEMPLATE_BODY_LIMIT, TEMPLATE_PATH};
 
