@@ -203,6 +203,24 @@ async fn every_step_run_twice_leaves_what_one_run_leaves() {
 /// A project store that fails one write on purpose: armed with `n`, it lets `n` writes
 /// through and fails the next with a transient error (what a busy database or a throttled
 /// table answers), then lets everything through again. Reads always pass.
+/// A run is never stored as ended while one of its steps still shows as going: a client that
+/// sees the end (and stops following) would keep a step that never ends.
+fn ended_runs_show_every_step_ended(run: &Run) {
+    if run.status.is_final() {
+        let going: Vec<&str> = run
+            .steps
+            .iter()
+            .filter(|s| !s.status.is_final())
+            .map(|s| s.name.as_str())
+            .collect();
+        assert!(
+            going.is_empty(),
+            "run stored as {:?} with {going:?} going",
+            run.status
+        );
+    }
+}
+
 struct CutShort {
     inner: Arc<dyn ProjectStore>,
     countdown: AtomicI64,
@@ -295,10 +313,12 @@ impl ProjectStore for CutShort {
         self.inner.get_run(project_id, run_id).await
     }
     async fn update_run(&self, run: &Run) -> StoreResult<()> {
+        ended_runs_show_every_step_ended(run);
         self.write()?;
         self.inner.update_run(run).await
     }
     async fn update_run_from(&self, run: &Run, from: RunStatus) -> StoreResult<bool> {
+        ended_runs_show_every_step_ended(run);
         self.write()?;
         self.inner.update_run_from(run, from).await
     }

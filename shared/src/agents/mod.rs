@@ -285,7 +285,9 @@ async fn dispatch(ctx: &AgentContext, request: &StepRequest) -> Result<Value, Ag
         Step::Complete => complete(ctx, run).await.map(|_| Value::Null),
         Step::ReportFailure => {
             let error = request.error.clone().unwrap_or(Value::Null);
-            report_failure(ctx, run, &error).await.map(|_| Value::Null)
+            pipeline::fail_run(ctx, run, &error, Some(Step::ReportFailure))
+                .await
+                .map(|_| Value::Null)
         }
     }
 }
@@ -370,6 +372,15 @@ pub async fn run_recorded_step(
         return outcome;
     }
     let mut run = ctx.projects.get_run(project_id, run_id).await?;
+    let ended_with_the_run = run.status.is_final()
+        && run
+            .steps
+            .last()
+            .is_some_and(|s| s.name == name && s.status == RunStatus::Succeeded);
+    if ended_with_the_run && outcome.is_ok() {
+        // The step ended the run and itself in one write (`complete`, `fail_run`).
+        return outcome;
+    }
     if let Some(step) = run.steps.iter_mut().rev().find(|s| s.name == name) {
         step.finished_at = Some(now());
         match &outcome {

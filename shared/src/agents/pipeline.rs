@@ -146,16 +146,31 @@ pub(super) async fn refuse_deploy(
             ),
         )
     };
-    report_failure(ctx, run, &json!({"Error": error, "Cause": cause})).await
+    fail_run(
+        ctx,
+        run,
+        &json!({"Error": error, "Cause": cause}),
+        Some(Step::RefuseDeploy),
+    )
+    .await
 }
 
-/// Marks the run succeeded, unless it already ended.
+/// Marks the run succeeded, unless it already ended; its `Complete` step ends in the same
+/// write, so a run that shows as succeeded shows every step ended.
 pub async fn complete(ctx: &AgentContext, run: &RunInput) -> Result<(), AgentError> {
     let mut stored = ctx.projects.get_run(run.project_id, run.run_id).await?;
     if stored.status.is_final() {
         return Ok(());
     }
     stored.status = RunStatus::Succeeded;
+    if let Some(step) = stored
+        .steps
+        .last_mut()
+        .filter(|s| s.name == Step::Complete.name() && !s.status.is_final())
+    {
+        step.status = RunStatus::Succeeded;
+        step.finished_at = Some(now());
+    }
     stored.updated_at = now();
     Ok(ctx.projects.update_run(&stored).await?)
 }
@@ -200,6 +215,18 @@ pub async fn report_failure(
     run: &RunInput,
     error: &Value,
 ) -> Result<(), AgentError> {
+    fail_run(ctx, run, error, None).await
+}
+
+/// Marks the run failed as [`report_failure`] does; from a step (`closing`), that step ends
+/// in the same write, as it succeeded: what the run shows once it is final does not change
+/// after (a client that sees the end sees every step's end too).
+pub(super) async fn fail_run(
+    ctx: &AgentContext,
+    run: &RunInput,
+    error: &Value,
+    closing: Option<Step>,
+) -> Result<(), AgentError> {
     let name = error["Error"].as_str().unwrap_or("Kiln.failed");
     let cause = error["Cause"]
         .as_str()
@@ -222,10 +249,18 @@ pub async fn report_failure(
         code,
         message: cause.to_owned(),
     });
-    for step in stored.steps.iter_mut().filter(|s| !s.status.is_final()) {
-        step.status = RunStatus::Failed;
+    let last = stored.steps.len().saturating_sub(1);
+    for (i, step) in stored.steps.iter_mut().enumerate() {
+        if step.status.is_final() {
+            continue;
+        }
         step.finished_at = Some(now());
-        step.error = Some(cause.to_owned());
+        if i == last && closing.is_some_and(|c| c.name() == step.name) {
+            step.status = RunStatus::Succeeded;
+        } else {
+            step.status = RunStatus::Failed;
+            step.error = Some(cause.to_owned());
+        }
     }
     stored.updated_at = now();
     ctx.projects.update_run(&stored).await?;
