@@ -6,6 +6,8 @@
 //! `schema` holds the tables and their migrations, `rows` how a row maps to an entity and back,
 //! `queries` the `ProjectStore` operations.
 
+#[cfg(test)]
+mod plans;
 mod queries;
 mod rows;
 mod schema;
