@@ -116,10 +116,13 @@ class Run(Base):
 
 
 def make_engine(path: str) -> Any:
+    # Four pooled connections per worker: as many requests read at once as the worker's
+    # threads can use, while writers seldom meet at SQLite's one write lock, where the loser
+    # sleeps in SQLite's busy handler (16 + 16 gave the same rates and 3-5x the p99 of writes).
     engine = create_engine(
         f"sqlite:///{path}",
-        pool_size=16,
-        max_overflow=16,
+        pool_size=4,
+        max_overflow=0,
         connect_args={"check_same_thread": False, "timeout": 5.0},
     )
 
