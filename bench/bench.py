@@ -449,7 +449,7 @@ def main() -> None:
         check=True, capture_output=True, text=True,
     ).stdout.strip()
     commit = subprocess.run(
-        ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ["git", "-C", str(HERE), "describe", "--always", "--dirty"], capture_output=True, text=True
     ).stdout.strip() or "unknown"
     print()
     print(table(rows))
