@@ -388,6 +388,8 @@ def details(rows: list[tuple[dict, dict, dict]]) -> str:
 
 
 def main() -> None:
+    # SIGTERM (from bench/run's trap) unwinds like an error: the servers are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     kiln_port, peer_port = free_port(), free_port()
     kiln = Server(
         "kiln", [os.environ["KILN_BIN"], "serve"],
