@@ -236,3 +236,20 @@ pub struct ProjectSummary {
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    /// The stores list projects by reading each stored document as a summary: the two types
+    /// must name and write their common fields alike.
+    #[test]
+    fn a_projects_document_reads_as_its_summary() {
+        let mut p = Project::new(Owner("ann".into()), "Tasks".into(), "a description".into());
+        p.status = ProjectStatus::Built;
+        p.current_version = Some(3);
+        let doc = serde_json::to_string(&p).unwrap();
+        let read: ProjectSummary = serde_json::from_str(&doc).unwrap();
+        assert_eq!(read, p.summary());
+    }
+}

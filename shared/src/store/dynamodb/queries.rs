@@ -116,7 +116,7 @@ impl ProjectStore for DynamoStore {
         };
         let items = items
             .iter()
-            .map(|i| from_item::<Project>(i).map(|p| p.summary()))
+            .map(from_item::<ProjectSummary>)
             .collect::<StoreResult<_>>()?;
         Ok(Page { items, next_cursor })
     }

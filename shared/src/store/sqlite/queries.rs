@@ -116,7 +116,9 @@ impl ProjectStore for SqliteStore {
             };
             let items = rows
                 .iter()
-                .map(|(_, _, doc)| from_doc::<Project>(doc).map(|p| p.summary()))
+                // Only the summary's fields are taken from each document (its spec and
+                // design are skipped over, never built).
+                .map(|(_, _, doc)| from_doc::<ProjectSummary>(doc))
                 .collect::<StoreResult<_>>()?;
             Ok(Page { items, next_cursor })
         })
