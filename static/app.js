@@ -6,6 +6,7 @@ import * as signin from "./signin.js";
 import { createConversation } from "./conversation.js";
 import { createHistory } from "./history.js";
 import { createLogs } from "./logs.js";
+import { renderReview } from "./review.js";
 import { renderLoadTest } from "./loadtest.js";
 import { createProjectList } from "./projects.js";
 import { createVersions } from "./versions.js";
@@ -287,6 +288,8 @@ function renderBlock(block) {
     if (r.omitted_failures) {
       box.append(el("p", { class: "omitted", text: `${r.omitted_failures} more failing tests are not listed.` }));
     }
+  } else if (block.type === "review") {
+    renderReview(box, block, el);
   }
   return box;
 }
@@ -294,6 +297,7 @@ function renderBlock(block) {
 const AGENTS = {
   product_manager: "Product manager", architect: "Architect", backend_developer: "Backend developer",
   qa_engineer: "QA engineer", devops_engineer: "DevOps engineer", documentation_writer: "Documentation writer",
+  code_reviewer: "Code reviewer",
 };
 
 function renderMessage(m) {

@@ -1,7 +1,9 @@
 //! Step Functions may run a Task again after it succeeded or half-succeeded (a retry after a
 //! transient error, an answer lost on the way back). A whole conversation — describe, ask,
-//! build, test, deploy (and its smoke test), refine, answer a question, deploy again, roll back — runs on the local
-//! backend (SQLite on disk, real pytest, real uvicorn) in two ways:
+//! build and review, test, deploy over the review's finding (and its smoke test), refine,
+//! answer a question, deploy again, roll back — runs on the local backend (SQLite on disk, real
+//! pytest, real uvicorn, the review's real tools with pip-audit asking a stand-in database) in
+//! two ways:
 //!
 //! - every Task runs twice in a row, and the stored state after the second run must equal the
 //!   state after the first: the project, its versions, its conversation, its deployments, the
@@ -79,18 +81,35 @@ const CONVERSATION: [(&str, Intent); 13] = [
     ("what endpoints does it have?", Intent::Question),
     ("build it", Intent::Build),
     ("run the tests", Intent::Test),
-    ("deploy it", Intent::Deploy),
+    // The review found the stand-in database's advisory (see `local_context`): deployed over it.
+    ("deploy it anyway", Intent::Deploy),
     ("notes also have a body", Intent::Refine),
     // A question asked, then answered: the answer is read against the question once.
     ("notes have line items", Intent::Refine),
     ("the second one", Intent::Refine),
-    ("deploy it", Intent::Deploy),
+    ("deploy it regardless of the review", Intent::Deploy),
     ("roll back to version 1", Intent::Rollback),
-    // Prod waits for a yes, which the next message gives.
-    ("deploy it to prod", Intent::Deploy),
+    // Prod waits for a yes, which the next message gives; the yes carries the request's
+    // "anyway" over the review's finding.
+    ("deploy it to prod anyway", Intent::Deploy),
     ("yes, deploy to prod", Intent::Deploy),
     ("clone this project as Notes copy", Intent::Clone),
 ];
+
+/// The vulnerability database the reviews ask: it knows one advisory of the FastAPI every
+/// version pins, so every review has a high-severity finding.
+static OSV: std::sync::LazyLock<kiln_integration_tests::fake_osv::FakeOsv> =
+    std::sync::LazyLock::new(|| {
+        kiln_integration_tests::fake_osv::FakeOsv::start(vec![
+            kiln_integration_tests::fake_osv::Advisory {
+                package: "fastapi".into(),
+                version: "0.165.0".into(),
+                id: "GHSA-kiln-twice-0001".into(),
+                summary: "a stand-in advisory".into(),
+                fixed: "0.165.1".into(),
+            },
+        ])
+    });
 
 /// The local backend on a fresh data directory.
 async fn local_context(dir: &std::path::Path) -> AgentContext {
@@ -100,6 +119,7 @@ async fn local_context(dir: &std::path::Path) -> AgentContext {
             "KILN_VENV_DIR".to_owned(),
             kiln_integration_tests::runtime_venv_dir(),
         ),
+        ("KILN_OSV_URL".to_owned(), OSV.url()),
         // The smoke tests after each deploy run; their load tests, whose timings differ from
         // run to run, do not (tests/smoke_load.rs holds them).
         ("KILN_LOAD_TEST_REQUESTS".to_owned(), "0".to_owned()),
@@ -146,6 +166,24 @@ async fn every_step_run_twice_leaves_what_one_run_leaves() {
     let copy = copy_state(twice.ctx.projects.as_ref(), &project).await;
     assert_eq!(copy["versions"].as_array().unwrap().len(), 1, "{copy}");
     assert_eq!(copy["messages"].as_array().unwrap().len(), 1, "{copy}");
+    // Every deploy went out over the review's finding, and said so on its deployment (the
+    // prod deploy on its confirmation's run); the rollback's redeploy is no override.
+    let deployments = twice
+        .ctx
+        .projects
+        .list_deployments(project.id)
+        .await
+        .unwrap();
+    let overridden: Vec<Option<u32>> = deployments
+        .iter()
+        .rev()
+        .map(|d| d.review_override.as_ref().map(|o| o.version))
+        .collect();
+    assert_eq!(
+        overridden,
+        [Some(1), Some(2), None, Some(1)],
+        "{deployments:#?}"
+    );
     let changed: Vec<String> = twice.changed.lock().unwrap().iter().cloned().collect();
     assert!(
         changed.is_empty(),
@@ -165,6 +203,24 @@ async fn every_step_run_twice_leaves_what_one_run_leaves() {
 /// A project store that fails one write on purpose: armed with `n`, it lets `n` writes
 /// through and fails the next with a transient error (what a busy database or a throttled
 /// table answers), then lets everything through again. Reads always pass.
+/// A run is never stored as ended while one of its steps still shows as going: a client that
+/// sees the end (and stops following) would keep a step that never ends.
+fn ended_runs_show_every_step_ended(run: &Run) {
+    if run.status.is_final() {
+        let going: Vec<&str> = run
+            .steps
+            .iter()
+            .filter(|s| !s.status.is_final())
+            .map(|s| s.name.as_str())
+            .collect();
+        assert!(
+            going.is_empty(),
+            "run stored as {:?} with {going:?} going",
+            run.status
+        );
+    }
+}
+
 struct CutShort {
     inner: Arc<dyn ProjectStore>,
     countdown: AtomicI64,
@@ -272,10 +328,12 @@ impl ProjectStore for CutShort {
         self.inner.get_run(project_id, run_id).await
     }
     async fn update_run(&self, run: &Run) -> StoreResult<()> {
+        ended_runs_show_every_step_ended(run);
         self.write()?;
         self.inner.update_run(run).await
     }
     async fn update_run_from(&self, run: &Run, from: RunStatus) -> StoreResult<bool> {
+        ended_runs_show_every_step_ended(run);
         self.write()?;
         self.inner.update_run_from(run, from).await
     }

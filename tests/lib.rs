@@ -7,6 +7,7 @@ use kiln::generator::GeneratedFile;
 
 pub mod fake_llm;
 pub mod fake_oidc;
+pub mod fake_osv;
 mod own_thread;
 pub use own_thread::serve_on_own_thread;
 pub mod postgres;

@@ -2,14 +2,16 @@
 //! DynamoDB item at most 400 KB. Nothing a user can make grow may carry the pipeline past
 //! them: here a suite fails thousands of tests with endless messages, the QA steps run on it
 //! (the real steps, on the local store), and the state the machine would carry and the reply
-//! stored from it are measured.
+//! stored from it are measured; the same for a review that finds tens of thousands of things.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use kiln::agents::{run_step, Step, StepRequest, MAX_FILES_PER_VERSION};
-use kiln::model::{FileEntry, Intent, Owner, Project, TestFailure, TestReport};
-use kiln::runner::{File, RunnerError, TestJob, TestRunner, TestStatus};
+use kiln::model::{
+    FileEntry, Finding, Intent, Owner, Project, Severity, TestFailure, TestReport, Version,
+};
+use kiln::runner::{File, ReviewStatus, RunnerError, TestJob, TestRunner, TestStatus};
 use kiln::store::PageRequest;
 use kiln_integration_tests::post_queued;
 use serde_json::json;
@@ -51,6 +53,106 @@ impl TestRunner for Hopeless {
             ..TestReport::default()
         }))
     }
+    async fn start_review(
+        &self,
+        _: Uuid,
+        _: u32,
+        _: Vec<File>,
+        _: Uuid,
+    ) -> Result<TestJob, RunnerError> {
+        Ok(TestJob {
+            id: "hopeless".into(),
+        })
+    }
+    /// A linter's worst day: 30,000 findings, a third of them high, each far over every limit.
+    async fn poll_review(&self, _: &TestJob) -> Result<ReviewStatus, RunnerError> {
+        let escaped = "\u{7}".repeat(5_000);
+        Ok(ReviewStatus::Finished(
+            (0..30_000)
+                .map(|i| Finding {
+                    file: format!("app/{escaped}_{i}.py"),
+                    line: i,
+                    rule: format!("ruff/{escaped}"),
+                    severity: if i % 3 == 0 {
+                        Severity::High
+                    } else {
+                        Severity::Low
+                    },
+                    message: escaped.clone(),
+                    fix: escaped.clone(),
+                })
+                .collect(),
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_largest_review_keeps_the_state_the_project_and_the_reply_within_aws_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = std::collections::HashMap::from([(
+        "KILN_DATA_DIR".to_owned(),
+        dir.path().display().to_string(),
+    )]);
+    let config = kiln::config::Config::from_vars(&vars).unwrap();
+    let mut ctx = kiln::backends::local_state(&config).await.unwrap().agents;
+    ctx.tests = Arc::new(Hopeless);
+    let project = Project::new(Owner::local(), "Limits".into(), String::new());
+    ctx.projects.create_project(&project).await.unwrap();
+    let main = b"app = None\n".to_vec();
+    let sha256 = ctx.artifacts.put_blob(&main).await.unwrap();
+    ctx.projects
+        .create_version(&Version {
+            project_id: project.id,
+            number: 1,
+            message_id: None,
+            manifest: vec![FileEntry {
+                path: "app/main.py".into(),
+                sha256,
+                size: main.len() as u64,
+            }],
+            spec: None,
+            renames: Vec::new(),
+            created_at: kiln::model::now(),
+        })
+        .await
+        .unwrap();
+    let input = post_queued(ctx.projects.as_ref(), &project, "build it", Intent::Build).await;
+    let checked = run_step(
+        &ctx,
+        &StepRequest {
+            step: Step::ReviewCheck,
+            run: input,
+            state: json!({"review": {"job": {"id": "hopeless"}, "version": 1, "done": false}}),
+            error: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(checked["passed"], false, "{checked}");
+    assert!(
+        serde_json::to_vec(&checked).unwrap().len() < 1024,
+        "{checked}"
+    );
+
+    // The reply with the review block, as stored, and the project with its record.
+    let messages = ctx
+        .projects
+        .list_messages(project.id, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    let reply = messages.last().unwrap();
+    let kiln::model::Block::Review { review, .. } = &reply.blocks[0] else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(review.counts.high, 10_000, "the counts are whole");
+    assert_eq!(review.findings.len() as u32 + review.omitted, 30_000);
+    assert!(review.omitted > 0);
+    let item = serde_json::to_vec(reply).unwrap().len();
+    assert!(item < ITEM_LIMIT / 2, "the reply is {item} bytes");
+    let stored = ctx.projects.load_project(project.id).await.unwrap();
+    let item = serde_json::to_vec(&stored).unwrap().len();
+    assert!(item < ITEM_LIMIT / 8, "the project is {item} bytes");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -158,6 +260,7 @@ impl kiln::workflow::asl::TaskHandler for Once {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_owner_runs_at_most_the_apps_the_cap_allows() {
     let dir = tempfile::tempdir().unwrap();
+    let osv = kiln_integration_tests::fake_osv::FakeOsv::start(Vec::new());
     let vars = std::collections::HashMap::from([
         ("KILN_DATA_DIR".to_owned(), dir.path().display().to_string()),
         (
@@ -165,6 +268,8 @@ async fn an_owner_runs_at_most_the_apps_the_cap_allows() {
             kiln_integration_tests::runtime_venv_dir(),
         ),
         ("KILN_MAX_LIVE_DEPLOYMENTS".to_owned(), "1".to_owned()),
+        // The reviews ask a stand-in of the vulnerability database, never the network.
+        ("KILN_OSV_URL".to_owned(), osv.url()),
     ]);
     let config = kiln::config::Config::from_vars(&vars).unwrap();
     let ctx = kiln::backends::local_state(&config).await.unwrap().agents;

@@ -38,6 +38,7 @@ fn runners_on(
         test_timeout: Duration::from_secs(test_timeout),
         deploy_timeout: Duration::from_secs(20),
         postgres_url,
+        osv_url: None,
     })
 }
 

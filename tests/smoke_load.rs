@@ -343,6 +343,7 @@ async fn a_deploy_that_fails_its_smoke_test_goes_back_to_the_deployment_it_repla
         names,
         kiln_integration_tests::steps::chain(&[
             &["Plan"],
+            &kiln_integration_tests::steps::REVIEW,
             &kiln_integration_tests::steps::DEPLOY,
             &kiln_integration_tests::steps::REVERT,
             &["SmokeFailed"]

@@ -4,6 +4,11 @@
 
 /// Writing a version.
 pub const BUILD: [&str; 3] = ["BackendDeveloper", "DocumentationWriter", "Release"];
+/// Reviewing a version that has no review yet: the step starts the checks, the check step
+/// collects their findings.
+pub const REVIEW: [&str; 2] = ["Review", "ReviewCheck"];
+/// Going past a version reviewed already: the step finds its review and goes on.
+pub const REVIEWED: [&str; 1] = ["Review"];
 /// Running its tests.
 pub const TEST: [&str; 3] = ["QaStart", "QaCheck", "QaReport"];
 /// Deploying it from a request: the estimate, the image, the rollout, the report and the

@@ -422,3 +422,106 @@ fn flip_signature_digit(url: &str) -> String {
     let digit = if url[at..].starts_with('0') { "1" } else { "0" };
     format!("{}{digit}{}", &url[..at], &url[at + 1..])
 }
+
+/// The sparse index `LIVE` holds the queued and running runs and the pending and running
+/// deployments and nothing else, so start-up recovery and the cost estimate read no more than
+/// they return; what it lists is read again from the table, so an entry the index has not yet
+/// dropped (an index is eventually consistent on DynamoDB) is not taken for a live one.
+#[tokio::test]
+async fn the_live_index_holds_only_live_runs_and_deployments() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use kiln::model::{Deployment, DeploymentStatus, Environment, RunStatus};
+    let moto = Moto::start();
+    let (projects, _) = stores(&moto).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let owner = Owner("dora".into());
+    let project = Project::new(owner.clone(), "Tasks".into(), String::new());
+    projects.create_project(&project).await.unwrap();
+    let mut runs = Vec::new();
+    for text in ["build it", "deploy it"] {
+        let message = Message::from_user(project.id, text.into(), None);
+        let run = Run::queued(project.id, message.id, Intent::Build);
+        projects.post_user_message(&message, &run).await.unwrap();
+        runs.push(run);
+    }
+    runs[1].status = RunStatus::Succeeded;
+    projects.update_run(&runs[1]).await.unwrap();
+    let deployment = |status| Deployment {
+        id: kiln::model::new_id(),
+        project_id: project.id,
+        environment: Environment::Dev,
+        version: 1,
+        status,
+        url: None,
+        resources: Default::default(),
+        logs: String::new(),
+        monthly_usd: None,
+        confirmed_by: None,
+        review_override: None,
+        created_at: kiln::model::now(),
+    };
+    let (live, stopped) = (
+        deployment(DeploymentStatus::Running),
+        deployment(DeploymentStatus::Stopped),
+    );
+    projects.put_deployment(&live).await.unwrap();
+    projects.put_deployment(&stopped).await.unwrap();
+
+    // What the index holds, read as a whole here (the store never scans).
+    let index = dynamo
+        .scan()
+        .table_name("kiln-test")
+        .index_name("LIVE")
+        .send()
+        .await
+        .unwrap();
+    let mut held: Vec<String> = index
+        .items()
+        .iter()
+        .map(|i| i["SK"].as_s().unwrap().clone())
+        .collect();
+    held.sort();
+    let mut expected = vec![
+        format!("DEP#dev#{}", live.id),
+        format!("RUN#{}", runs[0].id),
+    ];
+    expected.sort();
+    assert_eq!(held, expected);
+    let ids = |runs: Vec<Run>| runs.iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(projects.unfinished_runs().await.unwrap()), [runs[0].id]);
+    let live_ids: Vec<_> = projects
+        .live_deployments()
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(live_ids, [live.id]);
+
+    // An entry the index still lists after the run finished: the table's item says finished.
+    let mut done = runs[0].clone();
+    done.status = RunStatus::Failed;
+    let item = dynamo
+        .get_item()
+        .table_name("kiln-test")
+        .key("PK", AttributeValue::S(format!("PROJECT#{}", project.id)))
+        .key("SK", AttributeValue::S(format!("RUN#{}", done.id)))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let mut stale = item.clone();
+    stale.insert(
+        "doc".into(),
+        AttributeValue::S(serde_json::to_string(&done).unwrap()),
+    );
+    dynamo
+        .put_item()
+        .table_name("kiln-test")
+        .set_item(Some(stale))
+        .send()
+        .await
+        .unwrap();
+    assert!(projects.unfinished_runs().await.unwrap().is_empty());
+}

@@ -65,10 +65,10 @@ async fn create_described(
     (id, run)
 }
 
-/// The steps of a deploy of a version that is built and tested already.
+/// The steps of a deploy of a version that is built, reviewed and tested already.
 fn deploy_only() -> Vec<String> {
-    use kiln_integration_tests::steps::{chain, DEPLOY};
-    chain(&[&["Plan"], &DEPLOY, &["Complete"]])
+    use kiln_integration_tests::steps::{chain, DEPLOY, REVIEWED};
+    chain(&[&["Plan"], &REVIEWED, &DEPLOY, &["Complete"]])
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -108,6 +108,8 @@ async fn describe_refine_build_test_deploy_and_use_it() {
             "BackendDeveloper",
             "DocumentationWriter",
             "Release",
+            "Review",
+            "ReviewCheck",
             "Complete"
         ]
     );
@@ -115,8 +117,8 @@ async fn describe_refine_build_test_deploy_and_use_it() {
     let tested = say(client, api, &id, "Run the tests").await;
     assert_eq!(
         common::step_names(&tested),
-        ["Plan", "QaStart", "QaCheck", "QaReport", "Complete"],
-        "the current version is tested as built"
+        ["Plan", "Review", "QaStart", "QaCheck", "QaReport", "Complete"],
+        "the current version is tested as built (its review was recorded when it was built)"
     );
     let replies = replies_to(client, api, &id, &tested).await;
     let report = replies

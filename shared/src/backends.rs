@@ -94,6 +94,7 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
         test_timeout: Duration::from_secs(config.test_timeout_secs),
         deploy_timeout: Duration::from_secs(config.deploy_timeout_secs),
         postgres_url: config.postgres_url.clone(),
+        osv_url: config.osv_url.clone(),
     });
     let ctx = AgentContext {
         projects: projects.clone(),
@@ -229,11 +230,10 @@ pub async fn aws_state_with(
         projects: projects.clone(),
         artifacts: Arc::new(artifacts.clone()),
         repos: None,
-        tests: Arc::new(CodeBuildTestRunner::new(
-            codebuild.clone(),
-            jobs.clone(),
-            test_project,
-        )),
+        tests: Arc::new(
+            CodeBuildTestRunner::new(codebuild.clone(), jobs.clone(), test_project)
+                .with_review_tools(crate::generator::review_tools(), config.osv_url.clone()),
+        ),
         deployer: Arc::new(
             EcsDeployer::new(
                 aws_sdk_ecr::Client::new(sdk),

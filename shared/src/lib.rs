@@ -13,6 +13,7 @@ pub mod config;
 pub mod generator;
 pub mod intent;
 pub mod model;
+pub mod review;
 pub mod runner;
 pub mod spec;
 pub mod store;

@@ -31,8 +31,16 @@ pub fn config_with(vars: &[(&str, &str)]) -> (Config, tempfile::TempDir) {
         kiln_integration_tests::runtime_venv_dir(),
     );
     map.insert("KILN_PIPELINE_TIME_SCALE".into(), "0.1".into());
+    // Reviews ask a stand-in of the vulnerability database, never the network.
+    map.entry("KILN_OSV_URL".into())
+        .or_insert_with(|| NO_ADVISORIES.url());
     (Config::from_vars(&map).unwrap(), dir)
 }
+
+/// The vulnerability database the tests' reviews ask unless a test gives its own: it knows of
+/// no vulnerability.
+static NO_ADVISORIES: std::sync::LazyLock<kiln_integration_tests::fake_osv::FakeOsv> =
+    std::sync::LazyLock::new(|| kiln_integration_tests::fake_osv::FakeOsv::start(Vec::new()));
 
 pub async fn app_with(vars: &[(&str, &str)]) -> App {
     let (config, dir) = config_with(vars);

@@ -129,7 +129,11 @@ async fn the_first_deploy_says_what_it_would_cost_and_prod_waits_for_a_yes() {
             .iter()
             .map(|s| s["name"].as_str().unwrap())
             .collect();
-        assert_eq!(steps, ["Plan", "DevOpsEstimate", "Complete"], "{text}");
+        assert_eq!(
+            steps,
+            ["Plan", "Review", "DevOpsEstimate", "Complete"],
+            "{text}"
+        );
     }
     let waiting = project(&app, &id).await;
     assert_eq!(waiting["deployments"].as_array().unwrap().len(), 1);

@@ -82,6 +82,7 @@ async fn deployments_are_listed_newest_first_a_page_at_a_time() {
             url: Some(format!("http://127.0.0.1:{}/", 9000 + i)),
             resources: Default::default(),
             logs: String::new(),
+            review_override: None,
             monthly_usd: None,
             confirmed_by: None,
             created_at: time::OffsetDateTime::now_utc(),

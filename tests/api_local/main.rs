@@ -15,4 +15,5 @@ mod oidc;
 mod owners;
 mod paging;
 mod projects;
+mod review;
 mod versions;

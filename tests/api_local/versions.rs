@@ -42,11 +42,19 @@ async fn building_makes_immutable_versions_with_files_diffs_exports_and_commits(
             "BackendDeveloper",
             "DocumentationWriter",
             "Release",
+            "Review",
+            "ReviewCheck",
             "Complete"
         ]
     );
-    let reply = app.conversation(&id).await.pop().unwrap();
-    assert_eq!(reply["agent"], "backend_developer");
+    // The release's reply, before the reviewer's.
+    let reply = app
+        .conversation(&id)
+        .await
+        .into_iter()
+        .rev()
+        .find(|m| m["agent"] == "backend_developer")
+        .unwrap();
     assert_eq!(reply["blocks"][0]["type"], "file_list");
     let files: Vec<&str> = reply["blocks"][0]["files"]
         .as_array()

@@ -29,9 +29,34 @@ export function startPrinting(bin, args, env, pattern, what) {
   });
 }
 
-export function startServer(extra, data) {
+// The tests' stand-in of the vulnerability database the reviews' pip-audit asks (the
+// `fake-osv` binary of tests/fake_osv.rs), knowing `advisories` ("name==version:ID:fixed").
+// It ends when this process does (it reads its standard input until it closes), and does not
+// keep this process alive.
+export async function startOsv(advisories = []) {
+  const bin = process.env.FAKE_OSV_BIN || join(here, "..", "..", "target", "debug", "fake-osv");
+  const child = spawn(bin, advisories, { stdio: ["pipe", "pipe", "inherit"] });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("fake-osv printed no URL")), 60_000);
+    child.on("error", reject);
+    child.stdout.on("data", (chunk) => {
+      const m = String(chunk).match(/^(http:\/\/\S+)\s/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+  });
+  child.stdout.destroy();
+  child.stdin.unref?.();
+  child.unref();
+  return url;
+}
+
+// `kiln serve` with `extra` settings; its reviews ask a stand-in database that knows of no
+// vulnerability unless `extra` names one (KILN_OSV_URL), never the network.
+export async function startServer(extra, data) {
   const bin = process.env.KILN_BIN || join(here, "..", "..", "target", "debug", "kiln");
+  const osv = extra.KILN_OSV_URL || await startOsv();
   return startPrinting(bin, ["serve"], {
+    KILN_OSV_URL: osv,
     ...extra,
     PATH: process.env.PATH, HOME: process.env.HOME || homedir(),
     KILN_BIND: "127.0.0.1:0", KILN_DATA_DIR: data, RUST_LOG: "warn",

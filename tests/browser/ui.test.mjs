@@ -311,8 +311,12 @@ test("a server with a token asks for it in the page, and says so in place when i
     // Signed in, the page works: a project made here is listed.
     await page.click("#new-project-button");
     await page.fill("#project-name", "Behind a token");
+    // The page looks once for the opening message's run after a create; that look is not
+    // one of the idle looks counted below, however late a loaded machine makes it.
+    const openingLook = page.waitForResponse((r) => /\/conversation\?limit=1$/.test(r.url()));
     await page.click("#new-project button[type=submit]");
     await page.waitForFunction(() => document.querySelector("#project-title").textContent === "Behind a token");
+    await openingLook;
 
     // Without an event stream (a token rules it out), the page asks only for what changed:
     // every 10 s while nothing runs, and never for the whole conversation again.

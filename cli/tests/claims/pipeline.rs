@@ -8,7 +8,7 @@ use crate::common::{
     self, deployment, project, project_after, replies, schema_fields, step_names, Server, Session,
 };
 use crate::support::{post, say, test_report, NOTES};
-use kiln_integration_tests::steps::{chain, BUILD, DEPLOY, TEST};
+use kiln_integration_tests::steps::{chain, BUILD, DEPLOY, REVIEW, TEST};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn test_and_deploy_build_first_when_the_spec_changed() {
@@ -26,6 +26,8 @@ async fn test_and_deploy_build_first_when_the_spec_changed() {
             "BackendDeveloper",
             "DocumentationWriter",
             "Release",
+            "Review",
+            "ReviewCheck",
             "QaStart",
             "QaCheck",
             "QaReport",
@@ -44,7 +46,7 @@ async fn test_and_deploy_build_first_when_the_spec_changed() {
     // Built and tested first, then deployed.
     assert_eq!(
         step_names(&deployed),
-        chain(&[&["Plan"], &BUILD, &TEST, &DEPLOY, &["Complete"]])
+        chain(&[&["Plan"], &BUILD, &REVIEW, &TEST, &DEPLOY, &["Complete"]])
     );
     let report = test_report(&replies(client, api, &id, &deployed).await);
     assert_eq!(report["version"], 3, "{report}");

@@ -38,6 +38,8 @@ async fn failing_tests_stop_a_deploy() {
             "BackendDeveloper",
             "DocumentationWriter",
             "Release",
+            "Review",
+            "ReviewCheck",
             "QaStart",
             "QaCheck",
             "QaReport",

@@ -17,6 +17,11 @@ pub fn runtime_venv_dir() -> String {
     })
 }
 
+/// The vulnerability database the servers' reviews ask unless a test gives its own: it knows
+/// of no vulnerability.
+static NO_ADVISORIES: std::sync::LazyLock<kiln_integration_tests::fake_osv::FakeOsv> =
+    std::sync::LazyLock::new(|| kiln_integration_tests::fake_osv::FakeOsv::start(Vec::new()));
+
 /// A `kiln serve` process, killed when dropped.
 pub struct Server {
     pub child: Child,
@@ -36,6 +41,8 @@ impl Server {
             .env("KILN_BIND", "127.0.0.1:0")
             .env("KILN_DATA_DIR", data_dir)
             .env("RUST_LOG", "warn")
+            // Reviews ask a stand-in of the vulnerability database, never the network.
+            .env("KILN_OSV_URL", NO_ADVISORIES.url())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in extra {
@@ -343,6 +350,7 @@ pub async fn runtime_python() -> std::path::PathBuf {
         test_timeout: Duration::from_secs(600),
         deploy_timeout: Duration::from_secs(120),
         postgres_url: None,
+        osv_url: None,
     };
     let (runner, _) = kiln::runner::LocalTestRunner::with_deployer(settings.clone());
     use kiln::runner::TestRunner;

@@ -51,7 +51,15 @@ async fn a_version_whose_tests_fail_is_never_deployed_on_aws() {
     assert_eq!(run.status, RunStatus::Failed, "{run:?}");
     assert_eq!(
         step_names(&run),
-        ["Plan", "QaStart", "QaCheck", "QaReport", "RefuseDeploy"],
+        [
+            "Plan",
+            "Review",
+            "ReviewCheck",
+            "QaStart",
+            "QaCheck",
+            "QaReport",
+            "RefuseDeploy"
+        ],
         "no DevOps step ran"
     );
     let error = run.error.as_ref().unwrap();
@@ -79,8 +87,8 @@ async fn a_version_whose_tests_fail_is_never_deployed_on_aws() {
     assert_eq!(loaded.tested_version, None);
     assert_eq!(
         aws.codebuild.start_builds().len(),
-        1,
-        "only the test build was started, no image build"
+        3,
+        "the reviews of versions 1 and 2 and the test build were started, no image build"
     );
     let services = aws
         .ecs

@@ -166,8 +166,23 @@ async fn describe_and_build_through_the_lambda_handler_on_dynamodb_and_s3() {
             file.path
         );
     }
-    let last = last_message(ctx, &project).await;
-    assert!(last.starts_with("Version 1 is ready"), "{last}");
+    // The release's reply, then the review's: its tools ran as a build of the test project.
+    let page = PageRequest::first(100);
+    let said = ctx.projects.list_messages(project.id, &page).await.unwrap();
+    let said: Vec<&str> = said.items.iter().map(|m| m.content.as_str()).collect();
+    assert!(
+        said[said.len() - 3].starts_with("Version 1 is ready"),
+        "{said:#?}"
+    );
+    assert!(
+        said[said.len() - 1].starts_with("Version 1 passed its review"),
+        "{said:#?}"
+    );
+    assert_eq!(
+        aws.reviewed.load(Ordering::SeqCst),
+        1,
+        "the review build ran"
+    );
 
     // A copy, with DynamoDB out for the first attempt: retried, and one copy is made.
     aws.outage("Clone", 1);
@@ -280,7 +295,8 @@ async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ec
     assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
     assert_eq!(
         step_names(&run),
-        ["Plan", "QaStart", "QaCheck", "QaReport", "Complete"]
+        ["Plan", "Review", "QaStart", "QaCheck", "QaReport", "Complete"],
+        "version 1 was reviewed when it was built"
     );
     let failures = aws.failures();
     assert_eq!(
@@ -314,7 +330,10 @@ async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ec
     // asks first and nothing is deployed.
     let run = say(&aws, &project, "deploy it", Intent::Deploy).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
-    assert_eq!(step_names(&run), ["Plan", "DevOpsEstimate", "Complete"]);
+    assert_eq!(
+        step_names(&run),
+        ["Plan", "Review", "DevOpsEstimate", "Complete"]
+    );
     let asked = last_message(ctx, &project).await;
     assert!(
         asked.contains("over your budget of $5.00") && asked.contains("yes, deploy to dev"),
@@ -336,6 +355,7 @@ async fn rollback_test_and_deploy_through_the_lambda_handler_on_codebuild_and_ec
         step_names(&run),
         kiln_integration_tests::steps::chain(&[
             &["Plan"],
+            &kiln_integration_tests::steps::REVIEWED,
             &kiln_integration_tests::steps::DEPLOY,
             &["Complete"]
         ])

@@ -101,6 +101,9 @@ pub(super) struct Target {
     pub(super) outcome: Option<String>,
     #[serde(default)]
     failure: Option<String>,
+    /// Deployed over the review's blocking findings, because the message said so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    review_override: Option<crate::model::ReviewOverride>,
     /// What it was estimated to cost a month, and who confirmed it, when someone had to.
     #[serde(default)]
     monthly_usd: Option<f64>,
@@ -141,6 +144,8 @@ pub(super) async fn deploy(
         vec![environment_in(&message.content).unwrap_or(Environment::Dev)]
     };
     check_live_cap(ctx, &project, &environments).await?;
+    let review_override =
+        super::reviewer::deploy_override(ctx, run, (&project, number), state).await?;
     let version = ctx.projects.get_version(project.id, number).await?;
     let files = with_later_revisions(ctx, &project, &version).await?;
     let mut targets = Vec::new();
@@ -166,6 +171,7 @@ pub(super) async fn deploy(
             monthly_usd,
             confirmed_by,
             logs: String::new(),
+            review_override: review_override.clone(),
             created_at: now(),
         };
         ctx.projects.put_deployment(&deployment).await?;
@@ -177,6 +183,7 @@ pub(super) async fn deploy(
             deadline: Some(now().unix_timestamp() + ctx.deploy_timeout.as_secs() as i64),
             outcome: None,
             failure: None,
+            review_override: review_override.clone(),
             monthly_usd,
             confirmed_by,
             replaced: project
@@ -236,6 +243,8 @@ async fn revert(ctx: &AgentContext, run: &RunInput, state: &Value) -> Result<Val
                 resources: rollout.resources.clone(),
                 monthly_usd,
                 confirmed_by: None,
+                // Going back to what ran before overrides nothing.
+                review_override: None,
                 logs: String::new(),
                 created_at: now(),
             })
@@ -255,6 +264,7 @@ async fn revert(ctx: &AgentContext, run: &RunInput, state: &Value) -> Result<Val
             failure: None,
             monthly_usd,
             confirmed_by: None,
+            review_override: None,
             replaced: None,
         });
     }
@@ -380,6 +390,7 @@ pub(super) async fn report(
             monthly_usd: t.monthly_usd,
             confirmed_by: t.confirmed_by,
             logs,
+            review_override: t.review_override.clone(),
             created_at: now(),
         };
         ctx.projects.put_deployment(&deployment).await?;

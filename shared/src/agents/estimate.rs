@@ -70,6 +70,7 @@ pub(super) async fn estimate(ctx: &AgentContext, run: &RunInput) -> Result<Value
         environment,
         version: number,
         monthly_usd: monthly.unwrap_or(0.0),
+        review_override: super::reviewer::overrides(run, &message.content),
     });
     let waiting_for_this = |p: &Project| {
         p.awaiting_confirmation

@@ -13,6 +13,7 @@ mod facts;
 mod pipeline;
 mod product_manager;
 mod qa_engineer;
+mod reviewer;
 mod smoke_calls;
 mod smoke_test;
 
@@ -96,11 +97,13 @@ steps! {
     BackendDeveloper: "Writes the code into a draft.",
     DocumentationWriter: "Adds the README to the draft.",
     Release: "Makes the draft a version.",
+    Review: "Starts the review of the current version (Kiln's own checks, ruff, bandit, pip-audit), unless it was reviewed before.",
+    ReviewCheck: "Checks whether the review finished; then records it on the project and replies with its findings.",
     Plan: "Decides what a build, test or deploy request still needs: a build (nothing built, or the spec changed), a test run, a deploy.",
     QaStart: "Starts the test suite of the current version.",
     QaCheck: "Checks whether the test suite finished.",
     QaReport: "Reports the test results.",
-    RefuseDeploy: "Records that the version was not deployed because its tests did not pass.",
+    RefuseDeploy: "Records that the version was not deployed because its tests did not pass (`tests_failed`) or its review found something of high severity (`review_failed`).",
     DevOpsEstimate: "Says what the version would cost a month on AWS before its first deploy to an environment, and waits for the user's confirmation of a deploy to prod or over budget.",
     DevOpsBuildImage: "Starts building the image to deploy.",
     DevOpsImageCheck: "Checks whether the image is built.",
@@ -261,7 +264,11 @@ async fn dispatch(ctx: &AgentContext, request: &StepRequest) -> Result<Value, Ag
         Step::Release => backend_developer::release(ctx, run, &draft(state)?).await,
         Step::Plan => pipeline::plan(ctx, run).await,
         Step::WaitTurn => pipeline::wait_turn(ctx, run, state).await,
-        Step::RefuseDeploy => pipeline::refuse_deploy(ctx, run).await.map(|_| Value::Null),
+        Step::RefuseDeploy => pipeline::refuse_deploy(ctx, run, state)
+            .await
+            .map(|_| Value::Null),
+        Step::Review => reviewer::start(ctx, run).await,
+        Step::ReviewCheck => reviewer::check(ctx, run, state).await,
         Step::QaStart => qa_engineer::start(ctx, run).await,
         Step::QaCheck => qa_engineer::check(ctx, run, state).await,
         Step::QaReport => qa_engineer::report(ctx, run, state).await,
@@ -278,7 +285,9 @@ async fn dispatch(ctx: &AgentContext, request: &StepRequest) -> Result<Value, Ag
         Step::Complete => complete(ctx, run).await.map(|_| Value::Null),
         Step::ReportFailure => {
             let error = request.error.clone().unwrap_or(Value::Null);
-            report_failure(ctx, run, &error).await.map(|_| Value::Null)
+            pipeline::fail_run(ctx, run, &error, Some(Step::ReportFailure))
+                .await
+                .map(|_| Value::Null)
         }
     }
 }
@@ -363,6 +372,15 @@ pub async fn run_recorded_step(
         return outcome;
     }
     let mut run = ctx.projects.get_run(project_id, run_id).await?;
+    let ended_with_the_run = run.status.is_final()
+        && run
+            .steps
+            .last()
+            .is_some_and(|s| s.name == name && s.status == RunStatus::Succeeded);
+    if ended_with_the_run && outcome.is_ok() {
+        // The step ended the run and itself in one write (`complete`, `fail_run`).
+        return outcome;
+    }
     if let Some(step) = run.steps.iter_mut().rev().find(|s| s.name == name) {
         step.finished_at = Some(now());
         match &outcome {

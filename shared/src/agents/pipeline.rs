@@ -6,10 +6,12 @@ use super::{post, AgentContext, AgentError, Step};
 use crate::model::{now, Intent, Message, RunError, RunInput, RunStatus};
 
 /// What a build, test or deploy request still needs, decided once for the run:
-/// `{"build", "test", "deploy", "tests": {"passed"}}`. A build is needed when asked for, when
+/// `{"build", "test", "deploy", "tests": {"passed"}, "review_override"}`. A build is needed when asked for, when
 /// nothing was built yet, or when the spec changed since the current version; tests run when
 /// asked for, or before a deploy of a version whose tests have not passed. `tests.passed` says
 /// whether the version to deploy passed its tests; the QA report replaces it when the tests run.
+/// `review_override` says that a deploy request asked to deploy over the review's blocking
+/// findings ("deploy anyway"): the `ReviewPassed?` gate lets it through, and only that gate.
 pub(super) async fn plan(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
     let project = ctx.projects.load_project(run.project_id).await?;
     let spec = project.spec.as_ref().ok_or(AgentError::NothingToBuild)?;
@@ -23,7 +25,22 @@ pub(super) async fn plan(ctx: &AgentContext, run: &RunInput) -> Result<Value, Ag
         && project.tested_version == project.current_version;
     let deploy = run.intent == Intent::Deploy;
     let test = run.intent == Intent::Test || (deploy && !passed);
-    Ok(json!({"build": build, "test": test, "deploy": deploy, "tests": {"passed": passed}}))
+    let review_override = deploy
+        && super::reviewer::overrides_in(
+            run,
+            &project,
+            &ctx.projects
+                .get_message(run.project_id, run.message_id)
+                .await?
+                .content,
+        );
+    Ok(json!({
+        "build": build,
+        "test": test,
+        "deploy": deploy,
+        "tests": {"passed": passed},
+        "review_override": review_override,
+    }))
 }
 
 /// How many earlier runs a run looks back at for one still under way (the newest ones: an
@@ -90,33 +107,70 @@ pub(super) async fn wait_turn(
     Ok(json!({"done": false, "waiting_for": id}))
 }
 
-/// The deploy gate said no: the version to deploy did not pass its tests. Records the run as
-/// failed with the reason (`tests_failed`) and says it in the conversation.
-pub(super) async fn refuse_deploy(ctx: &AgentContext, run: &RunInput) -> Result<(), AgentError> {
+/// The deploy gate said no: the version to deploy did not pass its tests (`tests_failed`), or
+/// it did and its review found something of high severity (`review_failed`, naming the
+/// findings). Records the run as failed with the reason and says it in the conversation.
+pub(super) async fn refuse_deploy(
+    ctx: &AgentContext,
+    run: &RunInput,
+    state: &Value,
+) -> Result<(), AgentError> {
     let project = ctx.projects.load_project(run.project_id).await?;
     let version = project
         .current_version
         .map(|n| format!("version {n}"))
         .unwrap_or_else(|| "the current version".into());
-    let cause = format!(
-        "{version} did not pass its tests, so I did not deploy it; the test report above \
-         says what failed"
-    );
-    report_failure(
+    let review = project.current_version.and_then(|n| project.review_of(n));
+    // The tests' gate comes first: with its tests passed, it was the review's gate that said no.
+    let (error, cause) = if state["plan"]["tests"]["passed"] == Value::Bool(true) {
+        (
+            "Kiln.review_failed",
+            format!(
+                "{version}'s review found {} high-severity issue(s) ({}), so I did not deploy \
+                 it; fix them and say \"build it\", or say \"deploy anyway\" to deploy over them",
+                review.map_or(0, |r| r.counts.high),
+                review.map_or_else(|| "see the review above".into(), super::reviewer::named)
+            ),
+        )
+    } else {
+        (
+            "Kiln.tests_failed",
+            format!(
+                "{version} did not pass its tests, so I did not deploy it; the test report above \
+                 says what failed{}",
+                if state["plan"]["review_override"] == Value::Bool(true) {
+                    " (\"deploy anyway\" overrides the review, never failing tests)"
+                } else {
+                    ""
+                }
+            ),
+        )
+    };
+    fail_run(
         ctx,
         run,
-        &json!({"Error": "Kiln.tests_failed", "Cause": cause}),
+        &json!({"Error": error, "Cause": cause}),
+        Some(Step::RefuseDeploy),
     )
     .await
 }
 
-/// Marks the run succeeded, unless it already ended.
+/// Marks the run succeeded, unless it already ended; its `Complete` step ends in the same
+/// write, so a run that shows as succeeded shows every step ended.
 pub async fn complete(ctx: &AgentContext, run: &RunInput) -> Result<(), AgentError> {
     let mut stored = ctx.projects.get_run(run.project_id, run.run_id).await?;
     if stored.status.is_final() {
         return Ok(());
     }
     stored.status = RunStatus::Succeeded;
+    if let Some(step) = stored
+        .steps
+        .last_mut()
+        .filter(|s| s.name == Step::Complete.name() && !s.status.is_final())
+    {
+        step.status = RunStatus::Succeeded;
+        step.finished_at = Some(now());
+    }
     stored.updated_at = now();
     Ok(ctx.projects.update_run(&stored).await?)
 }
@@ -161,6 +215,18 @@ pub async fn report_failure(
     run: &RunInput,
     error: &Value,
 ) -> Result<(), AgentError> {
+    fail_run(ctx, run, error, None).await
+}
+
+/// Marks the run failed as [`report_failure`] does; from a step (`closing`), that step ends
+/// in the same write, as it succeeded: what the run shows once it is final does not change
+/// after (a client that sees the end sees every step's end too).
+pub(super) async fn fail_run(
+    ctx: &AgentContext,
+    run: &RunInput,
+    error: &Value,
+    closing: Option<Step>,
+) -> Result<(), AgentError> {
     let name = error["Error"].as_str().unwrap_or("Kiln.failed");
     let cause = error["Cause"]
         .as_str()
@@ -183,10 +249,18 @@ pub async fn report_failure(
         code,
         message: cause.to_owned(),
     });
-    for step in stored.steps.iter_mut().filter(|s| !s.status.is_final()) {
-        step.status = RunStatus::Failed;
+    let last = stored.steps.len().saturating_sub(1);
+    for (i, step) in stored.steps.iter_mut().enumerate() {
+        if step.status.is_final() {
+            continue;
+        }
         step.finished_at = Some(now());
-        step.error = Some(cause.to_owned());
+        if i == last && closing.is_some_and(|c| c.name() == step.name) {
+            step.status = RunStatus::Succeeded;
+        } else {
+            step.status = RunStatus::Failed;
+            step.error = Some(cause.to_owned());
+        }
     }
     stored.updated_at = now();
     ctx.projects.update_run(&stored).await?;

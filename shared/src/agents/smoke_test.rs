@@ -225,10 +225,11 @@ pub(super) async fn smoke_failed(
         parts.push(format!("I rolled {}, {how}", back.join(", ")));
     }
     let cause = format!("{}.", parts.join("; "));
-    super::report_failure(
+    super::pipeline::fail_run(
         ctx,
         run,
         &json!({"Error": "Kiln.smoke_failed", "Cause": cause}),
+        Some(Step::SmokeFailed),
     )
     .await?;
     Ok(Value::Null)

@@ -93,6 +93,10 @@ pub struct Config {
     pub pipeline_time_scale: f64,
     /// Where the AWS backend runs tests and deployments.
     pub aws: AwsSettings,
+    /// `KILN_OSV_URL`: the OSV API (`…/v1/query`) pip-audit asks in a review, locally and in
+    /// the review's CodeBuild build (default: pip-audit's own, osv.dev). For tests and for
+    /// an installation with its own mirror.
+    pub osv_url: Option<String>,
     /// `KILN_POSTGRES_URL`: a PostgreSQL server on which `kiln serve` makes a database per
     /// project environment for apps that keep their data in PostgreSQL.
     pub postgres_url: Option<String>,
@@ -176,6 +180,7 @@ impl std::fmt::Debug for Config {
             .field("load_test_requests", &self.load_test_requests)
             .field("oidc", &self.oidc)
             .field("postgres_url", &self.postgres_url.as_ref().map(|_| "<set>"))
+            .field("osv_url", &self.osv_url)
             .finish()
     }
 }
@@ -241,6 +246,7 @@ pub const VARIABLES: &[&str] = &[
     "KILN_APPS_DATABASE_HOST",
     "KILN_S3_PATH_STYLE",
     "KILN_POSTGRES_URL",
+    "KILN_OSV_URL",
     "KILN_OIDC_ISSUER",
     "KILN_OIDC_AUDIENCE",
     "KILN_OIDC_SCOPES",
@@ -270,6 +276,8 @@ pub const LOCAL_ONLY: &[&str] = &[
     "KILN_TEST_TIMEOUT_SECS",
     "KILN_PIPELINE_TIME_SCALE",
     "KILN_POSTGRES_URL",
+    // Unset on AWS: the review build asks osv.dev.
+    "KILN_OSV_URL",
     "KILN_LLM_API_KEY",
     "KILN_LLM_RECORD_DIR",
     "KILN_PRICE_TABLE",
@@ -424,6 +432,16 @@ impl Config {
             aws,
             oidc,
             postgres_url,
+            osv_url: match get("KILN_OSV_URL") {
+                Some(v) if !(v.starts_with("http://") || v.starts_with("https://")) => {
+                    return Err(invalid(
+                        "KILN_OSV_URL",
+                        &v,
+                        "expected an http(s) URL of the OSV API, e.g. https://api.osv.dev/v1/query",
+                    ))
+                }
+                v => v,
+            },
             venv_dir: get("KILN_VENV_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("venv")),

@@ -67,8 +67,22 @@ pub const AUTH_REQUIREMENTS: &[&str] = &["PyJWT==2.15.1"];
 /// Test and lint tools of every generated project.
 pub const DEV_REQUIREMENTS: &[&str] = &["pytest==9.2.0", "httpx2==2.16.2", "ruff==0.17.6"];
 
-/// Every package any generated project may need, pinned: what a shared environment for running
-/// generated projects installs.
+/// The review's tools beside ruff (which every project has among its dev requirements):
+/// what a version is reviewed with, pinned.
+pub const REVIEW_REQUIREMENTS: &[&str] = &["bandit==1.9.4", "pip-audit==2.10.1"];
+
+/// The review's tools, pinned: ruff, bandit and pip-audit (what a review build installs).
+pub fn review_tools() -> Vec<String> {
+    DEV_REQUIREMENTS
+        .iter()
+        .filter(|r| r.starts_with("ruff=="))
+        .chain(REVIEW_REQUIREMENTS)
+        .map(|r| (*r).to_owned())
+        .collect()
+}
+
+/// Every package any generated project may need, and the review's tools, pinned: what a
+/// shared environment for running and reviewing generated projects installs.
 pub fn every_requirement() -> Vec<String> {
     [
         REQUIREMENTS,
@@ -76,6 +90,7 @@ pub fn every_requirement() -> Vec<String> {
         POSTGRES_REQUIREMENTS,
         AUTH_REQUIREMENTS,
         DEV_REQUIREMENTS,
+        REVIEW_REQUIREMENTS,
     ]
     .concat()
     .into_iter()

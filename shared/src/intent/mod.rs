@@ -15,12 +15,14 @@ mod describe;
 mod extract;
 mod openers;
 mod question;
+mod review_override;
 mod sentences;
 mod typos;
 
 pub use clone::clone_name_in;
 pub use confirm::confirms;
 pub use extract::{environment_in, version_in};
+pub use review_override::overrides_review;
 
 use crate::model::Intent;
 use action::action_in;

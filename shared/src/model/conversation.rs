@@ -35,6 +35,8 @@ pub enum Agent {
     DevopsEngineer,
     /// Writes the README.
     DocumentationWriter,
+    /// Reviews each version before it may be deployed.
+    CodeReviewer,
 }
 
 /// One message of a project's conversation.
@@ -143,6 +145,14 @@ pub enum Block {
         version: u32,
         /// Counts and failures.
         report: TestReport,
+    },
+    /// What the code reviewer found in a version: findings most severe first, the counts of
+    /// all of them, and how many were left out to keep the block small.
+    Review {
+        /// The version reviewed.
+        version: u32,
+        /// Findings, counts and how many were omitted.
+        review: super::Review,
     },
     /// A question the product manager asks instead of guessing, with the answers it offers.
     Question {

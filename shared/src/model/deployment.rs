@@ -49,6 +49,9 @@ pub struct Deployment {
     /// The last lines of its log.
     #[serde(default)]
     pub logs: String,
+    /// Deployed over its review's blocking findings, because the user said so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_override: Option<super::ReviewOverride>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

@@ -8,6 +8,7 @@ mod cost;
 mod deployment;
 mod error;
 mod project;
+mod review;
 mod run;
 mod smoke;
 mod test_report;
@@ -21,6 +22,10 @@ pub use error::{Cause, ErrorKind};
 pub use project::{
     copy_name, project_name_error, AwaitingConfirmation, DeploymentRef, Environment, Project,
     ProjectStatus, ProjectSummary, MAX_PROJECT_NAME_CHARS,
+};
+pub use review::{
+    Finding, Review, ReviewOverride, ReviewRecord, Severity, SeverityCounts, MAX_RECORDS_BYTES,
+    MAX_REVIEW_BYTES,
 };
 pub use run::{Intent, Run, RunError, RunInput, RunStatus, RunStep};
 pub use smoke::{LatencyBucket, LoadReport, SmokeFailure, SmokeReport};

@@ -121,6 +121,10 @@ pub struct Project {
     /// the data under them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub renamed: Vec<crate::spec::Renamed>,
+    /// The reviews of its latest versions (at most [`super::ReviewRecord::KEPT`], oldest
+    /// first): whether each may be deployed, and what stops it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviews: Vec<super::ReviewRecord>,
     /// A deploy that waits for the user's confirmation (of prod, or of going over budget):
     /// the next deploy message that confirms it goes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,6 +161,7 @@ impl Project {
             focus: None,
             changed_by: Vec::new(),
             renamed: Vec::new(),
+            reviews: Vec::new(),
             model_usage: Default::default(),
             awaiting_confirmation: None,
             created_at: t,
@@ -167,6 +172,11 @@ impl Project {
 
     /// How many of the steps that changed the project it remembers.
     pub const CHANGED_BY_KEPT: usize = 16;
+
+    /// The review of version `number`, if it was reviewed.
+    pub fn review_of(&self, number: u32) -> Option<&super::ReviewRecord> {
+        self.reviews.iter().rev().find(|r| r.version == number)
+    }
 
     /// The short form used in lists.
     pub fn summary(&self) -> ProjectSummary {
@@ -189,6 +199,10 @@ pub struct AwaitingConfirmation {
     pub version: u32,
     /// The monthly estimate shown, in US dollars.
     pub monthly_usd: f64,
+    /// Whether the deploy that waits asked to go over its review's blocking findings ("deploy
+    /// to prod anyway"): the confirmation carries that on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub review_override: bool,
 }
 
 /// The deployment that currently serves one environment of a project.
@@ -221,4 +235,21 @@ pub struct ProjectSummary {
     /// Last change.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    /// The stores list projects by reading each stored document as a summary: the two types
+    /// must name and write their common fields alike.
+    #[test]
+    fn a_projects_document_reads_as_its_summary() {
+        let mut p = Project::new(Owner("ann".into()), "Tasks".into(), "a description".into());
+        p.status = ProjectStatus::Built;
+        p.current_version = Some(3);
+        let doc = serde_json::to_string(&p).unwrap();
+        let read: ProjectSummary = serde_json::from_str(&doc).unwrap();
+        assert_eq!(read, p.summary());
+    }
 }

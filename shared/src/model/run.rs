@@ -66,6 +66,9 @@ pub struct Run {
     /// The language-model calls it made, when a model read its message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::ModelUsage>,
+    /// The review's blocking findings this run deployed over, because its message said so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_override: Option<super::ReviewOverride>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -87,6 +90,7 @@ impl Run {
             steps: Vec::new(),
             error: None,
             usage: None,
+            review_override: None,
             created_at: t,
             updated_at: t,
         }

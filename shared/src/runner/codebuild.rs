@@ -1,5 +1,8 @@
 //! `TestRunner` on AWS CodeBuild: the version's source goes to S3 as a zip, a build of the test
 //! project runs `infra/buildspec-test.yml` on it, and the JUnit report comes back through S3.
+//! A review is another build of the same project with `infra/buildspec-review.yml`: the
+//! review's script and the tools' pins go in the zip under `.kiln/`, and the tools' outputs
+//! come back through S3 under one key prefix.
 
 use async_trait::async_trait;
 use aws_sdk_codebuild::error::DisplayErrorContext;
@@ -10,11 +13,16 @@ use aws_sdk_codebuild::types::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{junit, zip_files, File, JobBucket, RunnerError, TestJob, TestRunner, TestStatus};
+use super::review::{findings, ToolOutputs, OUTPUTS, REVIEW_DIR, REVIEW_SCRIPT};
+use super::{
+    junit, zip_files, File, JobBucket, ReviewStatus, RunnerError, TestJob, TestRunner, TestStatus,
+};
 use crate::model::{TestFailure, TestReport};
 
 /// The buildspec of test builds.
 pub const TEST_BUILDSPEC: &str = include_str!("../../../infra/buildspec-test.yml");
+/// The buildspec of review builds.
+pub const REVIEW_BUILDSPEC: &str = include_str!("../../../infra/buildspec-review.yml");
 
 /// A request that could not be built (a defect of Kiln, not of AWS).
 fn built<E: std::error::Error + 'static>(e: E) -> RunnerError {
@@ -87,6 +95,8 @@ pub struct CodeBuildTestRunner {
     codebuild: aws_sdk_codebuild::Client,
     bucket: JobBucket,
     project: String,
+    review_tools: Vec<String>,
+    osv_url: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -110,7 +120,18 @@ impl CodeBuildTestRunner {
             codebuild,
             bucket,
             project: project.into(),
+            review_tools: Vec::new(),
+            osv_url: None,
         }
+    }
+
+    /// The same runner, reviewing with the tools `tools` pins (`name==version`, installed by
+    /// the review build) and pip-audit asking `osv_url` (osv.dev when `None`). Without tools,
+    /// a review reports each as not run.
+    pub fn with_review_tools(mut self, tools: Vec<String>, osv_url: Option<String>) -> Self {
+        self.review_tools = tools;
+        self.osv_url = osv_url;
+        self
     }
 }
 
@@ -189,5 +210,63 @@ impl TestRunner for CodeBuildTestRunner {
             },
         };
         Ok(TestStatus::Finished(report))
+    }
+
+    async fn start_review(
+        &self,
+        project_id: Uuid,
+        version: u32,
+        mut files: Vec<File>,
+        request: Uuid,
+    ) -> Result<TestJob, RunnerError> {
+        let tools: String = self.review_tools.iter().map(|t| format!("{t}\n")).collect();
+        files.push((
+            format!("{REVIEW_DIR}/review.sh"),
+            REVIEW_SCRIPT.as_bytes().to_vec(),
+        ));
+        files.push((format!("{REVIEW_DIR}/requirements.txt"), tools.into_bytes()));
+        let source_key = format!("sources/{project_id}/v{version}-{request}-review.zip");
+        self.bucket
+            .put(&source_key, zip_files(&files)?, "application/zip")
+            .await?;
+        let report_key = format!("reviews/{project_id}/v{version}-{request}/");
+        let mut env = vec![
+            ("KILN_REPORT_BUCKET", self.bucket.name().to_owned()),
+            ("KILN_REPORT_KEY", report_key.clone()),
+        ];
+        if let Some(url) = &self.osv_url {
+            env.push(("KILN_OSV_URL", url.clone()));
+        }
+        let build = start_build(
+            &self.codebuild,
+            &self.bucket,
+            &self.project,
+            &source_key,
+            REVIEW_BUILDSPEC,
+            &env,
+            request,
+        )
+        .await?;
+        let id = serde_json::to_string(&Job { build, report_key })
+            .map_err(|e| RunnerError::Process(e.to_string()))?;
+        Ok(TestJob { id })
+    }
+
+    async fn poll_review(&self, job: &TestJob) -> Result<ReviewStatus, RunnerError> {
+        let job: Job =
+            serde_json::from_str(&job.id).map_err(|_| RunnerError::UnknownJob(job.id.clone()))?;
+        if build_status(&self.codebuild, &job.build).await? == StatusType::InProgress {
+            return Ok(ReviewStatus::Running);
+        }
+        // Whatever the build's end, what the tools wrote is read; what they did not is a tool
+        // that did not run.
+        let mut outputs = ToolOutputs::default();
+        for name in OUTPUTS {
+            let key = format!("{}{name}", job.report_key);
+            outputs.set(name, self.bucket.get(&key).await?);
+        }
+        // Files are named as the build saw them; the reviewer names them by the version's paths
+        // (`review::name_files`), which a job handle is too small to carry.
+        Ok(ReviewStatus::Finished(findings(&outputs, &[])))
     }
 }

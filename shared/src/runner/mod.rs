@@ -13,6 +13,7 @@ pub mod junit;
 pub mod load;
 mod local;
 pub mod logs;
+pub mod review;
 
 #[cfg(feature = "aws")]
 pub use bucket::JobBucket;
@@ -50,7 +51,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::model::{Cause, Environment, ErrorKind, TestReport};
+use crate::model::{Cause, Environment, ErrorKind, Finding, TestReport};
 
 /// Why a runner could not do its work.
 #[derive(Debug, thiserror::Error)]
@@ -136,7 +137,17 @@ pub enum TestStatus {
     Finished(TestReport),
 }
 
-/// Runs generated projects' test suites.
+/// Where a review's tools stand.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReviewStatus {
+    /// Still running.
+    Running,
+    /// Finished, with what ruff, bandit and pip-audit found (a tool that did not run is a
+    /// finding too: see [`review`]).
+    Finished(Vec<Finding>),
+}
+
+/// Runs generated projects' test suites, and the review's tools over them.
 #[async_trait]
 pub trait TestRunner: Send + Sync {
     /// Whether the environment for running tests must be made first (a slow, one-time step
@@ -158,6 +169,20 @@ pub trait TestRunner: Send + Sync {
 
     /// Where a started run stands.
     async fn poll(&self, job: &TestJob) -> Result<TestStatus, RunnerError>;
+
+    /// Starts the review's tools (ruff, bandit, pip-audit: [`review::REVIEW_SCRIPT`]) over a
+    /// version's files, where its tests run. A repeat with the same `request` returns the job
+    /// the first one started.
+    async fn start_review(
+        &self,
+        project_id: Uuid,
+        version: u32,
+        files: Vec<File>,
+        request: Uuid,
+    ) -> Result<TestJob, RunnerError>;
+
+    /// Where a started review stands.
+    async fn poll_review(&self, job: &TestJob) -> Result<ReviewStatus, RunnerError>;
 }
 
 /// A started rollout of a version to an environment.

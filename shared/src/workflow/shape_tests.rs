@@ -1,6 +1,7 @@
 //! The committed pipeline's shape, run through the interpreter with scripted agents: each agent
-//! step appears once, the Choices route on what the request still needs, and the deploy gate
-//! is the one place that lets a version through to the DevOps steps.
+//! step appears once, the Choices route on what the request still needs, and the deploy gates
+//! (the tests', then the review's) are the one place that lets a version through to the DevOps
+//! steps.
 
 use std::sync::Mutex;
 
@@ -15,6 +16,8 @@ use super::pipeline;
 struct Scripted {
     plan: Value,
     passed: bool,
+    /// The review's verdict.
+    review_passed: bool,
     steps: Mutex<Vec<String>>,
     /// How many times `WaitTurn` answers "not done" before it lets the run go on.
     turns_to_wait: Mutex<u32>,
@@ -42,7 +45,8 @@ impl TaskHandler for Scripted {
         self.steps.lock().unwrap().push(step.clone());
         Ok(match step.as_str() {
             "Plan" => self.plan.clone(),
-            "QaStart" | "DevOpsDeploy" => json!({"done": false}),
+            "QaStart" | "DevOpsDeploy" | "Review" => json!({"done": false}),
+            "ReviewCheck" => json!({"done": true, "passed": self.review_passed}),
             "QaCheck" | "DevOpsBuildImage" | "DevOpsImageCheck" | "DevOpsCheck" => {
                 json!({"done": true})
             }
@@ -65,7 +69,17 @@ impl TaskHandler for Scripted {
 
 /// The steps an execution ran for `intent`, and how it ended.
 async fn steps(intent: &str, plan: Value, passed: bool) -> (Vec<String>, Result<Value, Failure>) {
-    steps_smoked(intent, plan, passed, vec![]).await
+    run(intent, plan, passed, true, vec![]).await
+}
+
+/// The same, with the review's verdict too.
+async fn reviewed(
+    intent: &str,
+    plan: Value,
+    passed: bool,
+    review_passed: bool,
+) -> (Vec<String>, Result<Value, Failure>) {
+    run(intent, plan, passed, review_passed, vec![]).await
 }
 
 /// The steps an execution ran for `intent` whose smoke tests find `smoke` in turn.
@@ -75,9 +89,21 @@ async fn steps_smoked(
     passed: bool,
     smoke: Vec<Value>,
 ) -> (Vec<String>, Result<Value, Failure>) {
+    run(intent, plan, passed, true, smoke).await
+}
+
+/// The steps an execution ran, with the review's verdict and the smoke tests' answers.
+async fn run(
+    intent: &str,
+    plan: Value,
+    passed: bool,
+    review_passed: bool,
+    smoke: Vec<Value>,
+) -> (Vec<String>, Result<Value, Failure>) {
     let agents = Scripted {
         plan,
         passed,
+        review_passed,
         steps: Mutex::new(Vec::new()),
         turns_to_wait: Mutex::new(0),
         turns: Mutex::new(Vec::new()),
@@ -96,10 +122,19 @@ async fn steps_smoked(
 }
 
 fn plan(build: bool, test: bool, deploy: bool, passed: bool) -> Value {
-    json!({"build": build, "test": test, "deploy": deploy, "tests": {"passed": passed}})
+    json!({
+        "build": build,
+        "test": test,
+        "deploy": deploy,
+        "tests": {"passed": passed},
+        "review_override": false,
+    })
 }
 
 const BUILD: [&str; 3] = ["BackendDeveloper", "DocumentationWriter", "Release"];
+/// Every build, test or deploy request has its current version reviewed (at once when it was
+/// reviewed before: the scripted review always polls once).
+const REVIEW: [&str; 2] = ["Review", "ReviewCheck"];
 const TEST: [&str; 3] = ["QaStart", "QaCheck", "QaReport"];
 const DEPLOY: [&str; 7] = [
     "DevOpsEstimate",
@@ -140,6 +175,7 @@ async fn a_run_waits_its_turn_before_anything_else() {
     let agents = Scripted {
         plan: plan(true, false, false, false),
         passed: true,
+        review_passed: true,
         steps: Mutex::new(Vec::new()),
         turns_to_wait: Mutex::new(2),
         turns: Mutex::new(Vec::new()),
@@ -158,7 +194,7 @@ async fn a_run_waits_its_turn_before_anything_else() {
     assert_eq!(agents.turns.into_inner().unwrap(), [false, false, true]);
     assert_eq!(
         agents.steps.into_inner().unwrap(),
-        chain(&[&["Plan"], &BUILD, &["Complete"]])
+        chain(&[&["Plan"], &BUILD, &REVIEW, &["Complete"]])
     );
 }
 
@@ -180,27 +216,27 @@ async fn a_request_runs_only_what_its_plan_still_needs() {
         (
             "build",
             plan(true, false, false, false),
-            chain(&[&["Plan"], &BUILD, &["Complete"]]),
+            chain(&[&["Plan"], &BUILD, &REVIEW, &["Complete"]]),
         ),
         (
             "test",
             plan(false, true, false, false),
-            chain(&[&["Plan"], &TEST, &["Complete"]]),
+            chain(&[&["Plan"], &REVIEW, &TEST, &["Complete"]]),
         ),
         (
             "test",
             plan(true, true, false, false),
-            chain(&[&["Plan"], &BUILD, &TEST, &["Complete"]]),
+            chain(&[&["Plan"], &BUILD, &REVIEW, &TEST, &["Complete"]]),
         ),
         (
             "deploy",
             plan(false, false, true, true),
-            chain(&[&["Plan"], &DEPLOY, &["Complete"]]),
+            chain(&[&["Plan"], &REVIEW, &DEPLOY, &["Complete"]]),
         ),
         (
             "deploy",
             plan(true, true, true, false),
-            chain(&[&["Plan"], &BUILD, &TEST, &DEPLOY, &["Complete"]]),
+            chain(&[&["Plan"], &BUILD, &REVIEW, &TEST, &DEPLOY, &["Complete"]]),
         ),
     ];
     for (intent, plan, expected) in cases {
@@ -216,18 +252,65 @@ async fn the_gate_lets_no_failing_version_through() {
     let (ran, out) = steps("deploy", plan(true, true, true, false), false).await;
     assert_eq!(
         ran,
-        chain(&[&["Plan"], &BUILD, &TEST, &["RefuseDeploy"]]),
+        chain(&[&["Plan"], &BUILD, &REVIEW, &TEST, &["RefuseDeploy"]]),
         "no DevOps step runs"
     );
     assert_eq!(out.unwrap_err().error, "Kiln.RunFailed");
 
     // A plan that says the version passed is overruled by tests that fail when they run.
     let (ran, _) = steps("deploy", plan(false, true, true, true), false).await;
-    assert_eq!(ran, chain(&[&["Plan"], &TEST, &["RefuseDeploy"]]));
+    assert_eq!(ran, chain(&[&["Plan"], &REVIEW, &TEST, &["RefuseDeploy"]]));
 
     // No test run and no record of passing: refused too.
     let (ran, _) = steps("deploy", plan(false, false, true, false), true).await;
-    assert_eq!(ran, ["Plan", "RefuseDeploy"]);
+    assert_eq!(ran, chain(&[&["Plan"], &REVIEW, &["RefuseDeploy"]]));
+}
+
+fn overriding(mut plan: Value) -> Value {
+    plan["review_override"] = json!(true);
+    plan
+}
+
+#[tokio::test]
+async fn the_review_gate_stops_a_tested_version_with_blocking_findings() {
+    // Tests pass, the review does not: refused, no DevOps step.
+    let (ran, out) = reviewed("deploy", plan(true, true, true, false), true, false).await;
+    assert_eq!(
+        ran,
+        chain(&[&["Plan"], &BUILD, &REVIEW, &TEST, &["RefuseDeploy"]])
+    );
+    assert_eq!(out.unwrap_err().error, "Kiln.RunFailed");
+    let (ran, _) = reviewed("deploy", plan(false, false, true, true), true, false).await;
+    assert_eq!(ran, chain(&[&["Plan"], &REVIEW, &["RefuseDeploy"]]));
+
+    // "Deploy anyway" opens the review's gate…
+    let (ran, out) = reviewed(
+        "deploy",
+        overriding(plan(false, false, true, true)),
+        true,
+        false,
+    )
+    .await;
+    assert!(out.is_ok(), "{out:?}");
+    assert_eq!(ran, chain(&[&["Plan"], &REVIEW, &DEPLOY, &["Complete"]]));
+
+    // …and never the tests'.
+    let (ran, _) = reviewed(
+        "deploy",
+        overriding(plan(false, true, true, false)),
+        false,
+        false,
+    )
+    .await;
+    assert_eq!(ran, chain(&[&["Plan"], &REVIEW, &TEST, &["RefuseDeploy"]]));
+    let (ran, _) = reviewed(
+        "deploy",
+        overriding(plan(false, false, true, false)),
+        true,
+        true,
+    )
+    .await;
+    assert_eq!(ran, chain(&[&["Plan"], &REVIEW, &["RefuseDeploy"]]));
 }
 
 #[tokio::test]
@@ -251,7 +334,10 @@ async fn a_deploy_waiting_for_confirmation_ends_after_the_estimate() {
     waiting["confirmed"] = json!(false);
     let (ran, out) = steps("deploy", waiting, true).await;
     assert!(out.is_ok());
-    assert_eq!(ran, ["Plan", "DevOpsEstimate", "Complete"]);
+    assert_eq!(
+        ran,
+        chain(&[&["Plan"], &REVIEW, &["DevOpsEstimate", "Complete"]])
+    );
 }
 
 fn smoke_failed(revert: bool) -> Value {
@@ -264,7 +350,7 @@ fn smoke_failed(revert: bool) -> Value {
 #[tokio::test]
 async fn a_failed_smoke_test_rolls_back_once_and_fails_the_run() {
     let deploy = plan(false, false, true, true);
-    let expected = chain(&[&["Plan"], &DEPLOY, &REVERT, &["SmokeFailed"]]);
+    let expected = chain(&[&["Plan"], &REVIEW, &DEPLOY, &REVERT, &["SmokeFailed"]]);
     for after in [json!({"passed": true}), smoke_failed(true)] {
         let script = vec![smoke_failed(true), after.clone()];
         let (ran, out) = steps_smoked("deploy", deploy.clone(), true, script).await;
@@ -273,7 +359,7 @@ async fn a_failed_smoke_test_rolls_back_once_and_fails_the_run() {
     }
     // Nothing ran there before: nothing to go back to.
     let (ran, out) = steps_smoked("deploy", deploy, true, vec![smoke_failed(false)]).await;
-    assert_eq!(ran, chain(&[&["Plan"], &DEPLOY, &["SmokeFailed"]]));
+    assert_eq!(ran, chain(&[&["Plan"], &REVIEW, &DEPLOY, &["SmokeFailed"]]));
     assert_eq!(out.unwrap_err().error, "Kiln.RunFailed");
     // A rollback the user asked for is smoke-tested as well, and goes back the same way.
     let (ran, _) = steps_smoked("rollback", Value::Null, true, vec![smoke_failed(true)]).await;

@@ -7,7 +7,8 @@
 #[path = "../live/stand_ins/balancer.rs"]
 mod balancer;
 
-use crate::installation::{installation_where, Installation};
+use crate::installation::{installation_knowing, Installation};
+use kiln_integration_tests::fake_osv::Advisory;
 
 /// The installation, its apps URL, and the stand-in's server (stopped when aborted); each
 /// smoke test is followed by a load test of `requests`.
@@ -22,9 +23,18 @@ pub async fn installation_with_balancer_where(
     requests: u32,
     edit: impl FnOnce(&mut kiln::config::Config),
 ) -> (Installation, String, tokio::task::JoinHandle<()>) {
+    installation_with_balancer_knowing(requests, Vec::new(), edit).await
+}
+
+/// The same, its reviews asking a vulnerability database that knows `advisories`.
+pub async fn installation_with_balancer_knowing(
+    requests: u32,
+    advisories: Vec<Advisory>,
+    edit: impl FnOnce(&mut kiln::config::Config),
+) -> (Installation, String, tokio::task::JoinHandle<()>) {
     let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let apps_url = format!("http://{}", socket.local_addr().unwrap());
-    let aws = installation_where(|c| {
+    let aws = installation_knowing(advisories, |c| {
         c.aws.apps_url = Some(apps_url.clone());
         c.load_test_requests = requests;
         edit(c);

@@ -1,6 +1,7 @@
 //! An AWS installation on moto for the pipeline tests: the template's table, the artifacts
-//! bucket, CodeBuild (recorded; each test build's buildspec played on its source with real
-//! pytest), ECR, CloudFormation (which makes ECS services and ELB rules on moto), with a DynamoDB client the tests can take down; and the state
+//! bucket, CodeBuild (recorded; each test and review build's buildspec played on its source
+//! with real pytest, ruff, bandit and pip-audit, which asks a stand-in of the vulnerability
+//! database), ECR, CloudFormation (which makes ECS services and ELB rules on moto), with a DynamoDB client the tests can take down; and the state
 //! machine run with every Task invoking the agents Lambda's handler, as Step Functions would.
 #![allow(dead_code)]
 
@@ -15,6 +16,7 @@ use kiln::model::{Project, Run};
 use kiln::runner::CodeBuildTestRunner;
 use kiln::store::{DynamoStore, PageRequest};
 use kiln::workflow::asl::{Failure, TaskHandler};
+use kiln_integration_tests::fake_osv::{Advisory, FakeOsv};
 use kiln_integration_tests::{python, run_in, show, Moto, Unreachable};
 
 use serde_json::Value;
@@ -31,6 +33,10 @@ pub struct Installation {
     pub codebuild: SentRequests,
     /// Test builds played so far.
     pub played: AtomicUsize,
+    /// Review builds played so far.
+    pub reviewed: AtomicUsize,
+    /// Builds of either kind played so far.
+    builds: AtomicUsize,
     s3: aws_sdk_s3::Client,
     /// ECS, to read back what was deployed.
     pub ecs: aws_sdk_ecs::Client,
@@ -47,6 +53,8 @@ pub struct Installation {
     pub sdk: aws_config::SdkConfig,
     /// The moto server, kept alive as long as the installation.
     pub moto: Moto,
+    /// The vulnerability database the review builds' pip-audit asks.
+    pub osv: FakeOsv,
 }
 
 pub async fn installation() -> Installation {
@@ -55,6 +63,15 @@ pub async fn installation() -> Installation {
 
 /// The installation with its settings changed by `edit` before the agents are made.
 pub async fn installation_where(edit: impl FnOnce(&mut kiln::config::Config)) -> Installation {
+    installation_knowing(Vec::new(), edit).await
+}
+
+/// The installation, its reviews asking a vulnerability database that knows `advisories`.
+pub async fn installation_knowing(
+    advisories: Vec<Advisory>,
+    edit: impl FnOnce(&mut kiln::config::Config),
+) -> Installation {
+    let osv = FakeOsv::start(advisories);
     // moto reads this when a service is made; every test of this binary wants the same value.
     std::env::set_var("MOTO_ECS_SERVICE_RUNNING", "1");
     let moto = Moto::start();
@@ -101,15 +118,20 @@ pub async fn installation_where(edit: impl FnOnce(&mut kiln::config::Config)) ->
     ctx.projects = Arc::new(DynamoStore::new(dynamodb, config.table.clone().unwrap()));
     let codebuild = SentRequests::default();
     let s3 = moto.s3().await;
-    ctx.tests = Arc::new(CodeBuildTestRunner::new(
-        codebuild.codebuild(&sdk),
-        kiln::runner::JobBucket::new(s3.clone(), config.bucket.clone().unwrap()),
-        config.aws.test_project.clone().unwrap(),
-    ));
+    ctx.tests = Arc::new(
+        CodeBuildTestRunner::new(
+            codebuild.codebuild(&sdk),
+            kiln::runner::JobBucket::new(s3.clone(), config.bucket.clone().unwrap()),
+            config.aws.test_project.clone().unwrap(),
+        )
+        .with_review_tools(kiln::generator::review_tools(), Some(osv.url())),
+    );
     Installation {
         ctx,
         codebuild,
         played: AtomicUsize::new(0),
+        reviewed: AtomicUsize::new(0),
+        builds: AtomicUsize::new(0),
         s3,
         ecs: aws_sdk_ecs::Client::new(&sdk),
         cloudformation: aws_sdk_cloudformation::Client::new(&sdk),
@@ -119,6 +141,7 @@ pub async fn installation_where(edit: impl FnOnce(&mut kiln::config::Config)) ->
         config,
         sdk,
         moto,
+        osv,
     }
 }
 
@@ -157,17 +180,20 @@ impl TaskHandler for Installation {
             self.failures.lock().unwrap().push(failure);
         }
         // What CodeBuild's container does between the start and the first check.
-        if step == "QaStart" && outcome.is_ok() {
+        if (step == "QaStart" || step == "Review") && outcome.is_ok() {
             let python = python();
             for build in self
                 .codebuild
                 .start_builds()
                 .iter()
-                .skip(self.played.load(Ordering::SeqCst))
+                .skip(self.builds.load(Ordering::SeqCst))
             {
                 let played = run_test_build(build, &self.s3, python.parent().unwrap()).await;
                 assert!(played.commands.iter().all(|(_, ok)| *ok), "{played:?}");
-                self.played.fetch_add(1, Ordering::SeqCst);
+                self.builds.fetch_add(1, Ordering::SeqCst);
+                let review = build.buildspec.contains(".kiln/review.sh");
+                let count = if review { &self.reviewed } else { &self.played };
+                count.fetch_add(1, Ordering::SeqCst);
             }
         }
         outcome.map_err(|d| Failure::new(d.error_type, d.error_message))

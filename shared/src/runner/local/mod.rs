@@ -1,7 +1,8 @@
 //! Local runners: pytest and uvicorn as child processes, in one cached virtualenv that holds
 //! every package a generated project pins.
 //!
-//! `python_env` is the shared virtualenv, `test_runner` and `deployer` the two runners;
+//! `python_env` is the shared virtualenv, `test_runner` and `deployer` the two runners
+//! (`review` runs the review's tools for the test runner);
 //! `process` starts and stops their child processes and `files` writes a version out for them;
 //! `logs` reads a deployed app's log back.
 
@@ -11,6 +12,7 @@ mod logs;
 mod postgres;
 mod process;
 mod python_env;
+mod review;
 mod test_runner;
 
 pub use deployer::LocalDeployer;
@@ -40,6 +42,8 @@ pub struct LocalRunnerSettings {
     /// The PostgreSQL server apps that keep their data in PostgreSQL get a database on, one
     /// per project environment (`KILN_POSTGRES_URL`).
     pub postgres_url: Option<String>,
+    /// The OSV API pip-audit asks in a review (`KILN_OSV_URL`; osv.dev when unset).
+    pub osv_url: Option<String>,
 }
 
 impl LocalRunnerSettings {

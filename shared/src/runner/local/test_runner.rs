@@ -14,9 +14,10 @@ use super::deployer::LocalDeployer;
 use super::files::write_files;
 use super::process::{read_tail, spawn, stop_group};
 use super::python_env::PythonEnv;
+use super::review::LocalReviews;
 use super::LocalRunnerSettings;
 use crate::model::{TestFailure, TestReport};
-use crate::runner::{junit, File, RunnerError, TestJob, TestRunner, TestStatus};
+use crate::runner::{junit, File, ReviewStatus, RunnerError, TestJob, TestRunner, TestStatus};
 
 struct TestProcess {
     child: Child,
@@ -31,6 +32,8 @@ pub struct LocalTestRunner {
     /// The reports of the last jobs that finished, so that a repeated poll (a retried step)
     /// gets the same answer instead of an unknown job.
     finished: Mutex<std::collections::VecDeque<(String, TestReport)>>,
+    /// The review's tools, run in the same virtualenv.
+    reviews: LocalReviews,
 }
 
 /// How many finished reports a runner keeps for repeated polls.
@@ -47,6 +50,7 @@ impl LocalTestRunner {
                 env: env.clone(),
                 jobs: Mutex::new(HashMap::new()),
                 finished: Mutex::new(std::collections::VecDeque::new()),
+                reviews: LocalReviews::default(),
             }),
             Arc::new(LocalDeployer {
                 env,
@@ -185,5 +189,21 @@ impl TestRunner for LocalTestRunner {
         }
         kept.push_back((job.id.clone(), report.clone()));
         Ok(TestStatus::Finished(report))
+    }
+
+    async fn start_review(
+        &self,
+        project_id: Uuid,
+        version: u32,
+        files: Vec<File>,
+        request: Uuid,
+    ) -> Result<TestJob, RunnerError> {
+        self.reviews
+            .start(&self.env, (project_id, version), files, request)
+            .await
+    }
+
+    async fn poll_review(&self, job: &TestJob) -> Result<ReviewStatus, RunnerError> {
+        self.reviews.poll(job).await
     }
 }

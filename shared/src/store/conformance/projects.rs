@@ -289,6 +289,7 @@ pub async fn delete_removes_everything(store: &dyn ProjectStore) {
             url: Some("http://127.0.0.1:9/".into()),
             resources: Default::default(),
             logs: String::new(),
+            review_override: None,
             monthly_usd: None,
             confirmed_by: None,
             created_at: now(),

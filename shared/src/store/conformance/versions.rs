@@ -128,6 +128,7 @@ pub async fn deployments_are_recorded(store: &dyn ProjectStore) {
         url: None,
         resources: Default::default(),
         logs: String::new(),
+        review_override: None,
         monthly_usd: None,
         confirmed_by: None,
         created_at: now(),

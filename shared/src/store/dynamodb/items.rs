@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::model::{Cause, Deployment, Message, Project, Run};
+use crate::model::{Cause, Deployment, DeploymentStatus, Message, Project, Run, RunStatus};
 use crate::store::{StoreError, StoreResult};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -90,12 +90,69 @@ pub(super) fn message_item(m: &Message) -> StoreResult<Item> {
 }
 
 pub(super) fn run_item(r: &Run) -> StoreResult<Item> {
-    Ok(HashMap::from([
+    let mut item = HashMap::from([
         ("PK".into(), s(pk(r.project_id))),
         ("SK".into(), s(format!("RUN#{}", r.id))),
         ("status".into(), s(status_name(&r.status))),
         ("doc".into(), s(to_doc(r)?)),
-    ]))
+    ]);
+    if matches!(r.status, RunStatus::Queued | RunStatus::Running) {
+        item.extend(live_keys(LiveKind::Run, r.id));
+    }
+    Ok(item)
+}
+
+pub(super) fn deployment_item(d: &Deployment) -> StoreResult<Item> {
+    let mut item = HashMap::from([
+        ("PK".into(), s(pk(d.project_id))),
+        ("SK".into(), s(deployment_sort_key(d))),
+        ("status".into(), s(status_name(&d.status))),
+        ("doc".into(), s(to_doc(d)?)),
+    ]);
+    if matches!(
+        d.status,
+        DeploymentStatus::Pending | DeploymentStatus::Running
+    ) {
+        item.extend(live_keys(LiveKind::Deployment, d.id));
+    }
+    Ok(item)
+}
+
+/// The sparse index `LIVE` holds only the runs that are queued or running and the deployments
+/// that are pending or running: an item carries `LIVEPK` and `LIVESK` while it is one of
+/// those, and each write of the whole item drops them once it is not. Its partition keys are
+/// spread over `LIVE_SHARDS` values per kind, so no one key takes every run's writes (a
+/// partition key of an index takes at most 1,000 writes a second).
+pub(super) const LIVE_SHARDS: u8 = 8;
+
+/// What the sparse index holds.
+#[derive(Clone, Copy)]
+pub(super) enum LiveKind {
+    Run,
+    Deployment,
+}
+
+impl LiveKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            LiveKind::Run => "LIVE#RUN",
+            LiveKind::Deployment => "LIVE#DEP",
+        }
+    }
+
+    /// The index's partition key of shard `shard` of this kind.
+    pub(super) fn partition(self, shard: u8) -> String {
+        format!("{}#{shard}", self.prefix())
+    }
+}
+
+fn live_keys(kind: LiveKind, id: Uuid) -> [(String, AttributeValue); 2] {
+    // The id's last byte is random in every UUID version Kiln makes.
+    let shard = id.as_bytes()[15] % LIVE_SHARDS;
+    [
+        ("LIVEPK".into(), s(kind.partition(shard))),
+        ("LIVESK".into(), s(id.to_string())),
+    ]
 }
 
 pub(super) fn deployment_sort_key(d: &Deployment) -> String {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::items::{backend, from_item, s, Item};
 use super::DynamoStore;
-use crate::model::{Message, Project, ProjectSummary};
+use crate::model::{Message, ProjectSummary};
 use crate::store::{
     decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, Page,
     PageRequest, StoreError, StoreResult,
@@ -116,7 +116,7 @@ impl DynamoStore {
         };
         let items = items
             .iter()
-            .map(|i| from_item::<Project>(i).map(|p| p.summary()))
+            .map(from_item::<ProjectSummary>)
             .collect::<StoreResult<_>>()?;
         Ok(Page { items, next_cursor })
     }

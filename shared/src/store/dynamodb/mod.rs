@@ -2,10 +2,13 @@
 //!
 //! Keys (the table of `infra/template.yaml`): `PK=PROJECT#{id}` with `SK=META`, `MSG#{id}`,
 //! `VER#{n:010}`, `RUN#{id}`, `DEP#{env}#{id}`, and `CLIENT#{client_id}` for idempotent posts;
-//! `GSI1PK=OWNER#{owner}`, `GSI1SK={updated}#{id}` lists an owner's projects. Every item keeps
-//! its entity as JSON in `doc`.
+//! `GSI1PK=OWNER#{owner}`, `GSI1SK={updated}#{id}` lists an owner's projects; the sparse index
+//! `LIVE` (`LIVEPK=LIVE#RUN#{shard}` or `LIVE#DEP#{shard}`, `LIVESK={id}`, keys only) holds the
+//! queued and running runs and the pending and running deployments, and nothing else;
+//! `OWNER#{owner}`/`PROJECTS` counts an owner's projects. Nothing reads the whole table. Every
+//! item keeps its entity as JSON in `doc`.
 //!
-//! `items` maps entities to items and back, `table` holds the reads, writes, queries and scans
+//! `items` maps entities to items and back, `table` holds the reads, writes and queries
 //! the operations are made of, `queries` the `ProjectStore` operations.
 
 mod items;
@@ -33,7 +36,6 @@ impl DynamoStore {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:Query",
-        "dynamodb:Scan",
         "dynamodb:BatchWriteItem",
     ];
 

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use uuid::Uuid;
 
 use super::items::{
-    backend, deployment_sort_key, from_item, is_conditional, message_item, pk, project_item,
-    run_item, s, status_name, to_doc, Item,
+    backend, deployment_item, from_item, is_conditional, message_item, pk, project_item, run_item,
+    s, status_name, to_doc, Item, LiveKind,
 };
 use super::DynamoStore;
 use crate::model::{
@@ -386,8 +386,9 @@ impl ProjectStore for DynamoStore {
     }
 
     async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {
-        let items = self.scan_status("RUN#", &["queued", "running"]).await?;
+        let items = self.live_items(LiveKind::Run).await?;
         let mut runs: Vec<Run> = items.iter().map(from_item).collect::<StoreResult<_>>()?;
+        runs.retain(|r| matches!(r.status, RunStatus::Queued | RunStatus::Running));
         runs.sort_by_key(|r| r.id);
         Ok(runs)
     }
@@ -420,15 +421,9 @@ impl ProjectStore for DynamoStore {
     }
 
     async fn put_deployment(&self, deployment: &Deployment) -> StoreResult<()> {
-        let item = HashMap::from([
-            ("PK".into(), s(pk(deployment.project_id))),
-            ("SK".into(), s(deployment_sort_key(deployment))),
-            ("status".into(), s(status_name(&deployment.status))),
-            ("doc".into(), s(to_doc(deployment)?)),
-        ]);
         let items = vec![
             self.project_exists_check(deployment.project_id),
-            self.put(item, None),
+            self.put(deployment_item(deployment)?, None),
         ];
         self.transact(items, "deployment").await
     }
@@ -443,8 +438,16 @@ impl ProjectStore for DynamoStore {
     }
 
     async fn live_deployments(&self) -> StoreResult<Vec<Deployment>> {
-        let items = self.scan_status("DEP#", &["pending", "running"]).await?;
-        items.iter().map(from_item).collect()
+        let items = self.live_items(LiveKind::Deployment).await?;
+        let mut live: Vec<Deployment> = items.iter().map(from_item).collect::<StoreResult<_>>()?;
+        live.retain(|d| {
+            matches!(
+                d.status,
+                crate::model::DeploymentStatus::Pending | crate::model::DeploymentStatus::Running
+            )
+        });
+        live.sort_by_key(|d| d.id);
+        Ok(live)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The table operations the store's operations are made of: reading one item, writing items in
-//! one conditional transaction, and querying, paging and scanning a project's items.
+//! one conditional transaction, querying and paging a project's items, and reading the sparse
+//! index of live runs and deployments.
 
 use std::collections::HashMap;
 
@@ -7,7 +8,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::items::{backend, from_item, pk, s, Item};
+use super::items::{backend, from_item, pk, s, Item, LiveKind, LIVE_SHARDS};
 use super::DynamoStore;
 use crate::store::{decode_cursor, encode_cursor, Page, PageRequest, StoreError, StoreResult};
 
@@ -178,39 +179,43 @@ impl DynamoStore {
         })
     }
 
-    /// Every item of every project whose sort key starts with `prefix` and whose `status`
-    /// is one of `statuses`: a scan, used only at start-up and for recovery.
-    pub(super) async fn scan_status(
-        &self,
-        prefix: &str,
-        statuses: &[&str],
-    ) -> StoreResult<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        let names: Vec<String> = (0..statuses.len()).map(|i| format!(":s{i}")).collect();
-        let filter = format!(
-            "begins_with(SK, :prefix) AND #status IN ({})",
-            names.join(", ")
-        );
-        loop {
-            let mut req = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression(&filter)
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":prefix", s(prefix))
-                .consistent_read(true)
-                .set_exclusive_start_key(start);
-            for (name, value) in names.iter().zip(statuses) {
-                req = req.expression_attribute_values(name, s(*value));
-            }
-            let out = req.send().await.map_err(backend)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
+    /// The items the sparse index `LIVE` holds of `kind`, each read again from the table with
+    /// a consistent read: an index is read eventually consistently, so one that has just
+    /// stopped being live may still be listed, and one that is gone since is left out.
+    pub(super) async fn live_items(&self, kind: LiveKind) -> StoreResult<Vec<Item>> {
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for shard in 0..LIVE_SHARDS {
+            let mut start = None;
+            loop {
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name("LIVE")
+                    .key_condition_expression("LIVEPK = :p")
+                    .expression_attribute_values(":p", s(kind.partition(shard)))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(backend)?;
+                for item in out.items.unwrap_or_default() {
+                    let key = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+                    if let (Some(pk), Some(sk)) = (key("PK"), key("SK")) {
+                        keys.push((pk, sk));
+                    }
+                }
+                start = out.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
             }
         }
+        use futures_util::{StreamExt, TryStreamExt};
+        let items: Vec<Option<Item>> = futures_util::stream::iter(keys)
+            .map(|(pk, sk)| self.get_item(pk, sk))
+            .buffer_unordered(16)
+            .try_collect()
+            .await?;
+        Ok(items.into_iter().flatten().collect())
     }
 }

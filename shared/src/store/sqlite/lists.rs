@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection};
 
 use super::rows::{backend, from_doc};
-use crate::model::{Message, Project, ProjectSummary};
+use crate::model::{Message, ProjectSummary};
 use crate::store::{
     decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, Page,
     PageRequest, StoreError, StoreResult,
@@ -86,7 +86,9 @@ pub(super) fn owner_projects(
     };
     let items = kept
         .iter()
-        .map(|(_, _, doc)| from_doc::<Project>(doc).map(|p| p.summary()))
+        // Only the summary's fields are taken from each document (its spec and design are
+        // skipped over, never built).
+        .map(|(_, _, doc)| from_doc::<ProjectSummary>(doc))
         .collect::<StoreResult<_>>()?;
     Ok(Page { items, next_cursor })
 }

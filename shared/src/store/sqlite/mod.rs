@@ -7,6 +7,8 @@
 //! `queries` the `ProjectStore` operations, `lists` the lists read more than one way.
 
 mod lists;
+#[cfg(test)]
+mod plans;
 mod queries;
 mod rows;
 mod schema;
@@ -41,6 +43,12 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
+        // A page cache of 64 MiB (SQLite's default is 2 MiB, so a store of a few thousand
+        // projects was read from the OS again and again) and reads through a memory map.
+        conn.pragma_update(None, "cache_size", -65_536)
+            .map_err(backend)?;
+        conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)
             .map_err(backend)?;
         migrate(&mut conn)?;
         Ok(SqliteStore {

@@ -6,8 +6,8 @@ use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
 use super::rows::{
-    all_docs, backend, cursor_position, from_doc, is_unique_violation, micros, one_doc, page_of,
-    project_exists, status_key, to_doc,
+    all_docs, backend, cursor_position, deployment_status_key, from_doc, is_unique_violation,
+    micros, one_doc, page_of, project_exists, status_key, to_doc,
 };
 use super::{lists, SqliteStore};
 use crate::model::{
@@ -27,11 +27,13 @@ impl ProjectStore for SqliteStore {
                 .map_err(backend)?;
             let count: i64 = tx
                 .query_row(
-                    "SELECT COUNT(*) FROM projects WHERE owner = ?1",
+                    "SELECT projects FROM owners WHERE owner = ?1",
                     [&p.owner.0],
                     |row| row.get(0),
                 )
-                .map_err(backend)?;
+                .optional()
+                .map_err(backend)?
+                .unwrap_or(0);
             if count as u64 >= limit {
                 return Err(StoreError::LimitReached(count as u64));
             }
@@ -46,6 +48,12 @@ impl ProjectStore for SqliteStore {
                     backend(e)
                 }
             })?;
+            tx.execute(
+                "INSERT INTO owners (owner, projects) VALUES (?1, 1)
+                 ON CONFLICT (owner) DO UPDATE SET projects = projects + 1",
+                [&p.owner.0],
+            )
+            .map_err(backend)?;
             tx.commit().map_err(backend)
         })
         .await
@@ -89,11 +97,12 @@ impl ProjectStore for SqliteStore {
         let owner = owner.0.clone();
         self.with(move |c| {
             c.query_row(
-                "SELECT COUNT(*) FROM projects WHERE owner = ?1",
+                "SELECT projects FROM owners WHERE owner = ?1",
                 [owner],
                 |r| r.get::<_, i64>(0),
             )
-            .map(|n| n as u64)
+            .optional()
+            .map(|n| n.unwrap_or(0) as u64)
             .map_err(backend)
         })
         .await
@@ -128,17 +137,22 @@ impl ProjectStore for SqliteStore {
     async fn delete_project(&self, owner: &Owner, id: Uuid) -> StoreResult<()> {
         let owner = owner.0.clone();
         self.with(move |c| {
-            let n = c
+            let tx = c.transaction().map_err(backend)?;
+            let n = tx
                 .execute(
                     "DELETE FROM projects WHERE id = ?1 AND owner = ?2",
                     params![id.to_string(), owner],
                 )
                 .map_err(backend)?;
-            if n == 1 {
-                Ok(())
-            } else {
-                Err(StoreError::NotFound("project"))
+            if n != 1 {
+                return Err(StoreError::NotFound("project"));
             }
+            tx.execute(
+                "UPDATE owners SET projects = projects - 1 WHERE owner = ?1",
+                [&owner],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
         })
         .await
     }
@@ -435,9 +449,14 @@ impl ProjectStore for SqliteStore {
         let d = deployment.clone();
         self.with(move |c| {
             c.execute(
-                "INSERT INTO deployments (id, project_id, doc) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-                params![d.id.to_string(), d.project_id.to_string(), to_doc(&d)?],
+                "INSERT INTO deployments (id, project_id, status, doc) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, doc = excluded.doc",
+                params![
+                    d.id.to_string(),
+                    d.project_id.to_string(),
+                    deployment_status_key(&d.status),
+                    to_doc(&d)?
+                ],
             )
             .map_err(|e| match &e {
                 rusqlite::Error::SqliteFailure(f, _)
@@ -467,8 +486,7 @@ impl ProjectStore for SqliteStore {
         self.with(|c| {
             all_docs(
                 c,
-                "SELECT doc FROM deployments
-                 WHERE json_extract(doc, '$.status') IN ('pending', 'running') ORDER BY id",
+                "SELECT doc FROM deployments WHERE status IN ('pending', 'running') ORDER BY id",
                 [],
             )
         })

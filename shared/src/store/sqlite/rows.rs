@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::model::{Cause, RunStatus};
+use crate::model::{Cause, DeploymentStatus, RunStatus};
 use crate::store::{decode_cursor, encode_cursor, Page, PageRequest, StoreError, StoreResult};
 
 /// A SQLite failure by its kind: busy or locked (another writer holds the database) may pass,
@@ -127,5 +127,42 @@ pub(super) fn status_key(status: RunStatus) -> &'static str {
         RunStatus::Running => "running",
         RunStatus::Succeeded => "succeeded",
         RunStatus::Failed => "failed",
+    }
+}
+
+/// A deployment's status as its column holds it (the partial index of live deployments names
+/// `pending` and `running`).
+pub(super) fn deployment_status_key(status: &DeploymentStatus) -> &'static str {
+    match status {
+        DeploymentStatus::Pending => "pending",
+        DeploymentStatus::Running => "running",
+        DeploymentStatus::Failed => "failed",
+        DeploymentStatus::Stopped => "stopped",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The columns hold what the documents say: the names serde gives each status.
+    #[test]
+    fn status_columns_are_the_documents_names() {
+        for s in [
+            RunStatus::Queued,
+            RunStatus::Running,
+            RunStatus::Succeeded,
+            RunStatus::Failed,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), status_key(s));
+        }
+        for s in [
+            DeploymentStatus::Pending,
+            DeploymentStatus::Running,
+            DeploymentStatus::Stopped,
+            DeploymentStatus::Failed,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), deployment_status_key(&s));
+        }
     }
 }

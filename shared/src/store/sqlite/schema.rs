@@ -45,6 +45,22 @@ const MIGRATIONS: &[&str] = &[
          doc TEXT NOT NULL
      );
      CREATE INDEX deployments_by_project ON deployments (project_id, id DESC);",
+    // 2: nothing on a hot path reads more than it returns. Each owner's project count is a
+    // row written in the create's and the delete's own transaction (a create no longer counts
+    // the owner's projects); a deployment's status is a column; the unfinished runs and the
+    // live deployments are partial indexes holding only those rows; a project's runs are
+    // found by project (its earlier runs, and the delete's cascade).
+    "CREATE TABLE owners (
+         owner TEXT PRIMARY KEY,
+         projects INTEGER NOT NULL CHECK (projects >= 0)
+     ) WITHOUT ROWID;
+     INSERT INTO owners (owner, projects) SELECT owner, COUNT(*) FROM projects GROUP BY owner;
+     ALTER TABLE deployments ADD COLUMN status TEXT NOT NULL DEFAULT '';
+     UPDATE deployments SET status = coalesce(json_extract(doc, '$.status'), '');
+     CREATE INDEX deployments_live ON deployments (id) WHERE status IN ('pending', 'running');
+     DROP INDEX runs_by_status;
+     CREATE INDEX runs_unfinished ON runs (id) WHERE status IN ('queued', 'running');
+     CREATE INDEX runs_by_project ON runs (project_id, id);",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
@@ -87,6 +103,54 @@ mod tests {
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    /// A database of the first schema, with projects and deployments in it, opened by this
+    /// build: each owner's count starts at what they own, and each deployment's status column
+    /// at its document's, so the limit and the live deployments read right at once.
+    #[tokio::test]
+    async fn an_older_database_gets_its_counts_and_statuses() {
+        use crate::model::Owner;
+        use crate::store::ProjectStore;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiln.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let project = |id: &str, owner: &str| {
+            conn.execute(
+                "INSERT INTO projects (id, owner, updated_us, revision, doc) VALUES (?1, ?2, 0, 0, '{}')",
+                [id, owner],
+            )
+            .unwrap();
+        };
+        project("00000000-0000-0000-0000-000000000001", "ann");
+        project("00000000-0000-0000-0000-000000000002", "ann");
+        project("00000000-0000-0000-0000-000000000003", "bob");
+        for (id, status) in [("d1", "running"), ("d2", "stopped"), ("d3", "pending")] {
+            conn.execute(
+                "INSERT INTO deployments (id, project_id, doc) VALUES (?1, '00000000-0000-0000-0000-000000000001', ?2)",
+                [id, &format!(r#"{{"status":"{status}"}}"#)],
+            )
+            .unwrap();
+        }
+        drop(conn);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.count_projects(&Owner("ann".into())).await.unwrap(), 2);
+        assert_eq!(store.count_projects(&Owner("bob".into())).await.unwrap(), 1);
+        assert_eq!(store.count_projects(&Owner("cy".into())).await.unwrap(), 0);
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        let live: Vec<String> = conn
+            .prepare(
+                "SELECT id FROM deployments WHERE status IN ('pending', 'running') ORDER BY id",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(live, ["d1", "d3"]);
     }
 
     #[test]
