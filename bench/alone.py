@@ -79,6 +79,33 @@ def span(run: dict, first: callable, last: str) -> float | None:
     return (instant(ends[-1]["finished_at"]) - instant(starts[0]["started_at"])) * 1000
 
 
+def breakdown(runs: list[dict], first: str, last: str) -> str:
+    """The median time of each step from `first` to `last` over `runs` (a step repeated in a
+    run, such as QaCheck, summed, with how many times it ran)."""
+    per: dict[str, list[float]] = {}
+    times: dict[str, list[int]] = {}
+    for r in runs:
+        names = [st["name"] for st in r.get("steps") or []]
+        if first not in names or last not in names:
+            continue
+        inside = r["steps"][names.index(first): len(names) - names[::-1].index(last)]
+        got: dict[str, float] = {}
+        count: dict[str, int] = {}
+        for st in inside:
+            if st.get("started_at") and st.get("finished_at"):
+                ms = (instant(st["finished_at"]) - instant(st["started_at"])) * 1000
+                got[st["name"]] = got.get(st["name"], 0.0) + ms
+                count[st["name"]] = count.get(st["name"], 0) + 1
+        for k, v in got.items():
+            per.setdefault(k, []).append(v)
+            times.setdefault(k, []).append(count[k])
+    parts = []
+    for k, v in per.items():
+        n = max(times[k])
+        parts.append(f"{k}{f' (up to {n} times)' if n > 1 else ''} {statistics.median(v):.1f} ms")
+    return ", ".join(parts)
+
+
 def say(port: int, project: str, content: str, timeout: float = 900) -> dict:
     """Says `content` to the project and waits for its run to end; the run."""
     run = ok(port, "POST", f"/api/v2/projects/{project}/messages", {"content": content})["run"]
@@ -113,7 +140,8 @@ def turns() -> tuple[list[str], list[str]]:
         # The smoke test's load test comes after the span measured; it only adds wall time.
         "KILN_LOAD_TEST_REQUESTS": "0",
     })
-    venv_existed = (VENV / "bin" / "python").exists()
+    # Kiln keeps one virtualenv per set of requirements under the directory.
+    venv_existed = VENV.is_dir() and any(VENV.iterdir())
     server.start()
     rows, notes = [], []
     try:
@@ -139,19 +167,22 @@ def turns() -> tuple[list[str], list[str]]:
             return say(port, project, "build it")
 
         print(f"build turns ({BUILDS})…", end="", flush=True)
-        builds, reviews = [], []
+        builds, reviews, build_runs = [], [], []
         for _ in range(BUILDS):
             r = refine_and_build()
             ms = span(r, lambda n: n == "BackendDeveloper", "Release")
             if r["status"] != "succeeded" or ms is None:
                 raise SystemExit(f"a build run: {describe(r)}")
             builds.append(ms)
+            build_runs.append(r)
             review = span(r, lambda n: n == "Review", "ReviewCheck")
             if review is not None:
                 reviews.append(review)
             print(".", end="", flush=True)
         print(flush=True)
         rows.append(("build: BackendDeveloper start to Release end", stats(builds)))
+        notes.append("Build, median of each step: "
+                     + breakdown(build_runs, "BackendDeveloper", "Release") + ".")
         # The review after each build (Kiln's checks, ruff, bandit, pip-audit) runs in the
         # runtime virtualenv: the first one makes it when it is not there.
         cold = "made by it" if not venv_existed else f"there already ({VENV})"
@@ -160,22 +191,24 @@ def turns() -> tuple[list[str], list[str]]:
         rows.append(("review after the later builds", stats(reviews[1:])))
 
         print(f"test turns ({TESTS})…", end="", flush=True)
-        tests, test_status = [], []
+        tests, test_status, test_runs = [], [], []
         for _ in range(TESTS):
             r = say(port, project, "run the tests")
             ms = span(r, lambda n: n == "QaStart", "QaReport")
             if ms is None:
                 raise SystemExit(f"a test run: {describe(r)}")
             tests.append(ms)
+            test_runs.append(r)
             test_status.append(r["status"])
             print(".", end="", flush=True)
         print(flush=True)
         rows.append(("test, the first: QaStart start to QaReport end", stats(tests[:1])))
         rows.append(("test, the later ones (warm)", stats(tests[1:])))
-        notes.append(f"Test runs ended: {', '.join(test_status)}.")
+        notes.append(f"Test runs ended: {', '.join(test_status)}; median of each step: "
+                     + breakdown(test_runs, "QaStart", "QaReport") + ".")
 
         print(f"deploy turns ({DEPLOYS})…", end="", flush=True)
-        deploys, answers = [], []
+        deploys, answers, deploy_runs = [], [], []
         for i in range(DEPLOYS):
             if i:
                 r = refine_and_build()
@@ -186,12 +219,17 @@ def turns() -> tuple[list[str], list[str]]:
             if ms is None:
                 raise SystemExit(f"a deploy run: {describe(r)}")
             deploys.append(ms)
+            deploy_runs.append(r)
             project_doc = ok(port, "GET", f"/api/v2/projects/{project}")
             url = ((project_doc.get("deployments") or [{}])[0]).get("url")
             answers.append(health(url))
             print(".", end="", flush=True)
         print(flush=True)
         rows.append(("deploy to dev: first DevOps step start to DevOpsReport end", stats(deploys)))
+        first_devops = next((st["name"] for st in deploy_runs[0]["steps"]
+                             if st["name"].startswith("DevOps")), "DevOpsReport")
+        notes.append("Deploy, median of each step: "
+                     + breakdown(deploy_runs, first_devops, "DevOpsReport") + ".")
         notes.append("Each deployment's URL answered: " + "; ".join(answers) + ".")
     finally:
         server.stop()
