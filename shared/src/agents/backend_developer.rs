@@ -9,13 +9,14 @@ use serde_json::{json, Value};
 use super::{change_and_say, post, AgentContext, AgentError, Step};
 use crate::generator::{generate_version, GeneratedFile, SchemaVersion};
 use crate::model::{
-    is_safe_relative_path, now, Agent, Block, FileEntry, Message, ProjectStatus, RunInput, Version,
+    is_safe_relative_path, now, Agent, Block, FileEntry, Message, Project, ProjectStatus, RunInput,
+    Version,
 };
 use crate::store::ArtifactStore;
 
-/// How many of the newest versions a release looks through for the one an earlier run of the
-/// step made: releases of one project in flight at once, with room to spare.
-const RELEASES_SEEN: u32 = 20;
+/// How many versions a release reads at a time, newest first, looking for the one an earlier
+/// run of the step made.
+const RELEASES_PAGE: u32 = 2;
 
 /// Most files one version may hold.
 pub const MAX_FILES_PER_VERSION: usize = 500;
@@ -134,13 +135,14 @@ pub(super) async fn release(
     };
     // A repeat of this step (a retry after a lost answer) finds the version the first run
     // made from this message and the same files, and releases that one instead of another.
-    let made = ctx
-        .projects
-        .list_versions(project.id, &crate::store::PageRequest::first(RELEASES_SEEN))
-        .await?
-        .items
-        .into_iter()
-        .find(|v| v.message_id == Some(input.message_id) && v.manifest == manifest);
+    let made = made_by(
+        ctx,
+        &project,
+        previous.as_ref(),
+        input.message_id,
+        &manifest,
+    )
+    .await?;
     let version = match made {
         Some(version) => version,
         // Concurrent builds race for the next number; the loser takes the one after.
@@ -321,6 +323,40 @@ fn git_commit(repo: &Path, number: u32, files: &[(String, Vec<u8>)]) -> Result<(
     )?;
     git(repo, &["tag", "--force", &format!("v{number}")])?;
     Ok(())
+}
+
+/// The version an earlier run of this release made from `message` with these files, if any.
+/// That run made it the current version in its last write, or stopped before: so it is the
+/// current version or a newer one, and only those are read (newest first; several releases of
+/// one project may be under way at once), not the project's whole history.
+async fn made_by(
+    ctx: &AgentContext,
+    project: &Project,
+    current: Option<&Version>,
+    message: uuid::Uuid,
+    manifest: &[FileEntry],
+) -> Result<Option<Version>, AgentError> {
+    let same = |v: &Version| v.message_id == Some(message) && v.manifest == manifest;
+    if let Some(v) = current.filter(|v| same(v)) {
+        return Ok(Some(v.clone()));
+    }
+    let floor = project.current_version.unwrap_or(0);
+    let mut page = crate::store::PageRequest::first(RELEASES_PAGE);
+    loop {
+        let read = ctx.projects.list_versions(project.id, &page).await?;
+        for v in read.items {
+            if v.number <= floor {
+                return Ok(None);
+            }
+            if same(&v) {
+                return Ok(Some(v));
+            }
+        }
+        match read.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => return Ok(None),
+        }
+    }
 }
 
 fn git(repo: &Path, args: &[&str]) -> Result<(), AgentError> {
