@@ -252,7 +252,10 @@ fn still_there<T, E: std::fmt::Debug>(
         Ok(o) => present(&o).then_some(what),
         Err(e) => {
             let text = format!("{e:?}");
-            assert!(text.contains(gone), "{text}");
+            // moto answers for a deregistered task definition with an empty log configuration,
+            // which the SDK cannot read (AWS sends the whole definition): that one is retired.
+            let retired_on_moto = text.contains(r#"\"status\": \"INACTIVE\""#);
+            assert!(text.contains(gone) || retired_on_moto, "{text}");
             None
         }
     }
