@@ -182,6 +182,19 @@ pub fn fold_case(text: &str) -> String {
     text.to_lowercase()
 }
 
+/// The one field of a stored project a search compares, read without the rest of it.
+#[derive(serde::Deserialize)]
+pub(crate) struct Named {
+    name: String,
+}
+
+impl Named {
+    /// Whether the name holds `folded` (a text already folded by [`fold_case`]).
+    pub(crate) fn holds(&self, folded: &str) -> bool {
+        fold_case(&self.name).contains(folded)
+    }
+}
+
 /// The outcome of posting a user message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Posted {

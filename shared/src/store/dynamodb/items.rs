@@ -25,6 +25,13 @@ where
     crate::aws::call_failed("DynamoDB", e).into()
 }
 
+/// The string attribute `name` of an item, if it has one.
+pub(super) fn string_of<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }

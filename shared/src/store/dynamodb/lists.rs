@@ -3,14 +3,13 @@
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
 use uuid::Uuid;
 
-use super::items::{backend, from_item, s, Item};
+use super::items::{backend, from_item, s, string_of, Item};
 use super::DynamoStore;
 use crate::model::{Message, ProjectSummary};
 use crate::store::{
-    decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, Page,
+    decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, Named, Page,
     PageRequest, StoreError, StoreResult,
 };
 
@@ -20,12 +19,6 @@ const SEARCH_BATCH: usize = 100;
 
 /// The keys of an item of the owner index that a cursor holds.
 const PROJECT_KEYS: [&str; 4] = ["PK", "SK", "GSI1PK", "GSI1SK"];
-
-/// The one field a search compares, read without the rest of the project.
-#[derive(Deserialize)]
-struct Named {
-    name: String,
-}
 
 impl DynamoStore {
     /// A page of the owner's projects, most recently updated first; with `text`, only those
@@ -84,8 +77,7 @@ impl DynamoStore {
                     break;
                 }
                 if let Some(folded) = &folded {
-                    let named: Named = from_item(&item)?;
-                    if !fold_case(&named.name).contains(folded.as_str()) {
+                    if !from_item::<Named>(&item)?.holds(folded) {
                         continue;
                     }
                 }
@@ -102,11 +94,7 @@ impl DynamoStore {
             (true, Some(last)) => {
                 let key: HashMap<&str, &str> = PROJECT_KEYS
                     .into_iter()
-                    .filter_map(|k| {
-                        last.get(k)
-                            .and_then(|v| v.as_s().ok())
-                            .map(|v| (k, v.as_str()))
-                    })
+                    .filter_map(|k| Some((k, string_of(last, k)?)))
                     .collect();
                 Some(encode_cursor(&serde_json::to_string(&key).map_err(
                     |e| StoreError::failed_with("encoding a cursor", e),
@@ -148,11 +136,7 @@ impl DynamoStore {
         items.reverse();
         let next_cursor = match (more, items.first()) {
             (true, Some(oldest)) => Some(encode_back_cursor(
-                oldest
-                    .get("SK")
-                    .and_then(|v| v.as_s().ok())
-                    .map(String::as_str)
-                    .unwrap_or_default(),
+                string_of(oldest, "SK").unwrap_or_default(),
             )),
             _ => None,
         };

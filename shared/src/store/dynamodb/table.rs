@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::items::{backend, from_item, pk, s, Item, LiveKind, LIVE_SHARDS};
+use super::items::{backend, from_item, pk, s, string_of, Item, LiveKind, LIVE_SHARDS};
 use super::DynamoStore;
 use crate::store::{decode_cursor, encode_cursor, Page, PageRequest, StoreError, StoreResult};
 
@@ -165,12 +165,7 @@ impl DynamoStore {
         let more = items.len() > limit;
         let items = &items[..items.len().min(limit)];
         let next_cursor = match (more, items.last()) {
-            (true, Some(last)) => Some(encode_cursor(
-                last.get("SK")
-                    .and_then(|v| v.as_s().ok())
-                    .map(String::as_str)
-                    .unwrap_or_default(),
-            )),
+            (true, Some(last)) => Some(encode_cursor(string_of(last, "SK").unwrap_or_default())),
             _ => None,
         };
         Ok(Page {
@@ -199,9 +194,8 @@ impl DynamoStore {
                     .await
                     .map_err(backend)?;
                 for item in out.items.unwrap_or_default() {
-                    let key = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-                    if let (Some(pk), Some(sk)) = (key("PK"), key("SK")) {
-                        keys.push((pk, sk));
+                    if let (Some(pk), Some(sk)) = (string_of(&item, "PK"), string_of(&item, "SK")) {
+                        keys.push((pk.to_owned(), sk.to_owned()));
                     }
                 }
                 start = out.last_evaluated_key;

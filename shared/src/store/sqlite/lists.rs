@@ -6,7 +6,7 @@ use rusqlite::{params, Connection};
 use super::rows::{backend, from_doc};
 use crate::model::{Message, ProjectSummary};
 use crate::store::{
-    decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, Page,
+    decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, Named, Page,
     PageRequest, StoreError, StoreResult,
 };
 
@@ -41,17 +41,15 @@ pub(super) fn owner_projects(
 ) -> StoreResult<Page<ProjectSummary>> {
     let (after_us, after_id) = after.unwrap_or((i64::MAX, String::new()));
     let folded = text.map(fold_case);
-    // The list reads one more than the page; the search reads on until that many matched.
-    let sql = if folded.is_none() {
-        "SELECT updated_us, id, doc FROM projects
-         WHERE owner = ?1 AND (?3 = '' OR updated_us < ?2 OR (updated_us = ?2 AND id < ?3))
-         ORDER BY updated_us DESC, id DESC LIMIT ?4"
-    } else {
-        "SELECT updated_us, id, doc, json_extract(doc, '$.name') FROM projects
-         WHERE owner = ?1 AND (?3 = '' OR updated_us < ?2 OR (updated_us = ?2 AND id < ?3))
-         ORDER BY updated_us DESC, id DESC LIMIT ?4"
-    };
-    let mut stmt = c.prepare_cached(sql).map_err(backend)?;
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT updated_us, id, doc FROM projects
+             WHERE owner = ?1 AND (?3 = '' OR updated_us < ?2 OR (updated_us = ?2 AND id < ?3))
+             ORDER BY updated_us DESC, id DESC LIMIT ?4",
+        )
+        .map_err(backend)?;
+    // The list reads one more than the page; the search reads on (no limit: -1) until that
+    // many matched.
     let most: i64 = if folded.is_none() {
         i64::from(limit) + 1
     } else {
@@ -66,16 +64,16 @@ pub(super) fn owner_projects(
         let Some(row) = rows.next().map_err(backend)? else {
             break;
         };
+        let doc: String = row.get(2).map_err(backend)?;
         if let Some(folded) = &folded {
-            let name: Option<String> = row.get(3).map_err(backend)?;
-            if !fold_case(name.as_deref().unwrap_or_default()).contains(folded.as_str()) {
+            if !from_doc::<Named>(&doc)?.holds(folded) {
                 continue;
             }
         }
         kept.push((
             row.get(0).map_err(backend)?,
             row.get(1).map_err(backend)?,
-            row.get(2).map_err(backend)?,
+            doc,
         ));
     }
     let more = kept.len() > limit as usize;
