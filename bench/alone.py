@@ -385,13 +385,7 @@ def main() -> None:
     load_avg.append(os.getloadavg()[0])
     commit = subprocess.run(["git", "-C", str(bench.HERE), "describe", "--always", "--dirty"],
                             capture_output=True, text=True).stdout.strip() or "unknown"
-    for title, t, notes in out:
-        print()
-        print(f"### {title}")
-        print()
-        print(t)
-        print()
-        print("\n".join(f"- {n}" for n in notes))
+    bench.print_sections(out)
     print(
         f"- Kiln {commit} (`kiln serve`, serve profile; defaults but KILN_MAX_PROJECTS, and for "
         "the turns KILN_VENV_DIR and KILN_LOAD_TEST_REQUESTS=0); machine: "

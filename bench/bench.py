@@ -73,6 +73,17 @@ CHAT = [
 # --- processes -------------------------------------------------------------------------------
 
 
+def print_sections(sections: list[tuple[str, str, list[str]]]) -> None:
+    """Prints each (title, markdown table, notes) under its own heading."""
+    for title, table, notes in sections:
+        print()
+        print(f"### {title}")
+        print()
+        print(table)
+        print()
+        print("\n".join(f"- {n}" for n in notes))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

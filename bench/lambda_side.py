@@ -31,7 +31,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-WORK = Path(os.environ["BENCH_WORK"])
+import bench
+
+WORK = bench.WORK
 WARM = int(os.environ.get("BENCH_LAMBDA_WARM", "100"))
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:kiln-api"
 
@@ -286,13 +288,7 @@ def main() -> None:
         t, notes = latency()
         out.append(("Lambda side: the api function's init and invocations, on a local "
                     "stand-in for the Runtime API", t, notes))
-    for title, t, notes in out:
-        print()
-        print(f"### {title}")
-        print()
-        print(t)
-        print()
-        print("\n".join(f"- {n}" for n in notes))
+    bench.print_sections(out)
 
 
 if __name__ == "__main__":
