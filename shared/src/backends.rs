@@ -153,7 +153,7 @@ async fn stop_orphaned_deployments(projects: &dyn ProjectStore) -> Result<usize,
 /// The API state for `KILN_BACKEND=aws`, with the SDK settings of the environment.
 #[cfg(feature = "aws")]
 pub async fn aws_state(config: &Config) -> Result<AppState, StartError> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = crate::aws_http::load_sdk().await;
     aws_state_with(config, &sdk).await
 }
 

@@ -8,6 +8,8 @@ pub mod agents;
 pub mod api;
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "bedrock")]
+pub mod aws_http;
 pub mod backends;
 pub mod config;
 pub mod generator;

@@ -41,7 +41,7 @@ impl Bedrock {
     /// A client with the environment's region and credentials, the SDK's standard retries and
     /// `settings.timeout` over each whole call; `settings.base_url` replaces the endpoint.
     pub async fn new(settings: &LlmSettings, recorder: Option<Recorder>) -> Self {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let sdk = crate::aws_http::sdk_defaults()
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(ATTEMPTS))
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()

@@ -317,7 +317,7 @@ impl Understander for WithModel {
 /// Reads the key from Secrets Manager.
 #[cfg(feature = "aws")]
 pub(crate) async fn secret_key(secret: &str) -> Result<String, String> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = crate::aws_http::load_sdk().await;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     let value = client
         .get_secret_value()

@@ -88,7 +88,7 @@ async fn the_walkthrough_on_aws() {
         eprintln!("KILN_AWS_STACK is not set: no deployed installation to walk through");
         return;
     };
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = kiln::aws_http::load_sdk().await;
     let clients = Clients::new(&sdk);
     let kiln = read_stack(&clients.cloudformation, &stack).await;
     let http = reqwest::Client::builder()
