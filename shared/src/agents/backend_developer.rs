@@ -267,62 +267,10 @@ pub(super) async fn commit_version(
     }
     let repo = repo.to_path_buf();
     let number = version.number;
-    tokio::task::spawn_blocking(move || git_commit(&repo, number, &files))
+    tokio::task::spawn_blocking(move || super::repo::commit(&repo, number, &files))
         .await
         .map_err(|e| AgentError::Repository(e.to_string()))?
-}
-
-fn git_commit(repo: &Path, number: u32, files: &[(String, Vec<u8>)]) -> Result<(), AgentError> {
-    let io = |e: std::io::Error| AgentError::Repository(e.to_string());
-    std::fs::create_dir_all(repo).map_err(io)?;
-    if !repo.join(".git").exists() {
-        git(repo, &["init", "--quiet", "--initial-branch=main"])?;
-    } else if git(
-        repo,
-        &[
-            "rev-parse",
-            "--quiet",
-            "--verify",
-            &format!("refs/tags/v{number}"),
-        ],
-    )
-    .is_ok()
-    {
-        // Committed and tagged by an earlier run of the release.
-        return Ok(());
-    }
-    // The work tree becomes exactly the version: remove what the previous one had.
-    for entry in std::fs::read_dir(repo).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        if path.file_name().is_some_and(|n| n == ".git") {
-            continue;
-        }
-        if path.is_dir() {
-            std::fs::remove_dir_all(&path).map_err(io)?;
-        } else {
-            std::fs::remove_file(&path).map_err(io)?;
-        }
-    }
-    for (path, bytes) in files {
-        let target = repo.join(path);
-        if let Some(dir) = target.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        std::fs::write(&target, bytes).map_err(io)?;
-    }
-    git(repo, &["add", "--all"])?;
-    git(
-        repo,
-        &[
-            "commit",
-            "--quiet",
-            "--allow-empty",
-            "-m",
-            &format!("Version {number}"),
-        ],
-    )?;
-    git(repo, &["tag", "--force", &format!("v{number}")])?;
-    Ok(())
+        .map_err(AgentError::Repository)
 }
 
 /// The version an earlier run of this release made from `message` with these files, if any.
@@ -356,29 +304,6 @@ async fn made_by(
             Some(cursor) => page.cursor = Some(cursor),
             None => return Ok(None),
         }
-    }
-}
-
-fn git(repo: &Path, args: &[&str]) -> Result<(), AgentError> {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(repo)
-        .env("GIT_AUTHOR_NAME", "Kiln")
-        .env("GIT_AUTHOR_EMAIL", "kiln@localhost")
-        .env("GIT_COMMITTER_NAME", "Kiln")
-        .env("GIT_COMMITTER_EMAIL", "kiln@localhost")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .map_err(|e| AgentError::Repository(format!("running git: {e}")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(AgentError::Repository(format!(
-            "git {} failed: {}",
-            args.first().unwrap_or(&""),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
     }
 }
 

@@ -13,6 +13,7 @@ mod facts;
 mod pipeline;
 mod product_manager;
 mod qa_engineer;
+mod repo;
 mod reviewer;
 mod smoke_calls;
 mod smoke_test;
