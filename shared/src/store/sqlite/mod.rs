@@ -13,7 +13,7 @@ mod queries;
 mod rows;
 mod schema;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
@@ -22,11 +22,28 @@ use super::{StoreError, StoreResult};
 use rows::backend;
 use schema::migrate;
 
-/// The SQLite backend. Cheap to clone; all clones share one connection.
+/// The SQLite backend. Cheap to clone; all clones share one writing connection and one pool
+/// of reading ones.
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    readers: Arc<Readers>,
 }
+
+/// Connections that only read. In WAL mode readers do not wait for the writer or for each
+/// other, and each read sees every write committed before it began, so a read after a write
+/// (in any task) sees it.
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    /// A statement trace put on every connection (the query-plan test's).
+    #[cfg(test)]
+    trace: Mutex<Option<fn(rusqlite::trace::TraceEvent<'_>)>>,
+}
+
+/// Reading connections kept open between reads; more are opened while more reads are under
+/// way at once, and closed after.
+const IDLE_READERS: usize = 8;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
@@ -42,21 +59,21 @@ impl SqliteStore {
             .map_err(backend)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(backend)?;
-        // A page cache of 64 MiB (SQLite's default is 2 MiB, so a store of a few thousand
-        // projects was read from the OS again and again) and reads through a memory map.
-        conn.pragma_update(None, "cache_size", -65_536)
-            .map_err(backend)?;
-        conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)
-            .map_err(backend)?;
+        tune(&conn, 65_536)?;
         migrate(&mut conn)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(Readers {
+                path: path.to_owned(),
+                idle: Mutex::new(Vec::new()),
+                #[cfg(test)]
+                trace: Mutex::new(None),
+            }),
         })
     }
 
-    /// Runs `f` on the connection off the async runtime's threads.
+    /// Runs `f` on the writing connection off the async runtime's threads (a write may wait
+    /// for another process's lock, and commits to the disk).
     async fn with<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -71,5 +88,118 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::failed_with("the database task", e))?
+    }
+
+    /// Runs the read `f` on a reading connection, on the calling thread: a read by an index
+    /// takes tens of microseconds (pages come from the memory map), less than handing it to
+    /// another thread and back, and never waits for a lock.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let taken = self
+            .readers
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        let conn = match taken {
+            Some(conn) => conn,
+            None => self.open_reader()?,
+        };
+        let out = f(&conn);
+        let mut idle = self.readers.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+
+    fn open_reader(&self) -> StoreResult<Connection> {
+        use rusqlite::OpenFlags;
+        let conn = Connection::open_with_flags(
+            &self.readers.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(backend)?;
+        // Each reader's own page cache is smaller: most pages come from the shared map.
+        tune(&conn, 8_192)?;
+        #[cfg(test)]
+        if let Some(trace) = *self.readers.trace.lock().unwrap() {
+            conn.trace_v2(
+                rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+                Some(trace),
+            );
+        }
+        Ok(conn)
+    }
+
+    /// Puts `trace` on every connection, the writer's and each reader's.
+    #[cfg(test)]
+    fn trace(&self, trace: fn(rusqlite::trace::TraceEvent<'_>)) {
+        let codes = rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT;
+        self.conn.lock().unwrap().trace_v2(codes, Some(trace));
+        *self.readers.trace.lock().unwrap() = Some(trace);
+        for c in self.readers.idle.lock().unwrap().iter() {
+            c.trace_v2(codes, Some(trace));
+        }
+    }
+}
+
+/// A connection's waits and caches: a page cache of `cache_kib` (SQLite's default is 2 MiB, so
+/// a store of a few thousand projects was read from the OS again and again), reads through a
+/// memory map of up to 256 MiB, and five seconds' wait for a lock.
+fn tune(conn: &Connection, cache_kib: i64) -> StoreResult<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(backend)?;
+    conn.pragma_update(None, "cache_size", -cache_kib)
+        .map_err(backend)?;
+    conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)
+        .map_err(backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Owner, Project};
+    use crate::store::ProjectStore;
+
+    /// A read is answered while the writing connection is busy (here held by another thread
+    /// for two seconds, as a long write would hold it): reads have their own connections.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn reads_do_not_wait_for_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kiln.db")).unwrap();
+        let project = Project::new(Owner("o".into()), "p".into(), String::new());
+        store.create_project_within(&project, 10).await.unwrap();
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let writer = store.conn.clone();
+        let busy = std::thread::spawn(move || {
+            let _guard = writer.lock().unwrap();
+            held_tx.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        });
+        held_rx.recv().unwrap();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            store.load_project(project.id),
+        )
+        .await
+        .expect("the read waited for the writer");
+        assert_eq!(read.unwrap().name, "p");
+        busy.join().unwrap();
+    }
+
+    /// A reading connection cannot write.
+    #[test]
+    fn readers_are_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kiln.db")).unwrap();
+        let err = store
+            .read(|c| {
+                c.execute("DELETE FROM projects", [])
+                    .map_err(rows::backend)
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::trace::{TraceEvent, TraceEventCodes};
+use rusqlite::trace::TraceEvent;
 use rusqlite::Connection;
 
 use super::SqliteStore;
@@ -61,11 +61,7 @@ async fn no_statement_reads_a_whole_table() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kiln.db");
     let store = SqliteStore::open(&path).unwrap();
-    store
-        .conn
-        .lock()
-        .unwrap()
-        .trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(seen));
+    store.trace(seen);
     let artifacts = Arc::new(FsArtifactStore::new(&dir.path().join("blobs")));
     conformance::run_all(Arc::new(store.clone()), artifacts).await;
     conformance::run_concurrent(Arc::new(store.clone())).await;

@@ -60,7 +60,7 @@ impl ProjectStore for SqliteStore {
     }
 
     async fn load_project(&self, id: Uuid) -> StoreResult<Project> {
-        self.with(move |c| {
+        self.read(|c| {
             one_doc(
                 c,
                 "SELECT doc FROM projects WHERE id = ?1",
@@ -68,7 +68,6 @@ impl ProjectStore for SqliteStore {
                 "project",
             )
         })
-        .await
     }
 
     async fn list_projects(
@@ -77,8 +76,7 @@ impl ProjectStore for SqliteStore {
         page: &PageRequest,
     ) -> StoreResult<Page<ProjectSummary>> {
         let (owner, after, limit) = (owner.0.clone(), lists::projects_after(page)?, page.limit());
-        self.with(move |c| lists::owner_projects(c, &owner, after, limit, None))
-            .await
+        self.read(|c| lists::owner_projects(c, &owner, after, limit, None))
     }
 
     async fn search_projects(
@@ -89,13 +87,12 @@ impl ProjectStore for SqliteStore {
     ) -> StoreResult<Page<ProjectSummary>> {
         let (owner, after, limit) = (owner.0.clone(), lists::projects_after(page)?, page.limit());
         let text = text.to_owned();
-        self.with(move |c| lists::owner_projects(c, &owner, after, limit, Some(&text)))
-            .await
+        self.read(|c| lists::owner_projects(c, &owner, after, limit, Some(&text)))
     }
 
     async fn count_projects(&self, owner: &Owner) -> StoreResult<u64> {
         let owner = owner.0.clone();
-        self.with(move |c| {
+        self.read(|c| {
             c.query_row(
                 "SELECT projects FROM owners WHERE owner = ?1",
                 [owner],
@@ -105,7 +102,6 @@ impl ProjectStore for SqliteStore {
             .map(|n| n.unwrap_or(0) as u64)
             .map_err(backend)
         })
-        .await
     }
 
     async fn update_project(&self, project: &Project) -> StoreResult<Project> {
@@ -234,7 +230,7 @@ impl ProjectStore for SqliteStore {
     }
 
     async fn get_message(&self, project_id: Uuid, message_id: Uuid) -> StoreResult<Message> {
-        self.with(move |c| {
+        self.read(|c| {
             one_doc(
                 c,
                 "SELECT doc FROM messages WHERE id = ?1 AND project_id = ?2",
@@ -242,7 +238,6 @@ impl ProjectStore for SqliteStore {
                 "message",
             )
         })
-        .await
     }
 
     async fn list_messages(
@@ -252,7 +247,7 @@ impl ProjectStore for SqliteStore {
     ) -> StoreResult<Page<Message>> {
         let after = cursor_position(page)?;
         let limit = page.limit();
-        self.with(move |c| {
+        self.read(|c| {
             page_of(
                 c,
                 "SELECT seq, doc FROM messages WHERE project_id = ?1 AND seq > coalesce(?2, 0)
@@ -262,7 +257,6 @@ impl ProjectStore for SqliteStore {
                 limit,
             )
         })
-        .await
     }
 
     async fn list_messages_backwards(
@@ -271,8 +265,7 @@ impl ProjectStore for SqliteStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Message>> {
         let (before, limit) = (lists::messages_before(page)?, page.limit());
-        self.with(move |c| lists::messages_backwards(c, &project_id.to_string(), before, limit))
-            .await
+        self.read(|c| lists::messages_backwards(c, &project_id.to_string(), before, limit))
     }
 
     async fn messages_made_since(
@@ -283,18 +276,17 @@ impl ProjectStore for SqliteStore {
     ) -> StoreResult<Vec<Message>> {
         let floor = crate::store::first_id_at(since).to_string();
         let limit = PageRequest::first(limit).limit();
-        self.with(move |c| {
+        self.read(|c| {
             all_docs(
                 c,
                 "SELECT doc FROM messages WHERE project_id = ?1 AND id >= ?2 ORDER BY seq LIMIT ?3",
                 params![project_id.to_string(), floor, limit],
             )
         })
-        .await
     }
 
     async fn get_run(&self, project_id: Uuid, run_id: Uuid) -> StoreResult<Run> {
-        self.with(move |c| {
+        self.read(|c| {
             one_doc(
                 c,
                 "SELECT doc FROM runs WHERE id = ?1 AND project_id = ?2",
@@ -302,7 +294,6 @@ impl ProjectStore for SqliteStore {
                 "run",
             )
         })
-        .await
     }
 
     async fn update_run(&self, run: &Run) -> StoreResult<()> {
@@ -369,25 +360,23 @@ impl ProjectStore for SqliteStore {
         run_id: Uuid,
         limit: u32,
     ) -> StoreResult<Vec<Run>> {
-        self.with(move |c| {
+        self.read(|c| {
             all_docs(
                 c,
                 "SELECT doc FROM runs WHERE project_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
                 params![project_id.to_string(), run_id.to_string(), limit],
             )
         })
-        .await
     }
 
     async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {
-        self.with(|c| {
+        self.read(|c| {
             all_docs(
                 c,
                 "SELECT doc FROM runs WHERE status IN ('queued', 'running') ORDER BY id",
                 [],
             )
         })
-        .await
     }
 
     async fn create_version(&self, version: &Version) -> StoreResult<()> {
@@ -414,7 +403,7 @@ impl ProjectStore for SqliteStore {
     }
 
     async fn get_version(&self, project_id: Uuid, number: u32) -> StoreResult<Version> {
-        self.with(move |c| {
+        self.read(|c| {
             one_doc(
                 c,
                 "SELECT doc FROM versions WHERE project_id = ?1 AND number = ?2",
@@ -422,7 +411,6 @@ impl ProjectStore for SqliteStore {
                 "version",
             )
         })
-        .await
     }
 
     async fn list_versions(
@@ -432,7 +420,7 @@ impl ProjectStore for SqliteStore {
     ) -> StoreResult<Page<Version>> {
         let after = cursor_position(page)?;
         let limit = page.limit();
-        self.with(move |c| {
+        self.read(|c| {
             page_of(
                 c,
                 "SELECT number, doc FROM versions WHERE project_id = ?1
@@ -442,7 +430,6 @@ impl ProjectStore for SqliteStore {
                 limit,
             )
         })
-        .await
     }
 
     async fn put_deployment(&self, deployment: &Deployment) -> StoreResult<()> {
@@ -472,25 +459,23 @@ impl ProjectStore for SqliteStore {
     }
 
     async fn list_deployments(&self, project_id: Uuid) -> StoreResult<Vec<Deployment>> {
-        self.with(move |c| {
+        self.read(|c| {
             all_docs(
                 c,
                 "SELECT doc FROM deployments WHERE project_id = ?1 ORDER BY id DESC",
                 [project_id.to_string()],
             )
         })
-        .await
     }
 
     async fn live_deployments(&self) -> StoreResult<Vec<Deployment>> {
-        self.with(|c| {
+        self.read(|c| {
             all_docs(
                 c,
                 "SELECT doc FROM deployments WHERE status IN ('pending', 'running') ORDER BY id",
                 [],
             )
         })
-        .await
     }
 }
 
