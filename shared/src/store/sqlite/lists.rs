@@ -43,7 +43,7 @@ pub(super) fn owner_projects(
     let folded = text.map(fold_case);
     let mut stmt = c
         .prepare_cached(
-            "SELECT updated_us, id, doc FROM projects
+            "SELECT updated_us, id, summary FROM projects
              WHERE owner = ?1 AND (?3 = '' OR updated_us < ?2 OR (updated_us = ?2 AND id < ?3))
              ORDER BY updated_us DESC, id DESC LIMIT ?4",
         )
@@ -64,16 +64,16 @@ pub(super) fn owner_projects(
         let Some(row) = rows.next().map_err(backend)? else {
             break;
         };
-        let doc: String = row.get(2).map_err(backend)?;
+        let summary: String = row.get(2).map_err(backend)?;
         if let Some(folded) = &folded {
-            if !from_doc::<Named>(&doc)?.holds(folded) {
+            if !from_doc::<Named>(&summary)?.holds(folded) {
                 continue;
             }
         }
         kept.push((
             row.get(0).map_err(backend)?,
             row.get(1).map_err(backend)?,
-            doc,
+            summary,
         ));
     }
     let more = kept.len() > limit as usize;
@@ -84,9 +84,8 @@ pub(super) fn owner_projects(
     };
     let items = kept
         .iter()
-        // Only the summary's fields are taken from each document (its spec and design are
-        // skipped over, never built).
-        .map(|(_, _, doc)| from_doc::<ProjectSummary>(doc))
+        // Each project's summary column: its spec and design are not read at all.
+        .map(|(_, _, summary)| from_doc::<ProjectSummary>(summary))
         .collect::<StoreResult<_>>()?;
     Ok(Page { items, next_cursor })
 }

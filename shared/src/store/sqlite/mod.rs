@@ -195,10 +195,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("kiln.db")).unwrap();
         let err = store
-            .read(|c| {
-                c.execute("DELETE FROM projects", [])
-                    .map_err(rows::backend)
-            })
+            .read(|c| c.execute("DELETE FROM projects", []).map_err(rows::backend))
             .unwrap_err();
         assert!(err.to_string().contains("readonly"), "{err}");
     }

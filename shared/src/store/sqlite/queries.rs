@@ -38,8 +38,16 @@ impl ProjectStore for SqliteStore {
                 return Err(StoreError::LimitReached(count as u64));
             }
             tx.execute(
-                "INSERT INTO projects (id, owner, updated_us, revision, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![p.id.to_string(), p.owner.0, micros(p.updated_at), p.revision as i64, to_doc(&p)?],
+                "INSERT INTO projects (id, owner, updated_us, revision, doc, summary)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    p.id.to_string(),
+                    p.owner.0,
+                    micros(p.updated_at),
+                    p.revision as i64,
+                    to_doc(&p)?,
+                    to_doc(&p.summary())?
+                ],
             )
             .map_err(|e| {
                 if is_unique_violation(&e) {
@@ -492,14 +500,15 @@ fn next_revision(project: &Project) -> Project {
 fn save_project(c: &rusqlite::Connection, next: &Project) -> StoreResult<()> {
     let changed = c
         .execute(
-            "UPDATE projects SET doc = ?1, revision = ?2, updated_us = ?3
+            "UPDATE projects SET doc = ?1, revision = ?2, updated_us = ?3, summary = ?6
              WHERE id = ?4 AND revision = ?5",
             params![
                 to_doc(next)?,
                 next.revision as i64,
                 micros(next.updated_at),
                 next.id.to_string(),
-                (next.revision - 1) as i64
+                (next.revision - 1) as i64,
+                to_doc(&next.summary())?
             ],
         )
         .map_err(backend)?;

@@ -3,7 +3,8 @@
 
 use rusqlite::Connection;
 
-use super::rows::backend;
+use super::rows::{backend, from_doc, to_doc};
+use crate::model::ProjectSummary;
 use crate::store::{StoreError, StoreResult};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -61,7 +62,32 @@ const MIGRATIONS: &[&str] = &[
      DROP INDEX runs_by_status;
      CREATE INDEX runs_unfinished ON runs (id) WHERE status IN ('queued', 'running');
      CREATE INDEX runs_by_project ON runs (project_id, id);",
+    // 3: a project's summary (what a list shows of it) beside its document, so a page of
+    // projects reads a few fields of each, not its whole spec and design. Filled for the
+    // projects there by `fill_summaries`, in the same transaction.
+    "ALTER TABLE projects ADD COLUMN summary TEXT NOT NULL DEFAULT '';",
 ];
+
+/// Writes the summary column of every project that has none, from its document.
+fn fill_summaries(tx: &rusqlite::Transaction<'_>) -> StoreResult<()> {
+    let rows: Vec<(String, String)> = tx
+        .prepare("SELECT id, doc FROM projects WHERE summary = ''")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()
+        })
+        .map_err(backend)?;
+    let mut update = tx
+        .prepare("UPDATE projects SET summary = ?1 WHERE id = ?2")
+        .map_err(backend)?;
+    for (id, doc) in rows {
+        let summary: ProjectSummary = from_doc(&doc)?;
+        update
+            .execute(rusqlite::params![to_doc(&summary)?, id])
+            .map_err(backend)?;
+    }
+    Ok(())
+}
 
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let applied: usize = conn
@@ -76,6 +102,9 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction().map_err(backend)?;
         tx.execute_batch(sql).map_err(backend)?;
+        if i == 2 {
+            fill_summaries(&tx)?;
+        }
         tx.pragma_update(None, "user_version", i + 1)
             .map_err(backend)?;
         tx.commit().map_err(backend)?;
@@ -118,9 +147,11 @@ mod tests {
         conn.execute_batch(MIGRATIONS[0]).unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
         let project = |id: &str, owner: &str| {
+            let mut p = crate::model::Project::new(Owner(owner.into()), "p".into(), String::new());
+            p.id = id.parse().unwrap();
             conn.execute(
-                "INSERT INTO projects (id, owner, updated_us, revision, doc) VALUES (?1, ?2, 0, 0, '{}')",
-                [id, owner],
+                "INSERT INTO projects (id, owner, updated_us, revision, doc) VALUES (?1, ?2, 0, 0, ?3)",
+                [id, owner, &serde_json::to_string(&p).unwrap()],
             )
             .unwrap();
         };
@@ -151,6 +182,44 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(live, ["d1", "d3"]);
+    }
+
+    /// A database of the second schema, its projects written before summaries were kept,
+    /// opened by this build: each project's summary is there at once, and the list shows it.
+    #[tokio::test]
+    async fn an_older_database_gets_its_summaries() {
+        use crate::model::{Owner, Project, ProjectStatus};
+        use crate::store::{PageRequest, ProjectStore};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiln.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        let mut p = Project::new(
+            Owner("ann".into()),
+            "Tasks & co".into(),
+            "a description".into(),
+        );
+        p.status = ProjectStatus::Built;
+        p.current_version = Some(4);
+        conn.execute(
+            "INSERT INTO projects (id, owner, updated_us, revision, doc) VALUES (?1, 'ann', 1, 0, ?2)",
+            [p.id.to_string(), serde_json::to_string(&p).unwrap()],
+        )
+        .unwrap();
+        drop(conn);
+        let store = SqliteStore::open(&path).unwrap();
+        let page = store
+            .list_projects(&Owner("ann".into()), &PageRequest::first(20))
+            .await
+            .unwrap();
+        assert_eq!(page.items, [p.summary()]);
+        let found = store
+            .search_projects(&Owner("ann".into()), "TASKS", &PageRequest::first(20))
+            .await
+            .unwrap();
+        assert_eq!(found.items.len(), 1);
     }
 
     #[test]
