@@ -235,3 +235,22 @@ fn no_source_file_is_longer_than_a_reader_can_hold() {
         long.join("\n")
     );
 }
+
+/// One crypto library: the AWS SDK's HTTPS client is built on ring (`kiln::aws_http`), which
+/// Kiln links anyway, so the SDK's default on aws-lc-rs (a second copy of the same primitives
+/// in every Lambda package, and a C build) must not come back through a feature of some crate.
+#[test]
+fn the_workspace_links_one_crypto_library() {
+    let lock = std::fs::read_to_string(Path::new(ROOT).join("Cargo.lock")).unwrap();
+    let packages: Vec<&str> = lock
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \""))
+        .filter_map(|l| l.strip_suffix('"'))
+        .collect();
+    assert!(packages.contains(&"ring"), "Cargo.lock lists packages");
+    let second: Vec<&&str> = packages
+        .iter()
+        .filter(|p| p.starts_with("aws-lc") || **p == "openssl-sys")
+        .collect();
+    assert!(second.is_empty(), "a second crypto library: {second:?}");
+}
