@@ -6,6 +6,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kiln::config::Config;
 
+/// mimalloc instead of the system's malloc: reading and writing JSON allocates many small
+/// values per request, and glibc's malloc was a sixth of a conversation's CPU (bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "kiln",
