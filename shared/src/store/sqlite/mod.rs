@@ -112,6 +112,20 @@ impl SqliteStore {
         out
     }
 
+    /// Runs a read that may walk many rows (a search through an owner's projects, every
+    /// unfinished run or live deployment, a project's deployments) on a reading connection
+    /// off the runtime's threads, so no other request waits behind it.
+    async fn read_long<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read(f))
+            .await
+            .map_err(|e| StoreError::failed_with("the database task", e))?
+    }
+
     fn open_reader(&self) -> StoreResult<Connection> {
         use rusqlite::OpenFlags;
         let conn = Connection::open_with_flags(
@@ -187,6 +201,63 @@ mod tests {
         .expect("the read waited for the writer");
         assert_eq!(read.unwrap().name, "p");
         busy.join().unwrap();
+    }
+
+    /// A search that walks many projects runs off the runtime's threads: on a runtime of one
+    /// thread, another task keeps running while it reads.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_long_search_leaves_the_runtime_free() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kiln.db")).unwrap();
+        let owner = Owner("o".into());
+        let all = 20_000;
+        store
+            .with(move |c| {
+                let tx = c.transaction().map_err(rows::backend)?;
+                for i in 0..all {
+                    let p = Project::new(Owner("o".into()), format!("project {i}"), String::new());
+                    tx.execute(
+                        "INSERT INTO projects (id, owner, updated_us, revision, doc, summary)
+                         VALUES (?1, 'o', ?2, 0, ?3, ?4)",
+                        rusqlite::params![
+                            p.id.to_string(),
+                            i,
+                            rows::to_doc(&p)?,
+                            rows::to_doc(&p.summary())?
+                        ],
+                    )
+                    .map_err(rows::backend)?;
+                }
+                tx.commit().map_err(rows::backend)
+            })
+            .await
+            .unwrap();
+        let ticks = std::sync::Arc::new(AtomicU32::new(0));
+        let counter = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                counter.fetch_add(1, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        });
+        tokio::task::yield_now().await;
+        let before = ticks.load(Ordering::Relaxed);
+        let found = store
+            .search_projects(
+                &owner,
+                "no such name",
+                &crate::store::PageRequest::first(20),
+            )
+            .await
+            .unwrap();
+        let during = ticks.load(Ordering::Relaxed) - before;
+        ticker.abort();
+        assert!(found.items.is_empty());
+        assert!(
+            during > 1,
+            "the other task ran {during} times during the search"
+        );
     }
 
     /// A reading connection cannot write.

@@ -95,7 +95,8 @@ impl ProjectStore for SqliteStore {
     ) -> StoreResult<Page<ProjectSummary>> {
         let (owner, after, limit) = (owner.0.clone(), lists::projects_after(page)?, page.limit());
         let text = text.to_owned();
-        self.read(|c| lists::owner_projects(c, &owner, after, limit, Some(&text)))
+        self.read_long(move |c| lists::owner_projects(c, &owner, after, limit, Some(&text)))
+            .await
     }
 
     async fn count_projects(&self, owner: &Owner) -> StoreResult<u64> {
@@ -378,13 +379,14 @@ impl ProjectStore for SqliteStore {
     }
 
     async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {
-        self.read(|c| {
+        self.read_long(move |c| {
             all_docs(
                 c,
                 "SELECT doc FROM runs WHERE status IN ('queued', 'running') ORDER BY id",
                 [],
             )
         })
+        .await
     }
 
     async fn create_version(&self, version: &Version) -> StoreResult<()> {
@@ -467,23 +469,25 @@ impl ProjectStore for SqliteStore {
     }
 
     async fn list_deployments(&self, project_id: Uuid) -> StoreResult<Vec<Deployment>> {
-        self.read(|c| {
+        self.read_long(move |c| {
             all_docs(
                 c,
                 "SELECT doc FROM deployments WHERE project_id = ?1 ORDER BY id DESC",
                 [project_id.to_string()],
             )
         })
+        .await
     }
 
     async fn live_deployments(&self) -> StoreResult<Vec<Deployment>> {
-        self.read(|c| {
+        self.read_long(move |c| {
             all_docs(
                 c,
                 "SELECT doc FROM deployments WHERE status IN ('pending', 'running') ORDER BY id",
                 [],
             )
         })
+        .await
     }
 }
 
