@@ -7,10 +7,18 @@ use super::rows::{backend, from_doc, to_doc};
 use crate::model::ProjectSummary;
 use crate::store::{StoreError, StoreResult};
 
+/// One schema migration: its SQL, then, when the rows there need what only the code can
+/// compute, a step in Rust, in the same transaction.
+struct Migration {
+    sql: &'static str,
+    then: Option<fn(&rusqlite::Transaction<'_>) -> StoreResult<()>>,
+}
+
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Migration] = &[
     // 1: the initial schema.
-    "CREATE TABLE projects (
+    Migration {
+        sql: "CREATE TABLE projects (
          id TEXT PRIMARY KEY,
          owner TEXT NOT NULL,
          updated_us INTEGER NOT NULL,
@@ -46,12 +54,15 @@ const MIGRATIONS: &[&str] = &[
          doc TEXT NOT NULL
      );
      CREATE INDEX deployments_by_project ON deployments (project_id, id DESC);",
+        then: None,
+    },
     // 2: nothing on a hot path reads more than it returns. Each owner's project count is a
     // row written in the create's and the delete's own transaction (a create no longer counts
     // the owner's projects); a deployment's status is a column; the unfinished runs and the
     // live deployments are partial indexes holding only those rows; a project's runs are
     // found by project (its earlier runs, and the delete's cascade).
-    "CREATE TABLE owners (
+    Migration {
+        sql: "CREATE TABLE owners (
          owner TEXT PRIMARY KEY,
          projects INTEGER NOT NULL CHECK (projects >= 0)
      ) WITHOUT ROWID;
@@ -62,10 +73,15 @@ const MIGRATIONS: &[&str] = &[
      DROP INDEX runs_by_status;
      CREATE INDEX runs_unfinished ON runs (id) WHERE status IN ('queued', 'running');
      CREATE INDEX runs_by_project ON runs (project_id, id);",
+        then: None,
+    },
     // 3: a project's summary (what a list shows of it) beside its document, so a page of
-    // projects reads a few fields of each, not its whole spec and design. Filled for the
-    // projects there by `fill_summaries`, in the same transaction.
-    "ALTER TABLE projects ADD COLUMN summary TEXT NOT NULL DEFAULT '';",
+    // projects reads a few fields of each, not its whole spec and design; filled for the
+    // projects there from their documents.
+    Migration {
+        sql: "ALTER TABLE projects ADD COLUMN summary TEXT NOT NULL DEFAULT '';",
+        then: Some(fill_summaries),
+    },
 ];
 
 /// Writes the summary column of every project that has none, from its document.
@@ -99,11 +115,11 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
             MIGRATIONS.len()
         )));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction().map_err(backend)?;
-        tx.execute_batch(sql).map_err(backend)?;
-        if i == 2 {
-            fill_summaries(&tx)?;
+        tx.execute_batch(migration.sql).map_err(backend)?;
+        if let Some(step) = migration.then {
+            step(&tx)?;
         }
         tx.pragma_update(None, "user_version", i + 1)
             .map_err(backend)?;
@@ -144,7 +160,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kiln.db");
         let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS[0].sql).unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
         let project = |id: &str, owner: &str| {
             let mut p = crate::model::Project::new(Owner(owner.into()), "p".into(), String::new());
@@ -193,8 +209,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kiln.db");
         let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(MIGRATIONS[0]).unwrap();
-        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.execute_batch(MIGRATIONS[0].sql).unwrap();
+        conn.execute_batch(MIGRATIONS[1].sql).unwrap();
         conn.pragma_update(None, "user_version", 2).unwrap();
         let mut p = Project::new(
             Owner("ann".into()),
