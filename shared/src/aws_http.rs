@@ -3,14 +3,15 @@
 //!
 //! The SDK's own default client uses aws-lc-rs for its TLS; Kiln already links ring (for the
 //! signatures of sign-in tokens, and under reqwest), so the SDK is given a client on ring and
-//! aws-lc-rs is not linked at all: about a megabyte less in each Lambda package. The trust
+//! aws-lc-rs is not linked at all (the api function's package: 11.7 → 10.8 MB, 5.48 → 5.08 MB
+//! zipped). The trust
 //! store stays the system's roots, as the SDK's default has it; plain `http://` endpoints (a
 //! local stand-in) work as before.
 
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 /// The SDK's HTTPS client: hyper on rustls with ring, the system's root certificates.
-pub fn https_client() -> aws_sdk_bedrockruntime::config::SharedHttpClient {
+fn https_client() -> aws_sdk_bedrockruntime::config::SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https()
