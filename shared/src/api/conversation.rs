@@ -326,7 +326,7 @@ pub async fn list_conversation(
     state
         .agents
         .projects
-        .get_project(&owner, project_id)
+        .check_owner(&owner, project_id)
         .await?;
     if let Some(after) = &query.after {
         if query.cursor.is_some()
@@ -395,7 +395,7 @@ pub async fn events(
     state
         .agents
         .projects
-        .get_project(&owner, project_id)
+        .check_owner(&owner, project_id)
         .await?;
     let source = state.events.as_ref().ok_or_else(|| {
         ApiError::new(
@@ -453,7 +453,7 @@ pub async fn get_run(
     state
         .agents
         .projects
-        .get_project(&owner, project_id)
+        .check_owner(&owner, project_id)
         .await?;
     Ok(Json(
         state.agents.projects.get_run(project_id, run_id).await?,

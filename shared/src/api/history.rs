@@ -86,7 +86,7 @@ pub async fn list_runs(
     let page = query.page()?;
     let before = after(&page, "run")?.unwrap_or(Uuid::max());
     let store = &state.agents.projects;
-    store.get_project(&owner, project_id).await?;
+    store.check_owner(&owner, project_id).await?;
     let limit = page.limit();
     let read = store.runs_before(project_id, before, limit + 1).await?;
     let (items, next_cursor) = page_of(read, limit, "run", |r| r.id);
@@ -116,7 +116,7 @@ pub async fn list_deployments(
     let page = query.page()?;
     let before = after(&page, "deployment")?;
     let store = &state.agents.projects;
-    store.get_project(&owner, project_id).await?;
+    store.check_owner(&owner, project_id).await?;
     let mut all = store.list_deployments(project_id).await?;
     // Newest first by id (UUIDv7), whatever order the store gave.
     all.sort_by_key(|d| std::cmp::Reverse(d.id));

@@ -9,6 +9,8 @@ mod follow;
 mod history;
 mod logs;
 mod oidc;
+#[cfg(test)]
+mod owner_checks;
 mod projects;
 mod trace;
 mod versions;

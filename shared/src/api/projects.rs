@@ -289,7 +289,7 @@ pub async fn delete_project(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "project")?;
-    state.agents.projects.get_project(&owner, id).await?;
+    state.agents.projects.check_owner(&owner, id).await?;
     // Tear down what runs before the records go, so nothing is left serving unseen.
     state
         .agents

@@ -68,6 +68,9 @@ impl ProjectStore for ObservedStore {
     async fn create_project_within(&self, project: &Project, limit: u64) -> StoreResult<()> {
         self.inner.create_project_within(project, limit).await
     }
+    async fn check_owner(&self, owner: &Owner, id: Uuid) -> StoreResult<()> {
+        self.inner.check_owner(owner, id).await
+    }
     async fn load_project(&self, id: Uuid) -> StoreResult<Project> {
         self.inner.load_project(id).await
     }

@@ -228,6 +228,14 @@ pub trait ProjectStore: Send + Sync {
         Ok(project)
     }
 
+    /// `Ok` when `owner` owns the project with this id, `NotFound` otherwise (as
+    /// [`get_project`](Self::get_project) answers): for requests that read something of the
+    /// project's and not the project itself, which the stores answer without reading its
+    /// document.
+    async fn check_owner(&self, owner: &Owner, id: Uuid) -> StoreResult<()> {
+        self.get_project(owner, id).await.map(drop)
+    }
+
     /// The project with this id, whoever owns it; for workflow steps that run on a
     /// project the API already checked.
     async fn load_project(&self, id: Uuid) -> StoreResult<Project>;

@@ -59,6 +59,10 @@ pub async fn project_lifecycle(store: &dyn ProjectStore) {
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
+        store.check_owner(&owner, p.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
         store.delete_project(&owner, p.id).await,
         Err(StoreError::NotFound(_))
     ));
@@ -73,6 +77,17 @@ pub async fn owners_are_isolated(store: &dyn ProjectStore) {
         store.get_project(&bob, p.id).await,
         Err(StoreError::NotFound(_))
     ));
+    assert!(
+        store.check_owner(&alice, p.id).await.is_ok(),
+        "alice owns her project"
+    );
+    for (who, id) in [(&bob, p.id), (&alice, new_id())] {
+        let checked = store.check_owner(who, id).await;
+        assert!(
+            matches!(checked, Err(StoreError::NotFound("project"))),
+            "another owner's project and no project are both not found: {checked:?}"
+        );
+    }
     assert!(matches!(
         store.delete_project(&bob, p.id).await,
         Err(StoreError::NotFound(_))

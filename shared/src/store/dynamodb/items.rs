@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::model::{Cause, Deployment, DeploymentStatus, Message, Project, Run, RunStatus};
+use crate::model::{Cause, Deployment, DeploymentStatus, Message, Owner, Project, Run, RunStatus};
 use crate::store::{StoreError, StoreResult};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -61,11 +61,17 @@ fn project_sort_key(p: &Project) -> String {
     )
 }
 
+/// The partition key of an owner's items: their projects in the owner index, and the count
+/// of their projects.
+pub(super) fn owner_key(owner: &Owner) -> String {
+    format!("OWNER#{owner}")
+}
+
 pub(super) fn project_item(p: &Project) -> StoreResult<Item> {
     Ok(HashMap::from([
         ("PK".into(), s(pk(p.id))),
         ("SK".into(), s("META")),
-        ("GSI1PK".into(), s(format!("OWNER#{}", p.owner))),
+        ("GSI1PK".into(), s(owner_key(&p.owner))),
         ("GSI1SK".into(), s(project_sort_key(p))),
         ("revision".into(), AttributeValue::N(p.revision.to_string())),
         ("doc".into(), s(to_doc(p)?)),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::items::{backend, from_item, s, string_of, Item};
+use super::items::{backend, from_item, owner_key, s, string_of, Item};
 use super::DynamoStore;
 use crate::model::{Message, ProjectSummary};
 use crate::store::{
@@ -37,7 +37,7 @@ impl DynamoStore {
         text: Option<&str>,
     ) -> StoreResult<Page<ProjectSummary>> {
         let limit = page.limit() as usize;
-        let gsi1pk = format!("OWNER#{owner}");
+        let gsi1pk = owner_key(owner);
         let mut start: Option<Item> = match page.cursor.as_deref() {
             None => None,
             Some(c) => {

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use uuid::Uuid;
 
 use super::items::{
-    backend, deployment_item, from_item, is_conditional, message_item, pk, project_item, run_item,
-    s, status_name, to_doc, Item, LiveKind,
+    backend, deployment_item, from_item, is_conditional, message_item, owner_key, pk, project_item,
+    run_item, s, status_name, to_doc, Item, LiveKind,
 };
 use super::DynamoStore;
 use crate::model::{
@@ -51,6 +51,31 @@ impl ProjectStore for DynamoStore {
         }
     }
 
+    async fn check_owner(&self, owner: &Owner, id: Uuid) -> StoreResult<()> {
+        // Only the owner's index key comes back, not the document with the spec and design.
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(pk(id)))
+            .key("SK", s("META"))
+            .projection_expression("GSI1PK")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        let owned = out
+            .item
+            .as_ref()
+            .and_then(|item| item.get("GSI1PK"))
+            .is_some_and(|v| *v == s(owner_key(owner)));
+        if owned {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound("project"))
+        }
+    }
+
     async fn load_project(&self, id: Uuid) -> StoreResult<Project> {
         self.get_doc(pk(id), "META".into(), "project").await
     }
@@ -82,7 +107,7 @@ impl ProjectStore for DynamoStore {
                 .table_name(&self.table)
                 .index_name("GSI1")
                 .key_condition_expression("GSI1PK = :o")
-                .expression_attribute_values(":o", s(format!("OWNER#{owner}")))
+                .expression_attribute_values(":o", s(owner_key(owner)))
                 .select(aws_sdk_dynamodb::types::Select::Count)
                 .set_exclusive_start_key(start)
                 .send()
@@ -455,7 +480,7 @@ impl ProjectStore for DynamoStore {
 /// the cap on projects is checked against it in the create's own transaction.
 fn project_count_key(owner: &Owner) -> Item {
     HashMap::from([
-        ("PK".into(), s(format!("OWNER#{owner}"))),
+        ("PK".into(), s(owner_key(owner))),
         ("SK".into(), s("PROJECTS")),
     ])
 }

@@ -149,7 +149,7 @@ impl SqliteStore {
 
     /// Puts `trace` on every connection, the writer's and each reader's.
     #[cfg(test)]
-    fn trace(&self, trace: fn(rusqlite::trace::TraceEvent<'_>)) {
+    pub(crate) fn trace(&self, trace: fn(rusqlite::trace::TraceEvent<'_>)) {
         let codes = rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT;
         self.conn.lock().unwrap().trace_v2(codes, Some(trace));
         *self.readers.trace.lock().unwrap() = Some(trace);

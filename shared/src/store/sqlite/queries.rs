@@ -67,6 +67,23 @@ impl ProjectStore for SqliteStore {
         .await
     }
 
+    async fn check_owner(&self, owner: &Owner, id: Uuid) -> StoreResult<()> {
+        self.read(|c| {
+            let stored: Option<String> = c
+                .query_row(
+                    "SELECT owner FROM projects WHERE id = ?1",
+                    [id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            match stored {
+                Some(o) if o == owner.0 => Ok(()),
+                _ => Err(StoreError::NotFound("project")),
+            }
+        })
+    }
+
     async fn load_project(&self, id: Uuid) -> StoreResult<Project> {
         self.read(|c| {
             one_doc(
