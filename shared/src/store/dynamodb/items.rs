@@ -44,11 +44,21 @@ pub(super) fn to_doc<T: Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::failed_with("encoding a record", e))
 }
 
+/// The attribute of a project's item that holds its [`ProjectSummary`](crate::model::ProjectSummary)
+/// as JSON, which a list reads instead of the document with the spec and design. Items
+/// written before it was kept have only the document.
+pub(super) const SUMMARY: &str = "summary";
+
 pub(super) fn from_item<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
     let doc = item
         .get("doc")
         .and_then(|v| v.as_s().ok())
         .ok_or_else(|| StoreError::Corrupt(Cause::new("an item without its document")))?;
+    from_doc(doc)
+}
+
+/// A record from its stored JSON.
+pub(super) fn from_doc<T: DeserializeOwned>(doc: &str) -> StoreResult<T> {
     serde_json::from_str(doc).map_err(|e| StoreError::corrupt("a stored record", e))
 }
 
@@ -75,6 +85,7 @@ pub(super) fn project_item(p: &Project) -> StoreResult<Item> {
         ("GSI1SK".into(), s(project_sort_key(p))),
         ("revision".into(), AttributeValue::N(p.revision.to_string())),
         ("doc".into(), s(to_doc(p)?)),
+        (SUMMARY.into(), s(to_doc(&p.summary())?)),
     ]))
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::items::{backend, from_item, owner_key, s, string_of, Item};
+use super::items::{backend, from_doc, from_item, owner_key, s, string_of, Item, SUMMARY};
 use super::DynamoStore;
 use crate::model::{Message, ProjectSummary};
 use crate::store::{
@@ -51,7 +51,7 @@ impl DynamoStore {
         };
         let folded = text.map(fold_case);
         // One more than the page, to know whether there is a next.
-        let mut items: Vec<Item> = Vec::new();
+        let mut items: Vec<(Item, String)> = Vec::new();
         while items.len() <= limit {
             let wanted = limit + 1 - items.len();
             let batch = if folded.is_some() {
@@ -68,6 +68,9 @@ impl DynamoStore {
                 .expression_attribute_values(":o", s(gsi1pk.clone()))
                 .scan_index_forward(false)
                 .limit(batch as i32)
+                // The keys (for the cursor) and the summary, not the document.
+                .projection_expression("PK, SK, GSI1PK, GSI1SK, #summary")
+                .expression_attribute_names("#summary", SUMMARY)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -76,12 +79,13 @@ impl DynamoStore {
                 if items.len() > limit {
                     break;
                 }
+                let summary = self.summary_of(&item).await?;
                 if let Some(folded) = &folded {
-                    if !from_item::<Named>(&item)?.holds(folded) {
+                    if !from_doc::<Named>(&summary)?.holds(folded) {
                         continue;
                     }
                 }
-                items.push(item);
+                items.push((item, summary));
             }
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -91,7 +95,7 @@ impl DynamoStore {
         let more = items.len() > limit;
         items.truncate(limit);
         let next_cursor = match (more, items.last()) {
-            (true, Some(last)) => {
+            (true, Some((last, _))) => {
                 let key: HashMap<&str, &str> = PROJECT_KEYS
                     .into_iter()
                     .filter_map(|k| Some((k, string_of(last, k)?)))
@@ -104,9 +108,24 @@ impl DynamoStore {
         };
         let items = items
             .iter()
-            .map(from_item::<ProjectSummary>)
+            .map(|(_, summary)| from_doc::<ProjectSummary>(summary))
             .collect::<StoreResult<_>>()?;
         Ok(Page { items, next_cursor })
+    }
+
+    /// The summary of a project's item as the owner index gave it; for an item written before
+    /// summaries were kept, read from its document (the item is read again, whole).
+    async fn summary_of(&self, listed: &Item) -> StoreResult<String> {
+        if let Some(summary) = string_of(listed, SUMMARY) {
+            return Ok(summary.to_owned());
+        }
+        let pk = string_of(listed, "PK").unwrap_or_default().to_owned();
+        let whole = self
+            .get_item(pk, "META".into())
+            .await?
+            .ok_or(StoreError::NotFound("project"))?;
+        let summary = from_item::<ProjectSummary>(&whole)?;
+        serde_json::to_string(&summary).map_err(|e| StoreError::failed_with("encoding a record", e))
     }
 
     /// The `limit` messages of the project before the cursor's (the newest without one), read

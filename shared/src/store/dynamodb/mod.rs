@@ -6,7 +6,9 @@
 //! `LIVE` (`LIVEPK=LIVE#RUN#{shard}` or `LIVE#DEP#{shard}`, `LIVESK={id}`, keys only) holds the
 //! queued and running runs and the pending and running deployments, and nothing else;
 //! `OWNER#{owner}`/`PROJECTS` counts an owner's projects. Nothing reads the whole table. Every
-//! item keeps its entity as JSON in `doc`.
+//! item keeps its entity as JSON in `doc`; a project's item also keeps its summary in
+//! `summary`, which lists read instead of the document, and checks of its owner read
+//! `GSI1PK` alone.
 //!
 //! `items` maps entities to items and back, `table` holds the reads, writes and queries
 //! the operations are made of, `queries` the `ProjectStore` operations.
