@@ -1,5 +1,8 @@
 //! Builds the backends a [`Config`] asks for, once, at start.
 
+#[cfg(test)]
+mod owner_checks;
+
 use std::sync::Arc;
 use std::time::Duration;
 

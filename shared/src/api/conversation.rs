@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,7 @@ use super::projects::{check_limit, check_text, ListQuery};
 use super::AppState;
 use crate::intent::classify;
 use crate::model::{now, Intent, Message, Owner, Run, RunError, RunInput, RunStatus};
-use crate::store::{PageRequest, ProjectEvent, MAX_PAGE};
+use crate::store::{MessageJson, PageRequest, ProjectEvent, MAX_PAGE};
 
 /// Starts a stored, queued run. If the workflow cannot start it, the run fails with the reason
 /// (unless a step wrote it meanwhile) and the error is the answer: no run stays queued for
@@ -93,6 +94,22 @@ pub struct MessagePage {
     pub runs: Vec<Run>,
 }
 
+/// A [`MessagePage`] of the messages' JSON as the store hands it out, written the same way:
+/// a page of the conversation is not read into messages and written again.
+#[derive(Debug, Serialize)]
+pub struct MessageJsonPage {
+    /// As [`MessagePage::items`].
+    pub items: Vec<MessageJson>,
+    /// As [`MessagePage::next_cursor`].
+    pub next_cursor: Option<String>,
+    /// As [`MessagePage::before`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// As [`MessagePage::after`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
 /// Paging through the conversation, forwards from its start or backwards from its end, or
 /// asking what changed since a mark.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -125,7 +142,7 @@ async fn read_backwards(
     state: &AppState,
     project_id: uuid::Uuid,
     query: ConversationQuery,
-) -> Result<MessagePage, ApiError> {
+) -> Result<MessageJsonPage, ApiError> {
     if query.cursor.is_some() {
         return Err(bad_query(
             "`latest` and `before` page backwards and take no `cursor` (page on with `before`)",
@@ -150,7 +167,7 @@ async fn read_backwards(
     let page = state
         .agents
         .projects
-        .list_messages_backwards(
+        .list_messages_backwards_json(
             project_id,
             &PageRequest {
                 limit,
@@ -163,12 +180,11 @@ async fn read_backwards(
     } else {
         None
     };
-    Ok(MessagePage {
+    Ok(MessageJsonPage {
         items: page.items,
         next_cursor: None,
         before: page.next_cursor,
         after,
-        runs: Vec::new(),
     })
 }
 
@@ -321,7 +337,7 @@ pub async fn list_conversation(
     Extension(owner): Extension<Owner>,
     Path(id): Path<String>,
     Params(query): Params<ConversationQuery>,
-) -> Result<Json<MessagePage>, ApiError> {
+) -> Result<Response, ApiError> {
     let project_id = parse_id(&id, "project")?;
     state
         .agents
@@ -338,18 +354,16 @@ pub async fn list_conversation(
                 "`after` asks for what changed since a mark and takes no `cursor`, `limit`, `latest` or `before`",
             ));
         }
-        return Ok(Json(
-            super::follow::changes(&state, project_id, after).await?,
-        ));
+        return Ok(Json(super::follow::changes(&state, project_id, after).await?).into_response());
     }
     if query.latest.is_some() || query.before.is_some() {
-        return Ok(Json(read_backwards(&state, project_id, query).await?));
+        return Ok(Json(read_backwards(&state, project_id, query).await?).into_response());
     }
     let at = now();
     let page = state
         .agents
         .projects
-        .list_messages(
+        .list_messages_json(
             project_id,
             &ListQuery {
                 limit: query.limit,
@@ -364,13 +378,13 @@ pub async fn list_conversation(
         }
         Some(_) => None,
     };
-    Ok(Json(MessagePage {
+    Ok(Json(MessageJsonPage {
         items: page.items,
         next_cursor: page.next_cursor,
         before: None,
         after,
-        runs: Vec::new(),
-    }))
+    })
+    .into_response())
 }
 
 /// Follow the project: its new messages and run changes, as server-sent events named

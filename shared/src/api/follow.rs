@@ -19,7 +19,7 @@ use super::conversation::MessagePage;
 use super::error::ApiError;
 use super::AppState;
 use crate::model::{now, Message, Run, RunStatus};
-use crate::store::{decode_cursor, encode_cursor, StoreError, MAX_PAGE};
+use crate::store::{decode_cursor, encode_cursor, MessageJson, StoreError, MAX_PAGE};
 
 /// How long before a look the next one reads again from.
 pub const WINDOW: Duration = Duration::seconds(60);
@@ -75,15 +75,15 @@ fn made_at(id: Uuid) -> Option<OffsetDateTime> {
 fn mark(
     at: OffsetDateTime,
     seen: &[Uuid],
-    given: &[Message],
+    given: &[Uuid],
     runs: &[Run],
     from: Option<Uuid>,
 ) -> String {
     let window = at - WINDOW;
     let mut ids: Vec<Uuid> = seen
         .iter()
+        .chain(given)
         .copied()
-        .chain(given.iter().map(|m| m.id))
         .filter(|id| made_at(*id).is_some_and(|t| t >= window))
         .collect::<BTreeSet<_>>()
         .into_iter()
@@ -129,8 +129,13 @@ pub(super) async fn mark_after_last_page(
     state: &AppState,
     project_id: Uuid,
     at: OffsetDateTime,
-    last: &[Message],
+    last: &[MessageJson],
 ) -> Result<String, ApiError> {
+    let last: Vec<Head> = last
+        .iter()
+        .map(|m| serde_json::from_str(m.get()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| ApiError::from(StoreError::corrupt("a stored message", e)))?;
     let newest_runs: Vec<Uuid> = last
         .iter()
         .rev()
@@ -139,8 +144,17 @@ pub(super) async fn mark_after_last_page(
         .take(5)
         .collect();
     let runs = runs_now(state, project_id, &newest_runs).await?;
-    let from = last.iter().map(|m| m.id).min();
-    Ok(mark(at, &[], last, &runs, from))
+    let ids: Vec<Uuid> = last.iter().map(|m| m.id).collect();
+    let from = ids.iter().copied().min();
+    Ok(mark(at, &[], &ids, &runs, from))
+}
+
+/// What a mark needs of a message.
+#[derive(Deserialize)]
+struct Head {
+    id: Uuid,
+    role: crate::model::Role,
+    run_id: Option<Uuid>,
 }
 
 /// What changed in the conversation since `after`: the new messages, oldest first, and the
@@ -171,7 +185,8 @@ pub(super) async fn changes(
     let runs = runs_now(state, project_id, &wanted).await?;
     // A full answer may have left newer messages out: the next look starts where this did.
     let looked = if full { looked_before } else { at };
-    let after = mark(looked, &before.seen, &new, &runs, before.from);
+    let given: Vec<Uuid> = new.iter().map(|m| m.id).collect();
+    let after = mark(looked, &before.seen, &given, &runs, before.from);
     Ok(MessagePage {
         items: new,
         next_cursor: None,

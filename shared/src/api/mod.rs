@@ -9,8 +9,6 @@ mod follow;
 mod history;
 mod logs;
 mod oidc;
-#[cfg(test)]
-mod owner_checks;
 mod projects;
 mod trace;
 mod versions;
@@ -423,6 +421,61 @@ mod tests {
         assert!(!constant_time_eq(b"abc", b"abcd"));
         assert!(!constant_time_eq(b"", b"a"));
         assert!(constant_time_eq(b"", b""));
+    }
+
+    /// The shape a Message is written in, as the API documents it: the schemas of `Message`
+    /// and of everything it holds, by name. Stores answer a message stored in
+    /// [`MESSAGE_FORMAT`](crate::model::MESSAGE_FORMAT) as stored, so a change to this shape
+    /// must raise it (and record the new fingerprint here).
+    #[test]
+    fn message_format_follows_the_schema() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let mut named = std::collections::BTreeMap::new();
+        let mut todo = vec!["Message".to_owned()];
+        while let Some(name) = todo.pop() {
+            if named.contains_key(&name) {
+                continue;
+            }
+            let mut schema = schemas[&name].clone();
+            assert!(!schema.is_null(), "no schema {name}");
+            // What the JSON holds, not how the docs word it.
+            strip_descriptions(&mut schema);
+            let text = schema.to_string();
+            for (at, _) in text.match_indices("#/components/schemas/") {
+                let rest = &text[at + "#/components/schemas/".len()..];
+                todo.push(rest[..rest.find('"').unwrap()].to_owned());
+            }
+            named.insert(name, text);
+        }
+        assert!(named.contains_key("Block"), "{:?}", named.keys());
+        use sha2::Digest;
+        let fingerprint = hex::encode(sha2::Sha256::digest(serde_json::to_string(&named).unwrap()));
+        assert_eq!(
+            (crate::model::MESSAGE_FORMAT, fingerprint.as_str()),
+            (
+                1,
+                "cce30d802c1a665facac298e70e99be48a1b324a67eed078bab779b7c1fb0b11"
+            ),
+            "what a Message is written as changed: raise MESSAGE_FORMAT and record both here"
+        );
+    }
+
+    fn strip_descriptions(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                // A description is text; a property named `description` is a schema.
+                if map
+                    .get("description")
+                    .is_some_and(serde_json::Value::is_string)
+                {
+                    map.remove("description");
+                }
+                map.values_mut().for_each(strip_descriptions);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip_descriptions),
+            _ => {}
+        }
     }
 
     #[test]

@@ -39,6 +39,13 @@ pub enum Agent {
     CodeReviewer,
 }
 
+/// The shape of a [`Message`]'s JSON as this build writes it. A store that keeps the JSON
+/// beside its shape answers a message stored in this shape as it was stored, and reads one
+/// stored in an older shape and writes it again (so that a field added since gets its
+/// default). Raise it with any change to what a Message is written as: the test
+/// `message_format_follows_the_schema` fails until it is.
+pub const MESSAGE_FORMAT: i64 = 1;
+
 /// One message of a project's conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Message {

@@ -15,7 +15,7 @@ mod test_report;
 mod usage;
 mod version;
 
-pub use conversation::{Agent, Block, Message, Role};
+pub use conversation::{Agent, Block, Message, Role, MESSAGE_FORMAT};
 pub use cost::{CostEstimate, CostItem};
 pub use deployment::{Deployment, DeploymentStatus};
 pub use error::{Cause, ErrorKind};

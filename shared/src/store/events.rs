@@ -8,7 +8,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::{Page, PageRequest, Posted, ProjectStore, StoreResult};
+use super::{MessageJson, Page, PageRequest, Posted, ProjectStore, StoreResult};
 use crate::model::{Deployment, Message, Owner, Project, ProjectSummary, Run, RunStatus, Version};
 
 /// Something that changed in a project.
@@ -153,6 +153,22 @@ impl ProjectStore for ObservedStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Message>> {
         self.inner.list_messages_backwards(project_id, page).await
+    }
+    async fn list_messages_json(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<MessageJson>> {
+        self.inner.list_messages_json(project_id, page).await
+    }
+    async fn list_messages_backwards_json(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<MessageJson>> {
+        self.inner
+            .list_messages_backwards_json(project_id, page)
+            .await
     }
     async fn get_run(&self, project_id: Uuid, run_id: Uuid) -> StoreResult<Run> {
         self.inner.get_run(project_id, run_id).await

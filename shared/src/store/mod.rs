@@ -141,6 +141,27 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// A stored message's JSON, as an answer holds it.
+pub type MessageJson = Box<serde_json::value::RawValue>;
+
+/// A message written as JSON, for a store that hands out what it read as it is.
+pub fn message_json(message: &Message) -> StoreResult<MessageJson> {
+    serde_json::value::to_raw_value(message)
+        .map_err(|e| StoreError::failed_with("encoding a record", e))
+}
+
+/// Messages written as JSON, for a store that reads them whole.
+fn page_as_json(page: Page<Message>) -> StoreResult<Page<MessageJson>> {
+    Ok(Page {
+        items: page
+            .items
+            .iter()
+            .map(message_json)
+            .collect::<StoreResult<_>>()?,
+        next_cursor: page.next_cursor,
+    })
+}
+
 /// The lowest UUIDv7 made at `at` (its random bits zero): every id made at or after `at`
 /// sorts at or after it, as bytes and as hyphenated lowercase text.
 pub fn first_id_at(at: time::OffsetDateTime) -> Uuid {
@@ -308,6 +329,27 @@ pub trait ProjectStore: Send + Sync {
         project_id: Uuid,
         page: &PageRequest,
     ) -> StoreResult<Page<Message>>;
+
+    /// [`list_messages`](Self::list_messages) as JSON: a store that keeps each message's JSON
+    /// in this build's shape ([`MESSAGE_FORMAT`](crate::model::MESSAGE_FORMAT)) answers it
+    /// without reading it.
+    async fn list_messages_json(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<MessageJson>> {
+        page_as_json(self.list_messages(project_id, page).await?)
+    }
+
+    /// [`list_messages_backwards`](Self::list_messages_backwards) as JSON, as
+    /// [`list_messages_json`](Self::list_messages_json) reads it.
+    async fn list_messages_backwards_json(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<MessageJson>> {
+        page_as_json(self.list_messages_backwards(project_id, page).await?)
+    }
 
     /// The project's messages whose ids were made at or after `since` (a message's id is a
     /// UUIDv7 made with it), in the conversation's order, at most `limit` (clamped like a

@@ -386,6 +386,33 @@ pub async fn the_conversation_is_read_from_its_end(store: &dyn ProjectStore) {
     assert_eq!(texts(&all), said);
     assert_eq!(all.next_cursor, None);
 
+    // As JSON, each page holds the same messages with the same cursors.
+    for (cursor, limit) in [(None, 4), (newest.next_cursor.clone(), 4), (None, 11)] {
+        let request = back(cursor, limit);
+        let typed = store.list_messages_backwards(p.id, &request).await.unwrap();
+        let json = store
+            .list_messages_backwards_json(p.id, &request)
+            .await
+            .unwrap();
+        assert_eq!(as_messages(&json.items), typed.items);
+        assert_eq!(json.next_cursor, typed.next_cursor);
+    }
+    let mut cursor = None;
+    loop {
+        let request = PageRequest {
+            limit: Some(3),
+            cursor,
+        };
+        let typed = store.list_messages(p.id, &request).await.unwrap();
+        let json = store.list_messages_json(p.id, &request).await.unwrap();
+        assert_eq!(as_messages(&json.items), typed.items);
+        assert_eq!(json.next_cursor, typed.next_cursor);
+        cursor = typed.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+
     // Each list takes only its own cursors.
     let forward_cursor = store
         .list_messages(p.id, &PageRequest::first(2))
@@ -408,4 +435,11 @@ pub async fn the_conversation_is_read_from_its_end(store: &dyn ProjectStore) {
         .list_messages(p.id, &back(Some(backward_cursor), 4))
         .await;
     assert!(matches!(read, Err(StoreError::BadCursor)), "{read:?}");
+}
+
+/// Messages read back from the JSON a store handed out.
+fn as_messages(json: &[crate::store::MessageJson]) -> Vec<Message> {
+    json.iter()
+        .map(|m| serde_json::from_str(m.get()).expect("a message's JSON"))
+        .collect()
 }

@@ -4,10 +4,10 @@
 use rusqlite::{params, Connection};
 
 use super::rows::{backend, from_doc};
-use crate::model::{Message, ProjectSummary};
+use crate::model::{Message, ProjectSummary, MESSAGE_FORMAT};
 use crate::store::{
-    decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, Named, Page,
-    PageRequest, StoreError, StoreResult,
+    decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, MessageJson,
+    Named, Page, PageRequest, StoreError, StoreResult,
 };
 
 /// Where a page of an owner's projects starts: after `(updated_us, id)` of the last project
@@ -102,38 +102,101 @@ pub(super) fn messages_before(page: &PageRequest) -> StoreResult<Option<i64>> {
         .transpose()
 }
 
-/// The `limit` messages of the project before `seq` `before` (the newest without it), read
-/// backwards over the index `messages_by_project` and handed out oldest first.
-pub(super) fn messages_backwards(
+/// How a message row is handed out: from its JSON and the shape it was written in.
+type FromRow<T> = fn(&str, i64) -> StoreResult<T>;
+
+/// A message read from its row's JSON, whatever shape it was written in.
+pub(super) fn message(doc: &str, _format: i64) -> StoreResult<Message> {
+    from_doc(doc)
+}
+
+/// A message row's JSON as an answer holds it: as stored when it was written in this build's
+/// shape (checked to be JSON, not read into a message), else read and written again.
+pub(super) fn message_json(doc: &str, format: i64) -> StoreResult<MessageJson> {
+    if format == MESSAGE_FORMAT {
+        serde_json::value::RawValue::from_string(doc.to_owned())
+            .map_err(|e| StoreError::corrupt("a stored message", e))
+    } else {
+        crate::store::message_json(&from_doc::<Message>(doc)?)
+    }
+}
+
+/// The rows `(seq, doc, format)` of a query over a project's messages.
+fn message_rows(
     c: &Connection,
+    sql: &str,
     project_id: &str,
-    before: Option<i64>,
+    seq: i64,
     limit: u32,
-) -> StoreResult<Page<Message>> {
-    let mut stmt = c
-        .prepare_cached(
-            "SELECT seq, doc FROM messages WHERE project_id = ?1 AND seq < ?2
-             ORDER BY seq DESC LIMIT ?3",
-        )
-        .map_err(backend)?;
-    let mut rows: Vec<(i64, String)> = stmt
-        .query_map(
-            params![project_id, before.unwrap_or(i64::MAX), limit + 1],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+) -> StoreResult<Vec<(i64, String, i64)>> {
+    let mut stmt = c.prepare_cached(sql).map_err(backend)?;
+    let rows = stmt
+        .query_map(params![project_id, seq, limit + 1], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .map_err(backend)?
         .collect::<Result<_, _>>()
         .map_err(backend)?;
+    Ok(rows)
+}
+
+/// The first `limit` messages of the project after `seq` `after` (from its start without it),
+/// oldest first.
+pub(super) fn messages_forwards<T>(
+    c: &Connection,
+    project_id: &str,
+    after: Option<i64>,
+    limit: u32,
+    read: FromRow<T>,
+) -> StoreResult<Page<T>> {
+    let mut rows = message_rows(
+        c,
+        "SELECT seq, doc, format FROM messages WHERE project_id = ?1 AND seq > ?2
+         ORDER BY seq LIMIT ?3",
+        project_id,
+        after.unwrap_or(0),
+        limit,
+    )?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    rows.reverse();
-    let next_cursor = match (more, rows.first()) {
-        (true, Some((seq, _))) => Some(encode_back_cursor(&seq.to_string())),
+    let next_cursor = match (more, rows.last()) {
+        (true, Some((seq, _, _))) => Some(encode_cursor(&seq.to_string())),
         _ => None,
     };
     let items = rows
         .iter()
-        .map(|(_, doc)| from_doc(doc))
+        .map(|(_, doc, format)| read(doc, *format))
+        .collect::<StoreResult<_>>()?;
+    Ok(Page { items, next_cursor })
+}
+
+/// The `limit` messages of the project before `seq` `before` (the newest without it), read
+/// backwards over the index `messages_by_project` and handed out oldest first.
+pub(super) fn messages_backwards<T>(
+    c: &Connection,
+    project_id: &str,
+    before: Option<i64>,
+    limit: u32,
+    read: FromRow<T>,
+) -> StoreResult<Page<T>> {
+    let mut rows = message_rows(
+        c,
+        "SELECT seq, doc, format FROM messages WHERE project_id = ?1 AND seq < ?2
+         ORDER BY seq DESC LIMIT ?3",
+        project_id,
+        before.unwrap_or(i64::MAX),
+        limit,
+    )?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    rows.reverse();
+    let next_cursor = match (more, rows.first()) {
+        (true, Some((seq, _, _))) => Some(encode_back_cursor(&seq.to_string())),
+        _ => None,
+    };
+    let items = rows
+        .iter()
+        .map(|(_, doc, format)| read(doc, *format))
         .collect::<StoreResult<_>>()?;
     Ok(Page { items, next_cursor })
 }

@@ -12,8 +12,9 @@ use super::rows::{
 use super::{lists, SqliteStore};
 use crate::model::{
     now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Role, Run, RunStatus, Version,
+    MESSAGE_FORMAT,
 };
-use crate::store::{Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult};
+use crate::store::{MessageJson, Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult};
 
 #[async_trait]
 impl ProjectStore for SqliteStore {
@@ -70,12 +71,8 @@ impl ProjectStore for SqliteStore {
     async fn check_owner(&self, owner: &Owner, id: Uuid) -> StoreResult<()> {
         self.read(|c| {
             let stored: Option<String> = c
-                .query_row(
-                    "SELECT owner FROM projects WHERE id = ?1",
-                    [id.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()
+                .prepare_cached("SELECT owner FROM projects WHERE id = ?1")
+                .and_then(|mut stmt| stmt.query_row([id.to_string()], |r| r.get(0)).optional())
                 .map_err(backend)?;
             match stored {
                 Some(o) if o == owner.0 => Ok(()),
@@ -221,12 +218,14 @@ impl ProjectStore for SqliteStore {
                 }
             }
             tx.execute(
-                "INSERT INTO messages (id, project_id, client_id, doc) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO messages (id, project_id, client_id, doc, format)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     message.id.to_string(),
                     pid,
                     message.client_id,
-                    to_doc(&message)?
+                    to_doc(&message)?,
+                    MESSAGE_FORMAT
                 ],
             )
             .map_err(backend)?;
@@ -271,17 +270,9 @@ impl ProjectStore for SqliteStore {
         project_id: Uuid,
         page: &PageRequest,
     ) -> StoreResult<Page<Message>> {
-        let after = cursor_position(page)?;
-        let limit = page.limit();
+        let (after, limit) = (cursor_position(page)?, page.limit());
         self.read(|c| {
-            page_of(
-                c,
-                "SELECT seq, doc FROM messages WHERE project_id = ?1 AND seq > coalesce(?2, 0)
-                 ORDER BY seq LIMIT ?3",
-                &project_id.to_string(),
-                after,
-                limit,
-            )
+            lists::messages_forwards(c, &project_id.to_string(), after, limit, lists::message)
         })
     }
 
@@ -291,7 +282,43 @@ impl ProjectStore for SqliteStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Message>> {
         let (before, limit) = (lists::messages_before(page)?, page.limit());
-        self.read(|c| lists::messages_backwards(c, &project_id.to_string(), before, limit))
+        self.read(|c| {
+            lists::messages_backwards(c, &project_id.to_string(), before, limit, lists::message)
+        })
+    }
+
+    async fn list_messages_json(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<MessageJson>> {
+        let (after, limit) = (cursor_position(page)?, page.limit());
+        self.read(|c| {
+            lists::messages_forwards(
+                c,
+                &project_id.to_string(),
+                after,
+                limit,
+                lists::message_json,
+            )
+        })
+    }
+
+    async fn list_messages_backwards_json(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<MessageJson>> {
+        let (before, limit) = (lists::messages_before(page)?, page.limit());
+        self.read(|c| {
+            lists::messages_backwards(
+                c,
+                &project_id.to_string(),
+                before,
+                limit,
+                lists::message_json,
+            )
+        })
     }
 
     async fn messages_made_since(
@@ -551,13 +578,15 @@ fn save_project(c: &rusqlite::Connection, next: &Project) -> StoreResult<()> {
 fn insert_message(c: &rusqlite::Connection, message: &Message) -> StoreResult<bool> {
     let written = c
         .execute(
-            "INSERT INTO messages (id, project_id, client_id, doc) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO messages (id, project_id, client_id, doc, format)
+             VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (project_id, client_id) DO NOTHING",
             params![
                 message.id.to_string(),
                 message.project_id.to_string(),
                 message.client_id,
-                to_doc(message)?
+                to_doc(message)?,
+                MESSAGE_FORMAT
             ],
         )
         .map_err(|e| match &e {

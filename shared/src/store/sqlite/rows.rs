@@ -55,9 +55,11 @@ pub(super) fn one_doc<T: DeserializeOwned>(
     params: impl rusqlite::Params,
     what: &'static str,
 ) -> StoreResult<T> {
+    // Prepared once per connection: parsing and planning the statement cost as much as
+    // running it.
     let doc: Option<String> = conn
-        .query_row(sql, params, |r| r.get(0))
-        .optional()
+        .prepare_cached(sql)
+        .and_then(|mut stmt| stmt.query_row(params, |r| r.get(0)).optional())
         .map_err(backend)?;
     from_doc(&doc.ok_or(StoreError::NotFound(what))?)
 }

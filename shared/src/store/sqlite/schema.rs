@@ -82,6 +82,13 @@ const MIGRATIONS: &[Migration] = &[
         sql: "ALTER TABLE projects ADD COLUMN summary TEXT NOT NULL DEFAULT '';",
         then: Some(fill_summaries),
     },
+    // 4: the shape each message's JSON was written in (`model::MESSAGE_FORMAT`): one written
+    // in this build's shape is answered as stored; those there before (0) are read and
+    // written again.
+    Migration {
+        sql: "ALTER TABLE messages ADD COLUMN format INTEGER NOT NULL DEFAULT 0;",
+        then: None,
+    },
 ];
 
 /// Writes the summary column of every project that has none, from its document.

@@ -1,7 +1,7 @@
-//! Requests that read something of a project's (its conversation, a run, its runs, its
-//! deployments) check who owns it without reading the project's document, which holds its
-//! spec and design and can be many times the size of the answer. Traced on SQLite, as the
-//! statements that ran.
+//! On the local backend's API, requests that read something of a project's (its conversation,
+//! a run, its runs, its deployments) check who owns it without reading the project's
+//! document, which holds its spec and design and can be many times the size of the answer.
+//! Traced on SQLite, as the statements that ran.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,8 +26,8 @@ fn take() -> Vec<String> {
     std::mem::take(&mut *RAN.lock().unwrap())
 }
 
-async fn get(state: &super::AppState, path: &str) -> (StatusCode, String) {
-    let res = super::router(state.clone())
+async fn get(state: &crate::api::AppState, path: &str) -> (StatusCode, String) {
+    let res = crate::api::router(state.clone())
         .oneshot(Request::get(path).body(Body::empty()).unwrap())
         .await
         .unwrap();
@@ -43,7 +43,7 @@ async fn reads_under_a_project_do_not_read_its_document() {
     let dir = tempfile::tempdir().unwrap();
     let vars = HashMap::from([("KILN_DATA_DIR".to_owned(), dir.path().display().to_string())]);
     let config = crate::config::Config::from_vars(&vars).unwrap();
-    let mut state = crate::backends::local_state(&config).await.unwrap();
+    let mut state = super::local_state(&config).await.unwrap();
     // The same database, through a store whose every statement is traced.
     let store = SqliteStore::open(&dir.path().join("kiln.db")).unwrap();
     store.trace(ran);
