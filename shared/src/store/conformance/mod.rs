@@ -7,12 +7,15 @@
 //!
 //! The checks are grouped by what they check: `projects` (their lifecycle, owners, revisions,
 //! listing and search), `conversation` (messages, read from either end, and runs), `versions`
-//! (versions and deployments), `blobs`, and `concurrency` (real concurrent writers).
+//! (versions and deployments), `blobs`, `concurrency` (real concurrent writers), and `shapes`
+//! (messages kept in the shape they were written in, which each backend's tests write as an
+//! older build did).
 
 mod blobs;
 mod concurrency;
 mod conversation;
 mod projects;
+mod shapes;
 mod versions;
 
 pub use blobs::{blobs_are_content_addressed, blobs_are_stored_once};
@@ -30,6 +33,7 @@ pub use projects::{
     owners_are_isolated, project_lifecycle, project_listing_pages, projects_are_searched_by_name,
     the_project_limit_is_counted_with_each_create,
 };
+pub use shapes::messages_are_answered_as_stored_only_in_this_builds_shape;
 pub use versions::{
     a_taken_version_number_moves_the_build_to_the_next, deployments_are_recorded,
     versions_are_immutable_and_listed,

@@ -10,8 +10,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::model::{Cause, Deployment, DeploymentStatus, Message, Owner, Project, Run, RunStatus};
-use crate::store::{StoreError, StoreResult};
+use crate::model::{
+    Cause, Deployment, DeploymentStatus, Message, Owner, Project, Run, RunStatus, MESSAGE_FORMAT,
+};
+use crate::store::{MessageJson, StoreError, StoreResult};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -110,7 +112,26 @@ pub(super) fn message_item(m: &Message) -> StoreResult<Item> {
         ("PK".into(), s(pk(m.project_id))),
         ("SK".into(), s(format!("MSG#{}", m.id))),
         ("doc".into(), s(to_doc(m)?)),
+        (FORMAT.into(), AttributeValue::N(MESSAGE_FORMAT.to_string())),
     ]))
+}
+
+/// The attribute of a message's item that holds the shape its `doc` was written in
+/// ([`MESSAGE_FORMAT`]); items written before it was kept have none.
+const FORMAT: &str = "format";
+
+/// A message item's JSON as an answer holds it: as stored when it was written in this build's
+/// shape (checked to be JSON, not read into a message), else read and written again.
+pub(super) fn message_json_of(item: &Item) -> StoreResult<MessageJson> {
+    let current = item
+        .get(FORMAT)
+        .and_then(|v| v.as_n().ok())
+        .is_some_and(|n| n.parse() == Ok(MESSAGE_FORMAT));
+    match string_of(item, "doc") {
+        Some(doc) if current => serde_json::value::RawValue::from_string(doc.to_owned())
+            .map_err(|e| StoreError::corrupt("a stored message", e)),
+        _ => crate::store::message_json(&from_item::<Message>(item)?),
+    }
 }
 
 pub(super) fn run_item(r: &Run) -> StoreResult<Item> {

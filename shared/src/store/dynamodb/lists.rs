@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::items::{backend, from_doc, from_item, owner_key, s, string_of, Item, SUMMARY};
 use super::DynamoStore;
-use crate::model::{Message, ProjectSummary};
+use crate::model::ProjectSummary;
 use crate::store::{
     decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, Named, Page,
     PageRequest, StoreError, StoreResult,
@@ -130,11 +130,12 @@ impl DynamoStore {
 
     /// The `limit` messages of the project before the cursor's (the newest without one), read
     /// backwards from the sort key `MSG#{id}` and handed out oldest first.
-    pub(super) async fn messages_backwards(
+    pub(super) async fn messages_backwards<T>(
         &self,
         project_id: Uuid,
         page: &PageRequest,
-    ) -> StoreResult<Page<Message>> {
+        read: fn(&Item) -> StoreResult<T>,
+    ) -> StoreResult<Page<T>> {
         let before = match page.cursor.as_deref() {
             None => None,
             Some(c) => {
@@ -160,7 +161,7 @@ impl DynamoStore {
             _ => None,
         };
         Ok(Page {
-            items: items.iter().map(from_item).collect::<StoreResult<_>>()?,
+            items: items.iter().map(read).collect::<StoreResult<_>>()?,
             next_cursor,
         })
     }

@@ -9,14 +9,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use uuid::Uuid;
 
 use super::items::{
-    backend, deployment_item, from_item, is_conditional, message_item, owner_key, pk, project_item,
-    run_item, s, status_name, to_doc, Item, LiveKind,
+    backend, deployment_item, from_item, is_conditional, message_item, message_json_of, owner_key,
+    pk, project_item, run_item, s, status_name, to_doc, Item, LiveKind,
 };
 use super::DynamoStore;
 use crate::model::{
     now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Role, Run, RunStatus, Version,
 };
-use crate::store::{Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult};
+use crate::store::{MessageJson, Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult};
 
 impl DynamoStore {
     /// Why a conditional save of `project` failed: another writer saved first, or the project
@@ -323,7 +323,7 @@ impl ProjectStore for DynamoStore {
         project_id: Uuid,
         page: &PageRequest,
     ) -> StoreResult<Page<Message>> {
-        self.page(project_id, "MSG#", true, page).await
+        self.page(project_id, "MSG#", true, page, from_item).await
     }
 
     async fn list_messages_backwards(
@@ -331,7 +331,25 @@ impl ProjectStore for DynamoStore {
         project_id: Uuid,
         page: &PageRequest,
     ) -> StoreResult<Page<Message>> {
-        self.messages_backwards(project_id, page).await
+        self.messages_backwards(project_id, page, from_item).await
+    }
+
+    async fn list_messages_json(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<MessageJson>> {
+        self.page(project_id, "MSG#", true, page, message_json_of)
+            .await
+    }
+
+    async fn list_messages_backwards_json(
+        &self,
+        project_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<MessageJson>> {
+        self.messages_backwards(project_id, page, message_json_of)
+            .await
     }
 
     async fn messages_made_since(
@@ -442,7 +460,7 @@ impl ProjectStore for DynamoStore {
         project_id: Uuid,
         page: &PageRequest,
     ) -> StoreResult<Page<Version>> {
-        self.page(project_id, "VER#", false, page).await
+        self.page(project_id, "VER#", false, page, from_item).await
     }
 
     async fn put_deployment(&self, deployment: &Deployment) -> StoreResult<()> {

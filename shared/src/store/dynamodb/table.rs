@@ -147,12 +147,13 @@ impl DynamoStore {
     }
 
     /// A page of a project's `prefix` items, `cursor` holding the last sort key handed out.
-    pub(super) async fn page<T: DeserializeOwned>(
+    pub(super) async fn page<T>(
         &self,
         project: Uuid,
         prefix: &str,
         forward: bool,
         page: &PageRequest,
+        read: fn(&Item) -> StoreResult<T>,
     ) -> StoreResult<Page<T>> {
         let after = page.cursor.as_deref().map(decode_cursor).transpose()?;
         if after.as_deref().is_some_and(|sk| !sk.starts_with(prefix)) {
@@ -169,7 +170,7 @@ impl DynamoStore {
             _ => None,
         };
         Ok(Page {
-            items: items.iter().map(from_item).collect::<StoreResult<_>>()?,
+            items: items.iter().map(read).collect::<StoreResult<_>>()?,
             next_cursor,
         })
     }

@@ -4,6 +4,7 @@
 use rusqlite::{params, Connection};
 
 use super::rows::{backend, from_doc};
+use super::SqliteStore;
 use crate::model::{Message, ProjectSummary, MESSAGE_FORMAT};
 use crate::store::{
     decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, MessageJson,
@@ -103,7 +104,28 @@ pub(super) fn messages_before(page: &PageRequest) -> StoreResult<Option<i64>> {
 }
 
 /// How a message row is handed out: from its JSON and the shape it was written in.
-type FromRow<T> = fn(&str, i64) -> StoreResult<T>;
+pub(super) type FromRow<T> = fn(&str, i64) -> StoreResult<T>;
+
+impl SqliteStore {
+    /// A page of the project's messages, forwards from its start or backwards from its end as
+    /// `page`'s cursor says, each handed out by `read`.
+    pub(super) fn messages<T>(
+        &self,
+        project_id: uuid::Uuid,
+        page: &PageRequest,
+        forwards: bool,
+        read: FromRow<T>,
+    ) -> StoreResult<Page<T>> {
+        let (project_id, limit) = (project_id.to_string(), page.limit());
+        if forwards {
+            let after = super::rows::cursor_position(page)?;
+            self.read(|c| messages_forwards(c, &project_id, after, limit, read))
+        } else {
+            let before = messages_before(page)?;
+            self.read(|c| messages_backwards(c, &project_id, before, limit, read))
+        }
+    }
+}
 
 /// A message read from its row's JSON, whatever shape it was written in.
 pub(super) fn message(doc: &str, _format: i64) -> StoreResult<Message> {
@@ -142,7 +164,7 @@ fn message_rows(
 
 /// The first `limit` messages of the project after `seq` `after` (from its start without it),
 /// oldest first.
-pub(super) fn messages_forwards<T>(
+fn messages_forwards<T>(
     c: &Connection,
     project_id: &str,
     after: Option<i64>,
@@ -172,7 +194,7 @@ pub(super) fn messages_forwards<T>(
 
 /// The `limit` messages of the project before `seq` `before` (the newest without it), read
 /// backwards over the index `messages_by_project` and handed out oldest first.
-pub(super) fn messages_backwards<T>(
+fn messages_backwards<T>(
     c: &Connection,
     project_id: &str,
     before: Option<i64>,

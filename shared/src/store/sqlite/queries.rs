@@ -270,10 +270,7 @@ impl ProjectStore for SqliteStore {
         project_id: Uuid,
         page: &PageRequest,
     ) -> StoreResult<Page<Message>> {
-        let (after, limit) = (cursor_position(page)?, page.limit());
-        self.read(|c| {
-            lists::messages_forwards(c, &project_id.to_string(), after, limit, lists::message)
-        })
+        self.messages(project_id, page, true, lists::message)
     }
 
     async fn list_messages_backwards(
@@ -281,10 +278,7 @@ impl ProjectStore for SqliteStore {
         project_id: Uuid,
         page: &PageRequest,
     ) -> StoreResult<Page<Message>> {
-        let (before, limit) = (lists::messages_before(page)?, page.limit());
-        self.read(|c| {
-            lists::messages_backwards(c, &project_id.to_string(), before, limit, lists::message)
-        })
+        self.messages(project_id, page, false, lists::message)
     }
 
     async fn list_messages_json(
@@ -292,16 +286,7 @@ impl ProjectStore for SqliteStore {
         project_id: Uuid,
         page: &PageRequest,
     ) -> StoreResult<Page<MessageJson>> {
-        let (after, limit) = (cursor_position(page)?, page.limit());
-        self.read(|c| {
-            lists::messages_forwards(
-                c,
-                &project_id.to_string(),
-                after,
-                limit,
-                lists::message_json,
-            )
-        })
+        self.messages(project_id, page, true, lists::message_json)
     }
 
     async fn list_messages_backwards_json(
@@ -309,16 +294,7 @@ impl ProjectStore for SqliteStore {
         project_id: Uuid,
         page: &PageRequest,
     ) -> StoreResult<Page<MessageJson>> {
-        let (before, limit) = (lists::messages_before(page)?, page.limit());
-        self.read(|c| {
-            lists::messages_backwards(
-                c,
-                &project_id.to_string(),
-                before,
-                limit,
-                lists::message_json,
-            )
-        })
+        self.messages(project_id, page, false, lists::message_json)
     }
 
     async fn messages_made_since(

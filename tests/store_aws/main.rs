@@ -5,14 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use kiln::model::Intent;
 use kiln::model::{Message, Owner, Project, Run};
-use kiln::store::{
-    conformance, ArtifactStore, DynamoStore, PageRequest, ProjectStore, S3ArtifactStore,
-};
+use kiln::store::{conformance, ArtifactStore, DynamoStore, ProjectStore, S3ArtifactStore};
 use kiln_integration_tests::{create_template_table, template_table, Moto};
 use sha2::{Digest, Sha256};
+
+mod shapes;
 
 async fn stores(moto: &Moto) -> (Arc<DynamoStore>, Arc<S3ArtifactStore>) {
     let config = moto.sdk_config().await;
@@ -527,65 +526,4 @@ async fn the_live_index_holds_only_live_runs_and_deployments() {
         .await
         .unwrap();
     assert!(projects.unfinished_runs().await.unwrap().is_empty());
-}
-
-/// A list reads each project's summary attribute and the keys, not its document; a project
-/// written before summaries were kept (only `doc`) is listed and searched from its document.
-#[tokio::test]
-async fn lists_read_summaries_and_projects_without_one_from_their_document() {
-    let moto = Moto::start();
-    let (store, _) = stores(&moto).await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
-    let owner = Owner("summaries".into());
-    let mut old = Project::new(owner.clone(), "Older Orders".into(), "before".into());
-    old.updated_at -= time::Duration::seconds(10);
-    let new = Project::new(owner.clone(), "Newer Notes".into(), "after".into());
-    for p in [&old, &new] {
-        store.create_project(p).await.unwrap();
-    }
-    // As an older Kiln wrote it: no summary.
-    dynamo
-        .update_item()
-        .table_name("kiln-test")
-        .key("PK", AttributeValue::S(format!("PROJECT#{}", old.id)))
-        .key("SK", AttributeValue::S("META".into()))
-        .update_expression("REMOVE #s")
-        .expression_attribute_names("#s", "summary")
-        .send()
-        .await
-        .unwrap();
-    let listed = store
-        .list_projects(&owner, &PageRequest::default())
-        .await
-        .unwrap();
-    assert_eq!(listed.items, vec![new.summary(), old.summary()]);
-    let found = store
-        .search_projects(&owner, "orders", &PageRequest::default())
-        .await
-        .unwrap();
-    assert_eq!(found.items, vec![old.summary()]);
-
-    // The summary attribute is what a list shows: changed beside the document, the list
-    // shows the change (a list that read the document would not).
-    let mut renamed = new.summary();
-    renamed.name = "Renamed in the summary only".into();
-    dynamo
-        .update_item()
-        .table_name("kiln-test")
-        .key("PK", AttributeValue::S(format!("PROJECT#{}", new.id)))
-        .key("SK", AttributeValue::S("META".into()))
-        .update_expression("SET #s = :s")
-        .expression_attribute_names("#s", "summary")
-        .expression_attribute_values(
-            ":s",
-            AttributeValue::S(serde_json::to_string(&renamed).unwrap()),
-        )
-        .send()
-        .await
-        .unwrap();
-    let listed = store
-        .list_projects(&owner, &PageRequest::default())
-        .await
-        .unwrap();
-    assert_eq!(listed.items[0].name, "Renamed in the summary only");
 }
