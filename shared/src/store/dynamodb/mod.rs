@@ -8,7 +8,9 @@
 //! `OWNER#{owner}`/`PROJECTS` counts an owner's projects. Nothing reads the whole table. Every
 //! item keeps its entity as JSON in `doc`; a project's item also keeps its summary in
 //! `summary`, which lists read instead of the document, and checks of its owner read
-//! `GSI1PK` alone.
+//! `GSI1PK` alone; a message's item keeps the shape its `doc` was written in, `format`
+//! (`model::MESSAGE_FORMAT`), and a page of the conversation hands out a doc in this build's
+//! shape as stored.
 //!
 //! `items` maps entities to items and back, `table` holds the reads, writes and queries
 //! the operations are made of, `queries` the `ProjectStore` operations.
