@@ -61,15 +61,14 @@ pub(super) async fn wait_turn(
     run: &RunInput,
     state: &Value,
 ) -> Result<Value, AgentError> {
-    let earlier = ctx
-        .projects
-        .runs_before(run.project_id, run.run_id, TURN_LOOKBACK)
-        .await?;
+    // The oldest run still under way comes first; one whose workflow never started is failed
+    // and the next oldest looked at.
     let mut waiting_for = None;
-    for mut other in earlier {
-        if other.status.is_final() {
-            continue;
-        }
+    while let Some(mut other) = ctx
+        .projects
+        .oldest_unfinished_run_before(run.project_id, run.run_id, TURN_LOOKBACK)
+        .await?
+    {
         if other.status == RunStatus::Queued
             && other.steps.is_empty()
             && now() - other.created_at > ABANDONED_AFTER
@@ -85,8 +84,8 @@ pub(super) async fn wait_turn(
                 continue;
             }
         }
-        // Newest first: the last one kept is the oldest still under way.
         waiting_for = Some(other.id);
+        break;
     }
     let Some(id) = waiting_for else {
         return Ok(json!({"done": true, "waiting_for": null}));

@@ -170,6 +170,16 @@ impl ProjectStore for ObservedStore {
             .list_messages_backwards_json(project_id, page)
             .await
     }
+    async fn oldest_unfinished_run_before(
+        &self,
+        project_id: Uuid,
+        run_id: Uuid,
+        lookback: u32,
+    ) -> StoreResult<Option<Run>> {
+        self.inner
+            .oldest_unfinished_run_before(project_id, run_id, lookback)
+            .await
+    }
     async fn get_run(&self, project_id: Uuid, run_id: Uuid) -> StoreResult<Run> {
         self.inner.get_run(project_id, run_id).await
     }

@@ -382,6 +382,22 @@ pub trait ProjectStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<Run>>;
 
+    /// The oldest run that is queued or running among the project's `lookback` runs made just
+    /// before `run_id` (those [`runs_before`](Self::runs_before) reads): the one `run_id` waits
+    /// for. Stores that can tell a run's status without reading it read only that one.
+    async fn oldest_unfinished_run_before(
+        &self,
+        project_id: Uuid,
+        run_id: Uuid,
+        lookback: u32,
+    ) -> StoreResult<Option<Run>> {
+        let runs = self.runs_before(project_id, run_id, lookback).await?;
+        Ok(runs
+            .into_iter()
+            .filter(|r| matches!(r.status, RunStatus::Queued | RunStatus::Running))
+            .min_by_key(|r| r.id))
+    }
+
     /// Every run, of any project, that is queued or running.
     async fn unfinished_runs(&self) -> StoreResult<Vec<Run>>;
 

@@ -443,3 +443,57 @@ fn as_messages(json: &[crate::store::MessageJson]) -> Vec<Message> {
         .map(|m| serde_json::from_str(m.get()).expect("a message's JSON"))
         .collect()
 }
+
+/// The run a later one waits for: the oldest queued or running among the `lookback` made just
+/// before it, of its own project only.
+pub async fn the_oldest_unfinished_run_is_found(store: &dyn ProjectStore) {
+    let owner = fresh_owner();
+    let p = new_project(store, &owner, "turns").await;
+    let mut runs = Vec::new();
+    for status in [
+        RunStatus::Succeeded,
+        RunStatus::Running,
+        RunStatus::Queued,
+        RunStatus::Failed,
+        RunStatus::Queued,
+    ] {
+        let m = Message::from_user(p.id, format!("{status:?}"), None);
+        let mut run = Run::queued(p.id, m.id, Intent::Refine);
+        store.post_user_message(&m, &run).await.unwrap();
+        if status != RunStatus::Queued {
+            run.status = status;
+            store.update_run(&run).await.unwrap();
+        }
+        runs.push(run);
+    }
+    let elsewhere = new_project(store, &owner, "other turns").await;
+    let m = Message::from_user(elsewhere.id, "queued elsewhere".into(), None);
+    store
+        .post_user_message(&m, &Run::queued(elsewhere.id, m.id, Intent::Refine))
+        .await
+        .unwrap();
+    let oldest = |before: usize, lookback: u32| {
+        let run = runs[before].id;
+        async move {
+            store
+                .oldest_unfinished_run_before(p.id, run, lookback)
+                .await
+                .unwrap()
+                .map(|r| r.id)
+        }
+    };
+    assert_eq!(oldest(4, 50).await, Some(runs[1].id), "the running one");
+    assert_eq!(oldest(1, 50).await, None, "only a finished run before it");
+    assert_eq!(oldest(0, 50).await, None, "nothing before the first");
+    // Among the two just before the last: the failed one and the queued one.
+    assert_eq!(oldest(4, 2).await, Some(runs[2].id), "within the window");
+    assert_eq!(oldest(4, 1).await, None, "the one just before has failed");
+    let read = store
+        .oldest_unfinished_run_before(p.id, runs[4].id, 50)
+        .await
+        .unwrap();
+    assert_eq!(
+        read.as_ref(),
+        Some(&store.get_run(p.id, runs[1].id).await.unwrap())
+    );
+}

@@ -25,7 +25,7 @@ pub use concurrency::{
 };
 pub use conversation::{
     messages_are_idempotent_and_ordered, messages_made_since_a_time_are_found, runs_are_tracked,
-    the_conversation_is_read_from_its_end,
+    the_conversation_is_read_from_its_end, the_oldest_unfinished_run_is_found,
 };
 pub use projects::{
     a_change_and_its_message_land_together, a_stale_revision_conflicts,
@@ -58,6 +58,7 @@ pub async fn run_all(projects: Arc<dyn ProjectStore>, artifacts: Arc<dyn Artifac
     the_conversation_is_read_from_its_end(projects.as_ref()).await;
     messages_made_since_a_time_are_found(projects.as_ref()).await;
     runs_are_tracked(projects.as_ref()).await;
+    the_oldest_unfinished_run_is_found(projects.as_ref()).await;
     versions_are_immutable_and_listed(projects.as_ref()).await;
     deployments_are_recorded(projects.as_ref()).await;
     delete_removes_everything(projects.as_ref()).await;

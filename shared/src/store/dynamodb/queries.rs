@@ -428,6 +428,16 @@ impl ProjectStore for DynamoStore {
         items.iter().map(from_item).collect()
     }
 
+    async fn oldest_unfinished_run_before(
+        &self,
+        project_id: Uuid,
+        run_id: Uuid,
+        lookback: u32,
+    ) -> StoreResult<Option<Run>> {
+        self.oldest_unfinished_before(project_id, run_id, lookback)
+            .await
+    }
+
     async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {
         let items = self.live_items(LiveKind::Run).await?;
         let mut runs: Vec<Run> = items.iter().map(from_item).collect::<StoreResult<_>>()?;

@@ -8,8 +8,11 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::items::{backend, from_item, pk, s, string_of, Item, LiveKind, LIVE_SHARDS};
+use super::items::{
+    backend, from_item, pk, s, status_name, string_of, Item, LiveKind, LIVE_SHARDS,
+};
 use super::DynamoStore;
+use crate::model::{Run, RunStatus};
 use crate::store::{decode_cursor, encode_cursor, Page, PageRequest, StoreError, StoreResult};
 
 impl DynamoStore {
@@ -173,6 +176,53 @@ impl DynamoStore {
             items: items.iter().map(read).collect::<StoreResult<_>>()?,
             next_cursor,
         })
+    }
+
+    /// The oldest queued or running run among the project's `lookback` runs before `run_id`:
+    /// the window read backwards from the run's sort key, `Limit` counting the items read and
+    /// the filter leaving only unfinished ones (a page the size limit cut short goes on for
+    /// the rest of the window), and only the oldest of those read into a run.
+    pub(super) async fn oldest_unfinished_before(
+        &self,
+        project: Uuid,
+        run_id: Uuid,
+        lookback: u32,
+    ) -> StoreResult<Option<Run>> {
+        let mut evaluated = 0;
+        let mut oldest: Option<Item> = None;
+        let mut start = Some(HashMap::from([
+            ("PK".into(), s(pk(project))),
+            ("SK".into(), s(format!("RUN#{run_id}"))),
+        ]));
+        while let Some(from) = start.take() {
+            if evaluated >= lookback as i32 {
+                break;
+            }
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .filter_expression("#status IN (:queued, :running)")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":pk", s(pk(project)))
+                .expression_attribute_values(":prefix", s("RUN#"))
+                .expression_attribute_values(":queued", s(status_name(&RunStatus::Queued)))
+                .expression_attribute_values(":running", s(status_name(&RunStatus::Running)))
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .limit(lookback as i32 - evaluated)
+                .set_exclusive_start_key(Some(from))
+                .send()
+                .await
+                .map_err(backend)?;
+            evaluated += out.scanned_count;
+            if let Some(last) = out.items.unwrap_or_default().pop() {
+                oldest = Some(last);
+            }
+            start = out.last_evaluated_key;
+        }
+        oldest.as_ref().map(from_item).transpose()
     }
 
     /// The items the sparse index `LIVE` holds of `kind`, each read again from the table with

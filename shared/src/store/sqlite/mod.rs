@@ -4,7 +4,8 @@
 //! schema stays small and the documents match what the API returns.
 //!
 //! `schema` holds the tables and their migrations, `rows` how a row maps to an entity and back,
-//! `queries` the `ProjectStore` operations, `lists` the lists read more than one way.
+//! `queries` the `ProjectStore` operations, `lists` the lists read more than one way, `turns` the
+//! run a later one of its project waits for.
 
 mod lists;
 #[cfg(test)]
@@ -12,6 +13,7 @@ mod plans;
 mod queries;
 mod rows;
 mod schema;
+mod turns;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -9,7 +9,7 @@ use super::rows::{
     all_docs, backend, cursor_position, deployment_status_key, from_doc, is_unique_violation,
     micros, one_doc, page_of, project_exists, status_key, to_doc,
 };
-use super::{lists, SqliteStore};
+use super::{lists, turns, SqliteStore};
 use crate::model::{
     now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Role, Run, RunStatus, Version,
     MESSAGE_FORMAT,
@@ -396,6 +396,16 @@ impl ProjectStore for SqliteStore {
                 params![project_id.to_string(), run_id.to_string(), limit],
             )
         })
+    }
+
+    async fn oldest_unfinished_run_before(
+        &self,
+        project_id: Uuid,
+        run_id: Uuid,
+        lookback: u32,
+    ) -> StoreResult<Option<Run>> {
+        let (project_id, run_id) = (project_id.to_string(), run_id.to_string());
+        self.read(|c| turns::oldest_unfinished_before(c, &project_id, &run_id, lookback))
     }
 
     async fn unfinished_runs(&self) -> StoreResult<Vec<Run>> {
