@@ -83,6 +83,11 @@ async fn chat_over_http_survives_a_kill_and_restart() {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 413);
+    assert_eq!(
+        res.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..]),
+        "a body left unread ends the connection, and the answer says so"
+    );
     let (status, err) = call(
         &client,
         reqwest::Method::GET,
