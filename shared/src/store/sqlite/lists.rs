@@ -26,6 +26,12 @@ pub(super) fn projects_after(page: &PageRequest) -> StoreResult<Option<(i64, Str
         .transpose()
 }
 
+/// An owner's projects after a position, newest first; the first page starts after
+/// `(i64::MAX, '')`, before every project.
+pub(super) const OWNER_PROJECTS: &str = "SELECT updated_us, id, summary FROM projects
+     WHERE owner = ?1 AND (updated_us, id) < (?2, ?3)
+     ORDER BY updated_us DESC, id DESC LIMIT ?4";
+
 /// A page of the owner's projects, most recently updated first, after `after`; with `text`,
 /// only those whose name holds it ignoring case.
 ///
@@ -42,13 +48,7 @@ pub(super) fn owner_projects(
 ) -> StoreResult<Page<ProjectSummary>> {
     let (after_us, after_id) = after.unwrap_or((i64::MAX, String::new()));
     let folded = text.map(fold_case);
-    let mut stmt = c
-        .prepare_cached(
-            "SELECT updated_us, id, summary FROM projects
-             WHERE owner = ?1 AND (?3 = '' OR updated_us < ?2 OR (updated_us = ?2 AND id < ?3))
-             ORDER BY updated_us DESC, id DESC LIMIT ?4",
-        )
-        .map_err(backend)?;
+    let mut stmt = c.prepare_cached(OWNER_PROJECTS).map_err(backend)?;
     // The list reads one more than the page; the search reads on (no limit: -1) until that
     // many matched.
     let most: i64 = if folded.is_none() {

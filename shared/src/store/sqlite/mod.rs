@@ -167,6 +167,15 @@ impl SqliteStore {
 fn tune(conn: &Connection, cache_kib: i64) -> StoreResult<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(backend)?;
+    // The query planner's stability guarantee: a statement's plan does not depend on the
+    // values bound to it. Without it SQLite plans a cached statement again each time a
+    // parameter it looked at while planning (a LIMIT's, an indexed range's bound) is bound
+    // anew, which is every read (`a_page_is_planned_once`).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(backend)?;
     conn.pragma_update(None, "cache_size", -cache_kib)
         .map_err(backend)?;
     conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)
@@ -299,5 +308,41 @@ mod tests {
             &store, write,
         )
         .await;
+    }
+
+    /// A page of projects is planned once per connection, whatever page it reads (it was
+    /// planned again on every read, for the values bound to its LIMIT and its bounds).
+    #[tokio::test]
+    async fn a_page_is_planned_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kiln.db")).unwrap();
+        let owner = Owner("o".into());
+        for i in 0..3 {
+            let p = Project::new(owner.clone(), format!("p{i}"), String::new());
+            store.create_project(&p).await.unwrap();
+        }
+        let mut names = Vec::new();
+        let mut page = crate::store::PageRequest::first(1);
+        for _ in 0..3 {
+            let read = store.list_projects(&owner, &page).await.unwrap();
+            names.extend(read.items.into_iter().map(|p| p.name));
+            page.cursor = read.next_cursor;
+        }
+        assert_eq!(names, ["p2", "p1", "p0"], "newest first, a page at a time");
+        assert_eq!(page.cursor, None);
+        // Nothing else reads: the three pages ran on this one idle connection.
+        let (runs, planned_again) = store
+            .read(|c| {
+                let stmt = c
+                    .prepare_cached(lists::OWNER_PROJECTS)
+                    .map_err(rows::backend)?;
+                Ok((
+                    stmt.get_status(rusqlite::StatementStatus::Run),
+                    stmt.get_status(rusqlite::StatementStatus::RePrepare),
+                ))
+            })
+            .unwrap();
+        assert_eq!(runs, 3, "the pages were read by this statement");
+        assert_eq!(planned_again, 0);
     }
 }

@@ -458,15 +458,15 @@ impl ProjectStore for SqliteStore {
         project_id: Uuid,
         page: &PageRequest,
     ) -> StoreResult<Page<Version>> {
-        let after = cursor_position(page)?;
+        let after = cursor_position(page)?.unwrap_or(i64::MAX);
         let limit = page.limit();
         self.read(|c| {
             page_of(
                 c,
-                "SELECT number, doc FROM versions WHERE project_id = ?1
-                 AND number < coalesce(?2, 9223372036854775807) ORDER BY number DESC LIMIT ?3",
+                "SELECT number, doc FROM versions WHERE project_id = ?1 AND number < ?2
+                 ORDER BY number DESC LIMIT ?3",
                 &project_id.to_string(),
-                after,
+                Some(after),
                 limit,
             )
         })
