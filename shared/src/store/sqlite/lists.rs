@@ -107,8 +107,9 @@ pub(super) fn messages_before(page: &PageRequest) -> StoreResult<Option<i64>> {
 pub(super) type FromRow<T> = fn(&str, i64) -> StoreResult<T>;
 
 impl SqliteStore {
-    /// A page of the project's messages, forwards from its start or backwards from its end as
-    /// `page`'s cursor says, each handed out by `read`.
+    /// A page of the project's messages, handed out oldest first, each by `read`: forwards,
+    /// the first `limit` after the cursor's `seq` (from the start without one); or backwards,
+    /// the `limit` before it (the newest without one), over the index `messages_by_project`.
     pub(super) fn messages<T>(
         &self,
         project_id: uuid::Uuid,
@@ -116,14 +117,50 @@ impl SqliteStore {
         forwards: bool,
         read: FromRow<T>,
     ) -> StoreResult<Page<T>> {
-        let (project_id, limit) = (project_id.to_string(), page.limit());
-        if forwards {
-            let after = super::rows::cursor_position(page)?;
-            self.read(|c| messages_forwards(c, &project_id, after, limit, read))
+        let (sql, bound) = if forwards {
+            (
+                "SELECT seq, doc, format FROM messages WHERE project_id = ?1 AND seq > ?2
+                 ORDER BY seq LIMIT ?3",
+                super::rows::cursor_position(page)?.unwrap_or(0),
+            )
         } else {
-            let before = messages_before(page)?;
-            self.read(|c| messages_backwards(c, &project_id, before, limit, read))
+            (
+                "SELECT seq, doc, format FROM messages WHERE project_id = ?1 AND seq < ?2
+                 ORDER BY seq DESC LIMIT ?3",
+                messages_before(page)?.unwrap_or(i64::MAX),
+            )
+        };
+        let (project_id, limit) = (project_id.to_string(), page.limit());
+        let mut rows: Vec<(i64, String, i64)> = self.read(|c| {
+            c.prepare_cached(sql)
+                .and_then(|mut stmt| {
+                    stmt.query_map(params![project_id, bound, limit + 1], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?
+                    .collect()
+                })
+                .map_err(backend)
+        })?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        if !forwards {
+            rows.reverse();
         }
+        // Forwards the next page starts after the last row; backwards, before the first.
+        let next_cursor = match (more, forwards) {
+            (true, true) => rows
+                .last()
+                .map(|(seq, _, _)| encode_cursor(&seq.to_string())),
+            (true, false) => rows
+                .first()
+                .map(|(seq, _, _)| encode_back_cursor(&seq.to_string())),
+            (false, _) => None,
+        };
+        let items = rows
+            .iter()
+            .map(|(_, doc, format)| read(doc, *format))
+            .collect::<StoreResult<_>>()?;
+        Ok(Page { items, next_cursor })
     }
 }
 
@@ -141,84 +178,4 @@ pub(super) fn message_json(doc: &str, format: i64) -> StoreResult<MessageJson> {
     } else {
         crate::store::message_json(&from_doc::<Message>(doc)?)
     }
-}
-
-/// The rows `(seq, doc, format)` of a query over a project's messages.
-fn message_rows(
-    c: &Connection,
-    sql: &str,
-    project_id: &str,
-    seq: i64,
-    limit: u32,
-) -> StoreResult<Vec<(i64, String, i64)>> {
-    let mut stmt = c.prepare_cached(sql).map_err(backend)?;
-    let rows = stmt
-        .query_map(params![project_id, seq, limit + 1], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .map_err(backend)?
-        .collect::<Result<_, _>>()
-        .map_err(backend)?;
-    Ok(rows)
-}
-
-/// The first `limit` messages of the project after `seq` `after` (from its start without it),
-/// oldest first.
-fn messages_forwards<T>(
-    c: &Connection,
-    project_id: &str,
-    after: Option<i64>,
-    limit: u32,
-    read: FromRow<T>,
-) -> StoreResult<Page<T>> {
-    let mut rows = message_rows(
-        c,
-        "SELECT seq, doc, format FROM messages WHERE project_id = ?1 AND seq > ?2
-         ORDER BY seq LIMIT ?3",
-        project_id,
-        after.unwrap_or(0),
-        limit,
-    )?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next_cursor = match (more, rows.last()) {
-        (true, Some((seq, _, _))) => Some(encode_cursor(&seq.to_string())),
-        _ => None,
-    };
-    let items = rows
-        .iter()
-        .map(|(_, doc, format)| read(doc, *format))
-        .collect::<StoreResult<_>>()?;
-    Ok(Page { items, next_cursor })
-}
-
-/// The `limit` messages of the project before `seq` `before` (the newest without it), read
-/// backwards over the index `messages_by_project` and handed out oldest first.
-fn messages_backwards<T>(
-    c: &Connection,
-    project_id: &str,
-    before: Option<i64>,
-    limit: u32,
-    read: FromRow<T>,
-) -> StoreResult<Page<T>> {
-    let mut rows = message_rows(
-        c,
-        "SELECT seq, doc, format FROM messages WHERE project_id = ?1 AND seq < ?2
-         ORDER BY seq DESC LIMIT ?3",
-        project_id,
-        before.unwrap_or(i64::MAX),
-        limit,
-    )?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    rows.reverse();
-    let next_cursor = match (more, rows.first()) {
-        (true, Some((seq, _, _))) => Some(encode_back_cursor(&seq.to_string())),
-        _ => None,
-    };
-    let items = rows
-        .iter()
-        .map(|(_, doc, format)| read(doc, *format))
-        .collect::<StoreResult<_>>()?;
-    Ok(Page { items, next_cursor })
 }
