@@ -11,6 +11,7 @@ mod design;
 mod diff;
 mod fields;
 mod literal;
+mod merge;
 mod migrations;
 mod schema;
 mod templates;
@@ -19,6 +20,7 @@ mod view;
 pub use design::design_for;
 pub use diff::unified_diff;
 pub use literal::{markdown_text, python_literal};
+pub use merge::{merge_text, Conflict, TextMerge, MARKERS};
 pub use migrations::{migration_files, SchemaVersion};
 
 use serde::Serialize;
