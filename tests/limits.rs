@@ -113,6 +113,9 @@ async fn the_largest_review_keeps_the_state_the_project_and_the_reply_within_aws
             spec: None,
             renames: Vec::new(),
             created_at: kiln::model::now(),
+            author: kiln::model::Author::Kiln,
+            note: None,
+            generated: None,
         })
         .await
         .unwrap();

@@ -7,6 +7,7 @@ mod common;
 mod concurrency;
 mod conversation;
 mod cost;
+mod edits;
 mod history;
 mod limits;
 mod logs;

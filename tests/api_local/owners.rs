@@ -243,6 +243,9 @@ async fn every_endpoint_hides_another_owners_project() {
             spec: None,
             renames: Vec::new(),
             created_at: kiln::model::now(),
+            author: kiln::model::Author::Kiln,
+            note: None,
+            generated: None,
         })
         .await
         .unwrap();

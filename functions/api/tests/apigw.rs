@@ -473,6 +473,9 @@ async fn a_large_export_is_a_redirect_to_a_presigned_link() {
                 spec: None,
                 renames: Vec::new(),
                 created_at: kiln::model::now(),
+                author: kiln::model::Author::Kiln,
+                note: None,
+                generated: None,
             })
             .await
             .unwrap();

@@ -133,6 +133,19 @@ pub(super) async fn release(
         Some(n) => Some(ctx.projects.get_version(project.id, n).await?),
         None => None,
     };
+    // The user changed the current version's files: what Kiln generates now is merged with
+    // them, from what it generated for that version. A merge that meets conflicts waits on the
+    // project for the user's decisions, and no version is made.
+    let mut generated = None;
+    if let Some(prev) = previous.as_ref().filter(|p| p.generated.is_some()) {
+        let merged = super::edits::merge_with_user(ctx, prev, &manifest).await?;
+        if !merged.conflicts.is_empty() {
+            return super::edits::hold_merge(ctx, input, prev, manifest, merged).await;
+        }
+        if merged.files != manifest {
+            generated = Some(std::mem::replace(&mut manifest, merged.files));
+        }
+    }
     // A repeat of this step (a retry after a lost answer) finds the version the first run
     // made from this message and the same files, and releases that one instead of another.
     let made = made_by(
@@ -157,6 +170,9 @@ pub(super) async fn release(
                     spec: project.spec.clone(),
                     renames: project.renamed.clone(),
                     created_at: now(),
+                    author: crate::model::Author::Kiln,
+                    note: None,
+                    generated,
                 },
             )
             .await?
@@ -181,8 +197,15 @@ pub(super) async fn release(
             }
             None => String::new(),
         };
+        let kept = match (&version.generated, previous.as_ref()) {
+            (Some(_), Some(prev)) => format!(
+                " Your own changes of version {} are merged in.",
+                prev.number
+            ),
+            _ => String::new(),
+        };
         let text = format!(
-            "Version {} is ready: {} files.{change} Say \"run the tests\" or \"deploy it\" next.",
+            "Version {} is ready: {} files.{change}{kept} Say \"run the tests\" or \"deploy it\" next.",
             version.number,
             version.manifest.len()
         );
@@ -219,7 +242,7 @@ pub(super) async fn release(
 }
 
 /// The lock that serialises releases of one project.
-fn release_lock(project_id: uuid::Uuid) -> Arc<tokio::sync::Mutex<()>> {
+pub(super) fn release_lock(project_id: uuid::Uuid) -> Arc<tokio::sync::Mutex<()>> {
     static LOCKS: OnceLock<Mutex<HashMap<uuid::Uuid, Arc<tokio::sync::Mutex<()>>>>> =
         OnceLock::new();
     let mut locks = LOCKS

@@ -98,6 +98,9 @@ pub async fn clone_project(
             spec: v.spec.clone(),
             renames: Vec::new(),
             created_at: now(),
+            author: crate::model::Author::Kiln,
+            note: None,
+            generated: None,
         };
         let made = match ctx.projects.create_version(&made).await {
             Ok(()) => made,

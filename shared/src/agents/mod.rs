@@ -8,6 +8,7 @@ mod clone;
 mod cost;
 mod devops_engineer;
 mod documentation_writer;
+pub mod edits;
 mod estimate;
 mod facts;
 mod pipeline;
@@ -164,6 +165,13 @@ pub enum AgentError {
     /// What the user asked for cannot be done, for the reason given.
     #[error("{0}")]
     Refused(String),
+    /// A build met the user's own changes and some files conflict: no version was made; it
+    /// waits on the project for a decision on each.
+    #[error(
+        "{0} file(s) conflict with your own changes, so no version was made: for each, keep \
+         yours, take the generated one, or edit it"
+    )]
+    MergeConflicts(usize),
 }
 
 impl AgentError {
@@ -176,7 +184,8 @@ impl AgentError {
             AgentError::InvalidSpec(_)
             | AgentError::NothingToBuild
             | AgentError::Generate(GenerateError::NoResources)
-            | AgentError::Refused(_) => ErrorKind::Invalid,
+            | AgentError::Refused(_)
+            | AgentError::MergeConflicts(_) => ErrorKind::Invalid,
             AgentError::UnknownStep(_)
             | AgentError::BadInput(_)
             | AgentError::Generate(_)
@@ -205,6 +214,7 @@ impl AgentError {
             AgentError::Runner(RunnerError::Unavailable(_)) => "runner_unavailable",
             AgentError::Runner(_) => "runner_failed",
             AgentError::Refused(_) => "refused",
+            AgentError::MergeConflicts(_) => "merge_conflicts",
         }
     }
 

@@ -5,6 +5,7 @@ mod clone;
 mod conversation;
 mod data;
 mod error;
+mod files;
 mod follow;
 mod history;
 mod logs;
@@ -167,6 +168,9 @@ fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::
         .routes(routes!(versions::get_file))
         .routes(routes!(versions::diff_version))
         .routes(routes!(versions::export))
+        .routes(routes!(files::put_file, files::delete_file))
+        .routes(routes!(files::get_merge, files::resolve_merge))
+        .routes(routes!(files::get_merge_file))
         .routes(routes!(data::export_data))
         .merge(
             OpenApiRouter::new()
@@ -454,8 +458,9 @@ mod tests {
         assert_eq!(
             (crate::model::MESSAGE_FORMAT, fingerprint.as_str()),
             (
-                1,
-                "cce30d802c1a665facac298e70e99be48a1b324a67eed078bab779b7c1fb0b11"
+                // 2: the `merge_conflicts` block.
+                2,
+                "068d02169307d7c52cbafc1d1425cca4fe5c10eaba9ba7b1c90cceed17984988"
             ),
             "what a Message is written as changed: raise MESSAGE_FORMAT and record both here"
         );

@@ -111,7 +111,7 @@ pub(super) fn check_limit(limit: Option<u32>, max: u32) -> Result<Option<u32>, A
 }
 
 /// Checks free text from the user: length, and no control characters but line breaks and tabs.
-pub(super) fn check_text(
+pub(crate) fn check_text(
     field: &str,
     value: &str,
     max_chars: usize,

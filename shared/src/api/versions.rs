@@ -52,7 +52,7 @@ async fn owned_project(state: &AppState, owner: &Owner, id: &str) -> Result<Proj
     Ok(state.agents.projects.get_project(owner, id).await?)
 }
 
-fn text_response(body: String) -> Response {
+pub(super) fn text_response(body: String) -> Response {
     let mut res = body.into_response();
     let headers = res.headers_mut();
     headers.insert(

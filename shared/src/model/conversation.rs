@@ -44,7 +44,7 @@ pub enum Agent {
 /// stored in an older shape and writes it again (so that a field added since gets its
 /// default). Raise it with any change to what a Message is written as: the test
 /// `message_format_follows_the_schema` fails until it is.
-pub const MESSAGE_FORMAT: i64 = 1;
+pub const MESSAGE_FORMAT: i64 = 2;
 
 /// One message of a project's conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -207,6 +207,17 @@ pub enum Block {
         smoke: super::SmokeReport,
         /// Many safe requests at once, within a time bound.
         load: Option<super::LoadReport>,
+    },
+    /// A build that met the user's own changes and could not merge some files: each one
+    /// with both sides, to keep the user's, take the generated, or edit. No version was made.
+    MergeConflicts {
+        /// The version holding the user's files.
+        version: u32,
+        /// The files, at most [`CONFLICTS_SHOWN`](super::merge::CONFLICTS_SHOWN).
+        conflicts: Vec<super::ShownConflict>,
+        /// Conflicting files left out of the list.
+        #[serde(default)]
+        omitted: usize,
     },
     /// A link, such as a deployment URL.
     Link {

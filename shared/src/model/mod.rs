@@ -7,6 +7,7 @@ mod conversation;
 mod cost;
 mod deployment;
 mod error;
+pub mod merge;
 mod project;
 mod review;
 mod run;
@@ -19,6 +20,7 @@ pub use conversation::{Agent, Block, Message, Role, MESSAGE_FORMAT};
 pub use cost::{CostEstimate, CostItem};
 pub use deployment::{Deployment, DeploymentStatus};
 pub use error::{Cause, ErrorKind};
+pub use merge::{ConflictKind, FileConflict, PendingMerge, ShownConflict, ShownHunk};
 pub use project::{
     copy_name, project_name_error, AwaitingConfirmation, DeploymentRef, Environment, Project,
     ProjectStatus, ProjectSummary, MAX_PROJECT_NAME_CHARS,
@@ -31,7 +33,7 @@ pub use run::{Intent, Run, RunError, RunInput, RunStatus, RunStep};
 pub use smoke::{LatencyBucket, LoadReport, SmokeFailure, SmokeReport};
 pub use test_report::{TestFailure, TestReport};
 pub use usage::{ModelUsage, UsageTotal};
-pub use version::{is_safe_relative_path, sha256_hex, FileEntry, Version};
+pub use version::{is_safe_relative_path, sha256_hex, Author, FileEntry, Version};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

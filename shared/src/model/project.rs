@@ -129,6 +129,10 @@ pub struct Project {
     /// the next deploy message that confirms it goes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub awaiting_confirmation: Option<AwaitingConfirmation>,
+    /// A build that met conflicts with the user's own changes, waiting for the user to decide
+    /// each conflicting file; no version was made from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<super::PendingMerge>,
     /// What reading its messages with a language model has cost so far.
     #[serde(default, skip_serializing_if = "super::UsageTotal::is_zero")]
     pub model_usage: super::UsageTotal,
@@ -164,6 +168,7 @@ impl Project {
             reviews: Vec::new(),
             model_usage: Default::default(),
             awaiting_confirmation: None,
+            merge: None,
             created_at: t,
             updated_at: t,
             revision: 0,

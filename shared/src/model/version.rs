@@ -40,6 +40,36 @@ pub struct Version {
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Who made it: Kiln from the spec, or the user by editing files (or by choosing a side of
+    /// a merge's conflicts).
+    #[serde(default)]
+    pub author: Author,
+    /// What the user said about their change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// What Kiln generated for this version's spec, when the files differ from it (the user's
+    /// changes are in them): the base a regeneration merges from. Absent when the files are
+    /// what Kiln generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<Vec<FileEntry>>,
+}
+
+/// Who made a version.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Author {
+    /// Kiln, from the spec (with the user's earlier changes merged in, if any).
+    #[default]
+    Kiln,
+    /// The user: files edited, added or deleted, or a merge's conflicts decided.
+    User,
+}
+
+impl Version {
+    /// What Kiln generated for this version's spec: the base of the next regeneration.
+    pub fn generated_files(&self) -> &[FileEntry] {
+        self.generated.as_deref().unwrap_or(&self.manifest)
+    }
 }
 
 /// Whether a manifest path is a plain relative path that stays inside its root.

@@ -291,6 +291,9 @@ pub async fn delete_removes_everything(store: &dyn ProjectStore) {
             spec: None,
             renames: Vec::new(),
             created_at: now(),
+            author: crate::model::Author::Kiln,
+            note: None,
+            generated: None,
         })
         .await
         .unwrap();

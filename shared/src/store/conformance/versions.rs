@@ -29,13 +29,25 @@ pub async fn a_taken_version_number_moves_the_build_to_the_next(store: &dyn Proj
             size: text.len() as u64,
         }],
         created_at: now(),
+        author: crate::model::Author::Kiln,
+        note: None,
+        generated: None,
     };
     for n in 1..=2 {
         store.create_version(&version(n, "taken")).await.unwrap();
     }
-    let stored = crate::store::create_next_version(store, version(1, "mine"))
+    // Read back as written: who made it, what they said, and what Kiln generated beside the
+    // user's files (the base of the next merge).
+    let mine = Version {
+        author: crate::model::Author::User,
+        note: Some("my own route".into()),
+        generated: Some(version(1, "generated").manifest),
+        ..version(1, "mine")
+    };
+    let stored = crate::store::create_next_version(store, mine)
         .await
         .unwrap();
+    assert_eq!(stored.author, crate::model::Author::User);
     assert_eq!(stored.number, 3);
     assert_eq!(store.get_version(p.id, 3).await.unwrap(), stored);
     for n in 1..=2 {
@@ -64,6 +76,9 @@ pub async fn versions_are_immutable_and_listed(store: &dyn ProjectStore) {
                 size: 2,
             }],
             created_at: now(),
+            author: crate::model::Author::Kiln,
+            note: None,
+            generated: None,
         };
         store.create_version(&v).await.expect("create_version");
     }
@@ -75,6 +90,9 @@ pub async fn versions_are_immutable_and_listed(store: &dyn ProjectStore) {
         spec: None,
         renames: Vec::new(),
         created_at: now(),
+        author: crate::model::Author::Kiln,
+        note: None,
+        generated: None,
     };
     assert!(matches!(
         store.create_version(&dup).await,
