@@ -1,0 +1,165 @@
+//! The user's own changes on the AWS backends (DynamoDB, the template's table, and S3, on
+//! moto), with every Task of the pipeline invoking the agents Lambda's handler: an edited
+//! router, an added file and a deleted file made versions of the user's own survive a spec
+//! change's build; a conflicting edit makes the build wait for the user's decision, and no
+//! version is made until it is given.
+
+mod installation;
+
+use installation::{installation, say};
+use kiln::agents::edits::{edit_files, resolve_merge, Decision, FileChange};
+use kiln::agents::AgentContext;
+use kiln::model::{Author, Intent, Owner, Project, RunStatus, Version};
+
+const MY_ROUTE: &str =
+    "\n\n@router.get(\"/mine/ping\")\ndef my_own_ping() -> dict:\n    return {\"pong\": True}\n";
+const MY_FILE: &str = "def shout(text: str) -> str:\n    return text.upper() + \"!\"\n";
+
+async fn current(ctx: &AgentContext, project: &Project) -> Version {
+    let p = ctx.projects.load_project(project.id).await.unwrap();
+    ctx.projects
+        .get_version(project.id, p.current_version.unwrap())
+        .await
+        .unwrap()
+}
+
+async fn text(ctx: &AgentContext, version: &Version, path: &str) -> Option<String> {
+    let entry = version.manifest.iter().find(|e| e.path == path)?;
+    let bytes = ctx.artifacts.get_blob(&entry.sha256).await.unwrap();
+    Some(String::from_utf8(bytes).unwrap())
+}
+
+fn change(path: &str, content: Option<String>) -> FileChange {
+    FileChange {
+        path: path.into(),
+        content,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edits_survive_a_spec_change_and_a_conflict_waits_for_a_decision_on_aws() {
+    let aws = installation().await;
+    let ctx = &aws.ctx;
+    let owner = Owner("alice".into());
+    let project = Project::new(owner.clone(), "Tasks".into(), String::new());
+    ctx.projects.create_project(&project).await.unwrap();
+    let described = "Build a REST API for managing tasks. Each task has a title";
+    say(&aws, &project, described, Intent::Create).await;
+    let built = say(&aws, &project, "build it", Intent::Build).await;
+    assert_eq!(built.status, RunStatus::Succeeded, "{:?}", built.error);
+    let v1 = current(ctx, &project).await;
+    let router = text(ctx, &v1, "app/routers/tasks.py").await.unwrap();
+
+    // An edited router and an added file in one version, a deleted file in the next.
+    let edited = edit_files(
+        ctx,
+        &owner,
+        project.id,
+        Some(v1.number),
+        &[
+            change("app/routers/tasks.py", Some(format!("{router}{MY_ROUTE}"))),
+            change("app/helpers.py", Some(MY_FILE.into())),
+        ],
+        Some("my route and helpers".into()),
+    )
+    .await
+    .unwrap();
+    assert!(edited.made);
+    assert_eq!(edited.version.author, Author::User);
+    assert_eq!(edited.version.number, v1.number + 1);
+    let deleted = edit_files(
+        ctx,
+        &owner,
+        project.id,
+        None,
+        &[change(".github/workflows/ci.yml", None)],
+        None,
+    )
+    .await
+    .unwrap();
+    // Another owner's project is not found.
+    let theirs = edit_files(
+        ctx,
+        &Owner("mallory".into()),
+        project.id,
+        None,
+        &[change("app/x.py", Some("x = 1\n".into()))],
+        None,
+    )
+    .await;
+    assert!(theirs.is_err());
+    assert_eq!(current(ctx, &project).await.number, deleted.version.number);
+
+    // A spec change, built: all three kept, the new field generated.
+    say(&aws, &project, "tasks have a priority", Intent::Refine).await;
+    let rebuilt = say(&aws, &project, "build it", Intent::Build).await;
+    assert_eq!(rebuilt.status, RunStatus::Succeeded, "{:?}", rebuilt.error);
+    let v4 = current(ctx, &project).await;
+    assert_eq!(v4.number, deleted.version.number + 1);
+    assert_eq!(v4.author, Author::Kiln);
+    assert!(v4.generated.is_some());
+    let router4 = text(ctx, &v4, "app/routers/tasks.py").await.unwrap();
+    assert!(router4.ends_with(MY_ROUTE), "{router4}");
+    assert_eq!(
+        text(ctx, &v4, "app/helpers.py").await.as_deref(),
+        Some(MY_FILE)
+    );
+    assert!(text(ctx, &v4, ".github/workflows/ci.yml").await.is_none());
+    let schemas = text(ctx, &v4, "app/schemas.py").await.unwrap();
+    assert!(schemas.contains("priority"), "{schemas}");
+
+    // A conflicting edit: beside the line the next field goes after.
+    let mine = schemas.replacen(
+        "    priority: _Int | None = None\n",
+        "    priority: _Int | None = None  # by hand\n",
+        1,
+    );
+    assert_ne!(mine, schemas);
+    let v5 = edit_files(
+        ctx,
+        &owner,
+        project.id,
+        None,
+        &[change("app/schemas.py", Some(mine))],
+        None,
+    )
+    .await
+    .unwrap()
+    .version;
+    say(&aws, &project, "tasks also have a due date", Intent::Refine).await;
+    let held = say(&aws, &project, "build it", Intent::Build).await;
+    assert_eq!(held.status, RunStatus::Failed);
+    assert_eq!(held.error.unwrap().code, "merge_conflicts");
+    let waiting = ctx.projects.load_project(project.id).await.unwrap();
+    assert_eq!(waiting.current_version, Some(v5.number), "no version made");
+    let merge = waiting.merge.expect("the merge waits on the project");
+    assert_eq!(merge.ours, v5.number);
+    let paths: Vec<&str> = merge.conflicts.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, ["app/schemas.py"]);
+
+    let made = resolve_merge(
+        ctx,
+        &owner,
+        project.id,
+        &[("app/schemas.py".into(), Decision::Generated)],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!((made.number, made.author), (v5.number + 1, Author::User));
+    let now = current(ctx, &project).await;
+    assert_eq!(now.number, made.number);
+    let schemas6 = text(ctx, &now, "app/schemas.py").await.unwrap();
+    assert!(schemas6.contains("due_date") && !schemas6.contains("# by hand"));
+    assert!(text(ctx, &now, "app/routers/tasks.py")
+        .await
+        .unwrap()
+        .ends_with(MY_ROUTE));
+    assert!(ctx
+        .projects
+        .load_project(project.id)
+        .await
+        .unwrap()
+        .merge
+        .is_none());
+}
