@@ -22,6 +22,42 @@ const STATE_LIMIT: usize = 256 * 1024;
 /// DynamoDB's limit on an item, in bytes (names and values together).
 const ITEM_LIMIT: usize = 400 * 1000;
 
+/// The largest version a user can make fits a DynamoDB item with the largest spec: as many
+/// files as a version may hold, each with the longest path a user may give, all of them
+/// differing from what Kiln generated (so both lists are whole).
+#[test]
+fn the_largest_version_fits_an_item_with_the_largest_spec() {
+    use kiln::agents::edits::MAX_PATH_BYTES;
+    let files = |tag: &str| -> Vec<FileEntry> {
+        (0..MAX_FILES_PER_VERSION)
+            .map(|i| {
+                let name = format!("{tag}_{i:04}.py");
+                FileEntry {
+                    path: format!("{}{name}", "d/".repeat((MAX_PATH_BYTES - name.len()) / 2)),
+                    sha256: "a".repeat(64),
+                    size: u64::MAX,
+                }
+            })
+            .collect()
+    };
+    let version = Version {
+        project_id: Uuid::now_v7(),
+        number: u32::MAX,
+        message_id: Some(Uuid::now_v7()),
+        manifest: files("mine"),
+        spec: None,
+        renames: Vec::new(),
+        created_at: kiln::model::now(),
+        author: kiln::model::Author::User,
+        note: Some("\u{7}".repeat(500)),
+        generated: Some(files("kiln")),
+    };
+    assert!(version.manifest[0].path.len() >= MAX_PATH_BYTES - 1);
+    // With the largest spec a project may have.
+    let bytes = serde_json::to_vec(&version).unwrap().len() + kiln::spec::MAX_SPEC_BYTES;
+    assert!(bytes < ITEM_LIMIT * 9 / 10, "the version is {bytes} bytes");
+}
+
 /// A suite that fails as badly as a suite can: every test, with messages and names far over
 /// any sensible length, made of characters JSON escapes to six bytes each.
 struct Hopeless;

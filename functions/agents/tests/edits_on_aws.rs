@@ -7,7 +7,7 @@
 mod installation;
 
 use installation::{installation, say};
-use kiln::agents::edits::{edit_files, resolve_merge, Decision, FileChange};
+use kiln::agents::edits::{edit_files, pending_merge, resolve_merge, Decision, FileChange};
 use kiln::agents::AgentContext;
 use kiln::model::{Author, Intent, Owner, Project, RunStatus, Version};
 
@@ -132,7 +132,9 @@ async fn edits_survive_a_spec_change_and_a_conflict_waits_for_a_decision_on_aws(
     assert_eq!(held.error.unwrap().code, "merge_conflicts");
     let waiting = ctx.projects.load_project(project.id).await.unwrap();
     assert_eq!(waiting.current_version, Some(v5.number), "no version made");
-    let merge = waiting.merge.expect("the merge waits on the project");
+    let at = waiting.merge.expect("the merge waits on the project");
+    assert_eq!((at.ours, at.conflicts), (v5.number, 1));
+    let merge = pending_merge(ctx, &owner, project.id).await.unwrap();
     assert_eq!(merge.ours, v5.number);
     let paths: Vec<&str> = merge.conflicts.iter().map(|c| c.path.as_str()).collect();
     assert_eq!(paths, ["app/schemas.py"]);

@@ -142,6 +142,13 @@ pub(super) async fn release(
         if !merged.conflicts.is_empty() {
             return super::edits::hold_merge(ctx, input, prev, manifest, merged).await;
         }
+        if merged.files.len() > MAX_FILES_PER_VERSION {
+            return Err(AgentError::Refused(format!(
+                "a version may hold at most {MAX_FILES_PER_VERSION} files; merged with your own \
+                 files this one would have {}",
+                merged.files.len()
+            )));
+        }
         if merged.files != manifest {
             generated = Some(std::mem::replace(&mut manifest, merged.files));
         }

@@ -7,16 +7,16 @@ use std::collections::BTreeSet;
 use super::backend_developer::{commit_version, release_lock, MAX_FILES_PER_VERSION};
 use super::{AgentContext, AgentError};
 use crate::generator::{merge_text, MARKERS};
-use crate::model::merge::{cut_side, CONFLICTS_SHOWN, HUNKS_SHOWN};
+use crate::model::merge::{cut_side, shown_within, HUNKS_SHOWN};
 use crate::model::{
     is_safe_relative_path, new_id, now, Author, Block, ConflictKind, FileConflict, FileEntry,
-    Message, Owner, PendingMerge, ProjectStatus, Role, ShownConflict, ShownHunk, Version,
+    MergeRef, Message, Owner, PendingMerge, ProjectStatus, Role, ShownConflict, ShownHunk, Version,
 };
 use crate::store::StoreError;
 
 /// Longest path, in bytes, of a file the user adds: a version's item keeps every path twice
 /// (its files and what Kiln generated), within DynamoDB's 400 KB.
-pub const MAX_PATH_BYTES: usize = 200;
+pub const MAX_PATH_BYTES: usize = 150;
 
 /// One change to a file: its new text, or `None` to delete it.
 #[derive(Debug, Clone)]
@@ -75,9 +75,10 @@ impl From<StoreError> for EditError {
 /// Checks a path and a text the user sends.
 fn check_change(change: &FileChange) -> Result<(), EditError> {
     let path = &change.path;
-    if !is_safe_relative_path(path) {
+    if !is_safe_relative_path(path) || path.chars().any(char::is_control) {
         return Err(EditError::Invalid(format!(
-            "`{path}` is not a plain relative path (no `..`, `.`, backslashes or NUL)"
+            "`{}` is not a plain relative path (no `..`, `.`, backslashes or control characters)",
+            path.escape_debug()
         )));
     }
     if path.len() > MAX_PATH_BYTES {
@@ -395,11 +396,19 @@ pub(super) async fn hold_merge(
         spec: project.spec.clone(),
         renames: project.renamed.clone(),
     };
-    let omitted = merged.shown.len().saturating_sub(CONFLICTS_SHOWN);
+    let (shown, omitted) = shown_within(merged.shown);
     let block = Block::MergeConflicts {
         version: previous.number,
-        conflicts: merged.shown.into_iter().take(CONFLICTS_SHOWN).collect(),
+        conflicts: shown,
         omitted,
+    };
+    // The merge goes to the artifact store; the project keeps where.
+    let json = serde_json::to_vec(&pending)
+        .map_err(|e| AgentError::BadInput(format!("encoding a merge: {e}")))?;
+    let merge = MergeRef {
+        ours: pending.ours,
+        conflicts: count as u32,
+        sha256: ctx.artifacts.put_blob(&json).await?,
     };
     let text = format!(
         "The new code meets your own changes of version {}: {count} file(s) changed on both \
@@ -409,7 +418,7 @@ pub(super) async fn hold_merge(
     );
     let key = (super::Step::Release, "conflicts");
     super::change_and_say(ctx, input, key, |p| {
-        p.merge = Some(pending.clone());
+        p.merge = Some(merge.clone());
         let mut reply = Message::from_agent(
             input.project_id,
             crate::model::Agent::BackendDeveloper,
@@ -421,6 +430,23 @@ pub(super) async fn hold_merge(
     })
     .await?;
     Err(AgentError::MergeConflicts(count))
+}
+
+/// The merge `at` names, read from the artifact store.
+async fn read_merge(ctx: &AgentContext, at: Option<&MergeRef>) -> Result<PendingMerge, EditError> {
+    let at = at.ok_or(EditError::NoMerge)?;
+    let json = ctx.artifacts.get_blob(&at.sha256).await?;
+    serde_json::from_slice(&json).map_err(|e| StoreError::corrupt("a waiting merge", e).into())
+}
+
+/// The build of the owner's project that waits for decisions on its conflicts.
+pub async fn pending_merge(
+    ctx: &AgentContext,
+    owner: &Owner,
+    project_id: uuid::Uuid,
+) -> Result<PendingMerge, EditError> {
+    let project = ctx.projects.get_project(owner, project_id).await?;
+    read_merge(ctx, project.merge.as_ref()).await
 }
 
 /// Makes the version a merge waited for, from the user's decision on every conflicting file,
@@ -435,7 +461,7 @@ pub async fn resolve_merge(
     let lock = release_lock(project_id);
     let _guard = lock.lock().await;
     let project = ctx.projects.get_project(owner, project_id).await?;
-    let pending = project.merge.ok_or(EditError::NoMerge)?;
+    let pending = read_merge(ctx, project.merge.as_ref()).await?;
     let current = project.current_version.unwrap_or(0);
     if current != pending.ours {
         return Err(EditError::Stale {

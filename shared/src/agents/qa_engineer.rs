@@ -124,8 +124,8 @@ pub(super) async fn report(
             .collect();
         format!(
             "{} of {total} tests of version {version} failed: {}{}. To fix it, say \"build it\" to \
-             regenerate the code from the spec (that replaces any hand edits), then \"run the tests\" \
-             again; the failures and their messages are below.",
+             regenerate the code from the spec (your own changes are merged in), then \"run the \
+             tests\" again; the failures and their messages are below.",
             report.failed + report.errors,
             names.join(", "),
             if report.failures.len() > 3 || report.omitted_failures > 0 { ", …" } else { "" },

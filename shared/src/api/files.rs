@@ -248,11 +248,10 @@ pub async fn get_merge(
     Path(id): Path<String>,
 ) -> Result<Json<PendingMerge>, ApiError> {
     let id = parse_id(&id, "project")?;
-    let project = state.agents.projects.get_project(&owner, id).await?;
-    project
-        .merge
+    edits::pending_merge(&state.agents, &owner, id)
+        .await
         .map(Json)
-        .ok_or_else(|| edit_error(EditError::NoMerge))
+        .map_err(edit_error)
 }
 
 /// One side of a conflicting file of the waiting merge, as text.
@@ -277,10 +276,9 @@ pub async fn get_merge_file(
     Params(query): Params<SideQuery>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "project")?;
-    let project = state.agents.projects.get_project(&owner, id).await?;
-    let merge = project
-        .merge
-        .ok_or_else(|| edit_error(EditError::NoMerge))?;
+    let merge = edits::pending_merge(&state.agents, &owner, id)
+        .await
+        .map_err(edit_error)?;
     let conflict = merge
         .conflicts
         .iter()

@@ -63,6 +63,18 @@ pub struct PendingMerge {
     pub renames: Vec<Renamed>,
 }
 
+/// Where a [`PendingMerge`] is kept: as JSON in the artifact store, by content, so that the
+/// project's record stays small whatever the merge holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MergeRef {
+    /// The version holding the user's files it merged.
+    pub ours: u32,
+    /// How many files conflict.
+    pub conflicts: u32,
+    /// SHA-256 of the merge's JSON.
+    pub sha256: String,
+}
+
 /// One stretch of a conflict as the conversation shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ShownHunk {
@@ -102,6 +114,42 @@ pub const HUNK_SIDE_BYTES: usize = 2048;
 pub const HUNKS_SHOWN: usize = 5;
 /// Most files a merge's message shows; the rest are counted.
 pub const CONFLICTS_SHOWN: usize = 20;
+/// Most bytes the shown conflicts take as JSON: they are a reply's block, in an item of at
+/// most 400 KB on DynamoDB, and a side's text may be anything (a control character is six
+/// bytes of JSON).
+pub const MAX_SHOWN_BYTES: usize = 64 * 1024;
+
+/// The conflicts a message shows, within [`CONFLICTS_SHOWN`] and [`MAX_SHOWN_BYTES`] (each
+/// already cut to its hunks and sides), and how many were left out.
+pub fn shown_within(conflicts: Vec<ShownConflict>) -> (Vec<ShownConflict>, usize) {
+    fn json_len<T: Serialize>(v: &T) -> usize {
+        serde_json::to_vec(v).map_or(usize::MAX, |b| b.len())
+    }
+    let mut used = 0;
+    let mut kept = Vec::new();
+    let mut omitted = 0;
+    for mut c in conflicts {
+        let hunks = std::mem::take(&mut c.hunks);
+        // The file by name, then its hunks in order while they fit; the rest counted.
+        let more = json_len(&c) + 1;
+        if kept.len() == CONFLICTS_SHOWN || omitted > 0 || used + more > MAX_SHOWN_BYTES {
+            omitted += 1;
+            continue;
+        }
+        used += more;
+        for h in hunks {
+            let more = json_len(&h) + 1;
+            if c.omitted_hunks == 0 && used + more <= MAX_SHOWN_BYTES {
+                used += more;
+                c.hunks.push(h);
+            } else {
+                c.omitted_hunks += 1;
+            }
+        }
+        kept.push(c);
+    }
+    (kept, omitted)
+}
 
 /// `text` cut at `HUNK_SIDE_BYTES` on a character boundary, and whether it was.
 pub fn cut_side(text: &str) -> (String, bool) {
@@ -118,6 +166,49 @@ pub fn cut_side(text: &str) -> (String, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shown_conflicts_keep_within_their_budget() {
+        let escaped = "\u{7}".repeat(HUNK_SIDE_BYTES);
+        let conflict = |i: usize| ShownConflict {
+            path: format!("app/file_{i}.py"),
+            kind: ConflictKind::BothChanged,
+            hunks: (0..HUNKS_SHOWN)
+                .map(|line| ShownHunk {
+                    line,
+                    ours: escaped.clone(),
+                    theirs: escaped.clone(),
+                    truncated: true,
+                })
+                .collect(),
+            omitted_hunks: 0,
+        };
+        let (kept, omitted) = shown_within((0..100).map(conflict).collect());
+        let bytes = serde_json::to_vec(&kept).unwrap().len();
+        assert!(bytes <= MAX_SHOWN_BYTES, "{bytes}");
+        assert_eq!(kept.len() + omitted, 100);
+        assert!(!kept.is_empty() && kept.len() <= CONFLICTS_SHOWN);
+        // The first file keeps its hunks while they fit; the files after it are named, their
+        // hunks counted.
+        assert!(!kept[0].hunks.is_empty());
+        assert_eq!(kept[0].hunks.len() + kept[0].omitted_hunks, HUNKS_SHOWN);
+        assert!(kept
+            .iter()
+            .any(|c| c.hunks.is_empty() && c.omitted_hunks == HUNKS_SHOWN));
+        // Small conflicts are all shown, whole.
+        let small = |i: usize| ShownConflict {
+            hunks: vec![ShownHunk {
+                line: 1,
+                ours: "a\n".into(),
+                theirs: "b\n".into(),
+                truncated: false,
+            }],
+            ..conflict(i)
+        };
+        let (kept, omitted) = shown_within((0..3).map(small).collect());
+        assert_eq!((kept.len(), omitted), (3, 0));
+        assert_eq!(kept[2], small(2));
+    }
 
     #[test]
     fn a_side_is_cut_on_a_character_boundary() {

@@ -20,7 +20,7 @@ pub use conversation::{Agent, Block, Message, Role, MESSAGE_FORMAT};
 pub use cost::{CostEstimate, CostItem};
 pub use deployment::{Deployment, DeploymentStatus};
 pub use error::{Cause, ErrorKind};
-pub use merge::{ConflictKind, FileConflict, PendingMerge, ShownConflict, ShownHunk};
+pub use merge::{ConflictKind, FileConflict, MergeRef, PendingMerge, ShownConflict, ShownHunk};
 pub use project::{
     copy_name, project_name_error, AwaitingConfirmation, DeploymentRef, Environment, Project,
     ProjectStatus, ProjectSummary, MAX_PROJECT_NAME_CHARS,

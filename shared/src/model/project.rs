@@ -130,9 +130,10 @@ pub struct Project {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub awaiting_confirmation: Option<AwaitingConfirmation>,
     /// A build that met conflicts with the user's own changes, waiting for the user to decide
-    /// each conflicting file; no version was made from it.
+    /// each conflicting file; no version was made from it. The merge itself is in the
+    /// artifact store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge: Option<super::PendingMerge>,
+    pub merge: Option<super::MergeRef>,
     /// What reading its messages with a language model has cost so far.
     #[serde(default, skip_serializing_if = "super::UsageTotal::is_zero")]
     pub model_usage: super::UsageTotal,
