@@ -125,5 +125,8 @@ fn every_task_retries_lambdas_transient_errors_and_every_failure_is_reported() {
             _ => {}
         }
     }
-    assert_eq!(waits, 5, "the turn, review, test, image and rollout polls");
+    assert_eq!(
+        waits, 6,
+        "the turn, review, test, image and rollout polls, and a fix's tests"
+    );
 }

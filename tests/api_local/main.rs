@@ -8,6 +8,7 @@ mod concurrency;
 mod conversation;
 mod cost;
 mod edits;
+mod fix;
 mod history;
 mod limits;
 mod logs;

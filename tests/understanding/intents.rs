@@ -43,7 +43,7 @@ pub fn label(intent: Intent) -> &'static str {
 pub fn intent_report(verbose: bool) -> (String, Vec<(String, usize, f64)>) {
     let messages = intent_messages();
     let labels = [
-        "describe", "build", "test", "deploy", "question", "rollback", "clone",
+        "describe", "build", "test", "deploy", "question", "rollback", "clone", "fix",
     ];
     let mut out = String::new();
     let mut rows = Vec::new();

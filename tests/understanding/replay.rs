@@ -90,7 +90,8 @@ pub fn replay_with(case: &Case, understand_after: &mut Reader<'_>) -> Outcome {
                     spec = Some(versions[target - 1].clone());
                 }
             }
-            Intent::Question | Intent::Clone => {}
+            // A fix changes files, never the spec.
+            Intent::Question | Intent::Clone | Intent::Fix => {}
         }
     }
     Outcome {

@@ -81,6 +81,39 @@ pub(super) async fn write_code(ctx: &AgentContext, input: &RunInput) -> Result<V
     Ok(json!({"files": draft}))
 }
 
+/// What Kiln generates now for `version`'s spec (the code, its tests and the README, as a
+/// build writes them), from the versions up to it: the files a repair takes where it sets the
+/// user's changes aside.
+pub(super) async fn generated_for(
+    ctx: &AgentContext,
+    project_name: &str,
+    version: &Version,
+) -> Result<Vec<FileEntry>, AgentError> {
+    let spec = version.spec.as_ref().ok_or(AgentError::NothingToBuild)?;
+    let earlier = earlier_specs(ctx, version.project_id).await?;
+    let mut versions: Vec<SchemaVersion> = earlier
+        .iter()
+        .filter(|(number, _, _)| *number < version.number)
+        .map(|(number, spec, renames)| SchemaVersion {
+            number: *number,
+            spec,
+            renames,
+        })
+        .collect();
+    versions.push(SchemaVersion {
+        number: version.number,
+        spec,
+        renames: &version.renames,
+    });
+    let mut files = generate_version(&versions)?;
+    let readme = crate::generator::generate_readme(spec, project_name)?;
+    files.retain(|f| f.path != readme.path);
+    files.push(readme);
+    let mut entries = store_files(ctx.artifacts.as_ref(), &files).await?;
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(entries)
+}
+
 /// The project's versions that record their spec, oldest first.
 async fn earlier_specs(
     ctx: &AgentContext,

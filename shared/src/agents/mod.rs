@@ -9,8 +9,10 @@ mod cost;
 mod devops_engineer;
 mod documentation_writer;
 pub mod edits;
+mod error;
 mod estimate;
 mod facts;
+mod fixer;
 mod pipeline;
 mod product_manager;
 mod qa_engineer;
@@ -22,6 +24,7 @@ mod smoke_test;
 pub use backend_developer::MAX_FILES_PER_VERSION;
 pub use clone::clone_project;
 pub use cost::{Costs, PriceTable};
+pub use error::AgentError;
 pub use pipeline::{complete, execution_ended, report_failure};
 pub use smoke_calls::{smoke_test, SmokeOutcome};
 
@@ -32,10 +35,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::generator::GenerateError;
-use crate::model::{now, ErrorKind, FileEntry, RunInput, RunStatus, RunStep};
-use crate::runner::{Deployer, RunnerError, TestRunner};
-use crate::spec::SpecError;
+use crate::model::{now, FileEntry, RunInput, RunStatus, RunStep};
+use crate::runner::{Deployer, TestRunner};
 use crate::store::{ArtifactStore, ProjectStore, StoreError};
 
 /// What every step may use.
@@ -105,6 +106,8 @@ steps! {
     QaStart: "Starts the test suite of the current version.",
     QaCheck: "Checks whether the test suite finished.",
     QaReport: "Reports the test results.",
+    FixStart: "Starts a try of a fix request: the failing version's tests as it is, then each repair (a version with more of the user's changes set aside) and its tests.",
+    FixCheck: "Checks a try's tests; says what it found, makes a passing repair current, and stops when a repair fails the same way as a try before it or none is left.",
     RefuseDeploy: "Records that the version was not deployed because its tests did not pass (`tests_failed`) or its review found something of high severity (`review_failed`).",
     DevOpsEstimate: "Says what the version would cost a month on AWS before its first deploy to an environment, and waits for the user's confirmation of a deploy to prod or over budget.",
     DevOpsBuildImage: "Starts building the image to deploy.",
@@ -129,104 +132,6 @@ impl FromStr for Step {
             .copied()
             .find(|step| step.name() == s)
             .ok_or_else(|| AgentError::UnknownStep(s.chars().take(64).collect()))
-    }
-}
-
-/// Why a step failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    /// A store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The spec would become invalid.
-    #[error("the spec would not be valid: {0}")]
-    InvalidSpec(#[from] SpecError),
-    /// The state machine named a step no agent runs.
-    #[error("no agent runs the step `{0}`")]
-    UnknownStep(String),
-    /// Another writer kept changing the project.
-    #[error("the project kept changing while the step ran; try again")]
-    Contended,
-    /// A build was asked for before anything was described.
-    #[error("there is nothing to build yet: describe what the API should manage first")]
-    NothingToBuild,
-    /// A step got input it cannot use (a defect of the pipeline, not of the user).
-    #[error("the step got unusable input: {0}")]
-    BadInput(String),
-    /// The generator refused the spec.
-    #[error(transparent)]
-    Generate(#[from] GenerateError),
-    /// The project's git repository could not be written.
-    #[error("the project's repository: {0}")]
-    Repository(String),
-    /// A test or deployment runner failed.
-    #[error(transparent)]
-    Runner(#[from] RunnerError),
-    /// What the user asked for cannot be done, for the reason given.
-    #[error("{0}")]
-    Refused(String),
-    /// A build met the user's own changes and some files conflict: no version was made; it
-    /// waits on the project for a decision on each.
-    #[error(
-        "{0} file(s) conflict with your own changes, so no version was made: for each, keep \
-         yours, take the generated one, or edit it"
-    )]
-    MergeConflicts(usize),
-}
-
-impl AgentError {
-    /// What the failure means: the store's and the runner's kinds pass through; what the
-    /// user asked for that cannot be done is invalid; a defect of the pipeline is permanent.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            AgentError::Store(e) => e.kind(),
-            AgentError::Contended => ErrorKind::Conflict,
-            AgentError::InvalidSpec(_)
-            | AgentError::NothingToBuild
-            | AgentError::Generate(GenerateError::NoResources)
-            | AgentError::Refused(_)
-            | AgentError::MergeConflicts(_) => ErrorKind::Invalid,
-            AgentError::UnknownStep(_)
-            | AgentError::BadInput(_)
-            | AgentError::Generate(_)
-            | AgentError::Repository(_) => ErrorKind::Permanent,
-            AgentError::Runner(e) => e.kind(),
-        }
-    }
-
-    /// Stable code, used as the run's error code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            AgentError::Store(StoreError::Conflict(_)) | AgentError::Contended => "conflict",
-            AgentError::Store(StoreError::NotFound(_)) => "not_found",
-            AgentError::Store(StoreError::Unavailable(_)) => "storage_unavailable",
-            AgentError::Store(StoreError::Corrupt(_)) => "storage_corrupt",
-            AgentError::Store(_) => "storage_failed",
-            AgentError::InvalidSpec(_) => "invalid_spec",
-            AgentError::UnknownStep(_) => "unknown_step",
-            AgentError::NothingToBuild | AgentError::Generate(GenerateError::NoResources) => {
-                "nothing_to_build"
-            }
-            AgentError::BadInput(_) => "bad_step_input",
-            AgentError::Generate(_) => "generate_failed",
-            AgentError::Repository(_) => "repository_failed",
-            AgentError::Runner(RunnerError::Environment(_)) => "environment_failed",
-            AgentError::Runner(RunnerError::Unavailable(_)) => "runner_unavailable",
-            AgentError::Runner(_) => "runner_failed",
-            AgentError::Refused(_) => "refused",
-            AgentError::MergeConflicts(_) => "merge_conflicts",
-        }
-    }
-
-    /// The ASL error name: `Kiln.Transient` for what a retry may fix (the state machine's
-    /// Retry rules match it), `Kiln.<code>` otherwise (caught, never retried: corrupt data
-    /// reads the same on every attempt).
-    pub fn error_name(&self) -> String {
-        if self.kind().is_retryable() {
-            "Kiln.Transient".to_owned()
-        } else {
-            format!("Kiln.{}", self.code())
-        }
     }
 }
 
@@ -283,6 +188,8 @@ async fn dispatch(ctx: &AgentContext, request: &StepRequest) -> Result<Value, Ag
         Step::QaStart => qa_engineer::start(ctx, run).await,
         Step::QaCheck => qa_engineer::check(ctx, run, state).await,
         Step::QaReport => qa_engineer::report(ctx, run, state).await,
+        Step::FixStart => fixer::start(ctx, run, state).await,
+        Step::FixCheck => fixer::check(ctx, run, state).await,
         Step::DevOpsBuildImage => devops_engineer::build_image(ctx, run).await,
         Step::DevOpsImageCheck => devops_engineer::image_check(ctx, state).await,
         Step::DevOpsEstimate => estimate::estimate(ctx, run).await,
@@ -541,6 +448,7 @@ pub(crate) async fn version_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::RunnerError;
 
     #[test]
     fn only_what_a_retry_may_fix_is_named_transient() {

@@ -16,15 +16,26 @@ async fn say(
     super::reply(ctx, run, key, Agent::QaEngineer, text, blocks).await
 }
 
-/// Starts the suite: `{"job", "version", "done": false}`.
-pub(super) async fn start(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
-    let project = ctx.projects.load_project(run.project_id).await?;
-    let number = project.current_version.ok_or(AgentError::NothingToBuild)?;
+/// A failing test as a reply names it: the test, and what raised where when the traceback
+/// says.
+pub(super) fn named(f: &crate::model::TestFailure) -> String {
+    match &f.cause {
+        Some(c) => format!("{} ({} at {}:{})", f.name, c.exception, c.file, c.line),
+        None => f.name.clone(),
+    }
+}
+
+/// Makes the environment the suites run in, once, saying so in the conversation.
+pub(super) async fn prepare(
+    ctx: &AgentContext,
+    run: &RunInput,
+    step: Step,
+) -> Result<(), AgentError> {
     if ctx.tests.needs_environment().await {
         say(
             ctx,
             run,
-            (Step::QaStart, "setting-up"),
+            (step, "setting-up"),
             "Setting up the Python environment for running tests. This happens once and takes a minute or two…".into(),
             vec![],
         )
@@ -33,12 +44,20 @@ pub(super) async fn start(ctx: &AgentContext, run: &RunInput) -> Result<Value, A
         say(
             ctx,
             run,
-            (Step::QaStart, "environment-ready"),
+            (step, "environment-ready"),
             format!("The test environment is ready ({how})."),
             vec![],
         )
         .await?;
     }
+    Ok(())
+}
+
+/// Starts the suite: `{"job", "version", "done": false}`.
+pub(super) async fn start(ctx: &AgentContext, run: &RunInput) -> Result<Value, AgentError> {
+    let project = ctx.projects.load_project(run.project_id).await?;
+    let number = project.current_version.ok_or(AgentError::NothingToBuild)?;
+    prepare(ctx, run, Step::QaStart).await?;
     let version = ctx.projects.get_version(project.id, number).await?;
     let files = version_files(ctx, &version).await?;
     // Named by the run: a repeat of this step gets the job the first run started.
@@ -91,46 +110,42 @@ pub(super) async fn report(
         .map_err(|e| AgentError::BadInput(format!("state.qa.report: {e}")))?;
     let total = report.passed + report.failed + report.errors;
     let passed = report.all_passed();
-    let text = if passed {
-        update_project(ctx, run.project_id, |p| {
-            let changed = p.tested_version != Some(version);
-            p.tested_version = Some(version);
-            if p.current_version == Some(version) && p.status == ProjectStatus::Built {
-                p.status = ProjectStatus::Tested;
-            }
-            Ok(changed || p.status == ProjectStatus::Tested)
-        })
-        .await?;
-        format!(
-            "All {total} tests of version {version} passed in {:.1} s{}.",
-            report.duration_secs,
-            if report.skipped > 0 {
-                format!(" ({} skipped)", report.skipped)
-            } else {
-                String::new()
-            }
-        )
-    } else if report.timed_out {
-        format!(
+    let text =
+        if passed {
+            update_project(ctx, run.project_id, |p| {
+                let changed = p.tested_version != Some(version);
+                p.tested_version = Some(version);
+                if p.current_version == Some(version) && p.status == ProjectStatus::Built {
+                    p.status = ProjectStatus::Tested;
+                }
+                Ok(changed || p.status == ProjectStatus::Tested)
+            })
+            .await?;
+            format!(
+                "All {total} tests of version {version} passed in {:.1} s{}.",
+                report.duration_secs,
+                if report.skipped > 0 {
+                    format!(" ({} skipped)", report.skipped)
+                } else {
+                    String::new()
+                }
+            )
+        } else if report.timed_out {
+            format!(
             "The tests of version {version} ran out of time and were stopped. If a test hangs, \
              say \"build it\" to regenerate the code from the spec and \"run the tests\" again."
         )
-    } else {
-        let names: Vec<&str> = report
-            .failures
-            .iter()
-            .take(3)
-            .map(|f| f.name.as_str())
-            .collect();
-        format!(
-            "{} of {total} tests of version {version} failed: {}{}. To fix it, say \"build it\" to \
-             regenerate the code from the spec (your own changes are merged in), then \"run the \
-             tests\" again; the failures and their messages are below.",
+        } else {
+            let names: Vec<String> = report.failures.iter().take(3).map(named).collect();
+            format!(
+            "{} of {total} tests of version {version} failed: {}{}. Say \"fix it\" and I will try \
+             up to three repairs, each tested; or say \"build it\" to regenerate the code from \
+             the spec (your own changes are merged in). The failures and their messages are below.",
             report.failed + report.errors,
-            names.join(", "),
-            if report.failures.len() > 3 || report.omitted_failures > 0 { ", …" } else { "" },
+            names.join("; "),
+            if report.failures.len() > 3 || report.omitted_failures > 0 { "; …" } else { "" },
         )
-    };
+        };
     say(
         ctx,
         run,

@@ -458,9 +458,9 @@ mod tests {
         assert_eq!(
             (crate::model::MESSAGE_FORMAT, fingerprint.as_str()),
             (
-                // 2: the `merge_conflicts` block.
-                2,
-                "068d02169307d7c52cbafc1d1425cca4fe5c10eaba9ba7b1c90cceed17984988"
+                // 2: the `merge_conflicts` block; 3: a test failure's `cause`.
+                3,
+                "5fea5ecc894a1b9b8c63f4e15956e46aa15022ce08266cf051c5d28188ee8be2"
             ),
             "what a Message is written as changed: raise MESSAGE_FORMAT and record both here"
         );

@@ -7,7 +7,7 @@ use crate::model::Intent;
 
 use super::classify;
 
-const LABELLED: [&str; 4] = [
+const LABELLED: [&str; 6] = [
     include_str!("../../../tests/understanding/intents/build_test_deploy.tsv"),
     include_str!("../../../tests/understanding/intents/describe_question_rollback.tsv"),
     // Requests to clone the project and look-alikes, with the name each clone request gives
@@ -15,18 +15,23 @@ const LABELLED: [&str; 4] = [
     include_str!("../../../tests/understanding/intents/clone.tsv"),
     // A second set, written after the first was read: what the rules were not shaped by.
     include_str!("../../../tests/understanding/intents/clone_2.tsv"),
+    // Requests to repair failing tests and look-alikes, written blind after the fix loop was
+    // described (the reader was widened on the first set; the second was not read first).
+    include_str!("../../../tests/understanding/intents/fix.tsv"),
+    include_str!("../../../tests/understanding/intents/fix_2.tsv"),
 ];
 
 /// How many messages of each label are read right today, of how many. Raise a number when the
 /// rules learn more; never lower one to let a change through.
-const RIGHT: [(&str, usize); 7] = [
-    ("build", 275),
-    ("test", 253),
-    ("deploy", 258),
-    ("describe", 337),
-    ("question", 315),
-    ("rollback", 248),
+const RIGHT: [(&str, usize); 8] = [
+    ("build", 286),
+    ("test", 267),
+    ("deploy", 269),
+    ("describe", 367),
+    ("question", 341),
+    ("rollback", 259),
     ("clone", 125),
+    ("fix", 135),
 ];
 /// How many clone requests have their copy's name read exactly as written (or none read where
 /// none is given).
@@ -41,6 +46,7 @@ fn label(intent: Intent) -> &'static str {
         Intent::Question => "question",
         Intent::Rollback => "rollback",
         Intent::Clone => "clone",
+        Intent::Fix => "fix",
     }
 }
 

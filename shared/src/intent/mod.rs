@@ -13,6 +13,7 @@ mod clone;
 mod confirm;
 mod describe;
 mod extract;
+mod fix;
 mod openers;
 mod question;
 mod review_override;
@@ -73,6 +74,7 @@ enum Action {
     Deploy,
     Rollback,
     Clone,
+    Fix,
 }
 
 impl Action {
@@ -83,6 +85,7 @@ impl Action {
             Action::Deploy => Intent::Deploy,
             Action::Rollback => Intent::Rollback,
             Action::Clone => Intent::Clone,
+            Action::Fix => Intent::Fix,
         }
     }
 }
@@ -150,6 +153,18 @@ fn read_sentence(s: &Sentence) -> Reading {
             .any(|s| seq(words, s)))
     {
         return Reading::Action(Action::Clone);
+    }
+    // "fix it", "could you repair the failing tests?", "make the tests pass": a request to
+    // repair the project; "why does it fail?" and "can I fix it myself?" ask about it.
+    if fix::asks_to_fix(words)
+        && (!questioning
+            // "do the fix": an imperative, not a question.
+            || first == "do" && !s.asks
+            || ["can you", "could you", "would you", "will you", "can u", "could u", "pls", "please"]
+                .iter()
+                .any(|s| seq(words, s)))
+    {
+        return Reading::Action(Action::Fix);
     }
     if questioning {
         // "do the tests pass?", "does everything pass?": asking for a test run.

@@ -44,7 +44,7 @@ pub enum Agent {
 /// stored in an older shape and writes it again (so that a field added since gets its
 /// default). Raise it with any change to what a Message is written as: the test
 /// `message_format_follows_the_schema` fails until it is.
-pub const MESSAGE_FORMAT: i64 = 2;
+pub const MESSAGE_FORMAT: i64 = 3;
 
 /// One message of a project's conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -140,6 +140,8 @@ pub enum Intent {
     Rollback,
     /// Copy the project into a new one.
     Clone,
+    /// Repair the current version so its tests pass.
+    Fix,
 }
 
 impl Intent {
@@ -154,6 +156,7 @@ impl Intent {
             Intent::Question => "question",
             Intent::Rollback => "rollback",
             Intent::Clone => "clone",
+            Intent::Fix => "fix",
         }
     }
 }

@@ -87,6 +87,75 @@ pub struct TestFailure {
     pub name: String,
     /// The failure's message.
     pub message: String,
+    /// What raised it and where, read from the traceback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<FailureCause>,
+}
+
+/// Where a failing test's exception came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FailureCause {
+    /// The exception's type, e.g. `AssertionError`, `KeyError`.
+    pub exception: String,
+    /// The project file the exception was raised in.
+    pub file: String,
+    /// Its line, from 1.
+    pub line: u32,
+    /// The project files of the traceback, outermost first (at most [`MAX_CAUSE_FILES`]).
+    pub files: Vec<String>,
+}
+
+/// Most files a [`FailureCause`] names.
+pub const MAX_CAUSE_FILES: usize = 10;
+
+impl TestFailure {
+    /// What identifies this failure across runs: the test, the exception's type and its
+    /// message, normalised (memory addresses, UUIDs and white space runs made alike, cut to 300
+    /// characters), so a repair that fails the same way is seen to.
+    pub fn signature(&self) -> String {
+        let exception = self
+            .cause
+            .as_ref()
+            .map(|c| c.exception.as_str())
+            .unwrap_or_default();
+        format!("{}|{exception}|{}", self.name, normalised(&self.message))
+    }
+}
+
+/// `message` with what changes from run to run made alike.
+fn normalised(message: &str) -> String {
+    let mut out = String::new();
+    for word in message.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&normalised_word(word));
+    }
+    out.chars().take(300).collect()
+}
+
+fn normalised_word(word: &str) -> String {
+    let mut out = String::new();
+    let mut rest = word;
+    while !rest.is_empty() {
+        if let Some(hex) = rest.strip_prefix("0x") {
+            let n = hex.chars().take_while(char::is_ascii_hexdigit).count();
+            if n > 0 {
+                out.push_str("0x…");
+                rest = &hex[n..];
+                continue;
+            }
+        }
+        if rest.len() >= 36 && uuid::Uuid::try_parse(&rest[..36]).is_ok() {
+            out.push_str("<uuid>");
+            rest = &rest[36..];
+            continue;
+        }
+        let c = rest.chars().next().expect("not empty");
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 #[cfg(test)]
@@ -106,6 +175,7 @@ mod tests {
                 .map(|i| TestFailure {
                     name: format!("tests/test_{i}.py::{escaped}"),
                     message: escaped.clone(),
+                    cause: None,
                 })
                 .collect(),
             output_tail: format!("{escaped}{escaped}the end"),
@@ -139,6 +209,42 @@ mod tests {
     }
 
     #[test]
+    fn signatures_tell_failures_apart_and_ignore_what_changes_between_runs() {
+        let failure = |name: &str, message: &str, exception: &str| TestFailure {
+            name: name.into(),
+            message: message.into(),
+            cause: Some(FailureCause {
+                exception: exception.into(),
+                file: "app/x.py".into(),
+                line: 3,
+                files: vec!["app/x.py".into()],
+            }),
+        };
+        let a = failure(
+            "tests.test_a::test_b",
+            "AssertionError: <Task object at 0x7f3a9c2b1d90> id 0192e0c4-5a1b-7c3d-8e9f-0a1b2c3d4e5f",
+            "AssertionError",
+        );
+        let again = failure(
+            "tests.test_a::test_b",
+            "AssertionError:  <Task object at 0x55d1e2f3a4b0>\n id 0192e0c4-ffff-7c3d-8e9f-0a1b2c3d4e5f",
+            "AssertionError",
+        );
+        assert_eq!(a.signature(), again.signature());
+        let other_test = failure("tests.test_a::test_c", &a.message, "AssertionError");
+        let other_value = failure(
+            "tests.test_a::test_b",
+            "AssertionError: assert 404 == 200",
+            "AssertionError",
+        );
+        let other_type = failure("tests.test_a::test_b", &a.message, "KeyError");
+        for other in [other_test, other_value, other_type] {
+            assert_ne!(a.signature(), other.signature(), "{other:?}");
+        }
+        assert_eq!(normalised("é 0x 0xzz x"), "é 0x 0xzz x");
+    }
+
+    #[test]
     fn a_report_that_fits_is_left_as_it_is() {
         let small = TestReport {
             passed: 2,
@@ -146,6 +252,7 @@ mod tests {
             failures: vec![TestFailure {
                 name: "tests/test_a.py::test_b".into(),
                 message: "assert 1 == 2".into(),
+                cause: None,
             }],
             output_tail: "1 failed, 2 passed".into(),
             ..TestReport::default()

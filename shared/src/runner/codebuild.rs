@@ -191,6 +191,7 @@ impl TestRunner for CodeBuildTestRunner {
                     failures: vec![TestFailure {
                         name: "pytest".into(),
                         message: e,
+                        cause: None,
                     }],
                     ..TestReport::default()
                 })
@@ -205,6 +206,7 @@ impl TestRunner for CodeBuildTestRunner {
                         job.build,
                         status.as_str()
                     ),
+                    cause: None,
                 }],
                 ..TestReport::default()
             },

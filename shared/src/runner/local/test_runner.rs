@@ -162,6 +162,7 @@ impl TestRunner for LocalTestRunner {
                 failures: vec![TestFailure {
                     name: "pytest".into(),
                     message: e,
+                    cause: None,
                 }],
                 ..TestReport::default()
             }),
@@ -176,6 +177,7 @@ impl TestRunner for LocalTestRunner {
                         ),
                         (false, status) => format!("pytest exited ({status:?}) without a report"),
                     },
+                    cause: None,
                 }],
                 ..TestReport::default()
             },

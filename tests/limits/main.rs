@@ -8,14 +8,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kiln::agents::{run_step, Step, StepRequest, MAX_FILES_PER_VERSION};
-use kiln::model::{
-    FileEntry, Finding, Intent, Owner, Project, Severity, TestFailure, TestReport, Version,
-};
-use kiln::runner::{File, ReviewStatus, RunnerError, TestJob, TestRunner, TestStatus};
+use kiln::model::{FileEntry, Intent, Owner, Project, Version};
+use kiln::runner::{File, RunnerError};
 use kiln::store::PageRequest;
 use kiln_integration_tests::post_queued;
 use serde_json::json;
 use uuid::Uuid;
+
+mod hopeless;
+use hopeless::Hopeless;
 
 /// Step Functions' limit on a state's input or output, in bytes.
 const STATE_LIMIT: usize = 256 * 1024;
@@ -45,7 +46,7 @@ fn the_largest_version_fits_an_item_with_the_largest_spec() {
         number: u32::MAX,
         message_id: Some(Uuid::now_v7()),
         manifest: files("mine"),
-        spec: None,
+        spec: Some(largest_spec()),
         renames: Vec::new(),
         created_at: kiln::model::now(),
         author: kiln::model::Author::User,
@@ -53,73 +54,8 @@ fn the_largest_version_fits_an_item_with_the_largest_spec() {
         generated: Some(files("kiln")),
     };
     assert!(version.manifest[0].path.len() >= MAX_PATH_BYTES - 1);
-    // With the largest spec a project may have.
-    let bytes = serde_json::to_vec(&version).unwrap().len() + kiln::spec::MAX_SPEC_BYTES;
+    let bytes = serde_json::to_vec(&version).unwrap().len();
     assert!(bytes < ITEM_LIMIT * 9 / 10, "the version is {bytes} bytes");
-}
-
-/// A suite that fails as badly as a suite can: every test, with messages and names far over
-/// any sensible length, made of characters JSON escapes to six bytes each.
-struct Hopeless;
-
-#[async_trait]
-impl TestRunner for Hopeless {
-    async fn needs_environment(&self) -> bool {
-        false
-    }
-    async fn prepare_environment(&self) -> Result<String, RunnerError> {
-        Ok("none needed".into())
-    }
-    async fn start(&self, _: Uuid, _: u32, _: Vec<File>, _: Uuid) -> Result<TestJob, RunnerError> {
-        Ok(TestJob {
-            id: "hopeless".into(),
-        })
-    }
-    async fn poll(&self, _: &TestJob) -> Result<TestStatus, RunnerError> {
-        let escaped = "\u{7}".repeat(20_000);
-        Ok(TestStatus::Finished(TestReport {
-            failed: 3_000,
-            failures: (0..3_000)
-                .map(|i| TestFailure {
-                    name: format!("tests/test_{i}.py::{escaped}"),
-                    message: escaped.clone(),
-                })
-                .collect(),
-            output_tail: escaped.repeat(5),
-            ..TestReport::default()
-        }))
-    }
-    async fn start_review(
-        &self,
-        _: Uuid,
-        _: u32,
-        _: Vec<File>,
-        _: Uuid,
-    ) -> Result<TestJob, RunnerError> {
-        Ok(TestJob {
-            id: "hopeless".into(),
-        })
-    }
-    /// A linter's worst day: 30,000 findings, a third of them high, each far over every limit.
-    async fn poll_review(&self, _: &TestJob) -> Result<ReviewStatus, RunnerError> {
-        let escaped = "\u{7}".repeat(5_000);
-        Ok(ReviewStatus::Finished(
-            (0..30_000)
-                .map(|i| Finding {
-                    file: format!("app/{escaped}_{i}.py"),
-                    line: i,
-                    rule: format!("ruff/{escaped}"),
-                    severity: if i % 3 == 0 {
-                        Severity::High
-                    } else {
-                        Severity::Low
-                    },
-                    message: escaped.clone(),
-                    fix: escaped.clone(),
-                })
-                .collect(),
-        ))
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
