@@ -10,6 +10,8 @@ import { renderReview } from "./review.js";
 import { renderLoadTest } from "./loadtest.js";
 import { createProjectList } from "./projects.js";
 import { createVersions } from "./versions.js";
+import { createEditor } from "./editor.js";
+import { renderMergeConflicts } from "./merge.js";
 
 const api = "/api/v2";
 const $ = (id) => document.getElementById(id);
@@ -111,6 +113,7 @@ function signedOut(message) {
   Object.assign(state, { current: null, project: null, events: null, after: null });
   projectList.clear();
   conversation.clear();
+  editor.close();
   versions.clear();
   $("composer").hidden = true;
   $("panel").hidden = true;
@@ -138,6 +141,7 @@ async function call(method, path, body) {
   if (!res.ok) {
     const err = new Error(data.error ? data.error.message : `HTTP ${res.status}`);
     err.status = res.status;
+    err.code = data.error ? data.error.code : null;
     throw err;
   }
   return data;
@@ -188,7 +192,15 @@ const projectHistory = createHistory({ call, el, current, stepLabel, safeUrl, do
 const projectLogs = createLogs({ call, el, current, showError });
 const projectList = createProjectList({ call, el, current, open: (id) => openProject(id).catch(showError), showError });
 const conversation = createConversation({ call, el, current, render: (m) => renderMessage(m), showError });
-const versions = createVersions({ api, call, text, request, bearer, el, current, showError });
+const editor = createEditor({ el });
+const versions = createVersions({ api, call, text, request, bearer, el, current, project: () => state.project, editor, changed: () => changed(), showError });
+
+// The project and its conversation read again after a change made outside a run: a file
+// edited, a merge's conflicts decided (the version `made` shown).
+async function changed(made) {
+  if (made) versions.select(made);
+  await Promise.all([loadConversation(), refreshProject()]);
+}
 
 // ------------------------------------------------------------------ projects
 
@@ -290,6 +302,8 @@ function renderBlock(block) {
     }
   } else if (block.type === "review") {
     renderReview(box, block, el);
+  } else if (block.type === "merge_conflicts") {
+    renderMergeConflicts(box, block, { el, call, text, current, editor, changed });
   }
   return box;
 }
@@ -302,7 +316,9 @@ const AGENTS = {
 
 function renderMessage(m) {
   const who = m.role === "assistant" ? AGENTS[m.agent] || "Assistant" : m.role === "user" ? "You" : "Kiln";
-  return el("li", { class: `msg ${m.role}`, "data-id": m.id }, el("span", { class: "who", text: who }), el("span", { class: "content", text: m.content }), ...m.blocks.map(renderBlock));
+  // A notice without a run is of a change the user made (a file edited, conflicts decided).
+  const change = m.role === "system" && !m.run_id ? " change" : "";
+  return el("li", { class: `msg ${m.role}${change}`, "data-id": m.id }, el("span", { class: "who", text: who }), el("span", { class: "content", text: m.content }), ...m.blocks.map(renderBlock));
 }
 
 // The conversation's newest page: the whole of it for a project just opened (`opened`), else
