@@ -165,3 +165,50 @@ async fn edits_survive_a_spec_change_and_a_conflict_waits_for_a_decision_on_aws(
         .merge
         .is_none());
 }
+
+/// "Fix it" on AWS: the failing version's tests and a repair's, each a test build played on its
+/// source; the repair that sets the traced change aside passes and becomes current.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fix_sets_aside_the_traced_change_on_aws() {
+    let aws = installation().await;
+    let ctx = &aws.ctx;
+    let owner = Owner("alice".into());
+    let project = Project::new(owner.clone(), "Tasks".into(), String::new());
+    ctx.projects.create_project(&project).await.unwrap();
+    let described = "Build a REST API for managing tasks. Each task has a title";
+    say(&aws, &project, described, Intent::Create).await;
+    say(&aws, &project, "build it", Intent::Build).await;
+    let v1 = current(ctx, &project).await;
+    let router = text(ctx, &v1, "app/routers/tasks.py").await.unwrap();
+    let def = "def create_task(body: TaskCreate, session: SessionDep) -> Any:\n";
+    let broken = router.replacen(def, &format!("{def}    raise RuntimeError(\"mine\")\n"), 1);
+    assert_ne!(broken, router);
+    let changes = [
+        change("app/routers/tasks.py", Some(broken)),
+        change("app/helpers.py", Some(MY_FILE.into())),
+    ];
+    let broken_at = edit_files(ctx, &owner, project.id, None, &changes, None)
+        .await
+        .unwrap()
+        .version;
+    let played = aws.played.load(std::sync::atomic::Ordering::SeqCst);
+    let fixing = say(&aws, &project, "fix it", Intent::Fix).await;
+    assert_eq!(fixing.status, RunStatus::Succeeded, "{:?}", fixing.error);
+    // The failing version's tests, then the repair's.
+    assert_eq!(
+        aws.played.load(std::sync::atomic::Ordering::SeqCst),
+        played + 2
+    );
+    let fixed = current(ctx, &project).await;
+    assert!(fixed.number > broken_at.number);
+    assert_eq!(
+        text(ctx, &fixed, "app/routers/tasks.py").await.unwrap(),
+        router
+    );
+    assert_eq!(
+        text(ctx, &fixed, "app/helpers.py").await.as_deref(),
+        Some(MY_FILE)
+    );
+    let p = ctx.projects.load_project(project.id).await.unwrap();
+    assert_eq!(p.tested_version, Some(fixed.number));
+}

@@ -180,7 +180,7 @@ impl TaskHandler for Installation {
             self.failures.lock().unwrap().push(failure);
         }
         // What CodeBuild's container does between the start and the first check.
-        if (step == "QaStart" || step == "Review") && outcome.is_ok() {
+        if matches!(step.as_str(), "QaStart" | "Review" | "FixStart") && outcome.is_ok() {
             let python = python();
             for build in self
                 .codebuild
