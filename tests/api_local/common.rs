@@ -145,6 +145,34 @@ impl App {
         }
     }
 
+    /// A text answer: its status and its body.
+    pub async fn text(&self, path: &str) -> (StatusCode, String) {
+        let req = Request::builder().uri(path).body(Body::empty()).unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// A file of a version, or `None` when the version has no such file.
+    pub async fn file(&self, id: &str, version: u64, path: &str) -> Option<String> {
+        let uri = format!("/api/v2/projects/{id}/versions/{version}/files/{path}");
+        let (status, body) = self.text(&uri).await;
+        match status {
+            StatusCode::OK => Some(body),
+            StatusCode::NOT_FOUND => None,
+            other => panic!("{other} reading {path}: {body}"),
+        }
+    }
+
+    /// The project's current version.
+    pub async fn current_version(&self, id: &str) -> u64 {
+        let (_, project) = self
+            .call("GET", &format!("/api/v2/projects/{id}"), None)
+            .await;
+        project["current_version"].as_u64().unwrap()
+    }
+
     pub async fn conversation(&self, id: &str) -> Vec<Value> {
         let (status, body) = self
             .call("GET", &format!("/api/v2/projects/{id}/conversation"), None)

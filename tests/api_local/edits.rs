@@ -2,41 +2,10 @@
 //! API, kept when a spec change generates the code again (merged three ways), and a
 //! conflicting edit held for the user's decision, with no version made until it is given.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 use crate::common::{app, App};
-
-async fn text(app: &App, path: &str) -> (StatusCode, String) {
-    let req = Request::builder().uri(path).body(Body::empty()).unwrap();
-    let res = app.router.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
-}
-
-async fn file(app: &App, id: &str, version: u64, path: &str) -> Option<String> {
-    let (status, body) = text(
-        app,
-        &format!("/api/v2/projects/{id}/versions/{version}/files/{path}"),
-    )
-    .await;
-    match status {
-        StatusCode::OK => Some(body),
-        StatusCode::NOT_FOUND => None,
-        other => panic!("{other} reading {path}: {body}"),
-    }
-}
-
-async fn current(app: &App, id: &str) -> u64 {
-    let (_, project) = app
-        .call("GET", &format!("/api/v2/projects/{id}"), None)
-        .await;
-    project["current_version"].as_u64().unwrap()
-}
 
 async fn put(app: &App, id: &str, path: &str, body: Value) -> (StatusCode, Value) {
     app.call(
@@ -62,8 +31,8 @@ async fn edits_survive_a_spec_change_and_conflicts_wait_for_a_decision() {
     .await;
     let (_, built) = app.say(&id, "build it").await;
     assert_eq!(built["run"]["status"], "succeeded", "{built}");
-    let v1 = current(&app, &id).await;
-    let router = file(&app, &id, v1, "app/routers/tasks.py").await.unwrap();
+    let v1 = app.current_version(&id).await;
+    let router = app.file(&id, v1, "app/routers/tasks.py").await.unwrap();
 
     // An edited router: a route of the user's own at its end.
     let (status, edit) = put(
@@ -79,7 +48,7 @@ async fn edits_survive_a_spec_change_and_conflicts_wait_for_a_decision() {
     assert_eq!(edit["version"]["note"], "my ping route");
     let v2 = edit["version"]["number"].as_u64().unwrap();
     assert_eq!(v2, v1 + 1);
-    assert_eq!(current(&app, &id).await, v2);
+    assert_eq!(app.current_version(&id).await, v2);
 
     // The same text again makes nothing.
     let (status, same) = put(
@@ -104,10 +73,10 @@ async fn edits_survive_a_spec_change_and_conflicts_wait_for_a_decision() {
     .await;
     assert_eq!(status, StatusCode::CONFLICT, "{stale}");
     assert_eq!(stale["error"]["code"], "stale_version");
-    assert_eq!(current(&app, &id).await, v2);
+    assert_eq!(app.current_version(&id).await, v2);
 
     // A test of the user's own at the end of the generated tests, for their own helpers.
-    let tests1 = file(&app, &id, v2, "tests/test_tasks.py").await.unwrap();
+    let tests1 = app.file(&id, v2, "tests/test_tasks.py").await.unwrap();
     let (status, edit) = put(
         &app,
         &id,
@@ -130,7 +99,8 @@ async fn edits_survive_a_spec_change_and_conflicts_wait_for_a_decision() {
     assert_eq!(status, StatusCode::CREATED, "{deleted}");
     let v5 = deleted["version"]["number"].as_u64().unwrap();
     assert_eq!(v5, v1 + 4);
-    assert!(file(&app, &id, v5, ".github/workflows/ci.yml")
+    assert!(app
+        .file(&id, v5, ".github/workflows/ci.yml")
         .await
         .is_none());
     // Deleting it again: there is no such file.
@@ -147,7 +117,7 @@ async fn edits_survive_a_spec_change_and_conflicts_wait_for_a_decision() {
     app.say(&id, "tasks have a priority").await;
     let (_, rebuilt) = app.say(&id, "build it").await;
     assert_eq!(rebuilt["run"]["status"], "succeeded", "{rebuilt}");
-    let v6 = current(&app, &id).await;
+    let v6 = app.current_version(&id).await;
     assert_eq!(v6, v5 + 1);
     let (_, version) = app
         .call("GET", &format!("/api/v2/projects/{id}/versions/{v6}"), None)
@@ -161,19 +131,20 @@ async fn edits_survive_a_spec_change_and_conflicts_wait_for_a_decision() {
         .collect();
     assert!(generated.contains(&".github/workflows/ci.yml"));
     assert!(!generated.contains(&"app/helpers.py"));
-    let router6 = file(&app, &id, v6, "app/routers/tasks.py").await.unwrap();
+    let router6 = app.file(&id, v6, "app/routers/tasks.py").await.unwrap();
     assert!(router6.ends_with(MY_ROUTE), "{router6}");
-    let schemas6 = file(&app, &id, v6, "app/schemas.py").await.unwrap();
+    let schemas6 = app.file(&id, v6, "app/schemas.py").await.unwrap();
     assert!(schemas6.contains("priority"), "{schemas6}");
     assert_eq!(
-        file(&app, &id, v6, "app/helpers.py").await.as_deref(),
+        app.file(&id, v6, "app/helpers.py").await.as_deref(),
         Some(MY_FILE)
     );
-    assert!(file(&app, &id, v6, ".github/workflows/ci.yml")
+    assert!(app
+        .file(&id, v6, ".github/workflows/ci.yml")
         .await
         .is_none());
     // Both changed the tests, in different places: both land.
-    let tests6 = file(&app, &id, v6, "tests/test_tasks.py").await.unwrap();
+    let tests6 = app.file(&id, v6, "tests/test_tasks.py").await.unwrap();
     assert!(tests6.ends_with(MY_TEST), "{tests6}");
     assert!(tests6.contains("\"priority\": \"many\""), "{tests6}");
     // And the merged project passes its own tests, the user's among them.
@@ -205,12 +176,12 @@ async fn edits_survive_a_spec_change_and_conflicts_wait_for_a_decision() {
     assert_ne!(mine, schemas6);
     let (status, _) = put(&app, &id, "app/schemas.py", json!({"content": mine})).await;
     assert_eq!(status, StatusCode::CREATED);
-    let v7 = current(&app, &id).await;
+    let v7 = app.current_version(&id).await;
     app.say(&id, "tasks also have a due date").await;
     let (_, held) = app.say(&id, "build it").await;
     assert_eq!(held["run"]["status"], "failed", "{held}");
     assert_eq!(held["run"]["error"]["code"], "merge_conflicts", "{held}");
-    assert_eq!(current(&app, &id).await, v7, "no version was made");
+    assert_eq!(app.current_version(&id).await, v7, "no version was made");
     let (status, merge) = app
         .call("GET", &format!("/api/v2/projects/{id}/merge"), None)
         .await;
@@ -247,11 +218,11 @@ async fn edits_survive_a_spec_change_and_conflicts_wait_for_a_decision() {
         hunk["theirs"].as_str().unwrap().contains("due_date"),
         "{hunk}"
     );
-    let (status, marked) = text(
-        &app,
-        &format!("/api/v2/projects/{id}/merge/files/app/schemas.py?side=marked"),
-    )
-    .await;
+    let (status, marked) = app
+        .text(&format!(
+            "/api/v2/projects/{id}/merge/files/app/schemas.py?side=marked"
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(marked.contains("<<<<<<< yours\n") && marked.contains(">>>>>>> generated\n"));
 
@@ -265,7 +236,7 @@ async fn edits_survive_a_spec_change_and_conflicts_wait_for_a_decision() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (status, body) = resolve(json!([{"path": "app/other.py", "take": "mine"}])).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(current(&app, &id).await, v7, "still no version");
+    assert_eq!(app.current_version(&id).await, v7, "still no version");
     // Both lines kept, by hand.
     let both = resolve_by_hand(&marked);
     let (status, made) =
@@ -273,10 +244,11 @@ async fn edits_survive_a_spec_change_and_conflicts_wait_for_a_decision() {
     assert_eq!(status, StatusCode::CREATED, "{made}");
     let v8 = made["number"].as_u64().unwrap();
     assert_eq!((v8, made["author"].as_str()), (v7 + 1, Some("user")));
-    assert_eq!(current(&app, &id).await, v8);
-    let schemas8 = file(&app, &id, v8, "app/schemas.py").await.unwrap();
+    assert_eq!(app.current_version(&id).await, v8);
+    let schemas8 = app.file(&id, v8, "app/schemas.py").await.unwrap();
     assert!(schemas8.contains("written by hand") && schemas8.contains("due_date"));
-    assert!(file(&app, &id, v8, "app/routers/tasks.py")
+    assert!(app
+        .file(&id, v8, "app/routers/tasks.py")
         .await
         .unwrap()
         .ends_with(MY_ROUTE));

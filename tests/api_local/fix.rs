@@ -4,29 +4,10 @@
 //! whatever the code) stops the loop early, when a repair fails the same way, with a
 //! diagnosis.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 use crate::common::{app, App};
-
-async fn file(app: &App, id: &str, version: u64, path: &str) -> Option<String> {
-    let uri = format!("/api/v2/projects/{id}/versions/{version}/files/{path}");
-    let req = Request::builder().uri(uri).body(Body::empty()).unwrap();
-    let res = app.router.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (status == StatusCode::OK).then(|| String::from_utf8_lossy(&bytes).into_owned())
-}
-
-async fn current(app: &App, id: &str) -> u64 {
-    let (_, project) = app
-        .call("GET", &format!("/api/v2/projects/{id}"), None)
-        .await;
-    project["current_version"].as_u64().unwrap()
-}
 
 async fn put(app: &App, id: &str, path: &str, content: String) -> u64 {
     let (status, body) = app
@@ -58,7 +39,7 @@ async fn built(app: &App) -> (String, u64) {
     .await;
     let (_, built) = app.say(&id, "build it").await;
     assert_eq!(built["run"]["status"], "succeeded", "{built}");
-    let v = current(app, &id).await;
+    let v = app.current_version(&id).await;
     (id, v)
 }
 
@@ -68,7 +49,7 @@ const MY_FILE: &str = "def shout(text: str) -> str:\n    return text.upper()\n";
 async fn a_fix_sets_aside_the_change_the_failures_trace_to_and_keeps_the_others() {
     let app = app().await;
     let (id, v1) = built(&app).await;
-    let router = file(&app, &id, v1, "app/routers/tasks.py").await.unwrap();
+    let router = app.file(&id, v1, "app/routers/tasks.py").await.unwrap();
     let def = "def create_task(body: TaskCreate, session: SessionDep) -> Any:\n";
     assert!(router.contains(def), "{router}");
     let broken = router.replacen(
@@ -77,10 +58,10 @@ async fn a_fix_sets_aside_the_change_the_failures_trace_to_and_keeps_the_others(
         1,
     );
     put(&app, &id, "app/routers/tasks.py", broken).await;
-    let readme = file(&app, &id, v1, "README.md").await.unwrap();
+    let readme = app.file(&id, v1, "README.md").await.unwrap();
     put(&app, &id, "README.md", format!("{readme}\nMy own notes.\n")).await;
     // A harmless change in the app's code too: only the file the tracebacks name is set aside.
-    let schemas = file(&app, &id, v1, "app/schemas.py").await.unwrap();
+    let schemas = app.file(&id, v1, "app/schemas.py").await.unwrap();
     let schemas_mine = format!("{schemas}\n# Reviewed by hand.\n");
     put(&app, &id, "app/schemas.py", schemas_mine.clone()).await;
     let broken_at = put(&app, &id, "app/helpers.py", MY_FILE.into()).await;
@@ -103,7 +84,7 @@ async fn a_fix_sets_aside_the_change_the_failures_trace_to_and_keeps_the_others(
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(fixing["run"]["intent"], "fix");
     assert_eq!(fixing["run"]["status"], "succeeded", "{fixing}");
-    let fixed = current(&app, &id).await;
+    let fixed = app.current_version(&id).await;
     assert!(fixed > broken_at, "a repair became current");
     let (_, version) = app
         .call(
@@ -118,20 +99,19 @@ async fn a_fix_sets_aside_the_change_the_failures_trace_to_and_keeps_the_others(
         .unwrap()
         .contains("app/routers/tasks.py"));
     // The breaking change is set aside; the others are kept.
-    let router_now = file(&app, &id, fixed, "app/routers/tasks.py")
-        .await
-        .unwrap();
+    let router_now = app.file(&id, fixed, "app/routers/tasks.py").await.unwrap();
     assert_eq!(router_now, router);
-    assert!(file(&app, &id, fixed, "README.md")
+    assert!(app
+        .file(&id, fixed, "README.md")
         .await
         .unwrap()
         .ends_with("My own notes.\n"));
     assert_eq!(
-        file(&app, &id, fixed, "app/helpers.py").await.as_deref(),
+        app.file(&id, fixed, "app/helpers.py").await.as_deref(),
         Some(MY_FILE)
     );
     assert_eq!(
-        file(&app, &id, fixed, "app/schemas.py").await.as_deref(),
+        app.file(&id, fixed, "app/schemas.py").await.as_deref(),
         Some(schemas_mine.as_str())
     );
     let (_, project) = app
@@ -150,7 +130,8 @@ async fn a_fix_sets_aside_the_change_the_failures_trace_to_and_keeps_the_others(
         "{last}"
     );
     // The version the user broke is still there to compare with.
-    assert!(file(&app, &id, broken_at, "app/routers/tasks.py")
+    assert!(app
+        .file(&id, broken_at, "app/routers/tasks.py")
         .await
         .unwrap()
         .contains("a slip of mine"));
@@ -158,7 +139,7 @@ async fn a_fix_sets_aside_the_change_the_failures_trace_to_and_keeps_the_others(
     // Fixing a version whose tests pass finds nothing to do.
     let (_, again) = app.say(&id, "fix it").await;
     assert_eq!(again["run"]["status"], "succeeded", "{again}");
-    assert_eq!(current(&app, &id).await, fixed);
+    assert_eq!(app.current_version(&id).await, fixed);
     let said = replies(&app, &id, again["run"]["id"].as_str().unwrap()).await;
     assert!(said.last().unwrap()["content"]
         .as_str()
@@ -170,7 +151,7 @@ async fn a_fix_sets_aside_the_change_the_failures_trace_to_and_keeps_the_others(
 async fn a_repair_that_fails_the_same_way_stops_the_loop_with_a_diagnosis() {
     let app = app().await;
     let (id, v1) = built(&app).await;
-    let readme = file(&app, &id, v1, "README.md").await.unwrap();
+    let readme = app.file(&id, v1, "README.md").await.unwrap();
     put(&app, &id, "README.md", format!("{readme}\nMy own notes.\n")).await;
     let mine = "def test_my_own_expectation() -> None:\n    assert 1 + 1 == 3\n";
     let broken_at = put(&app, &id, "tests/test_mine.py", mine.into()).await;
@@ -180,7 +161,7 @@ async fn a_repair_that_fails_the_same_way_stops_the_loop_with_a_diagnosis() {
     assert_eq!(fixing["run"]["status"], "failed", "{fixing}");
     assert_eq!(fixing["run"]["error"]["code"], "not_fixed");
     // Nothing became current.
-    assert_eq!(current(&app, &id).await, broken_at);
+    assert_eq!(app.current_version(&id).await, broken_at);
     let said: Vec<String> = replies(&app, &id, fixing["run"]["id"].as_str().unwrap())
         .await
         .iter()

@@ -9,14 +9,6 @@ use tower::ServiceExt;
 
 use crate::common::{app, App};
 
-async fn text(app: &App, path: &str) -> (StatusCode, String) {
-    let req = Request::builder().uri(path).body(Body::empty()).unwrap();
-    let res = app.router.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
-}
-
 #[tokio::test]
 async fn building_makes_immutable_versions_with_files_diffs_exports_and_commits() {
     let app = app().await;
@@ -84,10 +76,10 @@ async fn building_makes_immutable_versions_with_files_diffs_exports_and_commits(
     );
 
     let base = format!("/api/v2/projects/{id}/versions");
-    let (status, main) = text(&app, &format!("{base}/1/files/app/main.py")).await;
+    let (status, main) = app.text(&format!("{base}/1/files/app/main.py")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(main.contains("def create_app("));
-    let (_, readme) = text(&app, &format!("{base}/1/files/README.md")).await;
+    let (_, readme) = app.text(&format!("{base}/1/files/README.md")).await;
     assert!(readme.starts_with("# Task Management API"));
     for (path, want) in [
         ("..%2F..%2Fkiln.db", StatusCode::BAD_REQUEST),
@@ -97,15 +89,15 @@ async fn building_makes_immutable_versions_with_files_diffs_exports_and_commits(
         ("app%5C..%5Cx", StatusCode::BAD_REQUEST),
         ("app/nothing.py", StatusCode::NOT_FOUND),
     ] {
-        let (status, body) = text(&app, &format!("{base}/1/files/{path}")).await;
+        let (status, body) = app.text(&format!("{base}/1/files/{path}")).await;
         assert_eq!(status, want, "{path}: {body}");
     }
     assert_eq!(
-        text(&app, &format!("{base}/9/files/app/main.py")).await.0,
+        app.text(&format!("{base}/9/files/app/main.py")).await.0,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        text(&app, &format!("{base}/abc")).await.0,
+        app.text(&format!("{base}/abc")).await.0,
         StatusCode::NOT_FOUND
     );
     let (_, v1_before) = app.call("GET", &format!("{base}/1"), None).await;
@@ -127,13 +119,13 @@ async fn building_makes_immutable_versions_with_files_diffs_exports_and_commits(
         "version 1 never changes"
     );
 
-    let (status, diff) = text(&app, &format!("{base}/2/diff")).await;
+    let (status, diff) = app.text(&format!("{base}/2/diff")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(diff.contains("--- /dev/null\n+++ b/app/auth.py"), "{diff}");
     assert!(diff.contains("+++ b/app/main.py"));
-    assert_eq!(text(&app, &format!("{base}/2/diff?from=2")).await.1, "");
+    assert_eq!(app.text(&format!("{base}/2/diff?from=2")).await.1, "");
     assert_eq!(
-        text(&app, &format!("{base}/2/diff?from=7")).await.0,
+        app.text(&format!("{base}/2/diff?from=7")).await.0,
         StatusCode::NOT_FOUND
     );
 
@@ -239,11 +231,11 @@ async fn names_changed_in_the_conversation_move_the_data_in_the_next_migration()
         ]),
         "{v2}"
     );
-    let (status, revision) = text(
-        &app,
-        &format!("/api/v2/projects/{id}/versions/2/files/migrations/versions/v0002.py"),
-    )
-    .await;
+    let (status, revision) = app
+        .text(&format!(
+            "/api/v2/projects/{id}/versions/2/files/migrations/versions/v0002.py"
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK, "{revision}");
     assert!(
         revision.contains(r#"op.rename_table("tasks", "chores")"#),
@@ -259,11 +251,11 @@ async fn names_changed_in_the_conversation_move_the_data_in_the_next_migration()
     app.say(&id, "add rate limiting").await;
     let (_, built) = app.say(&id, "build it").await;
     assert_eq!(built["run"]["status"], "succeeded", "{built}");
-    let (status, _) = text(
-        &app,
-        &format!("/api/v2/projects/{id}/versions/3/files/migrations/versions/v0003.py"),
-    )
-    .await;
+    let (status, _) = app
+        .text(&format!(
+            "/api/v2/projects/{id}/versions/3/files/migrations/versions/v0003.py"
+        ))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, project) = app
         .call("GET", &format!("/api/v2/projects/{id}"), None)
@@ -337,11 +329,11 @@ async fn a_required_field_stored_rows_lack_is_asked_about_before_the_build() {
     assert!(project["pending_question"].is_null(), "{project}");
     let (_, built) = app.say(&id, "build it").await;
     assert_eq!(built["run"]["status"], "succeeded", "{built}");
-    let (_, revision) = text(
-        &app,
-        &format!("/api/v2/projects/{id}/versions/2/files/migrations/versions/v0002.py"),
-    )
-    .await;
+    let (_, revision) = app
+        .text(&format!(
+            "/api/v2/projects/{id}/versions/2/files/migrations/versions/v0002.py"
+        ))
+        .await;
     assert!(
         revision.contains("tasks.estimate is new; rows written before get its default"),
         "{revision}"
@@ -390,11 +382,11 @@ async fn a_type_stored_values_may_not_convert_to_is_asked_about_before_the_build
     app.say(&id, "the first").await;
     let (_, built) = app.say(&id, "build it").await;
     assert_eq!(built["run"]["status"], "succeeded", "{built}");
-    let (_, revision) = text(
-        &app,
-        &format!("/api/v2/projects/{id}/versions/2/files/migrations/versions/v0002.py"),
-    )
-    .await;
+    let (_, revision) = app
+        .text(&format!(
+            "/api/v2/projects/{id}/versions/2/files/migrations/versions/v0002.py"
+        ))
+        .await;
     assert!(
         revision.contains("tasks.title changes type from String(200) to Integer: each stored value that reads as one is kept, any other given its default, 0"),
         "{revision}"

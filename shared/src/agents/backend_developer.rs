@@ -46,20 +46,7 @@ pub(super) async fn write_code(ctx: &AgentContext, input: &RunInput) -> Result<V
     // version's migrations carry every change of the tables since the first.
     let earlier = earlier_specs(ctx, input.project_id).await?;
     let next = earlier.last().map_or(1, |(n, _, _)| n + 1);
-    let mut versions: Vec<SchemaVersion> = earlier
-        .iter()
-        .map(|(number, spec, renames)| SchemaVersion {
-            number: *number,
-            spec,
-            renames,
-        })
-        .collect();
-    versions.push(SchemaVersion {
-        number: next,
-        spec: &spec,
-        renames: &project.renamed,
-    });
-    let files = generate_version(&versions)?;
+    let files = generate_version(&history(&earlier, next, &spec, &project.renamed))?;
     let draft = store_files(ctx.artifacts.as_ref(), &files).await?;
     let count = |prefix: &str| files.iter().filter(|f| f.path.starts_with(prefix)).count();
     let text = format!(
@@ -91,27 +78,37 @@ pub(super) async fn generated_for(
 ) -> Result<Vec<FileEntry>, AgentError> {
     let spec = version.spec.as_ref().ok_or(AgentError::NothingToBuild)?;
     let earlier = earlier_specs(ctx, version.project_id).await?;
-    let mut versions: Vec<SchemaVersion> = earlier
-        .iter()
-        .filter(|(number, _, _)| *number < version.number)
-        .map(|(number, spec, renames)| SchemaVersion {
-            number: *number,
-            spec,
-            renames,
-        })
-        .collect();
-    versions.push(SchemaVersion {
-        number: version.number,
-        spec,
-        renames: &version.renames,
-    });
-    let mut files = generate_version(&versions)?;
+    let mut files = generate_version(&history(&earlier, version.number, spec, &version.renames))?;
     let readme = crate::generator::generate_readme(spec, project_name)?;
     files.retain(|f| f.path != readme.path);
     files.push(readme);
     let mut entries = store_files(ctx.artifacts.as_ref(), &files).await?;
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(entries)
+}
+
+/// The schema history a generation of version `number` from `spec` reads: the versions
+/// before it with their specs, oldest first, then itself.
+fn history<'a>(
+    earlier: &'a [(u32, crate::spec::AppSpec, Vec<crate::spec::Renamed>)],
+    number: u32,
+    spec: &'a crate::spec::AppSpec,
+    renames: &'a [crate::spec::Renamed],
+) -> Vec<SchemaVersion<'a>> {
+    earlier
+        .iter()
+        .filter(|(n, _, _)| *n < number)
+        .map(|(number, spec, renames)| SchemaVersion {
+            number: *number,
+            spec,
+            renames,
+        })
+        .chain(std::iter::once(SchemaVersion {
+            number,
+            spec,
+            renames,
+        }))
+        .collect()
 }
 
 /// The project's versions that record their spec, oldest first.

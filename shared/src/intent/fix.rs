@@ -328,3 +328,23 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod code_requests {
+    use crate::intent::classify;
+    use crate::model::Intent;
+
+    /// Messages that name code keep going through the spec: what the app is changes in the
+    /// spec, and the code follows it (a repair is only a request to make failing tests pass).
+    #[test]
+    fn messages_that_name_code_are_spec_changes() {
+        for text in [
+            "add a priority field to the Task schema",
+            "in app/schemas.py, add a due_date to TaskCreate",
+            "fix the Task model so the title is optional",
+            "the tasks router should also filter by done",
+        ] {
+            assert_eq!(classify(text, true), Intent::Refine, "{text}");
+        }
+    }
+}
