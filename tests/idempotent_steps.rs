@@ -76,11 +76,13 @@ impl TaskHandler for Twice {
 }
 
 /// The conversation both tests hold, with the intent each message is routed with.
-const CONVERSATION: [(&str, Intent); 13] = [
+const CONVERSATION: [(&str, Intent); 14] = [
     ("API for notes. Each note has a title", Intent::Create),
     ("what endpoints does it have?", Intent::Question),
     ("build it", Intent::Build),
     ("run the tests", Intent::Test),
+    // The tests pass: a fix finds nothing to do.
+    ("fix it", Intent::Fix),
     // The review found the stand-in database's advisory (see `local_context`): deployed over it.
     ("deploy it anyway", Intent::Deploy),
     ("notes also have a body", Intent::Refine),

@@ -1,5 +1,5 @@
 //! Steps that may run twice, on the AWS backends: every Task of a conversation — describe,
-//! ask, build, refine, build again, roll back, test, deploy — goes through the agents Lambda's
+//! ask, build, refine, build again, roll back, test, fix, deploy — goes through the agents Lambda's
 //! handler twice in a row (Step Functions runs a Task again when its answer is lost), on
 //! DynamoDB, S3, CodeBuild and ECS on moto, and the stored state after the second run must
 //! equal the state after the first.
@@ -73,6 +73,8 @@ async fn every_step_run_twice_on_aws_leaves_what_one_run_leaves() {
         ("build it", Intent::Build),
         ("roll back to version 1", Intent::Rollback),
         ("run the tests", Intent::Test),
+        // The tests pass: a fix finds nothing to do.
+        ("fix it", Intent::Fix),
         ("deploy it", Intent::Deploy),
         ("clone this project as Notes copy", Intent::Clone),
     ] {
