@@ -131,7 +131,7 @@ async fn the_qa_reply_lists_failing_tests_and_how_to_fix_them() {
         );
     }
     assert!(
-        text.contains("say \"build it\"") && text.contains("\"run the tests\" again"),
+        text.contains("Say \"fix it\"") && text.contains("say \"build it\""),
         "no fix hint in: {text}"
     );
 }
