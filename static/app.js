@@ -295,10 +295,16 @@ function renderBlock(block) {
     const ok = r.failed === 0 && r.errors === 0 && !r.timed_out;
     box.append(el("strong", { class: ok ? "passed" : "failed", text: `Version ${block.version}: ${r.passed} passed, ${r.failed} failed, ${r.errors} errors${r.timed_out ? " (timed out)" : ""}` }));
     if (r.failures.length) {
-      box.append(el("ul", {}, ...r.failures.map((f) => el("li", {}, el("details", { open: "" }, el("summary", {}, el("code", { text: f.name })), el("pre", { text: f.message }))))));
+      // Each failure with what raised where, when the traceback said.
+      const cause = (f) => (f.cause ? [el("span", { class: "cause", text: ` ${f.cause.exception} at ${f.cause.file}:${f.cause.line}` })] : []);
+      box.append(el("ul", {}, ...r.failures.map((f) => el("li", {}, el("details", { open: "" }, el("summary", {}, el("code", { text: f.name }), ...cause(f)), el("pre", { text: f.message }))))));
     }
     if (r.omitted_failures) {
       box.append(el("p", { class: "omitted", text: `${r.omitted_failures} more failing tests are not listed.` }));
+    }
+    // The current version's failing tests can be handed to the repair loop.
+    if (!ok && state.project && state.project.current_version === block.version) {
+      box.append(el("button", { type: "button", class: "fix-it", text: "Fix it", onclick: () => send("Fix it") }));
     }
   } else if (block.type === "review") {
     renderReview(box, block, el);

@@ -165,14 +165,10 @@ export function renderMergeConflicts(box, block, deps) {
     const waits = (await deps.call("GET", `/projects/${project}`)).merge;
     if (!waits) return { why: decided };
     if (waits.ours !== block.version) return { why: replaced };
-    try {
-      const merge = await deps.call("GET", `/projects/${project}/merge`);
-      const ours = merge.ours === block.version && block.conflicts.every((c) => merge.conflicts.some((m) => m.path === c.path));
-      return ours ? { merge } : { why: replaced };
-    } catch (err) {
-      if (err.code === "no_merge") return { why: decided };
-      throw err;
-    }
+    const { merge } = await deps.call("GET", `/projects/${project}/merge`);
+    if (!merge) return { why: decided };
+    const ours = merge.ours === block.version && block.conflicts.every((c) => merge.conflicts.some((m) => m.path === c.path));
+    return ours ? { merge } : { why: replaced };
   }
   waiting().then(({ merge, why }) => {
     if (project !== deps.current()) return;

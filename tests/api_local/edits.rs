@@ -50,12 +50,21 @@ async fn edits_survive_a_spec_change_and_conflicts_wait_for_a_decision() {
     assert_eq!(v2, v1 + 1);
     assert_eq!(app.current_version(&id).await, v2);
 
-    // The same text again makes nothing.
+    // The same text again makes nothing (a version written `2.0` is version 2, as JSON Schema
+    // reads it; `2.5` is no version).
+    let (status, half) = put(
+        &app,
+        &id,
+        "app/routers/tasks.py",
+        json!({"content": "x", "version": v2 as f64 + 0.5}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{half}");
     let (status, same) = put(
         &app,
         &id,
         "app/routers/tasks.py",
-        json!({"content": format!("{router}{MY_ROUTE}")}),
+        json!({"content": format!("{router}{MY_ROUTE}"), "version": v2 as f64}),
     )
     .await;
     assert_eq!(
@@ -182,10 +191,11 @@ async fn edits_survive_a_spec_change_and_conflicts_wait_for_a_decision() {
     assert_eq!(held["run"]["status"], "failed", "{held}");
     assert_eq!(held["run"]["error"]["code"], "merge_conflicts", "{held}");
     assert_eq!(app.current_version(&id).await, v7, "no version was made");
-    let (status, merge) = app
+    let (status, waiting) = app
         .call("GET", &format!("/api/v2/projects/{id}/merge"), None)
         .await;
-    assert_eq!(status, StatusCode::OK, "{merge}");
+    assert_eq!(status, StatusCode::OK, "{waiting}");
+    let merge = &waiting["merge"];
     assert_eq!(merge["ours"], v7);
     let conflicts: Vec<&str> = merge["conflicts"]
         .as_array()
@@ -252,10 +262,18 @@ async fn edits_survive_a_spec_change_and_conflicts_wait_for_a_decision() {
         .await
         .unwrap()
         .ends_with(MY_ROUTE));
-    let (status, _) = app
+    let (status, done) = app
         .call("GET", &format!("/api/v2/projects/{id}/merge"), None)
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "the merge is done");
+    assert_eq!(
+        (status, &done["merge"]),
+        (StatusCode::OK, &Value::Null),
+        "the merge is done"
+    );
+    // Deciding again: no build waits.
+    let (status, again) = resolve(json!([{"path": "app/schemas.py", "take": "mine"}])).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert_eq!(again["error"]["code"], "no_merge");
     // The spec it was built from is the version's: asking for a build finds nothing to do.
     let (_, tested) = app.say(&id, "run the tests").await;
     assert_eq!(tested["run"]["status"], "succeeded", "{tested}");

@@ -163,7 +163,7 @@ test("a file edited, reviewed and saved as the user's version; a build's conflic
   const failed = await say(page, projectId, "build it");
   assert.equal(failed.status, "failed");
   assert.equal(failed.error?.code, "merge_conflicts", JSON.stringify(failed.error));
-  const pending = await running.api("GET", `/projects/${projectId}/merge`);
+  const pending = (await running.api("GET", `/projects/${projectId}/merge`)).merge;
   assert.ok(pending.conflicts.some((c) => c.path === "app/schemas.py"), JSON.stringify(pending.conflicts.map((c) => c.path)));
 
   // The block: the file, how it disagrees, the two sides side by side.

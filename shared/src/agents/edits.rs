@@ -125,11 +125,13 @@ pub async fn edit_files(
     changes: &[FileChange],
     note: Option<String>,
 ) -> Result<Edited, EditError> {
-    changes.iter().try_for_each(check_change)?;
+    // Another owner's project or a missing one is not found, and one with nothing built has
+    // nothing to edit, whatever was sent.
     let lock = release_lock(project_id);
     let _guard = lock.lock().await;
     let project = ctx.projects.get_project(owner, project_id).await?;
     let current = project.current_version.ok_or(EditError::NothingBuilt)?;
+    changes.iter().try_for_each(check_change)?;
     if let Some(expected) = expected.filter(|e| *e != current) {
         return Err(EditError::Stale { expected, current });
     }

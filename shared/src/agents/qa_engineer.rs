@@ -110,42 +110,45 @@ pub(super) async fn report(
         .map_err(|e| AgentError::BadInput(format!("state.qa.report: {e}")))?;
     let total = report.passed + report.failed + report.errors;
     let passed = report.all_passed();
-    let text =
-        if passed {
-            update_project(ctx, run.project_id, |p| {
-                let changed = p.tested_version != Some(version);
-                p.tested_version = Some(version);
-                if p.current_version == Some(version) && p.status == ProjectStatus::Built {
-                    p.status = ProjectStatus::Tested;
-                }
-                Ok(changed || p.status == ProjectStatus::Tested)
-            })
-            .await?;
-            format!(
-                "All {total} tests of version {version} passed in {:.1} s{}.",
-                report.duration_secs,
-                if report.skipped > 0 {
-                    format!(" ({} skipped)", report.skipped)
-                } else {
-                    String::new()
-                }
-            )
-        } else if report.timed_out {
-            format!(
+    let text = if passed {
+        update_project(ctx, run.project_id, |p| {
+            let changed = p.tested_version != Some(version);
+            p.tested_version = Some(version);
+            if p.current_version == Some(version) && p.status == ProjectStatus::Built {
+                p.status = ProjectStatus::Tested;
+            }
+            Ok(changed || p.status == ProjectStatus::Tested)
+        })
+        .await?;
+        format!(
+            "All {total} tests of version {version} passed in {:.1} s{}.",
+            report.duration_secs,
+            if report.skipped > 0 {
+                format!(" ({} skipped)", report.skipped)
+            } else {
+                String::new()
+            }
+        )
+    } else if report.timed_out {
+        format!(
             "The tests of version {version} ran out of time and were stopped. If a test hangs, \
              say \"build it\" to regenerate the code from the spec and \"run the tests\" again."
         )
-        } else {
-            let names: Vec<String> = report.failures.iter().take(3).map(named).collect();
-            format!(
+    } else {
+        let names: Vec<String> = report.failures.iter().take(3).map(named).collect();
+        format!(
             "{} of {total} tests of version {version} failed: {}{}. Say \"fix it\" and I will try \
              up to three repairs, each tested; or say \"build it\" to regenerate the code from \
              the spec (your own changes are merged in). The failures and their messages are below.",
             report.failed + report.errors,
             names.join("; "),
-            if report.failures.len() > 3 || report.omitted_failures > 0 { "; …" } else { "" },
+            if report.failures.len() > 3 || report.omitted_failures > 0 {
+                "; and more"
+            } else {
+                ""
+            },
         )
-        };
+    };
     say(
         ctx,
         run,

@@ -201,6 +201,7 @@ async fn read_backwards(
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
+        (status = 409, description = "The `client_id` is the key of one of Kiln's replies (`conflict`), never a message's", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Empty or too long", body = ErrorBody),

@@ -26,18 +26,46 @@ pub struct PutFile {
     pub content: String,
     /// What the change is, shown in the conversation and kept on the version.
     #[serde(default)]
-    #[schema(max_length = 500)]
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub message: Option<String>,
     /// The version the edit was made on: refused with 409 when another is current now.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 4294967295_u64)]
     pub version: Option<u32>,
+}
+
+/// A version number as JSON may write it: `3` or `3.0` (JSON Schema calls both integers).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    use serde::de::Error;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let whole = n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+            .map(|f| f as u64)
+    });
+    whole
+        .and_then(|w| u32::try_from(w).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            D::Error::custom(format!("`version` must be a whole number from 1, not {n}"))
+        })
 }
 
 /// Query of `DELETE …/files/{path}`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeleteFile {
-    /// What the change is.
+    /// What the change is (at most 500 characters, no control characters but line breaks and
+    /// tabs).
+    #[param(
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub message: Option<String>,
     /// The version the delete was decided on: refused with 409 when another is current now.
     pub version: Option<u32>,
@@ -85,7 +113,10 @@ pub struct Resolve {
     pub files: Vec<FileDecision>,
     /// What the user says about it.
     #[serde(default)]
-    #[schema(max_length = 500)]
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub message: Option<String>,
 }
 
@@ -108,6 +139,7 @@ pub enum Side {
 #[into_params(parameter_in = Query)]
 pub struct SideQuery {
     /// Which text.
+    #[param(inline)]
     pub side: Side,
 }
 
@@ -122,7 +154,8 @@ fn edit_error(e: EditError) -> ApiError {
         EditError::NoSuchFile(..) => {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
         }
-        EditError::NoMerge => ApiError::new(StatusCode::NOT_FOUND, "no_merge", e.to_string()),
+        // Deciding when no build waits conflicts with where the project stands.
+        EditError::NoMerge => ApiError::new(StatusCode::CONFLICT, "no_merge", e.to_string()),
         EditError::Invalid(m) => ApiError::invalid(m),
         EditError::Agent(AgentError::Store(s)) => s.into(),
         EditError::Agent(other) => {
@@ -163,7 +196,7 @@ fn edited(outcome: edits::Edited) -> Response {
     tag = "versions",
     params(
         ("id" = String, Path, description = "Project id"),
-        ("path" = String, Path, description = "The file's path in the project, e.g. app/routers/tasks.py"),
+        ("path" = String, Path, description = "The file's path in the project, e.g. app/routers/tasks.py", pattern = r"^[^\u0000-\u001F\u007F-\u009F\\]{1,150}$"),
     ),
     request_body = PutFile,
     responses(
@@ -183,6 +216,7 @@ pub async fn put_file(
     Body(body): Body<PutFile>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "project")?;
+    state.agents.projects.check_owner(&owner, id).await?;
     let note = checked_note(body.message)?;
     let change = FileChange {
         path,
@@ -202,7 +236,7 @@ pub async fn put_file(
     tag = "versions",
     params(
         ("id" = String, Path, description = "Project id"),
-        ("path" = String, Path, description = "The file's path in the project"),
+        ("path" = String, Path, description = "The file's path in the project", pattern = r"^[^\u0000-\u001F\u007F-\u009F\\]{1,150}$"),
         DeleteFile,
     ),
     responses(
@@ -219,6 +253,7 @@ pub async fn delete_file(
     Params(query): Params<DeleteFile>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "project")?;
+    state.agents.projects.check_owner(&owner, id).await?;
     let note = checked_note(query.message)?;
     let change = FileChange {
         path,
@@ -230,28 +265,36 @@ pub async fn delete_file(
     Ok(edited(outcome))
 }
 
-/// The build waiting for your decisions: the files its new code could not merge with your
-/// changes.
+/// Whether a build waits for your decisions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WaitingMerge {
+    /// The build waiting for your decisions (the files its new code could not merge with your
+    /// changes), or null when none waits.
+    pub merge: Option<PendingMerge>,
+}
+
+/// The build waiting for your decisions, if one does.
 #[utoipa::path(
     get,
     path = "/api/v2/projects/{id}/merge",
     tag = "versions",
     params(("id" = String, Path, description = "Project id")),
     responses(
-        (status = 200, description = "The waiting merge", body = PendingMerge),
-        (status = 404, description = "No such project, or no build waits (`no_merge`)", body = ErrorBody),
+        (status = 200, description = "The waiting merge, or `merge: null`", body = WaitingMerge),
+        (status = 404, description = "No such project", body = ErrorBody),
     )
 )]
 pub async fn get_merge(
     State(state): State<AppState>,
     Extension(owner): Extension<Owner>,
     Path(id): Path<String>,
-) -> Result<Json<PendingMerge>, ApiError> {
+) -> Result<Json<WaitingMerge>, ApiError> {
     let id = parse_id(&id, "project")?;
-    edits::pending_merge(&state.agents, &owner, id)
-        .await
-        .map(Json)
-        .map_err(edit_error)
+    match edits::pending_merge(&state.agents, &owner, id).await {
+        Ok(merge) => Ok(Json(WaitingMerge { merge: Some(merge) })),
+        Err(EditError::NoMerge) => Ok(Json(WaitingMerge { merge: None })),
+        Err(e) => Err(edit_error(e)),
+    }
 }
 
 /// One side of a conflicting file of the waiting merge, as text.
@@ -261,7 +304,7 @@ pub async fn get_merge(
     tag = "versions",
     params(
         ("id" = String, Path, description = "Project id"),
-        ("path" = String, Path, description = "The conflicting file's path"),
+        ("path" = String, Path, description = "The conflicting file's path", pattern = r"^[^\u0000-\u001F\u007F-\u009F\\]{1,150}$"),
         SideQuery,
     ),
     responses(
@@ -278,7 +321,10 @@ pub async fn get_merge_file(
     let id = parse_id(&id, "project")?;
     let merge = edits::pending_merge(&state.agents, &owner, id)
         .await
-        .map_err(edit_error)?;
+        .map_err(|e| match e {
+            EditError::NoMerge => ApiError::not_found("waiting merge"),
+            other => edit_error(other),
+        })?;
     let conflict = merge
         .conflicts
         .iter()
@@ -308,8 +354,8 @@ pub async fn get_merge_file(
     request_body = Resolve,
     responses(
         (status = 201, description = "The version made", body = Version),
-        (status = 404, description = "No such project, or no build waits (`no_merge`)", body = ErrorBody),
-        (status = 409, description = "Another version became current since the merge (`stale_version`): ask for the build again", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 409, description = "No build waits for a decision (`no_merge`), or another version became current since the merge (`stale_version`): ask for the build again", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "A file missing, decided twice or not in conflict; `edited` without `content`, or with conflict markers left", body = ErrorBody),
@@ -322,6 +368,10 @@ pub async fn resolve_merge(
     Body(body): Body<Resolve>,
 ) -> Result<(StatusCode, Json<Version>), ApiError> {
     let id = parse_id(&id, "project")?;
+    // No waiting merge (or no such project) is said before what was sent is read.
+    edits::pending_merge(&state.agents, &owner, id)
+        .await
+        .map_err(edit_error)?;
     let note = checked_note(body.message)?;
     let decisions = body
         .files
