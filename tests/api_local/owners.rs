@@ -261,11 +261,15 @@ async fn every_endpoint_hides_another_owners_project() {
             .replace("{run_id}", &run)
             .replace("{number}", "1")
             .replace("{environment}", "dev")
-            .replace("{path}", "app/main.py");
+            .replace("{path}", "app/main.py")
+            // The one required query parameter.
+            + if path.contains("/merge/files/") { "?side=mine" } else { "" };
         for method in item.as_object().unwrap().keys() {
             let body = match method.as_str() {
                 "post" if path.ends_with("/clone") => Some(json!({"name": "bob's copy"})),
+                "post" if path.ends_with("/merge") => Some(json!({"files": []})),
                 "post" => Some(json!({"content": "let me in"})),
+                "put" if path.contains("/files/") => Some(json!({"content": "x = 2\n"})),
                 "put" => Some(json!({"tables": {}})),
                 _ => None,
             };
