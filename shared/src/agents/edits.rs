@@ -189,17 +189,20 @@ pub async fn edit_files(
     })
 }
 
-/// `paths` for a sentence: the first few, and how many more.
-fn listed(paths: &[&str]) -> String {
+/// `paths` for a sentence: the first few, and how many more ("no file" for none).
+pub(super) fn listed<S: AsRef<str>>(paths: &[S]) -> String {
     const NAMED: usize = 5;
     let mut out = paths
         .iter()
         .take(NAMED)
-        .map(|p| format!("`{p}`"))
+        .map(|p| format!("`{}`", p.as_ref()))
         .collect::<Vec<_>>()
         .join(", ");
     if paths.len() > NAMED {
         out.push_str(&format!(" and {} more", paths.len() - NAMED));
+    }
+    if out.is_empty() {
+        out.push_str("no file");
     }
     out
 }

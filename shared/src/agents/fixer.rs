@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::backend_developer::{generated_for, release_lock, MAX_FILES_PER_VERSION};
+use super::edits::listed;
 use super::qa_engineer::named;
 use super::{reply, update_project, version_files, AgentContext, AgentError, Step};
 use crate::model::{
@@ -324,24 +325,6 @@ async fn start_suite(
         .tests
         .start(run.project_id, version.number, files, request)
         .await?)
-}
-
-/// `paths` for a sentence.
-fn listed(paths: &[String]) -> String {
-    const SHOWN: usize = 5;
-    let mut out = paths
-        .iter()
-        .take(SHOWN)
-        .map(|p| format!("`{p}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if paths.len() > SHOWN {
-        out.push_str(&format!(" and {} more", paths.len() - SHOWN));
-    }
-    if out.is_empty() {
-        out.push_str("no file");
-    }
-    out
 }
 
 /// What a finished suite says as a try.
