@@ -16,6 +16,9 @@ use kiln::understand::{Request, Rules, Understander, Understood};
 use kiln_integration_tests::fake_llm::{Exchange, FakeLlm, Recorded};
 use serde_json::Value;
 
+#[path = "understanders/code_fix.rs"]
+mod code_fix;
+
 const BEDROCK_MODEL: &str = "anthropic.claude-3-5-haiku-20241022-v1:0";
 const OPENAI_MODEL: &str = "gpt-4o-mini";
 const KEY: &str = "sk-test-kiln-0123456789";
@@ -393,6 +396,7 @@ for_both! {
     auth_error => a_refused_key_is_not_retried;
     timeout => no_answer_in_time_is_a_timeout;
     a_question_is_answered_in_words => a_question_is_answered_in_words_from_the_facts;
+    a_code_fix_is_asked_with_its_own_tool => code_fix::a_code_fix_is_asked_with_its_own_tool_and_repaired_once;
 }
 
 /// A request Bedrock refuses as invalid is not retried: the rules answer, saying why.

@@ -9,6 +9,7 @@ mod conversation;
 mod cost;
 mod edits;
 mod fix;
+mod fix_model;
 mod history;
 mod limits;
 mod logs;

@@ -1,8 +1,9 @@
-//! The language model the product manager may use (`LlmProvider`), held to what neither moto
-//! nor cfn-lint checks: a reading (one call and one repair call, each bounded by
-//! `KILN_LLM_TIMEOUT_SECS`) fits the ProductManager state's timeout, which fits the agents
-//! function's; the function may invoke the configured model only and read the key's secret
-//! only, a secret no app's task can read.
+//! The language model the product manager and the fix loop may use (`LlmProvider`), held to
+//! what neither moto nor cfn-lint checks: a reading (one call and one repair call, each bounded
+//! by `KILN_LLM_TIMEOUT_SECS`) fits the ProductManager state's timeout, which fits the agents
+//! function's, and a code fix with its repair fits FixStart's and the function's; the function
+//! may invoke the configured model only and read the key's secret only, a secret no app's task
+//! can read.
 
 use super::{parsed, repo, text_of};
 
@@ -42,6 +43,29 @@ fn a_model_reading_and_its_repair_fit_the_product_managers_timeouts() {
     assert!(
         state <= lambda,
         "the state waits longer than the function may run"
+    );
+}
+
+#[test]
+fn a_models_code_fix_and_its_repair_fit_the_fix_steps_timeouts() {
+    let t = parsed();
+    let per_call: u64 = env(&t, "KILN_LLM_TIMEOUT_SECS").parse().unwrap();
+    let machine: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("statemachines/agent_pipeline.asl.json")).unwrap(),
+    )
+    .unwrap();
+    let state = machine["States"]["FixStart"]["TimeoutSeconds"]
+        .as_u64()
+        .expect("the FixStart state has a timeout");
+    let lambda = t["Resources"]["AgentsFunction"]["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    // FixStart asks the model (a call and a repair call), then generates the spec's code,
+    // merges, stores the version and starts its suite: a minute for the rest.
+    let bound = state.min(lambda);
+    assert!(
+        2 * per_call + 60 <= bound,
+        "two calls of {per_call} s and the repair do not fit FixStart's {bound} s"
     );
 }
 

@@ -96,7 +96,11 @@ fn check_change(change: &FileChange) -> Result<(), EditError> {
 }
 
 /// Stores a text once by content; its manifest entry.
-async fn store_text(ctx: &AgentContext, path: &str, text: &str) -> Result<FileEntry, AgentError> {
+pub(super) async fn store_text(
+    ctx: &AgentContext,
+    path: &str,
+    text: &str,
+) -> Result<FileEntry, AgentError> {
     Ok(FileEntry {
         path: path.to_owned(),
         sha256: ctx.artifacts.put_blob(text.as_bytes()).await?,

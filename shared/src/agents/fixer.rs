@@ -1,11 +1,13 @@
 //! "Fix it": a repair loop that knows when to stop.
 //!
 //! Try 0 runs the current version's suite as it is, to learn what fails. Each repair after it
-//! (at most [`MAX_REPAIRS`]) is a version of its own, made from the failing version by rules:
-//! what Kiln generates now for its spec, with the user's changes re-applied where they still
-//! apply (merged three ways), except in the files a repair sets aside, which take the generated
-//! text. The repairs set aside more each time: first the user's changes in the files the
-//! failures' tracebacks name, then those in the app's code, then all of them (files the user
+//! (at most [`MAX_REPAIRS`]) is a version of its own. With a model configured, the first is the
+//! fix the model proposes (`fix_model.rs`): exact replacements in the app's code, never in the
+//! tests, keeping the user's other changes. The rules' repairs follow, made from the failing
+//! version: what Kiln generates now for its spec, with the user's changes re-applied where they
+//! still apply (merged three ways), except in the files a repair sets aside, which take the
+//! generated text. The repairs set aside more each time: first the user's changes in the files
+//! the failures' tracebacks name, then those in the app's code, then all of them (files the user
 //! added are kept). A repair whose files are those of the failing version or of an earlier
 //! repair is skipped. Each repair's suite runs; the loop stops when one passes (that version
 //! becomes current), when a repair fails the same way as a try before it (the same failures,
@@ -18,13 +20,13 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::backend_developer::{generated_for, release_lock, MAX_FILES_PER_VERSION};
+use super::backend_developer::generated_for;
 use super::edits::listed;
 use super::qa_engineer::named;
+use super::repairs::{find_repair, repair_version, repaired, user_changed};
 use super::{reply, update_project, version_files, AgentContext, AgentError, Step};
 use crate::model::{
-    derived_id, now, sha256_hex, Agent, Author, Block, FileEntry, ProjectStatus, RunInput,
-    TestReport, Version,
+    derived_id, sha256_hex, Agent, Block, FileEntry, ProjectStatus, RunInput, TestReport, Version,
 };
 use crate::runner::{TestJob, TestStatus};
 
@@ -32,6 +34,8 @@ use crate::runner::{TestJob, TestStatus};
 pub const MAX_REPAIRS: u32 = 3;
 /// Failures of a try the diagnosis names.
 const NAMED: usize = 5;
+/// Characters of a failure's message a model is shown.
+const DETAIL_CHARS: usize = 800;
 
 /// What a try found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +57,12 @@ pub struct Try {
     pub failures: Vec<String>,
     /// The project files its failures' tracebacks name.
     pub traced: Vec<String>,
+    /// The first failures with their messages, as a model is shown them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+    /// The model whose fix it tested, for a model's repair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_model: Option<String>,
 }
 
 /// The loop's state, carried by the pipeline under `$.state.fix`.
@@ -72,6 +82,12 @@ pub struct FixState {
     pub tried: Vec<Try>,
     /// What the pipeline does next: `wait` (for the suite), `again` (the next repair), `done`.
     pub next: String,
+    /// The model whose fix the try tests, for a model's repair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_model: Option<String>,
+    /// Whether the configured model was asked for its fix (once per request).
+    #[serde(default)]
+    pub model_asked: bool,
 }
 
 fn state_of(state: &Value) -> Result<Option<FixState>, AgentError> {
@@ -96,17 +112,6 @@ async fn say(
 ) -> Result<(), AgentError> {
     let key = (Step::FixStart, what);
     reply(ctx, run, key, Agent::BackendDeveloper, text, blocks).await
-}
-
-/// The paths whose files in `version` differ from what Kiln generated for it (changed or
-/// deleted by the user), without the files the user added.
-fn user_changed(version: &Version) -> Vec<String> {
-    let generated = version.generated_files();
-    generated
-        .iter()
-        .filter(|g| !version.manifest.contains(g))
-        .map(|g| g.path.clone())
-        .collect()
 }
 
 /// Starts a try: the failing version's suite (try 0), or the next repair's.
@@ -137,6 +142,8 @@ pub(super) async fn start(
             job,
             tried: Vec::new(),
             next: "wait".into(),
+            by_model: None,
+            model_asked: false,
         });
     };
     let base = ctx.projects.get_version(project.id, previous.base).await?;
@@ -164,6 +171,34 @@ pub(super) async fn start(
     ];
     let mut seen: Vec<Vec<FileEntry>> = vec![base.manifest.clone()];
     let mut attempt = 0;
+    let mut previous = previous;
+    // A configured model's fix first: the one repair that may keep every change of the user's.
+    if let Some((version, model)) =
+        super::fix_model::repair(ctx, run, &base, &previous, &changed).await?
+    {
+        seen.push(version.manifest.clone());
+        attempt += 1;
+        if attempt > previous.attempt {
+            let job = start_suite(ctx, run, &version, attempt).await?;
+            let text = format!(
+                "Repair {attempt}: version {} takes the fix {model} proposed, keeping your \
+                 changes; running its tests…",
+                version.number
+            );
+            say(ctx, run, &format!("try-{attempt}"), text, Vec::new()).await?;
+            return out(&FixState {
+                attempt,
+                version: version.number,
+                set_aside: Vec::new(),
+                job,
+                next: "wait".into(),
+                by_model: Some(model),
+                model_asked: true,
+                ..previous
+            });
+        }
+    }
+    previous.model_asked |= ctx.understander.repairs_code();
     for set_aside in ladder {
         let files = repaired(ctx, &base, &generated, &set_aside).await?;
         if seen.contains(&files) {
@@ -174,16 +209,15 @@ pub(super) async fn start(
         if attempt <= previous.attempt {
             continue;
         }
-        let version = repair_version(
-            ctx,
-            run,
-            &base,
-            files,
-            generated.clone(),
-            attempt,
-            &set_aside,
-        )
-        .await?;
+        let note = format!(
+            "Repair {attempt} of version {}: your changes to {} set aside",
+            base.number,
+            listed(&set_aside)
+        );
+        let version = match find_repair(ctx, run, &base, |n| n == note).await? {
+            Some(v) => v,
+            None => repair_version(ctx, run, &base, files, generated.clone(), note).await?,
+        };
         let job = start_suite(ctx, run, &version, attempt).await?;
         let text = format!(
             "Repair {attempt}: version {} sets aside your changes to {} and takes what Kiln \
@@ -198,6 +232,7 @@ pub(super) async fn start(
             set_aside,
             job,
             next: "wait".into(),
+            by_model: None,
             ..previous
         });
     }
@@ -205,111 +240,6 @@ pub(super) async fn start(
     let text = diagnosis(&previous, &changed, "No other repair is left to try.");
     say(ctx, run, "diagnosis", text, Vec::new()).await?;
     Err(AgentError::NotFixed(previous.attempt))
-}
-
-/// The failing version's files with the user's changes re-applied to what Kiln generates now
-/// (three ways, from what it generated for that version), except in `set_aside`, and in any
-/// file where they no longer apply, which take the generated text.
-async fn repaired(
-    ctx: &AgentContext,
-    base: &Version,
-    generated: &[FileEntry],
-    set_aside: &[String],
-) -> Result<Vec<FileEntry>, AgentError> {
-    let merged = super::edits::merge_with_user(ctx, base, generated).await?;
-    let conflicting: BTreeSet<&str> = merged.conflicts.iter().map(|c| c.path.as_str()).collect();
-    let generated_of = |path: &str| generated.iter().find(|g| g.path == path).cloned();
-    let mut files: Vec<FileEntry> = merged
-        .files
-        .iter()
-        .filter(|f| !set_aside.contains(&f.path) && !conflicting.contains(f.path.as_str()))
-        .cloned()
-        .collect();
-    for path in set_aside
-        .iter()
-        .map(String::as_str)
-        .chain(conflicting.iter().copied())
-    {
-        if !files.iter().any(|f| f.path == path) {
-            files.extend(generated_of(path));
-        }
-    }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    files.dedup_by(|a, b| a.path == b.path);
-    Ok(files)
-}
-
-/// The repair's version, made once per run and attempt (a repeat of the step finds it), not
-/// made current: only a repair that passes becomes current.
-async fn repair_version(
-    ctx: &AgentContext,
-    run: &RunInput,
-    base: &Version,
-    files: Vec<FileEntry>,
-    generated: Vec<FileEntry>,
-    attempt: u32,
-    set_aside: &[String],
-) -> Result<Version, AgentError> {
-    if files.len() > MAX_FILES_PER_VERSION {
-        return Err(AgentError::Refused(format!(
-            "a repair would hold {} files, more than a version may",
-            files.len()
-        )));
-    }
-    let note = format!(
-        "Repair {attempt} of version {}: your changes to {} set aside",
-        base.number,
-        listed(set_aside)
-    );
-    let lock = release_lock(run.project_id);
-    let _guard = lock.lock().await;
-    let mut page = crate::store::PageRequest::first(10);
-    loop {
-        let read = ctx.projects.list_versions(run.project_id, &page).await?;
-        for v in &read.items {
-            if v.number <= base.number {
-                break;
-            }
-            if v.message_id == Some(run.message_id) && v.note.as_deref() == Some(note.as_str()) {
-                return Ok(v.clone());
-            }
-        }
-        match read.next_cursor {
-            Some(c) if read.items.last().is_some_and(|v| v.number > base.number) => {
-                page.cursor = Some(c)
-            }
-            _ => break,
-        }
-    }
-    let latest = ctx
-        .projects
-        .list_versions(run.project_id, &crate::store::PageRequest::first(1))
-        .await?
-        .items
-        .first()
-        .map_or(base.number, |v| v.number);
-    let version = Version {
-        project_id: run.project_id,
-        number: latest + 1,
-        message_id: Some(run.message_id),
-        generated: (generated != files).then_some(generated),
-        manifest: files,
-        spec: base.spec.clone(),
-        renames: base.renames.clone(),
-        created_at: now(),
-        author: Author::Kiln,
-        note: Some(note),
-    };
-    let version = crate::store::create_next_version(ctx.projects.as_ref(), version).await?;
-    if let Some(root) = &ctx.repos {
-        super::backend_developer::commit_version(
-            ctx.artifacts.as_ref(),
-            &root.join(run.project_id.to_string()),
-            &version,
-        )
-        .await?;
-    }
-    Ok(version)
 }
 
 async fn start_suite(
@@ -359,6 +289,21 @@ fn try_of(fix: &FixState, report: &TestReport) -> Try {
         signature: sha256_hex(signatures.join("\n").as_bytes()),
         failures: report.failures.iter().take(NAMED).map(named).collect(),
         traced,
+        // What a model is shown: the first try's failures, each message cut short.
+        details: if fix.attempt == 0 {
+            report
+                .failures
+                .iter()
+                .take(NAMED)
+                .map(|f| {
+                    let message: String = f.message.chars().take(DETAIL_CHARS).collect();
+                    format!("{}: {}", named(f), message.trim())
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        by_model: fix.by_model.clone(),
     }
 }
 
@@ -407,16 +352,24 @@ pub(super) async fn check(
         })
         .await?;
         fix.tried.push(done.clone());
-        let cause = traced_to(&fix.tried[0], &done.set_aside);
-        let text = format!(
-            "Repair {} fixed it: version {number} passes all {} tests and is now current. It \
-             sets aside your changes to {}; {cause} Version {} keeps them: compare the two \
-             versions to take back what still applies.",
-            fix.attempt,
-            done.total,
-            listed(&done.set_aside),
-            fix.base,
-        );
+        let text = match &done.by_model {
+            Some(model) => format!(
+                "Repair {} fixed it: version {number}, the fix {model} proposed, passes all {} \
+                 tests and is now current. It keeps your changes; compare it with version {} \
+                 to see what the fix changed.",
+                fix.attempt, done.total, fix.base,
+            ),
+            None => format!(
+                "Repair {} fixed it: version {number} passes all {} tests and is now current. \
+                 It sets aside your changes to {}; {} Version {} keeps them: compare the two \
+                 versions to take back what still applies.",
+                fix.attempt,
+                done.total,
+                listed(&done.set_aside),
+                traced_to(&fix.tried[0], &done.set_aside),
+                fix.base,
+            ),
+        };
         say(ctx, run, &key, text, vec![block]).await?;
         fix.next = "done".into();
         return out(&fix);
@@ -428,7 +381,7 @@ pub(super) async fn check(
         .cloned();
     fix.tried.push(done.clone());
     if fix.attempt == 0 {
-        if changed.is_empty() {
+        if changed.is_empty() && !ctx.understander.repairs_code() {
             let text = diagnosis(
                 &fix,
                 &changed,
@@ -515,6 +468,11 @@ fn diagnosis(fix: &FixState, changed: &[String], why: &str) -> String {
     for t in &fix.tried {
         let what = if t.attempt == 0 {
             format!("version {} as it is", t.version)
+        } else if let Some(model) = &t.by_model {
+            format!(
+                "repair {} (version {}, the fix {model} proposed)",
+                t.attempt, t.version
+            )
         } else {
             format!(
                 "repair {} (version {}, your changes to {} set aside)",

@@ -212,7 +212,7 @@ fn reply_to(
 }
 
 /// The run shows what its model calls cost (the step's own record re-reads the run after).
-async fn record_usage(
+pub(super) async fn record_usage(
     ctx: &AgentContext,
     input: &RunInput,
     usage: ModelUsage,

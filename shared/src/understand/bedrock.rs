@@ -1,8 +1,8 @@
-//! Amazon Bedrock through the Converse API: the patch is the input of a forced tool call
-//! (`ToolChoice::Tool` for the model families Bedrock documents it for, Anthropic Claude 3 and
-//! later and Amazon Nova; `Any` otherwise, with one tool offered). Retries are the SDK's
-//! standard mode (throttling and 5xx, with jittered backoff); the operation timeout bounds the
-//! whole call, retries included.
+//! Amazon Bedrock through the Converse API: the answer (a spec patch, a code fix) is the input
+//! of a forced tool call (`ToolChoice::Tool` for the model families Bedrock documents it for,
+//! Anthropic Claude 3 and later and Amazon Nova; `Any` otherwise, with one tool offered).
+//! Retries are the SDK's standard mode (throttling and 5xx, with jittered backoff); the
+//! operation timeout bounds the whole call, retries included.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -132,13 +132,13 @@ fn text_message(role: ConversationRole, text: String) -> Message {
 fn messages(prompt: &Prompt) -> Result<Vec<Message>, BoxError> {
     let mut out = vec![text_message(ConversationRole::User, prompt.user.clone())];
     for r in &prompt.repairs {
-        let errors = prompt::repair(&r.errors);
+        let errors = (prompt.tool.refused)(&r.errors);
         match &r.tool_use_id {
             // The tool was called: its result is the errors, marked as an error.
             Some(id) => {
                 let call = ToolUseBlock::builder()
                     .tool_use_id(id)
-                    .name(prompt::TOOL_NAME)
+                    .name(prompt.tool.name)
                     .input(document(&r.answer))
                     .build()?;
                 out.push(
@@ -172,18 +172,14 @@ fn messages(prompt: &Prompt) -> Result<Vec<Message>, BoxError> {
     Ok(out)
 }
 
-fn tools(model: &str) -> Result<ToolConfiguration, BoxError> {
+fn tools(model: &str, tool: &prompt::Tool) -> Result<ToolConfiguration, BoxError> {
     let spec = ToolSpecification::builder()
-        .name(prompt::TOOL_NAME)
-        .description(prompt::TOOL_DESCRIPTION)
-        .input_schema(ToolInputSchema::Json(document(&prompt::schema())))
+        .name(tool.name)
+        .description(tool.description)
+        .input_schema(ToolInputSchema::Json(document(&(tool.schema)())))
         .build()?;
     let choice = if names_its_tool(model) {
-        ToolChoice::Tool(
-            SpecificToolChoice::builder()
-                .name(prompt::TOOL_NAME)
-                .build()?,
-        )
+        ToolChoice::Tool(SpecificToolChoice::builder().name(tool.name).build()?)
     } else {
         ToolChoice::Any(AnyToolChoice::builder().build())
     };
@@ -278,7 +274,7 @@ impl Provider for Bedrock {
     }
 
     async fn propose(&self, prompt: &Prompt) -> Result<Answer, ProviderError> {
-        let built = messages(prompt).and_then(|m| Ok((m, tools(&self.model)?)));
+        let built = messages(prompt).and_then(|m| Ok((m, tools(&self.model, prompt.tool)?)));
         let (messages, tools) = built.map_err(|e| ProviderError::Refused(e.to_string()))?;
         let output = self
             .client
@@ -302,7 +298,7 @@ impl Provider for Bedrock {
             _ => return Err(ProviderError::Malformed("no message in the answer".into())),
         };
         let call = content.iter().find_map(|b| match b {
-            ContentBlock::ToolUse(t) if t.name() == prompt::TOOL_NAME => Some(t),
+            ContentBlock::ToolUse(t) if t.name() == prompt.tool.name => Some(t),
             _ => None,
         });
         let (patch, tool_use_id) = match call {

@@ -7,6 +7,7 @@
 
 mod apply;
 mod between;
+pub mod code_fix;
 mod openai;
 mod patch;
 mod prompt;
@@ -26,8 +27,9 @@ use crate::config::{Llm, LlmSettings};
 use crate::model::ModelUsage;
 use crate::spec::{understand_after, AppSpec, FieldRef, SpecChange, SpecError};
 
+pub use code_fix::{FixAsked, Fixed};
 pub use patch::{FieldSpec, Operation, SpecPatch, TYPES};
-pub use prompt::{schema, TOOL_NAME};
+pub use prompt::{schema, Tool, SPEC_TOOL, TOOL_NAME};
 
 /// One message to read.
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +91,27 @@ pub trait Understander: Send + Sync {
     async fn answer(&self, _asked: &Asked<'_>) -> Option<Answered> {
         None
     }
+
+    /// Whether a model proposes repairs of failing code ([`Understander::propose_fix`]).
+    fn repairs_code(&self) -> bool {
+        false
+    }
+
+    /// A model's repair of code whose tests fail, when a model is configured (`None`: the
+    /// rules have no such repair).
+    async fn propose_fix(&self, _asked: &FixAsked<'_>) -> Option<ProposedFix> {
+        None
+    }
+}
+
+/// What a model proposed for failing code, and what asking it cost.
+#[derive(Debug, Clone)]
+pub struct ProposedFix {
+    /// The fix, checked and applied to the files; or why there is none (the provider failed,
+    /// or the answer could not be applied after one repair).
+    pub outcome: Result<Fixed, String>,
+    /// The calls.
+    pub usage: ModelUsage,
 }
 
 /// The product manager's own rules.
@@ -116,9 +139,12 @@ impl Understander for Rules {
     }
 }
 
-/// What a model is asked: the instructions, the message, and each refused answer with why.
+/// What a model is asked: the tool it answers with, the instructions, the message, and each
+/// refused answer with why.
 #[derive(Debug, Clone)]
 pub struct Prompt {
+    /// What the answer is: a spec patch ([`SPEC_TOOL`]) or a code fix.
+    pub tool: &'static Tool,
     /// Instructions and the spec as it is.
     pub system: String,
     /// The user's message.
@@ -251,53 +277,59 @@ impl Understander for WithModel {
         Some(self.answer_question(asked).await)
     }
 
+    fn repairs_code(&self) -> bool {
+        true
+    }
+
+    async fn propose_fix(&self, asked: &FixAsked<'_>) -> Option<ProposedFix> {
+        let prompt = Prompt {
+            tool: &code_fix::CODE_TOOL,
+            system: code_fix::system(),
+            user: code_fix::user(asked),
+            repairs: Vec::new(),
+        };
+        let mut usage = self.usage();
+        let outcome = self
+            .ask(prompt, &mut usage, |answer| {
+                code_fix::apply(answer, asked.files)
+            })
+            .await;
+        if let Err(why) = &outcome {
+            tracing::warn!(provider = usage.provider, model = usage.model, reason = %why, "the model proposed no fix that applies");
+            usage.fallback = Some(why.clone());
+        }
+        Some(ProposedFix { outcome, usage })
+    }
+
     async fn understand(&self, request: &Request<'_>) -> Result<Understood, SpecError> {
         let base = request.base();
-        let mut prompt = Prompt {
+        let prompt = Prompt {
+            tool: &SPEC_TOOL,
             system: prompt::system(&base, request.focus),
             user: prompt::user(request.text, request.describes_app),
             repairs: Vec::new(),
         };
         let mut usage = self.usage();
-        let why = loop {
-            let started = Instant::now();
-            let answer = self.provider.propose(&prompt).await;
-            usage.latency_ms += started.elapsed().as_millis() as u64;
-            let answer = match answer {
-                Ok(a) => a,
-                Err(e) => break e.to_string(),
-            };
-            usage.calls += 1;
-            usage.input_tokens += answer.input_tokens;
-            usage.output_tokens += answer.output_tokens;
-            usage.cost_usd = cost(&usage, self.prices);
-            let applied = SpecPatch::parse(&answer.patch)
-                .map_err(|e| vec![e])
-                .and_then(|patch| patch.apply(&base).map(|done| (patch, done)));
-            match applied {
-                Ok((patch, (spec, mut change))) => {
-                    if change.focus.is_none() {
-                        change.focus = request.focus.cloned();
-                    }
-                    return Ok(Understood {
-                        spec,
-                        change,
-                        patch,
-                        usage: Some(usage),
-                    });
+        let asked = self
+            .ask(prompt, &mut usage, |answer| {
+                SpecPatch::parse(answer)
+                    .map_err(|e| vec![e])
+                    .and_then(|patch| patch.apply(&base).map(|done| (patch, done)))
+            })
+            .await;
+        let why = match asked {
+            Ok((patch, (spec, mut change))) => {
+                if change.focus.is_none() {
+                    change.focus = request.focus.cloned();
                 }
-                Err(errors) if prompt.repairs.is_empty() => prompt.repairs.push(Repair {
-                    answer: answer.patch,
-                    tool_use_id: answer.tool_use_id,
-                    errors,
-                }),
-                Err(errors) => {
-                    break format!(
-                        "its patch could not be applied after one repair: {}",
-                        errors.join("; ")
-                    )
-                }
+                return Ok(Understood {
+                    spec,
+                    change,
+                    patch,
+                    usage: Some(usage),
+                });
             }
+            Err(why) => why,
         };
         tracing::warn!(provider = usage.provider, model = usage.model, reason = %why, "the rules read the message instead of the model");
         let mut read = Rules.understand(request).await?;
@@ -338,6 +370,40 @@ pub(crate) async fn secret_key(_: &str) -> Result<String, String> {
 }
 
 impl WithModel {
+    /// Asks until an answer passes `check`, with one repair call carrying the errors of a
+    /// refused answer; counts the calls into `usage`. `Err` says why no answer is used.
+    async fn ask<T>(
+        &self,
+        mut prompt: Prompt,
+        usage: &mut ModelUsage,
+        check: impl Fn(&Value) -> Result<T, Vec<String>>,
+    ) -> Result<T, String> {
+        loop {
+            let started = Instant::now();
+            let answer = self.provider.propose(&prompt).await;
+            usage.latency_ms += started.elapsed().as_millis() as u64;
+            let answer = answer.map_err(|e| e.to_string())?;
+            usage.calls += 1;
+            usage.input_tokens += answer.input_tokens;
+            usage.output_tokens += answer.output_tokens;
+            usage.cost_usd = cost(usage, self.prices);
+            match check(&answer.patch) {
+                Ok(done) => return Ok(done),
+                Err(errors) if prompt.repairs.is_empty() => prompt.repairs.push(Repair {
+                    answer: answer.patch,
+                    tool_use_id: answer.tool_use_id,
+                    errors,
+                }),
+                Err(errors) => {
+                    return Err(format!(
+                        "its answer could not be applied after one repair: {}",
+                        errors.join("; ")
+                    ))
+                }
+            }
+        }
+    }
+
     fn usage(&self) -> ModelUsage {
         ModelUsage {
             provider: self.provider.name().to_owned(),

@@ -1,6 +1,6 @@
 //! Any OpenAI-compatible chat-completions server (OpenAI, vLLM, Ollama, llama.cpp):
 //! `POST {base}/chat/completions` with the key as a bearer token, the answer constrained by
-//! `response_format` to the patch's strict JSON schema.
+//! `response_format` to the strict JSON schema of the answer asked for (a spec patch, a code fix).
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::record::{Exchange, Recorder};
-use super::{prompt, retry, Answer, Prompt, Provider, ProviderError, Said};
+use super::{retry, Answer, Prompt, Provider, ProviderError, Said};
 use crate::config::LlmSettings;
 
 /// Where the key comes from.
@@ -92,7 +92,7 @@ impl OpenAi {
                 other => other.to_string(),
             };
             messages.push(json!({"role": "assistant", "content": said}));
-            messages.push(json!({"role": "user", "content": prompt::repair(&r.errors)}));
+            messages.push(json!({"role": "user", "content": (prompt.tool.refused)(&r.errors)}));
         }
         json!({
             "model": self.model,
@@ -100,10 +100,10 @@ impl OpenAi {
             "response_format": {
                 "type": "json_schema",
                 "json_schema": {
-                    "name": prompt::TOOL_NAME,
-                    "description": prompt::TOOL_DESCRIPTION,
+                    "name": prompt.tool.name,
+                    "description": prompt.tool.description,
                     "strict": true,
-                    "schema": prompt::schema(),
+                    "schema": (prompt.tool.schema)(),
                 },
             },
         })

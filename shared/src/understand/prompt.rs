@@ -14,6 +14,29 @@ pub const TOOL_NAME: &str = "propose_spec_patch";
 pub const TOOL_DESCRIPTION: &str =
     "Propose the changes one user message makes to the app's spec, as a list of operations.";
 
+/// What a model is asked to answer with: one tool (Bedrock) or response format (OpenAI) of a
+/// name, a description and a strict JSON schema, and what the model is told when its answer
+/// could not be used.
+#[derive(Debug)]
+pub struct Tool {
+    /// The tool's name.
+    pub name: &'static str,
+    /// What it is for.
+    pub description: &'static str,
+    /// The answer's JSON schema.
+    pub schema: fn() -> Value,
+    /// The user's turn after a refused answer, from the concrete errors.
+    pub refused: fn(&[String]) -> String,
+}
+
+/// The spec patch's tool.
+pub static SPEC_TOOL: Tool = Tool {
+    name: TOOL_NAME,
+    description: TOOL_DESCRIPTION,
+    schema,
+    refused: repair,
+};
+
 /// The instructions, with the spec as it is and the field the conversation is about.
 pub fn system(spec: &AppSpec, focus: Option<&FieldRef>) -> String {
     let current = view(spec).to_string();
