@@ -212,6 +212,14 @@ async fn a_models_fix_the_tests_refuse_is_not_made_current_and_the_rules_go_on()
         "{said:#?}"
     );
     assert_eq!(fix_requests(&fake).len(), 1);
+
+    // A repair that did not pass is still a version to roll back to.
+    let (_, back) = app
+        .say(&id, &format!("roll back to version {}", broken_at + 1))
+        .await;
+    assert_eq!(back["run"]["intent"], "rollback", "{back}");
+    assert_eq!(back["run"]["status"], "succeeded", "{back}");
+    assert_eq!(app.current_version(&id).await, broken_at + 1);
 }
 
 #[tokio::test]
