@@ -2,11 +2,12 @@
 //! moto), with every Task of the pipeline invoking the agents Lambda's handler: an edited
 //! router, an added file and a deleted file made versions of the user's own survive a spec
 //! change's build; a conflicting edit makes the build wait for the user's decision, and no
-//! version is made until it is given.
+//! version is made until it is given. "Fix it" sets the traced change aside, or, with a model
+//! configured (the fake provider, a hand-written fixture), takes the model's fix first.
 
 mod installation;
 
-use installation::{installation, say};
+use installation::{installation, installation_where, say};
 use kiln::agents::edits::{edit_files, pending_merge, resolve_merge, Decision, FileChange};
 use kiln::agents::AgentContext;
 use kiln::model::{Author, Intent, Owner, Project, RunStatus, Version};
@@ -211,4 +212,70 @@ async fn a_fix_sets_aside_the_traced_change_on_aws() {
     );
     let p = ctx.projects.load_project(project.id).await.unwrap();
     assert_eq!(p.tested_version, Some(fixed.number));
+}
+
+/// "Fix it" on AWS with a model configured (OpenAI's wire format, the fake provider answering
+/// from hand-written fixtures): the model's fix is the first repair, its test build played, and
+/// it keeps the user's other change in the router; the project counts the call.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_models_fix_is_the_first_repair_on_aws() {
+    use kiln_integration_tests::fake_llm::FakeLlm;
+    let fake = FakeLlm::from_fixtures(&["openai/recipes.http", "openai/fix_recipes.http"]);
+    let base = fake.openai_base_url();
+    let aws = installation_where(|c| {
+        c.llm = kiln::config::Llm::Openai;
+        c.llm_settings.model = "gpt-4o-mini".into();
+        c.llm_settings.base_url = Some(base);
+        c.llm_settings.api_key = Some("sk-test-kiln-0123456789".into());
+    })
+    .await;
+    let ctx = &aws.ctx;
+    let owner = Owner("alice".into());
+    let project = Project::new(owner.clone(), "Cookbook".into(), String::new());
+    ctx.projects.create_project(&project).await.unwrap();
+    say(&aws, &project, "a place to keep my recipes", Intent::Create).await;
+    say(&aws, &project, "build it", Intent::Build).await;
+    let v1 = current(ctx, &project).await;
+    let router = text(ctx, &v1, "app/routers/recipes.py").await.unwrap();
+    let def = "def create_recipe(body: RecipeCreate, session: SessionDep) -> Any:\n";
+    let mine = "# Reviewed by hand: recipes keep their titles.\n";
+    let raise = "    raise RuntimeError(\"a slip of mine\")\n";
+    let broken = format!(
+        "{mine}{}",
+        router.replacen(def, &format!("{def}{raise}"), 1)
+    );
+    assert!(broken.contains(raise));
+    let changes = [change("app/routers/recipes.py", Some(broken))];
+    let broken_at = edit_files(ctx, &owner, project.id, None, &changes, None)
+        .await
+        .unwrap()
+        .version;
+    let played = aws.played.load(std::sync::atomic::Ordering::SeqCst);
+    let fixing = say(&aws, &project, "fix it", Intent::Fix).await;
+    assert_eq!(fixing.status, RunStatus::Succeeded, "{:?}", fixing.error);
+    assert_eq!(
+        aws.played.load(std::sync::atomic::Ordering::SeqCst),
+        played + 2,
+        "the failing version's tests, then the model's fix's"
+    );
+    let fixed = current(ctx, &project).await;
+    assert_eq!(fixed.number, broken_at.number + 1);
+    assert_eq!(
+        fixed.note.as_deref(),
+        Some(
+            format!(
+                "Repair 1 of version {}: the fix proposed by gpt-4o-mini",
+                broken_at.number
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(
+        text(ctx, &fixed, "app/routers/recipes.py").await.unwrap(),
+        format!("{mine}{router}")
+    );
+    let p = ctx.projects.load_project(project.id).await.unwrap();
+    assert_eq!(p.tested_version, Some(fixed.number));
+    assert_eq!(p.model_usage.calls, 2, "the reading and the fix");
+    assert_eq!((fake.unexpected(), fake.remaining()), (0, 0));
 }
