@@ -180,4 +180,35 @@ impl App {
         assert_eq!(status, StatusCode::OK, "{body}");
         body["items"].as_array().unwrap().clone()
     }
+
+    /// Runs the fix run `run`'s FixStart step again by hand, as Step Functions retries a Task
+    /// whose answer was lost, from the state after try 0 failed on `broken_at` with failures
+    /// tracing to `traced`; its answer.
+    pub async fn fix_start_again(&self, run: &Value, broken_at: u64, traced: &[&str]) -> Value {
+        let id = |v: &Value| v.as_str().unwrap().parse().unwrap();
+        let input = kiln::model::RunInput {
+            project_id: id(&run["project_id"]),
+            run_id: id(&run["id"]),
+            message_id: id(&run["message_id"]),
+            intent: kiln::model::Intent::Fix,
+            owner: kiln::model::Owner::local(),
+        };
+        let state = json!({"fix": {
+            "base": broken_at, "attempt": 0, "version": broken_at, "set_aside": [],
+            "job": {"id": "try-0"}, "next": "again",
+            "tried": [{
+                "attempt": 0, "version": broken_at, "set_aside": [], "failing": 6,
+                "total": 16, "signature": "s", "failures": [], "traced": traced,
+            }],
+        }});
+        let request = kiln::agents::StepRequest {
+            step: kiln::agents::Step::FixStart,
+            run: input,
+            state,
+            error: None,
+        };
+        kiln::agents::run_step(&self.state.agents, &request)
+            .await
+            .unwrap()
+    }
 }

@@ -138,37 +138,12 @@ async fn a_fix_sets_aside_the_change_the_failures_trace_to_and_keeps_the_others(
 
     // The repair's step run again (Step Functions retries a Task whose answer was lost) finds
     // the repair it made and the suite it started: no other version, no other job.
-    let input = kiln::model::RunInput {
-        project_id: id.parse().unwrap(),
-        run_id: fixing["run"]["id"].as_str().unwrap().parse().unwrap(),
-        message_id: fixing["run"]["message_id"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap(),
-        intent: kiln::model::Intent::Fix,
-        owner: kiln::model::Owner::local(),
-    };
-    let after_try_0 = json!({"fix": {
-        "base": broken_at, "attempt": 0, "version": broken_at, "set_aside": [],
-        "job": {"id": "try-0"}, "next": "again",
-        "tried": [{
-            "attempt": 0, "version": broken_at, "set_aside": [], "failing": 6, "total": 16,
-            "signature": "s", "failures": [], "traced": ["tests/test_tasks.py", "app/routers/tasks.py"],
-        }],
-    }});
+    let traced = ["tests/test_tasks.py", "app/routers/tasks.py"];
     let mut answers = Vec::new();
     for _ in 0..2 {
-        let request = kiln::agents::StepRequest {
-            step: kiln::agents::Step::FixStart,
-            run: input.clone(),
-            state: after_try_0.clone(),
-            error: None,
-        };
         answers.push(
-            kiln::agents::run_step(&app.state.agents, &request)
-                .await
-                .unwrap(),
+            app.fix_start_again(&fixing["run"], broken_at, &traced)
+                .await,
         );
     }
     assert_eq!(answers[0], answers[1]);

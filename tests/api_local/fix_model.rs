@@ -142,34 +142,9 @@ async fn the_models_fix_is_the_first_repair_and_keeps_the_users_other_changes() 
     );
 
     // The repair's step run again finds the model's version: the model is not asked again.
-    let input = kiln::model::RunInput {
-        project_id: id.parse().unwrap(),
-        run_id: fixing["run"]["id"].as_str().unwrap().parse().unwrap(),
-        message_id: fixing["run"]["message_id"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap(),
-        intent: kiln::model::Intent::Fix,
-        owner: kiln::model::Owner::local(),
-    };
-    let state = json!({"fix": {
-        "base": broken_at, "attempt": 0, "version": broken_at, "set_aside": [],
-        "job": {"id": "try-0"}, "next": "again",
-        "tried": [{
-            "attempt": 0, "version": broken_at, "set_aside": [], "failing": 3, "total": 9,
-            "signature": "s", "failures": [], "traced": ["app/routers/recipes.py"],
-        }],
-    }});
-    let request = kiln::agents::StepRequest {
-        step: kiln::agents::Step::FixStart,
-        run: input,
-        state,
-        error: None,
-    };
-    let again = kiln::agents::run_step(&app.state.agents, &request)
-        .await
-        .unwrap();
+    let again = app
+        .fix_start_again(&fixing["run"], broken_at, &["app/routers/recipes.py"])
+        .await;
     assert_eq!(again["version"], fixed, "{again}");
     assert_eq!(again["by_model"], "gpt-4o-mini", "{again}");
     assert_eq!(fix_requests(&fake).len(), 1, "not asked again");

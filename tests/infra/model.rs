@@ -21,20 +21,27 @@ fn agents_statement(t: &serde_yaml::Value, sid: &str) -> serde_yaml::Value {
         .clone()
 }
 
-#[test]
-fn a_model_reading_and_its_repair_fit_the_product_managers_timeouts() {
+/// One model call's bound (`KILN_LLM_TIMEOUT_SECS`), the pipeline state `name`'s timeout and
+/// the agents function's.
+fn timeouts(name: &str) -> (u64, u64, u64) {
     let t = parsed();
     let per_call: u64 = env(&t, "KILN_LLM_TIMEOUT_SECS").parse().unwrap();
     let machine: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("statemachines/agent_pipeline.asl.json")).unwrap(),
     )
     .unwrap();
-    let state = machine["States"]["ProductManager"]["TimeoutSeconds"]
+    let state = machine["States"][name]["TimeoutSeconds"]
         .as_u64()
-        .expect("the ProductManager state has a timeout");
+        .unwrap_or_else(|| panic!("the {name} state has no timeout"));
     let lambda = t["Resources"]["AgentsFunction"]["Properties"]["Timeout"]
         .as_u64()
         .unwrap();
+    (per_call, state, lambda)
+}
+
+#[test]
+fn a_model_reading_and_its_repair_fit_the_product_managers_timeouts() {
+    let (per_call, state, lambda) = timeouts("ProductManager");
     // Two calls, then the rules, loading and writing the project: 15 s is ample for the rest.
     assert!(
         2 * per_call + 15 <= state,
@@ -48,18 +55,7 @@ fn a_model_reading_and_its_repair_fit_the_product_managers_timeouts() {
 
 #[test]
 fn a_models_code_fix_and_its_repair_fit_the_fix_steps_timeouts() {
-    let t = parsed();
-    let per_call: u64 = env(&t, "KILN_LLM_TIMEOUT_SECS").parse().unwrap();
-    let machine: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("statemachines/agent_pipeline.asl.json")).unwrap(),
-    )
-    .unwrap();
-    let state = machine["States"]["FixStart"]["TimeoutSeconds"]
-        .as_u64()
-        .expect("the FixStart state has a timeout");
-    let lambda = t["Resources"]["AgentsFunction"]["Properties"]["Timeout"]
-        .as_u64()
-        .unwrap();
+    let (per_call, state, lambda) = timeouts("FixStart");
     // FixStart asks the model (a call and a repair call), then generates the spec's code,
     // merges, stores the version and starts its suite: a minute for the rest.
     let bound = state.min(lambda);
