@@ -10,6 +10,8 @@ use super::{fixtures_dir, Exchange, FakeLlm, Wire};
 const NAMES: &[&str] = &[
     "answer.http",
     "auth.http",
+    "code_fix.http",
+    "code_fix_not_found.http",
     "phone.http",
     "recipes.http",
     "refused_request.http",
@@ -21,8 +23,21 @@ const NAMES: &[&str] = &[
     "unavailable.http",
 ];
 
-/// The spec patch a successful fixture carries (the text, for an answer in words), and its
-/// (input, output, total) tokens.
+/// Fixtures of one provider only: the code fixes of the local fix tests, which read with OpenAI.
+const OPENAI_ONLY: &[&str] = &[
+    "fix_recipes.http",
+    "fix_recipes_not_found.http",
+    "fix_recipes_wrong.http",
+];
+
+/// Whether a fixture answers with a code fix (`propose_code_fix`) rather than a spec patch.
+fn is_code_fix(e: &Exchange) -> bool {
+    let name = e.origin.rsplit('/').next().unwrap_or_default();
+    name.starts_with("code_fix") || name.starts_with("fix_")
+}
+
+/// The spec patch or code fix a successful fixture carries (the text, for an answer in words),
+/// and its (input, output, total) tokens.
 fn patch_and_usage(e: &Exchange) -> (Value, [u64; 3]) {
     let body: Value = serde_json::from_str(&e.body).unwrap();
     let usage = |keys: [&str; 3]| keys.map(|k| body["usage"][k].as_u64().unwrap());
@@ -46,7 +61,12 @@ fn patch_and_usage(e: &Exchange) -> (Value, [u64; 3]) {
         Wire::Bedrock => {
             assert_eq!(body["stopReason"], "tool_use");
             let block = &body["output"]["message"]["content"][0]["toolUse"];
-            assert_eq!(block["name"], "propose_spec_patch");
+            let tool = if is_code_fix(e) {
+                "propose_code_fix"
+            } else {
+                "propose_spec_patch"
+            };
+            assert_eq!(block["name"], tool);
             assert!(block["toolUseId"].as_str().unwrap().starts_with("tooluse_"));
             let tokens = usage(["inputTokens", "outputTokens", "totalTokens"]);
             (block["input"].clone(), tokens)
@@ -71,8 +91,13 @@ fn every_fixture_parses_with_its_header() {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         found.sort();
-        assert_eq!(found, NAMES, "{}", dir.display());
-        for name in NAMES {
+        let mut names: Vec<&str> = NAMES.to_vec();
+        if wire == Wire::Openai {
+            names.extend_from_slice(OPENAI_ONLY);
+            names.sort();
+        }
+        assert_eq!(found, names, "{}", dir.display());
+        for name in names {
             let e = Exchange::load(dir.join(name)).unwrap_or_else(|err| panic!("{err}"));
             assert_eq!(e.wire, wire);
             assert!(
@@ -83,9 +108,16 @@ fn every_fixture_parses_with_its_header() {
             let body: Value = serde_json::from_str(&e.body).unwrap();
             if e.status == 200 {
                 let (patch, [input, output, total]) = patch_and_usage(&e);
-                assert!(patch["operations"]
-                    .as_array()
-                    .is_some_and(|o| !o.is_empty()));
+                let (list, check) = if is_code_fix(&e) {
+                    assert!(patch["explanation"].is_string(), "{name}");
+                    ("changes", kiln::understand::code_fix::TOOL_NAME)
+                } else {
+                    ("operations", kiln::understand::TOOL_NAME)
+                };
+                assert!(
+                    patch[list].as_array().is_some_and(|o| !o.is_empty()),
+                    "{name}: no {list} for {check}"
+                );
                 assert_eq!(input + output, total, "{name}");
                 assert!(input % 10 != 0 && output % 10 != 0, "{name}: round counts");
                 assert!(
