@@ -26,6 +26,7 @@ const NAMES: &[&str] = &[
 /// Fixtures of one provider only: the code fixes of the local fix tests, which read with OpenAI.
 const OPENAI_ONLY: &[&str] = &[
     "fix_recipes.http",
+    "fix_recipes_comment.http",
     "fix_recipes_not_found.http",
     "fix_recipes_wrong.http",
 ];

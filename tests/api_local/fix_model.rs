@@ -1,7 +1,8 @@
 //! "Fix it" with a configured model (`KILN_LLM=openai` against the fake provider, hand-written
 //! fixtures; real pytest judges every repair): the model's fix is the first repair and keeps the
 //! user's other changes where the rules would set the whole file aside; a fix that applies but
-//! does not make the tests pass is not made current and the rules go on; a fix that cannot be
+//! does not make the tests pass is not made current and the rules go on, even when the tests
+//! fail just as before (the model's miss does not stop the rules' repairs); a fix that cannot be
 //! applied, even after the repair call, leaves the rules to repair and the reply says why.
 
 use axum::http::StatusCode;
@@ -240,4 +241,33 @@ async fn a_fix_that_cannot_be_applied_after_its_repair_call_leaves_the_rules_and
     );
     assert_eq!(fixing["run"]["usage"]["calls"], 2, "{fixing}");
     assert!(fixing["run"]["usage"]["fallback"].is_string(), "{fixing}");
+}
+
+#[tokio::test]
+async fn a_models_fix_that_misses_the_cause_does_not_stop_the_rules() {
+    let (fake, app, id, router, broken_at) = broken(&["openai/fix_recipes_comment.http"]).await;
+    let (_, fixing) = app.say(&id, "fix it").await;
+    assert_eq!(fixing["run"]["status"], "succeeded", "{fixing}");
+    let fixed = app.current_version(&id).await;
+    assert_eq!(fixed, broken_at + 2, "the rules' repair after the model's");
+    assert_eq!(
+        app.file(&id, fixed, "app/routers/recipes.py")
+            .await
+            .unwrap(),
+        router
+    );
+    let said = said(&app, &id, &fixing["run"]).await;
+    let missed = said
+        .iter()
+        .find(|t| t.starts_with("Repair 1 (version"))
+        .unwrap_or_else(|| panic!("{said:#?}"));
+    assert!(
+        missed.contains("fail as before") && missed.contains("the rules repair next"),
+        "{missed}"
+    );
+    assert!(
+        said.last().unwrap().contains("Repair 2 fixed it"),
+        "{said:#?}"
+    );
+    assert_eq!(fix_requests(&fake).len(), 1);
 }

@@ -11,7 +11,8 @@
 //! added are kept). A repair whose files are those of the failing version or of an earlier
 //! repair is skipped. Each repair's suite runs; the loop stops when one passes (that version
 //! becomes current), when a repair fails the same way as a try before it (the same failures,
-//! by signature: test, exception type, message normalised), when no repair is left, or after
+//! by signature: test, exception type, message normalised; a model's fix failing as before
+//! missed the cause and leaves the rules to go on), when no repair is left, or after
 //! the last, and says what it tried, what still fails and which of the user's changes it traces
 //! to. A repair that did not pass stays a version the user can diff or roll back to.
 
@@ -407,7 +408,11 @@ pub(super) async fn check(
         fix.next = "again".into();
         return out(&fix);
     }
+    // A model's fix that leaves the failures as they were missed the cause; the rules' repairs
+    // are another way, not a repeat of it, so they still go on.
+    let missed = repeated.is_some() && done.by_model.is_some();
     let stop = match repeated {
+        Some(_) if missed => None,
         Some(t) => Some(format!(
             "Repair {} failed the same way as {}, so I stopped.",
             fix.attempt,
@@ -429,7 +434,7 @@ pub(super) async fn check(
             Err(AgentError::NotFixed(fix.attempt))
         }
         None => {
-            let text = format!(
+            let mut text = format!(
                 "Repair {} (version {}): {} of {} tests still fail: {}.",
                 fix.attempt,
                 fix.version,
@@ -437,6 +442,12 @@ pub(super) async fn check(
                 done.total,
                 done.failures.join("; ")
             );
+            if missed {
+                text.push_str(
+                    " They fail as before: the model's fix did not reach the cause; the rules \
+                     repair next.",
+                );
+            }
             say(ctx, run, &key, text, vec![block]).await?;
             fix.next = "again".into();
             out(&fix)
