@@ -64,6 +64,25 @@ async fn said(app: &App, id: &str, run: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Says `text` (a fix request) and checks the run succeeded with version `expected` current,
+/// its router the generated one (the rules set the user's change to it aside); the run and
+/// what it said.
+async fn fixed_by_the_rules(
+    app: &App,
+    id: &str,
+    text: &str,
+    expected: u64,
+    router: &str,
+) -> (Value, Vec<String>) {
+    let (_, fixing) = app.say(id, text).await;
+    assert_eq!(fixing["run"]["status"], "succeeded", "{fixing}");
+    assert_eq!(app.current_version(id).await, expected);
+    let now = app.file(id, expected, "app/routers/recipes.py").await;
+    assert_eq!(now.as_deref(), Some(router));
+    let said = said(app, id, &fixing["run"]).await;
+    (fixing, said)
+}
+
 async fn version(app: &App, id: &str, n: u64) -> Value {
     let path = format!("/api/v2/projects/{id}/versions/{n}");
     app.call("GET", &path, None).await.1
@@ -160,10 +179,9 @@ async fn the_models_fix_is_the_first_repair_and_keeps_the_users_other_changes() 
 #[tokio::test]
 async fn a_models_fix_the_tests_refuse_is_not_made_current_and_the_rules_go_on() {
     let (fake, app, id, router, broken_at) = broken(&["openai/fix_recipes_wrong.http"]).await;
-    let (_, fixing) = app.say(&id, "please fix it").await;
-    assert_eq!(fixing["run"]["status"], "succeeded", "{fixing}");
-    let fixed = app.current_version(&id).await;
-    assert_eq!(fixed, broken_at + 2, "the rules' repair after the model's");
+    // The rules' repair after the model's, setting the traced router aside: generated again,
+    // the comment with it.
+    let (_, said) = fixed_by_the_rules(&app, &id, "please fix it", broken_at + 2, &router).await;
     let models = version(&app, &id, broken_at + 1).await;
     assert!(
         models["note"].as_str().unwrap().contains("gpt-4o-mini"),
@@ -174,14 +192,6 @@ async fn a_models_fix_the_tests_refuse_is_not_made_current_and_the_rules_go_on()
         .await
         .unwrap()
         .contains("raise ValueError(\"a slip of mine\")"));
-    // The rules set the traced router aside: generated again, the comment with it.
-    assert_eq!(
-        app.file(&id, fixed, "app/routers/recipes.py")
-            .await
-            .unwrap(),
-        router
-    );
-    let said = said(&app, &id, &fixing["run"]).await;
     assert!(
         said.iter().any(|t| t.starts_with("Repair 1 (version")
             && t.contains("still fail")
@@ -207,17 +217,8 @@ async fn a_models_fix_the_tests_refuse_is_not_made_current_and_the_rules_go_on()
 async fn a_fix_that_cannot_be_applied_after_its_repair_call_leaves_the_rules_and_says_why() {
     let not_found = "openai/fix_recipes_not_found.http";
     let (fake, app, id, router, broken_at) = broken(&[not_found, not_found]).await;
-    let (_, fixing) = app.say(&id, "fix it").await;
-    assert_eq!(fixing["run"]["status"], "succeeded", "{fixing}");
-    let fixed = app.current_version(&id).await;
-    assert_eq!(fixed, broken_at + 1, "no version of the model's");
-    assert_eq!(
-        app.file(&id, fixed, "app/routers/recipes.py")
-            .await
-            .unwrap(),
-        router
-    );
-    let said = said(&app, &id, &fixing["run"]).await;
+    // No version of the model's: the rules' repair is the first.
+    let (fixing, said) = fixed_by_the_rules(&app, &id, "fix it", broken_at + 1, &router).await;
     let why = said
         .iter()
         .find(|t| t.contains("proposed no fix I could use"))
@@ -246,17 +247,7 @@ async fn a_fix_that_cannot_be_applied_after_its_repair_call_leaves_the_rules_and
 #[tokio::test]
 async fn a_models_fix_that_misses_the_cause_does_not_stop_the_rules() {
     let (fake, app, id, router, broken_at) = broken(&["openai/fix_recipes_comment.http"]).await;
-    let (_, fixing) = app.say(&id, "fix it").await;
-    assert_eq!(fixing["run"]["status"], "succeeded", "{fixing}");
-    let fixed = app.current_version(&id).await;
-    assert_eq!(fixed, broken_at + 2, "the rules' repair after the model's");
-    assert_eq!(
-        app.file(&id, fixed, "app/routers/recipes.py")
-            .await
-            .unwrap(),
-        router
-    );
-    let said = said(&app, &id, &fixing["run"]).await;
+    let (_, said) = fixed_by_the_rules(&app, &id, "fix it", broken_at + 2, &router).await;
     let missed = said
         .iter()
         .find(|t| t.starts_with("Repair 1 (version"))
