@@ -294,3 +294,26 @@ fn resolve_by_hand(marked: &str) -> String {
         .map(|l| format!("{l}\n"))
         .collect()
 }
+
+#[tokio::test]
+async fn a_file_where_a_folder_is_or_a_path_with_an_empty_segment_is_refused_and_changes_nothing() {
+    let app = app().await;
+    let id = app.create_project("Paths of mine").await;
+    app.say(&id, "Build a REST API for managing tasks").await;
+    let (_, built) = app.say(&id, "build it").await;
+    assert_eq!(built["run"]["status"], "succeeded", "{built}");
+    let v = app.current_version(&id).await;
+    let body = json!({"content": "x = 1\n"});
+    for (path, says) in [
+        ("app/main.py/x.py", "`app/main.py` cannot both be files"),
+        ("app", "`app/__init__.py` cannot both be files"),
+        ("app/mine.py/", "not a plain relative path"),
+        ("app//mine.py", "not a plain relative path"),
+    ] {
+        let (status, answer) = put(&app, &id, path, body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{path}: {answer}");
+    }
+    assert_eq!(app.current_version(&id).await, v, "no version made");
+}

@@ -242,6 +242,17 @@ async fn a_fix_that_cannot_be_applied_after_its_repair_call_leaves_the_rules_and
     );
     assert_eq!(fixing["run"]["usage"]["calls"], 2, "{fixing}");
     assert!(fixing["run"]["usage"]["fallback"].is_string(), "{fixing}");
+
+    // The step run again from the state it was given (the model not yet asked in it) finds the
+    // rules' repair it made, and does not ask the model again: the project holds the mark of
+    // the reply that said what the model answered.
+    let again = app
+        .fix_start_again(&fixing["run"], broken_at, &["app/routers/recipes.py"])
+        .await;
+    assert_eq!(again["version"], broken_at + 1, "{again}");
+    assert!(again.get("by_model").is_none(), "{again}");
+    assert_eq!(fix_requests(&fake).len(), 2, "not asked again");
+    assert_eq!(fake.unexpected(), 0);
 }
 
 #[tokio::test]

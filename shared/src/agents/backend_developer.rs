@@ -385,6 +385,8 @@ mod tests {
             "a\\..\\b",
             "./a",
             "a//b/..",
+            "app/main.py/",
+            "app//main.py",
         ] {
             assert!(!is_safe_relative_path(bad), "{bad:?}");
         }

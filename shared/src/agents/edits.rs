@@ -9,8 +9,9 @@ use super::{AgentContext, AgentError};
 use crate::generator::{merge_text, MARKERS};
 use crate::model::merge::{cut_side, shown_within, HUNKS_SHOWN};
 use crate::model::{
-    is_safe_relative_path, new_id, now, Author, Block, ConflictKind, FileConflict, FileEntry,
-    MergeRef, Message, Owner, PendingMerge, ProjectStatus, Role, ShownConflict, ShownHunk, Version,
+    folder_clash, is_safe_relative_path, new_id, now, Author, Block, ConflictKind, FileConflict,
+    FileEntry, MergeRef, Message, Owner, PendingMerge, ProjectStatus, Role, ShownConflict,
+    ShownHunk, Version,
 };
 use crate::store::StoreError;
 
@@ -145,7 +146,17 @@ pub async fn edit_files(
         let at = manifest.iter().position(|e| e.path == change.path);
         match (&change.content, at) {
             (Some(text), Some(i)) => manifest[i] = store_text(ctx, &change.path, text).await?,
-            (Some(text), None) => manifest.push(store_text(ctx, &change.path, text).await?),
+            (Some(text), None) => {
+                let paths: Vec<&String> = manifest.iter().map(|e| &e.path).collect();
+                if let Some(other) = folder_clash(&change.path, paths) {
+                    return Err(EditError::Invalid(format!(
+                        "`{}` and `{other}` cannot both be files: one would be a folder of the \
+                         other",
+                        change.path
+                    )));
+                }
+                manifest.push(store_text(ctx, &change.path, text).await?)
+            }
             (None, Some(i)) => {
                 manifest.remove(i);
             }

@@ -8,13 +8,14 @@
 
 use std::collections::BTreeMap;
 
+use super::backend_developer::MAX_FILES_PER_VERSION;
 use super::edits::{listed, store_text};
 use super::fixer::FixState;
 use super::repairs::{find_repair, repair_version};
-use super::{change_and_say, AgentContext, AgentError, Step};
+use super::{change_and_say, changed_by_mark, AgentContext, AgentError, Step};
 use crate::model::{Agent, Block, Message, Version};
 use crate::understand::code_fix::judges_the_fix;
-use crate::understand::FixAsked;
+use crate::understand::{FixAsked, Fixed};
 
 /// Bytes of files shown to the model in full; the rest are listed by path.
 const SHOWN_BYTES: usize = 96 * 1024;
@@ -45,6 +46,15 @@ fn shown(files: &BTreeMap<String, String>, traced: &[String], changed: &[String]
     out
 }
 
+/// How many files `fixed` adds to `base`.
+fn added(fixed: &Fixed, base: &Version) -> usize {
+    fixed
+        .files
+        .keys()
+        .filter(|p| !base.manifest.iter().any(|f| &f.path == *p))
+        .count()
+}
+
 /// The model's repair of `base` this request: the version it made (asked now, or found when the
 /// model was asked before), with the model's id; `None` when no model is configured or its fix
 /// could not be used.
@@ -61,11 +71,18 @@ pub(super) async fn repair(
     // A version made by an earlier run of this step, or for an earlier try, is found by its
     // note; the model is not asked twice.
     let prefix = note(base.number, "");
+    let mark = changed_by_mark(run, Step::FixStart);
     if let Some(v) = find_repair(ctx, run, base, |n| n.starts_with(&prefix)).await? {
         let model = v.note.as_deref().unwrap_or_default()[prefix.len()..].to_owned();
         return Ok(Some((v, model)));
     }
-    if fix.model_asked {
+    // Asked once per request, before the rules' first repair: a run of this step that said
+    // what the model answered (the project holds its mark) does not ask again.
+    if fix.model_asked || fix.attempt > 0 {
+        return Ok(None);
+    }
+    let project = ctx.projects.load_project(run.project_id).await?;
+    if project.changed_by.contains(&mark) {
         return Ok(None);
     }
     let mut files = BTreeMap::new();
@@ -98,6 +115,14 @@ pub(super) async fn repair(
     let usage = proposed.usage;
     let who = format!("{} ({})", usage.model, usage.provider);
     let (made, text) = match proposed.outcome {
+        Ok(fixed) if base.manifest.len() + added(&fixed, base) > MAX_FILES_PER_VERSION => (
+            None,
+            format!(
+                "{who} proposed a fix that adds {} files, more than a version may hold; the \
+                 rules repair instead.",
+                added(&fixed, base)
+            ),
+        ),
         Ok(fixed) if !fixed.files.is_empty() => {
             let mut manifest = base.manifest.clone();
             for (path, text) in &fixed.files {

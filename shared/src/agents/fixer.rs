@@ -1,20 +1,22 @@
 //! "Fix it": a repair loop that knows when to stop.
 //!
 //! Try 0 runs the current version's suite as it is, to learn what fails. Each repair after it
-//! (at most [`MAX_REPAIRS`]) is a version of its own. With a model configured, the first is the
-//! fix the model proposes (`fix_model.rs`): exact replacements in the app's code, never in the
-//! tests, keeping the user's other changes. The rules' repairs follow, made from the failing
-//! version: what Kiln generates now for its spec, with the user's changes re-applied where they
-//! still apply (merged three ways), except in the files a repair sets aside, which take the
-//! generated text. The repairs set aside more each time: first the user's changes in the files
-//! the failures' tracebacks name, then those in the app's code, then all of them (files the user
-//! added are kept). A repair whose files are those of the failing version or of an earlier
-//! repair is skipped. Each repair's suite runs; the loop stops when one passes (that version
-//! becomes current), when a repair fails the same way as a try before it (the same failures,
-//! by signature: test, exception type, message normalised; a model's fix failing as before
-//! missed the cause and leaves the rules to go on), when no repair is left, or after
-//! the last, and says what it tried, what still fails and which of the user's changes it traces
-//! to. A repair that did not pass stays a version the user can diff or roll back to.
+//! (at most [`MAX_REPAIRS`] in all) is a version of its own. With a model configured, the first
+//! is the fix the model proposes (`fix_model.rs`): exact replacements in the app's code, never
+//! in the tests, keeping the user's other changes; the rules then have the repairs left. The
+//! rules' repairs are made from the failing version: what Kiln generates now for its spec, with
+//! the user's changes re-applied where they still apply (merged three ways), except in the
+//! files a repair sets aside, which take the generated text. The repairs set aside more each
+//! time: first the user's changes in the files the failures' tracebacks name, then those in the
+//! app's code, then all of them (files the user added are kept; after a model's fix the last is
+//! reached only when an earlier one is skipped). A repair whose files are those of the failing
+//! version or of an earlier repair is skipped. Each repair's suite runs; the loop stops when
+//! one passes (that version becomes current), when a repair fails the same way as a try before
+//! it (the same failures, by signature: test, exception type, message normalised; a model's
+//! fix failing as before missed the cause and leaves the rules to go on), when no repair is
+//! left, or after the last, and says what it tried, what still fails and which of the user's
+//! changes it traces to. A repair that did not pass stays a version the user can diff or roll
+//! back to.
 
 use std::collections::BTreeSet;
 
@@ -250,8 +252,12 @@ async fn start_suite(
     attempt: u32,
 ) -> Result<TestJob, AgentError> {
     let files = version_files(ctx, version).await?;
-    // Named by the run and the try: a repeat of this step gets the suite the first started.
-    let request = derived_id(run.run_id, &format!("FixStart/{attempt}"));
+    // Named by the run, the try and the version: a repeat of this step gets the suite the first
+    // started, and no other version is ever handed another's suite.
+    let request = derived_id(
+        run.run_id,
+        &format!("FixStart/{attempt}/v{}", version.number),
+    );
     Ok(ctx
         .tests
         .start(run.project_id, version.number, files, request)
@@ -443,10 +449,12 @@ pub(super) async fn check(
                 done.failures.join("; ")
             );
             if missed {
-                text.push_str(
-                    " They fail as before: the model's fix did not reach the cause; the rules \
-                     repair next.",
-                );
+                text.push_str(" They fail as before: the model's fix did not reach the cause");
+                text.push_str(if changed.is_empty() {
+                    "."
+                } else {
+                    "; the rules repair next."
+                });
             }
             say(ctx, run, &key, text, vec![block]).await?;
             fix.next = "again".into();

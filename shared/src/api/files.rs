@@ -206,7 +206,7 @@ fn edited(outcome: edits::Edited) -> Response {
         (status = 409, description = "Nothing built yet, or another version is current now (`stale_version`)", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Not a plain relative path, a NUL in the text, a note too long, or too many files", body = ErrorBody),
+        (status = 422, description = "Not a plain relative path (or one that is a folder of a file of the version, or the other way round), a NUL in the text, a note too long, or too many files", body = ErrorBody),
     )
 )]
 pub async fn put_file(

@@ -77,9 +77,26 @@ pub fn is_safe_relative_path(path: &str) -> bool {
     !path.is_empty()
         && !path.contains('\0')
         && !path.contains('\\')
+        // No empty segment: `a/` and `a//b` name what `a` and `a/b` name.
+        && path.split('/').all(|segment| !segment.is_empty())
         && Path::new(path)
             .components()
             .all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// A path of `paths` that `path` would be a folder of, or that would be a folder of `path`: the
+/// two cannot both be files of one version.
+pub fn folder_clash<'a>(
+    path: &str,
+    paths: impl IntoIterator<Item = &'a String>,
+) -> Option<&'a String> {
+    paths.into_iter().find(|p| {
+        p.strip_prefix(path)
+            .is_some_and(|rest| rest.starts_with('/'))
+            || path
+                .strip_prefix(p.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
 }
 
 /// Hex SHA-256 of `bytes`.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::prompt::Tool;
-use crate::model::is_safe_relative_path;
+use crate::model::{folder_clash, is_safe_relative_path};
 
 /// The name of the tool (Bedrock) and of the response format (OpenAI).
 pub const TOOL_NAME: &str = "propose_code_fix";
@@ -79,7 +79,14 @@ pub fn judges_the_fix(path: &str) -> bool {
         || name.ends_with("_test.py")
         || matches!(
             name,
-            "conftest.py" | "pytest.ini" | "pyproject.toml" | "setup.cfg" | "tox.ini"
+            "conftest.py"
+                | "pytest.ini"
+                | ".pytest.ini"
+                | "pytest.toml"
+                | ".pytest.toml"
+                | "pyproject.toml"
+                | "setup.cfg"
+                | "tox.ini"
         )
 }
 
@@ -110,6 +117,13 @@ pub fn apply(answer: &Value, files: &BTreeMap<String, String>) -> Result<Fixed, 
             errors.push(format!(
                 "change {n}: `{}` is not a plain relative path of at most {MAX_PATH_BYTES} bytes",
                 path.escape_debug()
+            ));
+            continue;
+        }
+        if let Some(other) = folder_clash(path, files.keys().chain(out.keys())) {
+            errors.push(format!(
+                "change {n}: `{path}` and the project's `{other}` cannot both be: one would be a \
+                 folder of the other"
             ));
             continue;
         }
@@ -329,6 +343,9 @@ mod tests {
                 {"path": "app/gone.py", "find": "a", "replace": "b"},
                 {"path": "../etc/passwd", "find": "", "replace": "b"},
                 {"path": "app/nul.py", "find": "", "replace": "a\u{0}b"},
+                {"path": "app/main.py/x.py", "find": "", "replace": "b"},
+                {"path": "app", "find": "", "replace": "b"},
+                {"path": "conftest.py/", "find": "", "replace": "b"},
             ])),
             &files(),
         )
@@ -342,6 +359,9 @@ mod tests {
             "change 6: the project has no file `app/gone.py`",
             "change 7: `../etc/passwd` is not a plain relative path",
             "change 8: the replacement holds a NUL",
+            "change 9: `app/main.py/x.py` and the project's `app/main.py` cannot both be",
+            "change 10: `app` and the project's `app/main.py` cannot both be",
+            "change 11: `conftest.py/` is not a plain relative path",
         ];
         assert_eq!(errors.len(), expected.len(), "{errors:#?}");
         for (e, x) in errors.iter().zip(expected) {
@@ -364,6 +384,9 @@ mod tests {
             "test_x.py",
             "app/x_test.py",
             "pytest.ini",
+            ".pytest.ini",
+            "pytest.toml",
+            "app/.pytest.toml",
             "pyproject.toml",
             "setup.cfg",
             "tox.ini",

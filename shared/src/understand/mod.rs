@@ -382,7 +382,14 @@ impl WithModel {
             let started = Instant::now();
             let answer = self.provider.propose(&prompt).await;
             usage.latency_ms += started.elapsed().as_millis() as u64;
-            let answer = answer.map_err(|e| e.to_string())?;
+            let answer = answer.map_err(|e| match prompt.repairs.first() {
+                // The repair call failed: why the first answer was refused still counts.
+                Some(r) => format!(
+                    "{e}, after its first answer could not be applied: {}",
+                    r.errors.join("; ")
+                ),
+                None => e.to_string(),
+            })?;
             usage.calls += 1;
             usage.input_tokens += answer.input_tokens;
             usage.output_tokens += answer.output_tokens;

@@ -283,6 +283,21 @@ async fn a_refused_patch_is_repaired_once_with_its_errors() {
 }
 
 #[tokio::test]
+async fn a_repair_call_that_fails_keeps_why_the_first_answer_was_refused() {
+    let bad = json!({"operations": [{"op": "add_relation", "resource": "review", "belongs_to": "cookbook"}]});
+    let (read, _) = read_with(vec![
+        Ok(bad),
+        Err(ProviderError::Timeout(std::time::Duration::from_secs(9))),
+    ])
+    .await;
+    let why = read.usage.unwrap().fallback.unwrap();
+    assert!(
+        why.contains("did not answer within") && why.contains("no resource `review`"),
+        "{why}"
+    );
+}
+
+#[tokio::test]
 async fn refused_twice_the_rules_answer_and_say_why() {
     let bad = json!({"operations": [{"op": "add_relation", "resource": "review", "belongs_to": "cookbook"}]});
     let (read, prompts) = read_with(vec![Ok(bad.clone()), Ok(bad)]).await;
