@@ -167,6 +167,31 @@ async fn edits_survive_a_spec_change_and_a_conflict_waits_for_a_decision_on_aws(
         .is_none());
 }
 
+/// The user's `changes` made a version, then "fix it" said: the run succeeds after two test
+/// builds played (the failing version's, then the first repair's). The broken version and the
+/// current one after.
+async fn edited_then_fixed(
+    aws: &installation::Installation,
+    owner: &Owner,
+    project: &Project,
+    changes: &[FileChange],
+) -> (Version, Version) {
+    let ctx = &aws.ctx;
+    let broken_at = edit_files(ctx, owner, project.id, None, changes, None)
+        .await
+        .unwrap()
+        .version;
+    let played = aws.played.load(std::sync::atomic::Ordering::SeqCst);
+    let fixing = say(aws, project, "fix it", Intent::Fix).await;
+    assert_eq!(fixing.status, RunStatus::Succeeded, "{:?}", fixing.error);
+    assert_eq!(
+        aws.played.load(std::sync::atomic::Ordering::SeqCst),
+        played + 2,
+        "the failing version's tests, then the first repair's"
+    );
+    (broken_at, current(ctx, project).await)
+}
+
 /// "Fix it" on AWS: the failing version's tests and a repair's, each a test build played on its
 /// source; the repair that sets the traced change aside passes and becomes current.
 #[tokio::test(flavor = "multi_thread")]
@@ -188,19 +213,7 @@ async fn a_fix_sets_aside_the_traced_change_on_aws() {
         change("app/routers/tasks.py", Some(broken)),
         change("app/helpers.py", Some(MY_FILE.into())),
     ];
-    let broken_at = edit_files(ctx, &owner, project.id, None, &changes, None)
-        .await
-        .unwrap()
-        .version;
-    let played = aws.played.load(std::sync::atomic::Ordering::SeqCst);
-    let fixing = say(&aws, &project, "fix it", Intent::Fix).await;
-    assert_eq!(fixing.status, RunStatus::Succeeded, "{:?}", fixing.error);
-    // The failing version's tests, then the repair's.
-    assert_eq!(
-        aws.played.load(std::sync::atomic::Ordering::SeqCst),
-        played + 2
-    );
-    let fixed = current(ctx, &project).await;
+    let (broken_at, fixed) = edited_then_fixed(&aws, &owner, &project, &changes).await;
     assert!(fixed.number > broken_at.number);
     assert_eq!(
         text(ctx, &fixed, "app/routers/tasks.py").await.unwrap(),
@@ -246,19 +259,7 @@ async fn a_models_fix_is_the_first_repair_on_aws() {
     );
     assert!(broken.contains(raise));
     let changes = [change("app/routers/recipes.py", Some(broken))];
-    let broken_at = edit_files(ctx, &owner, project.id, None, &changes, None)
-        .await
-        .unwrap()
-        .version;
-    let played = aws.played.load(std::sync::atomic::Ordering::SeqCst);
-    let fixing = say(&aws, &project, "fix it", Intent::Fix).await;
-    assert_eq!(fixing.status, RunStatus::Succeeded, "{:?}", fixing.error);
-    assert_eq!(
-        aws.played.load(std::sync::atomic::Ordering::SeqCst),
-        played + 2,
-        "the failing version's tests, then the model's fix's"
-    );
-    let fixed = current(ctx, &project).await;
+    let (broken_at, fixed) = edited_then_fixed(&aws, &owner, &project, &changes).await;
     assert_eq!(fixed.number, broken_at.number + 1);
     assert_eq!(
         fixed.note.as_deref(),
