@@ -109,15 +109,15 @@ fn every_fixture_parses_with_its_header() {
             let body: Value = serde_json::from_str(&e.body).unwrap();
             if e.status == 200 {
                 let (patch, [input, output, total]) = patch_and_usage(&e);
-                let (list, check) = if is_code_fix(&e) {
+                let list = if is_code_fix(&e) {
                     assert!(patch["explanation"].is_string(), "{name}");
-                    ("changes", kiln::understand::code_fix::TOOL_NAME)
+                    "changes"
                 } else {
-                    ("operations", kiln::understand::TOOL_NAME)
+                    "operations"
                 };
                 assert!(
                     patch[list].as_array().is_some_and(|o| !o.is_empty()),
-                    "{name}: no {list} for {check}"
+                    "{name}: no {list}"
                 );
                 assert_eq!(input + output, total, "{name}");
                 assert!(input % 10 != 0 && output % 10 != 0, "{name}: round counts");

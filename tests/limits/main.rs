@@ -28,7 +28,7 @@ const ITEM_LIMIT: usize = 400 * 1000;
 /// differing from what Kiln generated (so both lists are whole).
 #[test]
 fn the_largest_version_fits_an_item_with_the_largest_spec() {
-    use kiln::agents::edits::MAX_PATH_BYTES;
+    use kiln::model::MAX_PATH_BYTES;
     let files = |tag: &str| -> Vec<FileEntry> {
         (0..MAX_FILES_PER_VERSION)
             .map(|i| {

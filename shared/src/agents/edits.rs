@@ -9,15 +9,11 @@ use super::{AgentContext, AgentError};
 use crate::generator::{merge_text, MARKERS};
 use crate::model::merge::{cut_side, shown_within, HUNKS_SHOWN};
 use crate::model::{
-    folder_clash, is_safe_relative_path, new_id, now, Author, Block, ConflictKind, FileConflict,
+    check_written_path, folder_clash, new_id, now, Author, Block, ConflictKind, FileConflict,
     FileEntry, MergeRef, Message, Owner, PendingMerge, ProjectStatus, Role, ShownConflict,
     ShownHunk, Version,
 };
 use crate::store::StoreError;
-
-/// Longest path, in bytes, of a file the user adds: a version's item keeps every path twice
-/// (its files and what Kiln generated), within DynamoDB's 400 KB.
-pub const MAX_PATH_BYTES: usize = 150;
 
 /// One change to a file: its new text, or `None` to delete it.
 #[derive(Debug, Clone)]
@@ -76,18 +72,7 @@ impl From<StoreError> for EditError {
 /// Checks a path and a text the user sends.
 fn check_change(change: &FileChange) -> Result<(), EditError> {
     let path = &change.path;
-    if !is_safe_relative_path(path) || path.chars().any(char::is_control) {
-        return Err(EditError::Invalid(format!(
-            "`{}` is not a plain relative path (no `..`, `.`, backslashes or control characters)",
-            path.escape_debug()
-        )));
-    }
-    if path.len() > MAX_PATH_BYTES {
-        return Err(EditError::Invalid(format!(
-            "a path may be at most {MAX_PATH_BYTES} bytes long; this one is {}",
-            path.len()
-        )));
-    }
+    check_written_path(path).map_err(EditError::Invalid)?;
     if change.content.as_deref().is_some_and(|c| c.contains('\0')) {
         return Err(EditError::Invalid(format!(
             "`{path}` holds a NUL character: only text files can be edited"
@@ -97,16 +82,27 @@ fn check_change(change: &FileChange) -> Result<(), EditError> {
 }
 
 /// Stores a text once by content; its manifest entry.
-pub(super) async fn store_text(
-    ctx: &AgentContext,
-    path: &str,
-    text: &str,
-) -> Result<FileEntry, AgentError> {
+async fn store_text(ctx: &AgentContext, path: &str, text: &str) -> Result<FileEntry, AgentError> {
     Ok(FileEntry {
         path: path.to_owned(),
         sha256: ctx.artifacts.put_blob(text.as_bytes()).await?,
         size: text.len() as u64,
     })
+}
+
+/// Stores a text as the file `path` of `manifest`, in place of the file there or added.
+pub(super) async fn put_text(
+    ctx: &AgentContext,
+    manifest: &mut Vec<FileEntry>,
+    path: &str,
+    text: &str,
+) -> Result<(), AgentError> {
+    let entry = store_text(ctx, path, text).await?;
+    match manifest.iter_mut().find(|f| f.path == path) {
+        Some(f) => *f = entry,
+        None => manifest.push(entry),
+    }
+    Ok(())
 }
 
 /// A version edited by the user, and whether this call made it (`false`: nothing changed,
@@ -145,7 +141,7 @@ pub async fn edit_files(
     for change in changes {
         let at = manifest.iter().position(|e| e.path == change.path);
         match (&change.content, at) {
-            (Some(text), Some(i)) => manifest[i] = store_text(ctx, &change.path, text).await?,
+            (Some(text), Some(_)) => put_text(ctx, &mut manifest, &change.path, text).await?,
             (Some(text), None) => {
                 let paths: Vec<&String> = manifest.iter().map(|e| &e.path).collect();
                 if let Some(other) = folder_clash(&change.path, paths) {
@@ -155,7 +151,7 @@ pub async fn edit_files(
                         change.path
                     )));
                 }
-                manifest.push(store_text(ctx, &change.path, text).await?)
+                put_text(ctx, &mut manifest, &change.path, text).await?
             }
             (None, Some(i)) => {
                 manifest.remove(i);

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::backend_developer::MAX_FILES_PER_VERSION;
-use super::edits::{listed, store_text};
+use super::edits::{listed, put_text};
 use super::fixer::FixState;
 use super::repairs::{find_repair, repair_version};
 use super::{change_and_say, changed_by_mark, AgentContext, AgentError, Step};
@@ -78,7 +78,7 @@ pub(super) async fn repair(
     }
     // Asked once per request, before the rules' first repair: a run of this step that said
     // what the model answered (the project holds its mark) does not ask again.
-    if fix.model_asked || fix.attempt > 0 {
+    if fix.attempt > 0 {
         return Ok(None);
     }
     let project = ctx.projects.load_project(run.project_id).await?;
@@ -114,34 +114,29 @@ pub(super) async fn repair(
     };
     let usage = proposed.usage;
     let who = format!("{} ({})", usage.model, usage.provider);
+    let added = proposed
+        .outcome
+        .as_ref()
+        .map_or(0, |fixed| added(fixed, base));
     let (made, text) = match proposed.outcome {
-        Ok(fixed) if base.manifest.len() + added(&fixed, base) > MAX_FILES_PER_VERSION => (
+        Ok(_) if base.manifest.len() + added > MAX_FILES_PER_VERSION => (
             None,
             format!(
-                "{who} proposed a fix that adds {} files, more than a version may hold; the \
-                 rules repair instead.",
-                added(&fixed, base)
+                "{who} proposed a fix that adds {added} files, more than a version may hold; \
+                 the rules repair instead."
             ),
         ),
         Ok(fixed) if !fixed.files.is_empty() => {
             let mut manifest = base.manifest.clone();
             for (path, text) in &fixed.files {
-                let entry = store_text(ctx, path, text).await?;
-                match manifest.iter_mut().find(|f| &f.path == path) {
-                    Some(f) => *f = entry,
-                    None => manifest.push(entry),
-                }
+                put_text(ctx, &mut manifest, path, text).await?;
             }
             manifest.sort_by(|a, b| a.path.cmp(&b.path));
             let paths: Vec<&String> = fixed.files.keys().collect();
+            // None was found above: this is the first run of the step to get this far.
             let note = note(base.number, &usage.model);
-            let version = match find_repair(ctx, run, base, |n| n == note).await? {
-                Some(v) => v,
-                None => {
-                    let generated = base.generated_files().to_vec();
-                    repair_version(ctx, run, base, manifest, generated, note).await?
-                }
-            };
+            let generated = base.generated_files().to_vec();
+            let version = repair_version(ctx, run, base, manifest, generated, note).await?;
             let explanation = fixed.explanation.trim_end_matches('.');
             let text = format!("{who} proposes a fix to {}: {explanation}.", listed(&paths));
             (Some((version, usage.model.clone())), text)

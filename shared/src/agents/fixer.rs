@@ -88,9 +88,6 @@ pub struct FixState {
     /// The model whose fix the try tests, for a model's repair.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by_model: Option<String>,
-    /// Whether the configured model was asked for its fix (once per request).
-    #[serde(default)]
-    pub model_asked: bool,
 }
 
 fn state_of(state: &Value) -> Result<Option<FixState>, AgentError> {
@@ -146,11 +143,9 @@ pub(super) async fn start(
             tried: Vec::new(),
             next: "wait".into(),
             by_model: None,
-            model_asked: false,
         });
     };
     let base = ctx.projects.get_version(project.id, previous.base).await?;
-    let generated = generated_for(ctx, &project.name, &base).await?;
     let changed = user_changed(&base);
     let traced: BTreeSet<&str> = previous
         .tried
@@ -174,7 +169,6 @@ pub(super) async fn start(
     ];
     let mut seen: Vec<Vec<FileEntry>> = vec![base.manifest.clone()];
     let mut attempt = 0;
-    let mut previous = previous;
     // A configured model's fix first: the one repair that may keep every change of the user's.
     if let Some((version, model)) =
         super::fix_model::repair(ctx, run, &base, &previous, &changed).await?
@@ -196,12 +190,12 @@ pub(super) async fn start(
                 job,
                 next: "wait".into(),
                 by_model: Some(model),
-                model_asked: true,
                 ..previous
             });
         }
     }
-    previous.model_asked |= ctx.understander.repairs_code();
+    // The rules' repairs start from what Kiln generates for the version's spec now.
+    let generated = generated_for(ctx, &project.name, &base).await?;
     for set_aside in ladder {
         let files = repaired(ctx, &base, &generated, &set_aside).await?;
         if seen.contains(&files) {

@@ -33,7 +33,10 @@ pub use run::{Intent, Run, RunError, RunInput, RunStatus, RunStep};
 pub use smoke::{LatencyBucket, LoadReport, SmokeFailure, SmokeReport};
 pub use test_report::{FailureCause, TestFailure, TestReport, MAX_CAUSE_FILES};
 pub use usage::{ModelUsage, UsageTotal};
-pub use version::{folder_clash, is_safe_relative_path, sha256_hex, Author, FileEntry, Version};
+pub use version::{
+    check_written_path, folder_clash, is_safe_relative_path, sha256_hex, Author, FileEntry,
+    Version, MAX_PATH_BYTES,
+};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

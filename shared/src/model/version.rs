@@ -84,6 +84,30 @@ pub fn is_safe_relative_path(path: &str) -> bool {
             .all(|c| matches!(c, Component::Normal(_)))
 }
 
+/// Longest path, in bytes, of a file a user or a model adds: a version's item keeps every path
+/// twice (its files and what Kiln generated), within DynamoDB's 400 KB.
+pub const MAX_PATH_BYTES: usize = 150;
+
+/// Why `path` cannot name a file someone other than the generator writes (a user's edit, a
+/// model's fix): not a plain relative path, a control character, or longer than
+/// [`MAX_PATH_BYTES`].
+pub fn check_written_path(path: &str) -> Result<(), String> {
+    if !is_safe_relative_path(path) || path.chars().any(char::is_control) {
+        return Err(format!(
+            "`{}` is not a plain relative path (no `..`, `.`, empty segments, backslashes or \
+             control characters)",
+            path.escape_debug()
+        ));
+    }
+    if path.len() > MAX_PATH_BYTES {
+        return Err(format!(
+            "a path may be at most {MAX_PATH_BYTES} bytes long; this one is {}",
+            path.len()
+        ));
+    }
+    Ok(())
+}
+
 /// A path of `paths` that `path` would be a folder of, or that would be a folder of `path`: the
 /// two cannot both be files of one version.
 pub fn folder_clash<'a>(

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::prompt::Tool;
-use crate::model::{folder_clash, is_safe_relative_path};
+use crate::model::{check_written_path, folder_clash};
 
 /// The name of the tool (Bedrock) and of the response format (OpenAI).
 pub const TOOL_NAME: &str = "propose_code_fix";
@@ -19,8 +19,6 @@ pub const TOOL_NAME: &str = "propose_code_fix";
 pub const MAX_CHANGES: usize = 30;
 /// Largest file a fix may leave, in bytes.
 pub const MAX_FILE_BYTES: usize = 512 * 1024;
-/// Longest path a fix may write, in bytes (as a user's edit).
-pub const MAX_PATH_BYTES: usize = 150;
 
 /// The code fix's tool.
 pub static CODE_TOOL: Tool = Tool {
@@ -90,6 +88,70 @@ pub fn judges_the_fix(path: &str) -> bool {
         )
 }
 
+/// The whole text `c` leaves at its path, given the project's `files` and the texts the changes
+/// before it left (`done`); or why it cannot be applied.
+fn changed_text(
+    c: &Change,
+    files: &BTreeMap<String, String>,
+    done: &BTreeMap<String, String>,
+) -> Result<String, String> {
+    let path = &c.path;
+    check_written_path(path)?;
+    if let Some(other) = folder_clash(path, files.keys().chain(done.keys())) {
+        return Err(format!(
+            "`{path}` and the project's `{other}` cannot both be: one would be a folder of the \
+             other"
+        ));
+    }
+    if judges_the_fix(path) {
+        return Err(format!(
+            "`{path}` is a test or configures the tests, which judge the fix: change the app's \
+             code instead"
+        ));
+    }
+    if c.replace.contains('\0') {
+        return Err("the replacement holds a NUL character".into());
+    }
+    let text = match (
+        done.get(path).or_else(|| files.get(path)),
+        c.find.is_empty(),
+    ) {
+        (None, true) => c.replace.clone(),
+        (None, false) => {
+            return Err(format!(
+                "the project has no file `{path}` (an empty `find` makes a new one)"
+            ))
+        }
+        (Some(_), true) => {
+            return Err(format!(
+                "`find` is empty but `{path}` exists: quote the lines to replace"
+            ))
+        }
+        (Some(text), false) => match text.matches(c.find.as_str()).count() {
+            1 => text.replacen(c.find.as_str(), &c.replace, 1),
+            0 => {
+                return Err(format!(
+                    "its `find` text does not occur in `{path}` (after the changes before it); \
+                     quote whole lines exactly as shown"
+                ))
+            }
+            k => {
+                return Err(format!(
+                    "its `find` text occurs {k} times in `{path}`; quote more lines so that it \
+                     occurs once"
+                ))
+            }
+        },
+    };
+    if text.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "`{path}` would be {} bytes, more than {MAX_FILE_BYTES}",
+            text.len()
+        ));
+    }
+    Ok(text)
+}
+
 /// Reads a model's answer and applies it to `files`: the changed and new files, or the concrete
 /// errors the model is told.
 pub fn apply(answer: &Value, files: &BTreeMap<String, String>) -> Result<Fixed, Vec<String>> {
@@ -108,78 +170,12 @@ pub fn apply(answer: &Value, files: &BTreeMap<String, String>) -> Result<Fixed, 
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     let mut errors = Vec::new();
     for (i, c) in answer.changes.iter().enumerate() {
-        let n = i + 1;
-        let path = &c.path;
-        if !is_safe_relative_path(path)
-            || path.chars().any(char::is_control)
-            || path.len() > MAX_PATH_BYTES
-        {
-            errors.push(format!(
-                "change {n}: `{}` is not a plain relative path of at most {MAX_PATH_BYTES} bytes",
-                path.escape_debug()
-            ));
-            continue;
-        }
-        if let Some(other) = folder_clash(path, files.keys().chain(out.keys())) {
-            errors.push(format!(
-                "change {n}: `{path}` and the project's `{other}` cannot both be: one would be a \
-                 folder of the other"
-            ));
-            continue;
-        }
-        if judges_the_fix(path) {
-            errors.push(format!(
-                "change {n}: `{path}` is a test or configures the tests, which judge the fix: \
-                 change the app's code instead"
-            ));
-            continue;
-        }
-        if c.replace.contains('\0') {
-            errors.push(format!("change {n}: the replacement holds a NUL character"));
-            continue;
-        }
-        let current = out.get(path).or_else(|| files.get(path)).cloned();
-        let text = match (current, c.find.is_empty()) {
-            (None, true) => c.replace.clone(),
-            (None, false) => {
-                errors.push(format!(
-                    "change {n}: the project has no file `{path}` (an empty `find` makes a new \
-                     one)"
-                ));
-                continue;
+        match changed_text(c, files, &out) {
+            Ok(text) => {
+                out.insert(c.path.clone(), text);
             }
-            (Some(_), true) => {
-                errors.push(format!(
-                    "change {n}: `find` is empty but `{path}` exists: quote the lines to replace"
-                ));
-                continue;
-            }
-            (Some(text), false) => match text.matches(c.find.as_str()).count() {
-                1 => text.replacen(c.find.as_str(), &c.replace, 1),
-                0 => {
-                    errors.push(format!(
-                        "change {n}: its `find` text does not occur in `{path}` (after the \
-                         changes before it); quote whole lines exactly as shown"
-                    ));
-                    continue;
-                }
-                k => {
-                    errors.push(format!(
-                        "change {n}: its `find` text occurs {k} times in `{path}`; quote more \
-                         lines so that it occurs once"
-                    ));
-                    continue;
-                }
-            },
-        };
-        if text.len() > MAX_FILE_BYTES {
-            errors.push(format!(
-                "change {n}: `{path}` would be {} bytes, more than {MAX_FILE_BYTES}",
-                text.len()
-            ));
-            continue;
+            Err(e) => errors.push(format!("change {}: {e}", i + 1)),
         }
-        out.insert(path.clone(), text);
     }
     if !errors.is_empty() {
         return Err(errors);
