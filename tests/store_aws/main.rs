@@ -11,6 +11,7 @@ use kiln::store::{conformance, ArtifactStore, DynamoStore, ProjectStore, S3Artif
 use kiln_integration_tests::{create_template_table, template_table, Moto};
 use sha2::{Digest, Sha256};
 
+mod checksums;
 mod shapes;
 
 async fn stores(moto: &Moto) -> (Arc<DynamoStore>, Arc<S3ArtifactStore>) {
