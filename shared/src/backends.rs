@@ -160,22 +160,50 @@ pub async fn aws_state(config: &Config) -> Result<AppState, StartError> {
     aws_state_with(config, &sdk).await
 }
 
-/// The state a Lambda runs with: the AWS backend, and nothing else (`KILN_BACKEND=local` is
-/// refused before anything is opened).
+/// The state the agents function runs with: the AWS backend and the configured model, and
+/// nothing else (`KILN_BACKEND=local` is refused before anything is opened).
 #[cfg(feature = "aws")]
-pub async fn lambda_state(config: &Config) -> Result<AppState, StartError> {
+pub async fn agents_lambda_state(config: &Config) -> Result<AppState, StartError> {
     match config.backend {
         Backend::Aws => aws_state(config).await,
         Backend::Local => Err(StartError::LocalInLambda),
     }
 }
 
+/// The state the api function runs with: the AWS backend, refusing `KILN_BACKEND=local` as
+/// [`agents_lambda_state`] does, and the rules as its understander. The api function runs no
+/// pipeline step (the agents function does, with the model the template gives it alone), so
+/// it builds no model client: none in its package, no secret read and no client made at its
+/// cold start.
+#[cfg(feature = "aws")]
+pub async fn api_lambda_state(config: &Config) -> Result<AppState, StartError> {
+    match config.backend {
+        Backend::Aws => {
+            let sdk = crate::aws_http::load_sdk().await;
+            aws_state_reading_with(config, &sdk, Arc::new(crate::understand::Rules)).await
+        }
+        Backend::Local => Err(StartError::LocalInLambda),
+    }
+}
+
 /// The API state for the AWS backend: DynamoDB, S3, Step Functions, CodeBuild, ECR,
-/// CloudFormation and ELB clients built once from `sdk`. The caller is trusted to have verified the owner.
+/// CloudFormation and ELB clients built once from `sdk`, and the configured model. The caller
+/// is trusted to have verified the owner.
 #[cfg(feature = "aws")]
 pub async fn aws_state_with(
     config: &Config,
     sdk: &aws_config::SdkConfig,
+) -> Result<AppState, StartError> {
+    let understander = crate::understand::from_settings(config.llm, &config.llm_settings).await?;
+    aws_state_reading_with(config, sdk, understander).await
+}
+
+/// [`aws_state_with`], reading messages with `understander`.
+#[cfg(feature = "aws")]
+async fn aws_state_reading_with(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+    understander: Arc<dyn crate::understand::Understander>,
 ) -> Result<AppState, StartError> {
     use crate::runner::{
         AppDatabases, CodeBuildTestRunner, DatabaseSettings, EcsDeployer, EcsSettings, JobBucket,
@@ -253,7 +281,7 @@ pub async fn aws_state_with(
             )
             .with_logs(aws_sdk_cloudwatchlogs::Client::new(sdk)),
         ),
-        understander: crate::understand::from_settings(config.llm, &config.llm_settings).await?,
+        understander,
         max_projects_per_owner: config.max_projects_per_owner,
         costs: Arc::new(costs(config, true)?),
         max_live_deployments: config.max_live_deployments_per_owner,

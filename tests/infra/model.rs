@@ -7,8 +7,52 @@
 
 use super::{parsed, repo, text_of};
 
+/// A model setting, as the agents function gets it (the api function gets none: it runs no
+/// step, see `the_model_is_given_to_the_agents_function_alone`).
 fn env(t: &serde_yaml::Value, var: &str) -> String {
-    text_of(&t["Globals"]["Function"]["Environment"]["Variables"][var])
+    text_of(&t["Resources"]["AgentsFunction"]["Properties"]["Environment"]["Variables"][var])
+}
+
+#[test]
+fn the_model_is_given_to_the_agents_function_alone() {
+    let t = parsed();
+    let given = |vars: &serde_yaml::Value| -> Vec<String> {
+        vars.as_mapping()
+            .map(|m| {
+                m.keys()
+                    .filter_map(|k| k.as_str())
+                    .filter(|k| k.starts_with("KILN_LLM"))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let agents = given(&t["Resources"]["AgentsFunction"]["Properties"]["Environment"]["Variables"]);
+    let on_aws = kiln::config::VARIABLES
+        .iter()
+        .filter(|v| v.starts_with("KILN_LLM") && !kiln::config::LOCAL_ONLY.contains(v));
+    for var in on_aws {
+        assert!(
+            agents.iter().any(|a| a == var),
+            "the agents function gets no {var}"
+        );
+    }
+    for (place, vars) in [
+        (
+            "Globals",
+            &t["Globals"]["Function"]["Environment"]["Variables"],
+        ),
+        (
+            "the api function",
+            &t["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"],
+        ),
+    ] {
+        assert_eq!(
+            given(vars),
+            Vec::<String>::new(),
+            "{place} sets model settings"
+        );
+    }
 }
 
 fn agents_statement(t: &serde_yaml::Value, sid: &str) -> serde_yaml::Value {

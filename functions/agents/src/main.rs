@@ -20,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
         .without_time()
         .init();
     let config = Config::from_env().context("reading the configuration")?;
-    let ctx = kiln::backends::lambda_state(&config).await?.agents;
+    let ctx = kiln::backends::agents_lambda_state(&config).await?.agents;
     let ctx = &ctx;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         kiln_agents_function::handle(ctx, event.payload).await

@@ -16,7 +16,7 @@ async fn main() -> anyhow::Result<()> {
         .without_time()
         .init();
     let config = Config::from_env().context("reading the configuration")?;
-    let state = kiln::backends::lambda_state(&config).await?;
+    let state = kiln::backends::api_lambda_state(&config).await?;
     lambda_http::run(kiln_api_function::app(state))
         .await
         .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))

@@ -334,14 +334,47 @@ async fn a_lambda_refuses_the_local_backend() {
         ("KILN_DATA_DIR".to_owned(), data.display().to_string()),
     ]);
     let config = kiln::config::Config::from_vars(&vars).unwrap();
-    match kiln::backends::lambda_state(&config).await {
-        Err(e @ kiln::backends::StartError::LocalInLambda) => {
-            assert!(e.to_string().contains("KILN_BACKEND=aws"), "{e}")
+    for (function, started) in [
+        ("api", kiln::backends::api_lambda_state(&config).await),
+        ("agents", kiln::backends::agents_lambda_state(&config).await),
+    ] {
+        match started {
+            Err(e @ kiln::backends::StartError::LocalInLambda) => {
+                assert!(
+                    e.to_string().contains("KILN_BACKEND=aws"),
+                    "{function}: {e}"
+                )
+            }
+            Err(e) => panic!("{function}: refused for another reason: {e}"),
+            Ok(_) => panic!("the {function} function started with the local backend"),
         }
-        Err(e) => panic!("refused for another reason: {e}"),
-        Ok(_) => panic!("a Lambda started with the local backend"),
     }
     assert!(!data.exists(), "nothing is opened before the refusal");
+}
+
+/// The model is the agents function's: the api function runs no step, so even given a model's
+/// settings it reads with the rules and makes no model client (the template gives it none).
+#[tokio::test]
+async fn only_the_agents_function_builds_the_model() {
+    let mut vars: std::collections::HashMap<String, String> = kiln_integration_tests::aws_settings(
+        "kiln",
+        "arn:aws:states:us-east-1:123456789012:stateMachine:kiln-pipeline",
+    )
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in [
+        ("KILN_LLM", "openai"),
+        ("KILN_LLM_MODEL", "a-model"),
+        ("KILN_LLM_BASE_URL", "http://127.0.0.1:9/v1"),
+    ] {
+        vars.insert(k.to_owned(), v.to_owned());
+    }
+    let config = kiln::config::Config::from_vars(&vars).unwrap();
+    let api = kiln::backends::api_lambda_state(&config).await.unwrap();
+    assert!(!api.agents.understander.answers_questions(), "the rules");
+    let agents = kiln::backends::agents_lambda_state(&config).await.unwrap();
+    assert!(agents.agents.understander.answers_questions(), "the model");
 }
 
 /// StartExecution failing after the message and its run are stored leaves no run queued for
