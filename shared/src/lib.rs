@@ -13,6 +13,7 @@ pub mod aws_http;
 pub mod backends;
 pub mod config;
 pub mod generator;
+pub mod https;
 pub mod intent;
 pub mod model;
 pub mod review;

@@ -5,129 +5,14 @@
 //! do not: `crc32fast`, another implementation of zlib's CRC-32, and the check values of the
 //! catalogue of parametrised CRC algorithms (the CRC of the ASCII digits "123456789").
 //!
-//! The fixture is a plain HTTP/1.1 listener on 127.0.0.1 standing in for S3's REST endpoint
-//! (path-style): it records each request's headers and body and answers with the status,
-//! headers and body a test gives it. It checks nothing itself.
+//! The fixture is `stand_in`, a plain HTTP/1.1 listener standing in for S3's endpoint.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use base64::Engine;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
-/// A request the stand-in received: its lower-cased headers and its body.
-#[derive(Debug, Clone)]
-struct Received {
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-/// The stand-in's answer to every request.
-#[derive(Clone)]
-struct Answer {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-struct StandIn {
-    endpoint: String,
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-async fn stand_in(answer: Answer) -> StandIn {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let log = received.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let (log, answer) = (log.clone(), answer.clone());
-            tokio::spawn(async move {
-                while let Some(request) = read_request(&mut socket).await {
-                    log.lock().unwrap().push(request);
-                    let mut head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n",
-                        answer.body.len()
-                    );
-                    for (name, value) in &answer.headers {
-                        head.push_str(&format!("{name}: {value}\r\n"));
-                    }
-                    head.push_str("\r\n");
-                    let mut bytes = head.into_bytes();
-                    bytes.extend_from_slice(&answer.body);
-                    if socket.write_all(&bytes).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    StandIn { endpoint, received }
-}
-
-/// One HTTP/1.1 request with a `Content-Length` body; `None` when the client hung up.
-async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Received> {
-    let mut buf = Vec::new();
-    let end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        let mut chunk = [0u8; 4096];
-        let n = socket.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-    let headers: HashMap<String, String> = head
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let length: usize = headers
-        .get("content-length")
-        .map_or(0, |v| v.parse().unwrap());
-    let mut body = buf[end + 4..].to_vec();
-    while body.len() < length {
-        let mut chunk = vec![0u8; length - body.len()];
-        let n = socket.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Some(Received { headers, body })
-}
-
-async fn s3_at(endpoint: &str) -> aws_sdk_s3::Client {
-    let sdk = kiln::aws_http::sdk_defaults()
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
+use super::stand_in::{b64, s3_at, stand_in, Answer};
 
 #[tokio::test]
 async fn an_upload_carries_the_crc32_s3_checks() {
     let fake = stand_in(Answer {
+        status: 200,
         headers: vec![],
         body: vec![],
     })
@@ -176,6 +61,7 @@ async fn a_download_is_checked_against_each_crc_s3_sends() {
     ];
     for (header, check) in checks {
         let fake = stand_in(Answer {
+            status: 200,
             headers: vec![(header.to_owned(), b64(&check))],
             body: digits.clone(),
         })
@@ -186,6 +72,7 @@ async fn a_download_is_checked_against_each_crc_s3_sends() {
         let mut wrong = check.clone();
         wrong[0] ^= 1;
         let fake = stand_in(Answer {
+            status: 200,
             headers: vec![(header.to_owned(), b64(&wrong))],
             body: digits.clone(),
         })

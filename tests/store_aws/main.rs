@@ -13,6 +13,8 @@ use sha2::{Digest, Sha256};
 
 mod checksums;
 mod shapes;
+mod stand_in;
+mod transport;
 
 async fn stores(moto: &Moto) -> (Arc<DynamoStore>, Arc<S3ArtifactStore>) {
     let config = moto.sdk_config().await;

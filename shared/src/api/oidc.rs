@@ -140,7 +140,7 @@ impl OidcVerifier {
     /// Reads the issuer's discovery document and its keys; fails if either cannot be read or
     /// is not what OpenID Connect describes, so that a server never starts unable to check.
     pub async fn discover(settings: &OidcSettings) -> Result<Self, OidcError> {
-        let http = reqwest::Client::builder()
+        let http = crate::https::client()
             .timeout(PROVIDER_TIMEOUT)
             .build()
             .map_err(|e| OidcError::Unreachable {

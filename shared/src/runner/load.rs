@@ -71,7 +71,7 @@ impl AppUrl {
         timeout: Duration,
         connections: usize,
     ) -> Result<reqwest::Client, RunnerError> {
-        reqwest::Client::builder()
+        crate::https::client()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .pool_max_idle_per_host(connections)

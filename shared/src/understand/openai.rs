@@ -64,7 +64,7 @@ impl OpenAi {
             .base_url
             .clone()
             .ok_or("KILN_LLM_BASE_URL is needed")?;
-        let client = reqwest::Client::builder()
+        let client = crate::https::client()
             .connect_timeout(Duration::from_secs(10).min(settings.timeout))
             .build()
             .map_err(|e| e.to_string())?;
