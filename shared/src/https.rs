@@ -24,6 +24,13 @@ static TLS: LazyLock<rustls::ClientConfig> = LazyLock::new(|| {
         .with_no_client_auth()
 });
 
+/// Reads the root certificates now rather than at the first client. The Lambdas call it at
+/// init: each of their invocations calls AWS over HTTPS, so the roots would otherwise be read
+/// inside the first request's time.
+pub fn read_roots() {
+    LazyLock::force(&TLS);
+}
+
 /// A client builder on the shared TLS settings; callers add their timeouts and `build()`.
 pub fn client() -> reqwest::ClientBuilder {
     reqwest::Client::builder().use_preconfigured_tls(TLS.clone())

@@ -40,9 +40,8 @@ fn verify_signed(r: &Received, secret: &str) -> Result<(), String> {
         field("Signature")?,
     );
     let scope: Vec<&str> = credential
-        .splitn(2, '/')
-        .nth(1)
-        .unwrap_or("")
+        .split_once('/')
+        .map_or("", |(_, scope)| scope)
         .split('/')
         .collect();
     let [day, region, service, "aws4_request"] = scope[..] else {

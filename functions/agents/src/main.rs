@@ -21,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let config = Config::from_env().context("reading the configuration")?;
     let ctx = kiln::backends::agents_lambda_state(&config).await?.agents;
+    kiln::https::read_roots();
     let ctx = &ctx;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         kiln_agents_function::handle(ctx, event.payload).await

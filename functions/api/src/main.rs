@@ -3,7 +3,9 @@
 //! Backends are built once per cold start, from the environment; only `KILN_BACKEND=aws`.
 
 use anyhow::Context;
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use kiln::config::Config;
+use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -17,7 +19,14 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let config = Config::from_env().context("reading the configuration")?;
     let state = kiln::backends::api_lambda_state(&config).await?;
-    lambda_http::run(kiln_api_function::app(state))
-        .await
-        .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
+    kiln::https::read_roots();
+    let app = kiln_api_function::app(state);
+    let app = &app;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
+            Ok::<_, std::convert::Infallible>(kiln_api_function::handle(app, event.payload).await)
+        },
+    ))
+    .await
+    .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
 }

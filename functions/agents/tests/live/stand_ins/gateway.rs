@@ -313,7 +313,8 @@ pub(super) async fn gateway_call(State(gw): State<Arc<Gateway>>, req: Request) -
             .collect();
         event["requestContext"]["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
     }
-    let req = lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event");
+    let event = serde_json::from_value(event).expect("an API Gateway v2 event");
+    let req = kiln_api_function::gateway::request(event).expect("a request");
     match gw.app.clone().oneshot(req).await {
         Ok(res) => res,
         Err(never) => match never {},
