@@ -103,15 +103,16 @@ const RETRYABLE_CODES: &[&str] = &[
 
 /// Whether a retry may fix what an SDK call answered: a timeout, a connection that failed or
 /// broke, a response that could not be read, throttling, or a failure on the service's side.
-/// Everything else (a missing table, no permission, a rejected request) is permanent.
+/// Everything else (a missing table, no permission, a rejected request, one the connector
+/// refused to send) is permanent.
 pub fn is_transient<E, R>(e: &SdkError<E, R>) -> bool
 where
     E: ProvideErrorMetadata,
 {
     match e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        // The connector's own refusal of a request it could not send as signed is not.
+        SdkError::DispatchFailure(d) => !d.is_user(),
         SdkError::ServiceError(service) => service
             .err()
             .code()

@@ -5,10 +5,13 @@
 //! api function's package, and its own TLS setup). Kiln already links reqwest for its other
 //! calls, so the SDK is given [`Connector`]: each request the SDK has signed goes out through
 //! reqwest, HTTP/1.1 on the TLS settings of [`crate::https`], as it is (no redirect followed,
-//! no proxy, no decompression), and its answer comes back whole. A failure is sorted as the
-//! SDK's retries expect: a timeout, an I/O failure (a refused or broken connection, a body
-//! that could not be sent or read), or another error that no retry fixes. Plain `http://`
-//! endpoints (a local stand-in) work as before.
+//! no proxy, no decompression), and its answer's body comes back as a stream the SDK reads
+//! itself, so that its stalled-stream protection and its retries of a body cut short apply as
+//! with its own client. A failure to connect or send is sorted as the SDK's retries expect: a
+//! timeout, an I/O failure (a refused or broken connection, a body that could not be sent), or
+//! a request that could not be made, which no retry fixes. A path with a `.` or `..` segment
+//! is refused: reqwest's URL parser would drop it, sending a request other than the one
+//! signed. Plain `http://` endpoints (a local stand-in) work as before.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -99,6 +102,15 @@ async fn send(
             .to_bytes()
             .to_vec(),
     };
+    if has_dot_segment(parts.uri.path()) {
+        return Err(ConnectorError::user(
+            format!(
+                "{}: a `.` or `..` segment would be taken out of the path after signing",
+                parts.uri.path()
+            )
+            .into(),
+        ));
+    }
     let uri = parts.uri.to_string();
     let answer = client
         .request(parts.method, uri)
@@ -107,25 +119,28 @@ async fn send(
         .send()
         .await
         .map_err(failed)?;
-    let mut response = http::Response::builder().status(answer.status());
-    if let Some(headers) = response.headers_mut() {
-        *headers = answer.headers().clone();
-    }
-    let bytes = answer.bytes().await.map_err(failed)?;
-    let response = response
-        .body(SdkBody::from(bytes))
-        .map_err(|e| ConnectorError::other(e.into(), None))?;
+    let response = http::Response::from(answer).map(SdkBody::from_body_1_x);
     HttpResponse::try_from(response).map_err(|e| ConnectorError::other(e.into(), None))
 }
 
-/// A reqwest failure as the SDK's retries read it.
+/// Whether `path` has a segment that is `.` or `..`, written out or percent-encoded.
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let dots = segment.to_ascii_lowercase().replace("%2e", ".");
+        dots == "." || dots == ".."
+    })
+}
+
+/// A reqwest failure as the SDK's retries read it: a timeout; a request that could not be
+/// made (no retry fixes it); or, for a connection refused or broken and a body not sent, an
+/// I/O failure, which the SDK retries.
 fn failed(e: reqwest::Error) -> ConnectorError {
     if e.is_timeout() {
         ConnectorError::timeout(e.into())
-    } else if e.is_connect() || e.is_request() || e.is_body() {
-        ConnectorError::io(e.into())
+    } else if e.is_builder() {
+        ConnectorError::user(e.into())
     } else {
-        ConnectorError::other(e.into(), None)
+        ConnectorError::io(e.into())
     }
 }
 

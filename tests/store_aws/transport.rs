@@ -2,10 +2,20 @@
 //! reqwest) puts on the wire, and moto does not: every request arrives exactly as the SDK
 //! signed it (path, query, signed headers and body, checked with a Signature Version 4
 //! verifier written here, as S3 and DynamoDB check it), including keys whose characters need
-//! escaping; a refused connection, and an answer that never comes within the read timeout, are
-//! failures a retry may fix; a redirect is the SDK's to read, never followed to another host.
+//! escaping; a path with a `.` or `..` segment, which reqwest would rewrite after signing, is
+//! refused before anything is sent; a refused connection is an I/O failure and an answer that
+//! never comes a timeout, both of which the SDK retries; an answer cut short, or one that
+//! stalls, reaches the SDK as a stream, so that its retries and its stalled-stream protection
+//! apply; a redirect is the SDK's to read, never followed to another host.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::StalledStreamProtectionConfig;
+use aws_sdk_s3::error::SdkError;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use kiln::aws::{CallFailure, ObjectError};
@@ -193,26 +203,52 @@ async fn what_the_sdk_signed_reaches_the_wire_as_it_signed_it() {
     assert!(verify_signed(&received[1], "another secret").is_err());
 }
 
-/// `kiln::aws::get` at `endpoint`, with the SDK's retries off and a read timeout of `read`.
-async fn one_get(endpoint: &str, read: Duration) -> Result<Vec<u8>, ObjectError> {
+/// An S3 client at `endpoint` with these retries and this read timeout, and the SDK's
+/// stalled-stream protection after a grace period of one second.
+async fn s3_with(endpoint: &str, retries: RetryConfig, read: Duration) -> aws_sdk_s3::Client {
     let s3 = s3_at(endpoint).await;
-    let s3 = aws_sdk_s3::Client::from_conf(
+    aws_sdk_s3::Client::from_conf(
         s3.config()
             .to_builder()
-            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .retry_config(retries)
             .timeout_config(
                 aws_sdk_s3::config::timeout::TimeoutConfig::builder()
                     .read_timeout(read)
                     .build(),
             )
+            .stalled_stream_protection(
+                StalledStreamProtectionConfig::enabled()
+                    .grace_period(Duration::from_secs(1))
+                    .build(),
+            )
             .build(),
-    );
+    )
+}
+
+/// `kiln::aws::get` at `endpoint`, with the SDK's retries off.
+async fn one_get(endpoint: &str, read: Duration) -> Result<Vec<u8>, ObjectError> {
+    let s3 = s3_with(endpoint, RetryConfig::disabled(), read).await;
     tokio::time::timeout(
         Duration::from_secs(20),
         kiln::aws::get(&s3, "kiln-artifacts", "k"),
     )
     .await
     .expect("the call ends: the read timeout is applied")
+}
+
+/// How the SDK saw a failed call: `io`, `timeout`, `user` or `other` for a dispatch failure
+/// (what the connector said), else the kind of error.
+fn seen_as<E, R>(e: &SdkError<E, R>) -> &'static str {
+    match e {
+        SdkError::DispatchFailure(d) if d.is_io() => "io",
+        SdkError::DispatchFailure(d) if d.is_timeout() => "timeout",
+        SdkError::DispatchFailure(d) if d.is_user() => "user",
+        SdkError::DispatchFailure(_) => "other",
+        SdkError::ResponseError(_) => "response",
+        SdkError::TimeoutError(_) => "operation timeout",
+        SdkError::ServiceError(_) => "service",
+        _ => "construction",
+    }
 }
 
 #[tokio::test]
@@ -226,6 +262,15 @@ async fn refused_and_unanswered_calls_are_failures_a_retry_may_fix() {
         matches!(got, Err(ObjectError::Call(CallFailure::Transient(_)))),
         "a refused connection: {got:?}"
     );
+    let s3 = s3_with(&closed, RetryConfig::disabled(), Duration::from_secs(5)).await;
+    let e = s3
+        .get_object()
+        .bucket("b")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(seen_as(&e), "io", "which the SDK retries: {e:?}");
 
     // A server that takes the request and never answers.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -241,6 +286,117 @@ async fn refused_and_unanswered_calls_are_failures_a_retry_may_fix() {
         matches!(got, Err(ObjectError::Call(CallFailure::Transient(_)))),
         "no answer within the read timeout: {got:?}"
     );
+    let s3 = s3_with(
+        &endpoint,
+        RetryConfig::disabled(),
+        Duration::from_millis(300),
+    )
+    .await;
+    let e = s3
+        .get_object()
+        .bucket("b")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(seen_as(&e), "timeout", "which the SDK retries: {e:?}");
+}
+
+/// A listener that answers every request with 200, a `Content-Length` of 100 and ten bytes,
+/// then either closes the connection (`stall` false) or holds it open saying nothing more;
+/// it counts the requests.
+async fn cut_short(stall: bool) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let asked = Arc::new(AtomicUsize::new(0));
+    let count = asked.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).await.unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            count.fetch_add(1, Ordering::SeqCst);
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+                .await;
+            if stall {
+                held.push(socket);
+            }
+        }
+    });
+    (endpoint, asked)
+}
+
+#[tokio::test]
+async fn an_answer_cut_short_is_retried_and_one_that_stalls_fails() {
+    let retries = RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(10));
+    let (endpoint, asked) = cut_short(false).await;
+    let s3 = s3_with(&endpoint, retries.clone(), Duration::from_secs(5)).await;
+    // An answer the SDK reads whole before handing it over (a listing): it asks again.
+    let listed = tokio::time::timeout(
+        Duration::from_secs(20),
+        s3.list_objects_v2().bucket("kiln-artifacts").send(),
+    )
+    .await
+    .expect("the call ends");
+    let e = listed.expect_err("ten bytes of a hundred are not a listing");
+    assert_eq!(seen_as(&e), "response", "{e:?}");
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        3,
+        "the SDK asked again, as it may"
+    );
+    // An object, whose body the caller reads: a failure a retry may fix.
+    let got = tokio::time::timeout(
+        Duration::from_secs(20),
+        kiln::aws::get(&s3, "kiln-artifacts", "k"),
+    )
+    .await
+    .expect("the call ends");
+    assert!(
+        matches!(got, Err(ObjectError::Call(CallFailure::Transient(_)))),
+        "ten bytes of a hundred are not the object: {got:?}"
+    );
+
+    let (endpoint, _) = cut_short(true).await;
+    let s3 = s3_with(
+        &endpoint,
+        RetryConfig::disabled(),
+        Duration::from_secs(3600),
+    )
+    .await;
+    let got = tokio::time::timeout(
+        Duration::from_secs(20),
+        kiln::aws::get(&s3, "kiln-artifacts", "k"),
+    )
+    .await
+    .expect("a stalled answer ends: the SDK's stalled-stream protection sees it");
+    assert!(got.is_err(), "{got:?}");
+}
+
+#[tokio::test]
+async fn a_path_with_dot_segments_is_refused_before_anything_is_sent() {
+    let fake = stand_in(listing()).await;
+    let s3 = s3_at(&fake.endpoint).await;
+    for key in ["a/./b", "a/../b", ".."] {
+        let got = kiln::aws::put(&s3, "kiln-artifacts", key, b"{}".to_vec(), "text/plain").await;
+        assert!(
+            matches!(got, Err(ObjectError::Call(CallFailure::Permanent(_)))),
+            "{key}: {got:?}"
+        );
+    }
+    assert!(fake.received.lock().unwrap().is_empty(), "nothing was sent");
+    // Dots inside a segment, and a `%` the SDK escapes, are names like any other.
+    for key in ["a/.b/..c/b.", "a/%2e%2E/b"] {
+        kiln::aws::put(&s3, "kiln-artifacts", key, b"{}".to_vec(), "text/plain")
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+    }
 }
 
 #[tokio::test]

@@ -4,8 +4,10 @@
 //! A request keeps the event's method, headers, cookies (API Gateway moves them out of the
 //! headers; they go back into one `cookie` header), query string as API Gateway received it,
 //! and body (decoded from base64 where API Gateway encoded it). Its path is `rawPath` without
-//! the stage API Gateway put there ([`without_stage`]). The event's request context (the
-//! authorizer's claims) rides in the request's extensions as a [`Context`].
+//! the stage API Gateway put there ([`without_stage`]), encoded again: an HTTP API hands the
+//! path over percent-decoded (`/files/my notes.md`, not `my%20notes.md`), and the router
+//! decodes it once more ([`encoded_path`]). The event's request context (the authorizer's
+//! claims) rides in the request's extensions as a [`Context`].
 //!
 //! A response's body goes back as text when it is UTF-8 and not content-encoded, otherwise in
 //! base64 with `isBase64Encoded`, which API Gateway decodes; `set-cookie` headers go into
@@ -37,9 +39,10 @@ pub fn request(event: ApiGatewayV2httpRequest) -> Result<Request<Body>, BadEvent
         ctx.stage.as_deref().unwrap_or_default(),
         ctx.domain_name.as_deref().unwrap_or_default(),
     );
+    let path = encoded_path(path);
     let uri = match event.raw_query_string.as_deref() {
         Some(query) if !query.is_empty() => format!("{path}?{query}"),
-        _ => path.to_owned(),
+        _ => path,
     };
     let body = match event.body {
         None => Vec::new(),
@@ -113,12 +116,23 @@ pub fn error(status: u16, code: &str, message: &str) -> ApiGatewayV2httpResponse
 fn one_line_each(headers: HeaderMap) -> HeaderMap {
     let mut joined = HeaderMap::with_capacity(headers.keys_len());
     for name in headers.keys() {
-        let values: Vec<&[u8]> = headers
+        // The answer's JSON holds text: a value that is not (obs-text) is left out and
+        // logged, rather than failing the whole answer.
+        let values: Vec<&str> = headers
             .get_all(name)
             .iter()
-            .map(HeaderValue::as_bytes)
+            .filter_map(|v| match v.to_str() {
+                Ok(text) => Some(text),
+                Err(_) => {
+                    tracing::warn!(header = %name, "a header value that is not text was left out");
+                    None
+                }
+            })
             .collect();
-        if let Ok(value) = HeaderValue::from_bytes(&values.join(&b", "[..])) {
+        if values.is_empty() {
+            continue;
+        }
+        if let Ok(value) = HeaderValue::from_str(&values.join(", ")) {
             joined.insert(name.clone(), value);
         }
     }
@@ -134,6 +148,21 @@ fn take_cookies(headers: &mut HeaderMap) -> Vec<String> {
         .collect();
     headers.remove(header::SET_COOKIE);
     cookies
+}
+
+/// A decoded path as a URI's path: every byte but the ones a path segment may hold as they are
+/// (letters, digits, `-._~!$&'()*+,;=:@` and the `/` between segments) as `%XX`. A space, `#`,
+/// `?` or `%` in a file's name, or a letter outside ASCII, reaches the route as it was.
+pub fn encoded_path(decoded: &str) -> String {
+    let mut out = String::with_capacity(decoded.len());
+    for &b in decoded.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `raw` without a leading `/{stage}` when API Gateway put it there: a named stage (not
@@ -211,6 +240,26 @@ mod tests {
             .claims;
         assert_eq!(claims["sub"], "alice");
         assert_eq!(body_of(req).await, "{\"name\":\"Tâches\"}".as_bytes());
+    }
+
+    /// API Gateway hands an HTTP API's path over decoded; the route gets it as it was.
+    #[test]
+    fn a_decoded_path_reaches_the_route_as_it_was() {
+        let raw = "/api/v2/projects/p/files/my notes/#1 100% é?[x]`{|}^\\.md";
+        let req = request(event(
+            json!({"rawPath": raw, "rawQueryString": "side=a%20b"}),
+        ))
+        .unwrap();
+        let path = req.uri().path();
+        let decoded = percent_encoding::percent_decode_str(path)
+            .decode_utf8()
+            .unwrap();
+        assert_eq!(decoded, raw, "{path}");
+        assert_eq!(
+            req.uri().query(),
+            Some("side=a%20b"),
+            "the query as received"
+        );
     }
 
     #[tokio::test]
@@ -318,6 +367,12 @@ mod tests {
             .await,
         );
         assert_eq!(wire["cookies"], json!(["a=1; HttpOnly", "b=2"]));
+        let mut odd = answered(200, &[("x-one", "1")], b"{}".to_vec());
+        odd.headers_mut()
+            .insert("x-odd", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        let (odd, _) = read_as_api_gateway(&response(odd).await);
+        assert_eq!(odd["statusCode"], 200, "answered, the odd value left out");
+        assert!(odd["headers"].get("x-odd").is_none());
         assert!(wire["headers"].get("set-cookie").is_none());
         assert_eq!(wire["headers"]["x-one"], "1");
         assert_eq!(

@@ -79,6 +79,11 @@ fn event_through(
     domain: &str,
 ) -> String {
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    // An HTTP API hands the path over percent-decoded, the query string as it came.
+    let path = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .unwrap()
+        .into_owned();
     let raw_path = if stage != "$default" && domain.contains(".execute-api.") {
         format!("/{stage}{path}")
     } else {
@@ -481,6 +486,52 @@ async fn a_run_that_could_not_start_fails_with_the_reason_and_a_retry_starts_it(
     let (status, _) = send(&app, post()).await;
     assert_eq!(status, 200);
     assert_eq!(executions().await.len(), 1);
+}
+
+/// An HTTP API hands the path over decoded: a file whose name holds a space, `#`, `%` or a
+/// letter outside ASCII is found all the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_with_spaces_and_signs_in_its_name_is_read_through_api_gateway() {
+    use kiln::model::{FileEntry, Version};
+    let moto = Moto::start();
+    let (state, _) = state_with(&moto, &[]).await;
+    let (projects, artifacts) = (
+        state.agents.projects.clone(),
+        state.agents.artifacts.clone(),
+    );
+    let app = kiln_api_function::app(state);
+    let id: uuid::Uuid = new_project(&app, "Odd Names", "dora")
+        .await
+        .parse()
+        .unwrap();
+    let bytes = b"# Notes\n".to_vec();
+    let sha256 = artifacts.put_blob(&bytes).await.unwrap();
+    projects
+        .create_version(&Version {
+            project_id: id,
+            number: 1,
+            message_id: None,
+            manifest: vec![FileEntry {
+                path: "notes/my notes #1 100% \u{e9}.md".into(),
+                sha256,
+                size: bytes.len() as u64,
+            }],
+            spec: None,
+            renames: Vec::new(),
+            created_at: kiln::model::now(),
+            author: kiln::model::Author::Kiln,
+            note: None,
+            generated: None,
+        })
+        .await
+        .unwrap();
+    // The address a browser asks for.
+    let url = format!(
+        "/api/v2/projects/{id}/versions/1/files/notes/my%20notes%20%231%20100%25%20%C3%A9.md"
+    );
+    let (status, _, body) = answer(&app, &event("GET", &url, None, Some("dora"))).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(body, bytes);
 }
 
 /// Lambda answers at most 6 MB (a binary body goes base64-encoded), so an export larger than

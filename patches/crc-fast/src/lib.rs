@@ -165,6 +165,27 @@ mod tests {
         }
     }
 
+    /// The workspace links this crate, not the one it stands in for: when a patch stops
+    /// applying (an SDK asking for a version this one is not), cargo only warns, and links the
+    /// other crate again.
+    #[test]
+    fn the_workspace_links_this_crate() {
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+                .expect("the workspace's Cargo.lock");
+        let entries: Vec<&str> = lock
+            .split("[[package]]")
+            .filter(|p| p.contains("name = \"crc-fast\""))
+            .collect();
+        assert_eq!(entries.len(), 1, "one crc-fast: {entries:?}");
+        assert!(
+            !entries[0].contains("source ="),
+            "from a registry: {}",
+            entries[0]
+        );
+        assert!(!lock.contains("[[patch.unused]]"), "a patch is not used");
+    }
+
     #[test]
     fn parts_give_the_crc_of_the_whole() {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 + i / 13) as u8).collect();

@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use base64::Engine;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 use crate::installation::Installation;
 
@@ -274,10 +273,14 @@ pub(super) async fn gateway_call(State(gw): State<Arc<Gateway>>, req: Request) -
         .await
         .unwrap();
     let route_key = format!("{} {}", route.method, route.path);
+    // An HTTP API hands the path over percent-decoded.
+    let raw_path = percent_encoding::percent_decode_str(&path)
+        .decode_utf8_lossy()
+        .into_owned();
     let mut event = json!({
         "version": "2.0",
         "routeKey": route_key,
-        "rawPath": path,
+        "rawPath": raw_path,
         "rawQueryString": query,
         "headers": headers,
         "requestContext": {
@@ -314,9 +317,24 @@ pub(super) async fn gateway_call(State(gw): State<Arc<Gateway>>, req: Request) -
         event["requestContext"]["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
     }
     let event = serde_json::from_value(event).expect("an API Gateway v2 event");
-    let req = kiln_api_function::gateway::request(event).expect("a request");
-    match gw.app.clone().oneshot(req).await {
-        Ok(res) => res,
-        Err(never) => match never {},
+    // The function's answer as API Gateway reads it: its JSON, the body decoded from base64
+    // where it says so, the cookies as `set-cookie` headers.
+    let wire = serde_json::to_value(kiln_api_function::handle(&gw.app, event).await).unwrap();
+    let mut res = Response::builder().status(wire["statusCode"].as_u64().expect("a status") as u16);
+    for (name, value) in wire["headers"].as_object().into_iter().flatten() {
+        res = res.header(name.as_str(), value.as_str().expect("a text header"));
     }
+    for cookie in wire["cookies"].as_array().into_iter().flatten() {
+        res = res.header("set-cookie", cookie.as_str().expect("a text cookie"));
+    }
+    let body = match &wire["body"] {
+        Value::String(text) if wire["isBase64Encoded"] == true => {
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .expect("base64, as isBase64Encoded says")
+        }
+        Value::String(text) => text.clone().into_bytes(),
+        _ => Vec::new(),
+    };
+    res.body(axum::body::Body::from(body)).unwrap()
 }
