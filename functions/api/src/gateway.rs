@@ -18,9 +18,11 @@ use aws_lambda_events::apigw::{
 };
 use aws_lambda_events::encodings::Body as EventBody;
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderValue, Request, Response};
+use axum::http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
+use axum::response::IntoResponse;
 use base64::Engine;
 use http_body_util::BodyExt;
+use kiln::api::ApiError;
 
 /// The API Gateway context of the event a request came in, in the request's extensions.
 #[derive(Clone, Debug)]
@@ -71,12 +73,14 @@ pub async fn response(res: Response<Body>) -> ApiGatewayV2httpResponse {
     let (parts, body) = res.into_parts();
     let bytes = match body.collect().await {
         Ok(collected) => collected.to_bytes().to_vec(),
+        // An error's body is whole, so this answers it.
         Err(e) => {
-            return error(
-                500,
+            let failed = ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
-                &format!("the answer could not be read: {e}"),
-            )
+                format!("the answer could not be read: {e}"),
+            );
+            return Box::pin(response(failed.into_response())).await;
         }
     };
     let mut headers = parts.headers;
@@ -94,20 +98,6 @@ pub async fn response(res: Response<Body>) -> ApiGatewayV2httpResponse {
     answer.cookies = cookies;
     answer.body = body;
     answer.is_base64_encoded = is_base64_encoded;
-    answer
-}
-
-/// Kiln's error shape, for what never reached the router.
-pub fn error(status: u16, code: &str, message: &str) -> ApiGatewayV2httpResponse {
-    let mut answer = ApiGatewayV2httpResponse::default();
-    answer.status_code = i64::from(status);
-    answer.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    answer.body = Some(EventBody::Text(
-        serde_json::json!({"error": {"code": code, "message": message}}).to_string(),
-    ));
     answer
 }
 
@@ -367,26 +357,18 @@ mod tests {
             .await,
         );
         assert_eq!(wire["cookies"], json!(["a=1; HttpOnly", "b=2"]));
-        let mut odd = answered(200, &[("x-one", "1")], b"{}".to_vec());
-        odd.headers_mut()
-            .insert("x-odd", HeaderValue::from_bytes(b"caf\xe9").unwrap());
-        let (odd, _) = read_as_api_gateway(&response(odd).await);
-        assert_eq!(odd["statusCode"], 200, "answered, the odd value left out");
-        assert!(odd["headers"].get("x-odd").is_none());
         assert!(wire["headers"].get("set-cookie").is_none());
         assert_eq!(wire["headers"]["x-one"], "1");
         assert_eq!(
             wire["headers"]["vary"], "origin, accept-encoding",
             "every value, one line"
         );
-    }
 
-    #[test]
-    fn a_broken_event_is_answered_in_kilns_error_shape() {
-        let (wire, body) =
-            read_as_api_gateway(&error(400, "bad_request", "the body is not base64"));
-        assert_eq!(wire["statusCode"], 400);
-        let body: Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(body["error"]["code"], "bad_request");
+        let mut odd = answered(200, &[("x-one", "1")], b"{}".to_vec());
+        odd.headers_mut()
+            .insert("x-odd", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        let (odd, _) = read_as_api_gateway(&response(odd).await);
+        assert_eq!(odd["statusCode"], 200, "answered, the odd value left out");
+        assert!(odd["headers"].get("x-odd").is_none());
     }
 }

@@ -4,8 +4,10 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::Router;
-use kiln::api::AppState;
+use kiln::api::{ApiError, AppState};
 use kiln::model::Owner;
 use tower::ServiceExt;
 
@@ -23,7 +25,10 @@ pub fn app(state: AppState) -> Router {
 pub async fn handle(app: &Router, event: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
     let req = match gateway::request(event) {
         Ok(req) => req,
-        Err(gateway::BadEvent(why)) => return gateway::error(400, "bad_request", &why),
+        Err(gateway::BadEvent(why)) => {
+            let refused = ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", why);
+            return gateway::response(refused.into_response()).await;
+        }
     };
     match app.clone().oneshot(req).await {
         Ok(res) => gateway::response(res).await,
@@ -50,6 +55,25 @@ async fn owner_from_claims(mut req: Request) -> Request {
 
 #[cfg(test)]
 mod tests {
+    use super::handle;
+
+    /// An event whose body is not the base64 it says it is never reaches the router: it is
+    /// answered 400 in Kiln's error shape, as API Gateway reads the answer.
+    #[tokio::test]
+    async fn a_broken_event_is_answered_in_kilns_error_shape() {
+        let event = serde_json::from_value(serde_json::json!({
+            "version": "2.0", "rawPath": "/api/v2/projects", "rawQueryString": "",
+            "headers": {}, "isBase64Encoded": true, "body": "not base64!",
+            "requestContext": {"http": {"method": "POST", "path": "/api/v2/projects"},
+                               "timeEpoch": 0}
+        }))
+        .unwrap();
+        let wire = serde_json::to_value(handle(&axum::Router::new(), event).await).unwrap();
+        assert_eq!(wire["statusCode"], 400, "{wire}");
+        let body: serde_json::Value = serde_json::from_str(wire["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["error"]["code"], "invalid_request", "{body}");
+    }
+
     use super::without_stage;
 
     #[test]
