@@ -13,9 +13,14 @@ pub const EXECUTION_STATUS_CHANGE: &str = "Step Functions Execution Status Chang
 /// ended FAILED, TIMED_OUT or ABORTED, marks its run failed with the reason. Failures carry the ASL error name as their type
 /// (`Kiln.Transient`, `Kiln.nothing_to_build`, …), which the state machine's Retry and Catch
 /// rules match, as the local interpreter does.
-pub async fn handle(ctx: &AgentContext, payload: Value) -> Result<Value, Diagnostic> {
+pub async fn handle(ctx: &AgentContext, mut payload: Value) -> Result<Value, Diagnostic> {
     if payload["detail-type"] == EXECUTION_STATUS_CHANGE {
         return ended(ctx, &payload["detail"]).await.map(|()| Value::Null);
+    }
+    if let Some(cause) = payload.pointer_mut("/error/Cause") {
+        if let Some(text) = cause.as_str() {
+            *cause = Value::from(readable_cause(text));
+        }
     }
     let request: StepRequest = serde_json::from_value(payload).map_err(|e| Diagnostic {
         error_type: "Kiln.bad_step_input".into(),
@@ -45,11 +50,87 @@ async fn ended(ctx: &AgentContext, detail: &Value) -> Result<(), Diagnostic> {
         &run,
         status,
         detail["error"].as_str(),
-        detail["cause"].as_str(),
+        detail["cause"].as_str().map(readable_cause).as_deref(),
     )
     .await
     .map_err(|e| Diagnostic {
         error_type: e.error_name(),
         error_message: e.to_string(),
     })
+}
+
+/// What went wrong, from the `Cause` Step Functions gives with a Lambda function's error.
+///
+/// Step Functions passes on the function's error as Lambda returned it: `Cause` is the error
+/// object the runtime posted, as a JSON string (`{"errorType": …, "errorMessage": …}`, with
+/// `trace` or `stackTrace` from other runtimes). When the environment itself ended (a process
+/// that exited, a timeout), Lambda writes the message and begins it with
+/// `RequestId: <id> Error: `. The run's error and the conversation get the message alone; a
+/// cause that is not such an object (the local interpreter's, a state's own) is kept whole.
+pub fn readable_cause(cause: &str) -> String {
+    let message = serde_json::from_str::<Value>(cause)
+        .ok()
+        .and_then(|error| error.get("errorMessage")?.as_str().map(str::to_owned));
+    let Some(message) = message else {
+        return cause.to_owned();
+    };
+    match message
+        .strip_prefix("RequestId: ")
+        .and_then(|rest| rest.split_once(" Error: "))
+    {
+        Some((id, said)) if !id.contains(' ') => said.to_owned(),
+        _ => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable_cause;
+
+    #[test]
+    fn a_cause_is_read_out_of_the_error_object_lambda_returned() {
+        // A handled error, as this runtime posts it.
+        assert_eq!(
+            readable_cause(
+                r#"{"errorType":"Kiln.nothing_to_build","errorMessage":"Describe the API first: nothing to build yet."}"#
+            ),
+            "Describe the API first: nothing to build yet."
+        );
+        // Another runtime's, with its trace.
+        assert_eq!(
+            readable_cause(
+                r#"{"errorMessage": "bad \"input\"", "errorType": "ValueError", "stackTrace": ["  File \"/var/task/app.py\", line 3"]}"#
+            ),
+            "bad \"input\""
+        );
+        // The environment ended: Lambda's own message, without its request id.
+        assert_eq!(
+            readable_cause(
+                r#"{"errorMessage":"RequestId: a5f18efa-2f0f-49b9-8edc-6d062570fe18 Error: Runtime exited with error: signal: aborted","errorType":"Runtime.ExitError"}"#
+            ),
+            "Runtime exited with error: signal: aborted"
+        );
+        assert_eq!(
+            readable_cause(
+                r#"{"errorMessage":"RequestId: 0c4e Error: Task timed out after 300.00 seconds","errorType":"Sandbox.Timedout"}"#
+            ),
+            "Task timed out after 300.00 seconds"
+        );
+        // A message that only looks like one is kept.
+        assert_eq!(
+            readable_cause(
+                r#"{"errorType":"Kiln.refused","errorMessage":"RequestId: not a request Error: x"}"#
+            ),
+            "RequestId: not a request Error: x"
+        );
+        // Not Lambda's object: the cause is the message.
+        for cause in [
+            "Task timed out after 300.00 seconds",
+            "{\"Error\": 1}",
+            r#"{"errorMessage": 3}"#,
+            "",
+        ] {
+            assert_eq!(readable_cause(cause), cause);
+        }
+    }
 }

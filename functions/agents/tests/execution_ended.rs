@@ -96,6 +96,24 @@ async fn an_execution_that_ends_unreported_fails_its_run_once_with_the_reason() 
         "said once"
     );
 
+    // The last step's own process ended (ReportFailure could not catch it): Step Functions
+    // carries Lambda's error object as the cause, and the run gets its message.
+    let crashed = start("deploy it", Intent::Deploy).await;
+    let cause = r#"{"errorMessage":"RequestId: 3f1c2b9e-5d7a-4c1e-9b8f-2a6d4e0c7b15 Error: Runtime exited with error: signal: aborted","errorType":"Runtime.ExitError"}"#;
+    let e = event(&crashed, "FAILED", Some("Runtime.ExitError"), Some(cause));
+    kiln_agents_function::handle(&ctx, e).await.unwrap();
+    let run = ctx
+        .projects
+        .get_run(project.id, crashed.run_id)
+        .await
+        .unwrap();
+    let error = run.error.unwrap();
+    assert_eq!(error.message, "Runtime exited with error: signal: aborted");
+    assert_eq!(
+        said(ctx.clone()).await[1],
+        "That didn't work: Runtime exited with error: signal: aborted"
+    );
+
     // Stopped by hand: no error or cause in the event; the run still says what happened.
     let aborted = start("build it", Intent::Build).await;
     kiln_agents_function::handle(&ctx, event(&aborted, "ABORTED", None, None))
@@ -108,7 +126,7 @@ async fn an_execution_that_ends_unreported_fails_its_run_once_with_the_reason() 
         .unwrap();
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.error.unwrap().code, "aborted");
-    assert!(said(ctx.clone()).await[1].contains("stopped"));
+    assert!(said(ctx.clone()).await[2].contains("stopped"));
 
     // A run the pipeline finished keeps its end.
     let done = start("what is it?", Intent::Question).await;
@@ -120,7 +138,7 @@ async fn an_execution_that_ends_unreported_fails_its_run_once_with_the_reason() 
         .unwrap();
     let run = ctx.projects.get_run(project.id, done.run_id).await.unwrap();
     assert_eq!(run.status, RunStatus::Succeeded);
-    assert_eq!(said(ctx.clone()).await.len(), 2);
+    assert_eq!(said(ctx.clone()).await.len(), 3);
 
     // An event that is not about a run of Kiln's is refused, not guessed at.
     let mut foreign = event(&done, "FAILED", None, None);

@@ -123,7 +123,17 @@ async fn describe_and_build_through_the_lambda_handler_on_dynamodb_and_s3() {
     // Building before describing fails through Catch → ReportFailure, with the reason.
     let run = say(&aws, &project, "build it", Intent::Build).await;
     assert_eq!(run.status, RunStatus::Failed);
-    assert_eq!(run.error.unwrap().code, "nothing_to_build");
+    let error = run.error.unwrap();
+    assert_eq!(error.code, "nothing_to_build");
+    // The reason reads as Kiln wrote it, not as the error object Lambda carried it in.
+    assert_eq!(
+        error.message,
+        kiln::agents::AgentError::NothingToBuild.to_string()
+    );
+    assert_eq!(
+        last_message(ctx, &project).await,
+        format!("That didn't work: {}", error.message)
+    );
     let failures = aws.failures();
     assert_eq!(
         failures,

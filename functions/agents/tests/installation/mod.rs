@@ -196,7 +196,9 @@ impl TaskHandler for Installation {
                 count.fetch_add(1, Ordering::SeqCst);
             }
         }
-        outcome.map_err(|d| Failure::new(d.error_type, d.error_message))
+        // Step Functions names the error by the function's `errorType`, and its `Cause` is
+        // the error object the runtime posted to Lambda, as a JSON string.
+        outcome.map_err(|d| Failure::new(&d.error_type, serde_json::to_string(&d).unwrap()))
     }
 }
 
