@@ -160,3 +160,77 @@ pub fn sdk_defaults() -> aws_config::ConfigLoader {
 pub async fn load_sdk() -> aws_config::SdkConfig {
     sdk_defaults().load().await
 }
+
+/// How a client that is made when first needed (Bedrock's, the model key's secret) gets the
+/// SDK's settings: [`chain`] or [`given`]. A function and not a flag, so that a Lambda, which
+/// passes [`given`], never links the chain.
+pub type SdkLoader = std::sync::Arc<
+    dyn Fn() -> futures_util::future::BoxFuture<'static, aws_config::SdkConfig> + Send + Sync,
+>;
+
+/// [`load_sdk`] when the settings are first needed: `kiln serve`, the tests.
+pub fn chain() -> SdkLoader {
+    std::sync::Arc::new(|| Box::pin(load_sdk()))
+}
+
+/// Settings made already: a Lambda's ([`lambda_sdk`]).
+pub fn given(sdk: aws_config::SdkConfig) -> SdkLoader {
+    std::sync::Arc::new(move || {
+        let sdk = sdk.clone();
+        Box::pin(async move { sdk })
+    })
+}
+
+/// A Lambda's SDK settings, from the variables Lambda sets in its environment: `AWS_REGION`,
+/// and the execution role's `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+/// `AWS_SESSION_TOKEN`; `AWS_ENDPOINT_URL` when set (a stand-in's). The SDK's standard retries
+/// and the latest behaviour version, on Kiln's HTTP client, as [`load_sdk`] gives them.
+///
+/// Not `aws_config`'s chain: inside Lambda the first provider of that chain, the environment,
+/// always answers, and the rest of it (profiles, SSO, STS, the instance metadata service) is
+/// code each package would carry for nothing. A variable missing is a start error.
+pub fn lambda_sdk() -> Result<aws_config::SdkConfig, String> {
+    lambda_sdk_from(|name| std::env::var(name).ok())
+}
+
+/// [`lambda_sdk`], reading the variables with `var`.
+pub fn lambda_sdk_from(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<aws_config::SdkConfig, String> {
+    let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    let (region, key, secret) = (
+        set("AWS_REGION").or_else(|| set("AWS_DEFAULT_REGION")),
+        set("AWS_ACCESS_KEY_ID"),
+        set("AWS_SECRET_ACCESS_KEY"),
+    );
+    let missing: Vec<&str> = [
+        ("AWS_REGION", region.is_none()),
+        ("AWS_ACCESS_KEY_ID", key.is_none()),
+        ("AWS_SECRET_ACCESS_KEY", secret.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(name, gone)| gone.then_some(name))
+    .collect();
+    let (Some(region), Some(key), Some(secret)) = (region, key, secret) else {
+        return Err(missing.join(", "));
+    };
+    let credentials = aws_credential_types::Credentials::new(
+        key,
+        secret,
+        set("AWS_SESSION_TOKEN"),
+        None,
+        "the Lambda's environment",
+    );
+    let mut sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+        )
+        .retry_config(aws_config::retry::RetryConfig::standard())
+        .http_client(http_client());
+    if let Some(url) = set("AWS_ENDPOINT_URL") {
+        sdk = sdk.endpoint_url(url);
+    }
+    Ok(sdk.build())
+}

@@ -153,19 +153,25 @@ async fn stop_orphaned_deployments(projects: &dyn ProjectStore) -> Result<usize,
     Ok(live.len())
 }
 
-/// The API state for `KILN_BACKEND=aws`, with the SDK settings of the environment.
-#[cfg(feature = "aws")]
-pub async fn aws_state(config: &Config) -> Result<AppState, StartError> {
-    let sdk = crate::aws_http::load_sdk().await;
-    aws_state_with(config, &sdk).await
-}
-
 /// The state the agents function runs with: the AWS backend and the configured model, and
 /// nothing else (`KILN_BACKEND=local` is refused before anything is opened).
 #[cfg(feature = "aws")]
-pub async fn agents_lambda_state(config: &Config) -> Result<AppState, StartError> {
+/// `sdk` is the function's SDK settings (`aws_http::lambda_sdk`), which the model's clients
+/// use too.
+pub async fn agents_lambda_state(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+) -> Result<AppState, StartError> {
     match config.backend {
-        Backend::Aws => aws_state(config).await,
+        Backend::Aws => {
+            let understander = crate::understand::from_settings_with(
+                config.llm,
+                &config.llm_settings,
+                crate::aws_http::given(sdk.clone()),
+            )
+            .await?;
+            aws_state_reading_with(config, sdk, understander).await
+        }
         Backend::Local => Err(StartError::LocalInLambda),
     }
 }
@@ -176,11 +182,13 @@ pub async fn agents_lambda_state(config: &Config) -> Result<AppState, StartError
 /// it builds no model client: none in its package, no secret read and no client made at its
 /// cold start.
 #[cfg(feature = "aws")]
-pub async fn api_lambda_state(config: &Config) -> Result<AppState, StartError> {
+pub async fn api_lambda_state(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+) -> Result<AppState, StartError> {
     match config.backend {
         Backend::Aws => {
-            let sdk = crate::aws_http::load_sdk().await;
-            aws_state_reading_with(config, &sdk, Arc::new(crate::understand::Rules)).await
+            aws_state_reading_with(config, sdk, Arc::new(crate::understand::Rules)).await
         }
         Backend::Local => Err(StartError::LocalInLambda),
     }

@@ -423,3 +423,63 @@ async fn a_redirect_is_read_by_the_sdk_and_not_followed() {
         "nothing was sent to the redirect's target"
     );
 }
+
+/// A Lambda's SDK settings come from the variables Lambda sets (`aws_http::lambda_sdk`), not
+/// the SDK's chain: its calls are signed with the execution role's keys and session token,
+/// for its region, and go to `AWS_ENDPOINT_URL` when it is set. Without a region or keys it
+/// does not start, and says which are missing.
+#[tokio::test]
+async fn a_lambda_signs_with_the_keys_and_region_of_its_environment() {
+    let answer = Answer {
+        status: 200,
+        headers: vec![("content-type".into(), "application/x-amz-json-1.0".into())],
+        body: b"{}".to_vec(),
+    };
+    let fake = stand_in(answer).await;
+    let vars = std::collections::HashMap::from([
+        ("AWS_REGION", "eu-central-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "ASIAQEXAMPLEROLEKEY".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "the-role's-secret".to_owned()),
+        ("AWS_SESSION_TOKEN", "IQoJb3JpZ2luX2VjEXAMPLE".to_owned()),
+        ("AWS_ENDPOINT_URL", fake.endpoint.clone()),
+    ]);
+    let sdk = kiln::aws_http::lambda_sdk_from(|name| vars.get(name).cloned()).unwrap();
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .get_item()
+        .table_name("kiln")
+        .key("PK", AttributeValue::S("PROJECT#1".into()))
+        .send()
+        .await
+        .unwrap();
+    let received = fake.received.lock().unwrap().clone();
+    let [r] = &received[..] else {
+        panic!("one request: {received:#?}")
+    };
+    verify_signed(r, "the-role's-secret").unwrap();
+    let authorization = &r.headers["authorization"];
+    assert!(
+        authorization.contains("Credential=ASIAQEXAMPLEROLEKEY/")
+            && authorization.contains("/eu-central-1/dynamodb/aws4_request"),
+        "{authorization}"
+    );
+    assert_eq!(r.headers["x-amz-security-token"], "IQoJb3JpZ2luX2VjEXAMPLE");
+    assert!(
+        authorization.contains("x-amz-security-token"),
+        "the session token is signed: {authorization}"
+    );
+
+    let missing = kiln::aws_http::lambda_sdk_from(|_| None).unwrap_err();
+    assert_eq!(
+        missing,
+        "AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"
+    );
+    let only_keys = |name: &str| match name {
+        "AWS_DEFAULT_REGION" => Some("us-west-2".to_owned()),
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("k".to_owned()),
+        "AWS_REGION" => Some(" ".to_owned()),
+        _ => None,
+    };
+    let sdk = kiln::aws_http::lambda_sdk_from(only_keys).unwrap();
+    assert_eq!(sdk.region().unwrap().as_ref(), "us-west-2");
+    assert!(sdk.endpoint_url().is_none(), "AWS's own endpoints");
+}

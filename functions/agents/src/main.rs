@@ -20,7 +20,11 @@ async fn main() -> anyhow::Result<()> {
         .without_time()
         .init();
     let config = Config::from_env().context("reading the configuration")?;
-    let ctx = kiln::backends::agents_lambda_state(&config).await?.agents;
+    let sdk = kiln::aws_http::lambda_sdk()
+        .map_err(|missing| anyhow::anyhow!("Lambda's environment lacks {missing}"))?;
+    let ctx = kiln::backends::agents_lambda_state(&config, &sdk)
+        .await?
+        .agents;
     kiln::https::read_roots();
     let ctx = &ctx;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

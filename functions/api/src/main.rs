@@ -18,7 +18,9 @@ async fn main() -> anyhow::Result<()> {
         .without_time()
         .init();
     let config = Config::from_env().context("reading the configuration")?;
-    let state = kiln::backends::api_lambda_state(&config).await?;
+    let sdk = kiln::aws_http::lambda_sdk()
+        .map_err(|missing| anyhow::anyhow!("Lambda's environment lacks {missing}"))?;
+    let state = kiln::backends::api_lambda_state(&config, &sdk).await?;
     kiln::https::read_roots();
     let app = kiln_api_function::app(state);
     let app = &app;

@@ -40,17 +40,19 @@ pub struct Bedrock {
 impl Bedrock {
     /// A client with the environment's region and credentials, the SDK's standard retries and
     /// `settings.timeout` over each whole call; `settings.base_url` replaces the endpoint.
-    pub async fn new(settings: &LlmSettings, recorder: Option<Recorder>) -> Self {
-        let sdk = crate::aws_http::sdk_defaults()
+    pub async fn new(
+        settings: &LlmSettings,
+        recorder: Option<Recorder>,
+        aws: &crate::aws_http::SdkLoader,
+    ) -> Self {
+        let sdk = aws().await;
+        let mut config = aws_sdk_bedrockruntime::config::Builder::from(&sdk)
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(ATTEMPTS))
             .timeout_config(
                 aws_config::timeout::TimeoutConfig::builder()
                     .operation_timeout(settings.timeout)
                     .build(),
-            )
-            .load()
-            .await;
-        let mut config = aws_sdk_bedrockruntime::config::Builder::from(&sdk);
+            );
         if let Some(url) = &settings.base_url {
             config = config.endpoint_url(url);
         }

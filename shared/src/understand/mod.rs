@@ -346,10 +346,18 @@ impl Understander for WithModel {
     }
 }
 
+/// Where the model's AWS clients (Bedrock's, the key's secret) get the SDK's settings, when
+/// they first need them.
+#[cfg(feature = "bedrock")]
+pub type Aws = crate::aws_http::SdkLoader;
+/// A build without the AWS SDK has no settings to give.
+#[cfg(not(feature = "bedrock"))]
+pub type Aws = ();
+
 /// Reads the key from Secrets Manager.
 #[cfg(feature = "aws")]
-pub(crate) async fn secret_key(secret: &str) -> Result<String, String> {
-    let sdk = crate::aws_http::load_sdk().await;
+pub(crate) async fn secret_key(secret: &str, aws: &Aws) -> Result<String, String> {
+    let sdk = aws().await;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     let value = client
         .get_secret_value()
@@ -365,7 +373,7 @@ pub(crate) async fn secret_key(secret: &str) -> Result<String, String> {
 }
 
 #[cfg(not(feature = "aws"))]
-pub(crate) async fn secret_key(_: &str) -> Result<String, String> {
+pub(crate) async fn secret_key(_: &str, _: &Aws) -> Result<String, String> {
     Err("this build has no AWS SDK (build with the `aws` feature)".into())
 }
 
@@ -468,10 +476,24 @@ pub async fn from_settings(
     llm: Llm,
     settings: &LlmSettings,
 ) -> Result<Arc<dyn Understander>, UnderstanderError> {
+    #[cfg(feature = "bedrock")]
+    let aws = crate::aws_http::chain();
+    #[cfg(not(feature = "bedrock"))]
+    let aws = ();
+    from_settings_with(llm, settings, aws).await
+}
+
+/// [`from_settings`], the model's AWS clients taking their settings from `aws`.
+pub async fn from_settings_with(
+    llm: Llm,
+    settings: &LlmSettings,
+    aws: Aws,
+) -> Result<Arc<dyn Understander>, UnderstanderError> {
     let key = match (&settings.api_key_secret, &settings.api_key) {
         (Some(secret), _) => openai::Key::Secret {
             id: secret.clone(),
             value: tokio::sync::OnceCell::new(),
+            aws: aws.clone(),
         },
         (None, Some(key)) => openai::Key::Plain(key.clone()),
         (None, None) => openai::Key::None,
@@ -490,7 +512,7 @@ pub async fn from_settings(
             },
         )?),
         #[cfg(feature = "bedrock")]
-        Llm::Bedrock => Box::new(bedrock::Bedrock::new(settings, recorder).await),
+        Llm::Bedrock => Box::new(bedrock::Bedrock::new(settings, recorder, &aws).await),
         #[cfg(not(feature = "bedrock"))]
         Llm::Bedrock => {
             return Err(UnderstanderError {

@@ -23,6 +23,8 @@ pub enum Key {
         id: String,
         /// The key, once read.
         value: tokio::sync::OnceCell<String>,
+        /// Where the Secrets Manager client gets its settings.
+        aws: super::Aws,
     },
 }
 
@@ -31,8 +33,8 @@ impl Key {
         match self {
             Key::None => Ok(None),
             Key::Plain(k) => Ok(Some(k)),
-            Key::Secret { id, value } => value
-                .get_or_try_init(|| super::secret_key(id))
+            Key::Secret { id, value, aws } => value
+                .get_or_try_init(|| super::secret_key(id, aws))
                 .await
                 .map(|k| Some(k.as_str()))
                 .map_err(|e| ProviderError::Auth(format!("the key's secret {id}: {e}"))),

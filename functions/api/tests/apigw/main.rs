@@ -343,6 +343,17 @@ async fn every_stage_and_domain_reaches_the_routes() {
     }
 }
 
+/// The SDK settings a Lambda makes from what Lambda sets in its environment.
+fn lambda_sdk() -> aws_config::SdkConfig {
+    let vars = std::collections::HashMap::from([
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_SESSION_TOKEN", "testing"),
+    ]);
+    kiln::aws_http::lambda_sdk_from(|name| vars.get(name).map(|v| v.to_string())).unwrap()
+}
+
 /// A Lambda configured with the local backend refuses to start, before it opens anything: its
 /// data would live on one instance's disk and go with it.
 #[tokio::test]
@@ -354,9 +365,13 @@ async fn a_lambda_refuses_the_local_backend() {
         ("KILN_DATA_DIR".to_owned(), data.display().to_string()),
     ]);
     let config = kiln::config::Config::from_vars(&vars).unwrap();
+    let sdk = lambda_sdk();
     for (function, started) in [
-        ("api", kiln::backends::api_lambda_state(&config).await),
-        ("agents", kiln::backends::agents_lambda_state(&config).await),
+        ("api", kiln::backends::api_lambda_state(&config, &sdk).await),
+        (
+            "agents",
+            kiln::backends::agents_lambda_state(&config, &sdk).await,
+        ),
     ] {
         match started {
             Err(e @ kiln::backends::StartError::LocalInLambda) => {
@@ -391,9 +406,14 @@ async fn only_the_agents_function_builds_the_model() {
         vars.insert(k.to_owned(), v.to_owned());
     }
     let config = kiln::config::Config::from_vars(&vars).unwrap();
-    let api = kiln::backends::api_lambda_state(&config).await.unwrap();
+    let sdk = lambda_sdk();
+    let api = kiln::backends::api_lambda_state(&config, &sdk)
+        .await
+        .unwrap();
     assert!(!api.agents.understander.answers_questions(), "the rules");
-    let agents = kiln::backends::agents_lambda_state(&config).await.unwrap();
+    let agents = kiln::backends::agents_lambda_state(&config, &sdk)
+        .await
+        .unwrap();
     assert!(agents.agents.understander.answers_questions(), "the model");
 }
 
