@@ -9,14 +9,16 @@ use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .without_time()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let (filter, unread) = kiln::config::lambda_log_filter(|name| std::env::var(name).ok());
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().json().without_time())
+        .with(filter)
         .init();
+    if let Some(unread) = unread {
+        tracing::warn!("logging at info: could not read {unread}");
+    }
     let config = Config::from_env().context("reading the configuration")?;
     let sdk = kiln::aws_http::lambda_sdk()
         .map_err(|missing| anyhow::anyhow!("Lambda's environment lacks {missing}"))?;

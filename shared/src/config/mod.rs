@@ -5,11 +5,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 mod cost;
+#[cfg(feature = "aws")]
+mod lambda_log;
 mod llm;
 mod oidc;
 
 use cost::cost_settings;
 pub use cost::CostSettings;
+#[cfg(feature = "aws")]
+pub use lambda_log::lambda_log_filter;
 use llm::llm_settings;
 pub use llm::LlmSettings;
 use oidc::oidc_settings;
