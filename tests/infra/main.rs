@@ -3,8 +3,9 @@
 //! contracts between its parts that neither checks nor moto enforces (`sign_in.rs`: the web
 //! client, the user pool's domain, the API's routes and authorizer; `database.rs`: the apps'
 //! PostgreSQL cluster, its network and who may reach it; `model.rs`: the language model's
-//! timeouts and rights).
+//! timeouts and rights; `build.rs`: what `sam build` compiles into each function).
 
+mod build;
 mod cost;
 mod database;
 mod model;
