@@ -63,22 +63,56 @@ async fn ended(ctx: &AgentContext, detail: &Value) -> Result<(), Diagnostic> {
 ///
 /// Step Functions passes on the function's error as Lambda returned it: `Cause` is the error
 /// object the runtime posted, as a JSON string (`{"errorType": …, "errorMessage": …}`, with
-/// `trace` or `stackTrace` from other runtimes). When the environment itself ended (a process
-/// that exited, a timeout), Lambda writes the message and begins it with
-/// `RequestId: <id> Error: `. The run's error and the conversation get the message alone; a
-/// cause that is not such an object (the local interpreter's, a state's own) is kept whole.
+/// `trace` or `stackTrace` from other runtimes); for an error Lambda gave no type to
+/// (`Lambda.Unknown`: out of memory, some timeouts) it is a sentence followed by
+/// `Returned payload: ` and that object. When the environment itself ended (a process that
+/// exited, a timeout), Lambda writes the message and begins it with `RequestId: <id> Error: `
+/// (or, in older runtimes, a time and the request id). The run's error and the conversation
+/// get the message alone, or the error's type when it has no message; a cause that holds no
+/// such object (the local interpreter's, a state's own) is kept whole.
 pub fn readable_cause(cause: &str) -> String {
-    let message = serde_json::from_str::<Value>(cause)
+    let object = cause
+        .rsplit_once("Returned payload: ")
+        .map_or(cause, |(_, payload)| payload);
+    let said = serde_json::from_str::<Value>(object)
         .ok()
-        .and_then(|error| error.get("errorMessage")?.as_str().map(str::to_owned));
-    let Some(message) = message else {
-        return cause.to_owned();
+        .and_then(|error| {
+            let text = |key: &str| {
+                error
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.trim().is_empty())
+                    .map(str::to_owned)
+            };
+            text("errorMessage").or_else(|| text("errorType"))
+        });
+    match said {
+        Some(message) => without_request_id(&message).to_owned(),
+        None => cause.to_owned(),
+    }
+}
+
+/// `message` without the request id Lambda begins its own messages with: `RequestId: <id>
+/// Error: …`, or `<time> <id> …`.
+fn without_request_id(message: &str) -> &str {
+    let is_id = |id: &str| {
+        id.len() >= 8 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && id.contains('-')
     };
-    match message
+    if let Some((id, rest)) = message
         .strip_prefix("RequestId: ")
         .and_then(|rest| rest.split_once(" Error: "))
     {
-        Some((id, said)) if !id.contains(' ') => said.to_owned(),
+        if !id.contains(' ') {
+            return rest;
+        }
+    }
+    let mut words = message.splitn(3, ' ');
+    match (words.next(), words.next(), words.next()) {
+        (Some(time), Some(id), Some(rest))
+            if time.contains('T') && time.ends_with('Z') && is_id(id) =>
+        {
+            rest
+        }
         _ => message,
     }
 }
@@ -115,6 +149,19 @@ mod tests {
                 r#"{"errorMessage":"RequestId: 0c4e Error: Task timed out after 300.00 seconds","errorType":"Sandbox.Timedout"}"#
             ),
             "Task timed out after 300.00 seconds"
+        );
+        // Lambda gave the error no type: a sentence, then the payload; an older runtime's
+        // timeout begins with the time and the request id.
+        assert_eq!(
+            readable_cause(
+                r#"The cause could not be determined because Lambda did not return an error type. Returned payload: {"errorMessage":"2021-06-03T19:51:07.207Z 3a6c8e9e-8f1d-4a60-9b5c-1d2e3f4a5b6c Task timed out after 30.03 seconds"}"#
+            ),
+            "Task timed out after 30.03 seconds"
+        );
+        // No message: the error's type.
+        assert_eq!(
+            readable_cause(r#"{"errorType":"Runtime.OutOfMemory","errorMessage":""}"#),
+            "Runtime.OutOfMemory"
         );
         // A message that only looks like one is kept.
         assert_eq!(

@@ -96,8 +96,10 @@ async fn an_execution_that_ends_unreported_fails_its_run_once_with_the_reason() 
         "said once"
     );
 
-    // The last step's own process ended (ReportFailure could not catch it): Step Functions
-    // carries Lambda's error object as the cause, and the run gets its message.
+    // An execution ended by a Lambda's own error, as a state without a Catch would end it
+    // (every Task of today's definition catches, so this is the event's shape, not a path of
+    // the pipeline): Step Functions carries Lambda's error object as the cause, and the run
+    // gets its message.
     let crashed = start("deploy it", Intent::Deploy).await;
     let cause = r#"{"errorMessage":"RequestId: 3f1c2b9e-5d7a-4c1e-9b8f-2a6d4e0c7b15 Error: Runtime exited with error: signal: aborted","errorType":"Runtime.ExitError"}"#;
     let e = event(&crashed, "FAILED", Some("Runtime.ExitError"), Some(cause));
