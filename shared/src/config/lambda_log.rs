@@ -13,7 +13,13 @@ pub fn lambda_log_filter(var: impl Fn(&str) -> Option<String>) -> (Targets, Opti
     let info = || Targets::new().with_default(LevelFilter::INFO);
     let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
     if let Some(directives) = set("RUST_LOG") {
-        return match Targets::from_str(directives.trim()) {
+        // `Targets` would read ` warn` (after a comma and a space) as a target, not a level.
+        let tidy: Vec<&str> = directives
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .collect();
+        return match Targets::from_str(&tidy.join(",")) {
             Ok(targets) => (targets, None),
             Err(e) => (info(), Some(format!("RUST_LOG={directives}: {e}"))),
         };
@@ -53,6 +59,12 @@ mod tests {
             ("RUST_LOG", "kiln=debug,warn"),
             ("AWS_LAMBDA_LOG_LEVEL", "ERROR"),
         ]);
+        assert!(bad.is_none());
+        assert!(f.would_enable("kiln::store", &Level::DEBUG));
+        assert!(!f.would_enable("hyper_util::client", &Level::INFO));
+        assert!(f.would_enable("hyper_util::client", &Level::WARN));
+
+        let (f, bad) = filter(&[("RUST_LOG", " kiln=debug, warn ,")]);
         assert!(bad.is_none());
         assert!(f.would_enable("kiln::store", &Level::DEBUG));
         assert!(!f.would_enable("hyper_util::client", &Level::INFO));
