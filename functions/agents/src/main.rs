@@ -11,16 +11,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let (filter, unread) = kiln::config::lambda_log_filter(|name| std::env::var(name).ok());
-    tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().json().without_time())
-        .with(filter)
-        .init();
-    if let Some(unread) = unread {
-        tracing::warn!("logging at info: could not read {unread}");
-    }
+    kiln::config::init_lambda_logs();
     let config = Config::from_env().context("reading the configuration")?;
     let sdk = kiln::aws_http::lambda_sdk()
         .map_err(|missing| anyhow::anyhow!("Lambda's environment lacks {missing}"))?;

@@ -1,5 +1,5 @@
 //! What a Lambda logs: a level per target, without `EnvFilter`'s span and field filters,
-//! whose regular expressions would bring a second regex engine into each package.
+//! whose regular expressions would bring regex-automata's DFAs into each package.
 
 use std::str::FromStr;
 
@@ -36,6 +36,21 @@ pub fn lambda_log_filter(var: impl Fn(&str) -> Option<String>) -> (Targets, Opti
         _ => return (info(), Some(format!("AWS_LAMBDA_LOG_LEVEL={level}"))),
     };
     (Targets::new().with_default(filter), None)
+}
+
+/// Sets up a Lambda's logs: JSON lines without a time (CloudWatch stamps each), filtered by
+/// [`lambda_log_filter`] of the process's environment; a value it could not read is said.
+pub fn init_lambda_logs() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let (filter, unread) = lambda_log_filter(|name| std::env::var(name).ok());
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().json().without_time())
+        .with(filter)
+        .init();
+    if let Some(unread) = unread {
+        tracing::warn!("logging at info: could not read {unread}");
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ mod oidc;
 use cost::cost_settings;
 pub use cost::CostSettings;
 #[cfg(feature = "aws")]
-pub use lambda_log::lambda_log_filter;
+pub use lambda_log::{init_lambda_logs, lambda_log_filter};
 use llm::llm_settings;
 pub use llm::LlmSettings;
 use oidc::oidc_settings;
