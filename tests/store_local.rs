@@ -137,3 +137,101 @@ async fn a_busy_database_is_transient_and_a_corrupt_record_is_not() {
     assert_eq!(error.retry_after_secs, Some(1));
     other.execute_batch("ROLLBACK").unwrap();
 }
+
+/// Python's sqlite3 in another process, reading `path`: what it printed, or its error.
+fn read_from_another_process(path: &std::path::Path) -> Result<String, String> {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1], timeout=0)\n\
+             print(c.execute('SELECT count(*) FROM projects').fetchone()[0])",
+        ])
+        .arg(path)
+        .output()
+        .expect("python3");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// While Kiln has its database open, no other process reads or writes it (a second
+/// `kiln serve` on the same data directory would run the same projects' pipelines twice);
+/// once Kiln closes it, it is an ordinary SQLite file again.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_database_is_kilns_alone_while_it_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kiln.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let project =
+        kiln::model::Project::new(kiln::model::Owner::local(), "Notes".into(), String::new());
+    store.create_project(&project).await.unwrap();
+    store.load_project(project.id).await.unwrap();
+    let refused = read_from_another_process(&path).unwrap_err();
+    assert!(refused.contains("database is locked"), "{refused}");
+    drop(store);
+    assert_eq!(read_from_another_process(&path).unwrap(), "1");
+}
+
+/// Kiln does not open a database another process has open: it says which file and why,
+/// instead of sharing it.
+#[test]
+fn kiln_says_when_another_process_has_the_database() {
+    use std::io::{BufRead, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kiln.db");
+    drop(SqliteStore::open(&path).unwrap());
+    // Another process in a read of its own, until told to stop.
+    let mut other = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+             c.execute('BEGIN'); c.execute('SELECT count(*) FROM projects').fetchone()\n\
+             print('reading', flush=True); sys.stdin.readline()",
+        ])
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(other.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "reading");
+    let error = SqliteStore::open(&path).err().expect("refused").to_string();
+    assert!(
+        error.contains(&path.display().to_string()) && error.contains("open in another process"),
+        "{error}"
+    );
+    writeln!(other.stdin.take().unwrap()).unwrap();
+    assert!(other.wait().unwrap().success());
+    // Once it is gone, Kiln opens the database.
+    SqliteStore::open(&path).unwrap();
+}
+
+/// The SQLite Kiln links is built for many connections in one process (`.cargo/config.toml`):
+/// a page cache per connection, not one behind a global mutex, and no memory statistics.
+#[test]
+fn sqlite_is_built_for_many_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("any.db")).unwrap();
+    let options: Vec<String> = conn
+        .prepare("PRAGMA compile_options")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "{options:?}"
+    );
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "{options:?}"
+    );
+}

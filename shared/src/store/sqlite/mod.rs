@@ -47,16 +47,39 @@ struct Readers {
 /// way at once, and closed after.
 const IDLE_READERS: usize = 8;
 
+/// The SQLite VFS of every connection: unix's, but the process's first connection takes an
+/// exclusive lock on the file for the whole process, and the WAL's index lives in the
+/// process's memory. Connections of this process then lock among themselves in memory: a read
+/// took two `fcntl` calls (its WAL read lock and its release) under unix's. Another process
+/// cannot open the database while Kiln has it open (a second `kiln serve` on the same data
+/// directory stops at start, saying so: [`SqliteStore::open`]). A reader is opened for
+/// reading and writing and made `query_only`: a read-only file is left out of the process's
+/// lock, and would lock with `fcntl` again.
+const VFS: &str = "unix-excl";
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Fails, saying so, when another process has it open.
     pub fn open(path: &Path) -> StoreResult<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::failed_with(format!("creating {}", dir.display()), e))?;
         }
-        let mut conn = Connection::open(path).map_err(backend)?;
+        let mut conn =
+            Connection::open_with_flags_and_vfs(path, rusqlite::OpenFlags::default(), VFS)
+                .map_err(backend)?;
+        // The first read takes the process's lock, waiting as long as for any lock (a Kiln
+        // that is stopping lets go when it exits).
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(backend)?;
+            .map_err(|e| match backend(e) {
+                StoreError::Unavailable(_) => StoreError::failed(format!(
+                    "{} is open in another process (another `kiln serve` on the same data \
+                     directory?): stop it, or give this one its own KILN_DATA_DIR",
+                    path.display()
+                )),
+                other => other,
+            })?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(backend)?;
         conn.pragma_update(None, "foreign_keys", "ON")
@@ -130,13 +153,16 @@ impl SqliteStore {
 
     fn open_reader(&self) -> StoreResult<Connection> {
         use rusqlite::OpenFlags;
-        let conn = Connection::open_with_flags(
+        let conn = Connection::open_with_flags_and_vfs(
             &self.readers.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY
+            OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
                 | OpenFlags::SQLITE_OPEN_URI,
+            VFS,
         )
         .map_err(backend)?;
+        conn.pragma_update(None, "query_only", true)
+            .map_err(backend)?;
         // Each reader's own page cache is smaller: most pages come from the shared map.
         tune(&conn, 8_192)?;
         #[cfg(test)]
@@ -161,12 +187,14 @@ impl SqliteStore {
     }
 }
 
+/// How long a connection waits for a lock before it says the database is busy.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A connection's waits and caches: a page cache of `cache_kib` (SQLite's default is 2 MiB, so
 /// a store of a few thousand projects was read from the OS again and again), reads through a
 /// memory map of up to 256 MiB, and five seconds' wait for a lock.
 fn tune(conn: &Connection, cache_kib: i64) -> StoreResult<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(backend)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
     // The query planner's stability guarantee: a statement's plan does not depend on the
     // values bound to it. Without it SQLite plans a cached statement again each time a
     // parameter it looked at while planning (a LIMIT's, an indexed range's bound) is bound
