@@ -89,4 +89,7 @@ fn sam_builds_each_function_with_the_functions_features_alone() {
         assert!(!line.contains("env-filter"), "{line}");
     }
     assert!(features("matchers").is_empty(), "env-filter's matchers");
+    for line in features("uuid") {
+        assert!(!line.contains("fast-rng"), "`kiln serve`'s id generator: {line}");
+    }
 }
