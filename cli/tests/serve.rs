@@ -381,3 +381,43 @@ async fn a_kill_in_the_middle_of_a_run_leaves_a_failed_run_and_a_working_server(
     let run = say(&client, &api, &id, "run the tests").await;
     assert_eq!(run["status"], "succeeded", "the next message works: {run}");
 }
+
+/// Its log, written to a pipe, is plain text (no terminal colour codes); a second
+/// `kiln serve` on the same data directory stops at start and says why, instead of running
+/// the same projects a second time.
+#[test]
+fn a_second_server_on_the_same_data_stops_and_its_log_is_plain() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .arg("serve")
+            .env_clear()
+            .env("KILN_BIND", "127.0.0.1:0")
+            .env("KILN_DATA_DIR", dir.path())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = start();
+    let mut log = BufReader::new(first.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("kiln serving") {
+        line.clear();
+        assert!(log.read_line(&mut line).unwrap() > 0, "kiln serve ended");
+    }
+    assert!(!line.contains('\u{1b}'), "{line:?}");
+
+    let second = start().wait_with_output().unwrap();
+    assert!(!second.status.success());
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        said.contains("kiln.db is open in another process") && said.contains("KILN_DATA_DIR"),
+        "{said}"
+    );
+    let _ = first.kill();
+    let _ = first.wait();
+}

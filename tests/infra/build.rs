@@ -90,6 +90,9 @@ fn sam_builds_each_function_with_the_functions_features_alone() {
     }
     assert!(features("matchers").is_empty(), "env-filter's matchers");
     for line in features("uuid") {
-        assert!(!line.contains("fast-rng"), "`kiln serve`'s id generator: {line}");
+        assert!(
+            !line.contains("fast-rng"),
+            "`kiln serve`'s id generator: {line}"
+        );
     }
 }
