@@ -427,23 +427,19 @@ mod tests {
         assert!(constant_time_eq(b"", b""));
     }
 
-    /// The shape a Message is written in, as the API documents it: the schemas of `Message`
-    /// and of everything it holds, by name. Stores answer a message stored in
-    /// [`MESSAGE_FORMAT`](crate::model::MESSAGE_FORMAT) as stored, so a change to this shape
-    /// must raise it (and record the new fingerprint here).
-    #[test]
-    fn message_format_follows_the_schema() {
+    /// The schema named `root` and everything it holds, by name, as the API documents it
+    /// (what the JSON holds, not how the docs word it), and the SHA-256 of all of it.
+    fn schema_fingerprint(root: &str) -> (Vec<String>, String) {
         let doc = serde_json::to_value(openapi()).unwrap();
         let schemas = &doc["components"]["schemas"];
         let mut named = std::collections::BTreeMap::new();
-        let mut todo = vec!["Message".to_owned()];
+        let mut todo = vec![root.to_owned()];
         while let Some(name) = todo.pop() {
             if named.contains_key(&name) {
                 continue;
             }
             let mut schema = schemas[&name].clone();
             assert!(!schema.is_null(), "no schema {name}");
-            // What the JSON holds, not how the docs word it.
             strip_descriptions(&mut schema);
             let text = schema.to_string();
             for (at, _) in text.match_indices("#/components/schemas/") {
@@ -452,9 +448,18 @@ mod tests {
             }
             named.insert(name, text);
         }
-        assert!(named.contains_key("Block"), "{:?}", named.keys());
         use sha2::Digest;
         let fingerprint = hex::encode(sha2::Sha256::digest(serde_json::to_string(&named).unwrap()));
+        (named.into_keys().collect(), fingerprint)
+    }
+
+    /// The shape a Message is written in. Stores answer a message stored in
+    /// [`MESSAGE_FORMAT`](crate::model::MESSAGE_FORMAT) as stored, so a change to this shape
+    /// must raise it (and record the new fingerprint here).
+    #[test]
+    fn message_format_follows_the_schema() {
+        let (named, fingerprint) = schema_fingerprint("Message");
+        assert!(named.contains(&"Block".to_owned()), "{named:?}");
         assert_eq!(
             (crate::model::MESSAGE_FORMAT, fingerprint.as_str()),
             (
@@ -463,6 +468,22 @@ mod tests {
                 "5fea5ecc894a1b9b8c63f4e15956e46aa15022ce08266cf051c5d28188ee8be2"
             ),
             "what a Message is written as changed: raise MESSAGE_FORMAT and record both here"
+        );
+    }
+
+    /// The shape a project's summary is written in. SQLite keeps each project's summary as
+    /// JSON and a page of projects hands it out as stored (`store/sqlite/lists.rs`,
+    /// `summary_json`), so a change to this shape needs a schema migration that writes every
+    /// row's summary again, as migration 3 first wrote them (`store/sqlite/schema.rs`); then
+    /// record the new fingerprint here.
+    #[test]
+    fn summary_format_follows_the_schema() {
+        let (named, fingerprint) = schema_fingerprint("ProjectSummary");
+        assert!(named.contains(&"ProjectStatus".to_owned()), "{named:?}");
+        assert_eq!(
+            fingerprint, "83f3d7d93d441b2374b88ffbc5597998e68809b65cf4ac36b9f2a242de4603ec",
+            "what a project's summary is written as changed: add a migration that writes the \
+             summaries again, and record the fingerprint here"
         );
     }
 

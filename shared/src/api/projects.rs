@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{parse_id, ApiError, Body, ErrorBody, Params};
 use super::AppState;
 use crate::model::{Intent, Message, Owner, Project, ProjectSummary, Run, RunInput};
-use crate::store::{Page, PageRequest};
+use crate::store::{Page, PageRequest, SummaryJson};
 
 /// Longest project description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 4_000;
@@ -53,6 +53,16 @@ impl From<Page<ProjectSummary>> for ProjectPage {
             next_cursor: p.next_cursor,
         }
     }
+}
+
+/// A [`ProjectPage`] of the summaries' JSON as the store hands it out, written the same way:
+/// a page of projects is not read into summaries and written again.
+#[derive(Debug, Serialize)]
+pub struct ProjectJsonPage {
+    /// As [`ProjectPage::items`].
+    pub items: Vec<SummaryJson>,
+    /// As [`ProjectPage::next_cursor`].
+    pub next_cursor: Option<String>,
 }
 
 /// Paging parameters of every list.
@@ -224,7 +234,7 @@ pub async fn list_projects(
     State(state): State<AppState>,
     Extension(owner): Extension<Owner>,
     Params(query): Params<ProjectQuery>,
-) -> Result<Json<ProjectPage>, ApiError> {
+) -> Result<Json<ProjectJsonPage>, ApiError> {
     let page = ListQuery {
         limit: query.limit,
         cursor: query.cursor,
@@ -232,7 +242,7 @@ pub async fn list_projects(
     .page()?;
     let projects = &state.agents.projects;
     let page = match query.q.as_deref().filter(|q| !q.is_empty()) {
-        None => projects.list_projects(&owner, &page).await?,
+        None => projects.list_projects_json(&owner, &page).await?,
         Some(q) => {
             let n = q.chars().count();
             if n > MAX_SEARCH_CHARS {
@@ -242,10 +252,13 @@ pub async fn list_projects(
                     format!("`q` is {n} characters long; at most {MAX_SEARCH_CHARS} are allowed"),
                 ));
             }
-            projects.search_projects(&owner, q, &page).await?
+            projects.search_projects_json(&owner, q, &page).await?
         }
     };
-    Ok(Json(page.into()))
+    Ok(Json(ProjectJsonPage {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Read a project.

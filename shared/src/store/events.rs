@@ -8,7 +8,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::{MessageJson, Page, PageRequest, Posted, ProjectStore, StoreResult};
+use super::{MessageJson, Page, PageRequest, Posted, ProjectStore, StoreResult, SummaryJson};
 use crate::model::{Deployment, Message, Owner, Project, ProjectSummary, Run, RunStatus, Version};
 
 /// Something that changed in a project.
@@ -88,6 +88,21 @@ impl ProjectStore for ObservedStore {
         page: &PageRequest,
     ) -> StoreResult<Page<ProjectSummary>> {
         self.inner.search_projects(owner, text, page).await
+    }
+    async fn list_projects_json(
+        &self,
+        owner: &Owner,
+        page: &PageRequest,
+    ) -> StoreResult<Page<SummaryJson>> {
+        self.inner.list_projects_json(owner, page).await
+    }
+    async fn search_projects_json(
+        &self,
+        owner: &Owner,
+        text: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<SummaryJson>> {
+        self.inner.search_projects_json(owner, text, page).await
     }
     async fn count_projects(&self, owner: &Owner) -> StoreResult<u64> {
         self.inner.count_projects(owner).await

@@ -150,6 +150,24 @@ pub fn message_json(message: &Message) -> StoreResult<MessageJson> {
         .map_err(|e| StoreError::failed_with("encoding a record", e))
 }
 
+/// A project's summary as JSON, as a page of projects holds it.
+pub type SummaryJson = Box<serde_json::value::RawValue>;
+
+/// Summaries written as JSON, for a store that reads them as summaries.
+fn summaries_as_json(page: Page<ProjectSummary>) -> StoreResult<Page<SummaryJson>> {
+    Ok(Page {
+        items: page
+            .items
+            .iter()
+            .map(|s| {
+                serde_json::value::to_raw_value(s)
+                    .map_err(|e| StoreError::failed_with("encoding a record", e))
+            })
+            .collect::<StoreResult<_>>()?,
+        next_cursor: page.next_cursor,
+    })
+}
+
 /// Messages written as JSON, for a store that reads them whole.
 fn page_as_json(page: Page<Message>) -> StoreResult<Page<MessageJson>> {
     Ok(Page {
@@ -278,6 +296,27 @@ pub trait ProjectStore: Send + Sync {
         text: &str,
         page: &PageRequest,
     ) -> StoreResult<Page<ProjectSummary>>;
+
+    /// [`list_projects`](Self::list_projects) as JSON: a store that keeps each summary as
+    /// JSON in this build's shape hands it out as stored, not read and written again.
+    async fn list_projects_json(
+        &self,
+        owner: &Owner,
+        page: &PageRequest,
+    ) -> StoreResult<Page<SummaryJson>> {
+        summaries_as_json(self.list_projects(owner, page).await?)
+    }
+
+    /// [`search_projects`](Self::search_projects) as JSON, as
+    /// [`list_projects_json`](Self::list_projects_json) reads it.
+    async fn search_projects_json(
+        &self,
+        owner: &Owner,
+        text: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<SummaryJson>> {
+        summaries_as_json(self.search_projects(owner, text, page).await?)
+    }
 
     /// How many projects the owner has.
     async fn count_projects(&self, owner: &Owner) -> StoreResult<u64>;

@@ -231,8 +231,10 @@ pub async fn project_listing_pages(store: &dyn ProjectStore) {
     for i in 0..7 {
         made.push(new_project(store, &owner, &format!("p{i}")).await.id);
     }
-    // Touch the first: it moves to the front.
-    let first = store.get_project(&owner, made[0]).await.unwrap();
+    // Change the first: it moves to the front.
+    let mut first = store.get_project(&owner, made[0]).await.unwrap();
+    first.status = crate::model::ProjectStatus::Built;
+    first.name = "p0, renamed".into();
     store.update_project(&first).await.unwrap();
 
     let mut seen = Vec::new();
@@ -272,6 +274,43 @@ pub async fn project_listing_pages(store: &dyn ProjectStore) {
         )
         .await;
     assert!(matches!(bad, Err(StoreError::BadCursor)), "{bad:?}");
+
+    // As JSON: the same pages, each summary as it is written now.
+    let first_page = PageRequest {
+        limit: Some(3),
+        cursor: None,
+    };
+    let typed = store.list_projects(&owner, &first_page).await.unwrap();
+    let json = store.list_projects_json(&owner, &first_page).await.unwrap();
+    assert_eq!(json.next_cursor, typed.next_cursor);
+    let as_values = |items: &[crate::store::SummaryJson]| -> Vec<serde_json::Value> {
+        items
+            .iter()
+            .map(|raw| serde_json::from_str(raw.get()).unwrap())
+            .collect()
+    };
+    let items = as_values(&json.items);
+    assert_eq!(
+        items,
+        typed
+            .items
+            .iter()
+            .map(|s| serde_json::to_value(s).unwrap())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        (&items[0]["name"], &items[0]["status"]),
+        (
+            &serde_json::json!("p0, renamed"),
+            &serde_json::json!("built")
+        ),
+        "the change, not the summary as created"
+    );
+    let found = store
+        .search_projects_json(&owner, "RENAMED", &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(as_values(&found.items), items[..1].to_vec());
 }
 
 /// Deleting a project removes its conversation, runs, versions and deployments.

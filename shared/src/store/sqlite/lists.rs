@@ -8,7 +8,7 @@ use super::SqliteStore;
 use crate::model::{Message, ProjectSummary, MESSAGE_FORMAT};
 use crate::store::{
     decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, MessageJson,
-    Named, Page, PageRequest, StoreError, StoreResult,
+    Named, Page, PageRequest, StoreError, StoreResult, SummaryJson,
 };
 
 /// Where a page of an owner's projects starts: after `(updated_us, id)` of the last project
@@ -39,13 +39,17 @@ pub(super) const OWNER_PROJECTS: &str = "SELECT updated_us, id, summary FROM pro
 /// index `projects_by_owner`, newest first, each name folded by [`fold_case`] and compared here
 /// (so `text` never reaches SQL, and no character in it is a pattern), until one more than the
 /// page matched or the owner's projects end.
-pub(super) fn owner_projects(
+///
+/// Each item is `read` from the project's `summary` column (its spec and design are not read
+/// at all): into a [`ProjectSummary`] ([`summary`]), or as the JSON it is ([`summary_json`]).
+pub(super) fn owner_projects<T>(
     c: &Connection,
     owner: &str,
     after: Option<(i64, String)>,
     limit: u32,
     text: Option<&str>,
-) -> StoreResult<Page<ProjectSummary>> {
+    read: fn(String) -> StoreResult<T>,
+) -> StoreResult<Page<T>> {
     let (after_us, after_id) = after.unwrap_or((i64::MAX, String::new()));
     let folded = text.map(fold_case);
     let mut stmt = c.prepare_cached(OWNER_PROJECTS).map_err(backend)?;
@@ -84,11 +88,24 @@ pub(super) fn owner_projects(
         _ => None,
     };
     let items = kept
-        .iter()
-        // Each project's summary column: its spec and design are not read at all.
-        .map(|(_, _, summary)| from_doc::<ProjectSummary>(summary))
+        .into_iter()
+        .map(|(_, _, summary)| read(summary))
         .collect::<StoreResult<_>>()?;
     Ok(Page { items, next_cursor })
+}
+
+/// A project's summary column read as a summary.
+pub(super) fn summary(column: String) -> StoreResult<ProjectSummary> {
+    from_doc(&column)
+}
+
+/// A project's summary column as an answer holds it: checked to be JSON, not read into a
+/// summary. Every row's summary is written in this build's shape (by each create and save,
+/// and by the schema's migrations for the rows before: `schema.rs`), so it is handed out as
+/// stored; `api::tests::summary_format_follows_the_schema` fails when the shape changes.
+pub(super) fn summary_json(column: String) -> StoreResult<SummaryJson> {
+    serde_json::value::RawValue::from_string(column)
+        .map_err(|e| StoreError::corrupt("a stored project summary", e))
 }
 
 /// The `seq` a backward page of a conversation ends before.

@@ -14,7 +14,9 @@ use crate::model::{
     now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Role, Run, RunStatus, Version,
     MESSAGE_FORMAT,
 };
-use crate::store::{MessageJson, Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult};
+use crate::store::{
+    MessageJson, Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult, SummaryJson,
+};
 
 #[async_trait]
 impl ProjectStore for SqliteStore {
@@ -98,7 +100,30 @@ impl ProjectStore for SqliteStore {
         page: &PageRequest,
     ) -> StoreResult<Page<ProjectSummary>> {
         let (owner, after, limit) = (owner.0.clone(), lists::projects_after(page)?, page.limit());
-        self.read(|c| lists::owner_projects(c, &owner, after, limit, None))
+        self.read(|c| lists::owner_projects(c, &owner, after, limit, None, lists::summary))
+    }
+
+    async fn list_projects_json(
+        &self,
+        owner: &Owner,
+        page: &PageRequest,
+    ) -> StoreResult<Page<SummaryJson>> {
+        let (after, limit) = (lists::projects_after(page)?, page.limit());
+        self.read(|c| lists::owner_projects(c, &owner.0, after, limit, None, lists::summary_json))
+    }
+
+    async fn search_projects_json(
+        &self,
+        owner: &Owner,
+        text: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<SummaryJson>> {
+        let (owner, after, limit) = (owner.0.clone(), lists::projects_after(page)?, page.limit());
+        let text = text.to_owned();
+        self.read_long(move |c| {
+            lists::owner_projects(c, &owner, after, limit, Some(&text), lists::summary_json)
+        })
+        .await
     }
 
     async fn search_projects(
@@ -109,8 +134,10 @@ impl ProjectStore for SqliteStore {
     ) -> StoreResult<Page<ProjectSummary>> {
         let (owner, after, limit) = (owner.0.clone(), lists::projects_after(page)?, page.limit());
         let text = text.to_owned();
-        self.read_long(move |c| lists::owner_projects(c, &owner, after, limit, Some(&text)))
-            .await
+        self.read_long(move |c| {
+            lists::owner_projects(c, &owner, after, limit, Some(&text), lists::summary)
+        })
+        .await
     }
 
     async fn count_projects(&self, owner: &Owner) -> StoreResult<u64> {
