@@ -111,3 +111,30 @@ fn the_check_sees_a_whole_table_read() {
     )
     .is_empty());
 }
+
+/// A page of an owner's projects (and a search's walk) reads the owner's index alone, which
+/// holds each summary (schema migration 5): not the projects' rows, where the summary lies
+/// past the document.
+#[test]
+fn a_page_of_projects_reads_only_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kiln.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    let mut stmt = conn
+        .prepare(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            super::lists::OWNER_PROJECTS
+        ))
+        .unwrap();
+    let plan: Vec<String> = stmt
+        .query_map(["o", "0", "", "21"], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(plan.len(), 1, "{plan:?}");
+    assert!(
+        plan[0].starts_with("SEARCH projects USING COVERING INDEX projects_by_owner "),
+        "{plan:?}"
+    );
+}

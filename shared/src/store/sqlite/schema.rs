@@ -89,6 +89,14 @@ const MIGRATIONS: &[Migration] = &[
         sql: "ALTER TABLE messages ADD COLUMN format INTEGER NOT NULL DEFAULT 0;",
         then: None,
     },
+    // 5: a page of an owner's projects read from the owner's index alone: it also holds each
+    // project's summary, so a page visits no project's row, whose summary column (added last)
+    // lies past its document and that document's overflow pages.
+    Migration {
+        sql: "DROP INDEX projects_by_owner;
+     CREATE INDEX projects_by_owner ON projects (owner, updated_us DESC, id DESC, summary);",
+        then: None,
+    },
 ];
 
 /// Writes the summary column of every project that has none, from its document.
