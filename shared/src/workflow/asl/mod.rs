@@ -105,6 +105,23 @@ impl StateMachine {
             if !terminal && state["Next"].as_str().is_none() {
                 return Err(err(format!("state {name:?} has neither Next nor End")));
             }
+            if ty == "Fail" {
+                for (fixed, path) in [("Error", "ErrorPath"), ("Cause", "CausePath")] {
+                    if state.get(fixed).is_some() && state.get(path).is_some() {
+                        return Err(err(format!(
+                            "fail state {name:?} has both {fixed} and {path}"
+                        )));
+                    }
+                    if let Some(p) = state.get(path) {
+                        if !p.as_str().is_some_and(|p| p.starts_with('$')) {
+                            return Err(err(format!(
+                                "{path} of fail state {name:?} must be a reference path \
+                                 (this interpreter does not run intrinsic functions there)"
+                            )));
+                        }
+                    }
+                }
+            }
             if ty == "Choice" && state["Choices"].as_array().is_none_or(Vec::is_empty) {
                 return Err(err(format!("choice state {name:?} has no Choices")));
             }
@@ -260,10 +277,22 @@ impl Run<'_> {
                 let selected = paths::select(s.get("InputPath"), &input, &ctx)?;
                 Ok((paths::select(s.get("OutputPath"), &selected, &ctx)?, None))
             }
-            "Fail" => Err(Failure::new(
-                s["Error"].as_str().unwrap_or("States.Fail"),
-                s["Cause"].as_str().unwrap_or(""),
-            )),
+            "Fail" => {
+                // `ErrorPath` and `CausePath` are reference paths into the state's input that
+                // must select a string (intrinsic functions are refused with the definition).
+                let field = |fixed: &str, path: &str, otherwise: &str| match s[path].as_str() {
+                    Some(p) => match paths::read(p, &input, &ctx)? {
+                        Value::String(text) => Ok(text),
+                        other => Err(Failure::runtime(format!(
+                            "{path} {p} of state {name:?} selects {other}, not a string"
+                        ))),
+                    },
+                    None => Ok(s[fixed].as_str().unwrap_or(otherwise).to_owned()),
+                };
+                let error = field("Error", "ErrorPath", "States.Fail")?;
+                let cause = field("Cause", "CausePath", "")?;
+                Err(Failure::new(error, cause))
+            }
             "Choice" => {
                 let selected = paths::select(s.get("InputPath"), &input, &ctx)?;
                 let mut target = None;

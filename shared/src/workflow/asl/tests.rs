@@ -162,6 +162,38 @@ async fn succeed_applies_its_paths_and_fail_reports_error_and_cause() {
 }
 
 #[tokio::test]
+async fn fail_reads_its_error_and_cause_from_the_input_by_path() {
+    let def = json!({"StartAt": "F", "States": {"F": {
+        "Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}}});
+    let input = json!({"error": {"Error": "Kiln.nothing_to_build", "Cause": "describe it"}});
+    let (out, _) = run(def.clone(), input).await;
+    assert_eq!(
+        out.unwrap_err(),
+        Failure::new("Kiln.nothing_to_build", "describe it")
+    );
+    // The path must select a string: anything else is the data breaking a rule.
+    let (out, _) = run(def.clone(), json!({"error": {"Error": "E", "Cause": 3}})).await;
+    let failure = out.unwrap_err();
+    assert_eq!(failure.error, "States.Runtime");
+    assert!(failure.cause.contains("CausePath"), "{failure:?}");
+    let (out, _) = run(def, json!({"error": {"Cause": "c"}})).await;
+    assert_eq!(out.unwrap_err().error, "States.Runtime");
+}
+
+#[test]
+fn a_fail_state_takes_a_value_or_a_path_not_both() {
+    for state in [
+        json!({"Type": "Fail", "Cause": "c", "CausePath": "$.c"}),
+        json!({"Type": "Fail", "Error": "E", "ErrorPath": "$.e"}),
+        // Intrinsic functions are allowed there on AWS; this interpreter does not run them.
+        json!({"Type": "Fail", "CausePath": "States.Format('{}', $.c)"}),
+    ] {
+        let def = json!({"StartAt": "F", "States": {"F": state}});
+        assert!(StateMachine::from_value(&def).is_err(), "{def}");
+    }
+}
+
+#[tokio::test]
 async fn parallel_runs_every_branch_and_gathers_their_outputs() {
     let branch = |r: &str| json!({"StartAt": "B", "States": {"B": {"Type": "Pass", "Result": r, "End": true}}});
     let def = json!({"StartAt": "Par", "States": {"Par": {
