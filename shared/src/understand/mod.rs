@@ -352,7 +352,12 @@ impl Understander for WithModel {
 pub type Aws = crate::aws_http::SdkLoader;
 /// A build without the AWS SDK has no settings to give.
 #[cfg(not(feature = "bedrock"))]
-pub type Aws = ();
+pub type Aws = NoAws;
+
+/// The settings of a build without the AWS SDK: none.
+#[cfg(not(feature = "bedrock"))]
+#[derive(Clone, Debug, Default)]
+pub struct NoAws;
 
 /// Reads the key from Secrets Manager.
 #[cfg(feature = "aws")]
@@ -479,7 +484,7 @@ pub async fn from_settings(
     #[cfg(feature = "bedrock")]
     let aws = crate::aws_http::chain();
     #[cfg(not(feature = "bedrock"))]
-    let aws = ();
+    let aws = NoAws;
     from_settings_with(llm, settings, aws).await
 }
 
