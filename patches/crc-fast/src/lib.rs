@@ -170,9 +170,12 @@ mod tests {
     /// other crate again.
     #[test]
     fn the_workspace_links_this_crate() {
-        let lock =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
-                .expect("the workspace's Cargo.lock");
+        // Where the crate is now (cargo sets it for the test's run), not where it was built:
+        // cargo reuses a test binary built from another checkout of the same tree.
+        let dir = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+        let lock = std::fs::read_to_string(format!("{dir}/../../Cargo.lock"))
+            .expect("the workspace's Cargo.lock");
         let entries: Vec<&str> = lock
             .split("[[package]]")
             .filter(|p| p.contains("name = \"crc-fast\""))
