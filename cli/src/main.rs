@@ -41,9 +41,11 @@ async fn main() -> anyhow::Result<()> {
 fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
-    // Colours only on a terminal: a log kept in a file or read by another program gets no
-    // escape codes (and no request pays for writing them into its span's fields).
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // Colours only on a terminal, and not when NO_COLOR is set: a log kept in a file or read
+    // by another program gets no escape codes (and no request pays for writing them into its
+    // span's fields).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
@@ -65,12 +67,37 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(data_dir = %config.data_dir.display(), "kiln serving");
     // The one line on stdout: tools (and the tests) read the URL from it.
     println!("Kiln is running at http://{addr}/");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
+    // Told to stop, the server answers the requests under way and lets go of the database;
+    // a connection that stays open (a browser's event stream) is not waited for past
+    // SHUTDOWN_GRACE, or a Kiln with a tab open would never stop, and would hold its data
+    // directory from the next one.
+    let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
+    let signal = {
+        let stopping = stopping.clone();
+        async move {
+            shutdown_signal().await;
+            tracing::info!("stopping");
+            stopping.notify_one();
+        }
+    };
+    let serving = axum::serve(listener, app).with_graceful_shutdown(signal);
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(serving) => served.context("serving")?,
+        () = async {
+            stopping.notified().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!(
+                "connections still open {} s after the signal to stop (event streams): closed",
+                SHUTDOWN_GRACE.as_secs()
+            );
+        }
+    }
     Ok(())
 }
+
+/// How long a stopping server waits for its open connections.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 async fn shutdown_signal() {
     let ctrl_c = async {

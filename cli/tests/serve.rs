@@ -421,3 +421,58 @@ fn a_second_server_on_the_same_data_stops_and_its_log_is_plain() {
     let _ = first.kill();
     let _ = first.wait();
 }
+
+/// Told to stop (SIGTERM) while a browser follows a project's events, Kiln stops within a few
+/// seconds instead of waiting for the stream to end, and the next one opens its data.
+#[tokio::test]
+async fn it_stops_with_an_event_stream_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let mut server = Server::start(dir.path(), &[]);
+    let api = format!("{}/api/v2", server.base);
+    let (status, project) = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{api}/projects"),
+        Some(json!({"name": "Followed"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{project}");
+    let events = client
+        .get(format!(
+            "{api}/projects/{}/events",
+            project["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    let stopped = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(15),
+            "kiln serve still running 15 s after SIGTERM with an event stream open"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status}");
+    drop(events);
+    // The data directory is free again.
+    let again = Server::start(dir.path(), &[]);
+    let (status, _) = call(
+        &client,
+        reqwest::Method::GET,
+        format!("{}/api/v2/projects", again.base),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+}
