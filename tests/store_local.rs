@@ -92,8 +92,14 @@ async fn a_busy_database_is_transient_and_a_corrupt_record_is_not() {
     let project = kiln::model::Project::new(owner.clone(), "Notes".into(), String::new());
     store.create_project(&project).await.unwrap();
 
-    // Another process holds the write lock past the store's busy timeout.
-    let other = rusqlite::Connection::open(&path).unwrap();
+    // Another connection holds the write lock past the store's busy timeout: one of this
+    // process, as only Kiln's own may open the file while it is open, on the same VFS.
+    let other = rusqlite::Connection::open_with_flags_and_vfs(
+        &path,
+        rusqlite::OpenFlags::default(),
+        "unix-excl",
+    )
+    .unwrap();
     other.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let next = kiln::model::Project::new(owner.clone(), "Other".into(), String::new());
     let busy = store.create_project(&next).await.unwrap_err();

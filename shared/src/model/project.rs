@@ -247,6 +247,26 @@ pub struct ProjectSummary {
 mod summary_tests {
     use super::*;
 
+    /// A summary's JSON, byte for byte: SQLite hands stored summaries out as they are
+    /// (`store/sqlite/lists.rs`), so a change to how one is written (a serde attribute, which
+    /// the schema's fingerprint in `api::tests` may not see) needs a schema migration that
+    /// writes every stored summary again.
+    #[test]
+    fn a_summary_is_written_as_it_is_stored() {
+        let summary = ProjectSummary {
+            id: "01a20d2f-8732-7369-8d1f-33154ddffaec".parse().unwrap(),
+            name: "Tasks \"API\"".into(),
+            status: ProjectStatus::Built,
+            current_version: Some(3),
+            updated_at: time::macros::datetime!(2026-11-28 10:00:00.5 UTC),
+        };
+        assert_eq!(
+            serde_json::to_string(&summary).unwrap(),
+            r#"{"id":"01a20d2f-8732-7369-8d1f-33154ddffaec","name":"Tasks \"API\"","status":"built","current_version":3,"updated_at":"2026-11-28T10:00:00.5Z"}"#,
+            "how a summary is written changed: add a migration that writes the stored ones again"
+        );
+    }
+
     /// The stores list projects by reading each stored document as a summary: the two types
     /// must name and write their common fields alike.
     #[test]

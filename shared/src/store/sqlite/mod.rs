@@ -97,8 +97,8 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `f` on the writing connection off the async runtime's threads (a write may wait
-    /// for another process's lock, and commits to the disk).
+    /// Runs `f` on the writing connection off the async runtime's threads (a write commits to
+    /// the disk, and now and then checkpoints the WAL into the database file).
     async fn with<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,

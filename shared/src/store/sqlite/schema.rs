@@ -93,7 +93,7 @@ const MIGRATIONS: &[Migration] = &[
     // project's summary, so a page visits no project's row, whose summary column (added last)
     // lies past its document and that document's overflow pages.
     Migration {
-        sql: "DROP INDEX projects_by_owner;
+        sql: "DROP INDEX IF EXISTS projects_by_owner;
      CREATE INDEX projects_by_owner ON projects (owner, updated_us DESC, id DESC, summary);",
         then: None,
     },

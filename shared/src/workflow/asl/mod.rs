@@ -113,10 +113,14 @@ impl StateMachine {
                         )));
                     }
                     if let Some(p) = state.get(path) {
-                        if !p.as_str().is_some_and(|p| p.starts_with('$')) {
+                        if !p
+                            .as_str()
+                            .is_some_and(|p| p.starts_with('$') && paths::is_definite(p))
+                        {
                             return Err(err(format!(
-                                "{path} of fail state {name:?} must be a reference path \
-                                 (this interpreter does not run intrinsic functions there)"
+                                "{path} of fail state {name:?} must be a reference path to \
+                                 one value (this interpreter does not run intrinsic functions \
+                                 there)"
                             )));
                         }
                     }

@@ -26,7 +26,7 @@ pub fn read(path: &str, input: &Value, context: &Value) -> Result<Value, Failure
 }
 
 /// Whether a path names at most one value.
-fn is_definite(path: &str) -> bool {
+pub fn is_definite(path: &str) -> bool {
     !path.contains("..") && !path.contains(['*', '?', ':', ','])
 }
 

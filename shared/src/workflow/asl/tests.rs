@@ -187,6 +187,9 @@ fn a_fail_state_takes_a_value_or_a_path_not_both() {
         json!({"Type": "Fail", "Error": "E", "ErrorPath": "$.e"}),
         // Intrinsic functions are allowed there on AWS; this interpreter does not run them.
         json!({"Type": "Fail", "CausePath": "States.Format('{}', $.c)"}),
+        // A reference path names one value.
+        json!({"Type": "Fail", "CausePath": "$..c"}),
+        json!({"Type": "Fail", "ErrorPath": "$.errors[*]"}),
     ] {
         let def = json!({"StartAt": "F", "States": {"F": state}});
         assert!(StateMachine::from_value(&def).is_err(), "{def}");
