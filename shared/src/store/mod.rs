@@ -153,29 +153,16 @@ pub fn message_json(message: &Message) -> StoreResult<MessageJson> {
 /// A project's summary as JSON, as a page of projects holds it.
 pub type SummaryJson = Box<serde_json::value::RawValue>;
 
-/// Summaries written as JSON, for a store that reads them as summaries.
-fn summaries_as_json(page: Page<ProjectSummary>) -> StoreResult<Page<SummaryJson>> {
+/// A page of records written as JSON, for a store that reads them as records.
+fn page_as_json<T: serde::Serialize>(
+    page: Page<T>,
+) -> StoreResult<Page<Box<serde_json::value::RawValue>>> {
+    let json = |r: &T| {
+        serde_json::value::to_raw_value(r)
+            .map_err(|e| StoreError::failed_with("encoding a record", e))
+    };
     Ok(Page {
-        items: page
-            .items
-            .iter()
-            .map(|s| {
-                serde_json::value::to_raw_value(s)
-                    .map_err(|e| StoreError::failed_with("encoding a record", e))
-            })
-            .collect::<StoreResult<_>>()?,
-        next_cursor: page.next_cursor,
-    })
-}
-
-/// Messages written as JSON, for a store that reads them whole.
-fn page_as_json(page: Page<Message>) -> StoreResult<Page<MessageJson>> {
-    Ok(Page {
-        items: page
-            .items
-            .iter()
-            .map(message_json)
-            .collect::<StoreResult<_>>()?,
+        items: page.items.iter().map(json).collect::<StoreResult<_>>()?,
         next_cursor: page.next_cursor,
     })
 }
@@ -304,7 +291,7 @@ pub trait ProjectStore: Send + Sync {
         owner: &Owner,
         page: &PageRequest,
     ) -> StoreResult<Page<SummaryJson>> {
-        summaries_as_json(self.list_projects(owner, page).await?)
+        page_as_json(self.list_projects(owner, page).await?)
     }
 
     /// [`search_projects`](Self::search_projects) as JSON, as
@@ -315,7 +302,7 @@ pub trait ProjectStore: Send + Sync {
         text: &str,
         page: &PageRequest,
     ) -> StoreResult<Page<SummaryJson>> {
-        summaries_as_json(self.search_projects(owner, text, page).await?)
+        page_as_json(self.search_projects(owner, text, page).await?)
     }
 
     /// How many projects the owner has.

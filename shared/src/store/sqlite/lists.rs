@@ -5,7 +5,7 @@ use rusqlite::{params, Connection};
 
 use super::rows::{backend, from_doc};
 use super::SqliteStore;
-use crate::model::{Message, ProjectSummary, MESSAGE_FORMAT};
+use crate::model::{Message, Owner, ProjectSummary, MESSAGE_FORMAT};
 use crate::store::{
     decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, MessageJson,
     Named, Page, PageRequest, StoreError, StoreResult, SummaryJson,
@@ -92,6 +92,29 @@ pub(super) fn owner_projects<T>(
         .map(|(_, _, summary)| read(summary))
         .collect::<StoreResult<_>>()?;
     Ok(Page { items, next_cursor })
+}
+
+impl SqliteStore {
+    /// A page of the owner's projects ([`owner_projects`]), each summary handed out by `read`:
+    /// on the calling thread, or, for a search (`text`), which may walk many rows, off the
+    /// runtime's threads.
+    pub(super) async fn owner_page<T: Send + 'static>(
+        &self,
+        owner: &Owner,
+        text: Option<&str>,
+        page: &PageRequest,
+        read: fn(String) -> StoreResult<T>,
+    ) -> StoreResult<Page<T>> {
+        let (owner, after, limit) = (owner.0.clone(), projects_after(page)?, page.limit());
+        match text {
+            None => self.read(|c| owner_projects(c, &owner, after, limit, None, read)),
+            Some(text) => {
+                let text = text.to_owned();
+                self.read_long(move |c| owner_projects(c, &owner, after, limit, Some(&text), read))
+                    .await
+            }
+        }
+    }
 }
 
 /// A project's summary column read as a summary.

@@ -6,8 +6,9 @@ use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
 use super::rows::{
-    all_docs, backend, cursor_position, deployment_status_key, from_doc, is_unique_violation,
-    micros, one_doc, page_of, project_exists, status_key, to_doc,
+    all_docs, backend, cursor_position, deployment_status_key, from_doc, insert_message,
+    is_unique_violation, micros, one_doc, page_of, project_exists, save_project, status_key,
+    to_doc,
 };
 use super::{lists, turns, SqliteStore};
 use crate::model::{
@@ -99,8 +100,7 @@ impl ProjectStore for SqliteStore {
         owner: &Owner,
         page: &PageRequest,
     ) -> StoreResult<Page<ProjectSummary>> {
-        let (owner, after, limit) = (owner.0.clone(), lists::projects_after(page)?, page.limit());
-        self.read(|c| lists::owner_projects(c, &owner, after, limit, None, lists::summary))
+        self.owner_page(owner, None, page, lists::summary).await
     }
 
     async fn list_projects_json(
@@ -108,22 +108,8 @@ impl ProjectStore for SqliteStore {
         owner: &Owner,
         page: &PageRequest,
     ) -> StoreResult<Page<SummaryJson>> {
-        let (after, limit) = (lists::projects_after(page)?, page.limit());
-        self.read(|c| lists::owner_projects(c, &owner.0, after, limit, None, lists::summary_json))
-    }
-
-    async fn search_projects_json(
-        &self,
-        owner: &Owner,
-        text: &str,
-        page: &PageRequest,
-    ) -> StoreResult<Page<SummaryJson>> {
-        let (owner, after, limit) = (owner.0.clone(), lists::projects_after(page)?, page.limit());
-        let text = text.to_owned();
-        self.read_long(move |c| {
-            lists::owner_projects(c, &owner, after, limit, Some(&text), lists::summary_json)
-        })
-        .await
+        self.owner_page(owner, None, page, lists::summary_json)
+            .await
     }
 
     async fn search_projects(
@@ -132,12 +118,18 @@ impl ProjectStore for SqliteStore {
         text: &str,
         page: &PageRequest,
     ) -> StoreResult<Page<ProjectSummary>> {
-        let (owner, after, limit) = (owner.0.clone(), lists::projects_after(page)?, page.limit());
-        let text = text.to_owned();
-        self.read_long(move |c| {
-            lists::owner_projects(c, &owner, after, limit, Some(&text), lists::summary)
-        })
-        .await
+        self.owner_page(owner, Some(text), page, lists::summary)
+            .await
+    }
+
+    async fn search_projects_json(
+        &self,
+        owner: &Owner,
+        text: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<SummaryJson>> {
+        self.owner_page(owner, Some(text), page, lists::summary_json)
+            .await
     }
 
     async fn count_projects(&self, owner: &Owner) -> StoreResult<u64> {
@@ -554,64 +546,4 @@ fn next_revision(project: &Project) -> Project {
     next.revision += 1;
     next.updated_at = now().max(project.updated_at);
     next
-}
-
-/// Writes `next` over the revision before it: a stale revision is a conflict, a project that
-/// is not there is not found.
-fn save_project(c: &rusqlite::Connection, next: &Project) -> StoreResult<()> {
-    let changed = c
-        .execute(
-            "UPDATE projects SET doc = ?1, revision = ?2, updated_us = ?3, summary = ?6
-             WHERE id = ?4 AND revision = ?5",
-            params![
-                to_doc(next)?,
-                next.revision as i64,
-                micros(next.updated_at),
-                next.id.to_string(),
-                (next.revision - 1) as i64,
-                to_doc(&next.summary())?
-            ],
-        )
-        .map_err(backend)?;
-    if changed == 1 {
-        Ok(())
-    } else if project_exists(c, &next.id.to_string())? {
-        Err(StoreError::Conflict(format!(
-            "project {} was changed by someone else (revision {} is stale)",
-            next.id,
-            next.revision - 1
-        )))
-    } else {
-        Err(StoreError::NotFound("project"))
-    }
-}
-
-/// Inserts a message; false when its key (`client_id`) is taken already, which means an
-/// earlier run of the step that says it wrote it.
-fn insert_message(c: &rusqlite::Connection, message: &Message) -> StoreResult<bool> {
-    let written = c
-        .execute(
-            "INSERT INTO messages (id, project_id, client_id, doc, format)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (project_id, client_id) DO NOTHING",
-            params![
-                message.id.to_string(),
-                message.project_id.to_string(),
-                message.client_id,
-                to_doc(message)?,
-                MESSAGE_FORMAT
-            ],
-        )
-        .map_err(|e| match &e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
-            {
-                StoreError::NotFound("project")
-            }
-            _ if is_unique_violation(&e) => {
-                StoreError::Conflict(format!("message {} exists", message.id))
-            }
-            _ => backend(e),
-        })?;
-    Ok(written == 1)
 }

@@ -1,11 +1,12 @@
 //! How rows map to entities: each entity is stored as its JSON document beside the columns that
-//! index it; one, every or a page of documents read back; SQLite's errors as store errors.
+//! index it; one, every or a page of documents read back; a project written over its revision
+//! and a message inserted once; SQLite's errors as store errors.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::model::{Cause, DeploymentStatus, RunStatus};
+use crate::model::{Cause, DeploymentStatus, Message, Project, RunStatus, MESSAGE_FORMAT};
 use crate::store::{decode_cursor, encode_cursor, Page, PageRequest, StoreError, StoreResult};
 
 /// A SQLite failure by its kind: busy or locked (another writer holds the database) may pass,
@@ -141,6 +142,66 @@ pub(super) fn deployment_status_key(status: &DeploymentStatus) -> &'static str {
         DeploymentStatus::Failed => "failed",
         DeploymentStatus::Stopped => "stopped",
     }
+}
+
+/// Writes `next` over the revision before it: a stale revision is a conflict, a project that
+/// is not there is not found.
+pub(super) fn save_project(c: &rusqlite::Connection, next: &Project) -> StoreResult<()> {
+    let changed = c
+        .execute(
+            "UPDATE projects SET doc = ?1, revision = ?2, updated_us = ?3, summary = ?6
+             WHERE id = ?4 AND revision = ?5",
+            params![
+                to_doc(next)?,
+                next.revision as i64,
+                micros(next.updated_at),
+                next.id.to_string(),
+                (next.revision - 1) as i64,
+                to_doc(&next.summary())?
+            ],
+        )
+        .map_err(backend)?;
+    if changed == 1 {
+        Ok(())
+    } else if project_exists(c, &next.id.to_string())? {
+        Err(StoreError::Conflict(format!(
+            "project {} was changed by someone else (revision {} is stale)",
+            next.id,
+            next.revision - 1
+        )))
+    } else {
+        Err(StoreError::NotFound("project"))
+    }
+}
+
+/// Inserts a message; false when its key (`client_id`) is taken already, which means an
+/// earlier run of the step that says it wrote it.
+pub(super) fn insert_message(c: &rusqlite::Connection, message: &Message) -> StoreResult<bool> {
+    let written = c
+        .execute(
+            "INSERT INTO messages (id, project_id, client_id, doc, format)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (project_id, client_id) DO NOTHING",
+            params![
+                message.id.to_string(),
+                message.project_id.to_string(),
+                message.client_id,
+                to_doc(message)?,
+                MESSAGE_FORMAT
+            ],
+        )
+        .map_err(|e| match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+            {
+                StoreError::NotFound("project")
+            }
+            _ if is_unique_violation(&e) => {
+                StoreError::Conflict(format!("message {} exists", message.id))
+            }
+            _ => backend(e),
+        })?;
+    Ok(written == 1)
 }
 
 #[cfg(test)]
