@@ -402,8 +402,16 @@ fn a_second_server_on_the_same_data_stops_and_its_log_is_plain() {
             .spawn()
             .unwrap()
     };
-    let mut first = start();
-    let mut log = BufReader::new(first.stderr.take().unwrap());
+    // Killed when the test ends, passed or not.
+    struct Running(std::process::Child);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut first = Running(start());
+    let mut log = BufReader::new(first.0.stderr.take().unwrap());
     let mut line = String::new();
     while !line.contains("kiln serving") {
         line.clear();
@@ -418,8 +426,7 @@ fn a_second_server_on_the_same_data_stops_and_its_log_is_plain() {
         said.contains("kiln.db is open in another process") && said.contains("KILN_DATA_DIR"),
         "{said}"
     );
-    let _ = first.kill();
-    let _ = first.wait();
+    drop(first);
 }
 
 /// Told to stop (SIGTERM) while a browser follows a project's events, Kiln stops within a few
