@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{parse_id, ApiError, Body, ErrorBody, Params};
 use super::AppState;
 use crate::model::{Intent, Message, Owner, Project, ProjectSummary, Run, RunInput};
-use crate::store::{Page, PageRequest, SummaryJson};
+use crate::store::{PageRequest, SummaryJson};
 
 /// Longest project description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 4_000;
@@ -44,15 +44,6 @@ pub struct ProjectPage {
     pub items: Vec<ProjectSummary>,
     /// Pass back as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
-}
-
-impl From<Page<ProjectSummary>> for ProjectPage {
-    fn from(p: Page<ProjectSummary>) -> Self {
-        ProjectPage {
-            items: p.items,
-            next_cursor: p.next_cursor,
-        }
-    }
 }
 
 /// A [`ProjectPage`] of the summaries' JSON as the store hands it out, written the same way:
