@@ -146,12 +146,7 @@ pub type MessageJson = Box<serde_json::value::RawValue>;
 
 /// A message written as JSON, for a store that hands out what it read as it is.
 pub fn message_json(message: &Message) -> StoreResult<MessageJson> {
-    record_json(message)
-}
-
-/// A record written as JSON, as an answer holds it.
-fn record_json<T: serde::Serialize>(record: &T) -> StoreResult<Box<serde_json::value::RawValue>> {
-    serde_json::value::to_raw_value(record)
+    serde_json::value::to_raw_value(message)
         .map_err(|e| StoreError::failed_with("encoding a record", e))
 }
 
@@ -162,12 +157,12 @@ pub type SummaryJson = Box<serde_json::value::RawValue>;
 fn page_as_json<T: serde::Serialize>(
     page: Page<T>,
 ) -> StoreResult<Page<Box<serde_json::value::RawValue>>> {
+    let json = |r: &T| {
+        serde_json::value::to_raw_value(r)
+            .map_err(|e| StoreError::failed_with("encoding a record", e))
+    };
     Ok(Page {
-        items: page
-            .items
-            .iter()
-            .map(record_json)
-            .collect::<StoreResult<_>>()?,
+        items: page.items.iter().map(json).collect::<StoreResult<_>>()?,
         next_cursor: page.next_cursor,
     })
 }
