@@ -94,20 +94,68 @@ pub struct MessagePage {
     pub runs: Vec<Run>,
 }
 
-/// A [`MessagePage`] of the messages' JSON as the store hands it out, written the same way:
-/// a page of the conversation is not read into messages and written again.
-#[derive(Debug, Serialize)]
+/// A [`MessagePage`] of the messages' JSON as the store hands it out, written with the same
+/// fields in the same order: a page of the conversation is not read into messages and written
+/// again, and its messages' JSON goes into the body as it is ([`MessageJson`]).
+#[derive(Debug)]
 pub struct MessageJsonPage {
     /// As [`MessagePage::items`].
     pub items: Vec<MessageJson>,
     /// As [`MessagePage::next_cursor`].
     pub next_cursor: Option<String>,
-    /// As [`MessagePage::before`].
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// As [`MessagePage::before`], left out when absent.
     pub before: Option<String>,
-    /// As [`MessagePage::after`].
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// As [`MessagePage::after`], left out when absent.
     pub after: Option<String>,
+}
+
+impl MessageJsonPage {
+    /// The page as JSON, in one buffer of the size it needs.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let marks = [&self.next_cursor, &self.before, &self.after];
+        let size = self.items.iter().map(|m| m.get().len() + 1).sum::<usize>()
+            + marks
+                .iter()
+                .flat_map(|m| m.as_deref())
+                .map(str::len)
+                .sum::<usize>()
+            + 64;
+        let mut out = Vec::with_capacity(size);
+        out.extend_from_slice(br#"{"items":["#);
+        for (i, message) in self.items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(message.get().as_bytes());
+        }
+        out.extend_from_slice(br#"],"next_cursor":"#);
+        serde_json::to_writer(&mut out, &self.next_cursor)?;
+        for (name, mark) in [("before", &self.before), ("after", &self.after)] {
+            if let Some(mark) = mark {
+                out.extend_from_slice(format!(r#","{name}":"#).as_bytes());
+                serde_json::to_writer(&mut out, mark)?;
+            }
+        }
+        out.push(b'}');
+        Ok(out)
+    }
+}
+
+impl IntoResponse for MessageJsonPage {
+    fn into_response(self) -> Response {
+        match self.to_json() {
+            Ok(body) => (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    axum::http::HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+            Err(e) => ApiError::from(crate::store::StoreError::failed_with("writing a page", e))
+                .into_response(),
+        }
+    }
 }
 
 /// Paging through the conversation, forwards from its start or backwards from its end, or
@@ -358,7 +406,9 @@ pub async fn list_conversation(
         return Ok(Json(super::follow::changes(&state, project_id, after).await?).into_response());
     }
     if query.latest.is_some() || query.before.is_some() {
-        return Ok(Json(read_backwards(&state, project_id, query).await?).into_response());
+        return Ok(read_backwards(&state, project_id, query)
+            .await?
+            .into_response());
     }
     let at = now();
     let page = state
@@ -379,12 +429,12 @@ pub async fn list_conversation(
         }
         Some(_) => None,
     };
-    Ok(Json(MessageJsonPage {
+    Ok(MessageJsonPage {
         items: page.items,
         next_cursor: page.next_cursor,
         before: None,
         after,
-    })
+    }
     .into_response())
 }
 
@@ -473,4 +523,50 @@ pub async fn get_run(
     Ok(Json(
         state.agents.projects.get_run(project_id, run_id).await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(
+        items: &[&str],
+        next: Option<&str>,
+        before: Option<&str>,
+        after: Option<&str>,
+    ) -> String {
+        let page = MessageJsonPage {
+            items: items
+                .iter()
+                .map(|m| MessageJson::checked((*m).to_owned()).unwrap())
+                .collect(),
+            next_cursor: next.map(str::to_owned),
+            before: before.map(str::to_owned),
+            after: after.map(str::to_owned),
+        };
+        String::from_utf8(page.to_json().unwrap()).unwrap()
+    }
+
+    /// The body holds each message's JSON as stored, and the page's fields as a
+    /// [`MessagePage`] is written: `next_cursor` always, `before` and `after` when given.
+    #[test]
+    fn a_page_is_written_with_its_messages_as_stored() {
+        assert_eq!(
+            page(&[], None, None, None),
+            r#"{"items":[],"next_cursor":null}"#
+        );
+        assert_eq!(
+            page(
+                &[r#"{"id":"a","content":"say \"hi\"\n"}"#, r#"{"id":"b"}"#],
+                Some("bmV4dA"),
+                None,
+                None
+            ),
+            r#"{"items":[{"id":"a","content":"say \"hi\"\n"},{"id":"b"}],"next_cursor":"bmV4dA"}"#
+        );
+        assert_eq!(
+            page(&[r#"{"id":"c"}"#], None, Some("b\"4"), Some("af")),
+            r#"{"items":[{"id":"c"}],"next_cursor":null,"before":"b\"4","after":"af"}"#
+        );
+    }
 }

@@ -7,6 +7,7 @@ pub mod conformance;
 mod dynamodb;
 mod events;
 mod fs;
+mod json;
 #[cfg(feature = "aws")]
 mod s3;
 mod sqlite;
@@ -15,6 +16,7 @@ mod sqlite;
 pub use dynamodb::DynamoStore;
 pub use events::{ObservedStore, ProjectEvent};
 pub use fs::FsArtifactStore;
+pub use json::MessageJson;
 #[cfg(feature = "aws")]
 pub use s3::S3ArtifactStore;
 pub use sqlite::SqliteStore;
@@ -139,15 +141,6 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass this back as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
-}
-
-/// A stored message's JSON, as an answer holds it.
-pub type MessageJson = Box<serde_json::value::RawValue>;
-
-/// A message written as JSON, for a store that hands out what it read as it is.
-pub fn message_json(message: &Message) -> StoreResult<MessageJson> {
-    serde_json::value::to_raw_value(message)
-        .map_err(|e| StoreError::failed_with("encoding a record", e))
 }
 
 /// A project's summary as JSON, as a page of projects holds it.
@@ -364,7 +357,7 @@ pub trait ProjectStore: Send + Sync {
         project_id: Uuid,
         page: &PageRequest,
     ) -> StoreResult<Page<MessageJson>> {
-        page_as_json(self.list_messages(project_id, page).await?)
+        MessageJson::page(self.list_messages(project_id, page).await?)
     }
 
     /// [`list_messages_backwards`](Self::list_messages_backwards) as JSON, as
@@ -374,7 +367,7 @@ pub trait ProjectStore: Send + Sync {
         project_id: Uuid,
         page: &PageRequest,
     ) -> StoreResult<Page<MessageJson>> {
-        page_as_json(self.list_messages_backwards(project_id, page).await?)
+        MessageJson::page(self.list_messages_backwards(project_id, page).await?)
     }
 
     /// The project's messages whose ids were made at or after `since` (a message's id is a

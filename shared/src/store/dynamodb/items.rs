@@ -128,9 +128,8 @@ pub(super) fn message_json_of(item: &Item) -> StoreResult<MessageJson> {
         .and_then(|v| v.as_n().ok())
         .is_some_and(|n| n.parse() == Ok(MESSAGE_FORMAT));
     match string_of(item, "doc") {
-        Some(doc) if current => serde_json::value::RawValue::from_string(doc.to_owned())
-            .map_err(|e| StoreError::corrupt("a stored message", e)),
-        _ => crate::store::message_json(&from_item::<Message>(item)?),
+        Some(doc) if current => MessageJson::checked(doc.to_owned()),
+        _ => MessageJson::encode(&from_item::<Message>(item)?),
     }
 }
 

@@ -144,7 +144,7 @@ pub(super) fn messages_before(page: &PageRequest) -> StoreResult<Option<i64>> {
 }
 
 /// How a message row is handed out: from its JSON and the shape it was written in.
-pub(super) type FromRow<T> = fn(&str, i64) -> StoreResult<T>;
+pub(super) type FromRow<T> = fn(String, i64) -> StoreResult<T>;
 
 impl SqliteStore {
     /// A page of the project's messages, handed out oldest first, each by `read`: forwards,
@@ -197,25 +197,26 @@ impl SqliteStore {
             (false, _) => None,
         };
         let items = rows
-            .iter()
-            .map(|(_, doc, format)| read(doc, *format))
+            .into_iter()
+            .map(|(_, doc, format)| read(doc, format))
             .collect::<StoreResult<_>>()?;
         Ok(Page { items, next_cursor })
     }
 }
 
 /// A message read from its row's JSON, whatever shape it was written in.
-pub(super) fn message(doc: &str, _format: i64) -> StoreResult<Message> {
-    from_doc(doc)
+pub(super) fn message(doc: String, _format: i64) -> StoreResult<Message> {
+    from_doc(&doc)
 }
 
 /// A message row's JSON as an answer holds it: as stored when it was written in this build's
-/// shape (checked to be JSON, not read into a message), else read and written again.
-pub(super) fn message_json(doc: &str, format: i64) -> StoreResult<MessageJson> {
+/// shape (not parsed: the schema's triggers keep anything but JSON out of the column, and a
+/// row from before them that is not JSON was given shape 0 when they were made,
+/// `schema::ensure_json_docs`), else read and written again.
+pub(super) fn message_json(doc: String, format: i64) -> StoreResult<MessageJson> {
     if format == MESSAGE_FORMAT {
-        serde_json::value::RawValue::from_string(doc.to_owned())
-            .map_err(|e| StoreError::corrupt("a stored message", e))
+        Ok(MessageJson::kept(doc))
     } else {
-        crate::store::message_json(&from_doc::<Message>(doc)?)
+        MessageJson::encode(&from_doc::<Message>(&doc)?)
     }
 }

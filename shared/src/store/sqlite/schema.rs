@@ -140,7 +140,59 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
             .map_err(backend)?;
         tx.commit().map_err(backend)?;
     }
-    Ok(())
+    ensure_json_docs(conn)
+}
+
+/// The triggers that keep anything but one JSON value out of a message's `doc`, whoever
+/// writes it: a page of the conversation hands each row in this build's shape out as stored,
+/// not parsed again (`lists::message_json`).
+const JSON_DOCS: [(&str, &str); 2] = [
+    (
+        "messages_doc_is_json",
+        "CREATE TRIGGER messages_doc_is_json BEFORE INSERT ON messages
+     WHEN typeof(NEW.doc) <> 'text' OR NOT json_valid(NEW.doc)
+     BEGIN SELECT RAISE(ABORT, 'a message''s doc must be JSON text'); END",
+    ),
+    (
+        "messages_doc_stays_json",
+        "CREATE TRIGGER messages_doc_stays_json BEFORE UPDATE OF doc ON messages
+     WHEN typeof(NEW.doc) <> 'text' OR NOT json_valid(NEW.doc)
+     BEGIN SELECT RAISE(ABORT, 'a message''s doc must be JSON text'); END",
+    ),
+];
+
+/// Makes [`JSON_DOCS`] where they are missing or not as written here (a database from before
+/// them, or one whose triggers were dropped or changed while Kiln was stopped), and then
+/// gives every message whose doc is not JSON shape 0, so it is read as a message, and
+/// reported corrupt, instead of handed out. With the triggers in place, nothing is read.
+fn ensure_json_docs(conn: &mut Connection) -> StoreResult<()> {
+    use rusqlite::OptionalExtension;
+    let tx = conn.transaction().map_err(backend)?;
+    let mut made = false;
+    for (name, sql) in JSON_DOCS {
+        let found: Option<String> = tx
+            .query_row(
+                "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        if found.as_deref() != Some(sql) {
+            tx.execute_batch(&format!("DROP TRIGGER IF EXISTS {name}; {sql};"))
+                .map_err(backend)?;
+            made = true;
+        }
+    }
+    if made {
+        tx.execute(
+            "UPDATE messages SET format = 0
+             WHERE format <> 0 AND (typeof(doc) <> 'text' OR NOT json_valid(doc))",
+            [],
+        )
+        .map_err(backend)?;
+    }
+    tx.commit().map_err(backend)
 }
 
 #[cfg(test)]
@@ -251,6 +303,108 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(found.items.len(), 1);
+    }
+
+    /// The project and the message every test of messages' docs starts from, written by
+    /// Kiln; the store is closed again, so a plain connection can open the file.
+    async fn a_database_with_a_message(path: &std::path::Path) -> crate::model::Project {
+        use crate::model::{Message, Owner, Project};
+        use crate::store::ProjectStore;
+        let store = SqliteStore::open(path).unwrap();
+        let p = Project::new(Owner("ann".into()), "p".into(), String::new());
+        store.create_project(&p).await.unwrap();
+        let m = Message::from_user(p.id, "hello".into(), None);
+        assert!(store.append_message(&m).await.unwrap());
+        p
+    }
+
+    fn insert(conn: &Connection, project: uuid::Uuid, doc: &dyn rusqlite::ToSql) -> String {
+        conn.execute(
+            "INSERT INTO messages (id, project_id, doc, format) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![
+                uuid::Uuid::now_v7().to_string(),
+                project.to_string(),
+                doc,
+                crate::model::MESSAGE_FORMAT
+            ],
+        )
+        .map_or_else(|e| e.to_string(), |_| "kept".into())
+    }
+
+    /// Any writer of the file, not only Kiln, is refused a message doc that is not one JSON
+    /// value in text: a page of the conversation hands the docs out without parsing them.
+    #[tokio::test]
+    async fn a_message_doc_that_is_not_json_is_refused_to_any_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiln.db");
+        let p = a_database_with_a_message(&path).await;
+        let conn = Connection::open(&path).unwrap();
+        let refused = "a message's doc must be JSON text";
+        for bad in [
+            "{\"id\":",
+            "{\"content\":\"two\nlines\"}",
+            "{\"a\":1} {}",
+            "{a:1}",
+            "{\"a\":1,}",
+            "",
+        ] {
+            assert!(insert(&conn, p.id, &bad).contains(refused), "{bad:?}");
+        }
+        assert!(
+            insert(&conn, p.id, &b"{}".to_vec()).contains(refused),
+            "a blob"
+        );
+        assert_eq!(insert(&conn, p.id, &"{\"a\":\"\\n\"}"), "kept");
+        let changed = conn.execute(
+            "UPDATE messages SET doc = '{' WHERE project_id = ?1",
+            [p.id.to_string()],
+        );
+        assert!(changed.unwrap_err().to_string().contains(refused));
+        // The triggers are stored as written, so the next open finds them and reads no row.
+        for (name, sql) in JSON_DOCS {
+            let stored: String = conn
+                .query_row(
+                    "SELECT sql FROM sqlite_schema WHERE name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(stored, sql);
+        }
+    }
+
+    /// A database whose triggers were dropped or changed while Kiln was stopped (or one from
+    /// before them), and a doc that is not JSON written meanwhile: the next open puts the
+    /// triggers back, and the conversation is reported corrupt, not answered with it.
+    #[tokio::test]
+    async fn a_doc_written_without_the_triggers_is_reported_not_handed_out() {
+        use crate::store::{PageRequest, ProjectStore};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiln.db");
+        let p = a_database_with_a_message(&path).await;
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER messages_doc_is_json;
+             DROP TRIGGER messages_doc_stays_json;
+             CREATE TRIGGER messages_doc_stays_json BEFORE UPDATE OF doc ON messages
+             WHEN 0 BEGIN SELECT 1; END;",
+        )
+        .unwrap();
+        assert_eq!(insert(&conn, p.id, &"{\"id\":"), "kept");
+        drop(conn);
+        let store = SqliteStore::open(&path).unwrap();
+        let read = store
+            .list_messages_json(p.id, &PageRequest::default())
+            .await;
+        assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        assert!(insert(&conn, p.id, &"{").contains("must be JSON text"));
+        let changed = conn.execute(
+            "UPDATE messages SET doc = '{' WHERE project_id = ?1",
+            [p.id.to_string()],
+        );
+        assert!(changed.is_err(), "the changed trigger was made again");
     }
 
     #[test]
