@@ -214,7 +214,11 @@ async fn local_context(dir: &Path) -> kiln::agents::AgentContext {
         ("KILN_LOAD_TEST_REQUESTS".to_owned(), "200".to_owned()),
     ]);
     let config = kiln::config::Config::from_vars(&vars).unwrap();
-    kiln::backends::local_state(&config).await.unwrap().agents
+    kiln::backends::local_state(&config)
+        .await
+        .unwrap()
+        .agents
+        .clone()
 }
 
 /// The blocks of the project's last message from QA.

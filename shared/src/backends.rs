@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::agents::AgentContext;
-use crate::api::{AppState, Authenticator, Limits};
+use crate::api::{AppParts, AppState, Authenticator, Limits};
 use crate::config::{Backend, Config};
 use crate::model::DeploymentStatus;
 use crate::runner::{LocalRunnerSettings, LocalTestRunner};
@@ -131,13 +131,13 @@ pub async fn local_state(config: &Config) -> Result<AppState, StartError> {
             "deployments of a previous process ended with it; deploy again to restart them"
         );
     }
-    Ok(AppState {
+    Ok(AppState::new(AppParts {
         events: Some(projects),
         workflow: Arc::new(LocalWorkflow::new(ctx.clone(), config.pipeline_time_scale)),
         agents: ctx,
         auth,
         limits: Limits::from_config(config),
-    })
+    }))
 }
 
 /// Local deployments are child processes and end with the server: record them as stopped.
@@ -299,7 +299,7 @@ async fn aws_state_reading_with(
             ..crate::runner::LoadSettings::default()
         },
     };
-    Ok(AppState {
+    Ok(AppState::new(AppParts {
         workflow: Arc::new(StepFunctionsWorkflow::new(
             aws_sdk_sfn::Client::new(sdk),
             state_machine,
@@ -315,7 +315,7 @@ async fn aws_state_reading_with(
             },
         },
         limits: Limits::from_config(config),
-    })
+    }))
 }
 
 /// What deploys cost and may cost; a price table file that cannot be used stops the start.

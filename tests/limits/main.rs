@@ -66,7 +66,11 @@ async fn the_largest_review_keeps_the_state_the_project_and_the_reply_within_aws
         dir.path().display().to_string(),
     )]);
     let config = kiln::config::Config::from_vars(&vars).unwrap();
-    let mut ctx = kiln::backends::local_state(&config).await.unwrap().agents;
+    let mut ctx = kiln::backends::local_state(&config)
+        .await
+        .unwrap()
+        .agents
+        .clone();
     ctx.tests = Arc::new(Hopeless);
     let project = Project::new(Owner::local(), "Limits".into(), String::new());
     ctx.projects.create_project(&project).await.unwrap();
@@ -138,7 +142,11 @@ async fn the_largest_test_report_keeps_the_state_and_the_reply_within_aws_limits
         dir.path().display().to_string(),
     )]);
     let config = kiln::config::Config::from_vars(&vars).unwrap();
-    let mut ctx = kiln::backends::local_state(&config).await.unwrap().agents;
+    let mut ctx = kiln::backends::local_state(&config)
+        .await
+        .unwrap()
+        .agents
+        .clone();
     ctx.tests = Arc::new(Hopeless);
     let project = Project::new(Owner::local(), "Limits".into(), String::new());
     ctx.projects.create_project(&project).await.unwrap();
@@ -247,7 +255,11 @@ async fn an_owner_runs_at_most_the_apps_the_cap_allows() {
         ("KILN_OSV_URL".to_owned(), osv.url()),
     ]);
     let config = kiln::config::Config::from_vars(&vars).unwrap();
-    let ctx = kiln::backends::local_state(&config).await.unwrap().agents;
+    let ctx = kiln::backends::local_state(&config)
+        .await
+        .unwrap()
+        .agents
+        .clone();
     let tasks = Once(ctx.clone());
     let say = |project: Project, text: &'static str, intent: Intent| {
         let (ctx, tasks) = (ctx.clone(), &tasks);
@@ -379,7 +391,11 @@ async fn a_rollout_that_never_answers_fails_at_its_deadline() {
         ("KILN_DEPLOY_TIMEOUT_SECS".to_owned(), "1".to_owned()),
     ]);
     let config = kiln::config::Config::from_vars(&vars).unwrap();
-    let mut ctx = kiln::backends::local_state(&config).await.unwrap().agents;
+    let mut ctx = kiln::backends::local_state(&config)
+        .await
+        .unwrap()
+        .agents
+        .clone();
     ctx.deployer = Arc::new(NeverHealthy { resuming: false });
     let tasks = Once(ctx.clone());
     let project = Project::new(Owner::local(), "Stuck".into(), String::new());
@@ -494,7 +510,11 @@ async fn the_largest_spec_keeps_the_project_and_its_plan_within_aws_limits() {
         dir.path().display().to_string(),
     )]);
     let config = kiln::config::Config::from_vars(&vars).unwrap();
-    let ctx = kiln::backends::local_state(&config).await.unwrap().agents;
+    let ctx = kiln::backends::local_state(&config)
+        .await
+        .unwrap()
+        .agents
+        .clone();
     let mut project = Project::new(Owner::local(), "Huge".into(), String::new());
     project.spec = Some(spec);
     ctx.projects.create_project(&project).await.unwrap();

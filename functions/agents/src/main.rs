@@ -17,7 +17,8 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|missing| anyhow::anyhow!("Lambda's environment lacks {missing}"))?;
     let ctx = kiln::backends::agents_lambda_state(&config, &sdk)
         .await?
-        .agents;
+        .agents
+        .clone();
     kiln::https::read_roots();
     let ctx = &ctx;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -44,7 +44,11 @@ async fn an_execution_that_ends_unreported_fails_its_run_once_with_the_reason() 
         dir.path().display().to_string(),
     )]);
     let config = kiln::config::Config::from_vars(&vars).unwrap();
-    let ctx = kiln::backends::local_state(&config).await.unwrap().agents;
+    let ctx = kiln::backends::local_state(&config)
+        .await
+        .unwrap()
+        .agents
+        .clone();
     let project = Project::new(Owner::local(), "Ended".into(), String::new());
     ctx.projects.create_project(&project).await.unwrap();
     let start = |text: &'static str, intent: Intent| {

@@ -105,9 +105,35 @@ impl Limits {
     }
 }
 
-/// Everything the handlers use.
+/// Everything the handlers use, behind one reference count: axum clones the state for each
+/// request (for the authentication and again for the handler), and a clone of the parts
+/// themselves was some ten counts and an allocation. A change through `DerefMut` (tests, a
+/// server's set-up) changes this state's own copy.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    pub fn new(parts: AppParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut AppParts {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Clone)]
+pub struct AppParts {
     /// The stores and runners, as the agents see them.
     pub agents: AgentContext,
     /// Starts pipeline runs.

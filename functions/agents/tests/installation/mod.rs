@@ -106,7 +106,8 @@ pub async fn installation_knowing(
     let mut ctx = kiln::backends::aws_state_with(&config, &sdk)
         .await
         .unwrap()
-        .agents;
+        .agents
+        .clone();
 
     // The same store and test runner, on clients the test can take down or listen to.
     let dynamodb_down = Unreachable::default();
