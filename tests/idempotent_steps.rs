@@ -127,11 +127,8 @@ async fn local_context(dir: &std::path::Path) -> AgentContext {
         ("KILN_LOAD_TEST_REQUESTS".to_owned(), "0".to_owned()),
     ]);
     let config = kiln::config::Config::from_vars(&vars).unwrap();
-    kiln::backends::local_state(&config)
-        .await
-        .unwrap()
-        .agents
-        .clone()
+    let state = kiln::backends::local_state(&config).await.unwrap();
+    state.agents.clone()
 }
 
 /// Says the whole conversation to a new project through `tasks`; every run must succeed.
