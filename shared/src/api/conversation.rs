@@ -144,14 +144,7 @@ impl MessageJsonPage {
 impl IntoResponse for MessageJsonPage {
     fn into_response(self) -> Response {
         match self.to_json() {
-            Ok(body) => (
-                [(
-                    axum::http::header::CONTENT_TYPE,
-                    axum::http::HeaderValue::from_static("application/json"),
-                )],
-                body,
-            )
-                .into_response(),
+            Ok(body) => super::json_answer(body),
             Err(e) => ApiError::from(crate::store::StoreError::failed_with("writing a page", e))
                 .into_response(),
         }
@@ -538,7 +531,7 @@ mod tests {
         let page = MessageJsonPage {
             items: items
                 .iter()
-                .map(|m| MessageJson::checked((*m).to_owned()).unwrap())
+                .map(|m| MessageJson::checked((*m).to_owned(), "m").unwrap())
                 .collect(),
             next_cursor: next.map(str::to_owned),
             before: before.map(str::to_owned),

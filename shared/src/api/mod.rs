@@ -323,6 +323,12 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A 200 answer of JSON written already (a record as stored, a page around them).
+pub(crate) fn json_answer(body: Vec<u8>) -> Response {
+    let json = header::HeaderValue::from_static("application/json");
+    ([(header::CONTENT_TYPE, json)], body).into_response()
+}
+
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
@@ -494,6 +500,24 @@ mod tests {
                 "5fea5ecc894a1b9b8c63f4e15956e46aa15022ce08266cf051c5d28188ee8be2"
             ),
             "what a Message is written as changed: raise MESSAGE_FORMAT and record both here"
+        );
+    }
+
+    /// The shape a Project is written in. SQLite answers a project stored in
+    /// [`PROJECT_FORMAT`](crate::model::PROJECT_FORMAT) as stored, so a change to this shape
+    /// must raise it (and record the new fingerprint here). The fingerprint was recorded from
+    /// this build: a detector of change, not a check of the shape.
+    #[test]
+    fn project_format_follows_the_schema() {
+        let (named, fingerprint) = schema_fingerprint("Project");
+        assert!(named.contains(&"AppSpec".to_owned()), "{named:?}");
+        assert_eq!(
+            (crate::model::PROJECT_FORMAT, fingerprint.as_str()),
+            (
+                1,
+                "0a4b581c73e9ec42b97b7edec062b6fbea3608d2b0f908ecabba74ec2a3712a5"
+            ),
+            "what a Project is written as changed: raise PROJECT_FORMAT and record both here"
         );
     }
 

@@ -268,9 +268,10 @@ pub async fn get_project(
     State(state): State<AppState>,
     Extension(owner): Extension<Owner>,
     Path(id): Path<String>,
-) -> Result<Json<Project>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let id = parse_id(&id, "project")?;
-    Ok(Json(state.agents.projects.get_project(&owner, id).await?))
+    let project = state.agents.projects.get_project_json(&owner, id).await?;
+    Ok(super::json_answer(project.into_string().into_bytes()))
 }
 
 /// Delete a project with its conversation, versions and deployments.

@@ -23,7 +23,7 @@ pub use error::{Cause, ErrorKind};
 pub use merge::{ConflictKind, FileConflict, MergeRef, PendingMerge, ShownConflict, ShownHunk};
 pub use project::{
     copy_name, project_name_error, AwaitingConfirmation, DeploymentRef, Environment, Project,
-    ProjectStatus, ProjectSummary, MAX_PROJECT_NAME_CHARS,
+    ProjectStatus, ProjectSummary, MAX_PROJECT_NAME_CHARS, PROJECT_FORMAT,
 };
 pub use review::{
     Finding, Review, ReviewOverride, ReviewRecord, Severity, SeverityCounts, MAX_RECORDS_BYTES,

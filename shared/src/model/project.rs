@@ -81,6 +81,13 @@ pub fn copy_name(name: &str) -> String {
     format!("{}{SUFFIX}", base.trim_end())
 }
 
+/// The shape of a [`Project`]'s JSON as this build writes it (as [`super::MESSAGE_FORMAT`]
+/// is a message's): a store that keeps it beside the JSON answers a project stored in this
+/// shape as it was stored, and reads one in an older shape and writes it again. Raise it with
+/// any change to what a Project is written as: `project_format_follows_the_schema` fails
+/// until it is.
+pub const PROJECT_FORMAT: i64 = 1;
+
 /// A project: one app being described, built, tested and deployed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Project {

@@ -8,7 +8,9 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::{MessageJson, Page, PageRequest, Posted, ProjectStore, StoreResult, SummaryJson};
+use super::{
+    MessageJson, Page, PageRequest, Posted, ProjectJson, ProjectStore, StoreResult, SummaryJson,
+};
 use crate::model::{Deployment, Message, Owner, Project, ProjectSummary, Run, RunStatus, Version};
 
 /// Something that changed in a project.
@@ -73,6 +75,9 @@ impl ProjectStore for ObservedStore {
     }
     async fn load_project(&self, id: Uuid) -> StoreResult<Project> {
         self.inner.load_project(id).await
+    }
+    async fn get_project_json(&self, owner: &Owner, id: Uuid) -> StoreResult<ProjectJson> {
+        self.inner.get_project_json(owner, id).await
     }
     async fn list_projects(
         &self,

@@ -16,7 +16,7 @@ mod sqlite;
 pub use dynamodb::DynamoStore;
 pub use events::{ObservedStore, ProjectEvent};
 pub use fs::FsArtifactStore;
-pub use json::MessageJson;
+pub use json::{MessageJson, ProjectJson, StoredJson};
 #[cfg(feature = "aws")]
 pub use s3::S3ArtifactStore;
 pub use sqlite::SqliteStore;
@@ -146,20 +146,6 @@ pub struct Page<T> {
 /// A project's summary as JSON, as a page of projects holds it.
 pub type SummaryJson = Box<serde_json::value::RawValue>;
 
-/// A page of records written as JSON, for a store that reads them as records.
-fn page_as_json<T: serde::Serialize>(
-    page: Page<T>,
-) -> StoreResult<Page<Box<serde_json::value::RawValue>>> {
-    let json = |r: &T| {
-        serde_json::value::to_raw_value(r)
-            .map_err(|e| StoreError::failed_with("encoding a record", e))
-    };
-    Ok(Page {
-        items: page.items.iter().map(json).collect::<StoreResult<_>>()?,
-        next_cursor: page.next_cursor,
-    })
-}
-
 /// The lowest UUIDv7 made at `at` (its random bits zero): every id made at or after `at`
 /// sorts at or after it, as bytes and as hyphenated lowercase text.
 pub fn first_id_at(at: time::OffsetDateTime) -> Uuid {
@@ -247,6 +233,13 @@ pub trait ProjectStore: Send + Sync {
         Ok(project)
     }
 
+    /// [`get_project`](Self::get_project) as JSON: a store that keeps each project's JSON in
+    /// this build's shape ([`PROJECT_FORMAT`](crate::model::PROJECT_FORMAT)) answers it
+    /// without reading it.
+    async fn get_project_json(&self, owner: &Owner, id: Uuid) -> StoreResult<ProjectJson> {
+        StoredJson::encode(&self.get_project(owner, id).await?)
+    }
+
     /// `Ok` when `owner` owns the project with this id, `NotFound` otherwise (as
     /// [`get_project`](Self::get_project) answers): for requests that read something of the
     /// project's and not the project itself, which the stores answer without reading its
@@ -284,7 +277,7 @@ pub trait ProjectStore: Send + Sync {
         owner: &Owner,
         page: &PageRequest,
     ) -> StoreResult<Page<SummaryJson>> {
-        page_as_json(self.list_projects(owner, page).await?)
+        json::raw_page(self.list_projects(owner, page).await?)
     }
 
     /// [`search_projects`](Self::search_projects) as JSON, as
@@ -295,7 +288,7 @@ pub trait ProjectStore: Send + Sync {
         text: &str,
         page: &PageRequest,
     ) -> StoreResult<Page<SummaryJson>> {
-        page_as_json(self.search_projects(owner, text, page).await?)
+        json::raw_page(self.search_projects(owner, text, page).await?)
     }
 
     /// How many projects the owner has.
@@ -357,7 +350,7 @@ pub trait ProjectStore: Send + Sync {
         project_id: Uuid,
         page: &PageRequest,
     ) -> StoreResult<Page<MessageJson>> {
-        MessageJson::page(self.list_messages(project_id, page).await?)
+        StoredJson::page(self.list_messages(project_id, page).await?)
     }
 
     /// [`list_messages_backwards`](Self::list_messages_backwards) as JSON, as
@@ -367,7 +360,7 @@ pub trait ProjectStore: Send + Sync {
         project_id: Uuid,
         page: &PageRequest,
     ) -> StoreResult<Page<MessageJson>> {
-        MessageJson::page(self.list_messages_backwards(project_id, page).await?)
+        StoredJson::page(self.list_messages_backwards(project_id, page).await?)
     }
 
     /// The project's messages whose ids were made at or after `since` (a message's id is a

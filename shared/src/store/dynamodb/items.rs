@@ -128,7 +128,7 @@ pub(super) fn message_json_of(item: &Item) -> StoreResult<MessageJson> {
         .and_then(|v| v.as_n().ok())
         .is_some_and(|n| n.parse() == Ok(MESSAGE_FORMAT));
     match string_of(item, "doc") {
-        Some(doc) if current => MessageJson::checked(doc.to_owned()),
+        Some(doc) if current => MessageJson::checked(doc.to_owned(), "a stored message"),
         _ => MessageJson::encode(&from_item::<Message>(item)?),
     }
 }

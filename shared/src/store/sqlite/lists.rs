@@ -5,10 +5,10 @@ use rusqlite::{params, Connection};
 
 use super::rows::{backend, from_doc};
 use super::SqliteStore;
-use crate::model::{Message, Owner, ProjectSummary, MESSAGE_FORMAT};
+use crate::model::{Message, Owner, Project, ProjectSummary, MESSAGE_FORMAT, PROJECT_FORMAT};
 use crate::store::{
     decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, MessageJson,
-    Named, Page, PageRequest, StoreError, StoreResult, SummaryJson,
+    Named, Page, PageRequest, ProjectJson, StoreError, StoreResult, SummaryJson,
 };
 
 /// Where a page of an owner's projects starts: after `(updated_us, id)` of the last project
@@ -218,5 +218,15 @@ pub(super) fn message_json(doc: String, format: i64) -> StoreResult<MessageJson>
         Ok(MessageJson::kept(doc))
     } else {
         MessageJson::encode(&from_doc::<Message>(&doc)?)
+    }
+}
+
+/// A project row's JSON as `GET /projects/{id}` answers it: as stored when it was written in
+/// this build's shape (not parsed, as [`message_json`] says), else read and written again.
+pub(super) fn project_json(doc: String, format: i64) -> StoreResult<ProjectJson> {
+    if format == PROJECT_FORMAT {
+        Ok(ProjectJson::kept(doc))
+    } else {
+        ProjectJson::encode(&from_doc::<Project>(&doc)?)
     }
 }

@@ -339,6 +339,66 @@ mod tests {
         .await;
     }
 
+    /// A project in this build's shape is answered as stored (a field this build does not
+    /// know stays); one in an older shape (0, as the rows from before migration 6 have it) is
+    /// read and written again, with the defaults of the fields added since; another owner's
+    /// is not found.
+    #[tokio::test]
+    async fn a_project_is_answered_as_stored_only_in_this_builds_shape() {
+        use crate::store::ProjectStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kiln.db")).unwrap();
+        let owner = Owner("ann".into());
+        let mut p = Project::new(owner.clone(), "Tasks".into(), "a \"quoted\" text".into());
+        store.create_project(&p).await.unwrap();
+        let typed = serde_json::to_string(&store.get_project(&owner, p.id).await.unwrap());
+        let json = store.get_project_json(&owner, p.id).await.unwrap();
+        assert_eq!(json.get(), typed.unwrap());
+        p.revision += 1;
+        p.name = "Renamed".into();
+        rows::save_project(&store.conn.lock().unwrap(), &p).unwrap();
+        let json = store.get_project_json(&owner, p.id).await.unwrap();
+        let answered: serde_json::Value = serde_json::from_str(json.get()).unwrap();
+        assert_eq!(answered["name"], "Renamed");
+        // Each create and save writes the shape, so a project is soon answered as stored.
+        let format: i64 = store
+            .conn
+            .lock()
+            .unwrap()
+            .query_row("SELECT format FROM projects", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(format, crate::model::PROJECT_FORMAT);
+        for other in [Owner("bob".into())] {
+            let read = store.get_project_json(&other, p.id).await;
+            assert!(matches!(read, Err(StoreError::NotFound(_))), "{read:?}");
+        }
+        let read = store.get_project_json(&owner, crate::model::new_id()).await;
+        assert!(matches!(read, Err(StoreError::NotFound(_))), "{read:?}");
+
+        let mut doc = serde_json::to_value(&p).unwrap();
+        doc["later_field"] = "kept".into();
+        let write = |doc: &serde_json::Value, format: i64| {
+            let sql = "UPDATE projects SET doc = ?1, format = ?2 WHERE id = ?3";
+            let params = rusqlite::params![doc.to_string(), format, p.id.to_string()];
+            store.conn.lock().unwrap().execute(sql, params)
+        };
+        write(&doc, crate::model::PROJECT_FORMAT).unwrap();
+        let json = store.get_project_json(&owner, p.id).await.unwrap();
+        assert_eq!(json.get(), doc.to_string(), "as stored");
+        let object = doc.as_object_mut().unwrap();
+        object.remove("deployments");
+        object.remove("tested_version");
+        write(&doc, 0).unwrap();
+        let json = store.get_project_json(&owner, p.id).await.unwrap();
+        let answered: serde_json::Value = serde_json::from_str(json.get()).unwrap();
+        assert_eq!(answered["deployments"], serde_json::json!([]), "{answered}");
+        assert_eq!(answered["tested_version"], serde_json::Value::Null);
+        assert!(
+            answered.get("later_field").is_none(),
+            "read and written again"
+        );
+    }
+
     /// A page of projects is planned once per connection, whatever page it reads (it was
     /// planned again on every read, for the values bound to its LIMIT and its bounds).
     #[tokio::test]

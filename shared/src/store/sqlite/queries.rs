@@ -13,10 +13,11 @@ use super::rows::{
 use super::{lists, turns, SqliteStore};
 use crate::model::{
     now, Cause, Deployment, Message, Owner, Project, ProjectSummary, Role, Run, RunStatus, Version,
-    MESSAGE_FORMAT,
+    MESSAGE_FORMAT, PROJECT_FORMAT,
 };
 use crate::store::{
-    MessageJson, Page, PageRequest, Posted, ProjectStore, StoreError, StoreResult, SummaryJson,
+    MessageJson, Page, PageRequest, Posted, ProjectJson, ProjectStore, StoreError, StoreResult,
+    SummaryJson,
 };
 
 #[async_trait]
@@ -42,15 +43,16 @@ impl ProjectStore for SqliteStore {
                 return Err(StoreError::LimitReached(count as u64));
             }
             tx.execute(
-                "INSERT INTO projects (id, owner, updated_us, revision, doc, summary)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO projects (id, owner, updated_us, revision, doc, summary, format)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     p.id.to_string(),
                     p.owner.0,
                     micros(p.updated_at),
                     p.revision as i64,
                     to_doc(&p)?,
-                    to_doc(&p.summary())?
+                    to_doc(&p.summary())?,
+                    PROJECT_FORMAT
                 ],
             )
             .map_err(|e| {
@@ -79,6 +81,22 @@ impl ProjectStore for SqliteStore {
                 .map_err(backend)?;
             match stored {
                 Some(o) if o == owner.0 => Ok(()),
+                _ => Err(StoreError::NotFound("project")),
+            }
+        })
+    }
+
+    async fn get_project_json(&self, owner: &Owner, id: Uuid) -> StoreResult<ProjectJson> {
+        self.read(|c| {
+            let row: Option<(String, String, i64)> = c
+                .prepare_cached("SELECT owner, doc, format FROM projects WHERE id = ?1")
+                .and_then(|mut stmt| {
+                    stmt.query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                        .optional()
+                })
+                .map_err(backend)?;
+            match row {
+                Some((o, doc, format)) if o == owner.0 => super::lists::project_json(doc, format),
                 _ => Err(StoreError::NotFound("project")),
             }
         })

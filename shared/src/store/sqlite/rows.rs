@@ -6,7 +6,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::model::{Cause, DeploymentStatus, Message, Project, RunStatus, MESSAGE_FORMAT};
+use crate::model::{
+    Cause, DeploymentStatus, Message, Project, RunStatus, MESSAGE_FORMAT, PROJECT_FORMAT,
+};
 use crate::store::{decode_cursor, encode_cursor, Page, PageRequest, StoreError, StoreResult};
 
 /// A SQLite failure by its kind: busy or locked (another writer holds the database) may pass,
@@ -149,15 +151,16 @@ pub(super) fn deployment_status_key(status: &DeploymentStatus) -> &'static str {
 pub(super) fn save_project(c: &rusqlite::Connection, next: &Project) -> StoreResult<()> {
     let changed = c
         .execute(
-            "UPDATE projects SET doc = ?1, revision = ?2, updated_us = ?3, summary = ?6
-             WHERE id = ?4 AND revision = ?5",
+            "UPDATE projects SET doc = ?1, revision = ?2, updated_us = ?3, summary = ?6,
+             format = ?7 WHERE id = ?4 AND revision = ?5",
             params![
                 to_doc(next)?,
                 next.revision as i64,
                 micros(next.updated_at),
                 next.id.to_string(),
                 (next.revision - 1) as i64,
-                to_doc(&next.summary())?
+                to_doc(&next.summary())?,
+                PROJECT_FORMAT
             ],
         )
         .map_err(backend)?;

@@ -97,6 +97,13 @@ const MIGRATIONS: &[Migration] = &[
      CREATE INDEX projects_by_owner ON projects (owner, updated_us DESC, id DESC, summary);",
         then: None,
     },
+    // 6: the shape each project's JSON was written in (`model::PROJECT_FORMAT`), as 4 is for
+    // messages: one in this build's shape is answered as stored; those there before (0) are
+    // read and written again.
+    Migration {
+        sql: "ALTER TABLE projects ADD COLUMN format INTEGER NOT NULL DEFAULT 0;",
+        then: None,
+    },
 ];
 
 /// Writes the summary column of every project that has none, from its document.
@@ -143,10 +150,10 @@ pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
     ensure_json_docs(conn)
 }
 
-/// The triggers that keep anything but one JSON value out of a message's `doc`, whoever
-/// writes it: a page of the conversation hands each row in this build's shape out as stored,
-/// not parsed again (`lists::message_json`).
-const JSON_DOCS: [(&str, &str); 2] = [
+/// The triggers that keep anything but one JSON value out of a message's or a project's
+/// `doc`, whoever writes it: a page of the conversation, and a project's answer, hand a row in
+/// this build's shape out as stored, not parsed again (`lists::message_json`, `project_json`).
+const JSON_DOCS: [(&str, &str); 4] = [
     (
         "messages_doc_is_json",
         "CREATE TRIGGER messages_doc_is_json BEFORE INSERT ON messages
@@ -159,12 +166,24 @@ const JSON_DOCS: [(&str, &str); 2] = [
      WHEN typeof(NEW.doc) <> 'text' OR NOT json_valid(NEW.doc)
      BEGIN SELECT RAISE(ABORT, 'a message''s doc must be JSON text'); END",
     ),
+    (
+        "projects_doc_is_json",
+        "CREATE TRIGGER projects_doc_is_json BEFORE INSERT ON projects
+     WHEN typeof(NEW.doc) <> 'text' OR NOT json_valid(NEW.doc)
+     BEGIN SELECT RAISE(ABORT, 'a project''s doc must be JSON text'); END",
+    ),
+    (
+        "projects_doc_stays_json",
+        "CREATE TRIGGER projects_doc_stays_json BEFORE UPDATE OF doc ON projects
+     WHEN typeof(NEW.doc) <> 'text' OR NOT json_valid(NEW.doc)
+     BEGIN SELECT RAISE(ABORT, 'a project''s doc must be JSON text'); END",
+    ),
 ];
 
 /// Makes [`JSON_DOCS`] where they are missing or not as written here (a database from before
 /// them, or one whose triggers were dropped or changed while Kiln was stopped), and then
-/// gives every message whose doc is not JSON shape 0, so it is read as a message, and
-/// reported corrupt, instead of handed out. With the triggers in place, nothing is read.
+/// gives every message and project whose doc is not JSON shape 0, so it is read as a record,
+/// and reported corrupt, instead of handed out. With the triggers in place, nothing is read.
 fn ensure_json_docs(conn: &mut Connection) -> StoreResult<()> {
     use rusqlite::OptionalExtension;
     let tx = conn.transaction().map_err(backend)?;
@@ -185,12 +204,16 @@ fn ensure_json_docs(conn: &mut Connection) -> StoreResult<()> {
         }
     }
     if made {
-        tx.execute(
-            "UPDATE messages SET format = 0
-             WHERE format <> 0 AND (typeof(doc) <> 'text' OR NOT json_valid(doc))",
-            [],
-        )
-        .map_err(backend)?;
+        for table in ["messages", "projects"] {
+            tx.execute(
+                &format!(
+                    "UPDATE {table} SET format = 0
+                     WHERE format <> 0 AND (typeof(doc) <> 'text' OR NOT json_valid(doc))"
+                ),
+                [],
+            )
+            .map_err(backend)?;
+        }
     }
     tx.commit().map_err(backend)
 }
@@ -360,6 +383,12 @@ mod tests {
             [p.id.to_string()],
         );
         assert!(changed.unwrap_err().to_string().contains(refused));
+        let changed = conn.execute(
+            "UPDATE projects SET doc = '{' WHERE id = ?1",
+            [p.id.to_string()],
+        );
+        let refused = "a project's doc must be JSON text";
+        assert!(changed.unwrap_err().to_string().contains(refused));
         // The triggers are stored as written, so the next open finds them and reads no row.
         for (name, sql) in JSON_DOCS {
             let stored: String = conn
@@ -386,16 +415,21 @@ mod tests {
         conn.execute_batch(
             "DROP TRIGGER messages_doc_is_json;
              DROP TRIGGER messages_doc_stays_json;
+             DROP TRIGGER projects_doc_stays_json;
              CREATE TRIGGER messages_doc_stays_json BEFORE UPDATE OF doc ON messages
              WHEN 0 BEGIN SELECT 1; END;",
         )
         .unwrap();
         assert_eq!(insert(&conn, p.id, &"{\"id\":"), "kept");
+        let project = "UPDATE projects SET doc = '{\"id\":' WHERE id = ?1";
+        assert_eq!(conn.execute(project, [p.id.to_string()]).unwrap(), 1);
         drop(conn);
         let store = SqliteStore::open(&path).unwrap();
         let read = store
             .list_messages_json(p.id, &PageRequest::default())
             .await;
+        assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
+        let read = store.get_project_json(&p.owner, p.id).await;
         assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
         drop(store);
         let conn = Connection::open(&path).unwrap();
@@ -405,6 +439,8 @@ mod tests {
             [p.id.to_string()],
         );
         assert!(changed.is_err(), "the changed trigger was made again");
+        let changed = conn.execute(project, [p.id.to_string()]);
+        assert!(changed.is_err(), "the dropped trigger was made again");
     }
 
     #[test]
