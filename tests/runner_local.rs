@@ -159,6 +159,28 @@ async fn a_suite_that_hangs_is_stopped_at_the_time_limit() {
     }
 }
 
+/// A suite's temporary files are its job's own: two suites at once (two projects tested
+/// together) do not share pytest's directory for every run, where each one's clean-up removed
+/// the other's and the report carried the warning.
+#[tokio::test]
+async fn a_suite_keeps_its_temporary_files_in_its_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let (runner, _) = runners(dir.path(), 120);
+    runner.prepare_environment().await.unwrap();
+    let test = "import os\n\n\ndef test_tmp(tmp_path):\n    job = os.path.dirname(os.getcwd())\n    assert str(tmp_path).startswith(job + os.sep), (str(tmp_path), job)\n";
+    let files = vec![file("tests/test_tmp.py", test)];
+    let job = runner
+        .start(Uuid::now_v7(), 1, files, Uuid::now_v7())
+        .await
+        .unwrap();
+    let report = finish(&runner, &job).await;
+    assert_eq!((report.passed, report.failed), (1, 0), "{report:?}");
+    assert_eq!(
+        all_files(&dir.path().join("work")),
+        Vec::<std::path::PathBuf>::new()
+    );
+}
+
 /// Every file under `dir`, recursively.
 fn all_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {

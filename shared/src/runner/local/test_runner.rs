@@ -94,6 +94,10 @@ impl TestRunner for LocalTestRunner {
         let project = dir.join("project");
         write_files(&project, &files).await?;
         let junit = dir.join("junit.xml").display().to_string();
+        // The suite's temporary files (`tmp_path`) in the job's own directory: under pytest's
+        // default, one directory for every run of the user's, runs at once removed each
+        // other's (pytest keeps the newest three), and a report carried the warnings of that.
+        let basetemp = dir.join("tmp").display().to_string();
         let child = spawn(
             &self.env.python(),
             &[
@@ -105,6 +109,7 @@ impl TestRunner for LocalTestRunner {
                 "addopts=",
                 "-q",
                 &format!("--junitxml={junit}"),
+                &format!("--basetemp={basetemp}"),
             ],
             &project,
             &[],
