@@ -8,7 +8,7 @@ use super::SqliteStore;
 use crate::model::{Message, Owner, Project, ProjectSummary, MESSAGE_FORMAT, PROJECT_FORMAT};
 use crate::store::{
     decode_back_cursor, decode_cursor, encode_back_cursor, encode_cursor, fold_case, MessageJson,
-    Named, Page, PageRequest, ProjectJson, StoreError, StoreResult, SummaryJson,
+    Named, Page, PageRequest, ProjectJson, StoreError, StoreResult, StoredJson, SummaryJson,
 };
 
 /// Where a page of an owner's projects starts: after `(updated_us, id)` of the last project
@@ -209,24 +209,27 @@ pub(super) fn message(doc: String, _format: i64) -> StoreResult<Message> {
     from_doc(&doc)
 }
 
-/// A message row's JSON as an answer holds it: as stored when it was written in this build's
-/// shape (not parsed: the schema's triggers keep anything but JSON out of the column, and a
-/// row from before them that is not JSON was given shape 0 when they were made,
-/// `schema::ensure_json_docs`), else read and written again.
+/// A message row's JSON as an answer holds it ([`row_json`]).
 pub(super) fn message_json(doc: String, format: i64) -> StoreResult<MessageJson> {
-    if format == MESSAGE_FORMAT {
-        Ok(MessageJson::kept(doc))
-    } else {
-        MessageJson::encode(&from_doc::<Message>(&doc)?)
-    }
+    row_json::<Message>(doc, format, MESSAGE_FORMAT)
 }
 
-/// A project row's JSON as `GET /projects/{id}` answers it: as stored when it was written in
-/// this build's shape (not parsed, as [`message_json`] says), else read and written again.
+/// A project row's JSON as `GET /projects/{id}` answers it ([`row_json`]).
 pub(super) fn project_json(doc: String, format: i64) -> StoreResult<ProjectJson> {
-    if format == PROJECT_FORMAT {
-        Ok(ProjectJson::kept(doc))
+    row_json::<Project>(doc, format, PROJECT_FORMAT)
+}
+
+/// A row's JSON as an answer holds it: as stored when it was written in this build's shape
+/// (`current`; not parsed: the schema's triggers keep anything but JSON out of the column, and
+/// a row from before them that is not JSON was given shape 0 when they were made,
+/// `schema::ensure_json_docs`), else read as a `T` and written again.
+fn row_json<T>(doc: String, format: i64, current: i64) -> StoreResult<StoredJson>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    if format == current {
+        Ok(StoredJson::kept(doc))
     } else {
-        ProjectJson::encode(&from_doc::<Project>(&doc)?)
+        StoredJson::encode(&from_doc::<T>(&doc)?)
     }
 }
